@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// Refusal accounting: per-reason counters and an optional user hook.
+#ifndef STREAMISO_ACCOUNTING_HPP
+#define STREAMISO_ACCOUNTING_HPP
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "streamiso/config.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/result.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+// What a hook is told about one refusal.
+struct refusal_event {
+  refusal reason;
+  std::uint64_t detail;        // as in refused::detail
+  std::string_view component;  // the name given to the counters, e.g. "spsc_queue"
+};
+
+// A plain function pointer plus context: no allocation, no std::function, callable from
+// any thread the component is used on. The hook must not call back into the component.
+struct refusal_hook {
+  void (*fn)(void* context, const refusal_event& event) noexcept = nullptr;
+  void* context = nullptr;
+};
+
+// Counts refusals by reason. Every component owns one and routes each refusal through
+// record(), so "refusals are data" holds everywhere by construction.
+//
+// Thread safety: record() and count() may be called from any number of threads at once.
+// set_hook() may be called at any time; the hook object must outlive its installation.
+class refusal_counters {
+ public:
+  using snapshot_type = std::array<std::uint64_t, refusal_count>;
+
+  constexpr explicit refusal_counters(std::string_view component = "streamiso") noexcept
+      : component_(component) {}
+  refusal_counters(const refusal_counters&) = delete;
+  refusal_counters& operator=(const refusal_counters&) = delete;
+
+  // Counts the refusal, tells the hook if one is installed, and hands the refusal back so
+  // a component can write `return counters_.record(refusal::full);`.
+  refused record(refusal r, std::uint64_t detail = 0) noexcept {
+    // relaxed: a counter orders nothing; readers that need exact totals synchronise with
+    // the recording threads by other means (join, or the component's own acquire/release).
+    counts_[index_of(r)].fetch_add(1, std::memory_order_relaxed);
+    // acquire pairs with the release in set_hook(): the hook object's fields are visible.
+    if (const refusal_hook* h = hook_.load(std::memory_order_acquire); h != nullptr) {
+      h->fn(h->context, refusal_event{r, detail, component_});
+    }
+    return refused{r, detail};
+  }
+
+  [[nodiscard]] std::uint64_t count(refusal r) const noexcept {
+    // relaxed: a statistic; see record().
+    return counts_[index_of(r)].load(std::memory_order_relaxed);
+  }
+
+  // Sum over all reasons except `empty`, which is an outcome rather than a refusal.
+  [[nodiscard]] std::uint64_t total() const noexcept {
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < refusal_count; ++i) {
+      if (i != index_of(refusal::empty)) sum += counts_[i].load(std::memory_order_relaxed);
+    }
+    return sum;
+  }
+
+  [[nodiscard]] snapshot_type snapshot() const noexcept {
+    snapshot_type out{};
+    for (std::size_t i = 0; i < refusal_count; ++i) {
+      out[i] = counts_[i].load(std::memory_order_relaxed);  // relaxed: a statistic
+    }
+    return out;
+  }
+
+  // Installs (or, with nullptr, removes) the hook. A hook without a function is ignored.
+  void set_hook(const refusal_hook* hook) noexcept {
+    if (hook != nullptr && hook->fn == nullptr) hook = nullptr;
+    // release pairs with the acquire in record(): publishes the hook's fields.
+    hook_.store(hook, std::memory_order_release);
+  }
+
+  [[nodiscard]] std::string_view component() const noexcept { return component_; }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, refusal_count> counts_{};
+  std::atomic<const refusal_hook*> hook_{nullptr};
+  std::string_view component_;
+};
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_ACCOUNTING_HPP

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+#ifndef STREAMISO_CONFIG_HPP
+#define STREAMISO_CONFIG_HPP
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+
+#include "streamiso/version.hpp"
+
+// Every macro below may be defined by the user before the first streamiso include.
+
+// Size used to keep producer and consumer state on separate cache lines. Our own constant
+// rather than std::hardware_destructive_interference_size: that one changes with compiler
+// flags (GCC 12 warns when it appears in a layout) and would make the layout ABI-unstable.
+#ifndef STREAMISO_CACHE_LINE
+#define STREAMISO_CACHE_LINE 64
+#endif
+
+// Precondition checks. They fire only on programming errors (calling value() on a refusal,
+// a zero capacity passed to a constructor); refusals caused by data never go through here.
+// Off by default in NDEBUG builds so that hot paths stay free of them.
+#ifndef STREAMISO_ASSERT
+#ifdef NDEBUG
+#define STREAMISO_ASSERT(cond, msg) static_cast<void>(0)
+#else
+#define STREAMISO_ASSERT(cond, msg)                                                        \
+  ((cond) ? static_cast<void>(0)                                                         \
+          : (std::fprintf(stderr, "%s:%d: streamiso precondition failed: %s (%s)\n",     \
+                          __FILE__, __LINE__, msg, #cond),                               \
+             std::abort()))
+#endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define STREAMISO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define STREAMISO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define STREAMISO_LIKELY(x) (x)
+#define STREAMISO_UNLIKELY(x) (x)
+#endif
+
+STREAMISO_BEGIN_NAMESPACE
+inline constexpr std::size_t cache_line_size = STREAMISO_CACHE_LINE;
+static_assert((cache_line_size & (cache_line_size - 1)) == 0,
+              "STREAMISO_CACHE_LINE must be a power of two");
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_CONFIG_HPP

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// The umbrella header: includes every public streamiso header and nothing else.
+#ifndef STREAMISO_STREAMISO_HPP
+#define STREAMISO_STREAMISO_HPP
+
+#include "streamiso/version.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/tag.hpp"
+#include "streamiso/generation.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/accounting.hpp"
+
+#endif  // STREAMISO_STREAMISO_HPP
