@@ -4,7 +4,23 @@
 
 #include <cstdint>
 
+// ThreadSanitizer's runtime defines the global operator new itself, so a test binary cannot
+// replace it there. Allocation-counting tests are skipped under TSan (decorate them with
+// `* doctest::skip(!streamiso_test::counts_allocations)`); every other build runs them.
+#if defined(__SANITIZE_THREAD__)
+#define STREAMISO_TEST_COUNTS_ALLOCATIONS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STREAMISO_TEST_COUNTS_ALLOCATIONS 0
+#endif
+#endif
+#ifndef STREAMISO_TEST_COUNTS_ALLOCATIONS
+#define STREAMISO_TEST_COUNTS_ALLOCATIONS 1
+#endif
+
 namespace streamiso_test {
+
+inline constexpr bool counts_allocations = STREAMISO_TEST_COUNTS_ALLOCATIONS != 0;
 
 // Number of calls to any replaceable operator new made by this thread so far.
 std::uint64_t thread_allocations() noexcept;

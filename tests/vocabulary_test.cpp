@@ -179,7 +179,7 @@ TEST_CASE("refusal hook sees each refusal once, and can be removed") {
   CHECK(c.count(si::refusal::late) == 1);
 }
 
-TEST_CASE("recording a refusal does not allocate") {
+TEST_CASE("recording a refusal does not allocate" * doctest::skip(!streamiso_test::counts_allocations)) {
   si::refusal_counters c;
   int calls = 0;
   const si::refusal_hook hook{[](void* ctx, const si::refusal_event&) noexcept {
@@ -208,6 +208,15 @@ TEST_CASE("counters add up across threads") {
   CHECK(c.count(si::refusal::overrun) == 2 * per_thread);
   CHECK(c.count(si::refusal::owner_mismatch) == 2 * per_thread);
   CHECK(c.total() == 4 * per_thread);
+}
+
+TEST_CASE("the allocation counter sees allocations (so a zero elsewhere means something)" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
+  streamiso_test::allocation_probe probe;
+  auto p = std::make_unique<std::uint64_t>(3);
+  std::vector<int> v(10);
+  CHECK(probe.count() == 2);
+  CHECK(*p + v.size() == 13);
 }
 
 TEST_CASE("the umbrella header links from two translation units") {
