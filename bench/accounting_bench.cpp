@@ -4,6 +4,9 @@
 
 #include <streamiso/streamiso.hpp>
 
+#include <atomic>
+#include <cstdint>
+
 namespace {
 namespace si = streamiso;
 
@@ -14,6 +17,25 @@ si::result<std::uint64_t> checked_read(std::uint64_t value, const si::owner& o,
   if (!si::exact_match{}(o, r)) return c.record(si::refusal::owner_mismatch);
   return value;
 }
+
+// The baseline: the same refusal path counting into a bare relaxed atomic, with no hook
+// support at all. refusal_no_hook / this ratio is the price of having a hook point.
+void accounting_counter_only(benchmark::State& state) {
+  std::atomic<std::uint64_t> count{0};
+  const si::owner o{1};
+  const si::requester r{2};
+  for (auto _ : state) {
+    si::result<std::uint64_t> res = std::uint64_t{7};
+    if (!si::exact_match{}(o, r)) {
+      count.fetch_add(1, std::memory_order_relaxed);
+      res = si::refused{si::refusal::owner_mismatch};
+    }
+    benchmark::DoNotOptimize(res);
+  }
+  benchmark::DoNotOptimize(count);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(accounting_counter_only)->Name("accounting/baseline/refusal_no_hook");
 
 void accounting_refusal_no_hook(benchmark::State& state) {
   si::refusal_counters c;
