@@ -610,7 +610,14 @@ class jitter_buffer {
       frame_end_ = e;
       return emit(who, head, e == next_);
     }
-    if (e == highest_) return refused{refusal::empty};  // the rest of the frame may come
+    if (e == highest_) {
+      // The rest of the frame may still come; past the largest delay we would ever wait, it
+      // will not, and holding the packets would stall the stream forever.
+      if (now < deadline(head) + cfg_.max_delay_us) return refused{refusal::empty};
+      need_keyframe_ = true;
+      keyframe_wanted_ = true;
+      return discard(e);
+    }
     const std::uint64_t after = first_held_after(e + 1);
     if (now < deadline(at(after))) return refused{refusal::empty};
     need_keyframe_ = true;  // the frame lost a part: it and what depends on it are useless

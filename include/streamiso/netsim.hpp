@@ -141,7 +141,7 @@ inline profile reconnecting() {
   p.base_delay_us = 40'000;
   p.jitter_us = 10'000;
   p.loss = 0.02;
-  p.reorder_probability = 0.05;
+  p.reorder_probability = 0.03;
   p.reorder_delay_us = 120'000;
   p.duplicate_probability = 0.01;
   p.duplicate_delay_us = 150'000;
