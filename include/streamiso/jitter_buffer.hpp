@@ -199,10 +199,9 @@ class jitter_buffer {
     slot& s = at(ext);
     if (ext < next_) {
       if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext);
-      if (s.gen == gen_ && s.state == slot_state::held) {
-        return counters_.record(refusal::out_of_range, highest_ - ext);
-      }
-      next_ = ext;  // start-up window: the first packets are put in order, not dropped
+      // Start-up window: the first packets are put in order, not dropped. The slot is free:
+      // every held packet lies in (ext, highest_], less than a ring length above ext.
+      next_ = ext;
     } else if (s.gen == gen_ && s.state == slot_state::held) {
       return s.key == ext ? counters_.record(refusal::duplicate)
                           : counters_.record(refusal::out_of_range, ext - next_);
