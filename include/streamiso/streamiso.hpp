@@ -10,5 +10,7 @@
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/accounting.hpp"
+#include "streamiso/netsim.hpp"
+#include "streamiso/jitter_buffer.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP
