@@ -2,6 +2,7 @@
 // mode, resets, adaptive delay, and the allocation-free hot path.
 #include <doctest/doctest.h>
 
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
@@ -588,4 +589,24 @@ TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, key
   (void)b.reset(2);
   CHECK(probe.count() == 0);
   CHECK(released > 1000);
+}
+
+TEST_CASE("F9: hostile times given to keyframe_request_due neither overflow nor break the rate limit") {
+  buffer b{alice, 1, frame_cfg()};
+  // No keyframe ever arrives: frames are discarded and a keyframe is wanted.
+  for (std::uint32_t f = 1; f < 4; ++f) {
+    for (std::uint32_t part = 0; part < 3; ++part) REQUIRE(b.insert(fpkt(f, part, false)));
+  }
+  (void)drain(b, 1000 * ms);
+  REQUIRE(b.keyframe_needed());
+  CHECK(*b.keyframe_request_due(alice_req, 1000 * ms));
+  // A time far in the past is treated as the latest seen, like pop() does: still rate limited.
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MIN));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, -1));
+  CHECK(b.stats().keyframe_requests == 1);
+  // A time far in the future is capped, and the difference after it cannot overflow either.
+  CHECK(*b.keyframe_request_due(alice_req, INT64_MAX));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MAX));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MIN));
+  CHECK(b.stats().keyframe_requests == 2);
 }

@@ -275,9 +275,11 @@ class jitter_buffer {
   }
 
   // True when the sender should be asked for a keyframe now (frame mode: dependent frames
-  // are being discarded); rate-limited to one per keyframe_request_interval_us.
+  // are being discarded); rate-limited to one per keyframe_request_interval_us. `now` is
+  // clamped as in pop(), so the rate limit cannot be bypassed or overflowed by a bad clock.
   [[nodiscard]] result<bool> keyframe_request_due(const requester_type& who, jitter_usec now) noexcept {
     if (STREAMISO_UNLIKELY(!match_(owner_, who))) return counters_.record(refusal::owner_mismatch);
+    now = std::min(std::max(now, std::max(last_now_, last_keyframe_request_us_)), max_time);
     if (!keyframe_wanted_) return false;
     if (keyframe_requested_ && now - last_keyframe_request_us_ < cfg_.keyframe_request_interval_us) {
       return false;
