@@ -2,6 +2,7 @@
 // mode, resets, adaptive delay, and the allocation-free hot path.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <initializer_list>
@@ -609,4 +610,38 @@ TEST_CASE("F9: hostile times given to keyframe_request_due neither overflow nor 
   CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MAX));
   CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MIN));
   CHECK(b.stats().keyframe_requests == 2);
+}
+
+TEST_CASE("F9: a missing run longer than the misorder window: NACK retries stay bounded, every NACK is acceptable") {
+  si::jitter_config c = fixed(1000 * ms);
+  c.capacity = 16;
+  c.max_misorder = 8;
+  c.nack_max_retries = 2;
+  c.nack_retry_interval_us = 1 * ms;
+  buffer b{alice, 1, c};
+  REQUIRE(b.insert(on_time(0, 0)));
+  REQUIRE(b.insert(on_time(40, 1)));  // 1..39 missing: more than the ring, more than the window
+  std::uint16_t list[64];
+  std::vector<std::uint16_t> asked;
+  for (int round = 0; round < 6; ++round) {
+    const auto n = b.nack_list(alice_req, 20 * ms + round * 10 * ms, list, 64);
+    REQUIRE(n);
+    asked.insert(asked.end(), list, list + *n);
+  }
+  // Each sequence number is asked for at most nack_max_retries times, never forever.
+  for (const std::uint16_t s : asked) {
+    CHECK(std::count(asked.begin(), asked.end(), s) <= c.nack_max_retries);
+  }
+  CHECK(b.stats().nacks_sent == asked.size());
+  CHECK(b.stats().nacks_sent <= 2U * 39U);
+  // Whatever was asked for can be accepted when it is retransmitted, in order: no wasted
+  // requests, and no retransmissions beyond the window that look like a sequence jump.
+  REQUIRE_FALSE(asked.empty());
+  std::sort(asked.begin(), asked.end());
+  for (const std::uint16_t s : asked) {
+    const auto r = b.insert(on_time(s, s, 50 * ms));
+    CHECK_MESSAGE((r || r.refused_for(si::refusal::duplicate)), std::to_string(s));
+  }
+  CHECK(b.stats().resets == 0);
+  CHECK(b.stats().flushed == 0);
 }

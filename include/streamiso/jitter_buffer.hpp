@@ -256,7 +256,11 @@ class jitter_buffer {
     now = std::max(now, last_now_);
     std::size_t n = 0;
     if (!started_) return n;
-    std::uint64_t e = std::max(next_, highest_ > cfg_.nack_max_age ? highest_ - cfg_.nack_max_age : 0);
+    // Nothing further back than max_misorder: insert would refuse its retransmission (and two
+    // in a row would look like a sequence jump), and beyond it ring slots alias, so per-number
+    // retry counts would be lost.
+    const std::uint64_t age = std::min<std::uint64_t>(cfg_.nack_max_age, cfg_.max_misorder);
+    std::uint64_t e = std::max(next_, highest_ - age);
     while (e <= highest_ && n < max) {
       if (held(at(e), e)) {
         ++e;
