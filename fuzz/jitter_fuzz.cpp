@@ -6,6 +6,9 @@
 //   - nothing is ever released to or for anyone but the bound owner (F4);
 //   - a released packet is exactly one that was accepted, released once, in sequence order,
 //     with gaps only over sequence numbers that were never accepted (F6);
+//   - frame mode: frames come out whole (one timestamp, contiguous), and after any gap or
+//     flush the next frame starts with a keyframe; a frame that ends without a marker is
+//     followed directly by the next frame (released or discarded), never by a missing gap;
 //   - counts add up: received == released + discarded + flushed + held;
 //   - a refused insert changes nothing but the refusal counters (F9).
 #include <cstddef>
@@ -71,13 +74,19 @@ si::jitter_config config_from(reader& in) {
 }
 
 struct harness {
-  explicit harness(const si::jitter_config& c) : b(alice, 1, c) {}
+  explicit harness(const si::jitter_config& c)
+      : b(alice, 1, c), frames(c.mode == si::jitter_mode::frame), need_key(frames) {}
 
   buffer b;
   std::vector<std::uint8_t> accepted;  // by insert id: 1 accepted, 2 released/dropped
   std::uint64_t expected_next = 0;
   bool have_expected = false;
   std::uint64_t last_resets = 0;
+  bool frames;                 // frame mode
+  bool need_key;               // the next frame must start with a keyframe
+  bool in_frame = false;       // between a frame_first and its frame_last
+  std::uint32_t frame_ts = 0;
+  bool unmarked_end = false;   // the last frame ended without a marker at frame_ts
   std::int64_t now = 0;
   std::uint16_t seq_cursor = 0;
   std::uint32_t ts_cursor = 0;
@@ -89,6 +98,9 @@ struct harness {
     if (s.resets != last_resets) {  // a flush (explicit or a confirmed jump): new space
       last_resets = s.resets;
       have_expected = false;
+      need_key = frames;
+      in_frame = false;
+      unmarked_end = false;
     }
   }
 
@@ -135,6 +147,24 @@ struct harness {
     check_counts();
   }
 
+  void check_frame(const buffer::delivery_type& d) {
+    if (d.frame_first) {
+      require(!in_frame, "frame started inside another");
+      require(!need_key || d.keyframe, "frame released after a loss without a keyframe");
+      require(!unmarked_end || d.timestamp != frame_ts, "frame without a marker ended early");
+      need_key = false;
+      in_frame = true;
+      frame_ts = d.timestamp;
+    } else {
+      require(in_frame && d.timestamp == frame_ts, "frame torn apart or mixed");
+    }
+    unmarked_end = false;
+    if (d.frame_last) {
+      in_frame = false;
+      unmarked_end = !d.marker;
+    }
+  }
+
   void pop(bool foreign, std::uint8_t dt) {
     now += dt * 1000;
     if (foreign) {
@@ -152,6 +182,7 @@ struct harness {
         require(d.payload.id < accepted.size() && accepted[d.payload.id] == 1,
                 "released something not accepted, or twice");
         accepted[d.payload.id] = 2;
+        if (frames) check_frame(d);
         if (have_expected) require(d.ext_seq == expected_next, "out-of-order release");
         expected_next = d.ext_seq + 1;
         have_expected = true;
@@ -161,6 +192,13 @@ struct harness {
         if (have_expected) require(g.first_ext_seq == expected_next, "gap out of order");
         expected_next = g.first_ext_seq + g.count;
         have_expected = true;
+        if (frames) {
+          require(!in_frame, "gap inside a released frame");
+          require(!unmarked_end || g.cause == si::gap_cause::undecodable,
+                  "a frame without a marker was released before its end was known");
+          unmarked_end = false;
+          need_key = true;
+        }
       } else {
         require(r.reason() == si::refusal::empty, "pop refused for an unexpected reason");
         break;
