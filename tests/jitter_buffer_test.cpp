@@ -685,3 +685,23 @@ TEST_CASE("F4: after a reset, a new session reusing the old sequence numbers nev
   CHECK(b.stats().released == 3);
   check_conservation(b);
 }
+
+TEST_CASE("F9: two consecutive stale copies far behind are not a sequence jump: nothing flushed, nothing released twice") {
+  buffer b{alice, 1, fixed()};  // max_misorder 32, capacity 64
+  std::vector<event> out;
+  for (std::uint16_t i = 0; i < 60; ++i) {
+    REQUIRE(b.insert(on_time(i, i)));
+    for (const auto& e : drain(b, 5 * ms + i * 10 * ms)) out.push_back(e);
+  }
+  // A late burst of duplicates (or answers to long-expired NACKs), 40 behind, in order.
+  CHECK(b.insert(on_time(20, 20, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.insert(on_time(21, 21, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.insert(on_time(22, 22, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.stats().resets == 0);
+  CHECK(b.stats().flushed == 0);
+  for (std::uint16_t i = 60; i < 64; ++i) REQUIRE(b.insert(on_time(i, i)));
+  for (const auto& e : drain(b, 10'000 * ms)) out.push_back(e);
+  REQUIRE(out.size() == 64);
+  for (std::uint16_t i = 0; i < 64; ++i) CHECK(out[i] == pk(i));  // each exactly once, in order
+  check_conservation(b);
+}

@@ -414,6 +414,18 @@ class jitter_buffer {
         static_cast<std::uint16_t>(p.seq - old_first_) <= static_cast<std::uint16_t>(old_last_ - old_first_)) {
       return counters_.record(refusal::stale_session);
     }
+    // A number this generation has already released or declared lost (its slot still says
+    // so) is an old copy, not a new sequence space: two in a row must not flush the stream
+    // and replay numbers already played out.
+    const auto back = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
+    if (back < 0) {
+      const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
+      const slot& s = at(ext);
+      if (ext < next_ && s.gen == gen_ && s.key == ext &&
+          (s.state == slot_state::released || s.state == slot_state::lost)) {
+        return refuse_behind(s, ext);
+      }
+    }
     if (!probation_valid_ || p.seq != probation_seq_) {
       probation_valid_ = true;
       probation_seq_ = static_cast<std::uint16_t>(p.seq + 1);
