@@ -10,5 +10,6 @@
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/accounting.hpp"
+#include "streamiso/session_cache.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP
