@@ -520,8 +520,11 @@ TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its 
               .refused_for(si::refusal::malformed));
   }
   const std::uint64_t allocations = probe.count();
-  CHECK(put_allocations == 64);     // one node per accepted put: the value and its stamp
-  CHECK(allocations == 64);         // and nothing else: no get, refusal or eviction allocates
+  // One node per accepted put (the value and its stamp) and nothing else: no get, refusal or
+  // eviction allocates. (Where the counter is unavailable, under TSan, both read 0.)
+  const std::uint64_t expected = streamiso_test::counts_allocations ? 64U : 0U;
+  CHECK(put_allocations == expected);
+  CHECK(allocations == expected);
   CHECK(hits == 64);
   CHECK(c.stats().evictions == 56);
 }

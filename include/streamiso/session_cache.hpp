@@ -5,8 +5,8 @@
 // Design (long form in docs/cache.md):
 // - Sessions are issued by the cache (open_session) and cannot be forged. close_session and
 //   invalidate_tenant are one atomic store each (O(1)); the entries they kill are unreadable
-//   at once and their memory is reclaimed lazily (by the next lookup that meets them, or by
-//   eviction, which takes dead entries before live ones).
+//   at once and their memory is reclaimed lazily (by the next lookup or put that meets them
+//   under their key, or by the SIEVE hand, which they never escape since they are never hit).
 // - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
 //   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
 //   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
@@ -14,6 +14,9 @@
 //   evicts its own entries (SIEVE over its own queue) before it may insert.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
+// - Each entry is one allocation (made by put): the value, its owner stamp and its links.
+//   get hands out a one-pointer handle that shares that allocation; get, refusals and
+//   eviction never allocate.
 // - TTL per entry, measured by an injected Clock (tests use manual_clock and never sleep).
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
@@ -129,7 +132,7 @@ class basic_session_cache {
   static_assert(is_match_policy<Match, basic_owner<TenantId>, basic_requester<TenantId>>::value,
                 "Match must be callable as bool(const owner&, const requester&)");
   static_assert(std::is_default_constructible<Key>::value && std::is_copy_assignable<Key>::value,
-                "Key must be default constructible and copy assignable (slots are preallocated)");
+                "Key must be default constructible and copy assignable (it is stamped into the entry)");
   static_assert(std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
                                     std::size_t>::value,
                 "Hash must map a Key to std::size_t");
@@ -324,7 +327,7 @@ class basic_session_cache {
   std::vector<std::unique_ptr<shard_slot>> shards_;
 };
 
-// Single-threaded session-bound cache (one SIEVE queue, exact global LRU-free eviction).
+// Single-threaded session-bound cache: one shard, no locks.
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
