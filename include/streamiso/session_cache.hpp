@@ -234,7 +234,7 @@ class basic_session_cache {
     {
       std::lock_guard<Lock> guard(sh.lock);
       // The liveness check that counts is the one under the lock, inside put().
-      st = sh.core.put(s, n);
+      st = sh.core.put(s, n, h);
     }
     if (!st) node_type::release(n);  // refused: the node was never shared
     return st;

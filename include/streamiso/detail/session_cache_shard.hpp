@@ -56,7 +56,8 @@ class session_cache_shard;
 // the handles that share it. The identity fields never change after construction (they are
 // the owner stamp the value carries); the link fields are touched only by the shard, under
 // its lock, and only while the cache holds the node; readers touch only `value` and `refs`.
-// The fields a hit reads come first: 64 bytes for 8-byte keys and 128-bit ids. (No alignas:
+// The fields a hit reads come first (the first 64 bytes for 8-byte keys and 128-bit ids; a
+// malloc chunk is 16-byte aligned, so they span at most two lines). (No alignas:
 // over-aligned new takes a slow path in common allocators and costs more than it saves.)
 template <class Key, class Value, class TenantId, class TimePoint>
 struct cache_node {
@@ -64,15 +65,15 @@ struct cache_node {
   explicit cache_node(Args&&... args) : value(std::forward<Args>(args)...) {}
 
   std::atomic<std::uint32_t> refs{1};  // the cache's reference, plus one per handle
-  bool visited = false;                // SIEVE bit
-  bool has_ttl = false;
-  cache_scope scope = cache_scope::session;
-  std::uint64_t hash = 0;
+  std::uint32_t hash = 0;              // low half of the mixed hash: filters chain walks
   Key key{};
   std::uint64_t session_id = 0;
   std::uint64_t tenant_gen = 0;  // unique per (tenant record, epoch)
   basic_owner<TenantId> owner;
   cache_node* hnext = nullptr;    // bucket chain
+  bool visited = false;           // SIEVE bit
+  bool has_ttl = false;
+  cache_scope scope = cache_scope::session;
   cache_node** hpprev = nullptr;  // the link that points here: unlinking needs no bucket walk
   cache_node* prev = nullptr;   // shard queue: prev toward newer, next toward older
   cache_node* next = nullptr;
@@ -173,7 +174,15 @@ class session_cache_shard {
 
   session_cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
                       const Match& match)
-      : limits_(limits), reg_(&reg), clock_(&clock), match_(match), usage_(reg.max_tenants()) {
+      : limits_(limits),
+        // A quota at least as large as the shard can never bind before the shard's own limit
+        // does; the shard queue then enforces both, and the tenant queues are not kept.
+        tenant_queues_(limits.tenant_max_entries < limits.max_entries ||
+                       limits.tenant_max_bytes < limits.max_bytes),
+        reg_(&reg),
+        clock_(&clock),
+        match_(match),
+        usage_(reg.max_tenants()) {
     buckets_.assign(round_up_pow2(limits.max_entries * 2), nullptr);
   }
   session_cache_shard(const session_cache_shard&) = delete;
@@ -188,7 +197,7 @@ class session_cache_shard {
     bool foreign = false;
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* n = *link;
-      if (n->hash != h || !(n->key == key)) {
+      if (n->hash != static_cast<std::uint32_t>(h) || !(n->key == key)) {
         link = &n->hnext;
         continue;
       }
@@ -199,7 +208,9 @@ class session_cache_shard {
           ++stats_.expirations;
           return reg_->counters().record(refusal::expired);
         }
-        n->visited = true;
+        // A hot entry's bit is already set: leave its line clean, so hits on it from other
+        // cores do not bounce it (only the handle's count is written).
+        if (!n->visited) n->visited = true;
         ++stats_.hits;
         return value_handle{n};
       }
@@ -223,7 +234,7 @@ class session_cache_shard {
                     std::size_t bytes, time_point expires, cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
-    n.hash = h;
+    n.hash = static_cast<std::uint32_t>(h);
     n.key = key;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
@@ -241,10 +252,10 @@ class session_cache_shard {
     return status{};
   }
 
-  // Adopts n (stamped for s) on success; on refusal the caller still owns it.
-  [[nodiscard]] status put(const session& s, node* n) noexcept {
+  // Adopts n (stamped for s, hashed to h) on success; on refusal the caller still owns it.
+  [[nodiscard]] status put(const session& s, node* n, std::uint64_t h) noexcept {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_session);
-    for (node** link = &buckets_[bucket_of(n->hash)]; *link != nullptr;) {
+    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* e = *link;
       if (e->hash != n->hash || !(e->key == n->key)) {
         link = &e->hnext;
@@ -261,14 +272,14 @@ class session_cache_shard {
       }
     }
     tenant_usage& u = usage_[n->tenant_slot];
-    while (u.entries + 1 > limits_.tenant_max_entries ||
-           u.bytes + n->bytes > limits_.tenant_max_bytes) {
+    while (tenant_queues_ && (u.entries + 1 > limits_.tenant_max_entries ||
+                              u.bytes + n->bytes > limits_.tenant_max_bytes)) {
       evict(sieve_victim(tenant_queue(n->tenant_slot)));
     }
     while (count_ + 1 > limits_.max_entries || bytes_ + n->bytes > limits_.max_bytes) {
       evict(sieve_victim(shard_queue()));
     }
-    insert(n);
+    insert(n, h);
     return status{};
   }
 
@@ -397,7 +408,7 @@ class session_cache_shard {
   // caller has unchained it. Readers holding a handle keep the value alive.
   void drop(node* n) noexcept {
     unlink(shard_queue(), n);
-    unlink(tenant_queue(n->tenant_slot), n);
+    if (tenant_queues_) unlink(tenant_queue(n->tenant_slot), n);
     tenant_usage& u = usage_[n->tenant_slot];
     --u.entries;
     u.bytes -= n->bytes;
@@ -411,14 +422,14 @@ class session_cache_shard {
     if (n->hnext != nullptr) n->hnext->hpprev = n->hpprev;
   }
 
-  void insert(node* n) noexcept {
-    node*& bucket = buckets_[bucket_of(n->hash)];
+  void insert(node* n, std::uint64_t h) noexcept {
+    node*& bucket = buckets_[bucket_of(h)];
     n->hnext = bucket;
     n->hpprev = &bucket;
     if (bucket != nullptr) bucket->hpprev = &n->hnext;
     bucket = n;
     link_front(shard_queue(), n);
-    link_front(tenant_queue(n->tenant_slot), n);
+    if (tenant_queues_) link_front(tenant_queue(n->tenant_slot), n);
     tenant_usage& u = usage_[n->tenant_slot];
     ++u.entries;
     u.bytes += n->bytes;
@@ -428,6 +439,7 @@ class session_cache_shard {
   }
 
   shard_limits limits_;
+  bool tenant_queues_;
   registry_type* reg_;
   const Clock* clock_;
   Match match_;
