@@ -581,3 +581,34 @@ TEST_CASE("F2: a custom match policy is consulted on every hit") {
   REQUIRE(c.put(s, 1, stamp{s.id(), 1, 1, 0}));
   CHECK(c.get(s, 1).refused_for(si::refusal::owner_mismatch));
 }
+
+namespace {
+// A value whose move throws bad_alloc on demand: stands in for the allocation of the entry
+// failing (memory exhausted), which put reports as `full`.
+struct fragile {
+  static inline bool fail = false;
+  std::uint64_t v = 0;
+  explicit fragile(std::uint64_t x) : v(x) {}
+  fragile(const fragile& o) = default;
+  fragile(fragile&& o) : v(o.v) {
+    if (fail) throw std::bad_alloc{};
+  }
+  fragile& operator=(const fragile&) = default;
+  fragile& operator=(fragile&&) = default;
+};
+}  // namespace
+
+TEST_CASE("F9: put is refused `full` when the entry cannot be allocated, and loses nothing") {
+  using fragile_t = si::session_cache<std::uint64_t, fragile>;
+  fragile_t c{small_config()};
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, 1, fragile{11}));
+  fragile::fail = true;
+  auto r = c.put(s, 1, fragile{12});
+  fragile::fail = false;
+  CHECK(r.refused_for(si::refusal::full));
+  CHECK(c.refusals().count(si::refusal::full) == 1);
+  auto kept = c.get(s, 1);
+  REQUIRE(kept.has_value());
+  CHECK((*kept)->v == 11);
+}
