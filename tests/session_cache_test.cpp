@@ -612,3 +612,33 @@ TEST_CASE("F9: put is refused `full` when the entry cannot be allocated, and los
   REQUIRE(kept.has_value());
   CHECK((*kept)->v == 11);
 }
+
+TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals and no allocation") {
+  cache_t c{small_config()};
+  si::manual_clock clock = c.clock();
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  const session_t gone = open(c, 3);
+  REQUIRE(c.put(a, 1, stamp_for(a, 1, 41)));
+  REQUIRE(c.put(a, 2, stamp_for(a, 2), {si::cache_scope::session, 1s}));
+  REQUIRE(c.put(a, 3, stamp_for(a, 3), {si::cache_scope::tenant}));
+  REQUIRE(c.close_session(gone));
+  int calls = 0;
+  stamp seen{};
+  auto copy_out = [&](const stamp& v) {
+    ++calls;
+    seen = v;
+  };
+  streamiso_test::allocation_probe probe;
+  CHECK(c.visit(a, 1, copy_out));
+  CHECK(seen.session == a.id());
+  CHECK(seen.seq == 41);
+  CHECK(c.visit(a, 3, copy_out, si::cache_scope::tenant));
+  CHECK(c.visit(b, 1, copy_out).refused_for(si::refusal::owner_mismatch));
+  CHECK(c.visit(gone, 1, copy_out).refused_for(si::refusal::stale_session));
+  CHECK(c.visit(a, 9, copy_out).refused_for(si::refusal::empty));
+  clock.advance(2s);
+  CHECK(c.visit(a, 2, copy_out).refused_for(si::refusal::expired));
+  CHECK(probe.count() == 0);
+  CHECK(calls == 2);
+}

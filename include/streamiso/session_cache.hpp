@@ -206,8 +206,26 @@ class basic_session_cache {
                                          cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shard_of(h);
+    sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     return sh.core.get(s, key, h, scope);
+  }
+
+  // As get, but instead of handing out a handle, calls fn(const Value&) on s's entry while the
+  // shard is locked: no reference count is touched, nothing is allocated. For small values
+  // copied out (a timestamp, a thumbnail's metadata). fn must be short and must not call back
+  // into the cache. Same refusals as get; on a refusal fn is not called.
+  template <class Fn>
+  [[nodiscard]] status visit(const session& s, const Key& key, Fn&& fn,
+                             cache_scope scope = cache_scope::session) {
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    sh.core.prefetch(h);
+    std::lock_guard<Lock> guard(sh.lock);
+    result<node_type*> found = sh.core.find(s, key, h, scope);
+    if (!found) return refused{found.reason(), found.detail()};
+    std::forward<Fn>(fn)(static_cast<const Value&>((*found)->value));
+    return status{};
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
@@ -340,7 +358,7 @@ template <class Key, class Value, class TenantId = id128, class Hash = std::hash
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
 using concurrent_session_cache =
-    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, std::mutex>;
+    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::spin_lock>;
 
 STREAMISO_END_NAMESPACE
 

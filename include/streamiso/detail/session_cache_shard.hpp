@@ -193,6 +193,15 @@ class session_cache_shard {
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
                                          cache_scope scope) noexcept {
+    result<node*> found = find(s, key, h, scope);
+    if (!found) return refused{found.reason(), found.detail()};
+    return value_handle{*found};
+  }
+
+  // The requester's own live entry, or why not. The node stays valid while the caller holds
+  // the shard lock.
+  [[nodiscard]] result<node*> find(const session& s, const Key& key, std::uint64_t h,
+                                   cache_scope scope) noexcept {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_session);
     bool foreign = false;
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
@@ -209,10 +218,10 @@ class session_cache_shard {
           return reg_->counters().record(refusal::expired);
         }
         // A hot entry's bit is already set: leave its line clean, so hits on it from other
-        // cores do not bounce it (only the handle's count is written).
+        // cores do not bounce it.
         if (!n->visited) n->visited = true;
         ++stats_.hits;
-        return value_handle{n};
+        return n;
       }
       if (!is_alive(*n)) {
         unchain(n);  // *link now names the next node
@@ -227,6 +236,16 @@ class session_cache_shard {
     if (foreign) return reg_->counters().record(refusal::owner_mismatch);
     ++stats_.misses;
     return refused{refusal::empty};
+  }
+
+  // Starts loading h's bucket while the caller takes the shard lock. A prefetch is not an
+  // access, and the bucket array itself never moves after construction: safe without the lock.
+  void prefetch(std::uint64_t h) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(&buckets_[bucket_of(h)]);
+#else
+    static_cast<void>(h);
+#endif
   }
 
   // Fills the identity of a node made by the caller (outside the lock) for session s.
