@@ -24,8 +24,9 @@
 // Thread safety:
 // - session_cache: none; one thread at a time (or external locking).
 // - concurrent_session_cache: every member function may be called from any thread. Entries
-//   are spread over shards by key hash; each shard has a mutex. Sessions and tenants live in
-//   one registry whose liveness words are atomics read without a lock.
+//   are spread over shards by key hash; each shard has a short spin lock (critical sections
+//   are tens of nanoseconds). Sessions and tenants live in one registry (a std::mutex for
+//   open/close/invalidate) whose liveness words are atomics that get and put read without it.
 //
 // Linearizability rule (concurrent form): once close_session(s) has returned, no get that
 // starts afterwards (in happens-before order) returns an entry of s, and no put for s that
@@ -125,7 +126,8 @@ struct basic_put_options {
 };
 
 // Shared implementation of session_cache (Lock = no lock, one shard) and
-// concurrent_session_cache (Lock = std::mutex, several shards). Use the aliases below.
+// concurrent_session_cache (Lock = detail::spin_lock, several shards). Use the aliases below;
+// Lock is the shard lock and may be any BasicLockable (std::mutex works too).
 template <class Key, class Value, class TenantId, class Hash, class SizeOf, class Clock,
           class Match, class Lock>
 class basic_session_cache {
@@ -143,9 +145,12 @@ class basic_session_cache {
                                     std::size_t>::value,
                 "SizeOf must map a Value to its size in bytes");
 
+  static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
+  // open/close/invalidate may scan tables: a sleeping mutex there, never a spin lock.
+  using registry_lock = std::conditional_t<concurrent, std::mutex, detail::no_lock>;
+  using registry_type = detail::session_registry<TenantId, registry_lock>;
   using shard_type =
-      detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, Lock>;
-  using registry_type = detail::session_registry<TenantId, Lock>;
+      detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, registry_lock>;
   using node_type = typename shard_type::node;
 
  public:
@@ -297,8 +302,6 @@ class basic_session_cache {
     shard_type core;
   };
 
-  static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
-
   static void validate(const session_cache_config& c) {
     if (c.max_entries == 0 || c.max_bytes == 0) {
       throw std::invalid_argument("session cache: max_entries and max_bytes must be > 0");
@@ -352,7 +355,7 @@ template <class Key, class Value, class TenantId = id128, class Hash = std::hash
 using session_cache =
     basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
-// Thread-safe session-bound cache: sharded by key hash, a mutex per shard, lock-free session
+// Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
 // liveness checks. Capacity and quotas are split evenly across shards (see docs/cache.md).
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,

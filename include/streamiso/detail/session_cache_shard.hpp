@@ -153,7 +153,7 @@ struct shard_limits {
   std::size_t tenant_max_bytes;
 };
 
-// Single-threaded; the concurrent cache wraps each shard in a mutex.
+// Single-threaded; the concurrent cache wraps each shard in a lock.
 //
 // Storage: a bucket array of chains, allocated once; one node per entry (allocated by put,
 // with the value). Every node sits in two SIEVE queues: the shard's (evicted for space) and
@@ -163,10 +163,11 @@ struct shard_limits {
 // Identity: an entry is (key, scope, owner), owner = tenant generation (unique per tenant and
 // epoch) + owner tag + (session scope) session id. Two sessions putting the same key get two
 // entries; a put never replaces, and a get never serves, an entry of another owner.
-template <class Key, class Value, class TenantId, class Hash, class Clock, class Match, class Lock>
+template <class Key, class Value, class TenantId, class Hash, class Clock, class Match,
+          class RegistryLock>
 class session_cache_shard {
  public:
-  using registry_type = session_registry<TenantId, Lock>;
+  using registry_type = session_registry<TenantId, RegistryLock>;
   using session = basic_session<TenantId>;
   using time_point = typename Clock::time_point;
   using node = cache_node<Key, Value, TenantId, time_point>;
