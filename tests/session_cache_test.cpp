@@ -369,7 +369,7 @@ TEST_CASE("F4: eviction reclaims an entry of a closed session and counts it as r
   CHECK(c.stats().evictions == 0);
 }
 
-TEST_CASE("SIEVE eviction order on a hand-checked case (differs from LRU)") {
+TEST_CASE("F1: SIEVE evicts in the hand-checked order (differs from LRU), never a random slot") {
   cache_t c{small_config(3)};
   const session_t s = open(c, 1);
   // A=1 B=2 C=3; queue (newest first): C B A. Hits on B and C set their visited bits.
