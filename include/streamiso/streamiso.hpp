@@ -12,5 +12,6 @@
 #include "streamiso/accounting.hpp"
 #include "streamiso/netsim.hpp"
 #include "streamiso/jitter_buffer.hpp"
+#include "streamiso/session_cache.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP
