@@ -205,6 +205,11 @@ class spsc_queue {
 
   // Drops every frame of an earlier binding still queued, and says how many.
   result<Frame> drop_stale(std::uint64_t h) noexcept {
+    if (cons_.view.start > cons_.cached_tail) {
+      // acquire: pairs with the producer's release of tail_. The binding was published after
+      // every frame below its start, so this load sees them all: one report covers them.
+      cons_.cached_tail = tail_.load(std::memory_order_acquire);
+    }
     const std::uint64_t end = cons_.view.start < cons_.cached_tail ? cons_.view.start : cons_.cached_tail;
     for (std::uint64_t i = h; i != end; ++i) at(i)->~Frame();
     cons_.head = end;
