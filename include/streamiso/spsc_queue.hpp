@@ -103,14 +103,14 @@ class spsc_queue {
     if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) {
       return counters_.record(refusal::owner_mismatch);
     }
-    const std::uint64_t t = prod_.tail;
+    // relaxed: only this thread writes tail_.
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
     if (STREAMISO_UNLIKELY(t - prod_.cached_head > mask_)) {
       // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
       prod_.cached_head = head_.load(std::memory_order_acquire);
       if (t - prod_.cached_head > mask_) return counters_.record(refusal::full);
     }
     ::new (static_cast<void*>(at(t))) Frame(std::forward<Args>(args)...);
-    prod_.tail = t + 1;
     // release: pairs with the consumer's acquire load of tail_; publishes the frame.
     tail_.store(t + 1, std::memory_order_release);
     return {};
@@ -119,7 +119,8 @@ class spsc_queue {
   // Hands the queue to `new_owner` in O(1). Every frame pushed before is stale from now on;
   // the consumer drops and reports them. Returns the new generation.
   generation_type rebind(const owner_type& new_owner) noexcept {
-    const binding b{new_owner, prod_.gen.next(), prod_.tail};
+    // relaxed: only this thread writes tail_.
+    const binding b{new_owner, prod_.gen.next(), tail_.load(std::memory_order_relaxed)};
     // The seqlock's release store happens before the tail_ release of any later push, so a
     // consumer that sees a frame of the new binding also sees the binding.
     binding_.store(b);
@@ -134,7 +135,8 @@ class spsc_queue {
   // owner_mismatch (counted, nothing consumed), empty (not counted), stale_session (counted;
   // frames of an earlier binding were dropped, detail = how many).
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
-    const std::uint64_t h = cons_.head;
+    // relaxed: only this thread writes head_.
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
     if (h == cons_.cached_tail) {
       // acquire: pairs with the producer's release store of tail_; the frames are visible.
       cons_.cached_tail = tail_.load(std::memory_order_acquire);
@@ -151,7 +153,6 @@ class spsc_queue {
     Frame* p = at(h);
     Frame out(std::move(*p));
     p->~Frame();
-    cons_.head = h + 1;
     // release: pairs with the producer's acquire load of head_; the slot is free for reuse.
     head_.store(h + 1, std::memory_order_release);
     return out;
@@ -212,7 +213,6 @@ class spsc_queue {
     }
     const std::uint64_t end = cons_.view.start < cons_.cached_tail ? cons_.view.start : cons_.cached_tail;
     for (std::uint64_t i = h; i != end; ++i) at(i)->~Frame();
-    cons_.head = end;
     // release: pairs with the producer's acquire load of head_; the slots are free.
     head_.store(end, std::memory_order_release);
     return counters_.record(refusal::stale_session, end - h);
@@ -227,7 +227,6 @@ class spsc_queue {
   alignas(cache_line_size) std::atomic<std::uint64_t> tail_{0};
   // The producer's private line.
   struct alignas(cache_line_size) producer_state {
-    std::uint64_t tail = 0;
     std::uint64_t cached_head = 0;
     owner_type owner{};
     generation gen{};
@@ -237,7 +236,6 @@ class spsc_queue {
   alignas(cache_line_size) std::atomic<std::uint64_t> head_{0};
   // The consumer's private line.
   struct alignas(cache_line_size) consumer_state {
-    std::uint64_t head = 0;
     std::uint64_t cached_tail = 0;
     std::uint64_t view_version = 0;
     binding view{};
