@@ -107,8 +107,9 @@ class spsc_queue {
     const std::uint64_t t = tail_.load(std::memory_order_relaxed);
     if (STREAMISO_UNLIKELY(t - prod_.cached_head > mask_)) {
       // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
-      prod_.cached_head = head_.load(std::memory_order_acquire);
-      if (t - prod_.cached_head > mask_) return counters_.record(refusal::full);
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      prod_.cached_head = h;
+      if (t - h > mask_) return counters_.record(refusal::full);
     }
     ::new (static_cast<void*>(at(t))) Frame(std::forward<Args>(args)...);
     // release: pairs with the consumer's acquire load of tail_; publishes the frame.
@@ -137,9 +138,11 @@ class spsc_queue {
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
     // relaxed: only this thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    if (h == cons_.cached_tail) {
+    std::uint64_t t = cons_.cached_tail;
+    if (h == t) {
       // acquire: pairs with the producer's release store of tail_; the frames are visible.
-      cons_.cached_tail = tail_.load(std::memory_order_acquire);
+      t = tail_.load(std::memory_order_acquire);
+      cons_.cached_tail = t;
     }
     // Read after tail_ so that any binding under which a visible frame was pushed is seen.
     if (STREAMISO_UNLIKELY(binding_.version() != cons_.view_version) && !refresh_binding()) {
@@ -148,7 +151,7 @@ class spsc_queue {
     if (STREAMISO_UNLIKELY(!match_(cons_.view.owner, who))) {
       return counters_.record(refusal::owner_mismatch);
     }
-    if (h == cons_.cached_tail) return refused{refusal::empty};
+    if (h == t) return refused{refusal::empty};
     if (STREAMISO_UNLIKELY(h < cons_.view.start)) return drop_stale(h);
     Frame* p = at(h);
     Frame out(std::move(*p));
