@@ -130,6 +130,32 @@ void spsc_one_thread(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch_items);
 }
 
+// One thread, in bursts: push half the capacity, then pop it all. Unlike the item-by-item
+// case, each side's cached copy of the other index stays valid for a whole burst.
+template <class Q>
+void spsc_one_thread_burst(benchmark::State& state) {
+  const std::size_t cap = static_cast<std::size_t>(state.range(0));
+  Q q(cap);
+  const std::uint64_t burst = cap / 2;
+  handle h{1, 0, 16};
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; i += burst) {
+      for (std::uint64_t k = 0; k < burst; ++k) {
+        h.generation = i + k;
+        if (!q.push(h)) state.SkipWithError("push refused");
+      }
+      for (std::uint64_t k = 0; k < burst; ++k) {
+        handle out;
+        if (!q.pop(out)) state.SkipWithError("pop refused");
+        sum += out.generation;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * batch_items);
+}
+
 // Two threads pinned to two CPUs: this thread produces, a persistent consumer drains. Each
 // iteration moves `batch` items and ends when the consumer has received them all.
 template <class Q>
@@ -171,6 +197,8 @@ void spsc_two_threads(benchmark::State& state) {
 
 #define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                                  \
   BENCHMARK(spsc_one_thread<Q1024>)->Name("spsc/" impl "/1thread_cap1024")->Arg(1024);      \
+  BENCHMARK(spsc_one_thread_burst<Q1024>)->Name("spsc/" impl "/1thread_burst512_cap1024")   \
+      ->Arg(1024);                                                                          \
   BENCHMARK(spsc_two_threads<Q1024>)->Name("spsc/" impl "/2threads_cap1024")->Arg(1024)    \
       ->UseRealTime();                                                                      \
   BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
