@@ -13,6 +13,20 @@
 
 namespace si = streamiso;
 
+// Saturates a buffer's pin count without creating 8 million views.
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+struct ring_test_access {
+  template <class P>
+  static void add_pins(P& p, std::uint32_t index, std::uint64_t n) {
+    p.meta_[index].state.fetch_add(n, std::memory_order_relaxed);  // relaxed: single-threaded test
+  }
+  template <class P>
+  static std::uint64_t pin_limit(const P&) { return P::pin_mask; }
+};
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
 namespace {
 using pool = si::buffer_pool<>;
 const si::owner alice{1};
@@ -221,4 +235,18 @@ TEST_CASE("F8: pool acquire, append, publish, read and release allocate nothing 
     REQUIRE(p.release(alice, *h));
   }
   CHECK(probe.count() == 0);
+}
+
+TEST_CASE("F9: pool too many concurrent pins is refused (quota), and the buffer stays intact") {
+  pool p(1, 8);
+  const auto h = write_frame(p, alice, 0xA1, 8);
+  using access = si::detail::ring_test_access;
+  auto v = p.read(h, alice_r);
+  REQUIRE(v);
+  access::add_pins(p, h.index, access::pin_limit(p) - 1);  // now exactly at the limit
+  CHECK(p.read(h, alice_r).refused_for(si::refusal::quota));
+  CHECK(p.counters().count(si::refusal::quota) == 1);
+  access::add_pins(p, h.index, 0 - (access::pin_limit(p) - 1));  // give the fake pins back
+  CHECK(p.read(h, alice_r));
+  CHECK(v->data()[0] == 0xA1);
 }

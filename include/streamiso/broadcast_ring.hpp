@@ -164,6 +164,7 @@ class broadcast_ring {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   struct binding {
     owner_type owner;
     generation gen;

@@ -14,6 +14,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/atomic_words.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -148,6 +149,7 @@ class buffer_pool {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   static constexpr std::uint64_t pin_mask = (std::uint64_t{1} << 23) - 1;
   static constexpr std::uint64_t live_bit = std::uint64_t{1} << 23;
   static constexpr unsigned gen_shift = 24;

@@ -178,6 +178,7 @@ class spsc_queue {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   struct binding {
     owner_type owner;
     generation gen;
