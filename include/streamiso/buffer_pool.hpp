@@ -259,7 +259,8 @@ class buffer_pool {
   const scrub_policy scrub_;
   Match match_;
   alignas(cache_line_size) std::atomic<std::uint64_t> free_head_{0};
-  refusal_counters counters_;
+  // Own line: counting refusals must not slow down acquire/release on the free list.
+  alignas(cache_line_size) refusal_counters counters_;
 };
 
 // A buffer being filled by its owner. Move-only; abandoning it (destroying it unpublished)

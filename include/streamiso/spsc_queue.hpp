@@ -222,32 +222,39 @@ class spsc_queue {
     return counters_.record(refusal::stale_session, end - h);
   }
 
+  // Groups written by different threads sit two cache lines apart: adjacent-line prefetchers
+  // move lines in 128-byte pairs, so one line apart still ping-pongs, and whether it does
+  // would depend on the object's address modulo 128 (results then flip from run to run).
+  static constexpr std::size_t spacing_ = 2 * cache_line_size;
+
   // Read-only after construction: shared by both threads without contention.
-  alignas(cache_line_size) const std::uint64_t mask_;
+  alignas(spacing_) const std::uint64_t mask_;
   std::unique_ptr<slot[]> slots_;
   Match match_;
 
   // Written by the producer, read by the consumer.
-  alignas(cache_line_size) std::atomic<std::uint64_t> tail_{0};
+  alignas(spacing_) std::atomic<std::uint64_t> tail_{0};
   // The producer's private line.
-  struct alignas(cache_line_size) producer_state {
+  struct alignas(spacing_) producer_state {
     std::uint64_t cached_head = 0;
     owner_type owner{};
     generation gen{};
   } prod_;
 
   // Written by the consumer, read by the producer.
-  alignas(cache_line_size) std::atomic<std::uint64_t> head_{0};
+  alignas(spacing_) std::atomic<std::uint64_t> head_{0};
   // The consumer's private line.
-  struct alignas(cache_line_size) consumer_state {
+  struct alignas(spacing_) consumer_state {
     std::uint64_t cached_tail = 0;
     std::uint64_t view_version = 0;
     binding view{};
   } cons_;
 
   // Written on rebind only: readers hit in their caches in the steady state.
-  alignas(cache_line_size) detail::seqlocked<binding> binding_;
-  refusal_counters counters_;
+  alignas(spacing_) detail::seqlocked<binding> binding_;
+  // Own line: refusals (a producer spinning on `full`) must not invalidate the line that
+  // every pop loads the binding version from.
+  alignas(spacing_) refusal_counters counters_;
 };
 
 STREAMISO_END_NAMESPACE
