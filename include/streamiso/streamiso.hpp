@@ -13,5 +13,8 @@
 #include "streamiso/netsim.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/session_cache.hpp"
+#include "streamiso/spsc_queue.hpp"
+#include "streamiso/broadcast_ring.hpp"
+#include "streamiso/buffer_pool.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP
