@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -642,3 +644,27 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(probe.count() == 0);
   CHECK(calls == 2);
 }
+
+// ---- review: registry exhaustion, tenant_usage of foreign handles, byte accounting -------
+
+TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions are reclaimed") {
+  // A revoked device never calls close_session. Its slot is swept when slots run out; its
+  // tenant record must be reclaimable too, or every new household is refused forever.
+  si::session_cache_config cfg = small_config();
+  cfg.max_sessions = 8;
+  cfg.max_tenants = 2;
+  cache_t c{cfg};
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+  CHECK(c.invalidate_tenant(si::owner{2}) == 1);
+  auto fresh = c.open_session(si::owner{3});
+  REQUIRE(fresh.has_value());
+  REQUIRE(c.put(*fresh, 1, stamp_for(*fresh, 1)));
+  CHECK(read(c, *fresh, 1).has_value());
+  // The cut-off handles stay dead, whatever their slots and records now hold.
+  CHECK(read(c, a, 1).refused_for(si::refusal::stale_session));
+  CHECK(read(c, b, 1).refused_for(si::refusal::stale_session));
+  CHECK(c.put(a, 1, stamp_for(a, 1)).refused_for(si::refusal::stale_session));
+}
+

@@ -178,7 +178,13 @@ class session_registry {
 
   [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
     std::lock_guard<Lock> guard(lock_);
-    const std::uint32_t ts = bind_tenant(t);
+    std::uint32_t ts = bind_tenant(t);
+    if (ts == nil) {
+      // Records may be held only by sessions an invalidation cut off and nobody closed:
+      // sweeping them makes those records idle, hence recyclable.
+      sweep_stale_sessions();
+      ts = bind_tenant(t);
+    }
     if (ts == nil) return counters_.record(refusal::full, 1);
     if (free_sessions_.empty()) sweep_stale_sessions();
     // A tenant bound just now stays bound while idle; it is recycled by LRU when needed.
