@@ -668,3 +668,24 @@ TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions ar
   CHECK(c.put(a, 1, stamp_for(a, 1)).refused_for(si::refusal::stale_session));
 }
 
+TEST_CASE("F4: a refused open_session does not recycle an idle household's record") {
+  // open_session refused `full` must lose nothing already accepted: household 1's shared
+  // entry survives a refused open by household 3.
+  si::session_cache_config cfg = small_config();
+  cfg.max_sessions = 2;
+  cfg.max_tenants = 2;
+  cache_t c{cfg};
+  const session_t a = open(c, 1);
+  REQUIRE(c.put(a, 4, stamp_for(a, 4, 44), {si::cache_scope::tenant}));
+  REQUIRE(c.close_session(a));  // household 1 is idle; its record and shared entry stay
+  const session_t b = open(c, 2);
+  const session_t b2 = open(c, 2);
+  CHECK(c.open_session(si::owner{3}).refused_for(si::refusal::full));  // no session slot
+  REQUIRE(c.close_session(b2));
+  const session_t a_again = open(c, 1);
+  auto shared = read(c, a_again, 4, si::cache_scope::tenant);
+  REQUIRE(shared.has_value());
+  CHECK((*shared)->seq == 44);
+  (void)b;
+}
+

@@ -178,6 +178,10 @@ class session_registry {
 
   [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
     std::lock_guard<Lock> guard(lock_);
+    if (free_sessions_.empty()) sweep_stale_sessions();
+    // Refused before binding: binding may recycle an idle tenant's record (and kill its
+    // tenant-scope entries), which a refused open must not do.
+    if (free_sessions_.empty()) return counters_.record(refusal::full, 0);
     std::uint32_t ts = bind_tenant(t);
     if (ts == nil) {
       // Records may be held only by sessions an invalidation cut off and nobody closed:
@@ -186,9 +190,6 @@ class session_registry {
       ts = bind_tenant(t);
     }
     if (ts == nil) return counters_.record(refusal::full, 1);
-    if (free_sessions_.empty()) sweep_stale_sessions();
-    // A tenant bound just now stays bound while idle; it is recycled by LRU when needed.
-    if (free_sessions_.empty()) return counters_.record(refusal::full, 0);
     const std::uint32_t slot = free_sessions_.back();
     free_sessions_.pop_back();
     tenant_record& tr = tenants_[ts];
