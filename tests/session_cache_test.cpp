@@ -689,3 +689,27 @@ TEST_CASE("F4: a refused open_session does not recycle an idle household's recor
   (void)b;
 }
 
+TEST_CASE("F2 F9: tenant_usage answers only for the handle's own household, never out of bounds") {
+  si::session_cache_config small = small_config();
+  small.max_tenants = 1;
+  cache_t c{small};
+  const session_t a = open(c, 1);
+  for (std::uint64_t k = 0; k < 3; ++k) REQUIRE(c.put(a, k, stamp_for(a, k)));
+  REQUIRE(c.close_session(a));
+  CHECK(c.tenant_usage(a).entries == 3);  // a closed session's household is still bound
+  // Household 2 takes over the only tenant record: a's handle must not report 2's usage.
+  const session_t b = open(c, 2);
+  for (std::uint64_t k = 10; k < 15; ++k) REQUIRE(c.put(b, k, stamp_for(b, k)));
+  CHECK(c.tenant_usage(b).entries >= 5);
+  CHECK(c.tenant_usage(a).entries == 0);
+  CHECK(c.tenant_usage(a).bytes == 0);
+  // A handle of another cache names a tenant record this cache does not have.
+  si::session_cache_config big = small_config();
+  big.max_tenants = 64;
+  cache_t other{big};
+  std::vector<session_t> foreign;
+  for (std::uint64_t t = 1; t <= 40; ++t) foreign.push_back(open(other, t));
+  CHECK(c.tenant_usage(foreign.back()).entries == 0);
+  CHECK(c.tenant_usage(foreign.back()).bytes == 0);
+}
+

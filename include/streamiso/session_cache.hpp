@@ -276,15 +276,20 @@ class basic_session_cache {
     std::size_t entries = 0;
     std::size_t bytes = 0;
   };
-  // What s's tenant holds now (entries of closed sessions included until reclaimed).
+  // What s's tenant holds now (entries of closed sessions included until reclaimed); zero for
+  // a handle of another cache or whose tenant was invalidated or its record recycled.
   [[nodiscard]] usage tenant_usage(const session& s) const noexcept {
     usage u;
+    // Checked first: a handle of another cache may name a record this cache does not have.
+    if (!registry_.tenant_is_current(s)) return u;
     const std::uint32_t ts = registry_type::tenant_slot_of(s);
     for (const auto& sh : shards_) {
       std::lock_guard<Lock> guard(sh->lock);
       u.entries += sh->core.tenant_entries(ts);
       u.bytes += sh->core.tenant_bytes(ts);
     }
+    // Checked again: had the record been recycled meanwhile, these were another household's.
+    if (!registry_.tenant_is_current(s)) return usage{};
     return u;
   }
 

@@ -240,6 +240,15 @@ class session_registry {
            tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
   }
 
+  // True iff s was issued here and its tenant record still holds the generation s was opened
+  // under (s itself may be closed): the record's usage is then s's household's. Generations
+  // never return, so equal before and after a read means unchanged throughout.
+  [[nodiscard]] bool tenant_is_current(const session& s) const noexcept {
+    return s.cache_ == uid_ &&
+           // acquire pairs with the release stores of gen in bind/invalidate/unbind.
+           tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
+  }
+
   // Whether an entry written under (slot, id, tenant, gen) may still be read by anyone.
   [[nodiscard]] bool entry_alive(bool session_scope, std::uint32_t slot, std::uint64_t id,
                                  std::uint32_t tenant, std::uint64_t gen) const noexcept {
