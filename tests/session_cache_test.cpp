@@ -713,3 +713,46 @@ TEST_CASE("F2 F9: tenant_usage answers only for the handle's own household, neve
   CHECK(c.tenant_usage(foreign.back()).bytes == 0);
 }
 
+namespace {
+// A value that states its own size: stands in for a size function fed hostile metadata.
+struct declared_size {
+  std::size_t bytes = 0;
+  std::uint64_t session = 0;
+};
+struct declared_bytes {
+  std::size_t operator()(const declared_size& v) const noexcept { return v.bytes; }
+};
+}  // namespace
+
+TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit") {
+  using huge_t = si::session_cache<std::uint64_t, declared_size, si::id128,
+                                   std::hash<std::uint64_t>, declared_bytes, si::manual_clock>;
+  constexpr std::size_t half = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
+  SUBCASE("cache byte limit") {
+    si::session_cache_config cfg = small_config();
+    cfg.max_bytes = half + 10;
+    huge_t c{cfg};
+    const auto s = *c.open_session(si::owner{1});
+    REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
+    REQUIRE(c.put(s, 2, declared_size{half, s.id()}));  // the first must be evicted for it
+    CHECK(c.stats().entries == 1);
+    CHECK(c.stats().bytes == half);
+    CHECK(c.stats().evictions == 1);
+    CHECK(c.get(s, 1).refused_for(si::refusal::empty));
+    CHECK(c.get(s, 2).has_value());
+  }
+  SUBCASE("tenant byte quota") {
+    si::session_cache_config cfg = small_config();
+    cfg.tenant_max_bytes = half + 10;
+    huge_t c{cfg};
+    const auto s = *c.open_session(si::owner{1});
+    const auto other = *c.open_session(si::owner{2});
+    REQUIRE(c.put(other, 7, declared_size{5, other.id()}));
+    REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
+    REQUIRE(c.put(s, 2, declared_size{half, s.id()}));  // s's own first entry goes
+    CHECK(c.tenant_usage(s).bytes == half);
+    CHECK(c.tenant_usage(s).entries == 1);
+    CHECK(c.get(other, 7).has_value());
+  }
+}
+

@@ -292,11 +292,13 @@ class session_cache_shard {
       }
     }
     tenant_usage& u = usage_[n->tenant_slot];
+    // Room is compared as limit - held (held never exceeds the limit), not held + size: a
+    // hostile size near SIZE_MAX must not wrap the sum back under the limit.
     while (tenant_queues_ && (u.entries + 1 > limits_.tenant_max_entries ||
-                              u.bytes + n->bytes > limits_.tenant_max_bytes)) {
+                              n->bytes > limits_.tenant_max_bytes - u.bytes)) {
       evict(sieve_victim(tenant_queue(n->tenant_slot)));
     }
-    while (count_ + 1 > limits_.max_entries || bytes_ + n->bytes > limits_.max_bytes) {
+    while (count_ + 1 > limits_.max_entries || n->bytes > limits_.max_bytes - bytes_) {
       evict(sieve_victim(shard_queue()));
     }
     insert(n, h);
