@@ -756,3 +756,41 @@ TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit")
   }
 }
 
+namespace {
+// A key whose copy fails on demand: stands in for a std::string key whose copy into the
+// entry runs out of memory.
+struct fragile_key {
+  static inline bool fail = false;
+  std::uint64_t v = 0;
+  fragile_key() = default;
+  explicit fragile_key(std::uint64_t x) : v(x) {}
+  fragile_key(const fragile_key& o) : v(o.v) {
+    if (fail) throw std::bad_alloc{};
+  }
+  fragile_key& operator=(const fragile_key& o) {
+    if (fail) throw std::bad_alloc{};
+    v = o.v;
+    return *this;
+  }
+  friend bool operator==(const fragile_key& a, const fragile_key& b) noexcept { return a.v == b.v; }
+};
+struct fragile_key_hash {
+  std::size_t operator()(const fragile_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+}  // namespace
+
+TEST_CASE("F9: put is refused `full` when the key cannot be copied into the entry") {
+  using keyed_t = si::session_cache<fragile_key, std::uint64_t, si::id128, fragile_key_hash>;
+  keyed_t c{small_config()};
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, fragile_key{1}, 11));
+  fragile_key::fail = true;
+  auto r = c.put(s, fragile_key{1}, 12);
+  fragile_key::fail = false;
+  CHECK(r.refused_for(si::refusal::full));
+  auto kept = c.get(s, fragile_key{1});
+  REQUIRE(kept.has_value());
+  CHECK(**kept == 11);
+  CHECK(c.stats().entries == 1);
+}
+

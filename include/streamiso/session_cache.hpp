@@ -234,7 +234,8 @@ class basic_session_cache {
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // Allocates exactly once: the entry node that holds the value and its owner stamp (to share
+  // Allocates exactly once (plus what copying Key allocates): the entry node that holds the
+  // value and its owner stamp (to share
   // one large frame among entries without copying, make Value a std::shared_ptr<const Frame>).
   // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
   // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
@@ -249,10 +250,12 @@ class basic_session_cache {
     node_type* n = nullptr;
     try {
       n = new node_type(std::move(value));
+      n->key = key;  // may allocate as well (a std::string key): failing here is `full` too
     } catch (const std::bad_alloc&) {
+      node_type::release(n);  // null when the node itself could not be made
       return registry_.counters().record(refusal::full);
     }
-    shard_type::stamp(*n, s, key, h, bytes, expiry_for(opts.ttl), opts.scope);
+    shard_type::stamp(*n, s, h, bytes, expiry_for(opts.ttl), opts.scope);
     status st;
     {
       std::lock_guard<Lock> guard(sh.lock);

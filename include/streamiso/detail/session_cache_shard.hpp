@@ -249,13 +249,13 @@ class session_cache_shard {
 #endif
   }
 
-  // Fills the identity of a node made by the caller (outside the lock) for session s.
-  static void stamp(node& n, const session& s, const Key& key, std::uint64_t h,
-                    std::size_t bytes, time_point expires, cache_scope scope) noexcept {
+  // Fills the identity of a node made by the caller (outside the lock) for session s. The
+  // caller has copied the key in already: that copy may throw, this must not.
+  static void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes,
+                    time_point expires, cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
     n.hash = static_cast<std::uint32_t>(h);
-    n.key = key;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
