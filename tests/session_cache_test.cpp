@@ -794,3 +794,21 @@ TEST_CASE("F9: put is refused `full` when the key cannot be copied into the entr
   CHECK(c.stats().entries == 1);
 }
 
+TEST_CASE("F9: a shard count the key hash cannot address is rejected by the constructor") {
+  using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
+  si::session_cache_config cfg = small_config(64);
+  cfg.shards = std::numeric_limits<std::size_t>::max();  // rounding up to 2^k would overflow
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  cfg.shards = (std::size_t{1} << 24) + 1;  // more shards than the hash bits that pick one
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  // Each shard holds at least one entry, so more shards than entries would hold more than
+  // max_entries.
+  cfg.max_entries = 10;
+  cfg.shards = 64;
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  cfg.shards = 8;
+  ccache_t ok{cfg};
+  const auto s = *ok.open_session(si::owner{1});
+  for (std::uint64_t k = 0; k < 200; ++k) REQUIRE(ok.put(s, k, stamp{s.id(), 1, k, 0}));
+  CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
+}

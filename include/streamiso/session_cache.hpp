@@ -317,6 +317,10 @@ class basic_session_cache {
     if (c.max_entries >= std::numeric_limits<std::uint32_t>::max()) {
       throw std::invalid_argument("session cache: max_entries too large");
     }
+    // shard_of() picks a shard with 24 hash bits, and every shard holds at least one entry.
+    if (concurrent && (c.shards > (std::size_t{1} << 24) || c.shards > c.max_entries)) {
+      throw std::invalid_argument("session cache: more shards than entries or hash bits");
+    }
   }
 
   static std::size_t shard_count(const session_cache_config& c) noexcept {
