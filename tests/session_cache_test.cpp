@@ -812,3 +812,24 @@ TEST_CASE("F9: a shard count the key hash cannot address is rejected by the cons
   for (std::uint64_t k = 0; k < 200; ++k) REQUIRE(ok.put(s, k, stamp{s.id(), 1, k, 0}));
   CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
 }
+
+TEST_CASE("F2: with a match policy that accepts everyone, tenant generations still keep households apart") {
+  // The owner stamp includes the tenant generation, unique per record and epoch; the match
+  // policy is checked on top of it, never instead of it. (Kills the mutant where freshly bound
+  // records share generation 0 and only the owner tag tells households apart.)
+  struct accept_all {
+    bool operator()(const si::owner&, const si::requester&) const noexcept { return true; }
+  };
+  using lax_t = si::session_cache<std::uint64_t, stamp, si::id128, std::hash<std::uint64_t>,
+                                  si::value_bytes, si::manual_clock, accept_all>;
+  lax_t c{small_config()};
+  const auto a = *c.open_session(si::owner{1});
+  const auto b = *c.open_session(si::owner{2});
+  REQUIRE(c.put(a, 1, stamp{a.id(), 1, 1, 0}, {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 2, stamp{a.id(), 1, 2, 0}));
+  CHECK(c.get(b, 1, si::cache_scope::tenant).refused_for(si::refusal::owner_mismatch));
+  CHECK(c.get(b, 2).refused_for(si::refusal::owner_mismatch));
+  auto own = c.get(a, 1, si::cache_scope::tenant);
+  REQUIRE(own.has_value());
+  CHECK((*own)->tenant == 1);
+}
