@@ -251,3 +251,11 @@ TEST_CASE("F9: pool too many concurrent pins is refused (quota), and the buffer 
   CHECK(p.read(h, alice_r));
   CHECK(v->data()[0] == 0xA1);
 }
+
+TEST_CASE("F9: pool rejects a count x size that overflows instead of allocating a wrapped-around block") {
+  // count * size wraps to 0 (or a small number): buffers would alias or run past the block,
+  // so one owner's bytes would be another's. The constructor must refuse the configuration.
+  const std::size_t half = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
+  CHECK_THROWS_AS(pool(2, half), std::invalid_argument);
+  CHECK_THROWS_AS(pool(3, half / 3 * 2 + 8), std::invalid_argument);
+}

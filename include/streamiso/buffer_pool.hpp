@@ -67,12 +67,12 @@ class buffer_pool {
   class writable_buffer;
   class pinned_view;
 
-  // count in [1, 2^32 - 2], buffer_size >= 1; throws std::invalid_argument otherwise. All
-  // memory is allocated here, zero-filled.
+  // count in [1, 2^32 - 2], buffer_size >= 1, count * buffer_size representable; throws
+  // std::invalid_argument otherwise. All memory is allocated here, zero-filled.
   buffer_pool(std::size_t count, std::size_t buffer_size, scrub_policy scrub = scrub_policy::none,
               Match match = Match{})
       : count_(checked_count(count)),
-        buffer_size_(checked_size(buffer_size)),
+        buffer_size_(checked_size(count, buffer_size)),
         bytes_(new unsigned char[count * buffer_size]()),
         meta_(new meta[count]),
         next_(new std::atomic<std::uint32_t>[count]),
@@ -169,8 +169,12 @@ class buffer_pool {
     }
     return n;
   }
-  static std::size_t checked_size(std::size_t n) {
+  static std::size_t checked_size(std::size_t count, std::size_t n) {
     if (n == 0) throw std::invalid_argument("streamiso::buffer_pool: buffer size must be >= 1");
+    // A wrapped count * size would allocate a short block in which buffers alias each other.
+    if (n > static_cast<std::size_t>(-1) / count) {
+      throw std::invalid_argument("streamiso::buffer_pool: buffer count * size overflows");
+    }
     return n;
   }
 
