@@ -259,3 +259,14 @@ TEST_CASE("F9: pool rejects a count x size that overflows instead of allocating 
   CHECK_THROWS_AS(pool(2, half), std::invalid_argument);
   CHECK_THROWS_AS(pool(3, half / 3 * 2 + 8), std::invalid_argument);
 }
+
+TEST_CASE("F9: pool copy_out of a zero-length frame into a null, zero-size destination is defined") {
+  pool p(1, 8);
+  auto w = p.acquire(alice);
+  REQUIRE(w);
+  auto h = w->publish();
+  REQUIRE(h);
+  auto n = p.copy_out(*h, alice_r, nullptr, 0);
+  REQUIRE(n);
+  CHECK(*n == 0);
+}
