@@ -130,6 +130,10 @@ class broadcast_ring {
     binding b;
     if (!binding_.try_load(b)) return refused{refusal::empty};  // a rebind in progress
     if (!match_(b.owner, who)) return counters_.record(refusal::owner_mismatch);
+    // acquire: pairs with rebind()'s release of gen_. rebind() stores the binding first, so a
+    // mismatch means a rebind is half-published (or landed after the binding was loaded): a
+    // subscription handed out now would be reported stale by its first read.
+    if (gen_.load(std::memory_order_acquire) != b.gen.value()) return refused{refusal::empty};
     // acquire: pairs with try_publish's release; loaded after the binding, so >= b.start.
     const std::uint64_t w = write_index_.load(std::memory_order_acquire);
     return subscription(this, who, b.gen, w, policy);
