@@ -218,7 +218,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
     done.store(true, std::memory_order_release);
   });
   struct stats {
-    std::uint64_t reads = 0, stale = 0, cross = 0, bad_bytes = 0;
+    std::uint64_t reads = 0, stale = 0, cross = 0, bad_bytes = 0, wrong_frame = 0;
   };
   auto reader = [&](stats& st) {
     while (!done.load(std::memory_order_acquire)) {
@@ -237,6 +237,9 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
         std::memcpy(&o, v->data(), 8);
         std::memcpy(&seq, v->data() + 8, 8);
         if (o != who) ++st.cross;
+        // The handle names one use of one buffer: a pin that landed on a later use (same owner,
+        // other frame) shows up as a length other than the one published with the handle.
+        if (v->size() != h->length) ++st.wrong_frame;
         const auto fill = static_cast<unsigned char>(o * 37 + seq);
         for (std::size_t k = 16; k < v->size(); ++k) {
           if (v->data()[k] != fill) {
@@ -257,6 +260,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
   for (const stats* st : {&a, &b}) {
     CHECK(st->cross == 0);
     CHECK(st->bad_bytes == 0);
+    CHECK(st->wrong_frame == 0);
     CHECK(st->reads > 0);
   }
   // Everything was released and unpinned: the whole pool is free again.
