@@ -10,5 +10,8 @@
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/accounting.hpp"
+#include "streamiso/spsc_queue.hpp"
+#include "streamiso/broadcast_ring.hpp"
+#include "streamiso/buffer_pool.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP

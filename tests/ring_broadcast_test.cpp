@@ -1,0 +1,180 @@
+// broadcast_ring: subscriptions, lapped readers, read_latest, rebinding.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "alloc_counter.hpp"
+#include "streamiso/broadcast_ring.hpp"
+
+namespace si = streamiso;
+
+namespace {
+struct frame {
+  std::uint64_t owner_id;
+  std::uint64_t seq;
+};
+using ring = si::broadcast_ring<frame>;
+const si::owner alice{1};
+const si::owner bob{2};
+const si::requester alice_r{1};
+const si::requester bob_r{2};
+}  // namespace
+
+TEST_CASE("F9: broadcast capacity must be a power of two >= 2") {
+  CHECK_THROWS_AS(ring(0, alice), std::invalid_argument);
+  CHECK_THROWS_AS(ring(1, alice), std::invalid_argument);
+  CHECK_THROWS_AS(ring(6, alice), std::invalid_argument);
+  CHECK(ring(2, alice).capacity() == 2);
+}
+
+TEST_CASE("F1: broadcast publish by a foreign owner is refused") {
+  ring r(4, alice);
+  CHECK(r.try_publish(bob, frame{2, 0}).refused_for(si::refusal::owner_mismatch));
+  CHECK(r.published() == 0);
+  CHECK(r.counters().count(si::refusal::owner_mismatch) == 1);
+}
+
+TEST_CASE("F1: broadcast subscribe and read_latest by a non-matching requester are refused") {
+  ring r(4, alice);
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  CHECK(r.subscribe(bob_r).refused_for(si::refusal::owner_mismatch));
+  CHECK(r.read_latest(bob_r).refused_for(si::refusal::owner_mismatch));
+  CHECK(r.counters().count(si::refusal::owner_mismatch) == 2);
+}
+
+TEST_CASE("F3: broadcast readers keep independent cursors and see every frame in order") {
+  ring r(8, alice);
+  auto a = r.subscribe(alice_r).value();
+  auto b = r.subscribe(alice_r).value();
+  CHECK(a.try_read().refused_for(si::refusal::empty));
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    auto f = a.try_read();
+    REQUIRE(f);
+    CHECK(f->seq == i);
+    CHECK(f->owner_id == 1);
+  }
+  CHECK(b.lag() == 5);
+  CHECK(b.try_read()->seq == 0);
+  CHECK(a.try_read().refused_for(si::refusal::empty));
+}
+
+TEST_CASE("F3: broadcast a lapped reader gets overrun with the number missed, then resumes at the newest") {
+  ring r(4, alice);
+  auto s = r.subscribe(alice_r).value();
+  for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  auto o = s.try_read();
+  REQUIRE(o.refused_for(si::refusal::overrun));
+  CHECK(o.detail() == 9);  // frames 0..8 skipped
+  auto f = s.try_read();
+  REQUIRE(f);
+  CHECK(f->seq == 9);
+  CHECK(s.try_read().refused_for(si::refusal::empty));
+  CHECK(r.counters().count(si::refusal::overrun) == 1);
+}
+
+TEST_CASE("F3: broadcast a reader exactly one capacity behind is treated as lapped (the slot is being reused)") {
+  ring r(4, alice);
+  auto s = r.subscribe(alice_r).value();
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  CHECK(s.try_read()->seq == 0);  // 3 behind of capacity 4: still readable
+  for (std::uint64_t i = 3; i < 5; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  // cursor 1, write index 5: 4 behind = capacity -> overrun, resync to 4
+  auto o = s.try_read();
+  REQUIRE(o.refused_for(si::refusal::overrun));
+  CHECK(o.detail() == 3);
+  CHECK(s.try_read()->seq == 4);
+}
+
+TEST_CASE("F3: broadcast keyframe resync lands on the newest keyframe still in the ring") {
+  ring r(8, alice);
+  auto s = r.subscribe(alice_r, si::resync_policy::newest_keyframe).value();
+  for (std::uint64_t i = 0; i < 20; ++i) REQUIRE(r.try_publish(alice, frame{1, i}, i % 5 == 0));
+  // write index 20, keyframe 15 is in the ring (20 - 15 < 8)
+  auto o = s.try_read();
+  REQUIRE(o.refused_for(si::refusal::overrun));
+  CHECK(o.detail() == 15);
+  for (std::uint64_t i = 15; i < 20; ++i) CHECK(s.try_read()->seq == i);
+}
+
+TEST_CASE("F3: broadcast keyframe resync falls back to newest when the keyframe was overwritten") {
+  ring r(4, alice);
+  auto s = r.subscribe(alice_r, si::resync_policy::newest_keyframe).value();
+  for (std::uint64_t i = 0; i < 12; ++i) REQUIRE(r.try_publish(alice, frame{1, i}, i == 2));
+  auto o = s.try_read();
+  REQUIRE(o.refused_for(si::refusal::overrun));
+  CHECK(o.detail() == 11);
+  CHECK(s.try_read()->seq == 11);
+}
+
+TEST_CASE("F1: broadcast read_latest is empty after rebind until the new owner's first frame (the incident)") {
+  ring r(8, alice);
+  CHECK(r.read_latest(alice_r).refused_for(si::refusal::empty));
+  for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  CHECK(r.read_latest(alice_r)->seq == 5);
+  r.rebind(bob);
+  // Bob's display asks for a still before Bob's camera has sent anything: empty, not Alice's baby.
+  CHECK(r.read_latest(bob_r).refused_for(si::refusal::empty));
+  CHECK(r.read_latest(alice_r).refused_for(si::refusal::owner_mismatch));
+  REQUIRE(r.try_publish(bob, frame{2, 0}));
+  auto f = r.read_latest(bob_r);
+  REQUIRE(f);
+  CHECK(f->owner_id == 2);
+}
+
+TEST_CASE("F1: broadcast rebind makes earlier subscriptions stale and reports what they never read, once") {
+  ring r(8, alice);
+  auto s = r.subscribe(alice_r).value();
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  CHECK(s.try_read()->seq == 0);
+  r.rebind(bob);
+  REQUIRE(r.try_publish(bob, frame{2, 0}));
+  auto st = s.try_read();
+  REQUIRE(st.refused_for(si::refusal::stale_session));
+  CHECK(st.detail() == 4);
+  auto again = s.try_read();
+  REQUIRE(again.refused_for(si::refusal::stale_session));
+  CHECK(again.detail() == 0);
+  // Bob subscribes fresh and gets only his own frames.
+  auto b = r.subscribe(bob_r).value();
+  REQUIRE(r.try_publish(bob, frame{2, 1}));
+  auto f = b.try_read();
+  REQUIRE(f);
+  CHECK(f->owner_id == 2);
+  CHECK(f->seq == 1);
+}
+
+TEST_CASE("F1: broadcast a subscription from before a rebind to the same owner is still stale") {
+  ring r(8, alice);
+  auto s = r.subscribe(alice_r).value();
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  r.rebind(alice);
+  REQUIRE(r.try_publish(alice, frame{1, 1}));
+  CHECK(s.try_read().refused_for(si::refusal::stale_session));
+}
+
+TEST_CASE("F3: broadcast sequence numbers stay exact across many laps of a capacity-2 ring") {
+  ring r(2, alice);
+  auto s = r.subscribe(alice_r).value();
+  for (std::uint64_t i = 0; i < 10000; ++i) {
+    REQUIRE(r.try_publish(alice, frame{1, i}));
+    auto f = s.try_read();
+    REQUIRE(f);
+    REQUIRE(f->seq == i);
+  }
+}
+
+TEST_CASE("F1: broadcast publish, read and read_latest allocate nothing after construction") {
+  ring r(64, alice);
+  auto s = r.subscribe(alice_r).value();
+  streamiso_test::allocation_probe probe;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    REQUIRE(r.try_publish(alice, frame{1, i}));
+    REQUIRE(s.try_read());
+    REQUIRE(r.read_latest(alice_r));
+  }
+  r.rebind(bob);
+  CHECK(s.try_read().refused_for(si::refusal::stale_session));
+  CHECK(probe.count() == 0);
+}
