@@ -13,5 +13,6 @@
 #include "streamiso/spsc_queue.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
+#include "streamiso/session_cache.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP

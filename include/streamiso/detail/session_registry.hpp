@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+// Sessions and tenants of a session-bound cache: who may read, and since when not.
+#ifndef STREAMISO_DETAIL_SESSION_REGISTRY_HPP
+#define STREAMISO_DETAIL_SESSION_REGISTRY_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "streamiso/accounting.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+namespace detail {
+template <class TenantId, class Lock>
+class session_registry;
+
+// A lock that does nothing, for the single-threaded cache.
+struct no_lock {
+  void lock() noexcept {}
+  void unlock() noexcept {}
+};
+
+inline std::uint64_t next_cache_uid() noexcept {
+  static std::atomic<std::uint64_t> counter{0};
+  // relaxed: only uniqueness matters, which the RMW gives in any order.
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// Spreads std::hash results that are the identity on integers.
+[[nodiscard]] constexpr std::uint64_t mix_hash(std::uint64_t x) noexcept {
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDULL;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+[[nodiscard]] inline std::size_t round_up_pow2(std::size_t n) noexcept {
+  std::size_t p = 1;
+  while (p < n) p <<= 1U;
+  return p;
+}
+}  // namespace detail
+
+// A session issued by a cache. Only the cache can make one (there is no constructor from
+// numbers and no default constructor), so a caller cannot forge another session's identity
+// or revive a closed one: the handle names its cache, its slot, a generation that is never
+// reused, and the generation of its tenant at the time it was opened. Copies denote the same
+// session and may be used from several threads at once.
+template <class TenantId>
+class basic_session {
+ public:
+  using tenant_type = basic_owner<TenantId>;
+  using requester_type = basic_requester<TenantId>;
+
+  [[nodiscard]] const tenant_type& tenant() const noexcept { return tenant_; }
+  // The requester this session reads as: the household it belongs to.
+  [[nodiscard]] requester_type requester() const noexcept { return requester_type{tenant_.id()}; }
+  // Unique per cache and never reused, even after close: a reopened session gets a new id.
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+
+  friend bool operator==(const basic_session& a, const basic_session& b) noexcept {
+    return a.cache_ == b.cache_ && a.id_ == b.id_;
+  }
+  friend bool operator!=(const basic_session& a, const basic_session& b) noexcept {
+    return !(a == b);
+  }
+
+ private:
+  template <class, class>
+  friend class detail::session_registry;
+
+  basic_session(const tenant_type& t, std::uint64_t cache, std::uint64_t id, std::uint32_t slot,
+                std::uint32_t tenant_slot, std::uint64_t tenant_gen) noexcept
+      : tenant_(t),
+        cache_(cache),
+        id_(id),
+        tenant_gen_(tenant_gen),
+        slot_(slot),
+        tenant_slot_(tenant_slot) {}
+
+  tenant_type tenant_;
+  std::uint64_t cache_;
+  std::uint64_t id_;
+  std::uint64_t tenant_gen_;
+  std::uint32_t slot_;
+  std::uint32_t tenant_slot_;
+};
+
+namespace detail {
+
+// The registry owns every session slot and tenant record of one cache. Readers (get/put on
+// any shard) only load two atomics per call: the session slot's live id and the tenant
+// record's generation. Writers (open, close, invalidate) hold `lock_`, so those atomics have a
+// single writer at a time; they are atomics only so that readers need no lock.
+//
+// Liveness rule: a session is live iff its slot still holds its id and its tenant record still
+// holds the generation it was opened under. Closing stores 0 into the slot; invalidating a
+// tenant bumps the tenant generation. Both are one store: O(1), whatever the number of entries.
+template <class TenantId, class Lock>
+class session_registry {
+ public:
+  using session = basic_session<TenantId>;
+  using tenant_type = basic_owner<TenantId>;
+
+  session_registry(std::size_t max_sessions, std::size_t max_tenants, std::string_view name)
+      : counters_(name), uid_(next_cache_uid()) {
+    if (max_sessions == 0 || max_tenants == 0) {
+      throw std::invalid_argument("session cache: max_sessions and max_tenants must be > 0");
+    }
+    if (max_sessions >= nil || max_tenants >= nil) {
+      throw std::invalid_argument("session cache: too many sessions or tenants");
+    }
+    sessions_.reset(new session_slot[max_sessions]);
+    tenants_.reset(new tenant_record[max_tenants]);
+    session_count_ = max_sessions;
+    tenant_count_ = max_tenants;
+    free_sessions_.reserve(max_sessions);
+    for (std::size_t i = max_sessions; i > 0; --i) {
+      free_sessions_.push_back(static_cast<std::uint32_t>(i - 1));
+    }
+    free_tenants_.reserve(max_tenants);
+    for (std::size_t i = max_tenants; i > 0; --i) {
+      free_tenants_.push_back(static_cast<std::uint32_t>(i - 1));
+    }
+    index_.assign(round_up_pow2(max_tenants * 2), 0);
+  }
+
+  [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::size_t max_tenants() const noexcept { return tenant_count_; }
+
+  [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
+    std::lock_guard<Lock> guard(lock_);
+    const std::uint32_t ts = bind_tenant(t);
+    if (ts == nil) return counters_.record(refusal::full, 1);
+    if (free_sessions_.empty()) sweep_stale_sessions();
+    // A tenant bound just now stays bound while idle; it is recycled by LRU when needed.
+    if (free_sessions_.empty()) return counters_.record(refusal::full, 0);
+    const std::uint32_t slot = free_sessions_.back();
+    free_sessions_.pop_back();
+    tenant_record& tr = tenants_[ts];
+    // relaxed: we hold lock_, the only writer of tenant generations.
+    const std::uint64_t tgen = tr.gen.load(std::memory_order_relaxed);
+    ++tr.sessions;
+    tr.last_used = ++clock_;
+    session_slot& ss = sessions_[slot];
+    ss.tenant = ts;
+    ss.tenant_gen = tgen;
+    const std::uint64_t id = ++next_session_id_;
+    // release pairs with the acquire in is_live(): a reader that sees this id is reading a
+    // session opened after every close that preceded it on this slot.
+    ss.id.store(id, std::memory_order_release);
+    return session{t, uid_, id, slot, ts, tgen};
+  }
+
+  [[nodiscard]] status close(const session& s) noexcept {
+    std::lock_guard<Lock> guard(lock_);
+    // relaxed: we hold lock_, the only writer of slot ids.
+    if (s.cache_ != uid_ || sessions_[s.slot_].id.load(std::memory_order_relaxed) != s.id_) {
+      return counters_.record(refusal::stale_session);
+    }
+    free_slot(s.slot_);
+    return status{};
+  }
+
+  // Makes every session and entry of the tenant unreadable. Returns the sessions affected.
+  std::size_t invalidate(const tenant_type& t) noexcept {
+    std::lock_guard<Lock> guard(lock_);
+    const std::uint32_t ts = find_tenant(t);
+    if (ts == nil) return 0;
+    tenant_record& tr = tenants_[ts];
+    // relaxed load: we hold lock_. release store pairs with the acquire loads in is_live()
+    // and entry_alive(): once this returns, no reader sees the old generation as current.
+    tr.gen.store(tr.gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    return tr.sessions;
+  }
+
+  // True iff the handle was issued by this registry and neither it nor its tenant has been
+  // closed/invalidated. Called at the start of every get and put.
+  [[nodiscard]] bool is_live(const session& s) const noexcept {
+    return s.cache_ == uid_ &&
+           // acquire pairs with the release in close()/open(): a get that starts after
+           // close_session returned sees 0 (or a newer id), never the closed id.
+           sessions_[s.slot_].id.load(std::memory_order_acquire) == s.id_ &&
+           // acquire pairs with the release store in invalidate().
+           tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
+  }
+
+  // Whether an entry written under (slot, id, tenant, gen) may still be read by anyone.
+  [[nodiscard]] bool entry_alive(bool session_scope, std::uint32_t slot, std::uint64_t id,
+                                 std::uint32_t tenant, std::uint64_t gen) const noexcept {
+    // acquire pairs with the release in invalidate() / close(), as in is_live().
+    if (tenants_[tenant].gen.load(std::memory_order_acquire) != gen) return false;
+    return !session_scope || sessions_[slot].id.load(std::memory_order_acquire) == id;
+  }
+
+  // Accessors for the shards; a session handle is opaque to everyone else.
+  static std::uint32_t slot_of(const session& s) noexcept { return s.slot_; }
+  static std::uint32_t tenant_slot_of(const session& s) noexcept { return s.tenant_slot_; }
+  static std::uint64_t tenant_gen_of(const session& s) noexcept { return s.tenant_gen_; }
+
+  static constexpr std::uint32_t nil = std::numeric_limits<std::uint32_t>::max();
+
+ private:
+  struct session_slot {
+    std::atomic<std::uint64_t> id{0};  // 0: free or closed
+    std::uint64_t tenant_gen = 0;
+    std::uint32_t tenant = 0;
+  };
+  struct tenant_record {
+    std::atomic<std::uint64_t> gen{1};
+    TenantId id{};
+    std::uint64_t last_used = 0;
+    std::size_t sessions = 0;
+    bool bound = false;
+  };
+
+  void free_slot(std::uint32_t slot) noexcept {
+    session_slot& ss = sessions_[slot];
+    // release pairs with the acquire in is_live() and entry_alive(): once close_session
+    // returns, every later reader sees the slot as dead.
+    ss.id.store(0, std::memory_order_release);
+    --tenants_[ss.tenant].sessions;
+    free_sessions_.push_back(slot);
+  }
+
+  // Reclaims slots of sessions whose tenant was invalidated but which were never closed.
+  void sweep_stale_sessions() noexcept {
+    for (std::size_t i = 0; i < session_count_; ++i) {
+      session_slot& ss = sessions_[i];
+      // relaxed: we hold lock_, the only writer of both atomics.
+      if (ss.id.load(std::memory_order_relaxed) != 0 &&
+          tenants_[ss.tenant].gen.load(std::memory_order_relaxed) != ss.tenant_gen) {
+        free_slot(static_cast<std::uint32_t>(i));
+      }
+    }
+  }
+
+  [[nodiscard]] std::size_t home_of(const TenantId& id) const noexcept {
+    return static_cast<std::size_t>(mix_hash(static_cast<std::uint64_t>(std::hash<TenantId>{}(id)))) &
+           (index_.size() - 1);
+  }
+
+  [[nodiscard]] std::uint32_t find_tenant(const tenant_type& t) const noexcept {
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = home_of(t.id());; i = (i + 1) & mask) {
+      const std::uint32_t v = index_[i];
+      if (v == 0) return nil;
+      if (tenants_[v - 1].id == t.id()) return v - 1;
+    }
+  }
+
+  // The record of tenant t, binding a free or idle record if t has none. nil if all records
+  // belong to tenants with open sessions.
+  [[nodiscard]] std::uint32_t bind_tenant(const tenant_type& t) noexcept {
+    if (const std::uint32_t ts = find_tenant(t); ts != nil) return ts;
+    std::uint32_t ts = nil;
+    if (!free_tenants_.empty()) {
+      ts = free_tenants_.back();
+      free_tenants_.pop_back();
+    } else {
+      ts = least_recently_used_idle_tenant();
+      if (ts == nil) return nil;
+      unbind(ts);
+    }
+    tenant_record& tr = tenants_[ts];
+    tr.id = t.id();
+    tr.bound = true;
+    tr.sessions = 0;
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = home_of(t.id());
+    while (index_[i] != 0) i = (i + 1) & mask;
+    index_[i] = ts + 1;
+    return ts;
+  }
+
+  [[nodiscard]] std::uint32_t least_recently_used_idle_tenant() const noexcept {
+    std::uint32_t best = nil;
+    for (std::size_t i = 0; i < tenant_count_; ++i) {
+      const tenant_record& tr = tenants_[i];
+      if (tr.bound && tr.sessions == 0 && (best == nil || tr.last_used < tenants_[best].last_used)) {
+        best = static_cast<std::uint32_t>(i);
+      }
+    }
+    return best;
+  }
+
+  // Gives the record up: its generation moves on, so the old tenant's entries (which the
+  // shards still account under this record) are dead and are evicted before anything else.
+  void unbind(std::uint32_t ts) noexcept {
+    tenant_record& tr = tenants_[ts];
+    const std::size_t mask = index_.size() - 1;
+    std::size_t hole = home_of(tr.id);
+    while (index_[hole] != ts + 1) hole = (hole + 1) & mask;
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    for (std::size_t j = (hole + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
+      const std::size_t home = home_of(tenants_[index_[j] - 1].id);
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        index_[hole] = index_[j];
+        hole = j;
+      }
+    }
+    index_[hole] = 0;
+    // relaxed load: we hold lock_. release pairs with the acquire in entry_alive().
+    tr.gen.store(tr.gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    tr.bound = false;
+  }
+
+  refusal_counters counters_;
+  Lock lock_;
+  std::unique_ptr<session_slot[]> sessions_;
+  std::unique_ptr<tenant_record[]> tenants_;
+  std::vector<std::uint32_t> free_sessions_;
+  std::vector<std::uint32_t> free_tenants_;
+  std::vector<std::uint32_t> index_;  // open addressing: tenant record + 1, 0 = empty
+  std::size_t session_count_ = 0;
+  std::size_t tenant_count_ = 0;
+  std::uint64_t next_session_id_ = 0;
+  std::uint64_t clock_ = 0;
+  std::uint64_t uid_;
+};
+
+}  // namespace detail
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_DETAIL_SESSION_REGISTRY_HPP

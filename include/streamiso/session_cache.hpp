@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+// Session-bound cache: every entry belongs to the session (or, explicitly, the tenant) that
+// wrote it, and is served to no one else.
+//
+// Design (long form in docs/cache.md):
+// - Sessions are issued by the cache (open_session) and cannot be forged. close_session and
+//   invalidate_tenant are one atomic store each (O(1)); the entries they kill are unreadable
+//   at once and their memory is reclaimed lazily (by the next lookup that meets them, or by
+//   eviction, which takes dead entries before live ones).
+// - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
+//   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
+//   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
+// - Bounded by entries and by bytes (SizeOf), with per-tenant quotas: a tenant over its quota
+//   evicts its own entries (SIEVE over its own queue) before it may insert.
+// - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
+//   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
+// - TTL per entry, measured by an injected Clock (tests use manual_clock and never sleep).
+// - There is no switch, mode or configuration under which an entry is served without the
+//   owner check.
+//
+// Thread safety:
+// - session_cache: none; one thread at a time (or external locking).
+// - concurrent_session_cache: every member function may be called from any thread. Entries
+//   are spread over shards by key hash; each shard has a mutex. Sessions and tenants live in
+//   one registry whose liveness words are atomics read without a lock.
+//
+// Linearizability rule (concurrent form): once close_session(s) has returned, no get that
+// starts afterwards (in happens-before order) returns an entry of s, and no put for s that
+// starts afterwards stores anything. The same holds for invalidate_tenant(t) and every
+// session and tenant-scope entry of t. A get or put concurrent with the close may take effect
+// before it (it is linearized at its liveness check); an entry such a put stores is dead on
+// arrival and never served.
+#ifndef STREAMISO_SESSION_CACHE_HPP
+#define STREAMISO_SESSION_CACHE_HPP
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "streamiso/accounting.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/detail/session_cache_shard.hpp"
+#include "streamiso/detail/session_registry.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+struct session_cache_config {
+  std::size_t max_entries = 1024;
+  std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
+  std::size_t max_sessions = 1024;  // open sessions at once
+  std::size_t max_tenants = 256;    // tenant records; idle ones are recycled least recently used
+  std::size_t tenant_max_entries = 0;  // per-tenant quota; 0 = max_entries
+  std::size_t tenant_max_bytes = 0;    // per-tenant quota; 0 = max_bytes
+  std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
+};
+
+// The default size function: bytes of a contiguous container (a still, a keyframe), else
+// sizeof(Value).
+struct value_bytes {
+  template <class V>
+  [[nodiscard]] std::size_t operator()(const V& v) const noexcept {
+    if constexpr (has_data_size<V>::value) {
+      return v.size() * sizeof(*v.data());
+    } else {
+      return sizeof(V);
+    }
+  }
+
+ private:
+  template <class V, class = void>
+  struct has_data_size : std::false_type {};
+  template <class V>
+  struct has_data_size<V, std::void_t<decltype(std::declval<const V&>().data()),
+                                      decltype(std::declval<const V&>().size())>>
+      : std::true_type {};
+};
+
+// A clock that moves only when told to, shared by its copies (so a cache and a test can hold
+// one each). For tests and simulations.
+class manual_clock {
+ public:
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = std::chrono::duration<rep, period>;
+  using time_point = std::chrono::time_point<manual_clock, duration>;
+  static constexpr bool is_steady = true;
+
+  manual_clock() : now_(std::make_shared<std::atomic<rep>>(0)) {}
+
+  [[nodiscard]] time_point now() const noexcept {
+    // acquire pairs with the release in advance(): a reader sees at least the time the
+    // advancing thread had set before it synchronised with the reader.
+    return time_point{duration{now_->load(std::memory_order_acquire)}};
+  }
+  void advance(duration d) noexcept {
+    // release pairs with the acquire in now().
+    now_->fetch_add(d.count(), std::memory_order_release);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<rep>> now_;
+};
+
+// Options of one put: its scope and time to live (duration::max() = no expiry).
+template <class Duration>
+struct basic_put_options {
+  cache_scope scope = cache_scope::session;
+  Duration ttl = Duration::max();
+};
+
+// Shared implementation of session_cache (Lock = no lock, one shard) and
+// concurrent_session_cache (Lock = std::mutex, several shards). Use the aliases below.
+template <class Key, class Value, class TenantId, class Hash, class SizeOf, class Clock,
+          class Match, class Lock>
+class basic_session_cache {
+  static_assert(is_match_policy<Match, basic_owner<TenantId>, basic_requester<TenantId>>::value,
+                "Match must be callable as bool(const owner&, const requester&)");
+  static_assert(std::is_default_constructible<Key>::value && std::is_copy_assignable<Key>::value,
+                "Key must be default constructible and copy assignable (slots are preallocated)");
+  static_assert(std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
+                                    std::size_t>::value,
+                "Hash must map a Key to std::size_t");
+  static_assert(std::is_convertible<decltype(std::declval<const Key&>() == std::declval<const Key&>()),
+                                    bool>::value,
+                "Key must be equality comparable");
+  static_assert(std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
+                                    std::size_t>::value,
+                "SizeOf must map a Value to its size in bytes");
+
+  using shard_type =
+      detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, Lock>;
+  using registry_type = detail::session_registry<TenantId, Lock>;
+
+ public:
+  using key_type = Key;
+  using value_type = Value;
+  using tenant_type = basic_owner<TenantId>;
+  using session = basic_session<TenantId>;
+  // What get hands out: shared and read-only. A later put, eviction or close never
+  // invalidates it; it only stops the cache from handing the value out again.
+  using value_handle = std::shared_ptr<const Value>;
+  using clock_type = Clock;
+  using duration = typename Clock::duration;
+  using time_point = typename Clock::time_point;
+  using put_options = basic_put_options<duration>;
+
+  explicit basic_session_cache(const session_cache_config& config, Clock clock = Clock{},
+                               Hash hash = Hash{}, SizeOf size_of = SizeOf{}, Match match = Match{})
+      : registry_(config.max_sessions, config.max_tenants, "session_cache"),
+        clock_(std::move(clock)),
+        hash_(std::move(hash)),
+        size_of_(std::move(size_of)) {
+    validate(config);
+    const std::size_t n = shard_count(config);
+    shard_mask_ = n - 1;
+    const detail::shard_limits limits{
+        per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
+        per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
+        per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
+    shards_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match));
+    }
+  }
+  basic_session_cache(const basic_session_cache&) = delete;
+  basic_session_cache& operator=(const basic_session_cache&) = delete;
+
+  // A new session for `tenant`: never one seen before, even for a tenant that reconnects.
+  // Refused (full) when max_sessions are open, or all tenant records have open sessions.
+  [[nodiscard]] result<session> open_session(const tenant_type& tenant) noexcept {
+    return registry_.open(tenant);
+  }
+
+  // O(1). Every entry of s is unreadable once this returns; refused (stale_session) for a
+  // session already closed or not issued by this cache.
+  [[nodiscard]] status close_session(const session& s) noexcept { return registry_.close(s); }
+
+  // O(1). Every session of `tenant` and every entry it wrote (both scopes) is unreadable once
+  // this returns; sessions opened afterwards start clean. Returns the sessions it cut off.
+  std::size_t invalidate_tenant(const tenant_type& tenant) noexcept {
+    return registry_.invalidate(tenant);
+  }
+
+  // The entry of (key, scope) that `s` owns, as a shared read-only handle. Never allocates.
+  // Refusals: stale_session (s closed, tenant invalidated, or a foreign handle), expired,
+  // owner_mismatch (the key holds only entries of other owners), empty (plain miss, not
+  // counted as a refusal).
+  [[nodiscard]] result<value_handle> get(const session& s, const Key& key,
+                                         cache_scope scope = cache_scope::session) noexcept {
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    std::lock_guard<Lock> guard(sh.lock);
+    return sh.core.get(s, key, h, scope);
+  }
+
+  // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
+  // Allocates the shared value (once); nothing else. Refusals: stale_session (s closed or
+  // replaced: a late write is never stored), malformed (ttl <= 0), oversized (larger than
+  // the cache), quota (larger than the tenant's byte quota), full (out of memory).
+  [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
+    value_handle v;
+    try {
+      v = std::make_shared<const Value>(std::move(value));
+    } catch (const std::bad_alloc&) {
+      return registry_.counters().record(refusal::full);
+    }
+    return put(s, key, std::move(v), opts);
+  }
+
+  // As above, for a value that is already shared (no allocation at all). A null handle is
+  // refused (malformed).
+  [[nodiscard]] status put(const session& s, const Key& key, value_handle value,
+                           put_options opts = {}) noexcept {
+    if (value == nullptr || opts.ttl <= duration::zero()) {
+      return registry_.counters().record(refusal::malformed);
+    }
+    const std::size_t bytes = size_of_(*value);
+    const time_point expires = expiry_for(opts.ttl);
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    std::lock_guard<Lock> guard(sh.lock);
+    return sh.core.put(s, key, h, std::move(value), bytes, expires, opts.scope);
+  }
+
+  [[nodiscard]] session_cache_stats stats() const noexcept {
+    session_cache_stats total;
+    for (const auto& sh : shards_) {
+      std::lock_guard<Lock> guard(sh->lock);
+      total += sh->core.stats();
+    }
+    return total;
+  }
+
+  struct usage {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+  };
+  // What s's tenant holds now (entries of closed sessions included until reclaimed).
+  [[nodiscard]] usage tenant_usage(const session& s) const noexcept {
+    usage u;
+    const std::uint32_t ts = registry_type::tenant_slot_of(s);
+    for (const auto& sh : shards_) {
+      std::lock_guard<Lock> guard(sh->lock);
+      u.entries += sh->core.tenant_entries(ts);
+      u.bytes += sh->core.tenant_bytes(ts);
+    }
+    return u;
+  }
+
+  [[nodiscard]] const refusal_counters& refusals() const noexcept { return registry_.counters(); }
+  void set_refusal_hook(const refusal_hook* hook) noexcept { registry_.counters().set_hook(hook); }
+  [[nodiscard]] std::size_t shard_count() const noexcept { return shards_.size(); }
+  [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+
+ private:
+  struct alignas(cache_line_size) shard_slot {
+    shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
+               const Match& match)
+        : core(limits, reg, clock, match) {}
+    mutable Lock lock;
+    shard_type core;
+  };
+
+  static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
+
+  static void validate(const session_cache_config& c) {
+    if (c.max_entries == 0 || c.max_bytes == 0) {
+      throw std::invalid_argument("session cache: max_entries and max_bytes must be > 0");
+    }
+    if (c.max_entries >= std::numeric_limits<std::uint32_t>::max()) {
+      throw std::invalid_argument("session cache: max_entries too large");
+    }
+  }
+
+  static std::size_t shard_count(const session_cache_config& c) noexcept {
+    if (!concurrent) return 1;
+    // Enough shards that two threads rarely meet on one lock, few enough that each shard
+    // keeps a meaningful SIEVE queue (at least 64 slots).
+    std::size_t n = c.shards != 0 ? c.shards : 64;
+    n = detail::round_up_pow2(n);
+    while (n > 1 && c.max_entries / n < 64 && c.shards == 0) n >>= 1U;
+    return n;
+  }
+
+  static std::size_t per_shard(std::size_t total, std::size_t n) noexcept {
+    return total / n + (total % n != 0 ? 1 : 0);
+  }
+
+  [[nodiscard]] std::uint64_t hash_of(const Key& key) const noexcept {
+    return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));
+  }
+
+  [[nodiscard]] shard_slot& shard_of(std::uint64_t h) noexcept {
+    // High bits pick the shard, low bits the bucket inside it: the two stay independent.
+    return *shards_[static_cast<std::size_t>(h >> 40) & shard_mask_];
+  }
+
+  [[nodiscard]] time_point expiry_for(duration ttl) const noexcept {
+    if (ttl == duration::max()) return time_point::max();
+    const time_point now = clock_.now();
+    return now > time_point::max() - ttl ? time_point::max() : now + ttl;
+  }
+
+  registry_type registry_;
+  Clock clock_;
+  Hash hash_;
+  SizeOf size_of_;
+  std::size_t shard_mask_ = 0;
+  std::vector<std::unique_ptr<shard_slot>> shards_;
+};
+
+// Single-threaded session-bound cache (one SIEVE queue, exact global LRU-free eviction).
+template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
+          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
+          class Match = exact_match>
+using session_cache =
+    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::no_lock>;
+
+// Thread-safe session-bound cache: sharded by key hash, a mutex per shard, lock-free session
+// liveness checks. Capacity and quotas are split evenly across shards (see docs/cache.md).
+template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
+          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
+          class Match = exact_match>
+using concurrent_session_cache =
+    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, std::mutex>;
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_SESSION_CACHE_HPP

@@ -1,0 +1,239 @@
+// Randomized model test of the session-bound cache: open, close, reopen, late writes, tenant
+// invalidation, put, get, expiry and eviction over many tenants, checked operation by
+// operation against a reference model. Seeded and reproducible.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "streamiso/session_cache.hpp"
+#include "test_support.hpp"
+
+namespace si = streamiso;
+
+namespace {
+
+struct stamp {
+  std::uint64_t session = 0;
+  std::uint64_t tenant = 0;
+  std::uint64_t key = 0;
+  std::uint64_t seq = 0;
+};
+
+// Four keys share each hash value: chains always mix keys, sessions and tenants.
+struct colliding_hash {
+  std::size_t operator()(std::uint64_t k) const noexcept { return static_cast<std::size_t>(k % 64); }
+};
+
+template <template <class...> class Cache>
+using cache_of = Cache<std::uint64_t, stamp, si::id128, colliding_hash, si::value_bytes,
+                       si::manual_clock>;
+
+constexpr std::uint64_t tenants = 12;
+constexpr std::uint64_t keys = 256;
+constexpr std::size_t max_live = 40;
+constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+
+// The reference: every entry the cache may hold, with its latest value and expiry. It drops
+// entries eagerly on close/invalidate (the cache does so lazily), and never evicts, so it is
+// a superset of the cache's live entries.
+struct model {
+  using entry_key = std::tuple<std::uint64_t, int, std::uint64_t, std::uint64_t>;  // key scope tenant session
+  struct value {
+    std::uint64_t seq;
+    std::int64_t expires;
+  };
+  std::map<entry_key, value> entries;
+
+  static entry_key key_of(std::uint64_t key, si::cache_scope scope, std::uint64_t tenant,
+                          std::uint64_t session) {
+    return {key, static_cast<int>(scope), tenant, scope == si::cache_scope::session ? session : 0};
+  }
+  void drop_session(std::uint64_t session) {
+    for (auto it = entries.begin(); it != entries.end();) {
+      it = (std::get<1>(it->first) == 0 && std::get<3>(it->first) == session) ? entries.erase(it)
+                                                                               : std::next(it);
+    }
+  }
+  void drop_tenant(std::uint64_t tenant) {
+    for (auto it = entries.begin(); it != entries.end();) {
+      it = std::get<2>(it->first) == tenant ? entries.erase(it) : std::next(it);
+    }
+  }
+  // An entry under `key` that the session may not read in any scope.
+  bool has_foreign(std::uint64_t key, std::uint64_t tenant, std::uint64_t session) const {
+    for (auto it = entries.lower_bound(entry_key{key, 0, 0, 0});
+         it != entries.end() && std::get<0>(it->first) == key; ++it) {
+      const bool household = std::get<2>(it->first) == tenant &&
+                             (std::get<1>(it->first) == 1 || std::get<3>(it->first) == session);
+      if (!household) return true;
+    }
+    return false;
+  }
+};
+
+struct run_totals {
+  std::uint64_t hits = 0;
+  std::uint64_t cross_session = 0;
+  std::uint64_t stale_refusals = 0;
+  std::uint64_t late_refused = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t mismatches = 0;
+};
+
+// exact: the cache is large enough never to evict, so every outcome is predicted exactly.
+// Otherwise misses may come from eviction, and only what the cache does hand out is checked.
+template <class Cache>
+run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool exact) {
+  using session = typename Cache::session;
+  using duration = typename Cache::duration;
+  si::manual_clock clock = cache.clock();
+  streamiso_test::rng rng{seed};
+  model m;
+  run_totals totals;
+  std::vector<session> live;
+  std::vector<session> stale;  // closed or cut off: kept for late reads and writes
+  std::uint64_t seq = 0;
+
+  auto tenant_of = [](const session& s) { return s.tenant().id().lo; };
+  auto open = [&](std::uint64_t tenant) {
+    auto r = cache.open_session(si::owner{tenant});
+    REQUIRE(r.has_value());
+    live.push_back(*r);
+  };
+  auto retire = [&](std::size_t i) {
+    stale.push_back(live[i]);
+    if (stale.size() > 64) stale.erase(stale.begin());
+    live[i] = live.back();
+    live.pop_back();
+  };
+  for (std::uint64_t t = 1; t <= tenants; ++t) open(t);
+
+  for (std::uint64_t op = 0; op < ops; ++op) {
+    const std::uint64_t dice = rng.below(1000);
+    const bool use_stale = !stale.empty() && rng.chance(5);
+    if (dice < 10 && !live.empty()) {  // close (a reconnect closes, then reopens below)
+      const std::size_t i = rng.below(live.size());
+      REQUIRE(cache.close_session(live[i]));
+      m.drop_session(live[i].id());
+      retire(i);
+    } else if (dice < 22 && live.size() < max_live) {  // open / reopen
+      open(1 + rng.below(tenants));
+    } else if (dice < 23) {  // a household revokes everything
+      const std::uint64_t t = 1 + rng.below(tenants);
+      cache.invalidate_tenant(si::owner{t});
+      m.drop_tenant(t);
+      for (std::size_t i = live.size(); i > 0; --i) {
+        if (tenant_of(live[i - 1]) == t) retire(i - 1);
+      }
+      open(t);
+    } else if (dice < 60) {
+      clock.advance(std::chrono::milliseconds(1 + rng.below(20)));
+    } else if (live.empty()) {
+      open(1 + rng.below(tenants));
+    } else {
+      const session s = use_stale ? stale[rng.below(stale.size())] : live[rng.below(live.size())];
+      const std::uint64_t key = rng.below(keys);
+      const auto scope = rng.chance(25) ? si::cache_scope::tenant : si::cache_scope::session;
+      const auto mk = model::key_of(key, scope, tenant_of(s), s.id());
+      const std::int64_t now = clock.now().time_since_epoch().count();
+      if (dice < 450) {  // put
+        const bool with_ttl = rng.chance(40);
+        const duration ttl = with_ttl ? duration{std::chrono::milliseconds(1 + rng.below(400))}
+                                      : duration::max();
+        ++seq;
+        auto r = cache.put(s, key, stamp{s.id(), tenant_of(s), key, seq}, {scope, ttl});
+        if (use_stale) {
+          REQUIRE(r.refused_for(si::refusal::stale_session));  // F5: late write refused
+          ++totals.late_refused;
+        } else {
+          REQUIRE(r.has_value());
+          m.entries[mk] = model::value{seq, with_ttl ? now + ttl.count() : never};
+        }
+      } else {  // get
+        auto r = cache.get(s, key, scope);
+        const auto it = m.entries.find(mk);
+        if (use_stale) {
+          REQUIRE(r.refused_for(si::refusal::stale_session));
+          ++totals.stale_refusals;
+          continue;
+        }
+        if (r.has_value()) {
+          ++totals.hits;
+          const stamp& got = **r;
+          const bool own = got.tenant == tenant_of(s) && got.key == key &&
+                           (scope == si::cache_scope::tenant || got.session == s.id());
+          totals.cross_session += own ? 0U : 1U;
+          REQUIRE(own);
+          REQUIRE(it != m.entries.end());
+          REQUIRE(it->second.seq == got.seq);
+          REQUIRE(now < it->second.expires);
+        } else if (r.refused_for(si::refusal::expired)) {
+          ++totals.expired;
+          REQUIRE(it != m.entries.end());
+          REQUIRE(now >= it->second.expires);
+          m.entries.erase(it);  // the cache dropped it when it refused
+        } else if (r.refused_for(si::refusal::owner_mismatch)) {
+          ++totals.mismatches;
+          REQUIRE(m.has_foreign(key, tenant_of(s), s.id()));
+          if (exact) REQUIRE(it == m.entries.end());
+        } else {
+          REQUIRE(r.refused_for(si::refusal::empty));
+          if (exact) {
+            REQUIRE(it == m.entries.end());
+            REQUIRE_FALSE(m.has_foreign(key, tenant_of(s), s.id()));
+          }
+        }
+      }
+    }
+  }
+  if (exact) REQUIRE(cache.stats().evictions == 0);
+  const si::session_cache_stats st = cache.stats();
+  REQUIRE(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+  return totals;
+}
+
+si::session_cache_config config(std::size_t entries, std::size_t tenant_quota) {
+  si::session_cache_config c;
+  c.max_entries = entries;
+  c.tenant_max_entries = tenant_quota;
+  c.max_sessions = 128;
+  c.max_tenants = 16;
+  return c;
+}
+
+void check_totals(const run_totals& t) {
+  CHECK(t.cross_session == 0);
+  CHECK(t.hits > 1000);
+  CHECK(t.mismatches > 100);
+  CHECK(t.expired > 100);
+  CHECK(t.late_refused > 100);
+  CHECK(t.stale_refusals > 100);
+}
+
+}  // namespace
+
+TEST_CASE("F1 F2 F4 F5: model test, no eviction: every outcome predicted, zero cross-session") {
+  cache_of<si::session_cache> cache{config(16384, 0)};
+  check_totals(run_model(cache, streamiso_test::scaled(400'000), 0xC0FFEE, true));
+}
+
+TEST_CASE("F1 F2 F4 F5: model test with eviction and quotas: zero cross-session deliveries") {
+  cache_of<si::session_cache> cache{config(192, 24)};
+  const run_totals t = run_model(cache, streamiso_test::scaled(300'000), 0xBADCAFE, false);
+  check_totals(t);
+  CHECK(cache.stats().evictions > 1000);
+}
+
+TEST_CASE("F1 F2 F4 F5: model test of the sharded form, single thread: zero cross-session") {
+  si::session_cache_config cfg = config(2048, 256);
+  cfg.shards = 8;
+  cache_of<si::concurrent_session_cache> cache{cfg};
+  const run_totals t = run_model(cache, streamiso_test::scaled(300'000), 0x5EED, false);
+  check_totals(t);
+  CHECK(cache.stats().evictions > 100);
+}

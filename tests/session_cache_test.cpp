@@ -1,0 +1,577 @@
+// Session-bound cache: every refusal path, sessions, tenant scope, quotas, TTL, SIEVE order,
+// colliding keys, allocation-free hot paths.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "alloc_counter.hpp"
+#include "test_support.hpp"
+#include "streamiso/session_cache.hpp"
+#include "streamiso/streamiso.hpp"
+
+namespace si = streamiso;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A payload stamped with who wrote it, so every hit can be checked against its requester.
+struct stamp {
+  std::uint64_t session = 0;
+  std::uint64_t tenant = 0;
+  std::uint64_t key = 0;
+  std::uint64_t seq = 0;
+};
+
+struct all_collide {
+  std::size_t operator()(std::uint64_t) const noexcept { return 7; }
+};
+
+using cache_t = si::session_cache<std::uint64_t, stamp, si::id128, std::hash<std::uint64_t>,
+                                  si::value_bytes, si::manual_clock>;
+using bytes_cache_t = si::session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128,
+                                        std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
+using session_t = cache_t::session;
+
+si::session_cache_config small_config(std::size_t entries = 16) {
+  si::session_cache_config c;
+  c.max_entries = entries;
+  c.max_sessions = 64;
+  c.max_tenants = 16;
+  return c;
+}
+
+session_t open(cache_t& c, std::uint64_t tenant) {
+  auto r = c.open_session(si::owner{tenant});
+  REQUIRE(r.has_value());
+  return *r;
+}
+
+stamp stamp_for(const session_t& s, std::uint64_t key, std::uint64_t seq = 0) {
+  return stamp{s.id(), s.tenant().id().lo, key, seq};
+}
+
+// Reads key as s and checks that a hit carries s's own stamp: the test fails on any leak.
+si::result<cache_t::value_handle> read(cache_t& c, const session_t& s, std::uint64_t key,
+                                       si::cache_scope scope = si::cache_scope::session) {
+  auto r = c.get(s, key, scope);
+  if (r) {
+    CHECK((*r)->tenant == s.tenant().id().lo);
+    if (scope == si::cache_scope::session) CHECK((*r)->session == s.id());
+    CHECK((*r)->key == key);
+  }
+  return r;
+}
+
+}  // namespace
+
+// ---- compile-time: sessions cannot be made up --------------------------------------------
+static_assert(!std::is_default_constructible<session_t>::value, "F4: no empty session");
+static_assert(!std::is_constructible<session_t, std::uint64_t>::value, "F4: no session from a number");
+static_assert(!std::is_constructible<session_t, si::owner>::value, "F4: a tenant is not a session");
+static_assert(!std::is_constructible<session_t, si::owner, std::uint64_t, std::uint64_t,
+                                     std::uint32_t, std::uint32_t, std::uint64_t>::value,
+              "F4: the raw-number constructor is private to the cache");
+static_assert(std::is_copy_constructible<session_t>::value, "copies name the same session");
+static_assert(std::is_same<cache_t::value_handle, std::shared_ptr<const stamp>>::value,
+              "get hands out an owning, read-only handle");
+
+TEST_CASE("F9: a bad configuration is rejected by the constructor") {
+  si::session_cache_config c = small_config();
+  c.max_entries = 0;
+  CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
+  c = small_config();
+  c.max_bytes = 0;
+  CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
+  c = small_config();
+  c.max_sessions = 0;
+  CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
+  c = small_config();
+  c.max_tenants = 0;
+  CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
+}
+
+TEST_CASE("F2: a session reads its own entry; another session under the same key is refused") {
+  cache_t c{small_config()};
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  REQUIRE(c.put(a, 10, stamp_for(a, 10)));
+  auto mine = read(c, a, 10);
+  REQUIRE(mine.has_value());
+  CHECK((*mine)->session == a.id());
+
+  auto theirs = read(c, b, 10);
+  CHECK(theirs.refused_for(si::refusal::owner_mismatch));
+  CHECK(c.refusals().count(si::refusal::owner_mismatch) == 1);
+
+  // b writing the same key makes a second entry; neither overwrites nor serves the other.
+  REQUIRE(c.put(b, 10, stamp_for(b, 10, 5)));
+  auto a_again = read(c, a, 10);
+  auto b_now = read(c, b, 10);
+  REQUIRE(a_again.has_value());
+  REQUIRE(b_now.has_value());
+  CHECK((*a_again)->seq == 0);
+  CHECK((*b_now)->seq == 5);
+
+  // A plain miss is not a refusal and is not counted as one.
+  auto miss = read(c, a, 99);
+  CHECK(miss.refused_for(si::refusal::empty));
+  CHECK(c.refusals().total() == 1);
+  CHECK(c.stats().misses == 1);
+}
+
+TEST_CASE("F2: two sessions of the same household do not read each other's session entries") {
+  cache_t c{small_config()};
+  const session_t phone = open(c, 1);
+  const session_t hub = open(c, 1);
+  REQUIRE(c.put(phone, 3, stamp_for(phone, 3)));
+  CHECK(read(c, hub, 3).refused_for(si::refusal::owner_mismatch));
+  CHECK(read(c, phone, 3).has_value());
+}
+
+TEST_CASE("F4: close_session makes the session's entries unreadable at once") {
+  cache_t c{small_config()};
+  const session_t a = open(c, 1);
+  REQUIRE(c.put(a, 1, stamp_for(a, 1)));
+  REQUIRE(c.put(a, 2, stamp_for(a, 2)));
+  REQUIRE(c.close_session(a));
+  CHECK(read(c, a, 1).refused_for(si::refusal::stale_session));
+  CHECK(read(c, a, 2).refused_for(si::refusal::stale_session));
+  CHECK(c.refusals().count(si::refusal::stale_session) == 2);
+  // Closing is O(1): the entries are still held until something meets them.
+  CHECK(c.stats().entries == 2);
+}
+
+TEST_CASE("F4: a session reopened after a reconnect is new and does not see the old entries") {
+  cache_t c{small_config()};
+  const session_t before = open(c, 1);
+  REQUIRE(c.put(before, 1, stamp_for(before, 1)));
+  REQUIRE(c.close_session(before));
+  const session_t after = open(c, 1);  // same tenant, and very likely the same slot
+  CHECK(after.id() != before.id());
+  CHECK(after != before);
+  auto r = read(c, after, 1);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.refused_for(si::refusal::empty));  // the dead entry was reclaimed by the lookup
+  CHECK(c.stats().reclaimed == 1);
+  CHECK(c.stats().entries == 0);
+}
+
+TEST_CASE("F4: closing twice, or closing a session of another cache, is refused stale_session") {
+  cache_t c{small_config()};
+  cache_t other{small_config()};
+  const session_t a = open(c, 1);
+  const session_t foreign = open(other, 1);
+  REQUIRE(c.close_session(a));
+  CHECK(c.close_session(a).refused_for(si::refusal::stale_session));
+  CHECK(c.close_session(foreign).refused_for(si::refusal::stale_session));
+  // A session of another cache never reads here either, even though slot numbers coincide.
+  REQUIRE(other.put(foreign, 1, stamp_for(foreign, 1)));
+  const session_t here = open(c, 1);
+  REQUIRE(c.put(here, 1, stamp_for(here, 1)));
+  CHECK(read(c, foreign, 1).refused_for(si::refusal::stale_session));
+  CHECK(c.put(foreign, 1, stamp_for(foreign, 1)).refused_for(si::refusal::stale_session));
+  CHECK(c.refusals().count(si::refusal::stale_session) == 4);
+}
+
+TEST_CASE("F5: a late put for a closed session is refused and never served to the next one") {
+  cache_t c{small_config()};
+  const session_t old_session = open(c, 1);
+  REQUIRE(c.close_session(old_session));
+  const session_t next = open(c, 1);
+  // The reply to old_session's request arrives now.
+  auto late = c.put(old_session, 5, stamp_for(old_session, 5));
+  CHECK(late.refused_for(si::refusal::stale_session));
+  CHECK(read(c, next, 5).refused_for(si::refusal::empty));
+  CHECK(read(c, next, 5, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  CHECK(c.stats().entries == 0);
+}
+
+TEST_CASE("F5: a late put after the tenant was invalidated is refused") {
+  cache_t c{small_config()};
+  const session_t s = open(c, 1);
+  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+  CHECK(c.put(s, 5, stamp_for(s, 5)).refused_for(si::refusal::stale_session));
+  CHECK(c.put(s, 5, stamp_for(s, 5), {si::cache_scope::tenant})
+            .refused_for(si::refusal::stale_session));
+}
+
+TEST_CASE("F4: invalidate_tenant cuts off every session and entry of one tenant only, in O(1)") {
+  cache_t c{small_config()};
+  const session_t a1 = open(c, 1);
+  const session_t a2 = open(c, 1);
+  const session_t b = open(c, 2);
+  REQUIRE(c.put(a1, 1, stamp_for(a1, 1)));
+  REQUIRE(c.put(a2, 2, stamp_for(a2, 2), {si::cache_scope::tenant}));
+  REQUIRE(c.put(b, 1, stamp_for(b, 1)));
+  CHECK(c.invalidate_tenant(si::owner{1}) == 2);
+  CHECK(c.invalidate_tenant(si::owner{77}) == 0);  // unknown tenant: nothing to do
+  CHECK(read(c, a1, 1).refused_for(si::refusal::stale_session));
+  CHECK(read(c, a2, 2, si::cache_scope::tenant).refused_for(si::refusal::stale_session));
+  CHECK(read(c, b, 1).has_value());
+  // A session opened afterwards starts clean: the household's shared entry is gone too.
+  const session_t a3 = open(c, 1);
+  CHECK(read(c, a3, 2, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  // Old sessions of the tenant can still be closed (their slots are freed).
+  CHECK(c.close_session(a1));
+  CHECK(c.close_session(a2));
+}
+
+TEST_CASE("F2: tenant scope is shared by one household's sessions, never across households") {
+  cache_t c{small_config()};
+  const session_t phone = open(c, 1);
+  const session_t hub = open(c, 1);
+  const session_t neighbour = open(c, 2);
+  REQUIRE(c.put(phone, 8, stamp_for(phone, 8), {si::cache_scope::tenant}));
+  auto shared = read(c, hub, 8, si::cache_scope::tenant);
+  REQUIRE(shared.has_value());
+  CHECK((*shared)->session == phone.id());
+  CHECK(read(c, neighbour, 8, si::cache_scope::tenant).refused_for(si::refusal::owner_mismatch));
+  // The scopes are separate: a tenant-scope entry is not served to a session-scope lookup.
+  CHECK(read(c, hub, 8).refused_for(si::refusal::empty));
+  // The shared entry outlives the session that wrote it (it belongs to the household).
+  REQUIRE(c.close_session(phone));
+  CHECK(read(c, hub, 8, si::cache_scope::tenant).has_value());
+  // A put by another session of the household replaces the household's entry, nobody else's.
+  REQUIRE(c.put(hub, 8, stamp_for(hub, 8, 2), {si::cache_scope::tenant}));
+  REQUIRE(c.put(neighbour, 8, stamp_for(neighbour, 8, 3), {si::cache_scope::tenant}));
+  auto now = read(c, hub, 8, si::cache_scope::tenant);
+  REQUIRE(now.has_value());
+  CHECK((*now)->seq == 2);
+  auto theirs = read(c, neighbour, 8, si::cache_scope::tenant);
+  REQUIRE(theirs.has_value());
+  CHECK((*theirs)->seq == 3);
+}
+
+TEST_CASE("F1: an expired entry is refused, never served, and the clock is injected") {
+  cache_t c{small_config()};
+  si::manual_clock clock = c.clock();  // shares the cache's time
+  const session_t s = open(c, 1);
+  REQUIRE(c.put(s, 1, stamp_for(s, 1), {si::cache_scope::session, 100ms}));
+  REQUIRE(c.put(s, 2, stamp_for(s, 2)));  // no TTL
+  clock.advance(99ms);
+  CHECK(read(c, s, 1).has_value());
+  clock.advance(1ms);
+  CHECK(read(c, s, 1).refused_for(si::refusal::expired));
+  CHECK(c.refusals().count(si::refusal::expired) == 1);
+  // The expired entry was dropped when met: the next lookup is a plain miss.
+  CHECK(read(c, s, 1).refused_for(si::refusal::empty));
+  clock.advance(std::chrono::hours(24 * 365));
+  CHECK(read(c, s, 2).has_value());
+  CHECK(c.stats().expirations == 1);
+}
+
+TEST_CASE("F1: the SIEVE hand takes an expired entry whatever its visited bit") {
+  cache_t c{small_config(3)};
+  si::manual_clock clock = c.clock();
+  const session_t s = open(c, 1);
+  REQUIRE(c.put(s, 1, stamp_for(s, 1)));
+  REQUIRE(c.put(s, 2, stamp_for(s, 2)));
+  REQUIRE(c.put(s, 3, stamp_for(s, 3), {si::cache_scope::session, 1s}));
+  CHECK(read(c, s, 1).has_value());
+  CHECK(read(c, s, 2).has_value());
+  CHECK(read(c, s, 3).has_value());  // visited, yet expired below
+  clock.advance(2s);
+  REQUIRE(c.put(s, 4, stamp_for(s, 4)));
+  CHECK(read(c, s, 1).has_value());
+  CHECK(read(c, s, 2).has_value());
+  CHECK(read(c, s, 4).has_value());
+  CHECK(c.stats().expirations == 1);
+  CHECK(c.stats().evictions == 0);
+}
+
+TEST_CASE("F9: malformed puts (ttl <= 0, null handle) are refused and lose nothing") {
+  cache_t c{small_config()};
+  const session_t s = open(c, 1);
+  REQUIRE(c.put(s, 1, stamp_for(s, 1)));
+  CHECK(c.put(s, 1, stamp_for(s, 1, 9), {si::cache_scope::session, 0ms})
+            .refused_for(si::refusal::malformed));
+  CHECK(c.put(s, 1, stamp_for(s, 1, 9), {si::cache_scope::session, -5ms})
+            .refused_for(si::refusal::malformed));
+  CHECK(c.put(s, 1, cache_t::value_handle{}).refused_for(si::refusal::malformed));
+  CHECK(c.refusals().count(si::refusal::malformed) == 3);
+  auto r = read(c, s, 1);
+  REQUIRE(r.has_value());
+  CHECK((*r)->seq == 0);
+}
+
+TEST_CASE("F9: a value larger than the cache is oversized, larger than the quota is quota") {
+  si::session_cache_config cfg = small_config();
+  cfg.max_bytes = 1000;
+  cfg.tenant_max_bytes = 100;
+  bytes_cache_t c{cfg};
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, 1, std::vector<std::uint8_t>(60, 1)));
+  CHECK(c.put(s, 2, std::vector<std::uint8_t>(1001, 2)).refused_for(si::refusal::oversized));
+  CHECK(c.put(s, 2, std::vector<std::uint8_t>(101, 2)).refused_for(si::refusal::quota));
+  CHECK(c.refusals().count(si::refusal::oversized) == 1);
+  CHECK(c.refusals().count(si::refusal::quota) == 1);
+  auto kept = c.get(s, 1);  // nothing already accepted was lost
+  REQUIRE(kept.has_value());
+  CHECK((*kept)->size() == 60);
+  CHECK(c.tenant_usage(s).bytes == 60);
+}
+
+TEST_CASE("F1: over its byte quota a tenant evicts its own entries, not its neighbours'") {
+  si::session_cache_config cfg = small_config();
+  cfg.max_bytes = 1000;
+  cfg.tenant_max_bytes = 100;
+  bytes_cache_t c{cfg};
+  const auto busy = *c.open_session(si::owner{1});
+  const auto quiet = *c.open_session(si::owner{2});
+  REQUIRE(c.put(quiet, 1, std::vector<std::uint8_t>(40, 2)));
+  for (std::uint64_t k = 10; k < 20; ++k) {
+    REQUIRE(c.put(busy, k, std::vector<std::uint8_t>(40, 1)));
+    CHECK(c.tenant_usage(busy).bytes <= 100);
+  }
+  CHECK(c.tenant_usage(busy).entries == 2);
+  CHECK(c.get(busy, 19).has_value());
+  CHECK(c.get(busy, 18).has_value());
+  CHECK(c.get(quiet, 1).has_value());
+}
+
+TEST_CASE("F1: over its entry quota a tenant evicts its own entries, not its neighbours'") {
+  si::session_cache_config cfg = small_config(10);
+  cfg.tenant_max_entries = 3;
+  cache_t c{cfg};
+  const session_t quiet = open(c, 2);
+  const session_t busy = open(c, 1);
+  const session_t busy2 = open(c, 1);
+  REQUIRE(c.put(quiet, 1, stamp_for(quiet, 1)));
+  REQUIRE(c.put(quiet, 2, stamp_for(quiet, 2)));
+  for (std::uint64_t k = 10; k < 40; ++k) {
+    const session_t& s = (k % 2 == 0) ? busy : busy2;  // the quota is per tenant
+    REQUIRE(c.put(s, k, stamp_for(s, k)));
+    CHECK(c.tenant_usage(busy).entries <= 3);
+  }
+  CHECK(read(c, quiet, 1).has_value());
+  CHECK(read(c, quiet, 2).has_value());
+  CHECK(c.stats().entries == 5);
+}
+
+TEST_CASE("F4: the SIEVE hand takes entries of a closed session whatever their visited bit") {
+  cache_t c{small_config(3)};
+  const session_t gone = open(c, 1);
+  const session_t live = open(c, 2);
+  REQUIRE(c.put(live, 1, stamp_for(live, 1)));
+  REQUIRE(c.put(gone, 2, stamp_for(gone, 2)));
+  REQUIRE(c.put(live, 3, stamp_for(live, 3)));
+  REQUIRE(read(c, live, 1).has_value());
+  REQUIRE(c.get(gone, 2).has_value());  // visited, then its session closes
+  REQUIRE(c.close_session(gone));
+  REQUIRE(c.put(live, 4, stamp_for(live, 4)));
+  CHECK(read(c, live, 1).has_value());
+  CHECK(read(c, live, 3).has_value());
+  CHECK(read(c, live, 4).has_value());
+  CHECK(c.stats().reclaimed == 1);
+  CHECK(c.stats().evictions == 0);
+}
+
+TEST_CASE("SIEVE eviction order on a hand-checked case (differs from LRU)") {
+  cache_t c{small_config(3)};
+  const session_t s = open(c, 1);
+  // A=1 B=2 C=3; queue (newest first): C B A. Hits on B and C set their visited bits.
+  for (std::uint64_t k = 1; k <= 3; ++k) REQUIRE(c.put(s, k, stamp_for(s, k)));
+  REQUIRE(read(c, s, 2).has_value());
+  REQUIRE(read(c, s, 3).has_value());
+  // Insert D: the hand starts at the tail and evicts A (unvisited); it rests on B.
+  REQUIRE(c.put(s, 4, stamp_for(s, 4)));
+  CHECK(c.stats().evictions == 1);
+  // Insert E: the hand clears B and C and evicts D, the newest unvisited entry ("quick
+  // demotion"). LRU would evict B here and keep D.
+  REQUIRE(c.put(s, 5, stamp_for(s, 5)));
+  CHECK(c.stats().evictions == 2);
+  CHECK(read(c, s, 1).refused_for(si::refusal::empty));
+  CHECK(read(c, s, 4).refused_for(si::refusal::empty));
+  CHECK(read(c, s, 2).has_value());
+  CHECK(read(c, s, 3).has_value());
+  CHECK(read(c, s, 5).has_value());
+}
+
+TEST_CASE("F2: all keys collide in one bucket, many tenants: zero cross-session hits") {
+  using colliding_t = si::session_cache<std::uint64_t, stamp, si::id128, all_collide,
+                                        si::value_bytes, si::manual_clock>;
+  si::session_cache_config cfg;
+  cfg.max_entries = 256;
+  cfg.max_sessions = 64;
+  cfg.max_tenants = 32;
+  colliding_t c{cfg};
+  std::vector<colliding_t::session> sessions;
+  for (std::uint64_t t = 0; t < 32; ++t) {
+    for (int i = 0; i < 2; ++i) sessions.push_back(*c.open_session(si::owner{t + 1}));
+  }
+  streamiso_test::rng rng{42};
+  std::uint64_t hits = 0;
+  std::uint64_t mismatches = 0;
+  for (std::uint64_t op = 0; op < streamiso_test::scaled(200'000, 20'000); ++op) {
+    const auto& s = sessions[rng.below(sessions.size())];
+    const std::uint64_t key = rng.below(8);  // few keys: every one is shared by many owners
+    const auto scope = rng.chance(30) ? si::cache_scope::tenant : si::cache_scope::session;
+    if (rng.chance(40)) {
+      REQUIRE(c.put(s, key, stamp{s.id(), s.tenant().id().lo, key, op}, {scope}));
+    } else {
+      auto r = c.get(s, key, scope);
+      if (r) {
+        ++hits;
+        REQUIRE((*r)->tenant == s.tenant().id().lo);
+        REQUIRE((*r)->key == key);
+        if (scope == si::cache_scope::session) REQUIRE((*r)->session == s.id());
+      } else if (r.refused_for(si::refusal::owner_mismatch)) {
+        ++mismatches;
+      } else {
+        REQUIRE(r.refused_for(si::refusal::empty));
+      }
+    }
+  }
+  CHECK(hits > 0);
+  CHECK(mismatches > 0);
+  CHECK(c.refusals().count(si::refusal::owner_mismatch) == mismatches);
+}
+
+TEST_CASE("F1: a handle from get stays valid after eviction, replacement and close") {
+  cache_t c{small_config(1)};
+  const session_t s = open(c, 1);
+  REQUIRE(c.put(s, 1, stamp_for(s, 1, 11)));
+  auto h = read(c, s, 1);
+  REQUIRE(h.has_value());
+  REQUIRE(c.put(s, 1, stamp_for(s, 1, 12)));  // replaced
+  REQUIRE(c.put(s, 2, stamp_for(s, 2)));      // evicted
+  REQUIRE(c.close_session(s));
+  CHECK((*h)->seq == 11);
+  CHECK((*h)->session == s.id());
+}
+
+TEST_CASE("F4: open_session is refused (full) when sessions or tenant records run out") {
+  si::session_cache_config cfg = small_config();
+  cfg.max_sessions = 2;
+  cfg.max_tenants = 2;
+  cache_t c{cfg};
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  CHECK(c.open_session(si::owner{3}).refused_for(si::refusal::full));  // no tenant record
+  CHECK(c.open_session(si::owner{1}).refused_for(si::refusal::full));  // no session slot
+  CHECK(c.refusals().count(si::refusal::full) == 2);
+  // Tenant 1 goes idle: its record is recycled for tenant 3, and its shared entry dies with it.
+  REQUIRE(c.put(a, 4, stamp_for(a, 4), {si::cache_scope::tenant}));
+  REQUIRE(c.close_session(a));
+  const session_t t3 = open(c, 3);
+  CHECK(read(c, t3, 4, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  REQUIRE(c.close_session(t3));
+  const session_t a_again = open(c, 1);
+  CHECK(read(c, a_again, 4, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  // Slots of sessions cut off by invalidate_tenant are reclaimed when slots run out.
+  CHECK(c.invalidate_tenant(si::owner{2}) == 1);
+  REQUIRE(c.close_session(a_again));
+  CHECK(c.open_session(si::owner{5}).has_value());
+  CHECK(c.open_session(si::owner{5}).has_value());
+  (void)b;
+}
+
+TEST_CASE("F1: counts add up: every entry is held, replaced, evicted, expired or reclaimed") {
+  cache_t c{small_config(8)};
+  si::manual_clock clock = c.clock();
+  std::vector<session_t> live;
+  for (std::uint64_t t = 1; t <= 4; ++t) live.push_back(open(c, t));
+  streamiso_test::rng rng{7};
+  for (std::uint64_t op = 0; op < 20'000; ++op) {
+    const std::size_t i = rng.below(live.size());
+    if (rng.chance(2)) {
+      REQUIRE(c.close_session(live[i]));
+      live[i] = open(c, 1 + rng.below(4));
+    } else if (rng.chance(5)) {
+      clock.advance(10ms);
+    } else if (rng.chance(50)) {
+      const auto ttl = rng.chance(50) ? cache_t::duration::max() : cache_t::duration{50ms};
+      REQUIRE(c.put(live[i], rng.below(16), stamp_for(live[i], 0), {si::cache_scope::session, ttl}));
+    } else {
+      (void)c.get(live[i], rng.below(16));
+    }
+  }
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+  CHECK(st.entries <= 8);
+  CHECK(st.evictions > 0);
+  CHECK(st.expirations > 0);
+  CHECK(st.reclaimed > 0);
+}
+
+TEST_CASE("F1: get, put of a shared value, eviction and refusals allocate nothing") {
+  cache_t c{small_config(8)};
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  const session_t closed = open(c, 3);
+  REQUIRE(c.close_session(closed));
+  std::vector<cache_t::value_handle> values;
+  for (std::uint64_t k = 0; k < 64; ++k) values.push_back(std::make_shared<const stamp>(stamp_for(a, k)));
+  std::uint64_t hits = 0;
+  streamiso_test::allocation_probe probe;
+  for (std::uint64_t k = 0; k < 64; ++k) {
+    CHECK(c.put(a, k, values[k]));  // evicts from the 9th put on
+    auto hit = c.get(a, k);
+    hits += hit.has_value() ? 1U : 0U;
+    CHECK(c.get(b, k).refused_for(si::refusal::owner_mismatch));
+    CHECK(c.get(a, k + 1000).refused_for(si::refusal::empty));
+    CHECK(c.get(closed, k).refused_for(si::refusal::stale_session));
+    CHECK(c.put(closed, k, values[k]).refused_for(si::refusal::stale_session));
+  }
+  const std::uint64_t allocations = probe.count();
+  CHECK(allocations == 0);
+  CHECK(hits == 64);
+}
+
+TEST_CASE("F1: the concurrent form allocates nothing on get either") {
+  using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
+  si::session_cache_config cfg = small_config(1024);
+  ccache_t c{cfg};
+  const auto s = *c.open_session(si::owner{1});
+  for (std::uint64_t k = 0; k < 100; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, 0}));
+  streamiso_test::allocation_probe probe;
+  std::uint64_t sum = 0;
+  for (std::uint64_t k = 0; k < 200; ++k) {
+    auto r = c.get(s, k);
+    if (r) sum += (*r)->key;
+  }
+  CHECK(probe.count() == 0);
+  CHECK(sum == 99 * 100 / 2);
+}
+
+TEST_CASE("F2: refusals reach the hook with the component name") {
+  cache_t c{small_config()};
+  struct seen_t {
+    int calls = 0;
+    si::refusal last = si::refusal::empty;
+  } seen;
+  const si::refusal_hook hook{[](void* ctx, const si::refusal_event& e) noexcept {
+                                auto* s = static_cast<seen_t*>(ctx);
+                                ++s->calls;
+                                s->last = e.reason;
+                                CHECK(e.component == "session_cache");
+                              },
+                              &seen};
+  c.set_refusal_hook(&hook);
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  REQUIRE(c.put(a, 1, stamp_for(a, 1)));
+  CHECK_FALSE(c.get(b, 1).has_value());
+  CHECK(seen.calls == 1);
+  CHECK(seen.last == si::refusal::owner_mismatch);
+  CHECK_FALSE(c.get(a, 2).has_value());  // a miss is not a refusal
+  CHECK(seen.calls == 1);
+}
+
+TEST_CASE("F2: a custom match policy is consulted on every hit") {
+  // A policy that refuses everyone: nothing is ever served, whatever the scope.
+  struct refuse_all {
+    bool operator()(const si::owner&, const si::requester&) const noexcept { return false; }
+  };
+  using strict_t = si::session_cache<std::uint64_t, stamp, si::id128, std::hash<std::uint64_t>,
+                                     si::value_bytes, si::manual_clock, refuse_all>;
+  strict_t c{small_config()};
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, 1, stamp{s.id(), 1, 1, 0}));
+  CHECK(c.get(s, 1).refused_for(si::refusal::owner_mismatch));
+}
