@@ -36,6 +36,20 @@ inline void fill_payload(std::uint8_t* dst, std::size_t length, std::uint64_t ow
   for (std::size_t i = payload_header_size; i < length; ++i) dst[i] = pattern_byte(owner, frame, i);
 }
 
+// Writes bytes [offset, offset + n) of the payload fill_payload(owner, frame, length) would
+// write: how a sender's packet carries one slice of a frame.
+inline void fill_payload_range(std::uint8_t* dst, std::size_t offset, std::size_t n,
+                               std::size_t length, std::uint64_t owner,
+                               std::uint64_t frame) noexcept {
+  const payload_header h{payload_magic, owner, frame, static_cast<std::uint64_t>(length)};
+  unsigned char header_bytes[sizeof h];
+  std::memcpy(header_bytes, &h, sizeof h);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t pos = offset + i;
+    dst[i] = pos < payload_header_size ? header_bytes[pos] : pattern_byte(owner, frame, pos);
+  }
+}
+
 enum class payload_check { ok, foreign, corrupt };
 
 struct checked_payload {
@@ -54,6 +68,20 @@ struct checked_payload {
   if (h.magic != payload_magic || h.length != length) return {payload_check::corrupt, h.owner, h.frame};
   if (h.owner != expected_owner) return {payload_check::foreign, h.owner, h.frame};
   for (std::size_t i = payload_header_size; i < length; ++i) {
+    if (src[i] != pattern_byte(h.owner, h.frame, i)) return {payload_check::foreign, h.owner, h.frame};
+  }
+  return {payload_check::ok, h.owner, h.frame};
+}
+
+// Checks the first `n` bytes of a payload (a thumbnail cut from the front of a frame).
+[[nodiscard]] inline checked_payload check_payload_prefix(const std::uint8_t* src, std::size_t n,
+                                                          std::uint64_t expected_owner) noexcept {
+  if (n < payload_header_size) return {payload_check::corrupt, 0, 0};
+  payload_header h{};
+  std::memcpy(&h, src, sizeof h);
+  if (h.magic != payload_magic || h.length < n) return {payload_check::corrupt, h.owner, h.frame};
+  if (h.owner != expected_owner) return {payload_check::foreign, h.owner, h.frame};
+  for (std::size_t i = payload_header_size; i < n; ++i) {
     if (src[i] != pattern_byte(h.owner, h.frame, i)) return {payload_check::foreign, h.owner, h.frame};
   }
   return {payload_check::ok, h.owner, h.frame};
