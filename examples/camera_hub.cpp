@@ -488,7 +488,7 @@ struct viewer {
   std::uint64_t reported = 0;  // frames reported lost since the last delivery
   std::optional<cache_type::session> session;
   std::uint64_t storms_seen = 0;
-  clock_type::time_point next_still{};
+  clock_type::time_point next_still{};  // displays: next still; recorders: next visit
 };
 
 class viewer_worker {
@@ -505,8 +505,13 @@ class viewer_worker {
           probe(*v);
           v->next_still = now + std::chrono::milliseconds(100);
         }
-      } else {
+      } else if (v->kind == viewer_kind::app) {
         stream(*v);
+      } else if (now >= v->next_still) {
+        // The recorder flushes to slow storage and comes back every 700 ms: longer than the
+        // ring holds, so it is lapped, told how many frames it missed, and resyncs.
+        stream(*v);
+        v->next_still = now + std::chrono::milliseconds(700);
       }
     }
   }
