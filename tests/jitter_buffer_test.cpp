@@ -2,6 +2,8 @@
 // mode, resets, adaptive delay, and the allocation-free hot path.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
@@ -542,6 +544,31 @@ TEST_CASE("F9: a bad configuration is refused at construction") {
   bad([](si::jitter_config& c) { c.max_misorder = 1024; });
   bad([](si::jitter_config& c) { c.max_dropout = 0; });
   bad([](si::jitter_config& c) { c.max_packet_bytes = 0; });
+  bad([](si::jitter_config& c) { c.capacity = 8; });
+  bad([](si::jitter_config& c) { c.capacity = std::size_t{1} << 21; });
+  bad([](si::jitter_config& c) { c.clock_rate_hz = 10'000'001; });
+  bad([](si::jitter_config& c) { c.min_delay_us = -1; });
+  bad([](si::jitter_config& c) { c.initial_delay_us = c.max_delay_us + 1; });
+  bad([](si::jitter_config& c) {
+    c.max_delay_us = 60'000'001;
+    c.initial_delay_us = c.max_delay_us;
+  });
+  bad([](si::jitter_config& c) { c.delay_percentile = 101; });
+  bad([](si::jitter_config& c) { c.decrease_step_us = -1; });
+  bad([](si::jitter_config& c) {
+    c.capacity = std::size_t{1} << 16;
+    c.max_misorder = 32768;
+  });
+  bad([](si::jitter_config& c) { c.max_dropout = 32768; });
+  bad([](si::jitter_config& c) { c.nack_retry_interval_us = -1; });
+  bad([](si::jitter_config& c) { c.keyframe_request_interval_us = -1; });
+  // The boundaries themselves are accepted.
+  si::jitter_config edge;
+  edge.capacity = 16;
+  edge.max_misorder = 15;
+  edge.max_dropout = 32767;
+  edge.clock_rate_hz = 1000;
+  CHECK_NOTHROW((buffer{alice, 1, edge}));
 }
 
 TEST_CASE("F9: refusals are counted and reported to the hook") {
@@ -562,7 +589,8 @@ TEST_CASE("F9: refusals are counted and reported to the hook") {
   b.refusals().set_hook(nullptr);
 }
 
-TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, keyframe requests, reset") {
+TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, keyframe requests, reset" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
   si::jitter_config c = frame_cfg();
   c.capacity = 1024;
   c.max_misorder = 512;
@@ -588,4 +616,92 @@ TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, key
   (void)b.reset(2);
   CHECK(probe.count() == 0);
   CHECK(released > 1000);
+}
+
+TEST_CASE("F9: hostile times given to keyframe_request_due neither overflow nor break the rate limit") {
+  buffer b{alice, 1, frame_cfg()};
+  // No keyframe ever arrives: frames are discarded and a keyframe is wanted.
+  for (std::uint32_t f = 1; f < 4; ++f) {
+    for (std::uint32_t part = 0; part < 3; ++part) REQUIRE(b.insert(fpkt(f, part, false)));
+  }
+  (void)drain(b, 1000 * ms);
+  REQUIRE(b.keyframe_needed());
+  CHECK(*b.keyframe_request_due(alice_req, 1000 * ms));
+  // A time far in the past is treated as the latest seen, like pop() does: still rate limited.
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MIN));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, -1));
+  CHECK(b.stats().keyframe_requests == 1);
+  // A time far in the future is capped, and the difference after it cannot overflow either.
+  CHECK(*b.keyframe_request_due(alice_req, INT64_MAX));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MAX));
+  CHECK_FALSE(*b.keyframe_request_due(alice_req, INT64_MIN));
+  CHECK(b.stats().keyframe_requests == 2);
+}
+
+TEST_CASE("F9: a missing run longer than the misorder window: NACK retries stay bounded, every NACK is acceptable") {
+  si::jitter_config c = fixed(1000 * ms);
+  c.capacity = 16;
+  c.max_misorder = 8;
+  c.nack_max_retries = 2;
+  c.nack_retry_interval_us = 1 * ms;
+  buffer b{alice, 1, c};
+  REQUIRE(b.insert(on_time(0, 0)));
+  REQUIRE(b.insert(on_time(40, 1)));  // 1..39 missing: more than the ring, more than the window
+  std::uint16_t list[64];
+  std::vector<std::uint16_t> asked;
+  for (int round = 0; round < 6; ++round) {
+    const auto n = b.nack_list(alice_req, 20 * ms + round * 10 * ms, list, 64);
+    REQUIRE(n);
+    asked.insert(asked.end(), list, list + *n);
+  }
+  // Each sequence number is asked for at most nack_max_retries times, never forever.
+  for (const std::uint16_t s : asked) {
+    CHECK(std::count(asked.begin(), asked.end(), s) <= c.nack_max_retries);
+  }
+  CHECK(b.stats().nacks_sent == asked.size());
+  CHECK(b.stats().nacks_sent <= 2U * 39U);
+  // Whatever was asked for can be accepted when it is retransmitted, in order: no wasted
+  // requests, and no retransmissions beyond the window that look like a sequence jump.
+  REQUIRE_FALSE(asked.empty());
+  std::sort(asked.begin(), asked.end());
+  for (const std::uint16_t s : asked) {
+    const auto r = b.insert(on_time(s, s, 50 * ms));
+    CHECK_MESSAGE((r || r.refused_for(si::refusal::duplicate)), std::to_string(s));
+  }
+  CHECK(b.stats().resets == 0);
+  CHECK(b.stats().flushed == 0);
+}
+
+TEST_CASE("F4: after a reset, a new session reusing the old sequence numbers never gets the old epoch's held packets") {
+  buffer b{alice, 1, fixed()};
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{10, 11, 13, 14}) REQUIRE(b.insert(on_time(i, i)));
+  CHECK(drain(b, 125 * ms) == std::vector<event>{pk(10)});  // 11, 13, 14 of epoch 1 still held
+  REQUIRE(b.reset(2));
+  // The reconnected sender happens to reuse the very same numbers; 13 and 14 never arrive.
+  REQUIRE(b.insert(on_time(12, 20, 0, alice, 2)));
+  REQUIRE(b.insert(on_time(15, 23, 0, alice, 2)));
+  const auto out = drain(b, 10'000 * ms);  // drain() checks every release is epoch 2's
+  CHECK_MESSAGE(out == (std::vector<event>{pk(12), gp(13, 2), pk(15)}), describe(out));
+  CHECK(b.stats().released == 3);
+  check_conservation(b);
+}
+
+TEST_CASE("F9: two consecutive stale copies far behind are not a sequence jump: nothing flushed, nothing released twice") {
+  buffer b{alice, 1, fixed()};  // max_misorder 32, capacity 64
+  std::vector<event> out;
+  for (std::uint16_t i = 0; i < 60; ++i) {
+    REQUIRE(b.insert(on_time(i, i)));
+    for (const auto& e : drain(b, 5 * ms + i * 10 * ms)) out.push_back(e);
+  }
+  // A late burst of duplicates (or answers to long-expired NACKs), 40 behind, in order.
+  CHECK(b.insert(on_time(20, 20, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.insert(on_time(21, 21, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.insert(on_time(22, 22, 600 * ms)).refused_for(si::refusal::duplicate));
+  CHECK(b.stats().resets == 0);
+  CHECK(b.stats().flushed == 0);
+  for (std::uint16_t i = 60; i < 64; ++i) REQUIRE(b.insert(on_time(i, i)));
+  for (const auto& e : drain(b, 10'000 * ms)) out.push_back(e);
+  REQUIRE(out.size() == 64);
+  for (std::uint16_t i = 0; i < 64; ++i) CHECK(out[i] == pk(i));  // each exactly once, in order
+  check_conservation(b);
 }

@@ -220,3 +220,30 @@ TEST_CASE("F6 harness: summarize measures the jitter the profile configures") {
   CHECK(j_calm < 2'000.0);
   CHECK(j_rough > 3.0 * j_calm);
 }
+
+TEST_CASE("F9 harness: extreme spike shapes stay within the cap instead of overflowing the delay") {
+  // A very small alpha (or a zero scale) makes the Pareto draw infinite or NaN; the delay must
+  // still be capped, never converted from a value no 64-bit integer can hold.
+  for (const double alpha : {0.3, 0.01}) {
+    for (const std::int64_t scale : {std::int64_t{0}, std::int64_t{40'000}}) {
+      CAPTURE(alpha);
+      CAPTURE(scale);
+      ns::profile p;
+      p.base_delay_us = 1'000;
+      p.spike_probability = 1.0;
+      p.spike_scale_us = scale;
+      p.spike_alpha = alpha;
+      p.spike_cap_us = 500'000;
+      ns::simulator sim{p, 9};
+      const auto t = sim.run(spec_of(2'000));
+      REQUIRE(t.size() == 2'000);
+      std::int64_t worst = 0;
+      for (const auto& a : t) {
+        CHECK(a.arrival_us >= a.packet.send_us + p.base_delay_us);
+        worst = std::max(worst, a.arrival_us - a.packet.send_us);
+      }
+      CHECK(worst <= p.base_delay_us + p.spike_cap_us);
+      if (scale == 0) CHECK(worst == p.base_delay_us);
+    }
+  }
+}

@@ -171,7 +171,7 @@ TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stor
   cfg.max_tenants = 8;
   cfg.shards = 8;
   cache_t cache{cfg};
-  const std::uint64_t rounds = streamiso_test::scaled(40'000, 2'000);
+  const std::uint64_t rounds = streamiso_test::scaled(40'000, 10'000);
   shared_state st{rounds * seats + 64};
   for (std::size_t i = 0; i < seats; ++i) {
     st.table[i].s = *cache.open_session(si::owner{1 + i % tenants});

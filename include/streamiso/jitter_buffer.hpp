@@ -199,10 +199,9 @@ class jitter_buffer {
     slot& s = at(ext);
     if (ext < next_) {
       if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext);
-      if (s.gen == gen_ && s.state == slot_state::held) {
-        return counters_.record(refusal::out_of_range, highest_ - ext);
-      }
-      next_ = ext;  // start-up window: the first packets are put in order, not dropped
+      // Start-up window: the first packets are put in order, not dropped. The slot is free:
+      // every held packet lies in (ext, highest_], less than a ring length above ext.
+      next_ = ext;
     } else if (s.gen == gen_ && s.state == slot_state::held) {
       return s.key == ext ? counters_.record(refusal::duplicate)
                           : counters_.record(refusal::out_of_range, ext - next_);
@@ -257,7 +256,11 @@ class jitter_buffer {
     now = std::max(now, last_now_);
     std::size_t n = 0;
     if (!started_) return n;
-    std::uint64_t e = std::max(next_, highest_ > cfg_.nack_max_age ? highest_ - cfg_.nack_max_age : 0);
+    // Nothing further back than max_misorder: insert would refuse its retransmission (and two
+    // in a row would look like a sequence jump), and beyond it ring slots alias, so per-number
+    // retry counts would be lost.
+    const std::uint64_t age = std::min<std::uint64_t>(cfg_.nack_max_age, cfg_.max_misorder);
+    std::uint64_t e = std::max(next_, highest_ - age);
     while (e <= highest_ && n < max) {
       if (held(at(e), e)) {
         ++e;
@@ -276,9 +279,11 @@ class jitter_buffer {
   }
 
   // True when the sender should be asked for a keyframe now (frame mode: dependent frames
-  // are being discarded); rate-limited to one per keyframe_request_interval_us.
+  // are being discarded); rate-limited to one per keyframe_request_interval_us. `now` is
+  // clamped as in pop(), so the rate limit cannot be bypassed or overflowed by a bad clock.
   [[nodiscard]] result<bool> keyframe_request_due(const requester_type& who, jitter_usec now) noexcept {
     if (STREAMISO_UNLIKELY(!match_(owner_, who))) return counters_.record(refusal::owner_mismatch);
+    now = std::min(std::max(now, std::max(last_now_, last_keyframe_request_us_)), max_time);
     if (!keyframe_wanted_) return false;
     if (keyframe_requested_ && now - last_keyframe_request_us_ < cfg_.keyframe_request_interval_us) {
       return false;
@@ -408,6 +413,18 @@ class jitter_buffer {
     if (old_range_valid_ &&
         static_cast<std::uint16_t>(p.seq - old_first_) <= static_cast<std::uint16_t>(old_last_ - old_first_)) {
       return counters_.record(refusal::stale_session);
+    }
+    // A number this generation has already released or declared lost (its slot still says
+    // so) is an old copy, not a new sequence space: two in a row must not flush the stream
+    // and replay numbers already played out.
+    const auto back = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
+    if (back < 0) {
+      const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
+      const slot& s = at(ext);
+      if (ext < next_ && s.gen == gen_ && s.key == ext &&
+          (s.state == slot_state::released || s.state == slot_state::lost)) {
+        return refuse_behind(s, ext);
+      }
     }
     if (!probation_valid_ || p.seq != probation_seq_) {
       probation_valid_ = true;
@@ -610,7 +627,14 @@ class jitter_buffer {
       frame_end_ = e;
       return emit(who, head, e == next_);
     }
-    if (e == highest_) return refused{refusal::empty};  // the rest of the frame may come
+    if (e == highest_) {
+      // The rest of the frame may still come; past the largest delay we would ever wait, it
+      // will not, and holding the packets would stall the stream forever.
+      if (now < deadline(head) + cfg_.max_delay_us) return refused{refusal::empty};
+      need_keyframe_ = true;
+      keyframe_wanted_ = true;
+      return discard(e);
+    }
     const std::uint64_t after = first_held_after(e + 1);
     if (now < deadline(at(after))) return refused{refusal::empty};
     need_keyframe_ = true;  // the frame lost a part: it and what depends on it are useless

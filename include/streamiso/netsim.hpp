@@ -141,7 +141,7 @@ inline profile reconnecting() {
   p.base_delay_us = 40'000;
   p.jitter_us = 10'000;
   p.loss = 0.02;
-  p.reorder_probability = 0.05;
+  p.reorder_probability = 0.03;
   p.reorder_delay_us = 120'000;
   p.duplicate_probability = 0.01;
   p.duplicate_delay_us = 150'000;
@@ -347,8 +347,11 @@ class simulator {
     if (!rng_.chance(profile_.spike_probability)) return 0;
     // Pareto by inversion: scale / U^(1/alpha), heavy-tailed for small alpha.
     const double u = 1.0 - rng_.uniform();  // (0, 1]
+    if (profile_.spike_scale_us == 0) return 0;
     const double v = static_cast<double>(profile_.spike_scale_us) / std::pow(u, 1.0 / profile_.spike_alpha);
-    return std::min(static_cast<usec>(v), profile_.spike_cap_us);
+    // A small alpha makes v astronomically large or infinite: cap it before converting, as a
+    // double beyond 2^63 has no integer value.
+    return v < static_cast<double>(profile_.spike_cap_us) ? static_cast<usec>(v) : profile_.spike_cap_us;
   }
 
   void validate() const {

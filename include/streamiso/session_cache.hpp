@@ -5,8 +5,8 @@
 // Design (long form in docs/cache.md):
 // - Sessions are issued by the cache (open_session) and cannot be forged. close_session and
 //   invalidate_tenant are one atomic store each (O(1)); the entries they kill are unreadable
-//   at once and their memory is reclaimed lazily (by the next lookup that meets them, or by
-//   eviction, which takes dead entries before live ones).
+//   at once and their memory is reclaimed lazily (by the next lookup or put that meets them
+//   under their key, or by the SIEVE hand, which they never escape since they are never hit).
 // - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
 //   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
 //   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
@@ -14,6 +14,9 @@
 //   evicts its own entries (SIEVE over its own queue) before it may insert.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
+// - Each entry is one allocation (made by put): the value, its owner stamp and its links.
+//   get hands out a one-pointer handle that shares that allocation; get, refusals and
+//   eviction never allocate.
 // - TTL per entry, measured by an injected Clock (tests use manual_clock and never sleep).
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
@@ -21,8 +24,9 @@
 // Thread safety:
 // - session_cache: none; one thread at a time (or external locking).
 // - concurrent_session_cache: every member function may be called from any thread. Entries
-//   are spread over shards by key hash; each shard has a mutex. Sessions and tenants live in
-//   one registry whose liveness words are atomics read without a lock.
+//   are spread over shards by key hash; each shard has a short spin lock (critical sections
+//   are tens of nanoseconds). Sessions and tenants live in one registry (a std::mutex for
+//   open/close/invalidate) whose liveness words are atomics that get and put read without it.
 //
 // Linearizability rule (concurrent form): once close_session(s) has returned, no get that
 // starts afterwards (in happens-before order) returns an entry of s, and no put for s that
@@ -122,14 +126,15 @@ struct basic_put_options {
 };
 
 // Shared implementation of session_cache (Lock = no lock, one shard) and
-// concurrent_session_cache (Lock = std::mutex, several shards). Use the aliases below.
+// concurrent_session_cache (Lock = detail::spin_lock, several shards). Use the aliases below;
+// Lock is the shard lock and may be any BasicLockable (std::mutex works too).
 template <class Key, class Value, class TenantId, class Hash, class SizeOf, class Clock,
           class Match, class Lock>
 class basic_session_cache {
   static_assert(is_match_policy<Match, basic_owner<TenantId>, basic_requester<TenantId>>::value,
                 "Match must be callable as bool(const owner&, const requester&)");
   static_assert(std::is_default_constructible<Key>::value && std::is_copy_assignable<Key>::value,
-                "Key must be default constructible and copy assignable (slots are preallocated)");
+                "Key must be default constructible and copy assignable (it is stamped into the entry)");
   static_assert(std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
                                     std::size_t>::value,
                 "Hash must map a Key to std::size_t");
@@ -140,18 +145,22 @@ class basic_session_cache {
                                     std::size_t>::value,
                 "SizeOf must map a Value to its size in bytes");
 
+  static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
+  // open/close/invalidate may scan tables: a sleeping mutex there, never a spin lock.
+  using registry_lock = std::conditional_t<concurrent, std::mutex, detail::no_lock>;
+  using registry_type = detail::session_registry<TenantId, registry_lock>;
   using shard_type =
-      detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, Lock>;
-  using registry_type = detail::session_registry<TenantId, Lock>;
+      detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, registry_lock>;
+  using node_type = typename shard_type::node;
 
  public:
   using key_type = Key;
   using value_type = Value;
   using tenant_type = basic_owner<TenantId>;
   using session = basic_session<TenantId>;
-  // What get hands out: shared and read-only. A later put, eviction or close never
-  // invalidates it; it only stops the cache from handing the value out again.
-  using value_handle = std::shared_ptr<const Value>;
+  // What get hands out: shared and read-only, one pointer wide. A later put, eviction or close
+  // never invalidates it; it only stops the cache from handing the value out again.
+  using value_handle = typename shard_type::value_handle;
   using clock_type = Clock;
   using duration = typename Clock::duration;
   using time_point = typename Clock::time_point;
@@ -202,37 +211,56 @@ class basic_session_cache {
                                          cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shard_of(h);
+    sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     return sh.core.get(s, key, h, scope);
   }
 
+  // As get, but instead of handing out a handle, calls fn(const Value&) on s's entry while the
+  // shard is locked: no reference count is touched, nothing is allocated. For small values
+  // copied out (a timestamp, a thumbnail's metadata). fn must be short and must not call back
+  // into the cache. Same refusals as get; on a refusal fn is not called.
+  template <class Fn>
+  [[nodiscard]] status visit(const session& s, const Key& key, Fn&& fn,
+                             cache_scope scope = cache_scope::session) {
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    sh.core.prefetch(h);
+    std::lock_guard<Lock> guard(sh.lock);
+    result<node_type*> found = sh.core.find(s, key, h, scope);
+    if (!found) return refused{found.reason(), found.detail()};
+    std::forward<Fn>(fn)(static_cast<const Value&>((*found)->value));
+    return status{};
+  }
+
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // Allocates the shared value (once); nothing else. Refusals: stale_session (s closed or
-  // replaced: a late write is never stored), malformed (ttl <= 0), oversized (larger than
-  // the cache), quota (larger than the tenant's byte quota), full (out of memory).
+  // Allocates exactly once: the entry node that holds the value and its owner stamp (to share
+  // one large frame among entries without copying, make Value a std::shared_ptr<const Frame>).
+  // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
+  // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
+  // tenant's byte quota), full (out of memory). Refusals other than full allocate nothing.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
-    value_handle v;
+    if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
+    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
+    const std::size_t bytes = size_of_(value);
+    const std::uint64_t h = hash_of(key);
+    shard_slot& sh = shard_of(h);
+    if (status pre = sh.core.precheck(bytes); !pre) return pre;
+    node_type* n = nullptr;
     try {
-      v = std::make_shared<const Value>(std::move(value));
+      n = new node_type(std::move(value));
     } catch (const std::bad_alloc&) {
       return registry_.counters().record(refusal::full);
     }
-    return put(s, key, std::move(v), opts);
-  }
-
-  // As above, for a value that is already shared (no allocation at all). A null handle is
-  // refused (malformed).
-  [[nodiscard]] status put(const session& s, const Key& key, value_handle value,
-                           put_options opts = {}) noexcept {
-    if (value == nullptr || opts.ttl <= duration::zero()) {
-      return registry_.counters().record(refusal::malformed);
+    shard_type::stamp(*n, s, key, h, bytes, expiry_for(opts.ttl), opts.scope);
+    status st;
+    {
+      std::lock_guard<Lock> guard(sh.lock);
+      // The liveness check that counts is the one under the lock, inside put().
+      st = sh.core.put(s, n, h);
     }
-    const std::size_t bytes = size_of_(*value);
-    const time_point expires = expiry_for(opts.ttl);
-    const std::uint64_t h = hash_of(key);
-    shard_slot& sh = shard_of(h);
-    std::lock_guard<Lock> guard(sh.lock);
-    return sh.core.put(s, key, h, std::move(value), bytes, expires, opts.scope);
+    if (!st) node_type::release(n);  // refused: the node was never shared
+    return st;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
@@ -273,8 +301,6 @@ class basic_session_cache {
     mutable Lock lock;
     shard_type core;
   };
-
-  static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
 
   static void validate(const session_cache_config& c) {
     if (c.max_entries == 0 || c.max_bytes == 0) {
@@ -322,20 +348,20 @@ class basic_session_cache {
   std::vector<std::unique_ptr<shard_slot>> shards_;
 };
 
-// Single-threaded session-bound cache (one SIEVE queue, exact global LRU-free eviction).
+// Single-threaded session-bound cache: one shard, no locks.
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
 using session_cache =
     basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
-// Thread-safe session-bound cache: sharded by key hash, a mutex per shard, lock-free session
+// Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
 // liveness checks. Capacity and quotas are split evenly across shards (see docs/cache.md).
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
 using concurrent_session_cache =
-    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, std::mutex>;
+    basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::spin_lock>;
 
 STREAMISO_END_NAMESPACE
 

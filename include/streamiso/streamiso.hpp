@@ -13,6 +13,8 @@
 #include "streamiso/spsc_queue.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
+#include "streamiso/netsim.hpp"
+#include "streamiso/jitter_buffer.hpp"
 #include "streamiso/session_cache.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP

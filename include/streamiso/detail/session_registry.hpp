@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "streamiso/accounting.hpp"
@@ -30,6 +31,38 @@ class session_registry;
 struct no_lock {
   void lock() noexcept {}
   void unlock() noexcept {}
+};
+
+// The shard lock of the concurrent cache. Critical sections are a few dozen nanoseconds, so a
+// test-and-test-and-set lock beats a futex mutex: unlock is a plain store, not an atomic
+// read-modify-write, and there is no call into the C library. A waiter spins briefly, then
+// yields, so a preempted holder (2 cores shared with other work) does not starve it.
+class spin_lock {
+ public:
+  void lock() noexcept {
+    for (;;) {
+      // acquire pairs with the release in unlock(): the previous holder's writes are visible.
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      // relaxed: only a hint that the lock looks free; the exchange above re-checks.
+      for (unsigned spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins >= 64) {
+          std::this_thread::yield();
+          spins = 0;
+        }
+      }
+    }
+  }
+  [[nodiscard]] bool try_lock() noexcept {
+    // acquire pairs with the release in unlock(), as in lock().
+    return !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept {
+    // release pairs with the acquire in lock()/try_lock(): publishes the critical section.
+    locked_.store(false, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<bool> locked_{false};
 };
 
 inline std::uint64_t next_cache_uid() noexcept {
@@ -183,9 +216,9 @@ class session_registry {
     const std::uint32_t ts = find_tenant(t);
     if (ts == nil) return 0;
     tenant_record& tr = tenants_[ts];
-    // relaxed load: we hold lock_. release store pairs with the acquire loads in is_live()
-    // and entry_alive(): once this returns, no reader sees the old generation as current.
-    tr.gen.store(tr.gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    // release pairs with the acquire loads in is_live() and entry_alive(): once this
+    // returns, no reader sees the old generation as current.
+    tr.gen.store(++last_gen_, std::memory_order_release);
     return tr.sessions;
   }
 
@@ -222,7 +255,9 @@ class session_registry {
     std::uint32_t tenant = 0;
   };
   struct tenant_record {
-    std::atomic<std::uint64_t> gen{1};
+    // Drawn from one counter for all records, so a generation names its record too: equal
+    // generations mean the same tenant in the same epoch. 0 = never bound.
+    std::atomic<std::uint64_t> gen{0};
     TenantId id{};
     std::uint64_t last_used = 0;
     std::size_t sessions = 0;
@@ -280,6 +315,8 @@ class session_registry {
     tenant_record& tr = tenants_[ts];
     tr.id = t.id();
     tr.bound = true;
+    // release pairs with the acquire in is_live()/entry_alive(), as in invalidate().
+    tr.gen.store(++last_gen_, std::memory_order_release);
     tr.sessions = 0;
     const std::size_t mask = index_.size() - 1;
     std::size_t i = home_of(t.id());
@@ -315,8 +352,8 @@ class session_registry {
       }
     }
     index_[hole] = 0;
-    // relaxed load: we hold lock_. release pairs with the acquire in entry_alive().
-    tr.gen.store(tr.gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    // release pairs with the acquire in entry_alive().
+    tr.gen.store(++last_gen_, std::memory_order_release);
     tr.bound = false;
   }
 
@@ -330,6 +367,7 @@ class session_registry {
   std::size_t session_count_ = 0;
   std::size_t tenant_count_ = 0;
   std::uint64_t next_session_id_ = 0;
+  std::uint64_t last_gen_ = 0;
   std::uint64_t clock_ = 0;
   std::uint64_t uid_;
 };
