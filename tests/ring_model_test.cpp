@@ -310,7 +310,7 @@ TEST_CASE("F1 F3 F8: randomized model, spsc_queue: zero cross-owner, delivered +
   CHECK(t.reported_lost > 0);
 }
 
-TEST_CASE("F1 F3: randomized model, broadcast_ring: zero cross-owner, delivered + lost == published") {
+TEST_CASE("F1 F3: randomized model, broadcast_ring: zero cross-owner, delivered + lost + unread == published") {
   rng g(0x5eed'0002);
   tally t;
   run_broadcast(g, streamiso_test::scaled(1'000'000), t);

@@ -48,7 +48,7 @@ std::uint64_t owner_for_binding(std::uint64_t binding) { return 1 + binding % ow
 }  // namespace
 
 TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, delivered + stale == pushed") {
-  const std::uint64_t total = streamiso_test::scaled(2'000'000, 20'000);
+  const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 5000;
   si::spsc_queue<wide_frame> q(256, owner_of(owner_for_binding(0)));
   std::atomic<bool> done{false};
@@ -100,7 +100,7 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
 }
 
 TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no torn or foreign frame, gaps == reported overruns") {
-  const std::uint64_t total = streamiso_test::scaled(2'000'000, 20'000);
+  const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 20000;
   using ring_t = si::broadcast_ring<wide_frame>;
   ring_t ring(16, owner_of(owner_for_binding(0)));
@@ -171,7 +171,7 @@ TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no to
 }
 
 TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases and recycles them") {
-  const std::uint64_t total = streamiso_test::scaled(300'000, 5'000);
+  const std::uint64_t total = streamiso_test::scaled(150'000, 5'000);
   constexpr std::size_t buf_size = 256;
   si::buffer_pool<> pool(6, buf_size, si::scrub_policy::on_release);
   si::broadcast_ring<si::pool_handle> ring(4, owner_of(owner_for_binding(0)));

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -529,7 +531,8 @@ TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its 
   CHECK(c.stats().evictions == 56);
 }
 
-TEST_CASE("F1: the concurrent form allocates nothing on get either") {
+TEST_CASE("F1: the concurrent form allocates nothing on get either" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
   using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
   si::session_cache_config cfg = small_config(1024);
   ccache_t c{cfg};
@@ -641,4 +644,193 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(c.visit(a, 2, copy_out).refused_for(si::refusal::expired));
   CHECK(probe.count() == 0);
   CHECK(calls == 2);
+}
+
+// ---- review: registry exhaustion, tenant_usage of foreign handles, byte accounting -------
+
+TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions are reclaimed") {
+  // A revoked device never calls close_session. Its slot is swept when slots run out; its
+  // tenant record must be reclaimable too, or every new household is refused forever.
+  si::session_cache_config cfg = small_config();
+  cfg.max_sessions = 8;
+  cfg.max_tenants = 2;
+  cache_t c{cfg};
+  const session_t a = open(c, 1);
+  const session_t b = open(c, 2);
+  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+  CHECK(c.invalidate_tenant(si::owner{2}) == 1);
+  auto fresh = c.open_session(si::owner{3});
+  REQUIRE(fresh.has_value());
+  REQUIRE(c.put(*fresh, 1, stamp_for(*fresh, 1)));
+  CHECK(read(c, *fresh, 1).has_value());
+  // The cut-off handles stay dead, whatever their slots and records now hold.
+  CHECK(read(c, a, 1).refused_for(si::refusal::stale_session));
+  CHECK(read(c, b, 1).refused_for(si::refusal::stale_session));
+  CHECK(c.put(a, 1, stamp_for(a, 1)).refused_for(si::refusal::stale_session));
+}
+
+TEST_CASE("F4: a refused open_session does not recycle an idle household's record") {
+  // open_session refused `full` must lose nothing already accepted: household 1's shared
+  // entry survives a refused open by household 3.
+  si::session_cache_config cfg = small_config();
+  cfg.max_sessions = 2;
+  cfg.max_tenants = 2;
+  cache_t c{cfg};
+  const session_t a = open(c, 1);
+  REQUIRE(c.put(a, 4, stamp_for(a, 4, 44), {si::cache_scope::tenant}));
+  REQUIRE(c.close_session(a));  // household 1 is idle; its record and shared entry stay
+  const session_t b = open(c, 2);
+  const session_t b2 = open(c, 2);
+  CHECK(c.open_session(si::owner{3}).refused_for(si::refusal::full));  // no session slot
+  REQUIRE(c.close_session(b2));
+  const session_t a_again = open(c, 1);
+  auto shared = read(c, a_again, 4, si::cache_scope::tenant);
+  REQUIRE(shared.has_value());
+  CHECK((*shared)->seq == 44);
+  (void)b;
+}
+
+TEST_CASE("F2 F9: tenant_usage answers only for the handle's own household, never out of bounds") {
+  si::session_cache_config small = small_config();
+  small.max_tenants = 1;
+  cache_t c{small};
+  const session_t a = open(c, 1);
+  for (std::uint64_t k = 0; k < 3; ++k) REQUIRE(c.put(a, k, stamp_for(a, k)));
+  REQUIRE(c.close_session(a));
+  CHECK(c.tenant_usage(a).entries == 3);  // a closed session's household is still bound
+  // Household 2 takes over the only tenant record: a's handle must not report 2's usage.
+  const session_t b = open(c, 2);
+  for (std::uint64_t k = 10; k < 15; ++k) REQUIRE(c.put(b, k, stamp_for(b, k)));
+  CHECK(c.tenant_usage(b).entries >= 5);
+  CHECK(c.tenant_usage(a).entries == 0);
+  CHECK(c.tenant_usage(a).bytes == 0);
+  // A handle of another cache names a tenant record this cache does not have.
+  si::session_cache_config big = small_config();
+  big.max_tenants = 64;
+  cache_t other{big};
+  std::vector<session_t> foreign;
+  for (std::uint64_t t = 1; t <= 40; ++t) foreign.push_back(open(other, t));
+  CHECK(c.tenant_usage(foreign.back()).entries == 0);
+  CHECK(c.tenant_usage(foreign.back()).bytes == 0);
+}
+
+namespace {
+// A value that states its own size: stands in for a size function fed hostile metadata.
+struct declared_size {
+  std::size_t bytes = 0;
+  std::uint64_t session = 0;
+};
+struct declared_bytes {
+  std::size_t operator()(const declared_size& v) const noexcept { return v.bytes; }
+};
+}  // namespace
+
+TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit") {
+  using huge_t = si::session_cache<std::uint64_t, declared_size, si::id128,
+                                   std::hash<std::uint64_t>, declared_bytes, si::manual_clock>;
+  constexpr std::size_t half = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
+  SUBCASE("cache byte limit") {
+    si::session_cache_config cfg = small_config();
+    cfg.max_bytes = half + 10;
+    huge_t c{cfg};
+    const auto s = *c.open_session(si::owner{1});
+    REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
+    REQUIRE(c.put(s, 2, declared_size{half, s.id()}));  // the first must be evicted for it
+    CHECK(c.stats().entries == 1);
+    CHECK(c.stats().bytes == half);
+    CHECK(c.stats().evictions == 1);
+    CHECK(c.get(s, 1).refused_for(si::refusal::empty));
+    CHECK(c.get(s, 2).has_value());
+  }
+  SUBCASE("tenant byte quota") {
+    si::session_cache_config cfg = small_config();
+    cfg.tenant_max_bytes = half + 10;
+    huge_t c{cfg};
+    const auto s = *c.open_session(si::owner{1});
+    const auto other = *c.open_session(si::owner{2});
+    REQUIRE(c.put(other, 7, declared_size{5, other.id()}));
+    REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
+    REQUIRE(c.put(s, 2, declared_size{half, s.id()}));  // s's own first entry goes
+    CHECK(c.tenant_usage(s).bytes == half);
+    CHECK(c.tenant_usage(s).entries == 1);
+    CHECK(c.get(other, 7).has_value());
+  }
+}
+
+namespace {
+// A key whose copy fails on demand: stands in for a std::string key whose copy into the
+// entry runs out of memory.
+struct fragile_key {
+  static inline bool fail = false;
+  std::uint64_t v = 0;
+  fragile_key() = default;
+  explicit fragile_key(std::uint64_t x) : v(x) {}
+  fragile_key(const fragile_key& o) : v(o.v) {
+    if (fail) throw std::bad_alloc{};
+  }
+  fragile_key& operator=(const fragile_key& o) {
+    if (fail) throw std::bad_alloc{};
+    v = o.v;
+    return *this;
+  }
+  friend bool operator==(const fragile_key& a, const fragile_key& b) noexcept { return a.v == b.v; }
+};
+struct fragile_key_hash {
+  std::size_t operator()(const fragile_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+}  // namespace
+
+TEST_CASE("F9: put is refused `full` when the key cannot be copied into the entry") {
+  using keyed_t = si::session_cache<fragile_key, std::uint64_t, si::id128, fragile_key_hash>;
+  keyed_t c{small_config()};
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, fragile_key{1}, 11));
+  fragile_key::fail = true;
+  auto r = c.put(s, fragile_key{1}, 12);
+  fragile_key::fail = false;
+  CHECK(r.refused_for(si::refusal::full));
+  auto kept = c.get(s, fragile_key{1});
+  REQUIRE(kept.has_value());
+  CHECK(**kept == 11);
+  CHECK(c.stats().entries == 1);
+}
+
+TEST_CASE("F9: a shard count the key hash cannot address is rejected by the constructor") {
+  using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
+  si::session_cache_config cfg = small_config(64);
+  cfg.shards = std::numeric_limits<std::size_t>::max();  // rounding up to 2^k would overflow
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  cfg.shards = (std::size_t{1} << 24) + 1;  // more shards than the hash bits that pick one
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  // Each shard holds at least one entry, so more shards than entries would hold more than
+  // max_entries.
+  cfg.max_entries = 10;
+  cfg.shards = 64;
+  CHECK_THROWS_AS(ccache_t{cfg}, std::invalid_argument);
+  cfg.shards = 8;
+  ccache_t ok{cfg};
+  const auto s = *ok.open_session(si::owner{1});
+  for (std::uint64_t k = 0; k < 200; ++k) REQUIRE(ok.put(s, k, stamp{s.id(), 1, k, 0}));
+  CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
+}
+
+TEST_CASE("F2: with a match policy that accepts everyone, tenant generations still keep households apart") {
+  // The owner stamp includes the tenant generation, unique per record and epoch; the match
+  // policy is checked on top of it, never instead of it. (Kills the mutant where freshly bound
+  // records share generation 0 and only the owner tag tells households apart.)
+  struct accept_all {
+    bool operator()(const si::owner&, const si::requester&) const noexcept { return true; }
+  };
+  using lax_t = si::session_cache<std::uint64_t, stamp, si::id128, std::hash<std::uint64_t>,
+                                  si::value_bytes, si::manual_clock, accept_all>;
+  lax_t c{small_config()};
+  const auto a = *c.open_session(si::owner{1});
+  const auto b = *c.open_session(si::owner{2});
+  REQUIRE(c.put(a, 1, stamp{a.id(), 1, 1, 0}, {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 2, stamp{a.id(), 1, 2, 0}));
+  CHECK(c.get(b, 1, si::cache_scope::tenant).refused_for(si::refusal::owner_mismatch));
+  CHECK(c.get(b, 2).refused_for(si::refusal::owner_mismatch));
+  auto own = c.get(a, 1, si::cache_scope::tenant);
+  REQUIRE(own.has_value());
+  CHECK((*own)->tenant == 1);
 }

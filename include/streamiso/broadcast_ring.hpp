@@ -164,6 +164,7 @@ class broadcast_ring {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   struct binding {
     owner_type owner;
     generation gen;
@@ -225,7 +226,9 @@ class broadcast_ring {
   // Written on rebind only.
   alignas(cache_line_size) std::atomic<std::uint64_t> gen_{0};
   detail::seqlocked<binding> binding_;
-  refusal_counters counters_;
+  // Own line: refusals (a producer spinning on `full`, readers counting overruns) must not
+  // invalidate the line that every pop/read loads the binding version from.
+  alignas(cache_line_size) refusal_counters counters_;
 };
 
 // A reader's cursor. Movable, not copyable (two copies would double-count losses).

@@ -14,6 +14,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/atomic_words.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -148,6 +149,7 @@ class buffer_pool {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   static constexpr std::uint64_t pin_mask = (std::uint64_t{1} << 23) - 1;
   static constexpr std::uint64_t live_bit = std::uint64_t{1} << 23;
   static constexpr unsigned gen_shift = 24;
@@ -257,7 +259,8 @@ class buffer_pool {
   const scrub_policy scrub_;
   Match match_;
   alignas(cache_line_size) std::atomic<std::uint64_t> free_head_{0};
-  refusal_counters counters_;
+  // Own line: counting refusals must not slow down acquire/release on the free list.
+  alignas(cache_line_size) refusal_counters counters_;
 };
 
 // A buffer being filled by its owner. Move-only; abandoning it (destroying it unpublished)

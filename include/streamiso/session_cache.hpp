@@ -234,7 +234,8 @@ class basic_session_cache {
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // Allocates exactly once: the entry node that holds the value and its owner stamp (to share
+  // Allocates exactly once (plus what copying Key allocates): the entry node that holds the
+  // value and its owner stamp (to share
   // one large frame among entries without copying, make Value a std::shared_ptr<const Frame>).
   // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
   // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
@@ -249,10 +250,12 @@ class basic_session_cache {
     node_type* n = nullptr;
     try {
       n = new node_type(std::move(value));
+      n->key = key;  // may allocate as well (a std::string key): failing here is `full` too
     } catch (const std::bad_alloc&) {
+      node_type::release(n);  // null when the node itself could not be made
       return registry_.counters().record(refusal::full);
     }
-    shard_type::stamp(*n, s, key, h, bytes, expiry_for(opts.ttl), opts.scope);
+    shard_type::stamp(*n, s, h, bytes, expiry_for(opts.ttl), opts.scope);
     status st;
     {
       std::lock_guard<Lock> guard(sh.lock);
@@ -276,15 +279,20 @@ class basic_session_cache {
     std::size_t entries = 0;
     std::size_t bytes = 0;
   };
-  // What s's tenant holds now (entries of closed sessions included until reclaimed).
+  // What s's tenant holds now (entries of closed sessions included until reclaimed); zero for
+  // a handle of another cache or whose tenant was invalidated or its record recycled.
   [[nodiscard]] usage tenant_usage(const session& s) const noexcept {
     usage u;
+    // Checked first: a handle of another cache may name a record this cache does not have.
+    if (!registry_.tenant_is_current(s)) return u;
     const std::uint32_t ts = registry_type::tenant_slot_of(s);
     for (const auto& sh : shards_) {
       std::lock_guard<Lock> guard(sh->lock);
       u.entries += sh->core.tenant_entries(ts);
       u.bytes += sh->core.tenant_bytes(ts);
     }
+    // Checked again: had the record been recycled meanwhile, these were another household's.
+    if (!registry_.tenant_is_current(s)) return usage{};
     return u;
   }
 
@@ -308,6 +316,10 @@ class basic_session_cache {
     }
     if (c.max_entries >= std::numeric_limits<std::uint32_t>::max()) {
       throw std::invalid_argument("session cache: max_entries too large");
+    }
+    // shard_of() picks a shard with 24 hash bits, and every shard holds at least one entry.
+    if (concurrent && (c.shards > (std::size_t{1} << 24) || c.shards > c.max_entries)) {
+      throw std::invalid_argument("session cache: more shards than entries or hash bits");
     }
   }
 

@@ -103,14 +103,15 @@ class spsc_queue {
     if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) {
       return counters_.record(refusal::owner_mismatch);
     }
-    const std::uint64_t t = prod_.tail;
+    // relaxed: only this thread writes tail_.
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
     if (STREAMISO_UNLIKELY(t - prod_.cached_head > mask_)) {
       // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
-      prod_.cached_head = head_.load(std::memory_order_acquire);
-      if (t - prod_.cached_head > mask_) return counters_.record(refusal::full);
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      prod_.cached_head = h;
+      if (t - h > mask_) return counters_.record(refusal::full);
     }
     ::new (static_cast<void*>(at(t))) Frame(std::forward<Args>(args)...);
-    prod_.tail = t + 1;
     // release: pairs with the consumer's acquire load of tail_; publishes the frame.
     tail_.store(t + 1, std::memory_order_release);
     return {};
@@ -119,7 +120,8 @@ class spsc_queue {
   // Hands the queue to `new_owner` in O(1). Every frame pushed before is stale from now on;
   // the consumer drops and reports them. Returns the new generation.
   generation_type rebind(const owner_type& new_owner) noexcept {
-    const binding b{new_owner, prod_.gen.next(), prod_.tail};
+    // relaxed: only this thread writes tail_.
+    const binding b{new_owner, prod_.gen.next(), tail_.load(std::memory_order_relaxed)};
     // The seqlock's release store happens before the tail_ release of any later push, so a
     // consumer that sees a frame of the new binding also sees the binding.
     binding_.store(b);
@@ -134,10 +136,13 @@ class spsc_queue {
   // owner_mismatch (counted, nothing consumed), empty (not counted), stale_session (counted;
   // frames of an earlier binding were dropped, detail = how many).
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
-    const std::uint64_t h = cons_.head;
-    if (h == cons_.cached_tail) {
+    // relaxed: only this thread writes head_.
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    std::uint64_t t = cons_.cached_tail;
+    if (h == t) {
       // acquire: pairs with the producer's release store of tail_; the frames are visible.
-      cons_.cached_tail = tail_.load(std::memory_order_acquire);
+      t = tail_.load(std::memory_order_acquire);
+      cons_.cached_tail = t;
     }
     // Read after tail_ so that any binding under which a visible frame was pushed is seen.
     if (STREAMISO_UNLIKELY(binding_.version() != cons_.view_version) && !refresh_binding()) {
@@ -146,12 +151,11 @@ class spsc_queue {
     if (STREAMISO_UNLIKELY(!match_(cons_.view.owner, who))) {
       return counters_.record(refusal::owner_mismatch);
     }
-    if (h == cons_.cached_tail) return refused{refusal::empty};
+    if (h == t) return refused{refusal::empty};
     if (STREAMISO_UNLIKELY(h < cons_.view.start)) return drop_stale(h);
     Frame* p = at(h);
     Frame out(std::move(*p));
     p->~Frame();
-    cons_.head = h + 1;
     // release: pairs with the producer's acquire load of head_; the slot is free for reuse.
     head_.store(h + 1, std::memory_order_release);
     return out;
@@ -174,6 +178,7 @@ class spsc_queue {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
+  friend struct detail::ring_test_access;
   struct binding {
     owner_type owner;
     generation gen;
@@ -212,40 +217,44 @@ class spsc_queue {
     }
     const std::uint64_t end = cons_.view.start < cons_.cached_tail ? cons_.view.start : cons_.cached_tail;
     for (std::uint64_t i = h; i != end; ++i) at(i)->~Frame();
-    cons_.head = end;
     // release: pairs with the producer's acquire load of head_; the slots are free.
     head_.store(end, std::memory_order_release);
     return counters_.record(refusal::stale_session, end - h);
   }
 
+  // Groups written by different threads sit two cache lines apart: adjacent-line prefetchers
+  // move lines in 128-byte pairs, so one line apart still ping-pongs, and whether it does
+  // would depend on the object's address modulo 128 (results then flip from run to run).
+  static constexpr std::size_t spacing_ = 2 * cache_line_size;
+
   // Read-only after construction: shared by both threads without contention.
-  alignas(cache_line_size) const std::uint64_t mask_;
+  alignas(spacing_) const std::uint64_t mask_;
   std::unique_ptr<slot[]> slots_;
   Match match_;
 
   // Written by the producer, read by the consumer.
-  alignas(cache_line_size) std::atomic<std::uint64_t> tail_{0};
+  alignas(spacing_) std::atomic<std::uint64_t> tail_{0};
   // The producer's private line.
-  struct alignas(cache_line_size) producer_state {
-    std::uint64_t tail = 0;
+  struct alignas(spacing_) producer_state {
     std::uint64_t cached_head = 0;
     owner_type owner{};
     generation gen{};
   } prod_;
 
   // Written by the consumer, read by the producer.
-  alignas(cache_line_size) std::atomic<std::uint64_t> head_{0};
+  alignas(spacing_) std::atomic<std::uint64_t> head_{0};
   // The consumer's private line.
-  struct alignas(cache_line_size) consumer_state {
-    std::uint64_t head = 0;
+  struct alignas(spacing_) consumer_state {
     std::uint64_t cached_tail = 0;
     std::uint64_t view_version = 0;
     binding view{};
   } cons_;
 
   // Written on rebind only: readers hit in their caches in the steady state.
-  alignas(cache_line_size) detail::seqlocked<binding> binding_;
-  refusal_counters counters_;
+  alignas(spacing_) detail::seqlocked<binding> binding_;
+  // Own line: refusals (a producer spinning on `full`) must not invalidate the line that
+  // every pop loads the binding version from.
+  alignas(spacing_) refusal_counters counters_;
 };
 
 STREAMISO_END_NAMESPACE

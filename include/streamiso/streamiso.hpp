@@ -10,11 +10,11 @@
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/accounting.hpp"
-#include "streamiso/spsc_queue.hpp"
-#include "streamiso/broadcast_ring.hpp"
-#include "streamiso/buffer_pool.hpp"
 #include "streamiso/netsim.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/session_cache.hpp"
+#include "streamiso/spsc_queue.hpp"
+#include "streamiso/broadcast_ring.hpp"
+#include "streamiso/buffer_pool.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP

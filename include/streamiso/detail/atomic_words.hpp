@@ -14,6 +14,10 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
+// Defined only by streamiso's own tests, to put a component into states that are otherwise
+// reachable only through unlucky timing (a writer preempted mid-write). Never defined here.
+struct ring_test_access;
+
 // A seqlock reader copies while the writer may be storing. With plain memory that copy is a
 // data race (undefined behaviour in the C++ memory model, and ThreadSanitizer reports it even
 // when the sequence check later throws the copy away). Storing the value as relaxed atomic
@@ -95,6 +99,7 @@ class seqlocked {
   }
 
  private:
+  friend struct ring_test_access;
   std::atomic<std::uint64_t> seq_{0};
   atomic_words<T> data_;
 };

@@ -249,13 +249,13 @@ class session_cache_shard {
 #endif
   }
 
-  // Fills the identity of a node made by the caller (outside the lock) for session s.
-  static void stamp(node& n, const session& s, const Key& key, std::uint64_t h,
-                    std::size_t bytes, time_point expires, cache_scope scope) noexcept {
+  // Fills the identity of a node made by the caller (outside the lock) for session s. The
+  // caller has copied the key in already: that copy may throw, this must not.
+  static void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes,
+                    time_point expires, cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
     n.hash = static_cast<std::uint32_t>(h);
-    n.key = key;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
@@ -292,11 +292,13 @@ class session_cache_shard {
       }
     }
     tenant_usage& u = usage_[n->tenant_slot];
+    // Room is compared as limit - held (held never exceeds the limit), not held + size: a
+    // hostile size near SIZE_MAX must not wrap the sum back under the limit.
     while (tenant_queues_ && (u.entries + 1 > limits_.tenant_max_entries ||
-                              u.bytes + n->bytes > limits_.tenant_max_bytes)) {
+                              n->bytes > limits_.tenant_max_bytes - u.bytes)) {
       evict(sieve_victim(tenant_queue(n->tenant_slot)));
     }
-    while (count_ + 1 > limits_.max_entries || bytes_ + n->bytes > limits_.max_bytes) {
+    while (count_ + 1 > limits_.max_entries || n->bytes > limits_.max_bytes - bytes_) {
       evict(sieve_victim(shard_queue()));
     }
     insert(n, h);

@@ -178,11 +178,18 @@ class session_registry {
 
   [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
     std::lock_guard<Lock> guard(lock_);
-    const std::uint32_t ts = bind_tenant(t);
-    if (ts == nil) return counters_.record(refusal::full, 1);
     if (free_sessions_.empty()) sweep_stale_sessions();
-    // A tenant bound just now stays bound while idle; it is recycled by LRU when needed.
+    // Refused before binding: binding may recycle an idle tenant's record (and kill its
+    // tenant-scope entries), which a refused open must not do.
     if (free_sessions_.empty()) return counters_.record(refusal::full, 0);
+    std::uint32_t ts = bind_tenant(t);
+    if (ts == nil) {
+      // Records may be held only by sessions an invalidation cut off and nobody closed:
+      // sweeping them makes those records idle, hence recyclable.
+      sweep_stale_sessions();
+      ts = bind_tenant(t);
+    }
+    if (ts == nil) return counters_.record(refusal::full, 1);
     const std::uint32_t slot = free_sessions_.back();
     free_sessions_.pop_back();
     tenant_record& tr = tenants_[ts];
@@ -230,6 +237,15 @@ class session_registry {
            // close_session returned sees 0 (or a newer id), never the closed id.
            sessions_[s.slot_].id.load(std::memory_order_acquire) == s.id_ &&
            // acquire pairs with the release store in invalidate().
+           tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
+  }
+
+  // True iff s was issued here and its tenant record still holds the generation s was opened
+  // under (s itself may be closed): the record's usage is then s's household's. Generations
+  // never return, so equal before and after a read means unchanged throughout.
+  [[nodiscard]] bool tenant_is_current(const session& s) const noexcept {
+    return s.cache_ == uid_ &&
+           // acquire pairs with the release stores of gen in bind/invalidate/unbind.
            tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
   }
 

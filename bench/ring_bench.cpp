@@ -1,0 +1,360 @@
+// Frame rings against the SPSC queues users would otherwise pick, measured in the same run.
+// Names: spsc/<impl>/<case> and broadcast/<impl>/<case>; the same <case> means the same work.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+#include <streamiso/streamiso.hpp>
+
+#ifdef STREAMISO_HAVE_RWQ
+#include <readerwriterqueue/readerwriterqueue.h>
+#endif
+#ifdef STREAMISO_HAVE_ATOMIC_QUEUE
+#include <atomic_queue/atomic_queue.h>
+#endif
+#ifdef STREAMISO_HAVE_BOOST_LOCKFREE
+#include <boost/lockfree/spsc_queue.hpp>
+#endif
+
+namespace {
+namespace si = streamiso;
+using handle = si::pool_handle;  // the 16-byte item every queue carries
+constexpr std::uint64_t batch = 1 << 20;  // items per benchmark iteration
+constexpr std::int64_t batch_items = static_cast<std::int64_t>(batch);
+
+void pin_this_thread(int cpu) {
+#ifdef __linux__
+  const unsigned n = std::thread::hardware_concurrency();
+  if (n < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<unsigned>(cpu) % n, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+  (void)cpu;
+#endif
+}
+
+// ---- adapters: push/pop one handle, false when full/empty ----
+struct streamiso_q {
+  explicit streamiso_q(std::size_t cap) : q(cap, me) {}
+  bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(me, h)); }
+  bool pop(handle& out) noexcept {
+    auto r = q.try_pop(reader);
+    if (!r) return false;
+    out = *r;
+    return true;
+  }
+  const si::owner me{1};
+  const si::requester reader{1};
+  si::spsc_queue<handle> q;
+};
+
+#ifdef STREAMISO_HAVE_RWQ
+struct moodycamel_q {
+  explicit moodycamel_q(std::size_t cap) : q(cap) {}
+  bool push(const handle& h) noexcept { return q.try_enqueue(h); }
+  bool pop(handle& out) noexcept { return q.try_dequeue(out); }
+  moodycamel::ReaderWriterQueue<handle> q;
+};
+#endif
+
+#ifdef STREAMISO_HAVE_ATOMIC_QUEUE
+// The fixed-size variant, atomic_queue's fastest, in SPSC mode.
+template <unsigned Cap>
+struct atomic_q {
+  explicit atomic_q(std::size_t) : q(std::make_unique<queue_t>()) {}
+  bool push(const handle& h) noexcept { return q->try_push(h); }
+  bool pop(handle& out) noexcept { return q->try_pop(out); }
+  using queue_t = atomic_queue::AtomicQueue2<handle, Cap, true, true, false, true>;
+  std::unique_ptr<queue_t> q;
+};
+#endif
+
+#ifdef STREAMISO_HAVE_BOOST_LOCKFREE
+struct boost_q {
+  explicit boost_q(std::size_t cap) : q(cap) {}
+  bool push(const handle& h) noexcept { return q.push(h); }
+  bool pop(handle& out) noexcept { return q.pop(out); }
+  boost::lockfree::spsc_queue<handle> q;
+};
+#endif
+
+struct mutex_q {
+  explicit mutex_q(std::size_t cap) : cap_(cap) {}
+  bool push(const handle& h) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (d_.size() == cap_) return false;
+    d_.push_back(h);
+    return true;
+  }
+  bool pop(handle& out) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (d_.empty()) return false;
+    out = d_.front();
+    d_.pop_front();
+    return true;
+  }
+  std::size_t cap_;
+  std::mutex m_;
+  std::deque<handle> d_;
+};
+
+// One thread: push then pop, item after item.
+template <class Q>
+void spsc_one_thread(benchmark::State& state) {
+  Q q(static_cast<std::size_t>(state.range(0)));
+  handle h{1, 0, 16};
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; ++i) {
+      h.generation = i;
+      if (!q.push(h)) state.SkipWithError("push refused");
+      handle out;
+      if (!q.pop(out)) state.SkipWithError("pop refused");
+      sum += out.generation;
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * batch_items);
+}
+
+// One thread, in bursts: push half the capacity, then pop it all. Unlike the item-by-item
+// case, each side's cached copy of the other index stays valid for a whole burst.
+template <class Q>
+void spsc_one_thread_burst(benchmark::State& state) {
+  const std::size_t cap = static_cast<std::size_t>(state.range(0));
+  Q q(cap);
+  const std::uint64_t burst = cap / 2;
+  handle h{1, 0, 16};
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; i += burst) {
+      for (std::uint64_t k = 0; k < burst; ++k) {
+        h.generation = i + k;
+        if (!q.push(h)) state.SkipWithError("push refused");
+      }
+      for (std::uint64_t k = 0; k < burst; ++k) {
+        handle out;
+        if (!q.pop(out)) state.SkipWithError("pop refused");
+        sum += out.generation;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * batch_items);
+}
+
+// Two threads pinned to two CPUs: this thread produces, a persistent consumer drains. Each
+// iteration moves `batch` items and ends when the consumer has received them all. The
+// harness's own shared variables sit on lines of their own (and the queue on the heap), so
+// that no queue is measured with false sharing the harness introduced.
+struct alignas(128) padded_counter {
+  std::atomic<std::uint64_t> value{0};
+};
+
+template <class Q>
+void spsc_two_threads(benchmark::State& state) {
+  auto q = std::make_unique<Q>(static_cast<std::size_t>(state.range(0)));
+  auto consumed = std::make_unique<padded_counter>();
+  auto stop = std::make_unique<padded_counter>();
+  auto bad = std::make_unique<padded_counter>();
+  std::thread consumer([&q, &consumed, &stop, &bad] {
+    pin_this_thread(1);
+    std::uint64_t n = 0, wrong = 0;
+    handle out;
+    for (;;) {
+      if (q->pop(out)) {
+        wrong += out.generation != n;
+        // release: pairs with the producer's acquire; it may start the next batch.
+        consumed->value.store(++n, std::memory_order_release);
+      } else if (stop->value.load(std::memory_order_relaxed) != 0) {  // relaxed: a flag
+        break;
+      }
+    }
+    bad->value.store(wrong, std::memory_order_relaxed);  // relaxed: read after join
+  });
+  pin_this_thread(0);
+  std::uint64_t produced = 0;
+  handle h{0, 0, 16};
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; ++i) {
+      h.generation = produced++;
+      while (!q->push(h)) {
+      }
+    }
+    // acquire: pairs with the consumer's release; the batch is fully drained.
+    while (consumed->value.load(std::memory_order_acquire) != produced) {
+    }
+  }
+  stop->value.store(1, std::memory_order_relaxed);  // relaxed: a flag
+  consumer.join();
+  if (bad->value.load(std::memory_order_relaxed) != 0) state.SkipWithError("out-of-order delivery");
+  state.SetItemsProcessed(state.iterations() * batch_items);
+}
+
+#define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                                  \
+  BENCHMARK(spsc_one_thread<Q1024>)->Name("spsc/" impl "/1thread_cap1024")->Arg(1024);      \
+  BENCHMARK(spsc_one_thread_burst<Q1024>)->Name("spsc/" impl "/1thread_burst512_cap1024")   \
+      ->Arg(1024);                                                                          \
+  BENCHMARK(spsc_two_threads<Q1024>)->Name("spsc/" impl "/2threads_cap1024")->Arg(1024)    \
+      ->UseRealTime();                                                                      \
+  BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
+      ->UseRealTime()
+
+STREAMISO_SPSC_BENCH("streamiso", streamiso_q, streamiso_q);
+#ifdef STREAMISO_HAVE_RWQ
+STREAMISO_SPSC_BENCH("moodycamel", moodycamel_q, moodycamel_q);
+#endif
+#ifdef STREAMISO_HAVE_ATOMIC_QUEUE
+STREAMISO_SPSC_BENCH("atomic_queue", atomic_q<65536>, atomic_q<1024>);
+#endif
+#ifdef STREAMISO_HAVE_BOOST_LOCKFREE
+STREAMISO_SPSC_BENCH("boost", boost_q, boost_q);
+#endif
+STREAMISO_SPSC_BENCH("mutex", mutex_q, mutex_q);
+
+// ---- broadcast: one writer, N readers ----
+struct streamiso_bcast {
+  explicit streamiso_bcast(std::size_t cap) : r(cap, me) {}
+  struct reader {
+    explicit reader(streamiso_bcast& b) : sub(b.r.subscribe(si::requester{1}).value()) {}
+    // 1 delivered, 0 nothing new, -1 overrun (frames lost)
+    int read(handle& out) noexcept {
+      auto f = sub.try_read();
+      if (f) {
+        out = *f;
+        return 1;
+      }
+      return f.reason() == si::refusal::overrun ? -1 : 0;
+    }
+    si::broadcast_ring<handle>::subscription sub;
+  };
+  void publish(const handle& h) noexcept { (void)r.try_publish(me, h); }
+  bool latest(handle& out) noexcept {
+    auto f = r.read_latest(si::requester{1});
+    if (!f) return false;
+    out = *f;
+    return true;
+  }
+  const si::owner me{1};
+  si::broadcast_ring<handle> r;
+};
+
+// The obvious alternative: a mutex around a vector ring with per-reader cursors.
+struct mutex_bcast {
+  explicit mutex_bcast(std::size_t cap) : slots(cap) {}
+  struct reader {
+    explicit reader(mutex_bcast& b) : m(&b) {
+      std::lock_guard<std::mutex> lock(b.mu);
+      cursor = b.written;
+    }
+    int read(handle& out) {
+      std::lock_guard<std::mutex> lock(m->mu);
+      if (cursor == m->written) return 0;
+      if (m->written - cursor >= m->slots.size()) {
+        cursor = m->written - 1;
+        return -1;
+      }
+      out = m->slots[cursor++ % m->slots.size()];
+      return 1;
+    }
+    mutex_bcast* m;
+    std::uint64_t cursor = 0;
+  };
+  void publish(const handle& h) {
+    std::lock_guard<std::mutex> lock(mu);
+    slots[written++ % slots.size()] = h;
+  }
+  bool latest(handle& out) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (written == 0) return false;
+    out = slots[(written - 1) % slots.size()];
+    return true;
+  }
+  std::mutex mu;
+  std::vector<handle> slots;
+  std::uint64_t written = 0;
+};
+
+// Writer throughput while `readers` threads follow; reports the fraction of frames the
+// readers received (kept_up) as a counter.
+template <class B>
+void broadcast_write(benchmark::State& state) {
+  const int readers = static_cast<int>(state.range(1));
+  B b(static_cast<std::size_t>(state.range(0)));
+  std::atomic<bool> stop{false};
+  std::vector<std::uint64_t> got(static_cast<std::size_t>(readers), 0);
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int k = 0; k < readers; ++k) {
+    threads.emplace_back([&, k] {
+      pin_this_thread(1);
+      typename B::reader rd(b);
+      ready.fetch_add(1, std::memory_order_release);
+      handle out;
+      std::uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) n += rd.read(out) == 1;
+      got[static_cast<std::size_t>(k)] = n;
+    });
+  }
+  while (ready.load(std::memory_order_acquire) != readers) {
+  }
+  pin_this_thread(0);
+  handle h{0, 0, 16};
+  std::uint64_t published = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; ++i) {
+      h.generation = published++;
+      b.publish(h);
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (auto& t : threads) t.join();
+  std::uint64_t total = 0;
+  for (auto n : got) total += n;
+  if (readers > 0) {
+    state.counters["kept_up"] = static_cast<double>(total) / static_cast<double>(published * static_cast<std::uint64_t>(readers));
+  }
+  state.SetItemsProcessed(state.iterations() * batch_items);
+}
+
+template <class B>
+void broadcast_read_latest(benchmark::State& state) {
+  B b(1024);
+  for (std::uint64_t i = 0; i < 100; ++i) b.publish(handle{i, 0, 16});
+  handle out{};
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    if (b.latest(out)) sum += out.generation;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+#define STREAMISO_BCAST_BENCH(impl, B)                                                          \
+  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_0readers")->Args({1024, 0})  \
+      ->UseRealTime();                                                                        \
+  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_1reader")->Args({1024, 1})   \
+      ->UseRealTime();                                                                        \
+  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_2readers")->Args({1024, 2})  \
+      ->UseRealTime();                                                                        \
+  BENCHMARK(broadcast_read_latest<B>)->Name("broadcast/" impl "/read_latest")
+
+STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
+STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
+
+}  // namespace
+
+BENCHMARK_MAIN();
