@@ -240,8 +240,6 @@ struct camera {
   bool building_keyframe = false;
   std::uint64_t pub_seq = 0;
   std::optional<cache_type::session> session;
-  si::jitter_stats retired{};        // stats of jitter buffers flushed so far (summed)
-  std::uint64_t flushed_reported = 0;
 };
 
 ns::profile camera_network(const options& o, std::uint64_t seed) {
@@ -372,7 +370,7 @@ class ingest_worker {
       const ns::usec offset = static_cast<ns::usec>(c.loop) * trace_window_us;
       if (a.arrival_us + offset > now) return;
       const std::uint32_t epoch = a.packet.epoch + static_cast<std::uint32_t>(c.loop) * c.epochs_per_window;
-      if (epoch > c.epoch) reconnect(c, epoch, now);
+      if (epoch > c.epoch) reconnect(c, epoch);
       si::jitter_packet<chunk_ref> p;
       p.owner = c.tag;
       p.epoch = epoch;
@@ -394,9 +392,8 @@ class ingest_worker {
 
   // A new session of the camera: flush the old epoch (reported), move to a recycled ring,
   // and replace the camera's cache session.
-  void reconnect(camera& c, std::uint32_t epoch, ns::usec) {
-    auto flushed = c.jb->reset(epoch);
-    if (flushed) c.flushed_reported += flushed->flushed + flushed->missing;
+  void reconnect(camera& c, std::uint32_t epoch) {
+    (void)c.jb->reset(epoch);  // the flush report also lands in the buffer's stats
     c.epoch = epoch;
     c.building.reset();
     c.ring = hub_.move_camera(c.id, c.tag, c.ring);
