@@ -867,11 +867,7 @@ int main(int argc, char** argv) {
   cli.add("reconnects", "reconnect storms per 10 s (every camera reconnects)", &o.reconnects, 0, 100, true);
   cli.add("seed", "seed of the simulated networks", &o.seed, 0, 1e15, true);
   cli.add("threads", "worker threads (a third ingest, the rest viewers)", &o.threads, 2, 256, true);
-  switch (cli.parse(argc, argv)) {
-    case example::cli::outcome::help: return 0;
-    case example::cli::outcome::error: return 2;
-    case example::cli::outcome::run: break;
-  }
+  if (const auto code = cli.exit_code(argc, argv)) return *code;
   if (o.households > o.cameras) {
     std::fprintf(stderr, "camera_hub: --households (%g) cannot exceed --cameras (%g)\n", o.households, o.cameras);
     return 2;

@@ -685,11 +685,7 @@ int main(int argc, char** argv) {
   cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s, 0.5, 3600, false);
   cli.add("spare-slots", "relay slots beyond one per household", &o.spare_slots, 1, 1024, true);
   cli.add("seed", "seed of the simulated night", &o.seed, 0, 1e15, true);
-  switch (cli.parse(argc, argv)) {
-    case example::cli::outcome::help: return 0;
-    case example::cli::outcome::error: return 2;
-    case example::cli::outcome::run: break;
-  }
+  if (const auto code = cli.exit_code(argc, argv)) return *code;
 
   std::vector<household> homes;
   const std::vector<event> events = build_scenario(o, homes);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,17 @@ class cli {
       if (!assign(*spec, value)) return outcome::error;
     }
     return outcome::run;
+  }
+
+  // parse() folded into what main() needs: an exit code when the program should stop now
+  // (0 after --help, 2 after a bad option), nothing when it should run.
+  std::optional<int> exit_code(int argc, char** argv) {
+    switch (parse(argc, argv)) {
+      case outcome::help: return 0;
+      case outcome::error: return 2;
+      case outcome::run: break;
+    }
+    return std::nullopt;
   }
 
   void usage(std::FILE* out) const {
