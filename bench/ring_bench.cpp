@@ -47,8 +47,31 @@ void pin_this_thread(int cpu) {
 }
 
 // ---- adapters: push/pop one handle, false when full/empty ----
+// streamiso through endpoints: the owner and requester were checked once, at bind time.
+// Called on the queue (q.try_push(in, h)), as a user holding the queue by value would.
+template <class Id = si::id128>
 struct streamiso_q {
-  explicit streamiso_q(std::size_t cap) : q(cap, me) {}
+  using queue_t = si::spsc_queue<handle, Id>;
+  explicit streamiso_q(std::size_t cap)
+      : q(cap, si::basic_owner<Id>{1}),
+        in(q.bind_producer(si::basic_owner<Id>{1}).value()),
+        out(q.bind_consumer(si::basic_requester<Id>{1}).value()) {}
+  bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(in, h)); }
+  bool pop(handle& dst) noexcept {
+    auto r = q.try_pop(out);
+    if (!r) return false;
+    dst = *r;
+    return true;
+  }
+  queue_t q;
+  typename queue_t::producer in;
+  typename queue_t::consumer out;
+};
+
+// streamiso's convenient form: owner compared on every push, requester on every pop.
+template <class Id = si::id128>
+struct streamiso_checked_q {
+  explicit streamiso_checked_q(std::size_t cap) : q(cap, me) {}
   bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(me, h)); }
   bool pop(handle& out) noexcept {
     auto r = q.try_pop(reader);
@@ -56,9 +79,9 @@ struct streamiso_q {
     out = *r;
     return true;
   }
-  const si::owner me{1};
-  const si::requester reader{1};
-  si::spsc_queue<handle> q;
+  const si::basic_owner<Id> me{1};
+  const si::basic_requester<Id> reader{1};
+  si::spsc_queue<handle, Id> q;
 };
 
 #ifdef STREAMISO_HAVE_RWQ
@@ -213,7 +236,11 @@ void spsc_two_threads(benchmark::State& state) {
   BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
       ->UseRealTime()
 
-STREAMISO_SPSC_BENCH("streamiso", streamiso_q, streamiso_q);
+STREAMISO_SPSC_BENCH("streamiso", streamiso_q<>, streamiso_q<>);
+STREAMISO_SPSC_BENCH("streamiso_checked_each_call", streamiso_checked_q<>, streamiso_checked_q<>);
+// The same with a 32-bit id: cheaper tags for the per-call form.
+STREAMISO_SPSC_BENCH("streamiso_checked_each_call_id32", streamiso_checked_q<std::uint32_t>,
+                     streamiso_checked_q<std::uint32_t>);
 #ifdef STREAMISO_HAVE_RWQ
 STREAMISO_SPSC_BENCH("moodycamel", moodycamel_q, moodycamel_q);
 #endif

@@ -34,9 +34,14 @@ struct tally {
 };
 
 // ---------------- spsc_queue ----------------
+// Per-call pushes and pops, and pushes and pops through endpoints, interleaved on one queue.
+// The model keeps every frame's queue index and binding; for a consumer endpoint it keeps
+// the window the queue promises ([head, limit) holds only frames of the endpoint's binding)
+// and checks, at every unchecked pop, that the promise holds.
 void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t cap = 8;
-  si::spsc_queue<frame> q(cap, owner_of(0));
+  using queue_t = si::spsc_queue<frame>;
+  queue_t q(cap, owner_of(0));
   struct entry {
     frame f;
     std::uint64_t binding;
@@ -45,13 +50,43 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   std::uint64_t bound = 0;
   std::uint64_t binding = 0;
   std::uint64_t seq = 0;
+  std::uint64_t head_index = 0;  // queue index of model.front()
+  std::uint64_t tail_index = 0;  // queue index of the next accepted frame
+  auto pe = q.bind_producer(owner_of(0)).value();
+  std::uint64_t pe_binding = 0;
+  struct consumer_model {
+    std::uint64_t who;
+    std::uint64_t binding;
+    std::uint64_t limit;
+  };
+  auto ce = q.bind_consumer(requester_of(0)).value();
+  consumer_model cm{0, 0, 0};
+  auto drop_stale = [&]() {
+    std::uint64_t stale = 0;
+    while (stale < model.size() && model[stale].binding != binding) ++stale;
+    model.erase(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(stale));
+    head_index += stale;
+    t.reported_lost += stale;
+    return stale;
+  };
+  auto deliver = [&](const si::result<frame>& r, std::uint64_t who) {
+    REQUIRE(r);
+    if (r->owner_id != who) ++t.cross_owner;
+    REQUIRE(r->seq == model.front().f.seq);
+    model.pop_front();
+    ++head_index;
+    ++t.delivered;
+  };
   for (std::uint64_t op = 0; op < ops; ++op) {
     const std::uint64_t kind = g.below(100);
     const std::uint64_t who = g.below(100) < 80 ? bound : g.below(owners);
     if (kind < 45) {
-      const frame f{who, seq};
-      const auto s = q.try_push(owner_of(who), f);
-      if (who != bound) {
+      const bool through_endpoint = kind >= 25;
+      const frame f{through_endpoint ? bound : who, seq};
+      const auto s = through_endpoint ? pe.try_push(f) : q.try_push(owner_of(who), f);
+      if (through_endpoint && pe_binding != binding) {
+        REQUIRE(s.refused_for(si::refusal::stale_session));
+      } else if (!through_endpoint && who != bound) {
         REQUIRE(s.refused_for(si::refusal::owner_mismatch));
       } else if (model.size() == cap) {
         REQUIRE(s.refused_for(si::refusal::full));
@@ -59,34 +94,70 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
         REQUIRE(s);
         model.push_back({f, binding});
         ++seq;
+        ++tail_index;
         ++t.accepted;
       }
-    } else if (kind < 97) {
+    } else if (kind < 70) {
       auto r = q.try_pop(requester_of(who));
       if (who != bound) {
         REQUIRE(r.refused_for(si::refusal::owner_mismatch));
         continue;
       }
-      std::uint64_t stale = 0;
-      while (stale < model.size() && model[stale].binding != binding) ++stale;
-      if (stale != 0) {
+      if (!model.empty() && model.front().binding != binding) {
         REQUIRE(r.refused_for(si::refusal::stale_session));
-        REQUIRE(r.detail() == stale);
-        model.erase(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(stale));
-        t.reported_lost += stale;
+        REQUIRE(r.detail() == drop_stale());
       } else if (model.empty()) {
         REQUIRE(r.refused_for(si::refusal::empty));
       } else {
-        REQUIRE(r);
-        if (r->owner_id != who) ++t.cross_owner;
-        REQUIRE(r->seq == model.front().f.seq);
-        model.pop_front();
-        ++t.delivered;
+        deliver(r, who);
+      }
+    } else if (kind < 93) {
+      auto r = ce.try_pop();
+      if (head_index < cm.limit) {
+        // The unchecked window: the frame must be of the endpoint's own binding.
+        REQUIRE(model.front().binding == cm.binding);
+        deliver(r, cm.who);
+      } else if (cm.binding != binding) {
+        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.detail() == 0);
+      } else if (!model.empty() && model.front().binding != binding) {
+        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.detail() == drop_stale());
+      } else {
+        cm.limit = tail_index;
+        if (model.empty()) {
+          REQUIRE(r.refused_for(si::refusal::empty));
+        } else {
+          deliver(r, cm.who);
+        }
+      }
+    } else if (kind < 95) {
+      auto c = q.bind_consumer(requester_of(who));
+      if (who != bound) {
+        REQUIRE(c.refused_for(si::refusal::owner_mismatch));
+      } else {
+        REQUIRE(c);
+        ce = std::move(c).value();
+        cm = consumer_model{who, binding, 0};
+      }
+    } else if (kind < 96) {
+      auto p = q.bind_producer(owner_of(who));
+      if (who != bound) {
+        REQUIRE(p.refused_for(si::refusal::owner_mismatch));
+      } else {
+        REQUIRE(p);
+        pe = std::move(p).value();
+        pe_binding = binding;
       }
     } else {
       bound = g.below(owners);
       ++binding;
-      q.rebind(owner_of(bound));
+      if (kind < 98) {
+        q.rebind(owner_of(bound));
+      } else {
+        pe.rebind(owner_of(bound));
+        pe_binding = binding;
+      }
     }
   }
   // What is still queued is neither delivered nor lost yet: count it through a final rebind.

@@ -1,13 +1,16 @@
 // spsc_queue: owner-checked push, requester-checked pop, rebinding, capacity edges.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 #include "alloc_counter.hpp"
 #include "streamiso/spsc_queue.hpp"
+#include "test_support.hpp"
 
 namespace si = streamiso;
 
@@ -237,4 +240,293 @@ TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not coun
   auto f = q.try_pop(alice_r);
   REQUIRE(f);
   CHECK(f->owner_id == 1);
+}
+
+// ---------------- endpoints: the owner check once, at bind time ----------------
+
+TEST_CASE("F1: spsc endpoints carry the bound owner's frames, in order, with no per-call tag") {
+  queue q(4, alice);
+  auto in = q.bind_producer(alice).value();
+  auto out = q.bind_consumer(alice_r).value();
+  CHECK(out.who() == alice_r);
+  CHECK(in.bound_generation() == out.bound_generation());
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    REQUIRE(in.try_push(frame{1, i}));
+    if (i % 3 == 2) {
+      for (std::uint64_t k = i - 2; k <= i; ++k) {
+        auto f = q.try_pop(out);
+        REQUIRE(f);
+        CHECK(f->owner_id == 1);
+        CHECK(f->seq == k);
+      }
+    }
+  }
+  CHECK(out.try_pop()->seq == 99);
+  CHECK(out.try_pop().refused_for(si::refusal::empty));
+  CHECK(q.counters().total() == 0);
+}
+
+TEST_CASE("F1: spsc bind_producer for a foreign owner is refused (owner_mismatch, counted)") {
+  queue q(4, alice);
+  auto p = q.bind_producer(bob);
+  CHECK(p.refused_for(si::refusal::owner_mismatch));
+  CHECK(count(q, si::refusal::owner_mismatch) == 1);
+  CHECK(q.empty());
+}
+
+TEST_CASE("F1: spsc bind_consumer for a non-matching requester is refused and consumes nothing") {
+  queue q(4, alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::owner_mismatch));
+  CHECK(count(q, si::refusal::owner_mismatch) == 1);
+  CHECK(q.size() == 1);
+  CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
+}
+
+TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_session); its own rebind moves it") {
+  queue q(8, alice);
+  auto in = q.bind_producer(alice).value();
+  REQUIRE(in.try_push(frame{1, 0}));
+  q.rebind(bob);
+  CHECK_FALSE(in.current());
+  auto s = in.try_push(frame{1, 1});
+  CHECK(s.refused_for(si::refusal::stale_session));  // alice's door no longer leads in
+  CHECK(count(q, si::refusal::stale_session) == 1);
+  CHECK(q.size() == 1);
+  auto bob_in = q.bind_producer(bob).value();
+  const auto g = bob_in.rebind(alice);  // handed back: bob's endpoint now pushes for alice
+  CHECK(bob_in.bound_generation() == g);
+  CHECK(bob_in.current());
+  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_session));  // a rebind to the same owner too
+  REQUIRE(bob_in.try_push(frame{1, 3}));
+  auto out = q.bind_consumer(alice_r).value();
+  auto r = out.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 1);  // alice's frame from the first binding: dropped, reported
+  auto f = out.try_pop();
+  REQUIRE(f);
+  CHECK(f->seq == 3);
+}
+
+TEST_CASE("F1: spsc a consumer endpoint of an earlier binding goes stale at its next refresh, never reaching the new owner's frames") {
+  queue q(8, alice);
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  auto alice_out = q.bind_consumer(alice_r).value();
+  REQUIRE(alice_out.try_pop()->seq == 0);  // refresh: frames 1 and 2 are now in its window
+  q.rebind(bob);
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
+  CHECK_FALSE(alice_out.current());
+  // The window: alice's own frames, queued under alice's binding, to alice's requester.
+  for (std::uint64_t i = 1; i < 3; ++i) {
+    auto f = alice_out.try_pop();
+    REQUIRE(f);
+    CHECK(f->owner_id == 1);
+    CHECK(f->seq == i);
+  }
+  // Its window is used up: the refresh sees the rebind. Stale, counted, nothing consumed.
+  auto r = alice_out.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 0);
+  CHECK(count(q, si::refusal::stale_session) == 1);
+  CHECK(q.size() == 3);
+  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_session));  // and stays stale
+  auto bob_out = q.bind_consumer(bob_r).value();
+  for (std::uint64_t i = 0; i < 3; ++i) CHECK(bob_out.try_pop()->owner_id == 2);
+}
+
+TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next pop") {
+  queue q(8, alice);
+  auto alice_out = q.bind_consumer(alice_r).value();
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  q.rebind(alice);  // even the same owner: a new session
+  REQUIRE(q.try_push(alice, frame{1, 1}));
+  auto r = alice_out.try_pop();
+  CHECK(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 0);
+  CHECK(q.size() == 2);
+  auto fresh = q.bind_consumer(alice_r).value();
+  auto d = fresh.try_pop();
+  REQUIRE(d.refused_for(si::refusal::stale_session));
+  CHECK(d.detail() == 1);  // the first session's frame is dropped, not handed to the second
+  CHECK(fresh.try_pop()->seq == 1);
+}
+
+TEST_CASE("F1: spsc foreign frames ahead of a new endpoint are dropped and counted, whatever the number of rebinds") {
+  queue q(16, alice);
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  q.rebind(bob);
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
+  q.rebind(alice);
+  REQUIRE(q.try_push(alice, frame{1, 100}));
+  auto out = q.bind_consumer(alice_r).value();
+  auto r = out.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 9);  // alice's first session and all of bob's: one report
+  auto f = out.try_pop();
+  REQUIRE(f);
+  CHECK(f->owner_id == 1);
+  CHECK(f->seq == 100);
+  CHECK(out.try_pop().refused_for(si::refusal::empty));
+}
+
+TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without crossing owners") {
+  queue q(8, alice);
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  auto alice_out = q.bind_consumer(alice_r).value();
+  REQUIRE(alice_out.try_pop()->seq == 0);      // its window now reaches index 3
+  REQUIRE(q.try_pop(alice_r)->seq == 1);       // the per-call form moves the same head
+  q.rebind(bob);
+  for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
+  auto r = q.try_pop(bob_r);                   // strict: sees the rebind at once
+  REQUIRE(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 1);
+  CHECK(q.try_pop(bob_r)->owner_id == 2);
+  // head is now past alice's window: it must refresh, see the rebind, and refuse.
+  auto s = alice_out.try_pop();
+  CHECK(s.refused_for(si::refusal::stale_session));
+  CHECK(s.detail() == 0);
+  CHECK(q.size() == 1);
+  CHECK(q.try_pop(alice_r).refused_for(si::refusal::owner_mismatch));
+}
+
+TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), nothing consumed") {
+  queue qa(4, alice);
+  queue qb(4, bob);
+  REQUIRE(qa.try_push(alice, frame{1, 0}));
+  REQUIRE(qb.try_push(bob, frame{2, 0}));
+  auto alice_out = qa.bind_consumer(alice_r).value();
+  auto alice_in = qa.bind_producer(alice).value();
+  CHECK(qb.try_pop(alice_out).refused_for(si::refusal::owner_mismatch));
+  CHECK(qb.try_push(alice_in, frame{1, 1}).refused_for(si::refusal::owner_mismatch));
+  CHECK(count(qb, si::refusal::owner_mismatch) == 2);
+  CHECK(qb.size() == 1);
+  CHECK(qa.try_pop(alice_out)->owner_id == 1);
+}
+
+TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old binding") {
+  queue q(4, alice);
+  si::detail::ring_test_access::bump_binding_sequence(q);  // odd: a rebind is being written
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::empty));
+  CHECK(q.counters().total() == 0);
+  si::detail::ring_test_access::bump_binding_sequence(q);
+  CHECK(q.bind_consumer(alice_r));
+}
+
+TEST_CASE("F9: spsc move-only frames through endpoints; a refused push leaves the frame with the caller") {
+  si::spsc_queue<std::unique_ptr<int>> q(1, alice);
+  auto in = q.bind_producer(alice).value();
+  auto out = q.bind_consumer(alice_r).value();
+  REQUIRE(in.try_emplace(new int(1)));
+  auto p = std::make_unique<int>(2);
+  REQUIRE(in.try_push(std::move(p)).refused_for(si::refusal::full));
+  REQUIRE(p != nullptr);
+  CHECK(**out.try_pop() == 1);
+  REQUIRE(q.try_push(in, std::move(p)));
+  CHECK(**q.try_pop(out) == 2);
+}
+
+TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing after construction" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
+  queue q(64, alice);
+  auto in = q.bind_producer(alice).value();
+  auto out = q.bind_consumer(alice_r).value();
+  streamiso_test::allocation_probe probe;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    REQUIRE(in.try_push(frame{1, i}));
+    auto f = out.try_pop();
+    if (!f) {
+      REQUIRE(f.refused_for(si::refusal::stale_session));
+      out = q.bind_consumer(alice_r).value();
+      f = out.try_pop();
+    }
+    REQUIRE(f);
+    if (i % 100 == 0) {
+      in.rebind(bob);
+      in.rebind(alice);
+    }
+    CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::owner_mismatch));
+  }
+  CHECK(probe.count() == 0);
+}
+
+// Endpoints under concurrency (run under ThreadSanitizer by the tsan preset). The producer
+// pushes through an endpoint and rebinds it mid-stream, cycling through three owners; the
+// consumer pops through an endpoint and, when it goes stale, binds again for whichever owner
+// is current. Every delivery is checked against the endpoint's requester, the frame's
+// integrity word and the sequence; nothing may be lost silently.
+TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross-owner pop, delivered + dropped == pushed") {
+  struct wide {
+    std::uint64_t owner_id;
+    std::uint64_t seq;
+    std::uint64_t check;
+  };
+  constexpr std::uint64_t owners = 3;
+  auto check_of = [](std::uint64_t o, std::uint64_t s) { return (o * 0x9E3779B97F4A7C15ULL) ^ ~s; };
+  const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
+  constexpr std::uint64_t per_binding = 3001;  // not a multiple of the capacity
+  si::spsc_queue<wide> q(64, si::owner{1});
+  std::atomic<bool> done{false};
+  std::uint64_t pushed = 0;
+  std::thread producer([&] {
+    auto in = q.bind_producer(si::owner{1}).value();
+    std::uint64_t o = 1;
+    for (std::uint64_t i = 0; i < total; ++i) {
+      if (i != 0 && i % per_binding == 0) {
+        o = 1 + o % owners;
+        in.rebind(si::owner{o});
+      }
+      while (!in.try_push(wide{o, i, check_of(o, i)})) std::this_thread::yield();
+      ++pushed;
+    }
+    done.store(true, std::memory_order_release);  // release: pairs with the acquire below
+  });
+  std::uint64_t delivered = 0, dropped = 0, cross = 0, torn = 0, disorder = 0, rebinds = 0;
+  std::uint64_t last_seq = 0;
+  bool any = false;
+  auto bind_any = [&]() {
+    for (;;) {
+      for (std::uint64_t who = 1; who <= owners; ++who) {
+        auto c = q.bind_consumer(si::requester{who});
+        if (c) return std::move(c).value();
+      }
+      std::this_thread::yield();
+    }
+  };
+  auto out = bind_any();
+  // Returns false when there was nothing to do.
+  auto step = [&]() -> bool {
+    auto r = out.try_pop();
+    if (r) {
+      ++delivered;
+      if (si::requester{r->owner_id} != out.who()) ++cross;
+      if (r->check != check_of(r->owner_id, r->seq)) ++torn;
+      if (any && r->seq <= last_seq) ++disorder;
+      last_seq = r->seq;
+      any = true;
+      return true;
+    }
+    if (r.refused_for(si::refusal::stale_session)) {
+      if (r.detail() == 0) {
+        out = bind_any();
+        ++rebinds;
+      }
+      dropped += r.detail();
+      return true;
+    }
+    return false;
+  };
+  // acquire: pairs with the producer's release; `pushed` is final once it reads true.
+  while (!done.load(std::memory_order_acquire)) {
+    if (!step()) std::this_thread::yield();
+  }
+  producer.join();
+  while (step()) {
+  }
+  CHECK(cross == 0);
+  CHECK(torn == 0);
+  CHECK(disorder == 0);
+  CHECK(delivered + dropped == pushed);
+  CHECK(delivered > 0);
+  CHECK(rebinds > 0);
+  CHECK(q.empty());
 }

@@ -23,27 +23,63 @@
 STREAMISO_BEGIN_NAMESPACE
 
 // Design. The producer thread owns tail_ (and its private cache of head_), the consumer
-// thread owns head_ (and its private cache of tail_); each lives on its own cache line, so
-// in the steady state the two threads only touch each other's line when the cached copy
-// says the queue looks full (producer) or empty (consumer). Indices are 64-bit and never
-// wrap in practice; the slot is index & mask.
+// thread owns head_ (and its private state); each lives on its own cache line, so in the
+// steady state the two threads only touch each other's line when the producer's cached
+// head says "full", or when the consumer has used up the frames it already knows of.
+// Indices are 64-bit and never wrap in practice; the slot is index & mask.
 //
 // Binding. The queue belongs to one owner at a time. A binding is {owner, generation, start}
-// where start is the first index pushed under it. push() refuses any other owner at the door,
-// so every frame at an index >= start belongs to the bound owner and no per-slot tag is
-// needed: a slot stays exactly sizeof(Frame). rebind() is O(1): it publishes a new binding
-// through a seqlock; frames below the new start become stale.
+// where start is the first index pushed under it. Nothing but the bound owner's frames can
+// be pushed (see below), so every frame at an index in [start of binding G, start of the
+// next binding) is G's owner's, and no per-slot tag is needed: a slot stays sizeof(Frame).
+// rebind() is O(1): it publishes a new binding through a seqlock; frames below the new
+// start become stale.
 //
-// Threads. try_push() and rebind() are producer-thread calls (rebind() from elsewhere needs
-// the same external synchronisation as a push from elsewhere). try_pop() is the consumer's.
-// Everything else may be called from any thread.
+// Endpoints: the owner check once, at bind time. bind_producer(owner) checks the owner and
+// returns a `producer` remembering the generation; its try_push() compares that generation
+// with the producer's private copy (same line as its cached head: no owner compare, no
+// shared line), so it pushes only while its binding is current. bind_consumer(requester)
+// matches the requester against the current binding and returns a `consumer` remembering
+// that binding's seqlock version and start. The per-call forms try_push(owner, frame) and
+// try_pop(requester) check on every call and run on the same machinery.
 //
-// A foreign frame at the head. Because push() checks the owner, a frame that is not the
-// current owner's can only be at the head after a rebind. The rule: the consumer drops such
-// frames (destroying them) and reports them as one stale_session refusal whose detail is the
-// number dropped; they can never be retried into anyone's hands and cannot wedge the stream.
-// A pop by a requester who does not match the current owner is refused (owner_mismatch)
-// before anything is looked at, and consumes nothing.
+// Why a consumer endpoint may pop without looking at the binding. The consumer keeps a
+// window [head, limit) and pops from it with no check; limit is only ever set by a refresh
+// that (1) loads tail_ with acquire, getting t, (2) THEN loads the binding's seqlock version
+// and finds it still equal to the endpoint's version v (the binding G it was matched
+// against), and (3) first drops everything below G's start S. Claim: every frame in
+// [max(head, S), t) was pushed under G. Proof: a frame i < t was pushed before the
+// producer's release store tail_ = i+1 <= t, which the acquire in (1) reads from (or from a
+// later store of the single writer), so everything the producer did before that push
+// happens-before (2). Frames at index >= S were pushed under G or a later binding. If frame
+// i was pushed under a later binding, the rebind away from G, which stores the seqlock
+// sequence v+1 before the push of i, happens-before the version load in (2); by read-write
+// coherence that load cannot return v. It did return v, so frame i belongs to G. Frames
+// pushed under G are G's owner's (push checks the owner, or the producer endpoint's
+// generation), and the consumer endpoint was matched against G's owner: a pop from the
+// window cannot cross owners, whichever endpoint (or per-call pop) moved head meanwhile,
+// because head only grows and the window was clamped to G's range when it was set.
+// Limit starts at 0 for a new endpoint, so its first pop always refreshes.
+// Consequence, documented in docs/ring.md: a consumer endpoint notices a rebind at its next
+// refresh (when its known frames run out, at most `capacity` pops later); until then it may
+// still deliver frames queued under its own binding before the rebind, to its own
+// requester — never a frame of another binding. After that it is stale (stale_session,
+// counted, detail 0, nothing consumed); bind again. The per-call try_pop(requester) checks
+// the version on every call and so never delivers a frame of a binding that was replaced
+// before the call.
+//
+// Threads. try_push(), rebind(), bind_producer() and everything on a producer endpoint are
+// producer-thread calls (rebind() from elsewhere needs the same external synchronisation as
+// a push from elsewhere). try_pop() and a consumer endpoint's try_pop() are the consumer's.
+// bind_consumer() and everything else may be called from any thread. An endpoint must not
+// outlive its queue.
+//
+// A foreign frame at the head. A frame that is not the current owner's can only be at the
+// head after a rebind. The rule: the consumer drops such frames (destroying them) and
+// reports them as one stale_session refusal whose detail is the number dropped (>= 1); they
+// can never be retried into anyone's hands and cannot wedge the stream. A per-call pop by a
+// requester who does not match the current owner is refused (owner_mismatch) before
+// anything is looked at, and consumes nothing.
 template <class Frame, class Id = id128, class Match = exact_match>
 class spsc_queue {
   static_assert(std::is_nothrow_move_constructible<Frame>::value,
@@ -54,11 +90,78 @@ class spsc_queue {
   static_assert(is_match_policy<Match, basic_owner<Id>, basic_requester<Id>>::value,
                 "Match must be callable as bool(owner, requester)");
 
+  // The consumer's proof of what it may pop unchecked: [head, limit) holds only frames of
+  // the binding whose seqlock version is `version` and whose first index is `start`.
+  struct window {
+    std::uint64_t version = 0;
+    std::uint64_t start = 0;
+    std::uint64_t limit = 0;
+  };
+
  public:
   using value_type = Frame;
   using owner_type = basic_owner<Id>;
   using requester_type = basic_requester<Id>;
   using generation_type = generation;
+
+  // The bound owner's door: pushes without an owner compare while its binding is current.
+  class producer {
+   public:
+    // Refused (stale_session, counted) once the queue was rebound by anyone else; refused
+    // (full) when there is no room. On refusal the frame is left in the caller's hands.
+    [[nodiscard]] status try_push(Frame&& frame) noexcept { return try_emplace(std::move(frame)); }
+
+    template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
+    [[nodiscard]] status try_push(const Frame& frame) noexcept {
+      return try_emplace(frame);
+    }
+
+    template <class... Args>
+    [[nodiscard]] status try_emplace(Args&&... args) noexcept {
+      return q_->try_emplace(*this, std::forward<Args>(args)...);
+    }
+
+    // Rebinds the queue (as spsc_queue::rebind) and moves this endpoint to the new binding.
+    generation_type rebind(const owner_type& new_owner) noexcept {
+      gen_ = q_->rebind(new_owner);
+      return gen_;
+    }
+
+    [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
+    // Producer thread: whether pushes through this endpoint are accepted.
+    [[nodiscard]] bool current() const noexcept { return gen_ == q_->prod_.gen; }
+
+   private:
+    friend class spsc_queue;
+    producer(spsc_queue* q, generation_type gen) noexcept : q_(q), gen_(gen) {}
+    spsc_queue* q_;
+    generation_type gen_;
+  };
+
+  // A requester's door, validated once against one binding (see "Why a consumer endpoint
+  // may pop without looking at the binding" above).
+  class consumer {
+   public:
+    // The head frame. Outcomes: empty (not counted); stale_session with detail >= 1
+    // (counted; that many frames of earlier bindings were dropped; keep popping);
+    // stale_session with detail 0 (counted; this endpoint's binding was replaced and nothing
+    // was consumed: bind again).
+    [[nodiscard]] result<Frame> try_pop() noexcept { return q_->try_pop(*this); }
+
+    [[nodiscard]] const requester_type& who() const noexcept { return who_; }
+    [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
+    // A snapshot: false once the queue was rebound (the next refresh will say stale_session).
+    [[nodiscard]] bool current() const noexcept { return q_->binding_.version() == win_.version; }
+
+   private:
+    friend class spsc_queue;
+    consumer(spsc_queue* q, const requester_type& who, generation_type gen, window w) noexcept
+        : q_(q), who_(who), gen_(gen), win_(w) {}
+    spsc_queue* q_;
+    requester_type who_;
+    generation_type gen_;
+    window win_;
+  };
 
   // capacity must be a power of two >= 1; throws std::invalid_argument otherwise.
   spsc_queue(std::size_t capacity, const owner_type& first_owner, Match match = Match{})
@@ -71,7 +174,7 @@ class spsc_queue {
     prod_.owner = first_owner;
     prod_.gen = b.gen;
     cons_.view = b;
-    cons_.view_version = binding_.version();
+    cons_.win = window{binding_.version(), b.start, 0};
   }
 
   spsc_queue(const spsc_queue&) = delete;
@@ -84,6 +187,15 @@ class spsc_queue {
   }
 
   // ---- producer thread ----
+
+  // A producer endpoint for `frame_owner`; refused (owner_mismatch, counted) unless it is
+  // the bound owner.
+  [[nodiscard]] result<producer> bind_producer(const owner_type& frame_owner) noexcept {
+    if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) {
+      return counters_.record(refusal::owner_mismatch);
+    }
+    return producer(this, prod_.gen);
+  }
 
   // Refused (owner_mismatch) unless `frame_owner` is the bound owner; refused (full) when
   // there is no room. On refusal the frame is left untouched in the caller's hands.
@@ -98,32 +210,41 @@ class spsc_queue {
 
   template <class... Args>
   [[nodiscard]] status try_emplace(const owner_type& frame_owner, Args&&... args) noexcept {
-    static_assert(std::is_nothrow_constructible<Frame, Args&&...>::value,
-                  "the hot path never throws: construction from these arguments must be noexcept");
     if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) {
       return counters_.record(refusal::owner_mismatch);
     }
-    // relaxed: only this thread writes tail_.
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
-    if (STREAMISO_UNLIKELY(t - prod_.cached_head > mask_)) {
-      // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
-      const std::uint64_t h = head_.load(std::memory_order_acquire);
-      prod_.cached_head = h;
-      if (t - h > mask_) return counters_.record(refusal::full);
-    }
-    ::new (static_cast<void*>(at(t))) Frame(std::forward<Args>(args)...);
-    // release: pairs with the consumer's acquire load of tail_; publishes the frame.
-    tail_.store(t + 1, std::memory_order_release);
-    return {};
+    return emplace_unchecked(std::forward<Args>(args)...);
+  }
+
+  // The same through a producer endpoint: no owner compare, only "is its binding still
+  // current" against the producer's private copy. Refused (stale_session, counted) once the
+  // queue was rebound by anyone else, or (owner_mismatch, counted) for another queue's
+  // endpoint; (full) when there is no room. This form, called on the queue, lets the
+  // compiler address the queue directly when it knows where the queue is.
+  [[nodiscard]] status try_push(producer& p, Frame&& frame) noexcept {
+    return try_emplace(p, std::move(frame));
+  }
+
+  template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
+  [[nodiscard]] status try_push(producer& p, const Frame& frame) noexcept {
+    return try_emplace(p, frame);
+  }
+
+  template <class... Args>
+  [[nodiscard]] status try_emplace(producer& p, Args&&... args) noexcept {
+    if (STREAMISO_UNLIKELY(p.gen_ != prod_.gen || p.q_ != this)) return refuse_endpoint(p.q_);
+    return emplace_unchecked(std::forward<Args>(args)...);
   }
 
   // Hands the queue to `new_owner` in O(1). Every frame pushed before is stale from now on;
-  // the consumer drops and reports them. Returns the new generation.
+  // the consumer drops and reports them. Producer endpoints of earlier bindings are refused
+  // from now on; consumer endpoints of earlier bindings become stale at their next refresh.
+  // Returns the new generation.
   generation_type rebind(const owner_type& new_owner) noexcept {
     // relaxed: only this thread writes tail_.
     const binding b{new_owner, prod_.gen.next(), tail_.load(std::memory_order_relaxed)};
-    // The seqlock's release store happens before the tail_ release of any later push, so a
-    // consumer that sees a frame of the new binding also sees the binding.
+    // The seqlock's stores come before the tail_ release of any later push, so a consumer
+    // that sees a frame of the new binding also sees (at least) this binding's version.
     binding_.store(b);
     prod_.owner = new_owner;
     prod_.gen = b.gen;
@@ -133,35 +254,62 @@ class spsc_queue {
   // ---- consumer thread ----
 
   // The head frame, if the requester matches the current owner. Outcomes:
-  // owner_mismatch (counted, nothing consumed), empty (not counted), stale_session (counted;
-  // frames of an earlier binding were dropped, detail = how many).
+  // owner_mismatch (counted, nothing consumed), empty (not counted; also while a rebind is
+  // being written), stale_session (counted; frames of an earlier binding were dropped,
+  // detail = how many).
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
-    // relaxed: only this thread writes head_.
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    std::uint64_t t = cons_.cached_tail;
-    if (h == t) {
-      // acquire: pairs with the producer's release store of tail_; the frames are visible.
-      t = tail_.load(std::memory_order_acquire);
-      cons_.cached_tail = t;
-    }
-    // Read after tail_ so that any binding under which a visible frame was pushed is seen.
-    if (STREAMISO_UNLIKELY(binding_.version() != cons_.view_version) && !refresh_binding()) {
+    // Checked on every call: a rebind before this call is never missed (see the design note).
+    if (STREAMISO_UNLIKELY(binding_.version() != cons_.win.version) && !refresh_view()) {
       return refused{refusal::empty};  // a rebind is being written right now: try again
     }
     if (STREAMISO_UNLIKELY(!match_(cons_.view.owner, who))) {
       return counters_.record(refusal::owner_mismatch);
     }
-    if (h == t) return refused{refusal::empty};
-    if (STREAMISO_UNLIKELY(h < cons_.view.start)) return drop_stale(h);
-    Frame* p = at(h);
-    Frame out(std::move(*p));
-    p->~Frame();
-    // release: pairs with the producer's acquire load of head_; the slot is free for reuse.
-    head_.store(h + 1, std::memory_order_release);
-    return out;
+    // relaxed: only this thread writes head_.
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    if (STREAMISO_LIKELY(h < cons_.win.limit)) return take(h);
+    // acquire: pairs with the producer's release store of tail_.
+    const std::uint64_t t = tail_.load(std::memory_order_acquire);
+    // A rebind landed between the check above and this load: the requester was matched
+    // against a binding that is gone. Nothing consumed; the next call sees the new one.
+    if (STREAMISO_UNLIKELY(binding_.version() != cons_.win.version)) return refused{refusal::empty};
+    return refill(cons_.win, h, t);
+  }
+
+  // The head frame through a consumer endpoint (same as c.try_pop()). Fast path: the
+  // endpoint's window, no binding check (see the design note). Outcomes: empty (not
+  // counted); stale_session with detail >= 1 (counted; frames of earlier bindings dropped;
+  // keep popping); stale_session with detail 0 (counted; the endpoint's binding was
+  // replaced, nothing consumed: bind again); owner_mismatch (counted) for another queue's
+  // endpoint.
+  [[nodiscard]] result<Frame> try_pop(consumer& c) noexcept {
+    if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
+    // relaxed: only the consumer thread writes head_.
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    if (STREAMISO_LIKELY(h < c.win_.limit)) return take(h);
+    // acquire: pairs with the producer's release store of tail_; frames below t, and any
+    // rebind made before them, are visible.
+    const std::uint64_t t = tail_.load(std::memory_order_acquire);
+    // Loaded after tail_, the order the window argument needs (version(): acquire, pairs
+    // with the seqlock's release in rebind()).
+    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) {
+      return counters_.record(refusal::stale_session);
+    }
+    return refill(c.win_, h, t);
   }
 
   // ---- any thread ----
+
+  // A consumer endpoint for `who`, used on the consumer thread. Refused (owner_mismatch,
+  // counted) unless `who` matches the bound owner; empty (not counted) while a rebind is
+  // being written.
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    binding b;
+    std::uint64_t v = 0;
+    if (!binding_.try_load(b, &v)) return refused{refusal::empty};
+    if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::owner_mismatch);
+    return consumer(this, who, b.gen, window{v, b.start, 0});
+  }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_) + 1; }
 
@@ -199,27 +347,69 @@ class spsc_queue {
     return std::launder(reinterpret_cast<Frame*>(slots_[static_cast<std::size_t>(i & mask_)].bytes));
   }
 
-  bool refresh_binding() noexcept {
+  // The push itself, once the caller has established that the frame is the bound owner's.
+  template <class... Args>
+  status emplace_unchecked(Args&&... args) noexcept {
+    static_assert(std::is_nothrow_constructible<Frame, Args&&...>::value,
+                  "the hot path never throws: construction from these arguments must be noexcept");
+    // relaxed: only this thread writes tail_.
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
+    if (STREAMISO_UNLIKELY(t - prod_.cached_head > mask_)) {
+      // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      prod_.cached_head = h;
+      if (t - h > mask_) return counters_.record(refusal::full);
+    }
+    ::new (static_cast<void*>(at(t))) Frame(std::forward<Args>(args)...);
+    // release: pairs with the consumer's acquire load of tail_; publishes the frame (and
+    // every rebind before it).
+    tail_.store(t + 1, std::memory_order_release);
+    return {};
+  }
+
+  // Moves the frame at h out; the caller has proved it may.
+  result<Frame> take(std::uint64_t h) noexcept {
+    Frame* p = at(h);
+    Frame out(std::move(*p));
+    p->~Frame();
+    // release: pairs with the producer's acquire load of head_; the slot is free for reuse.
+    head_.store(h + 1, std::memory_order_release);
+    return out;
+  }
+
+  // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
+  // Drops what is below the binding's start, then sets the window to [h, t).
+  result<Frame> refill(window& w, std::uint64_t h, std::uint64_t t) noexcept {
+    if (STREAMISO_UNLIKELY(h < w.start)) return drop_stale(h, w.start, t);
+    w.limit = t;
+    if (h == t) return refused{refusal::empty};
+    return take(h);
+  }
+
+  // Drops every frame of an earlier binding still queued, and says how many. The binding
+  // was read after its start was the tail, so t >= start; min() only keeps a broken
+  // promise from reading unpublished slots.
+  result<Frame> drop_stale(std::uint64_t h, std::uint64_t start, std::uint64_t t) noexcept {
+    const std::uint64_t end = start < t ? start : t;
+    for (std::uint64_t i = h; i < end; ++i) at(i)->~Frame();
+    // release: pairs with the producer's acquire load of head_; the slots are free.
+    if (end > h) head_.store(end, std::memory_order_release);
+    return counters_.record(refusal::stale_session, end > h ? end - h : 0);
+  }
+
+  // An endpoint that is stale, or was made by another queue (never validated here).
+  refused refuse_endpoint(const spsc_queue* made_by) noexcept {
+    return counters_.record(made_by == this ? refusal::stale_session : refusal::owner_mismatch);
+  }
+
+  // The per-call pop's view of the current binding; its window restarts empty.
+  bool refresh_view() noexcept {
     binding b;
     std::uint64_t v = 0;
     if (!binding_.try_load(b, &v)) return false;
     cons_.view = b;
-    cons_.view_version = v;
+    cons_.win = window{v, b.start, 0};
     return true;
-  }
-
-  // Drops every frame of an earlier binding still queued, and says how many.
-  result<Frame> drop_stale(std::uint64_t h) noexcept {
-    if (cons_.view.start > cons_.cached_tail) {
-      // acquire: pairs with the producer's release of tail_. The binding was published after
-      // every frame below its start, so this load sees them all: one report covers them.
-      cons_.cached_tail = tail_.load(std::memory_order_acquire);
-    }
-    const std::uint64_t end = cons_.view.start < cons_.cached_tail ? cons_.view.start : cons_.cached_tail;
-    for (std::uint64_t i = h; i != end; ++i) at(i)->~Frame();
-    // release: pairs with the producer's acquire load of head_; the slots are free.
-    head_.store(end, std::memory_order_release);
-    return counters_.record(refusal::stale_session, end - h);
   }
 
   // Groups written by different threads sit two cache lines apart: adjacent-line prefetchers
@@ -243,17 +433,16 @@ class spsc_queue {
 
   // Written by the consumer, read by the producer.
   alignas(spacing_) std::atomic<std::uint64_t> head_{0};
-  // The consumer's private line.
+  // The consumer's private line: the per-call pop's binding and window.
   struct alignas(spacing_) consumer_state {
-    std::uint64_t cached_tail = 0;
-    std::uint64_t view_version = 0;
+    window win{};
     binding view{};
   } cons_;
 
   // Written on rebind only: readers hit in their caches in the steady state.
   alignas(spacing_) detail::seqlocked<binding> binding_;
   // Own line: refusals (a producer spinning on `full`) must not invalidate the line that
-  // every pop loads the binding version from.
+  // every refresh loads the binding version from.
   alignas(spacing_) refusal_counters counters_;
 };
 
