@@ -37,7 +37,8 @@ struct tally {
 // Per-call pushes and pops, and pushes and pops through endpoints, interleaved on one queue.
 // The model keeps every frame's queue index and binding; for a consumer endpoint it keeps
 // the window the queue promises ([head, limit) holds only frames of the endpoint's binding)
-// and checks, at every unchecked pop, that the promise holds.
+// and checks, at every pop from it, that the promise holds; an endpoint whose binding was
+// replaced is stale on its next pop, window or not.
 void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t cap = 8;
   using queue_t = si::spsc_queue<frame>;
@@ -113,13 +114,14 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
       }
     } else if (kind < 93) {
       auto r = ce.try_pop();
-      if (head_index < cm.limit) {
-        // The unchecked window: the frame must be of the endpoint's own binding.
-        REQUIRE(model.front().binding == cm.binding);
-        deliver(r, cm.who);
-      } else if (cm.binding != binding) {
+      if (cm.binding != binding) {
+        // Rebound since the endpoint was made: stale at once, even inside its window.
         REQUIRE(r.refused_for(si::refusal::stale_session));
         REQUIRE(r.detail() == 0);
+      } else if (head_index < cm.limit) {
+        // The window: the frame must be of the endpoint's own binding.
+        REQUIRE(model.front().binding == cm.binding);
+        deliver(r, cm.who);
       } else if (!model.empty() && model.front().binding != binding) {
         REQUIRE(r.refused_for(si::refusal::stale_session));
         REQUIRE(r.detail() == drop_stale());

@@ -308,7 +308,7 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   CHECK(f->seq == 3);
 }
 
-TEST_CASE("F1: spsc a consumer endpoint of an earlier binding goes stale at its next refresh, never reaching the new owner's frames") {
+TEST_CASE("F1: spsc a consumer endpoint of an earlier binding is stale on its next pop, even with its own frames still queued") {
   queue q(8, alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_consumer(alice_r).value();
@@ -316,22 +316,21 @@ TEST_CASE("F1: spsc a consumer endpoint of an earlier binding goes stale at its 
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
   CHECK_FALSE(alice_out.current());
-  // The window: alice's own frames, queued under alice's binding, to alice's requester.
-  for (std::uint64_t i = 1; i < 3; ++i) {
-    auto f = alice_out.try_pop();
-    REQUIRE(f);
-    CHECK(f->owner_id == 1);
-    CHECK(f->seq == i);
-  }
-  // Its window is used up: the refresh sees the rebind. Stale, counted, nothing consumed.
+  // Alice's frames 1 and 2 are still in its window, but the rebind has returned: nothing of
+  // the earlier binding is delivered any more, not even to alice. Stale, counted, nothing
+  // consumed.
   auto r = alice_out.try_pop();
   REQUIRE(r.refused_for(si::refusal::stale_session));
   CHECK(r.detail() == 0);
   CHECK(count(q, si::refusal::stale_session) == 1);
-  CHECK(q.size() == 3);
+  CHECK(q.size() == 5);
   CHECK(alice_out.try_pop().refused_for(si::refusal::stale_session));  // and stays stale
   auto bob_out = q.bind_consumer(bob_r).value();
+  auto dropped = bob_out.try_pop();  // alice's two frames are dropped and reported, once
+  REQUIRE(dropped.refused_for(si::refusal::stale_session));
+  CHECK(dropped.detail() == 2);
   for (std::uint64_t i = 0; i < 3; ++i) CHECK(bob_out.try_pop()->owner_id == 2);
+  CHECK(q.empty());
 }
 
 TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next pop") {

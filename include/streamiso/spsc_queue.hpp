@@ -60,13 +60,11 @@ STREAMISO_BEGIN_NAMESPACE
 // window cannot cross owners, whichever endpoint (or per-call pop) moved head meanwhile,
 // because head only grows and the window was clamped to G's range when it was set.
 // Limit starts at 0 for a new endpoint, so its first pop always refreshes.
-// Consequence, documented in docs/ring.md: a consumer endpoint notices a rebind at its next
-// refresh (when its known frames run out, at most `capacity` pops later); until then it may
-// still deliver frames queued under its own binding before the rebind, to its own
-// requester — never a frame of another binding. After that it is stale (stale_session,
-// counted, detail 0, nothing consumed); bind again. The per-call try_pop(requester) checks
-// the version on every call and so never delivers a frame of a binding that was replaced
-// before the call.
+// The window argument is what keeps a pop from crossing owners. On top of it, every pop
+// also compares the binding version with the endpoint's (a load from a line that only
+// rebind() writes), so a rebind is seen at once: after it, the endpoint is stale
+// (stale_session, counted, detail 0, nothing consumed) and nothing of the earlier binding
+// is delivered to anyone; bind again. The per-call try_pop(requester) does the same check.
 //
 // Threads. try_push(), rebind(), bind_producer() and everything on a producer endpoint are
 // producer-thread calls (rebind() from elsewhere needs the same external synchronisation as
@@ -150,7 +148,7 @@ class spsc_queue {
 
     [[nodiscard]] const requester_type& who() const noexcept { return who_; }
     [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
-    // A snapshot: false once the queue was rebound (the next refresh will say stale_session).
+    // A snapshot: false once the queue was rebound (the next pop says stale_session).
     [[nodiscard]] bool current() const noexcept { return q_->binding_.version() == win_.version; }
 
    private:
@@ -238,7 +236,7 @@ class spsc_queue {
 
   // Hands the queue to `new_owner` in O(1). Every frame pushed before is stale from now on;
   // the consumer drops and reports them. Producer endpoints of earlier bindings are refused
-  // from now on; consumer endpoints of earlier bindings become stale at their next refresh.
+  // from now on; consumer endpoints of earlier bindings are stale on their next pop.
   // Returns the new generation.
   generation_type rebind(const owner_type& new_owner) noexcept {
     // relaxed: only this thread writes tail_.
@@ -284,6 +282,12 @@ class spsc_queue {
   // endpoint.
   [[nodiscard]] result<Frame> try_pop(consumer& c) noexcept {
     if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
+    // Checked on every pop (version(): acquire, pairs with the seqlock's release in
+    // rebind()): once rebind() has returned, nothing of the earlier binding is delivered,
+    // not even to its own requester (corollary 5: a reset is immediate).
+    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) {
+      return counters_.record(refusal::stale_session);
+    }
     // relaxed: only the consumer thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
     if (STREAMISO_LIKELY(h < c.win_.limit)) return take(h);
