@@ -282,23 +282,21 @@ class spsc_queue {
   // endpoint.
   [[nodiscard]] result<Frame> try_pop(consumer& c) noexcept {
     if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
-    // Checked on every pop (version(): acquire, pairs with the seqlock's release in
-    // rebind()): once rebind() has returned, nothing of the earlier binding is delivered,
-    // not even to its own requester (corollary 5: a reset is immediate).
-    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) {
-      return counters_.record(refusal::stale_session);
-    }
+    // Every pop checks the binding version once (corollary 5: once rebind() has returned,
+    // nothing of the earlier binding is delivered, not even to its own requester).
     // relaxed: only the consumer thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    if (STREAMISO_LIKELY(h < c.win_.limit)) return take(h);
+    if (STREAMISO_LIKELY(h < c.win_.limit)) {
+      // acquire: pairs with the seqlock's release in rebind().
+      if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) return counters_.record(refusal::stale_session);
+      return take(h);
+    }
     // acquire: pairs with the producer's release store of tail_; frames below t, and any
     // rebind made before them, are visible.
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // Loaded after tail_, the order the window argument needs (version(): acquire, pairs
-    // with the seqlock's release in rebind()).
-    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) {
-      return counters_.record(refusal::stale_session);
-    }
+    // with the seqlock's release in rebind()); it is also this pop's rebind check.
+    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) return counters_.record(refusal::stale_session);
     return refill(c.win_, h, t);
   }
 
