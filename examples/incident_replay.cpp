@@ -424,7 +424,6 @@ class streamiso_path {
     slot& s = slots_[s_index];
     retire(s);
     // A new binding: a fresh jitter buffer for (household, session) and a fresh cache session.
-    jitter_config_.mode = si::jitter_mode::frame;
     s.owner = h;
     s.jb.emplace(homes_[h].tag, ++epoch_seen_[h], jitter_config_);
     s.camera = cache_.open_session(homes_[h].tag).value();
@@ -526,6 +525,12 @@ class streamiso_path {
     si::pool_handle still;
     ns::usec arrives;
   };
+
+  static si::jitter_config frame_mode() {
+    si::jitter_config c;
+    c.mode = si::jitter_mode::frame;  // stills are whole frames, never partial ones
+    return c;
+  }
 
   static si::session_cache_config cache_config(std::size_t households) {
     si::session_cache_config c;
@@ -655,7 +660,7 @@ class streamiso_path {
   ns::usec clock_now_ = 0;
   cache cache_;
   std::vector<cache::session> display_;
-  si::jitter_config jitter_config_{};
+  si::jitter_config jitter_config_ = frame_mode();
   std::unordered_map<std::uint32_t, std::uint32_t> epoch_seen_;
   std::unordered_map<std::uint64_t, std::uint32_t> connection_epoch_;
   std::vector<late_response> late_;

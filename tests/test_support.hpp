@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "streamiso/netsim.hpp"
+
 #ifndef STREAMISO_TEST_SCALE_DIVISOR
 #define STREAMISO_TEST_SCALE_DIVISOR 1
 #endif
@@ -17,22 +19,18 @@ constexpr std::uint64_t scaled(std::uint64_t full, std::uint64_t floor = 1000) n
   return v < floor ? floor : v;
 }
 
-// Small, fast, seedable PRNG (splitmix64) so randomized tests are reproducible.
+// The library's own seeded generator (netsim::rng, splitmix64) with the two helpers the
+// randomized tests use, so tests and simulator traces share one PRNG.
 class rng {
  public:
-  explicit rng(std::uint64_t seed) noexcept : state_(seed) {}
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
+  explicit rng(std::uint64_t seed) noexcept : gen_(seed) {}
+  std::uint64_t next() noexcept { return gen_.next(); }
   // Uniform in [0, n); n > 0.
   std::uint64_t below(std::uint64_t n) noexcept { return next() % n; }
   bool chance(std::uint64_t percent) noexcept { return below(100) < percent; }
 
  private:
-  std::uint64_t state_;
+  streamiso::netsim::rng gen_;
 };
 
 }  // namespace streamiso_test
