@@ -18,9 +18,19 @@ namespace si = streamiso;
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 struct ring_test_access {
+  // rebind() stores the new token, then writes the binding under the seqlock: stop there.
   template <class Q>
-  static void bump_binding_sequence(Q& q) {
+  static std::uint64_t begin_rebind_write(Q& q) {
+    const std::uint64_t old = q.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.token_.store(next_binding_token(), std::memory_order_relaxed);
+    q.binding_.seq_.fetch_add(1, std::memory_order_relaxed);
+    return old;
+  }
+  // ...and put back what was there, as if the write had never started.
+  template <class Q>
+  static void undo_rebind_write(Q& q, std::uint64_t old_token) {
     q.binding_.seq_.fetch_add(1, std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.token_.store(old_token, std::memory_order_relaxed);
   }
 };
 }  // namespace detail
@@ -233,10 +243,10 @@ TEST_CASE("F1: spsc push, pop and rebind allocate nothing after construction" *
 TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
   queue q(4, alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
-  si::detail::ring_test_access::bump_binding_sequence(q);  // odd: a rebind is being written
+  const auto token = si::detail::ring_test_access::begin_rebind_write(q);
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::empty));
   CHECK(q.size() == 1);  // nothing consumed
-  si::detail::ring_test_access::bump_binding_sequence(q);  // even again: same binding
+  si::detail::ring_test_access::undo_rebind_write(q, token);  // same binding again
   auto f = q.try_pop(alice_r);
   REQUIRE(f);
   CHECK(f->owner_id == 1);
@@ -404,10 +414,10 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
 
 TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old binding") {
   queue q(4, alice);
-  si::detail::ring_test_access::bump_binding_sequence(q);  // odd: a rebind is being written
+  const auto token = si::detail::ring_test_access::begin_rebind_write(q);
   CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::empty));
   CHECK(q.counters().total() == 0);
-  si::detail::ring_test_access::bump_binding_sequence(q);
+  si::detail::ring_test_access::undo_rebind_write(q, token);
   CHECK(q.bind_consumer(alice_r));
 }
 

@@ -15,6 +15,7 @@
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/atomic_words.hpp"
+#include "streamiso/detail/binding_token.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -28,43 +29,49 @@ STREAMISO_BEGIN_NAMESPACE
 // head says "full", or when the consumer has used up the frames it already knows of.
 // Indices are 64-bit and never wrap in practice; the slot is index & mask.
 //
-// Binding. The queue belongs to one owner at a time. A binding is {owner, generation, start}
-// where start is the first index pushed under it. Nothing but the bound owner's frames can
+// Binding. The queue belongs to one owner at a time. A binding is {owner, generation, start,
+// token} where start is the first index pushed under it and token is a number no other
+// binding of any queue in the process has (detail/binding_token.hpp). Nothing but the bound owner's frames can
 // be pushed (see below), so every frame at an index in [start of binding G, start of the
 // next binding) is G's owner's, and no per-slot tag is needed: a slot stays sizeof(Frame).
-// rebind() is O(1): it publishes a new binding through a seqlock; frames below the new
-// start become stale.
+// rebind() is O(1): it stores the new token in token_, then publishes the new binding
+// through a seqlock; frames below the new start become stale.
 //
 // Endpoints: the owner check once, at bind time. bind_producer(owner) checks the owner and
-// returns a `producer` remembering the generation; its try_push() compares that generation
+// returns a `producer` remembering the binding's token; its try_push() compares that token
 // with the producer's private copy (same line as its cached head: no owner compare, no
-// shared line), so it pushes only while its binding is current. bind_consumer(requester)
-// matches the requester against the current binding and returns a `consumer` remembering
-// that binding's seqlock version and start. The per-call forms try_push(owner, frame) and
+// shared line), so it pushes only while its binding is current -- and, tokens being unique
+// in the process, only into the queue that made it. bind_consumer(requester) matches the
+// requester against the current binding and returns a `consumer` remembering that binding's
+// token and start. The per-call forms try_push(owner, frame) and
 // try_pop(requester) check on every call and run on the same machinery.
 //
 // Why a consumer endpoint may pop without looking at the binding. The consumer keeps a
-// window [head, limit) and pops from it with no check; limit is only ever set by a refresh
-// that (1) loads tail_ with acquire, getting t, (2) THEN loads the binding's seqlock version
-// and finds it still equal to the endpoint's version v (the binding G it was matched
-// against), and (3) first drops everything below G's start S. Claim: every frame in
+// window [head, limit) and pops from it with no further proof; limit is only ever set by a
+// refresh that (1) loads tail_ with acquire, getting t, (2) THEN loads token_ and finds it
+// still equal to the endpoint's token v (the binding G it was matched against), and (3)
+// first drops everything below G's start S. Claim: every frame in
 // [max(head, S), t) was pushed under G. Proof: a frame i < t was pushed before the
 // producer's release store tail_ = i+1 <= t, which the acquire in (1) reads from (or from a
 // later store of the single writer), so everything the producer did before that push
 // happens-before (2). Frames at index >= S were pushed under G or a later binding. If frame
-// i was pushed under a later binding, the rebind away from G, which stores the seqlock
-// sequence v+1 before the push of i, happens-before the version load in (2); by read-write
-// coherence that load cannot return v. It did return v, so frame i belongs to G. Frames
+// i was pushed under a later binding, the rebind away from G, which stores a new token in
+// token_ before the push of i, happens-before the token load in (2); by write-read coherence
+// that load returns that token or a later one, and no later token equals v (tokens are never
+// handed out twice). It did return v, so frame i belongs to G. Frames
 // pushed under G are G's owner's (push checks the owner, or the producer endpoint's
 // generation), and the consumer endpoint was matched against G's owner: a pop from the
 // window cannot cross owners, whichever endpoint (or per-call pop) moved head meanwhile,
 // because head only grows and the window was clamped to G's range when it was set.
-// Limit starts at 0 for a new endpoint, so its first pop always refreshes.
+// Limit starts at 0 for a new endpoint, so its first pop always refreshes; only a window
+// that has never been refreshed (limit 0) can have head below S, so step (3) is skipped
+// once limit is set.
 // The window argument is what keeps a pop from crossing owners. On top of it, every pop
-// also compares the binding version with the endpoint's (a load from a line that only
-// rebind() writes), so a rebind is seen at once: after it, the endpoint is stale
-// (stale_session, counted, detail 0, nothing consumed) and nothing of the earlier binding
-// is delivered to anyone; bind again. The per-call try_pop(requester) does the same check.
+// also compares token_ with the endpoint's token (a load from a line that only rebind()
+// writes), so a rebind is seen at once: after it, the endpoint is stale (stale_session,
+// counted, detail 0, nothing consumed) and nothing of the earlier binding is delivered to
+// anyone; bind again. The same compare refuses an endpoint of another queue (its token was
+// never this queue's). The per-call try_pop(requester) does the same check.
 //
 // Threads. try_push(), rebind(), bind_producer() and everything on a producer endpoint are
 // producer-thread calls (rebind() from elsewhere needs the same external synchronisation as
@@ -89,9 +96,9 @@ class spsc_queue {
                 "Match must be callable as bool(owner, requester)");
 
   // The consumer's proof of what it may pop unchecked: [head, limit) holds only frames of
-  // the binding whose seqlock version is `version` and whose first index is `start`.
+  // the binding whose token is `token` and whose first index is `start`.
   struct window {
-    std::uint64_t version = 0;
+    std::uint64_t token = 0;
     std::uint64_t start = 0;
     std::uint64_t limit = 0;
   };
@@ -122,18 +129,21 @@ class spsc_queue {
     // Rebinds the queue (as spsc_queue::rebind) and moves this endpoint to the new binding.
     generation_type rebind(const owner_type& new_owner) noexcept {
       gen_ = q_->rebind(new_owner);
+      token_ = q_->prod_.token;
       return gen_;
     }
 
     [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
     // Producer thread: whether pushes through this endpoint are accepted.
-    [[nodiscard]] bool current() const noexcept { return gen_ == q_->prod_.gen; }
+    [[nodiscard]] bool current() const noexcept { return token_ == q_->prod_.token; }
 
    private:
     friend class spsc_queue;
-    producer(spsc_queue* q, generation_type gen) noexcept : q_(q), gen_(gen) {}
-    spsc_queue* q_;
+    producer(spsc_queue* q, generation_type gen, std::uint64_t token) noexcept
+        : q_(q), gen_(gen), token_(token) {}
+    spsc_queue* q_;  // where c.try_push() goes, and which refusal a mismatch gets
     generation_type gen_;
+    std::uint64_t token_;
   };
 
   // A requester's door, validated once against one binding (see "Why a consumer endpoint
@@ -149,13 +159,13 @@ class spsc_queue {
     [[nodiscard]] const requester_type& who() const noexcept { return who_; }
     [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
     // A snapshot: false once the queue was rebound (the next pop says stale_session).
-    [[nodiscard]] bool current() const noexcept { return q_->binding_.version() == win_.version; }
+    [[nodiscard]] bool current() const noexcept { return q_->current_token() == win_.token; }
 
    private:
     friend class spsc_queue;
     consumer(spsc_queue* q, const requester_type& who, generation_type gen, window w) noexcept
         : q_(q), who_(who), gen_(gen), win_(w) {}
-    spsc_queue* q_;
+    spsc_queue* q_;  // where c.try_pop() goes, and which refusal a mismatch gets
     requester_type who_;
     generation_type gen_;
     window win_;
@@ -167,12 +177,14 @@ class spsc_queue {
         slots_(new slot[capacity]),
         match_(match),
         counters_("spsc_queue") {
-    const binding b{first_owner, generation{}.next(), 0};
+    const binding b{first_owner, generation{}.next(), 0, detail::next_binding_token()};
+    token_.store(b.token, std::memory_order_relaxed);  // relaxed: before publication
     binding_.store(b);
     prod_.owner = first_owner;
     prod_.gen = b.gen;
+    prod_.token = b.token;
     cons_.view = b;
-    cons_.win = window{binding_.version(), b.start, 0};
+    cons_.win = window{b.token, b.start, 0};
   }
 
   spsc_queue(const spsc_queue&) = delete;
@@ -192,7 +204,7 @@ class spsc_queue {
     if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) {
       return counters_.record(refusal::owner_mismatch);
     }
-    return producer(this, prod_.gen);
+    return producer(this, prod_.gen, prod_.token);
   }
 
   // Refused (owner_mismatch) unless `frame_owner` is the bound owner; refused (full) when
@@ -215,7 +227,8 @@ class spsc_queue {
   }
 
   // The same through a producer endpoint: no owner compare, only "is its binding still
-  // current" against the producer's private copy. Refused (stale_session, counted) once the
+  // current" against the producer's private copy of the token (which also tells another
+  // queue's endpoint apart). Refused (stale_session, counted) once the
   // queue was rebound by anyone else, or (owner_mismatch, counted) for another queue's
   // endpoint; (full) when there is no room. This form, called on the queue, lets the
   // compiler address the queue directly when it knows where the queue is.
@@ -230,7 +243,7 @@ class spsc_queue {
 
   template <class... Args>
   [[nodiscard]] status try_emplace(producer& p, Args&&... args) noexcept {
-    if (STREAMISO_UNLIKELY(p.gen_ != prod_.gen || p.q_ != this)) return refuse_endpoint(p.q_);
+    if (STREAMISO_UNLIKELY(p.token_ != prod_.token)) return refuse_endpoint(p.q_);
     return emplace_unchecked(std::forward<Args>(args)...);
   }
 
@@ -240,12 +253,17 @@ class spsc_queue {
   // Returns the new generation.
   generation_type rebind(const owner_type& new_owner) noexcept {
     // relaxed: only this thread writes tail_.
-    const binding b{new_owner, prod_.gen.next(), tail_.load(std::memory_order_relaxed)};
-    // The seqlock's stores come before the tail_ release of any later push, so a consumer
-    // that sees a frame of the new binding also sees (at least) this binding's version.
+    const binding b{new_owner, prod_.gen.next(), tail_.load(std::memory_order_relaxed),
+                    detail::next_binding_token()};
+    // relaxed: ordered for consumers by a later release -- the seqlock's closing store (a
+    // reader that gets the new binding then sees this token) and the tail_ store of any later
+    // push (a consumer that sees a frame of the new binding sees this token or a later one).
+    // Stored before the seqlock, so no endpoint can hold the new token while token_ is older.
+    token_.store(b.token, std::memory_order_relaxed);
     binding_.store(b);
     prod_.owner = new_owner;
     prod_.gen = b.gen;
+    prod_.token = b.token;
     return b.gen;
   }
 
@@ -257,7 +275,7 @@ class spsc_queue {
   // detail = how many).
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
     // Checked on every call: a rebind before this call is never missed (see the design note).
-    if (STREAMISO_UNLIKELY(binding_.version() != cons_.win.version) && !refresh_view()) {
+    if (STREAMISO_UNLIKELY(current_token() != cons_.win.token) && !refresh_view()) {
       return refused{refusal::empty};  // a rebind is being written right now: try again
     }
     if (STREAMISO_UNLIKELY(!match_(cons_.view.owner, who))) {
@@ -270,7 +288,7 @@ class spsc_queue {
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // A rebind landed between the check above and this load: the requester was matched
     // against a binding that is gone. Nothing consumed; the next call sees the new one.
-    if (STREAMISO_UNLIKELY(binding_.version() != cons_.win.version)) return refused{refusal::empty};
+    if (STREAMISO_UNLIKELY(current_token() != cons_.win.token)) return refused{refusal::empty};
     return refill(cons_.win, h, t);
   }
 
@@ -281,22 +299,20 @@ class spsc_queue {
   // replaced, nothing consumed: bind again); owner_mismatch (counted) for another queue's
   // endpoint.
   [[nodiscard]] result<Frame> try_pop(consumer& c) noexcept {
-    if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
-    // Every pop checks the binding version once (corollary 5: once rebind() has returned,
-    // nothing of the earlier binding is delivered, not even to its own requester).
+    // Every pop compares tokens once (corollary 5: once rebind() has returned, nothing of the
+    // earlier binding is delivered, not even to its own requester; and another queue's
+    // endpoint never matches).
     // relaxed: only the consumer thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
     if (STREAMISO_LIKELY(h < c.win_.limit)) {
-      // acquire: pairs with the seqlock's release in rebind().
-      if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) return counters_.record(refusal::stale_session);
+      if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
       return take(h);
     }
     // acquire: pairs with the producer's release store of tail_; frames below t, and any
     // rebind made before them, are visible.
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window argument needs (version(): acquire, pairs
-    // with the seqlock's release in rebind()); it is also this pop's rebind check.
-    if (STREAMISO_UNLIKELY(binding_.version() != c.win_.version)) return counters_.record(refusal::stale_session);
+    // Loaded after tail_, the order the window argument needs; also this pop's rebind check.
+    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
     return refill(c.win_, h, t);
   }
 
@@ -310,7 +326,7 @@ class spsc_queue {
     std::uint64_t v = 0;
     if (!binding_.try_load(b, &v)) return refused{refusal::empty};
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::owner_mismatch);
-    return consumer(this, who, b.gen, window{v, b.start, 0});
+    return consumer(this, who, b.gen, window{b.token, b.start, 0});
   }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_) + 1; }
@@ -333,6 +349,7 @@ class spsc_queue {
     owner_type owner;
     generation gen;
     std::uint64_t start;
+    std::uint64_t token;
   };
   struct slot {
     alignas(Frame) unsigned char bytes[sizeof(Frame)];
@@ -380,11 +397,15 @@ class spsc_queue {
   }
 
   // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
-  // Drops what is below the binding's start, then sets the window to [h, t).
+  // Drops what is below the binding's start (only a never-refreshed window, limit 0, can be
+  // below it), then sets the window to [h, t). A window of exactly the frame being taken is
+  // not stored (the next pop refreshes either way, and a store costs more than a compare
+  // when every push is followed by a pop), unless the window was never set: limit 0 must
+  // mean "not yet refreshed".
   result<Frame> refill(window& w, std::uint64_t h, std::uint64_t t) noexcept {
-    if (STREAMISO_UNLIKELY(h < w.start)) return drop_stale(h, w.start, t);
-    w.limit = t;
+    if (STREAMISO_UNLIKELY(w.limit == 0) && h < w.start) return drop_stale(h, w.start, t);
     if (h == t) return refused{refusal::empty};
+    if (t != h + 1 || w.limit == 0) w.limit = t;
     return take(h);
   }
 
@@ -407,11 +428,16 @@ class spsc_queue {
   // The per-call pop's view of the current binding; its window restarts empty.
   bool refresh_view() noexcept {
     binding b;
-    std::uint64_t v = 0;
-    if (!binding_.try_load(b, &v)) return false;
+    if (!binding_.try_load(b)) return false;
     cons_.view = b;
-    cons_.win = window{v, b.start, 0};
+    cons_.win = window{b.token, b.start, 0};
     return true;
+  }
+
+  // relaxed: every caller loads it after what it must be ordered after (the tail_ acquire in
+  // a refresh), or needs only coherence (a rebind that happened-before this pop is seen).
+  [[nodiscard]] std::uint64_t current_token() const noexcept {
+    return token_.load(std::memory_order_relaxed);
   }
 
   // Groups written by different threads sit two cache lines apart: adjacent-line prefetchers
@@ -429,6 +455,7 @@ class spsc_queue {
   // The producer's private line.
   struct alignas(spacing_) producer_state {
     std::uint64_t cached_head = 0;
+    std::uint64_t token = 0;  // the current binding's; endpoints compare theirs with it
     owner_type owner{};
     generation gen{};
   } prod_;
@@ -441,10 +468,12 @@ class spsc_queue {
     binding view{};
   } cons_;
 
-  // Written on rebind only: readers hit in their caches in the steady state.
-  alignas(spacing_) detail::seqlocked<binding> binding_;
+  // Written on rebind only: readers hit in their caches in the steady state. token_ is what
+  // every endpoint pop compares; the binding behind it is read through the seqlock.
+  alignas(spacing_) std::atomic<std::uint64_t> token_{0};
+  detail::seqlocked<binding> binding_;
   // Own line: refusals (a producer spinning on `full`) must not invalidate the line that
-  // every refresh loads the binding version from.
+  // every pop loads the binding token from.
   alignas(spacing_) refusal_counters counters_;
 };
 
