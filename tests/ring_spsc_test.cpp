@@ -412,6 +412,29 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
   CHECK(qa.try_pop(alice_out)->owner_id == 1);
 }
 
+// The hot path compares one token: an endpoint whose window is open (frames it may pop
+// without a refresh) must still be refused by a queue that did not make it, even when that
+// queue's head is inside the window and both queues are on their first binding.
+TEST_CASE("F1: spsc an endpoint with an open window is refused by another queue; the same generation is no pass") {
+  queue qa(8, alice);
+  queue qb(8, bob);
+  auto alice_out = qa.bind_consumer(alice_r).value();
+  auto alice_in = qa.bind_producer(alice).value();
+  CHECK(alice_out.bound_generation() == qb.bind_consumer(bob_r).value().bound_generation());
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    REQUIRE(qa.try_push(alice_in, frame{1, i}));
+    REQUIRE(qb.try_push(bob, frame{2, i}));
+  }
+  REQUIRE(qa.try_pop(alice_out)->seq == 0);  // alice_out's window is now [1, 4)
+  CHECK(qb.try_pop(alice_out).refused_for(si::refusal::owner_mismatch));
+  CHECK(qb.size() == 4);  // nothing of bob's consumed
+  auto bob_in = qb.bind_producer(bob).value();
+  CHECK(qa.try_push(bob_in, frame{2, 9}).refused_for(si::refusal::owner_mismatch));
+  CHECK(qa.size() == 3);
+  CHECK(qa.try_pop(alice_out)->seq == 1);  // its own queue still serves it
+  CHECK(qb.try_pop(bob_r)->owner_id == 2);
+}
+
 TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old binding") {
   queue q(4, alice);
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
