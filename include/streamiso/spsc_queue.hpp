@@ -283,13 +283,14 @@ class spsc_queue {
     }
     // relaxed: only this thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    if (STREAMISO_LIKELY(h < cons_.win.limit)) return take(h);
+    const std::uint64_t limit = cons_.win.limit;
+    if (STREAMISO_LIKELY(h < limit)) return take(h);
     // acquire: pairs with the producer's release store of tail_.
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // A rebind landed between the check above and this load: the requester was matched
     // against a binding that is gone. Nothing consumed; the next call sees the new one.
     if (STREAMISO_UNLIKELY(current_token() != cons_.win.token)) return refused{refusal::empty};
-    return refill(cons_.win, h, t);
+    return refill(cons_.win, limit, h, t);
   }
 
   // The head frame through a consumer endpoint (same as c.try_pop()). Fast path: the
@@ -304,7 +305,8 @@ class spsc_queue {
     // endpoint never matches).
     // relaxed: only the consumer thread writes head_.
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    if (STREAMISO_LIKELY(h < c.win_.limit)) {
+    const std::uint64_t limit = c.win_.limit;
+    if (STREAMISO_LIKELY(h < limit)) {
       if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
       return take(h);
     }
@@ -313,7 +315,7 @@ class spsc_queue {
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // Loaded after tail_, the order the window argument needs; also this pop's rebind check.
     if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
-    return refill(c.win_, h, t);
+    return refill(c.win_, limit, h, t);
   }
 
   // ---- any thread ----
@@ -402,10 +404,12 @@ class spsc_queue {
   // not stored (the next pop refreshes either way, and a store costs more than a compare
   // when every push is followed by a pop), unless the window was never set: limit 0 must
   // mean "not yet refreshed".
-  result<Frame> refill(window& w, std::uint64_t h, std::uint64_t t) noexcept {
-    if (STREAMISO_UNLIKELY(w.limit == 0) && h < w.start) return drop_stale(h, w.start, t);
+  // `limit` is w.limit as the caller read it (only this thread writes it; passing it on
+  // saves reloading it after the tail_ load).
+  result<Frame> refill(window& w, std::uint64_t limit, std::uint64_t h, std::uint64_t t) noexcept {
+    if (STREAMISO_UNLIKELY(limit == 0) && h < w.start) return drop_stale(h, w.start, t);
     if (h == t) return refused{refusal::empty};
-    if (t != h + 1 || w.limit == 0) w.limit = t;
+    if (t != h + 1 || limit == 0) w.limit = t;
     return take(h);
   }
 
