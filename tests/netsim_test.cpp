@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -210,6 +211,63 @@ TEST_CASE("F9 harness: bad profiles and specs are refused at construction") {
   CHECK_THROWS_AS((void)ok.make_stream(s), std::invalid_argument);
   CHECK_THROWS_AS((void)ns::by_name("nope"), std::invalid_argument);
   CHECK(ns::by_name("spiky").spike_probability > 0.0);
+}
+
+// Times and delays are 64-bit microseconds; a profile, spec or trace that could push a sum
+// past 2^63 (undefined behaviour) is refused up front instead.
+TEST_CASE("F9 harness: absurd delays, times and send orders are refused, not overflowed") {
+  ns::profile p;
+  p.base_delay_us = std::numeric_limits<ns::usec>::max();
+  CHECK_THROWS_AS(ns::simulator(p, 1), std::invalid_argument);
+  p = ns::profile{};
+  p.spike_cap_us = ns::max_delay_us + 1;
+  CHECK_THROWS_AS(ns::simulator(p, 1), std::invalid_argument);
+  p = ns::profile{};
+  p.spike_alpha = 0.0;
+  CHECK_THROWS_AS(ns::simulator(p, 1), std::invalid_argument);
+  p = ns::profile{};
+  p.script = {ns::outage{-5, 10, false}};
+  CHECK_THROWS_AS(ns::simulator(p, 1), std::invalid_argument);
+  p.script = {ns::outage{std::numeric_limits<ns::usec>::max(), 1, false}};
+  CHECK_THROWS_AS(ns::simulator(p, 1), std::invalid_argument);
+  p.script = {ns::outage{0, ns::max_delay_us, true}};  // long but representable: accepted
+  CHECK_NOTHROW(ns::simulator(p, 1));
+
+  ns::simulator sim{ns::good(), 1};
+  ns::stream_spec s;
+  s.start_us = -1;
+  CHECK_THROWS_AS((void)sim.make_stream(s), std::invalid_argument);
+  s = ns::stream_spec{};
+  s.packets_per_second = 1e-300;  // the second packet would be sent in 10^294 years
+  CHECK_THROWS_AS((void)sim.make_stream(s), std::invalid_argument);
+  s.packets_per_second = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS((void)sim.make_stream(s), std::invalid_argument);
+
+  std::vector<ns::sent_packet> sent = sim.make_stream(ns::stream_spec{});
+  sent[5].send_us = std::numeric_limits<ns::usec>::max();
+  CHECK_THROWS_AS((void)sim.transmit(sent), std::invalid_argument);
+  sent = sim.make_stream(ns::stream_spec{});
+  std::swap(sent[3], sent[4]);  // out of send order
+  CHECK_THROWS_AS((void)sim.transmit(sent), std::invalid_argument);
+}
+
+TEST_CASE("F9 harness: a link far too slow for its traffic saturates instead of overflowing") {
+  ns::profile p;
+  p.bandwidth_bps = 1;  // 1 bit per second
+  p.base_delay_us = ns::max_delay_us;
+  ns::simulator sim{p, 3};
+  ns::stream_spec s;
+  s.packets = 5000;
+  s.size_bytes = std::numeric_limits<std::uint32_t>::max();
+  const auto trace = sim.run(s);
+  REQUIRE(trace.size() == 5000);  // nothing lost, nothing duplicated
+  ns::usec previous = 0;
+  for (const auto& a : trace) {
+    CHECK(a.arrival_us >= previous);
+    CHECK(a.arrival_us <= 2 * ns::max_time_us + ns::max_delay_us);
+    previous = a.arrival_us;
+  }
+  CHECK(trace.back().arrival_us == 2 * ns::max_time_us + ns::max_delay_us);  // the queue saturated
 }
 
 TEST_CASE("F6 harness: summarize measures the jitter the profile configures") {

@@ -21,6 +21,11 @@ namespace netsim {
 // Simulated time in microseconds. The simulator never reads a real clock.
 using usec = std::int64_t;
 
+// Every time and delay the simulator accepts stays within these, so no sum it forms can leave
+// 64-bit microseconds (which hold about 292 000 years): anything larger is refused.
+inline constexpr usec max_time_us = 1'000'000'000'000'000;  // about 31.7 years
+inline constexpr usec max_delay_us = 1'000'000'000'000;     // about 11.6 days
+
 // One packet as the sender emitted it. `index` is the sender's running count (unique over
 // the whole stream, across reconnects): tests use it to tie an arrival back to what was sent.
 struct sent_packet {
@@ -218,12 +223,17 @@ class simulator {
   // The sender side: a stream of spec.packets packets, with the profile's scripted
   // reconnects applied (each one starts a new epoch with fresh SSRC and sequence base).
   [[nodiscard]] std::vector<sent_packet> make_stream(const stream_spec& spec) {
-    if (spec.packets_per_second <= 0.0 || spec.packets_per_frame == 0 || spec.clock_rate_hz == 0) {
+    if (!(spec.packets_per_second > 0.0) || spec.packets_per_frame == 0 || spec.clock_rate_hz == 0) {
       throw std::invalid_argument("streamiso::netsim: bad stream_spec");
+    }
+    const double packet_gap_us = 1e6 / spec.packets_per_second;
+    if (spec.start_us < 0 || spec.start_us > max_time_us ||
+        static_cast<double>(spec.start_us) + static_cast<double>(spec.packets) * packet_gap_us >
+            static_cast<double>(max_time_us)) {
+      throw std::invalid_argument("streamiso::netsim: stream_spec times beyond max_time_us");
     }
     std::vector<sent_packet> out;
     out.reserve(static_cast<std::size_t>(spec.packets));
-    const double packet_gap_us = 1e6 / spec.packets_per_second;
     const double ticks_per_frame = static_cast<double>(spec.clock_rate_hz) *
                                    static_cast<double>(spec.packets_per_frame) /
                                    spec.packets_per_second;
@@ -264,8 +274,10 @@ class simulator {
   }
 
   // The network side: what arrives, when, sorted by arrival time (ties by send order).
-  // `sent` must be in send order.
+  // `sent` must be in send order, with send times in [0, max_time_us]; throws
+  // std::invalid_argument otherwise (before simulating anything).
   [[nodiscard]] std::vector<arrival> transmit(const std::vector<sent_packet>& sent) {
+    check_send_times(sent);
     std::vector<arrival> out;
     out.reserve(sent.size() + sent.size() / 8);
     bool bad_state = false;
@@ -289,9 +301,13 @@ class simulator {
 
       usec departure = p.send_us;
       if (profile_.bandwidth_bps != 0) {
-        const usec serialisation = static_cast<usec>(
-            static_cast<double>(p.size_bytes) * 8e6 / static_cast<double>(profile_.bandwidth_bps));
-        link_free_us = std::max(link_free_us, p.send_us) + serialisation;
+        const double serialisation_us =
+            static_cast<double>(p.size_bytes) * 8e6 / static_cast<double>(profile_.bandwidth_bps);
+        // Saturates: a link backed up past 2 * max_time_us is as good as dead, and the sums
+        // below stay far inside 64 bits.
+        link_free_us = std::min(std::max(link_free_us, p.send_us) +
+                                    std::min(static_cast<usec>(serialisation_us), max_delay_us),
+                                2 * max_time_us);
         departure = link_free_us;
       }
       usec delay = profile_.base_delay_us + uniform_below(profile_.jitter_us) + spike();
@@ -354,6 +370,16 @@ class simulator {
     return v < static_cast<double>(profile_.spike_cap_us) ? static_cast<usec>(v) : profile_.spike_cap_us;
   }
 
+  static void check_send_times(const std::vector<sent_packet>& sent) {
+    usec previous = 0;
+    for (const sent_packet& p : sent) {
+      if (p.send_us < previous || p.send_us > max_time_us) {
+        throw std::invalid_argument("streamiso::netsim: send times must be ordered, in [0, max_time_us]");
+      }
+      previous = p.send_us;
+    }
+  }
+
   void validate() const {
     const double probs[] = {profile_.loss,
                             profile_.burst.p_good_to_bad,
@@ -366,16 +392,20 @@ class simulator {
     for (double p : probs) {
       if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("streamiso::netsim: probability outside [0, 1]");
     }
-    if (profile_.base_delay_us < 0 || profile_.jitter_us < 0 || profile_.spike_scale_us < 0 ||
-        profile_.spike_cap_us < 0 || profile_.reorder_delay_us < 0 ||
-        profile_.duplicate_delay_us < 0 || !(profile_.spike_alpha > 0.0)) {
-      throw std::invalid_argument("streamiso::netsim: negative delay or bad spike shape");
+    const usec delays[] = {profile_.base_delay_us,  profile_.jitter_us,        profile_.spike_scale_us,
+                           profile_.spike_cap_us,   profile_.reorder_delay_us, profile_.duplicate_delay_us};
+    for (usec d : delays) {
+      if (d < 0 || d > max_delay_us) {
+        throw std::invalid_argument("streamiso::netsim: a delay outside [0, max_delay_us]");
+      }
     }
+    if (!(profile_.spike_alpha > 0.0)) throw std::invalid_argument("streamiso::netsim: bad spike shape");
     for (std::size_t i = 0; i < profile_.script.size(); ++i) {
       const outage& o = profile_.script[i];
-      if (o.duration_us < 0 || (i > 0 && o.start_us < profile_.script[i - 1].start_us +
-                                                          profile_.script[i - 1].duration_us)) {
-        throw std::invalid_argument("streamiso::netsim: script events must be sorted and disjoint");
+      if (o.start_us < 0 || o.start_us > max_time_us || o.duration_us < 0 || o.duration_us > max_time_us ||
+          (i > 0 && o.start_us < profile_.script[i - 1].start_us + profile_.script[i - 1].duration_us)) {
+        throw std::invalid_argument(
+            "streamiso::netsim: script events must be sorted, disjoint and within max_time_us");
       }
     }
   }
