@@ -32,6 +32,30 @@ struct ring_test_access {
     q.binding_.seq_.fetch_add(1, std::memory_order_relaxed);  // relaxed: single-threaded test
     q.token_.store(old_token, std::memory_order_relaxed);
   }
+  // rebind() has stored the new token but not yet begun the seqlock write: stop there.
+  template <class Q>
+  static std::uint64_t begin_rebind_token_only(Q& q) {
+    const std::uint64_t old = q.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.token_.store(next_binding_token(), std::memory_order_relaxed);
+    return old;
+  }
+  template <class Q>
+  static void undo_rebind_token_only(Q& q, std::uint64_t old_token) {
+    q.token_.store(old_token, std::memory_order_relaxed);  // relaxed: single-threaded test
+  }
+  // The binding as the seqlock holds it now, and a way to put an earlier one back: what a
+  // consumer sees when its binding read ran just before a rebind's seqlock write and its
+  // later loads (tail, token) ran after the rebind and a push had completed.
+  template <class Q>
+  static auto binding_of(const Q& q) {
+    typename Q::binding b{};
+    REQUIRE(q.binding_.try_load(b));
+    return b;
+  }
+  template <class Q, class B>
+  static void put_binding(Q& q, const B& b) {
+    q.binding_.store(b);
+  }
 };
 }  // namespace detail
 STREAMISO_END_NAMESPACE
@@ -250,6 +274,51 @@ TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not coun
   auto f = q.try_pop(alice_r);
   REQUIRE(f);
   CHECK(f->owner_id == 1);
+}
+
+// The per-call pop reads the binding (its owner is what the requester is matched against)
+// BEFORE it loads tail_; only the token load after tail_ ties the two together. Interleaving
+// frozen here: the pop sees the rebind's token, reads the binding just before the seqlock
+// write (still alice's), then the rebind to bob completes and bob pushes; the pop then loads
+// tail_ and finds bob's frame at its head. It must not hand it to alice.
+TEST_CASE("F1: spsc a per-call pop whose binding read predates a rebind never hands the new owner's frame to the old requester") {
+  using access = si::detail::ring_test_access;
+  queue q(4, alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  REQUIRE(q.try_pop(alice_r)->seq == 0);  // alice has read everything of hers
+  const auto alices = access::binding_of(q);
+  q.rebind(bob);
+  REQUIRE(q.try_push(bob, frame{2, 0}));
+  const auto bobs = access::binding_of(q);
+  access::put_binding(q, alices);  // the pop's binding read happened before the write
+  auto r = q.try_pop(alice_r);
+  CHECK(r.refused_for(si::refusal::empty));  // a rebind in flight: try again, not counted
+  CHECK(q.counters().total() == 0);
+  CHECK(q.size() == 1);  // bob's frame is still there, for bob
+  access::put_binding(q, bobs);
+  CHECK(q.try_pop(alice_r).refused_for(si::refusal::owner_mismatch));
+  auto f = q.try_pop(bob_r);
+  REQUIRE(f);
+  CHECK(f->owner_id == 2);
+}
+
+// bind_consumer promises "empty (not counted) while a rebind is being written". rebind()
+// stores the new token first and writes the binding through the seqlock second; in between,
+// the seqlock still shows the old binding as complete.
+TEST_CASE("F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never an endpoint stale at birth") {
+  using access = si::detail::ring_test_access;
+  queue q(4, alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  const auto token = access::begin_rebind_token_only(q);
+  auto c = q.bind_consumer(alice_r);
+  CHECK(c.refused_for(si::refusal::empty));
+  CHECK(q.counters().total() == 0);
+  CHECK(q.size() == 1);
+  access::undo_rebind_token_only(q, token);  // same binding again
+  auto again = q.bind_consumer(alice_r);
+  REQUIRE(again);
+  CHECK(again.value().try_pop()->owner_id == 1);
+  CHECK(q.counters().total() == 0);
 }
 
 // ---------------- endpoints: the owner check once, at bind time ----------------

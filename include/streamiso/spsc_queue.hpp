@@ -325,8 +325,11 @@ class spsc_queue {
   // being written.
   [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
     binding b;
-    std::uint64_t v = 0;
-    if (!binding_.try_load(b, &v)) return refused{refusal::empty};
+    if (!binding_.try_load(b)) return refused{refusal::empty};
+    // rebind() stores the new token before it writes the binding: a token_ other than b's
+    // means b is being replaced, and an endpoint for it would be stale at birth. The seqlock's
+    // acquire made b's token (or a later one) visible, so this never refuses a current b.
+    if (current_token() != b.token) return refused{refusal::empty};
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::owner_mismatch);
     return consumer(this, who, b.gen, window{b.token, b.start, 0});
   }
