@@ -99,6 +99,120 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
   CHECK(q.empty());
 }
 
+// Everything the consumer side offers, mixed on one consumer thread, against a producer that
+// rebinds often (both rebind forms, sometimes twice in a row, sometimes to the same owner),
+// pushes through both forms, and hands over consumer endpoints it made itself (through a
+// second queue, which orders them). Capacity 2 keeps windows short and wraps constantly.
+// Checked on every delivery: the requester matches the stamp (no cross-owner pop), the frame
+// is whole, sequences grow, and no frame of a binding the consumer knows was replaced (the
+// producer announces each finished rebind with a release store) is ever delivered.
+TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the producer thread) mixed; no cross-owner or post-rebind delivery, counts add up") {
+  using wq = si::spsc_queue<wide_frame>;
+  const std::uint64_t total = streamiso_test::scaled(100'000, 10'000);
+  wq q(2, owner_of(1));
+  si::spsc_queue<wq::consumer> handoff(4, owner_of(99));
+  std::atomic<std::uint64_t> rebinds_done{0};
+  std::atomic<bool> done{false};
+  std::uint64_t pushed = 0;
+  std::uint64_t producer_errors = 0;
+  std::thread producer([&] {
+    streamiso_test::rng rng(0x5eed5c0e);
+    std::uint64_t o = 1;
+    std::uint64_t binding = 0;
+    auto in = q.bind_producer(owner_of(o)).value();
+    for (std::uint64_t i = 0; i < total; ++i) {
+      while (rng.chance(2)) {
+        o = 1 + rng.below(owners);
+        if (rng.chance(50)) {
+          q.rebind(owner_of(o));
+          if (in.current()) ++producer_errors;  // the old door must be shut
+          in = q.bind_producer(owner_of(o)).value();
+        } else {
+          in.rebind(owner_of(o));
+        }
+        // release: pairs with the consumer's acquire; the rebind happens-before its next pop.
+        rebinds_done.store(++binding, std::memory_order_release);
+        if (rng.chance(30)) {
+          auto c = q.bind_consumer(requester_of(o));
+          if (c) (void)handoff.try_push(owner_of(99), std::move(c).value());
+        }
+      }
+      wide_frame f = wide_frame::make(o, i);
+      f.pad[1] = binding;  // the binding the frame was pushed under (whole() leaves pad[1] free)
+      f.check = f.digest();
+      for (;;) {
+        const si::status s = rng.chance(50) ? in.try_push(f) : q.try_push(owner_of(o), f);
+        if (s) break;
+        if (!s.refused_for(si::refusal::full)) ++producer_errors;
+        std::this_thread::yield();
+      }
+      ++pushed;
+    }
+    done.store(true, std::memory_order_release);  // release: pairs with the acquire below
+  });
+  std::uint64_t delivered = 0, dropped = 0, cross = 0, torn = 0, disorder = 0, late = 0, handed = 0;
+  std::uint64_t last_seq = 0;
+  bool any = false;
+  streamiso_test::rng crng(0xc0c0a);
+  auto bind_any = [&]() {
+    for (;;) {
+      for (std::uint64_t who = 1; who <= owners; ++who) {
+        auto c = q.bind_consumer(requester_of(who));
+        if (c) return std::move(c).value();
+      }
+      std::this_thread::yield();
+    }
+  };
+  auto out = bind_any();
+  auto step = [&]() -> bool {
+    // acquire: pairs with the producer's release after each rebind.
+    const std::uint64_t known = rebinds_done.load(std::memory_order_acquire);
+    const bool per_call = crng.chance(40);
+    const si::requester who = per_call ? requester_of(1 + crng.below(owners)) : out.who();
+    auto r = per_call ? q.try_pop(who) : out.try_pop();
+    if (r) {
+      ++delivered;
+      if (requester_of(r->owner_id) != who) ++cross;
+      if (!r->whole()) ++torn;
+      if (r->pad[1] < known) ++late;
+      if (any && r->seq <= last_seq) ++disorder;
+      last_seq = r->seq;
+      any = true;
+      return true;
+    }
+    if (r.refused_for(si::refusal::stale_session)) {
+      dropped += r.detail();
+      if (!per_call && r.detail() == 0) {
+        auto h = handoff.try_pop(requester_of(99));
+        if (h) {
+          out = std::move(h).value();
+          ++handed;
+        } else {
+          out = bind_any();
+        }
+      }
+      return true;
+    }
+    if (!per_call && crng.chance(1)) out = bind_any();  // a fresh window (limit 0) now and then
+    return false;  // empty, or a per-call requester that is not the owner: no progress
+  };
+  while (!done.load(std::memory_order_acquire)) {
+    if (!step()) std::this_thread::yield();
+  }
+  producer.join();
+  for (int idle = 0; idle < 64;) idle = step() ? 0 : idle + 1;
+  CHECK(producer_errors == 0);
+  CHECK(cross == 0);
+  CHECK(torn == 0);
+  CHECK(disorder == 0);
+  CHECK(late == 0);
+  CHECK(delivered + dropped + q.size() == pushed);
+  CHECK(q.empty());
+  CHECK(delivered > 0);
+  CHECK(dropped > 0);
+  CHECK(handed > 0);
+}
+
 TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no torn or foreign frame, gaps == reported overruns") {
   const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 20000;

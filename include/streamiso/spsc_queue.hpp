@@ -60,7 +60,7 @@ STREAMISO_BEGIN_NAMESPACE
 // that load returns that token or a later one, and no later token equals v (tokens are never
 // handed out twice). It did return v, so frame i belongs to G. Frames
 // pushed under G are G's owner's (push checks the owner, or the producer endpoint's
-// generation), and the consumer endpoint was matched against G's owner: a pop from the
+// token), and the consumer endpoint was matched against G's owner: a pop from the
 // window cannot cross owners, whichever endpoint (or per-call pop) moved head meanwhile,
 // because head only grows and the window was clamped to G's range when it was set.
 // Limit starts at 0 for a new endpoint, so its first pop always refreshes; only a window
