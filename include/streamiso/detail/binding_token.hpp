@@ -20,8 +20,10 @@ namespace detail {
 // 2^64 tokens never run out. A shared library built with hidden visibility gets its own copy
 // of this counter; each copy starts at a point spread over 2^64 from its own address (an odd
 // multiplier: distinct addresses, distinct starts), so two copies that hand out n tokens each
-// overlap with a chance of about 2n / 2^64 -- and even then only an endpoint passed to a queue
-// of the other library could be mistaken.
+// overlap with a chance of about 2n / 2^64 (a queue whose code is inlined into two such
+// libraries may draw from both copies; the estimate is the same), and even then a token
+// repeated across the copies only matters if an endpoint meets the one other binding that
+// shares it.
 [[nodiscard]] inline std::uint64_t next_binding_token() noexcept {
   static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&next)) *
                                          0x9E3779B97F4A7C15ULL};
