@@ -423,9 +423,11 @@ class streamiso_path {
     const std::uint32_t s_index = relay_.assign(h);
     slot& s = slots_[s_index];
     retire(s);
-    // A new binding: a fresh jitter buffer for (household, session) and a fresh cache session.
+    // A new binding: the slot's jitter buffer rebound to (household, session) -- what it held
+    // for the previous household is flushed, never delivered -- and a fresh cache session.
     s.owner = h;
-    s.jb.emplace(homes_[h].tag, ++epoch_seen_[h], jitter_config_);
+    const std::uint32_t epoch = ++epoch_seen_[h];
+    if (!s.jb || !s.jb->rebind(homes_[h].tag, epoch)) s.jb.emplace(homes_[h].tag, epoch, jitter_config_);
     s.camera = cache_.open_session(homes_[h].tag).value();
   }
 
@@ -495,7 +497,7 @@ class streamiso_path {
 
   // All refusals by reason, over every component.
   [[nodiscard]] std::array<std::uint64_t, si::refusal_count> refusals() const {
-    std::array<std::uint64_t, si::refusal_count> out = jitter_refusals_;
+    std::array<std::uint64_t, si::refusal_count> out{};
     for (const slot& s : slots_) {
       if (s.jb) add(out, s.jb->refusals().snapshot());
     }
@@ -559,8 +561,7 @@ class streamiso_path {
 
   // The camera's session ends with its binding: every still it wrote is unreadable at once.
   void retire(slot& s) {
-    if (s.jb) jitter_add(s.jb->refusals().snapshot());
-    s.jb.reset();
+    // The jitter buffer stays: on_assign rebinds it (its refusal counts stay cumulative).
     s.building.reset();
     if (s.camera) (void)cache_.close_session(*s.camera);
     s.camera.reset();
@@ -568,8 +569,6 @@ class streamiso_path {
     s.has_current = false;
     s.owner = relay::none;
   }
-
-  void jitter_add(const std::array<std::uint64_t, si::refusal_count>& b) { add(jitter_refusals_, b); }
 
   void advance(ns::usec now) {
     if (now > clock_now_) {
@@ -666,7 +665,6 @@ class streamiso_path {
   std::vector<late_response> late_;
   ns::rng rng_;
   std::size_t next_conn_ = 0;
-  std::array<std::uint64_t, si::refusal_count> jitter_refusals_{};
   std::uint64_t frames_published_ = 0;
   std::uint64_t gaps_ = 0;
   report report_;

@@ -589,7 +589,7 @@ TEST_CASE("F9: refusals are counted and reported to the hook") {
   b.refusals().set_hook(nullptr);
 }
 
-TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, keyframe requests, reset" *
+TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, keyframe requests, reset, rebind" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::jitter_config c = frame_cfg();
   c.capacity = 1024;
@@ -614,6 +614,7 @@ TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, key
     }
   }
   (void)b.reset(2);
+  (void)b.rebind(bob, 3);
   CHECK(probe.count() == 0);
   CHECK(released > 1000);
 }
@@ -704,4 +705,89 @@ TEST_CASE("F9: two consecutive stale copies far behind are not a sequence jump: 
   REQUIRE(out.size() == 64);
   for (std::uint16_t i = 0; i < 64; ++i) CHECK(out[i] == pk(i));  // each exactly once, in order
   check_conservation(b);
+}
+
+// ---------------- rebind: a relay recycles the buffer for another owner ----------------
+
+TEST_CASE("F1: rebind hands the buffer to another owner: the old owner's held packets are reported, never delivered") {
+  buffer b{alice, 1, fixed()};
+  for (std::uint16_t n = 0; n < 5; ++n) REQUIRE(b.insert(on_time(n, n)));
+  REQUIRE(b.size() == 5);
+  auto r = b.rebind(bob, 9);
+  REQUIRE(r);
+  CHECK(r->flushed == 5);
+  CHECK(r->epoch == 1);
+  CHECK(b.bound_owner() == bob);
+  CHECK(b.epoch() == 9);
+  CHECK(b.empty());
+  // Long after every deadline: bob's reader finds nothing, alice's is refused.
+  CHECK(b.pop(bob_req, 10'000 * ms).refused_for(si::refusal::empty));
+  CHECK(b.pop(alice_req, 10'000 * ms).refused_for(si::refusal::owner_mismatch));
+  // A late packet of alice's, in either epoch, is refused at the door.
+  CHECK(b.insert(on_time(5, 5)).refused_for(si::refusal::owner_mismatch));
+  CHECK(b.insert(on_time(5, 5, 0, alice, 9)).refused_for(si::refusal::owner_mismatch));
+  CHECK(b.insert(on_time(6, 6, 0, bob, 1)).refused_for(si::refusal::stale_session));
+  // Bob's stream reuses alice's sequence numbers: he gets his own packets only.
+  for (std::uint16_t n = 0; n < 5; ++n) REQUIRE(b.insert(on_time(n, n + 1000, 0, bob, 9)));
+  const auto out = drain(b, 10'000 * ms + 2000 * ms, bob);
+  CHECK(out.size() == 5);
+  check_conservation(b);
+}
+
+TEST_CASE("F9: a rebind to the owner and epoch already bound is refused (malformed) and drops nothing") {
+  buffer b{alice, 1, fixed()};
+  REQUIRE(b.insert(on_time(0, 0)));
+  CHECK(b.rebind(alice, 1).refused_for(si::refusal::malformed));
+  CHECK(b.refusals().count(si::refusal::malformed) == 1);
+  CHECK(b.size() == 1);
+  CHECK(b.rebind(alice, 2));  // same owner, new epoch: a reset that also forgets the timing
+  CHECK(b.empty());
+}
+
+// The timing state (reference, jitter estimate, delay histogram, target) describes the previous
+// owner's network; a rebound buffer must not carry it into the next owner's playout.
+TEST_CASE("F1: a rebound buffer plays out the next owner's stream exactly as a new buffer does") {
+  si::jitter_config c;
+  c.capacity = 256;
+  c.max_misorder = 128;
+  c.adaptive = true;
+  c.initial_delay_us = 40 * ms;
+  buffer used{alice, 1, c};
+  // Alice's camera on a spiky network long enough to move the adaptive target.
+  std::int64_t now = 0;
+  for (std::uint32_t n = 0; n < 3000; ++n) {
+    const std::int64_t spike = n % 50 == 7 ? 180 * ms : static_cast<std::int64_t>(n * 7919 % 23) * ms;
+    now = 5 * ms + static_cast<std::int64_t>(n) * 10 * ms + spike;
+    (void)used.insert(pkt(alice, 1, static_cast<std::uint16_t>(n), now, n * 900));
+    (void)drain(used, static_cast<std::int64_t>(n) * 10 * ms);
+  }
+  REQUIRE(used.target_delay_us() != c.initial_delay_us);  // the buffer has learned something
+  REQUIRE(used.rebind(bob, 4));
+  buffer fresh{bob, 4, c};
+  // Bob's stream: his own sequence and timestamp bases, mild jitter, some loss and reordering.
+  const std::int64_t t0 = now + 100 * ms;
+  std::uint16_t list_used[32];
+  std::uint16_t list_fresh[32];
+  for (std::uint32_t n = 0; n < 2000; ++n) {
+    if (n % 37 == 11) continue;  // lost
+    const std::int64_t jitter = static_cast<std::int64_t>(n * 104729 % 17) * ms + (n % 41 == 3 ? 25 * ms : 0);
+    const auto seq = static_cast<std::uint16_t>(60000 + n);  // wraps through 65535
+    const packet p = pkt(bob, 4, seq, t0 + static_cast<std::int64_t>(n) * 10 * ms + jitter, 123456 + n * 900);
+    const si::status su = used.insert(p);
+    const si::status sf = fresh.insert(p);
+    REQUIRE(static_cast<bool>(su) == static_cast<bool>(sf));
+    if (!su) CHECK(su.reason() == sf.reason());
+    const std::int64_t at = t0 + static_cast<std::int64_t>(n) * 10 * ms;
+    const auto a = drain(used, at, bob);
+    const auto b = drain(fresh, at, bob);
+    CHECK_MESSAGE(a == b, "rebound: " << describe(a) << " fresh: " << describe(b));
+    CHECK(used.target_delay_us() == fresh.target_delay_us());
+    const auto na = used.nack_list(bob_req, at, list_used, 32);
+    const auto nb = fresh.nack_list(bob_req, at, list_fresh, 32);
+    REQUIRE(na);
+    REQUIRE(nb);
+    REQUIRE(*na == *nb);
+    CHECK(std::equal(list_used, list_used + *na, list_fresh));
+  }
+  CHECK(used.stats().jitter_us == fresh.stats().jitter_us);
 }

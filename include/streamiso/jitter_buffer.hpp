@@ -225,6 +225,26 @@ class jitter_buffer {
     return r;
   }
 
+  // Hands the buffer to another owner (a relay recycling it for another camera): drops
+  // everything held, as reset() does (reported in the return value, counted in the stats),
+  // then binds `new_owner` and `new_epoch` and forgets the previous stream's timing
+  // (reference, jitter, delay histogram, target delay, keyframe requests, last gap), so the
+  // buffer plays out the new stream exactly as a newly constructed one would. Packets of the
+  // previous owner are refused (owner_mismatch) from now on, and its readers get nothing:
+  // every read names a requester and is matched against the new owner. O(1) apart from
+  // clearing the histogram; allocates nothing. Statistics and refusal counts stay
+  // cumulative over the buffer's life. Refuses (malformed) a rebind to the owner and epoch
+  // already bound.
+  [[nodiscard]] result<flush_report> rebind(const Owner& new_owner, std::uint32_t new_epoch) noexcept {
+    if (new_owner == owner_ && new_epoch == epoch_) return counters_.record(refusal::malformed);
+    flush_report r = flush(false);
+    owner_ = new_owner;
+    epoch_ = new_epoch;
+    old_range_valid_ = false;
+    forget_stream();
+    return r;
+  }
+
   // ---- reader side: every call names its requester ----
 
   // The next packet whose playout deadline has passed, in sequence order; or refusal::gap
@@ -391,6 +411,30 @@ class jitter_buffer {
     have_reference_ = false;
     need_keyframe_ = cfg_.mode == jitter_mode::frame;
     next_ = highest_ = 0;
+  }
+
+  // Back to the per-stream state of a newly constructed buffer (restart_session() has reset
+  // the sequence state already).
+  void forget_stream() noexcept {
+    frame_end_ = 0;
+    probation_seq_ = 0;
+    old_first_ = 0;
+    old_last_ = 0;
+    keyframe_wanted_ = false;
+    keyframe_requested_ = false;
+    last_arrival_ = 0;
+    last_now_ = 0;
+    last_keyframe_request_us_ = 0;
+    ref_ts_ = 0;
+    ref_arrival_us_ = 0;
+    prev_ts_ = 0;
+    prev_arrival_us_ = 0;
+    jitter_q4_ = 0;
+    target_us_ = cfg_.initial_delay_us;
+    histogram_.fill(0);
+    histogram_total_ = 0;
+    samples_ = 0;
+    last_gap_ = gap_range{};
   }
 
   void accept_first(const packet_type& p) noexcept {
