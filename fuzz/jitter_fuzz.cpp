@@ -1,7 +1,7 @@
 // libFuzzer harness for the jitter buffer (F4, F6, F9). The input is a configuration
 // followed by a script of operations: inserts by two owners with arbitrary sequence numbers,
 // timestamps, epochs, sizes and flags; pops by both owners; NACK lists, keyframe requests
-// and resets. After every operation the harness checks the invariants and aborts on a
+// and resets, and rebinds that hand the buffer between the two owners. After every operation the harness checks the invariants and aborts on a
 // violation:
 //   - nothing is ever released to or for anyone but the bound owner (F4);
 //   - a released packet is exactly one that was accepted, released once, in sequence order,
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "streamiso/jitter_buffer.hpp"
@@ -78,6 +79,8 @@ struct harness {
       : b(alice, 1, c), frames(c.mode == si::jitter_mode::frame), need_key(frames) {}
 
   buffer b;
+  si::owner bound = alice;    // whom the buffer serves now
+  si::owner other = mallory;  // the foreign owner (the previous one after a rebind)
   std::vector<std::uint8_t> accepted;  // by insert id: 1 accepted, 2 released/dropped
   std::uint64_t expected_next = 0;
   bool have_expected = false;
@@ -107,7 +110,7 @@ struct harness {
   void insert(reader& in, std::uint32_t id) {
     const std::uint8_t flags = in.u8();
     buffer::packet_type p;
-    p.owner = (flags & 1) != 0 ? mallory : alice;
+    p.owner = (flags & 1) != 0 ? other : bound;
     p.epoch = b.epoch() + ((flags & 6) == 6 ? 1U : 0U) - ((flags & 6) == 2 ? 1U : 0U);
     const std::uint8_t how = in.u8();
     if (how < 200) {
@@ -132,7 +135,7 @@ struct harness {
     const auto r = b.insert(p);
     const auto after = b.stats();
     if (r) {
-      require(p.owner == alice, "accepted a foreign packet");
+      require(p.owner == bound, "accepted a foreign packet");
       require(p.epoch == b.epoch(), "accepted a packet of another epoch");
       require(p.size_bytes != 0 && p.size_bytes <= 1200, "accepted a malformed packet");
       accepted[id] = 1;
@@ -168,15 +171,15 @@ struct harness {
   void pop(bool foreign, std::uint8_t dt) {
     now += dt * 1000;
     if (foreign) {
-      const auto r = b.pop(si::as_requester(mallory), now);
+      const auto r = b.pop(si::as_requester(other), now);
       require(r.refused_for(si::refusal::owner_mismatch), "foreign requester served");
       return;
     }
     for (int guard = 0; guard < 300; ++guard) {
-      auto r = b.pop(si::as_requester(alice), now);
+      auto r = b.pop(si::as_requester(bound), now);
       if (r) {
         const auto& d = *r;
-        require(d.owner == alice && d.payload.owner_lo == alice.id().lo, "foreign release");
+        require(d.owner == bound && d.payload.owner_lo == bound.id().lo, "foreign release");
         require(d.payload.epoch == b.epoch() && d.epoch == b.epoch(), "release of another epoch");
         require(d.payload.seq == d.seq, "payload/sequence mismatch");
         require(d.payload.id < accepted.size() && accepted[d.payload.id] == 1,
@@ -230,20 +233,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case 5: {
         const auto room = static_cast<std::size_t>(op % 33);
-        const auto n = h.b.nack_list(si::as_requester(alice), h.now, nacks, room);
+        const auto n = h.b.nack_list(si::as_requester(h.bound), h.now, nacks, room);
         require(n.has_value() && *n <= room, "nack list bound");
-        require(h.b.nack_list(si::as_requester(mallory), h.now, nacks, 32)
+        require(h.b.nack_list(si::as_requester(h.other), h.now, nacks, 32)
                     .refused_for(si::refusal::owner_mismatch),
                 "foreign NACK list");
         break;
       }
       case 6:
         h.pop(true, in.u8());
-        (void)h.b.keyframe_request_due(si::as_requester(alice), h.now);
+        (void)h.b.keyframe_request_due(si::as_requester(h.bound), h.now);
         break;
       case 7: {
         const std::uint32_t old_epoch = h.b.epoch();
         const auto held = h.b.size();
+        if ((op & 0x80) != 0) {  // a relay hands the buffer to the other owner
+          const auto r = h.b.rebind(h.other, old_epoch + 1);
+          require(r.has_value() && r->flushed == held && h.b.empty(), "rebind flushes and reports");
+          std::swap(h.bound, h.other);
+          require(h.b.bound_owner() == h.bound, "rebind binds the new owner");
+          break;
+        }
         const auto r = h.b.reset(old_epoch + 1);
         require(r.has_value() && r->flushed == held && h.b.empty(), "reset flushes and reports");
         break;
