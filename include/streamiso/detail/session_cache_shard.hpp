@@ -82,15 +82,18 @@ struct alignas(cache_line_size) cache_node {
   std::uint64_t session_id = 0;
   std::uint64_t tenant_gen = 0;  // unique per (tenant record, epoch)
   basic_owner<TenantId> owner;
-  cache_node* hnext = nullptr;  // bucket chain
-  Value value;
   union {
-    // While the cache holds the node: the link that points here (unlinking needs no bucket
-    // walk). Once the cache has let go of a node that handles still pin: where its memory
-    // goes back to (null for a heap node), read by the last handle.
-    cache_node** hpprev = nullptr;
+    // While the cache holds the node: the bucket chain. Once the cache has let go of a node
+    // that handles still pin: where its memory goes back to (null for a heap node), read by
+    // the last handle.
+    cache_node* hnext = nullptr;
     node_pool<cache_node>* home;
   };
+  Value value;
+  // The mixed hash: names the bucket when eviction unchains the node. (No back-link: keeping
+  // one costs a write to the old chain head on every insert; the bucket walk it saves is a
+  // chain of about 0.4 other nodes.)
+  std::uint64_t hash = 0;
   cache_node* prev = nullptr;  // shard queue: prev toward newer, next toward older
   cache_node* next = nullptr;
   cache_node* tprev = nullptr;  // tenant queue, same orientation
@@ -181,6 +184,7 @@ class node_pool {
       }
       return;
     }
+    // n is unchained: its chain link now holds where its memory goes back to.
     if (!owns(n)) {
       n->home = nullptr;
       // acq_rel: as in Node::release(); whoever reaches zero deletes the heap node.
@@ -376,7 +380,7 @@ class session_cache_shard {
       }
       if (is_mine(*n, s, scope)) {
         if (is_expired(*n)) {
-          unchain(n);
+          *link = n->hnext;
           drop(n);
           ++stats_.expirations;
           return reg_->counters().record(refusal::expired);
@@ -388,7 +392,7 @@ class session_cache_shard {
         return n;
       }
       if (!is_alive(*n)) {
-        unchain(n);  // *link now names the next node
+        *link = n->hnext;  // link now names the next node
         drop(n);
         ++stats_.reclaimed;
         continue;
@@ -418,6 +422,7 @@ class session_cache_shard {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
     n.fingerprint = fingerprint_of(h);
+    n.hash = h;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
@@ -448,11 +453,11 @@ class session_cache_shard {
       if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
         link = &e->hnext;
       } else if (is_mine(*e, s, n->scope)) {
-        unchain(e);
+        *link = e->hnext;
         drop(e);
         ++stats_.replaced;
       } else if (!is_alive(*e)) {
-        unchain(e);
+        *link = e->hnext;
         drop(e);
         ++stats_.reclaimed;
       } else {
@@ -658,16 +663,16 @@ class session_cache_shard {
     pool_->retire(n);
   }
 
-  static void unchain(node* n) noexcept {
-    *n->hpprev = n->hnext;
-    if (n->hnext != nullptr) n->hnext->hpprev = n->hpprev;
+  // Precondition: n is chained (every node the shard holds is).
+  void unchain(node* n) noexcept {
+    node** link = &buckets_[bucket_of(n->hash)];
+    while (*link != n) link = &(*link)->hnext;
+    *link = n->hnext;
   }
 
   void insert(node* n, std::uint64_t h) noexcept {
     node*& bucket = buckets_[bucket_of(h)];
     n->hnext = bucket;
-    n->hpprev = &bucket;
-    if (bucket != nullptr) bucket->hpprev = &n->hnext;
     bucket = n;
     link_front(shard_queue(), n);
     if (tenant_queues_) link_front(tenant_queue(n->tenant_slot), n);
