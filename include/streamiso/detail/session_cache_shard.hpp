@@ -160,7 +160,8 @@ class node_pool {
     return f;
   }
 
-  // Gives back a slot taken but never made into a node (its construction threw).
+  // Puts an empty slot (its node destroyed, or never built because construction threw) on the
+  // free list, where the next take() finds it first.
   void untake(void* p) noexcept { free_ = ::new (p) free_slot{free_}; }
 
   [[nodiscard]] bool owns(const Node* n) const noexcept {
