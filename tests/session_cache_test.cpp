@@ -2,7 +2,9 @@
 // colliding keys, allocation-free hot paths.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -992,4 +994,222 @@ TEST_CASE("F9: a node that cannot be made, pooled or from the heap, is `full` or
   for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, k, touchy{k}));
   CHECK(c.stats().heap_nodes == 1);
   CHECK(c.refusals().count(si::refusal::full) == 3);
+}
+
+// ---- review of the node pool: shared buckets, heap nodes, keys that fail to copy ----------
+
+namespace {
+using colliding_cache_t = si::session_cache<std::uint64_t, stamp, si::id128, all_collide,
+                                            si::value_bytes, si::manual_clock>;
+
+struct pinned_read {
+  colliding_cache_t::value_handle h;
+  stamp seen;  // what the handle showed when get returned it
+};
+}  // namespace
+
+TEST_CASE("F2 F3: with every key in one bucket, eviction and removal unlink exactly their own node") {
+  // Every node of the cache shares one chain, so each eviction (bucket walk from the stored
+  // hash), expiry, replacement and reclaim unlinks a node among neighbours of equal hash and
+  // fingerprint. Unlinking the wrong one leaves a live entry unreachable (a sweep finds fewer
+  // than stats().entries) or a recycled node chained (a hit shows another put's stamp).
+  colliding_cache_t c{small_config(12)};
+  si::manual_clock clock = c.clock();
+  constexpr std::uint64_t keys = 10;
+  constexpr std::size_t owners = 3;  // three households: foreign nodes sit in every chain
+  std::vector<colliding_cache_t::session> sessions;
+  std::vector<std::vector<std::uint64_t>> latest(owners, std::vector<std::uint64_t>(keys, 0));
+  for (std::uint64_t t = 0; t < owners; ++t) sessions.push_back(*c.open_session(si::owner{t + 1}));
+  const auto check_hit = [&](std::size_t i, std::uint64_t k, const stamp& v) {
+    CHECK(v.session == sessions[i].id());
+    CHECK(v.key == k);
+    CHECK(v.seq == latest[i][k]);
+  };
+  std::vector<pinned_read> pinned;
+  streamiso_test::rng rng{20241121};
+  std::uint64_t sweeps = 0;
+  std::uint64_t swept_hits = 0;
+  for (std::uint64_t op = 1; op <= streamiso_test::scaled(40'000, 8'000); ++op) {
+    const std::size_t i = static_cast<std::size_t>(rng.below(owners));
+    const std::uint64_t k = rng.below(keys);
+    const std::uint64_t roll = rng.below(100);
+    if (roll < 50) {
+      const auto ttl = rng.chance(25) ? colliding_cache_t::duration{std::chrono::milliseconds(1 + rng.below(3))}
+                                      : colliding_cache_t::duration::max();
+      REQUIRE(c.put(sessions[i], k, stamp{sessions[i].id(), i + 1, k, op}, {si::cache_scope::session, ttl}));
+      latest[i][k] = op;
+    } else if (roll < 80) {
+      auto r = c.get(sessions[i], k);
+      if (r) {
+        check_hit(i, k, **r);
+        if (rng.chance(40)) pinned.push_back(pinned_read{*r, **r});  // pinned: evicted later
+      } else {
+        CHECK((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::owner_mismatch) ||
+               r.refused_for(si::refusal::expired)));
+      }
+    } else if (roll < 88) {
+      clock.advance(std::chrono::milliseconds(1));
+    } else if (roll < 90) {
+      // Reconnect: the old session's nodes are dead; puts under every key reclaim them from
+      // the middle of the chain (a put walks every node of its key).
+      REQUIRE(c.close_session(sessions[i]));
+      sessions[i] = *c.open_session(si::owner{i + 1});
+      std::fill(latest[i].begin(), latest[i].end(), 0);
+      const std::size_t j = (i + 1) % owners;
+      for (std::uint64_t kk = 0; kk < keys; ++kk) {
+        REQUIRE(c.put(sessions[j], kk, stamp{sessions[j].id(), j + 1, kk, op}));
+        latest[j][kk] = op;
+      }
+    }
+    if (pinned.size() > 6 || (rng.chance(10) && !pinned.empty())) {
+      const std::size_t v = static_cast<std::size_t>(rng.below(pinned.size()));
+      const stamp now = *pinned[v].h;
+      CHECK(now.session == pinned[v].seen.session);  // never recycled under the handle
+      CHECK(now.key == pinned[v].seen.key);
+      CHECK(now.seq == pinned[v].seen.seq);
+      pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(v));
+    }
+    if (op % 64 == 0) {
+      // Every entry held is reached by its owner's lookup: a hit with the latest stamp, or
+      // expired (and dropped there, from the middle of the chain).
+      ++sweeps;
+      const std::uint64_t held = c.stats().entries;
+      std::uint64_t hits = 0;
+      std::uint64_t expired = 0;
+      for (std::size_t o = 0; o < owners; ++o) {
+        for (std::uint64_t kk = 0; kk < keys; ++kk) {
+          auto r = c.get(sessions[o], kk);
+          if (r) {
+            ++hits;
+            check_hit(o, kk, **r);
+          } else if (r.refused_for(si::refusal::expired)) {
+            ++expired;
+          }
+        }
+      }
+      REQUIRE(hits + expired == held);
+      REQUIRE(c.stats().entries == hits);
+      swept_hits += hits;
+    }
+  }
+  for (const auto& p : pinned) CHECK(p.h->seq == p.seen.seq);
+  const si::session_cache_stats st = c.stats();
+  CHECK(sweeps > 100);
+  CHECK(swept_hits > sweeps);
+  CHECK(st.evictions > 100);
+  CHECK(st.expirations > 10);
+  CHECK(st.reclaimed > 10);
+  CHECK(st.replaced > 100);
+  CHECK(st.heap_nodes > 0);  // pins outran the spare: heap nodes shared the chain too
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+}
+
+TEST_CASE("F1 F3: a heap node is freed when it goes, never pushed into the pool") {
+  // Two identical rounds of pinning against a pool of 3 nodes (2 entries): each round must
+  // fall back to the heap the same number of times. A heap node handed to the pool's free
+  // list when its last handle goes would serve the second round as an extra pooled slot
+  // (and be leaked with the pool block).
+  cache_t c{small_config(2)};
+  const session_t s = open(c, 1);
+  std::vector<cache_t::value_handle> pins;
+  const auto round = [&](std::uint64_t first) {
+    for (std::uint64_t k = first; k < first + 6; ++k) {
+      REQUIRE(c.put(s, k, stamp_for(s, k, k + 1000)));
+      auto h = read(c, s, k);
+      REQUIRE(h.has_value());
+      pins.push_back(*h);
+    }
+    for (std::size_t j = 0; j < pins.size(); ++j) {
+      CHECK(pins[j]->key == first + j);
+      CHECK(pins[j]->seq == first + j + 1000);
+    }
+  };
+  round(0);
+  const std::uint64_t first_round = c.stats().heap_nodes;
+  CHECK(first_round == 3);
+  pins.clear();  // evicted pooled nodes go back to the pool; evicted heap nodes are deleted
+  streamiso_test::allocation_probe probe;
+  round(100);
+  const std::uint64_t second_round = c.stats().heap_nodes - first_round;
+  CHECK(second_round == first_round);
+  if (streamiso_test::counts_allocations) CHECK(probe.count() == second_round);
+  pins.clear();
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+}
+
+namespace {
+// A key whose copy fails on demand, with bad_alloc (`full`) or another exception (propagates).
+struct touchy_key {
+  enum class mode { ok, bad_alloc, other };
+  static inline mode fail = mode::ok;
+  std::uint64_t v = 0;
+  explicit touchy_key(std::uint64_t x) : v(x) {}
+  touchy_key(const touchy_key& o) : v(o.v) {
+    if (fail == mode::bad_alloc) throw std::bad_alloc{};
+    if (fail == mode::other) throw std::runtime_error("touchy_key");
+  }
+  touchy_key& operator=(const touchy_key&) = delete;
+  friend bool operator==(const touchy_key& a, const touchy_key& b) noexcept { return a.v == b.v; }
+};
+struct touchy_key_hash {
+  std::size_t operator()(const touchy_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+}  // namespace
+
+TEST_CASE("F9: a key that cannot be copied, into a pooled or a heap node, is `full` or throws, and loses nothing") {
+  using keyed_t = si::session_cache<touchy_key, std::uint64_t, si::id128, touchy_key_hash>;
+  keyed_t c{small_config(2)};  // a pool of 3 nodes
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, touchy_key{1}, 11));
+  REQUIRE(c.put(s, touchy_key{2}, 22));
+  const auto failing_puts = [&](std::uint64_t k) {
+    touchy_key::fail = touchy_key::mode::bad_alloc;
+    const si::status replace = c.put(s, touchy_key{1}, 12);
+    const si::status insert = c.put(s, touchy_key{k}, 99);
+    touchy_key::fail = touchy_key::mode::other;
+    bool thrown = false;
+    try {
+      (void)c.put(s, touchy_key{k}, 99);
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    touchy_key::fail = touchy_key::mode::ok;
+    CHECK(replace.refused_for(si::refusal::full));
+    CHECK(insert.refused_for(si::refusal::full));
+    CHECK(thrown);
+    CHECK(c.get(s, touchy_key{k}).refused_for(si::refusal::empty));
+  };
+  // Pooled node: nothing replaced or evicted, the slot goes back.
+  failing_puts(3);
+  {
+    auto one = c.get(s, touchy_key{1});
+    auto two = c.get(s, touchy_key{2});
+    REQUIRE(one.has_value());
+    REQUIRE(two.has_value());
+    CHECK(**one == 11);
+    CHECK(**two == 22);
+    CHECK(c.stats().entries == 2);
+    // Pins 1 and 2: the spare and one heap node evict them; the pool is now dry.
+    REQUIRE(c.put(s, touchy_key{3}, 33));
+    REQUIRE(c.put(s, touchy_key{4}, 44));
+    REQUIRE(c.stats().heap_nodes == 1);
+    failing_puts(5);  // heap node: freed by the failed new-expression, not counted
+    CHECK(c.stats().heap_nodes == 1);
+    CHECK(**one == 11);
+    CHECK(**two == 22);
+    auto three = c.get(s, touchy_key{3});
+    auto four = c.get(s, touchy_key{4});
+    REQUIRE(three.has_value());
+    REQUIRE(four.has_value());
+    CHECK(**three == 33);
+    CHECK(**four == 44);
+    CHECK(c.stats().entries == 2);
+  }
+  CHECK(c.refusals().count(si::refusal::full) == 4);
+  // No slot leaked: with no handle held, the pool serves every later put.
+  for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
+  CHECK(c.stats().heap_nodes == 1);
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
 }
