@@ -2,7 +2,9 @@
 // colliding keys, allocation-free hot paths.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -499,7 +501,7 @@ TEST_CASE("F1: counts add up: every entry is held, replaced, evicted, expired or
   CHECK(st.reclaimed > 0);
 }
 
-TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its entry once") {
+TEST_CASE("F1: after construction, get, put, refusals and eviction allocate nothing") {
   cache_t c{small_config(8)};
   const session_t a = open(c, 1);
   const session_t b = open(c, 2);
@@ -507,6 +509,8 @@ TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its 
   REQUIRE(c.close_session(closed));
   std::uint64_t hits = 0;
   std::uint64_t put_allocations = 0;
+  // Construction made the node pool; from here on nothing allocates, the puts that evict
+  // (from the 9th on) included: each reuses the node its previous eviction freed.
   streamiso_test::allocation_probe probe;
   for (std::uint64_t k = 0; k < 64; ++k) {
     streamiso_test::allocation_probe one_put;
@@ -521,31 +525,38 @@ TEST_CASE("F1: get, refusals and eviction allocate nothing; a put allocates its 
     CHECK(c.put(a, k, stamp_for(a, k), {si::cache_scope::session, cache_t::duration::zero()})
               .refused_for(si::refusal::malformed));
   }
-  const std::uint64_t allocations = probe.count();
-  // One node per accepted put (the value and its stamp) and nothing else: no get, refusal or
-  // eviction allocates. (Where the counter is unavailable, under TSan, both read 0.)
-  const std::uint64_t expected = streamiso_test::counts_allocations ? 64U : 0U;
-  CHECK(put_allocations == expected);
-  CHECK(allocations == expected);
+  // (Where the counter is unavailable, under TSan, both read 0 as well.)
+  CHECK(put_allocations == 0);
+  CHECK(probe.count() == 0);
   CHECK(hits == 64);
   CHECK(c.stats().evictions == 56);
+  CHECK(c.stats().heap_nodes == 0);
 }
 
-TEST_CASE("F1: the concurrent form allocates nothing on get either" *
+TEST_CASE("F1: the concurrent form allocates nothing on get or put either" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
   si::session_cache_config cfg = small_config(1024);
   ccache_t c{cfg};
   const auto s = *c.open_session(si::owner{1});
-  for (std::uint64_t k = 0; k < 100; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, 0}));
   streamiso_test::allocation_probe probe;
+  for (std::uint64_t k = 0; k < 100; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, 0}));
   std::uint64_t sum = 0;
   for (std::uint64_t k = 0; k < 200; ++k) {
     auto r = c.get(s, k);
     if (r) sum += (*r)->key;
   }
+  // Enough puts to evict in every shard, handles taken and dropped on the way.
+  for (std::uint64_t k = 1000; k < 5000; ++k) {
+    REQUIRE(c.put(s, k, stamp{s.id(), 1, k, 0}));
+    auto r = c.get(s, k);
+    REQUIRE(r.has_value());
+    CHECK((*r)->key == k);
+  }
   CHECK(probe.count() == 0);
   CHECK(sum == 99 * 100 / 2);
+  CHECK(c.stats().evictions > 0);
+  CHECK(c.stats().heap_nodes == 0);
 }
 
 TEST_CASE("F2: refusals reach the hook with the component name") {
@@ -833,4 +844,372 @@ TEST_CASE("F2: with a match policy that accepts everyone, tenant generations sti
   auto own = c.get(a, 1, si::cache_scope::tenant);
   REQUIRE(own.has_value());
   CHECK((*own)->tenant == 1);
+}
+
+// ---- node pool: pinned nodes, handles outliving the cache, failures while making a node --
+
+TEST_CASE("F1 F3: a node pinned by a handle is not reused until released; beyond the spares put allocates and counts it") {
+  cache_t c{small_config(8)};  // 8 entries: a pool of 9 nodes (one spare)
+  const session_t a = open(c, 1);
+  for (std::uint64_t k = 0; k < 8; ++k) REQUIRE(c.put(a, k, stamp_for(a, k, 100 + k)));
+  std::vector<cache_t::value_handle> pinned;
+  for (std::uint64_t k = 0; k < 8; ++k) {
+    auto h = read(c, a, k);
+    REQUIRE(h.has_value());
+    pinned.push_back(*h);
+  }
+  // 16 more puts evict all 8 pinned entries. The spare serves the first; then every pooled
+  // node is pinned or in use, so 7 puts take a heap node (counted), and, once the 8 pinned
+  // ones are gone, the heap nodes evicted with no handle are freed, not pooled.
+  streamiso_test::allocation_probe probe;
+  for (std::uint64_t k = 100; k < 116; ++k) REQUIRE(c.put(a, k, stamp_for(a, k, 200 + k)));
+  const std::uint64_t heap_nodes = c.stats().heap_nodes;
+  CHECK(heap_nodes >= 7);
+  if (streamiso_test::counts_allocations) CHECK(probe.count() == heap_nodes);
+  // A naive pool would have handed the pinned nodes to the new entries: the handles would now
+  // read keys 100.. and sequence numbers 200..
+  for (std::uint64_t k = 0; k < 8; ++k) {
+    CHECK(pinned[k]->key == k);
+    CHECK(pinned[k]->seq == 100 + k);
+    CHECK(pinned[k]->session == a.id());
+  }
+  for (std::uint64_t k = 0; k < 8; ++k) CHECK(read(c, a, k).refused_for(si::refusal::empty));
+  pinned.clear();  // the pinned nodes go back to the pool (through its returned stack)
+  streamiso_test::allocation_probe after;
+  for (std::uint64_t k = 200; k < 264; ++k) {
+    REQUIRE(c.put(a, k, stamp_for(a, k, k)));
+    auto h = read(c, a, k);
+    REQUIRE(h.has_value());
+    CHECK((*h)->seq == k);
+  }
+  CHECK(after.count() == 0);
+  CHECK(c.stats().heap_nodes == heap_nodes);
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+}
+
+TEST_CASE("F1: handles outlive the cache; the last of them frees the node pool") {
+  using ccache_t = si::concurrent_session_cache<std::uint64_t, stamp>;
+  std::vector<ccache_t::value_handle> kept;
+  std::vector<cache_t::value_handle> kept_single;
+  {
+    ccache_t c{small_config(64)};
+    const auto s = *c.open_session(si::owner{1});
+    for (std::uint64_t k = 0; k < 64; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, k}));
+    for (std::uint64_t k = 0; k < 64; k += 4) {
+      auto h = c.get(s, k);
+      if (h) kept.push_back(*h);  // some held by the cache at its end, some evicted below
+    }
+    for (std::uint64_t k = 1000; k < 1200; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, k}));
+    auto h = c.get(s, 1199);
+    REQUIRE(h.has_value());
+    kept.push_back(*h);
+  }
+  {
+    cache_t c{small_config(2)};
+    const session_t s = open(c, 1);
+    for (std::uint64_t k = 0; k < 6; ++k) {  // pins every pooled node: the last ones are heap nodes
+      REQUIRE(c.put(s, k, stamp_for(s, k, k)));
+      kept_single.push_back(*read(c, s, k));
+    }
+    CHECK(c.stats().heap_nodes > 0);
+  }
+  // The caches are gone; the values are intact (ASan reports any use after free, LSan a pool
+  // block that nobody frees).
+  REQUIRE(kept.size() >= 2);
+  for (const auto& h : kept) CHECK(h->key == h->seq);
+  CHECK(kept.back()->key == 1199);
+  for (std::uint64_t k = 0; k < kept_single.size(); ++k) CHECK(kept_single[k]->key == k);
+  kept.erase(kept.begin());  // released in no particular order
+  kept_single.erase(kept_single.begin() + 2);
+  kept.clear();
+  kept_single.clear();
+}
+
+namespace {
+// A value whose move throws on demand: bad_alloc (the node cannot be made: `full`) or a
+// foreign exception (propagates to the caller).
+struct touchy {
+  enum class mode { ok, bad_alloc, other };
+  static inline mode fail = mode::ok;
+  std::uint64_t v = 0;
+  explicit touchy(std::uint64_t x) : v(x) {}
+  touchy(const touchy&) = default;
+  touchy(touchy&& o) : v(o.v) {
+    if (fail == mode::bad_alloc) throw std::bad_alloc{};
+    if (fail == mode::other) throw std::runtime_error("touchy");
+  }
+  touchy& operator=(const touchy&) = default;
+  touchy& operator=(touchy&&) = default;
+};
+}  // namespace
+
+TEST_CASE("F9: a node that cannot be made, pooled or from the heap, is `full` or throws, and loses nothing") {
+  using touchy_t = si::session_cache<std::uint64_t, touchy>;
+  touchy_t c{small_config(2)};  // a pool of 3 nodes
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, 1, touchy{11}));
+  REQUIRE(c.put(s, 2, touchy{22}));
+  auto check_kept = [&] {
+    auto one = c.get(s, 1);
+    auto two = c.get(s, 2);
+    REQUIRE(one.has_value());
+    REQUIRE(two.has_value());
+    CHECK((*one)->v == 11);
+    CHECK((*two)->v == 22);
+    CHECK(c.stats().entries == 2);
+  };
+  // Pooled node: the replacement of key 1 and the eviction a new key needs never happen.
+  touchy::fail = touchy::mode::bad_alloc;
+  CHECK(c.put(s, 1, touchy{12}).refused_for(si::refusal::full));
+  CHECK(c.put(s, 3, touchy{33}).refused_for(si::refusal::full));
+  touchy::fail = touchy::mode::other;
+  CHECK_THROWS_AS((void)c.put(s, 3, touchy{33}), std::runtime_error);
+  touchy::fail = touchy::mode::ok;
+  check_kept();
+  CHECK(c.refusals().count(si::refusal::full) == 2);
+  // With every pooled node in use or pinned, the node comes from the heap: the same failures.
+  {
+    auto p1 = c.get(s, 1);
+    auto p2 = c.get(s, 2);
+    REQUIRE(c.put(s, 3, touchy{33}));  // the spare; evicts a pinned entry
+    REQUIRE(c.put(s, 4, touchy{44}));  // a heap node; evicts the other pinned entry
+    CHECK(c.stats().heap_nodes == 1);
+    touchy::fail = touchy::mode::bad_alloc;
+    CHECK(c.put(s, 5, touchy{55}).refused_for(si::refusal::full));
+    touchy::fail = touchy::mode::other;
+    CHECK_THROWS_AS((void)c.put(s, 5, touchy{55}), std::runtime_error);
+    touchy::fail = touchy::mode::ok;
+    CHECK(c.stats().heap_nodes == 1);  // counted only when made
+    CHECK((*p1)->v == 11);
+    CHECK((*p2)->v == 22);
+    auto three = c.get(s, 3);
+    auto four = c.get(s, 4);
+    REQUIRE(three.has_value());
+    REQUIRE(four.has_value());
+    CHECK((*three)->v == 33);
+    CHECK((*four)->v == 44);
+  }
+  // No slot leaked by the failures: the pool serves every later put.
+  for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, k, touchy{k}));
+  CHECK(c.stats().heap_nodes == 1);
+  CHECK(c.refusals().count(si::refusal::full) == 3);
+}
+
+// ---- review of the node pool: shared buckets, heap nodes, keys that fail to copy ----------
+
+namespace {
+using colliding_cache_t = si::session_cache<std::uint64_t, stamp, si::id128, all_collide,
+                                            si::value_bytes, si::manual_clock>;
+
+struct pinned_read {
+  colliding_cache_t::value_handle h;
+  stamp seen;  // what the handle showed when get returned it
+};
+}  // namespace
+
+TEST_CASE("F2 F3: with every key in one bucket, eviction and removal unlink exactly their own node") {
+  // Every node of the cache shares one chain, so each eviction (bucket walk from the stored
+  // hash), expiry, replacement and reclaim unlinks a node among neighbours of equal hash and
+  // fingerprint. Unlinking the wrong one leaves a live entry unreachable (a sweep finds fewer
+  // than stats().entries) or a recycled node chained (a hit shows another put's stamp).
+  colliding_cache_t c{small_config(12)};
+  si::manual_clock clock = c.clock();
+  constexpr std::uint64_t keys = 10;
+  constexpr std::size_t owners = 3;  // three households: foreign nodes sit in every chain
+  std::vector<colliding_cache_t::session> sessions;
+  std::vector<std::vector<std::uint64_t>> latest(owners, std::vector<std::uint64_t>(keys, 0));
+  for (std::uint64_t t = 0; t < owners; ++t) sessions.push_back(*c.open_session(si::owner{t + 1}));
+  const auto check_hit = [&](std::size_t i, std::uint64_t k, const stamp& v) {
+    CHECK(v.session == sessions[i].id());
+    CHECK(v.key == k);
+    CHECK(v.seq == latest[i][k]);
+  };
+  std::vector<pinned_read> pinned;
+  streamiso_test::rng rng{20241121};
+  std::uint64_t sweeps = 0;
+  std::uint64_t swept_hits = 0;
+  for (std::uint64_t op = 1; op <= streamiso_test::scaled(40'000, 8'000); ++op) {
+    const std::size_t i = static_cast<std::size_t>(rng.below(owners));
+    const std::uint64_t k = rng.below(keys);
+    const std::uint64_t roll = rng.below(100);
+    if (roll < 50) {
+      const auto ttl = rng.chance(25) ? colliding_cache_t::duration{std::chrono::milliseconds(1 + rng.below(3))}
+                                      : colliding_cache_t::duration::max();
+      REQUIRE(c.put(sessions[i], k, stamp{sessions[i].id(), i + 1, k, op}, {si::cache_scope::session, ttl}));
+      latest[i][k] = op;
+    } else if (roll < 80) {
+      auto r = c.get(sessions[i], k);
+      if (r) {
+        check_hit(i, k, **r);
+        if (rng.chance(40)) pinned.push_back(pinned_read{*r, **r});  // pinned: evicted later
+      } else {
+        CHECK((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::owner_mismatch) ||
+               r.refused_for(si::refusal::expired)));
+      }
+    } else if (roll < 88) {
+      clock.advance(std::chrono::milliseconds(1));
+    } else if (roll < 90) {
+      // Reconnect: the old session's nodes are dead; puts under every key reclaim them from
+      // the middle of the chain (a put walks every node of its key).
+      REQUIRE(c.close_session(sessions[i]));
+      sessions[i] = *c.open_session(si::owner{i + 1});
+      std::fill(latest[i].begin(), latest[i].end(), 0);
+      const std::size_t j = (i + 1) % owners;
+      for (std::uint64_t kk = 0; kk < keys; ++kk) {
+        REQUIRE(c.put(sessions[j], kk, stamp{sessions[j].id(), j + 1, kk, op}));
+        latest[j][kk] = op;
+      }
+    }
+    if (pinned.size() > 6 || (rng.chance(10) && !pinned.empty())) {
+      const std::size_t v = static_cast<std::size_t>(rng.below(pinned.size()));
+      const stamp now = *pinned[v].h;
+      CHECK(now.session == pinned[v].seen.session);  // never recycled under the handle
+      CHECK(now.key == pinned[v].seen.key);
+      CHECK(now.seq == pinned[v].seen.seq);
+      pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(v));
+    }
+    if (op % 64 == 0) {
+      // Every entry held is reached by its owner's lookup: a hit with the latest stamp, or
+      // expired (and dropped there, from the middle of the chain).
+      ++sweeps;
+      const std::uint64_t held = c.stats().entries;
+      std::uint64_t hits = 0;
+      std::uint64_t expired = 0;
+      for (std::size_t o = 0; o < owners; ++o) {
+        for (std::uint64_t kk = 0; kk < keys; ++kk) {
+          auto r = c.get(sessions[o], kk);
+          if (r) {
+            ++hits;
+            check_hit(o, kk, **r);
+          } else if (r.refused_for(si::refusal::expired)) {
+            ++expired;
+          }
+        }
+      }
+      REQUIRE(hits + expired == held);
+      REQUIRE(c.stats().entries == hits);
+      swept_hits += hits;
+    }
+  }
+  for (const auto& p : pinned) CHECK(p.h->seq == p.seen.seq);
+  const si::session_cache_stats st = c.stats();
+  CHECK(sweeps > 100);
+  CHECK(swept_hits > sweeps);
+  CHECK(st.evictions > 100);
+  CHECK(st.expirations > 10);
+  CHECK(st.reclaimed > 10);
+  CHECK(st.replaced > 100);
+  CHECK(st.heap_nodes > 0);  // pins outran the spare: heap nodes shared the chain too
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+}
+
+TEST_CASE("F1 F3: a heap node is freed when it goes, never pushed into the pool") {
+  // Two identical rounds of pinning against a pool of 3 nodes (2 entries): each round must
+  // fall back to the heap the same number of times. A heap node handed to the pool's free
+  // list when its last handle goes would serve the second round as an extra pooled slot
+  // (and be leaked with the pool block).
+  cache_t c{small_config(2)};
+  const session_t s = open(c, 1);
+  std::vector<cache_t::value_handle> pins;
+  const auto round = [&](std::uint64_t first) {
+    for (std::uint64_t k = first; k < first + 6; ++k) {
+      REQUIRE(c.put(s, k, stamp_for(s, k, k + 1000)));
+      auto h = read(c, s, k);
+      REQUIRE(h.has_value());
+      pins.push_back(*h);
+    }
+    for (std::size_t j = 0; j < pins.size(); ++j) {
+      CHECK(pins[j]->key == first + j);
+      CHECK(pins[j]->seq == first + j + 1000);
+    }
+  };
+  round(0);
+  const std::uint64_t first_round = c.stats().heap_nodes;
+  CHECK(first_round == 3);
+  pins.clear();  // evicted pooled nodes go back to the pool; evicted heap nodes are deleted
+  streamiso_test::allocation_probe probe;
+  round(100);
+  const std::uint64_t second_round = c.stats().heap_nodes - first_round;
+  CHECK(second_round == first_round);
+  if (streamiso_test::counts_allocations) CHECK(probe.count() == second_round);
+  pins.clear();
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+}
+
+namespace {
+// A key whose copy fails on demand, with bad_alloc (`full`) or another exception (propagates).
+struct touchy_key {
+  enum class mode { ok, bad_alloc, other };
+  static inline mode fail = mode::ok;
+  std::uint64_t v = 0;
+  explicit touchy_key(std::uint64_t x) : v(x) {}
+  touchy_key(const touchy_key& o) : v(o.v) {
+    if (fail == mode::bad_alloc) throw std::bad_alloc{};
+    if (fail == mode::other) throw std::runtime_error("touchy_key");
+  }
+  touchy_key& operator=(const touchy_key&) = delete;
+  friend bool operator==(const touchy_key& a, const touchy_key& b) noexcept { return a.v == b.v; }
+};
+struct touchy_key_hash {
+  std::size_t operator()(const touchy_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+}  // namespace
+
+TEST_CASE("F9: a key that cannot be copied, into a pooled or a heap node, is `full` or throws, and loses nothing") {
+  using keyed_t = si::session_cache<touchy_key, std::uint64_t, si::id128, touchy_key_hash>;
+  keyed_t c{small_config(2)};  // a pool of 3 nodes
+  const auto s = *c.open_session(si::owner{1});
+  REQUIRE(c.put(s, touchy_key{1}, 11));
+  REQUIRE(c.put(s, touchy_key{2}, 22));
+  const auto failing_puts = [&](std::uint64_t k) {
+    touchy_key::fail = touchy_key::mode::bad_alloc;
+    const si::status replace = c.put(s, touchy_key{1}, 12);
+    const si::status insert = c.put(s, touchy_key{k}, 99);
+    touchy_key::fail = touchy_key::mode::other;
+    bool thrown = false;
+    try {
+      (void)c.put(s, touchy_key{k}, 99);
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    touchy_key::fail = touchy_key::mode::ok;
+    CHECK(replace.refused_for(si::refusal::full));
+    CHECK(insert.refused_for(si::refusal::full));
+    CHECK(thrown);
+    CHECK(c.get(s, touchy_key{k}).refused_for(si::refusal::empty));
+  };
+  // Pooled node: nothing replaced or evicted, the slot goes back.
+  failing_puts(3);
+  {
+    auto one = c.get(s, touchy_key{1});
+    auto two = c.get(s, touchy_key{2});
+    REQUIRE(one.has_value());
+    REQUIRE(two.has_value());
+    CHECK(**one == 11);
+    CHECK(**two == 22);
+    CHECK(c.stats().entries == 2);
+    // Pins 1 and 2: the spare and one heap node evict them; the pool is now dry.
+    REQUIRE(c.put(s, touchy_key{3}, 33));
+    REQUIRE(c.put(s, touchy_key{4}, 44));
+    REQUIRE(c.stats().heap_nodes == 1);
+    failing_puts(5);  // heap node: freed by the failed new-expression, not counted
+    CHECK(c.stats().heap_nodes == 1);
+    CHECK(**one == 11);
+    CHECK(**two == 22);
+    auto three = c.get(s, touchy_key{3});
+    auto four = c.get(s, touchy_key{4});
+    REQUIRE(three.has_value());
+    REQUIRE(four.has_value());
+    CHECK(**three == 33);
+    CHECK(**four == 44);
+    CHECK(c.stats().entries == 2);
+  }
+  CHECK(c.refusals().count(si::refusal::full) == 4);
+  // No slot leaked: with no handle held, the pool serves every later put.
+  for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
+  CHECK(c.stats().heap_nodes == 1);
+  const si::session_cache_stats st = c.stats();
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
 }

@@ -14,9 +14,13 @@
 //   evicts its own entries (SIEVE over its own queue) before it may insert.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
-// - Each entry is one allocation (made by put): the value, its owner stamp and its links.
-//   get hands out a one-pointer handle that shares that allocation; get, refusals and
-//   eviction never allocate.
+// - Each entry is one node: the value, its owner stamp and its links. Nodes come from a pool
+//   per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
+//   node's slot is reused by a later put once no handle refers to it. get hands out a
+//   one-pointer handle into the node; after construction get, put, refusals and eviction
+//   allocate nothing (unless copying the Key allocates, or handles pin more evicted nodes
+//   than the pool has spares: then put allocates that node, counted in stats().heap_nodes).
+//   A handle may outlive eviction, close and the cache itself.
 // - TTL per entry, measured by an injected Clock (tests use manual_clock and never sleep).
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
@@ -133,8 +137,6 @@ template <class Key, class Value, class TenantId, class Hash, class SizeOf, clas
 class basic_session_cache {
   static_assert(is_match_policy<Match, basic_owner<TenantId>, basic_requester<TenantId>>::value,
                 "Match must be callable as bool(const owner&, const requester&)");
-  static_assert(std::is_default_constructible<Key>::value && std::is_copy_assignable<Key>::value,
-                "Key must be default constructible and copy assignable (it is stamped into the entry)");
   static_assert(std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
                                     std::size_t>::value,
                 "Hash must map a Key to std::size_t");
@@ -152,6 +154,8 @@ class basic_session_cache {
   using shard_type =
       detail::session_cache_shard<Key, Value, TenantId, Hash, Clock, Match, registry_lock>;
   using node_type = typename shard_type::node;
+  static_assert(std::is_move_constructible<Value>::value, "Value is moved into its entry");
+  static_assert(std::is_copy_constructible<Key>::value, "Key is copied into its entry");
 
  public:
   using key_type = Key;
@@ -234,12 +238,15 @@ class basic_session_cache {
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // Allocates exactly once (plus what copying Key allocates): the entry node that holds the
-  // value and its owner stamp (to share
-  // one large frame among entries without copying, make Value a std::shared_ptr<const Frame>).
+  // The entry node (value, owner stamp, links) comes from the shard's pool: no allocation,
+  // except what copying Key allocates (a long std::string), and one node when handles pin
+  // every spare pooled node (counted in stats().heap_nodes). The value is moved and the key
+  // copied under the shard lock. To share one large frame among entries without copying,
+  // make Value a std::shared_ptr<const Frame>.
   // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
   // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
-  // tenant's byte quota), full (out of memory). Refusals other than full allocate nothing.
+  // tenant's byte quota), full (the node could not be made: out of memory). Nothing already
+  // held is replaced or evicted before the node is made.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
     if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
@@ -247,23 +254,11 @@ class basic_session_cache {
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shard_of(h);
     if (status pre = sh.core.precheck(bytes); !pre) return pre;
-    node_type* n = nullptr;
-    try {
-      n = new node_type(std::move(value));
-      n->key = key;  // may allocate as well (a std::string key): failing here is `full` too
-    } catch (const std::bad_alloc&) {
-      node_type::release(n);  // null when the node itself could not be made
-      return registry_.counters().record(refusal::full);
-    }
-    shard_type::stamp(*n, s, h, bytes, expiry_for(opts.ttl), opts.scope);
-    status st;
-    {
-      std::lock_guard<Lock> guard(sh.lock);
-      // The liveness check that counts is the one under the lock, inside put().
-      st = sh.core.put(s, n, h);
-    }
-    if (!st) node_type::release(n);  // refused: the node was never shared
-    return st;
+    const time_point expires = expiry_for(opts.ttl);
+    sh.core.prefetch(h);
+    std::lock_guard<Lock> guard(sh.lock);
+    // The liveness check that counts is the one under the lock, inside put().
+    return sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct session_cache_stats {
   std::uint64_t reclaimed = 0;    // entries of closed sessions / invalidated tenants dropped
   std::uint64_t entries = 0;      // entries held now (live or awaiting reclamation)
   std::uint64_t bytes = 0;        // their size by the size function
+  std::uint64_t heap_nodes = 0;   // puts that found every pooled node pinned by handles
 
   session_cache_stats& operator+=(const session_cache_stats& o) noexcept {
     hits += o.hits;
@@ -44,6 +46,7 @@ struct session_cache_stats {
     reclaimed += o.reclaimed;
     entries += o.entries;
     bytes += o.bytes;
+    heap_nodes += o.heap_nodes;
     return *this;
   }
 };
@@ -51,31 +54,47 @@ struct session_cache_stats {
 namespace detail {
 template <class Key, class Value, class TenantId, class Hash, class Clock, class Match, class Lock>
 class session_cache_shard;
+template <class Node>
+class node_pool;
 
-// One entry: the value and its owner's identity in one allocation, with an intrusive count of
-// the handles that share it. The identity fields never change after construction (they are
-// the owner stamp the value carries); the link fields are touched only by the shard, under
-// its lock, and only while the cache holds the node; readers touch only `value` and `refs`.
-// The fields a hit reads come first (the first 64 bytes for 8-byte keys and 128-bit ids; a
-// malloc chunk is 16-byte aligned, so they span at most two lines). (No alignas:
-// over-aligned new takes a slow path in common allocators and costs more than it saves.)
+// One entry: the value and its owner's identity in one node, with an intrusive count of the
+// handles that share it. The identity fields never change after construction (they are the
+// owner stamp the value carries); the link fields are touched only by the shard, under its
+// lock, and only while the cache holds the node; readers touch only `value` and `refs`.
+//
+// Layout: nodes live in a per-shard pool (node_pool) on cache-line boundaries, and the fields a
+// hit reads come first: count, fingerprint, flags, key, owner stamp, chain link, then the value.
+// For 8-byte keys and values and 128-bit tenant ids that prefix is exactly one 64-byte line, so
+// a hit reads the bucket and one line of the node; the links only eviction reads follow.
 template <class Key, class Value, class TenantId, class TimePoint>
-struct cache_node {
-  template <class... Args>
-  explicit cache_node(Args&&... args) : value(std::forward<Args>(args)...) {}
+struct alignas(cache_line_size) cache_node {
+  cache_node(const Key& k, Value&& v) : key(k), value(std::move(v)) {}
+  cache_node(const cache_node&) = delete;
+  cache_node& operator=(const cache_node&) = delete;
+  ~cache_node() = default;
 
   std::atomic<std::uint32_t> refs{1};  // the cache's reference, plus one per handle
-  std::uint32_t hash = 0;              // low half of the mixed hash: filters chain walks
-  Key key{};
+  std::uint8_t fingerprint = 0;        // 8 bits of the mixed hash, not the bucket's: filters chains
+  bool visited = false;                // SIEVE bit
+  cache_scope scope = cache_scope::session;
+  bool has_ttl = false;
+  Key key;
   std::uint64_t session_id = 0;
   std::uint64_t tenant_gen = 0;  // unique per (tenant record, epoch)
   basic_owner<TenantId> owner;
-  cache_node* hnext = nullptr;    // bucket chain
-  bool visited = false;           // SIEVE bit
-  bool has_ttl = false;
-  cache_scope scope = cache_scope::session;
-  cache_node** hpprev = nullptr;  // the link that points here: unlinking needs no bucket walk
-  cache_node* prev = nullptr;   // shard queue: prev toward newer, next toward older
+  union {
+    // While the cache holds the node: the bucket chain. Once the cache has let go of a node
+    // that handles still pin: where its memory goes back to (null for a heap node), read by
+    // the last handle.
+    cache_node* hnext = nullptr;
+    node_pool<cache_node>* home;
+  };
+  Value value;
+  // The mixed hash: names the bucket when eviction unchains the node. (No back-link: keeping
+  // one costs a write to the old chain head on every insert; the bucket walk it saves is a
+  // chain of about 0.4 other nodes.)
+  std::uint64_t hash = 0;
+  cache_node* prev = nullptr;  // shard queue: prev toward newer, next toward older
   cache_node* next = nullptr;
   cache_node* tprev = nullptr;  // tenant queue, same orientation
   cache_node* tnext = nullptr;
@@ -83,14 +102,161 @@ struct cache_node {
   std::size_t bytes = 0;
   std::uint32_t tenant_slot = 0;
   std::uint32_t session_slot = 0;
-  Value value;
 
+  // A handle lets go. Reaching zero here means the cache let go first (the cache never
+  // releases through this path), so the node is out of every chain and queue.
   static void release(cache_node* n) noexcept {
-    // acq_rel: the release half publishes this holder's reads of `value` (and, for the
-    // cache's own reference, its last writes to the links) before the node can be freed; the
-    // acquire half, in whoever drops the count to zero, pairs with every earlier release.
-    if (n != nullptr && n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+    // acq_rel: the release half publishes this holder's reads of `value` before the node's
+    // memory is reused; the acquire half, in whoever drops the count to zero, pairs with every
+    // earlier holder's release and with the cache's release in node_pool::retire() (which
+    // wrote `home` before it).
+    if (n != nullptr && n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      node_pool<cache_node>::reclaim_unpinned(n);
+    }
   }
+};
+
+// The nodes of one shard: one block of max_entries + spare node slots, allocated with the
+// shard, so that a put takes a slot instead of calling the allocator and an eviction gives it
+// back. Free slots are reused last-in first-out: the next put writes into the node the last
+// eviction just touched, which is still in cache.
+//
+// A handle may outlive the node's eviction, and the cache itself. So:
+// - A slot is reused only once no handle refers to it. When the cache drops a node (under the
+//   shard lock) and its count is 1, no handle exists and none can appear (handles are made
+//   only under the shard lock, or copied from a live handle), so the slot is free at once.
+//   Otherwise the node is *pinned*: the last handle to let go destroys it and pushes the slot
+//   on `returned_`, a lock-free stack any thread may push to and only the shard drains (all at
+//   once, by exchange, so there is no ABA).
+// - The block is freed by whoever is last: the shard (at its destruction) or the last handle
+//   of a pinned node. `users_` counts the shard (1) plus the pinned nodes.
+// - When every slot is taken (handles pin evicted nodes), put falls back to one heap node,
+//   counted in session_cache_stats::heap_nodes; that node is deleted, not pooled, when it goes.
+template <class Node>
+class node_pool {
+ public:
+  explicit node_pool(std::size_t slots)
+      : slots_(static_cast<storage*>(
+            ::operator new(slots * sizeof(storage), std::align_val_t{alignof(storage)}))),
+        capacity_(slots) {}
+  node_pool(const node_pool&) = delete;
+  node_pool& operator=(const node_pool&) = delete;
+  ~node_pool() { ::operator delete(slots_, std::align_val_t{alignof(storage)}); }
+
+  // Shard side, under the shard lock. ---------------------------------------------------------
+
+  // Raw memory for one node, or null when every slot is in use.
+  [[nodiscard]] void* take() noexcept {
+    if (free_ == nullptr) {
+      if (used_ < capacity_) return &slots_[used_++];
+      // acquire pairs with the release in give_back(): the pinned nodes' destruction and
+      // their stack links are visible before the slots are reused.
+      free_ = returned_.exchange(nullptr, std::memory_order_acquire);
+      if (free_ == nullptr) return nullptr;
+    }
+    free_slot* f = free_;
+    free_ = f->next;
+    f->~free_slot();
+    return f;
+  }
+
+  // Puts an empty slot (its node destroyed, or never built because construction threw) on the
+  // free list, where the next take() finds it first.
+  void untake(void* p) noexcept { free_ = ::new (p) free_slot{free_}; }
+
+  [[nodiscard]] bool owns(const Node* n) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(n);
+    const auto base = reinterpret_cast<std::uintptr_t>(slots_);
+    return a >= base && a - base < capacity_ * sizeof(storage);
+  }
+
+  // The cache lets go of n (already out of every chain and queue). n is a pool node or a heap
+  // node made when the pool was dry.
+  void retire(Node* n) noexcept {
+    // acquire pairs with the acq_rel decrement of the last handle that let go, so its reads of
+    // the value happen before the node is destroyed and its slot reused. A count of 1 under the
+    // shard lock is stable: no handle exists, and only the lock holder can make one.
+    if (n->refs.load(std::memory_order_acquire) == 1) {
+      if (owns(n)) {
+        n->~Node();
+        untake(n);
+      } else {
+        delete n;
+      }
+      return;
+    }
+    // n is unchained: its chain link now holds where its memory goes back to.
+    if (!owns(n)) {
+      n->home = nullptr;
+      // acq_rel: as in Node::release(); whoever reaches zero deletes the heap node.
+      if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+      return;
+    }
+    n->home = this;
+    // relaxed: the block cannot go away meanwhile (the shard holds its own unit), and this
+    // increment is ordered before the last handle's decrement of users_ by the release/acquire
+    // pair on n->refs below.
+    users_.fetch_add(1, std::memory_order_relaxed);
+    // acq_rel: release publishes `home` (and the cache's last writes to the node) to the last
+    // handle; acquire, if the handles let go meanwhile, orders their reads before the reuse.
+    if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      n->~Node();
+      untake(n);
+      // relaxed: undoes the increment above; the shard's own unit keeps users_ above zero.
+      users_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  // The shard is gone (it has retired all its nodes): drop its unit; the last user frees.
+  void close() noexcept { drop_user(); }
+
+  // Any thread. -------------------------------------------------------------------------------
+
+  // The last handle of a pinned node let go (Node::release reached zero).
+  static void reclaim_unpinned(Node* n) noexcept {
+    node_pool* home = n->home;
+    if (home == nullptr) {
+      delete n;
+      return;
+    }
+    n->~Node();
+    home->give_back(n);
+  }
+
+ private:
+  struct alignas(Node) storage {
+    unsigned char bytes[sizeof(Node)];
+  };
+  struct free_slot {
+    free_slot* next;
+  };
+
+  void give_back(void* p) noexcept {
+    auto* f = ::new (p) free_slot{nullptr};
+    // relaxed: only a first guess of the head; the CAS below checks it.
+    f->next = returned_.load(std::memory_order_relaxed);
+    // release pairs with the acquire exchange in take(): the node's destruction and f->next are
+    // visible to the shard before it reuses the slot. relaxed on failure: retries reread.
+    while (!returned_.compare_exchange_weak(f->next, f, std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+    }
+    drop_user();
+  }
+
+  void drop_user() noexcept {
+    // acq_rel: each user's release publishes its writes to the block (pushes, destructions);
+    // the acquire half makes them happen before the delete by whoever reaches zero.
+    if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Written by any thread (pinned nodes): on their own line, away from the shard's fields.
+  alignas(cache_line_size) std::atomic<std::size_t> users_{1};
+  std::atomic<free_slot*> returned_{nullptr};
+  // The shard's, under its lock.
+  alignas(cache_line_size) storage* slots_;
+  std::size_t capacity_;
+  std::size_t used_ = 0;  // slots handed out at least once (the rest were never touched)
+  free_slot* free_ = nullptr;
 };
 
 }  // namespace detail
@@ -155,8 +321,8 @@ struct shard_limits {
 
 // Single-threaded; the concurrent cache wraps each shard in a lock.
 //
-// Storage: a bucket array of chains, allocated once; one node per entry (allocated by put,
-// with the value). Every node sits in two SIEVE queues: the shard's (evicted for space) and
+// Storage: a bucket array of chains and a node pool, both allocated with the shard; one node
+// per entry (taken from the pool by put, with the value). Every node sits in two SIEVE queues: the shard's (evicted for space) and
 // its tenant's in this shard (evicted when the tenant is over quota, so a busy tenant evicts
 // its own entries first). Both queues share the node's visited bit.
 //
@@ -183,13 +349,15 @@ class session_cache_shard {
         reg_(&reg),
         clock_(&clock),
         match_(match),
-        usage_(reg.max_tenants()) {
-    buckets_.assign(round_up_pow2(limits.max_entries * 2), nullptr);
-  }
+        usage_(reg.max_tenants()),
+        buckets_(round_up_pow2(limits.max_entries * 2), nullptr),
+        pool_(pool_slots(limits.max_entries)) {}
   session_cache_shard(const session_cache_shard&) = delete;
   session_cache_shard& operator=(const session_cache_shard&) = delete;
+  // Handles may outlive the shard: retire() leaves pinned nodes to them, and pool_'s
+  // destructor (after this body) leaves the block to the last of them.
   ~session_cache_shard() {
-    for (node* n = head_; n != nullptr;) node::release(std::exchange(n, n->next));
+    for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, n->next));
   }
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
@@ -207,13 +375,13 @@ class session_cache_shard {
     bool foreign = false;
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* n = *link;
-      if (n->hash != static_cast<std::uint32_t>(h) || !(n->key == key)) {
+      if (n->fingerprint != fingerprint_of(h) || !(n->key == key)) {
         link = &n->hnext;
         continue;
       }
       if (is_mine(*n, s, scope)) {
         if (is_expired(*n)) {
-          unchain(n);
+          *link = n->hnext;
           drop(n);
           ++stats_.expirations;
           return reg_->counters().record(refusal::expired);
@@ -225,7 +393,7 @@ class session_cache_shard {
         return n;
       }
       if (!is_alive(*n)) {
-        unchain(n);  // *link now names the next node
+        *link = n->hnext;  // link now names the next node
         drop(n);
         ++stats_.reclaimed;
         continue;
@@ -249,13 +417,13 @@ class session_cache_shard {
 #endif
   }
 
-  // Fills the identity of a node made by the caller (outside the lock) for session s. The
-  // caller has copied the key in already: that copy may throw, this must not.
+  // Fills the identity of a node just made for session s.
   static void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes,
                     time_point expires, cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
-    n.hash = static_cast<std::uint32_t>(h);
+    n.fingerprint = fingerprint_of(h);
+    n.hash = h;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
@@ -272,19 +440,25 @@ class session_cache_shard {
     return status{};
   }
 
-  // Adopts n (stamped for s, hashed to h) on success; on refusal the caller still owns it.
-  [[nodiscard]] status put(const session& s, node* n, std::uint64_t h) noexcept {
+  // Stores value as s's entry for (key, scope). The node is made before anything is replaced
+  // or evicted, so a failure to make it (`full`, or an exception from copying the key or
+  // moving the value, which propagates) loses nothing already held.
+  [[nodiscard]] status put(const session& s, const Key& key, Value&& value, std::uint64_t h,
+                           std::size_t bytes, time_point expires, cache_scope scope) {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_session);
+    node* n = make_node(key, std::move(value));
+    if (n == nullptr) return reg_->counters().record(refusal::full);
+    stamp(*n, s, h, bytes, expires, scope);
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* e = *link;
-      if (e->hash != n->hash || !(e->key == n->key)) {
+      if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
         link = &e->hnext;
       } else if (is_mine(*e, s, n->scope)) {
-        unchain(e);
+        *link = e->hnext;
         drop(e);
         ++stats_.replaced;
       } else if (!is_alive(*e)) {
-        unchain(e);
+        *link = e->hnext;
         drop(e);
         ++stats_.reclaimed;
       } else {
@@ -321,6 +495,20 @@ class session_cache_shard {
   }
 
  private:
+  // The shard's share of its node pool: closes it (the block goes when its last pinned node
+  // does) when the shard goes.
+  class pool_handle {
+   public:
+    explicit pool_handle(std::size_t slots) : p_(new node_pool<node>(slots)) {}
+    pool_handle(const pool_handle&) = delete;
+    pool_handle& operator=(const pool_handle&) = delete;
+    ~pool_handle() { p_->close(); }
+    node_pool<node>* operator->() const noexcept { return p_; }
+
+   private:
+    node_pool<node>* p_;
+  };
+
   struct tenant_usage {
     std::size_t entries = 0;
     std::size_t bytes = 0;
@@ -341,6 +529,43 @@ class session_cache_shard {
   queue tenant_queue(std::uint32_t ts) noexcept {
     tenant_usage& u = usage_[ts];
     return queue{u.head, u.tail, u.hand, &node::tprev, &node::tnext};
+  }
+
+  // Slots for a full shard, plus one so that a put can make its node before it evicts, plus a
+  // few for nodes pinned by handles after eviction (beyond them, put allocates; see node_pool).
+  static std::size_t pool_slots(std::size_t max_entries) noexcept {
+    return max_entries + 1 + max_entries / 32;
+  }
+
+  // A pooled node, else (every slot pinned by handles) a heap node; null when neither can be
+  // had or the value's move or key's copy throws bad_alloc. Other exceptions propagate, with
+  // the slot given back.
+  [[nodiscard]] node* make_node(const Key& key, Value&& value) {
+    void* slot = pool_->take();
+    if (slot == nullptr) {
+      try {
+        node* n = new node(key, std::move(value));
+        ++stats_.heap_nodes;
+        return n;
+      } catch (const std::bad_alloc&) {
+        return nullptr;
+      }
+    }
+    try {
+      return ::new (slot) node(key, std::move(value));
+    } catch (const std::bad_alloc&) {
+      pool_->untake(slot);
+      return nullptr;
+    } catch (...) {
+      pool_->untake(slot);
+      throw;
+    }
+  }
+
+  // Bits of the mixed hash that neither the shard (bits 40 and up) nor, in shards of up to
+  // 2^32 buckets, the bucket uses: nodes sharing a bucket differ there.
+  static std::uint8_t fingerprint_of(std::uint64_t h) noexcept {
+    return static_cast<std::uint8_t>(h >> 32);
   }
 
   [[nodiscard]] std::size_t bucket_of(std::uint64_t h) const noexcept {
@@ -436,19 +661,19 @@ class session_cache_shard {
     u.bytes -= n->bytes;
     --count_;
     bytes_ -= n->bytes;
-    node::release(n);
+    pool_->retire(n);
   }
 
-  static void unchain(node* n) noexcept {
-    *n->hpprev = n->hnext;
-    if (n->hnext != nullptr) n->hnext->hpprev = n->hpprev;
+  // Precondition: n is chained (every node the shard holds is).
+  void unchain(node* n) noexcept {
+    node** link = &buckets_[bucket_of(n->hash)];
+    while (*link != n) link = &(*link)->hnext;
+    *link = n->hnext;
   }
 
   void insert(node* n, std::uint64_t h) noexcept {
     node*& bucket = buckets_[bucket_of(h)];
     n->hnext = bucket;
-    n->hpprev = &bucket;
-    if (bucket != nullptr) bucket->hpprev = &n->hnext;
     bucket = n;
     link_front(shard_queue(), n);
     if (tenant_queues_) link_front(tenant_queue(n->tenant_slot), n);
@@ -465,8 +690,9 @@ class session_cache_shard {
   registry_type* reg_;
   const Clock* clock_;
   Match match_;
-  std::vector<node*> buckets_;
   std::vector<tenant_usage> usage_;
+  std::vector<node*> buckets_;
+  pool_handle pool_;
   node* head_ = nullptr;
   node* tail_ = nullptr;
   node* hand_ = nullptr;
