@@ -1213,3 +1213,35 @@ TEST_CASE("F9: a key that cannot be copied, into a pooled or a heap node, is `fu
   const si::session_cache_stats st = c.stats();
   CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
 }
+
+// A value may own a handle of the same cache (a thumbnail that keeps its keyframe alive).
+// Assigning from that inner handle to the handle that holds the last reference to its value
+// must take the new node before letting the old one (and so the inner handle) go.
+namespace {
+struct box {
+  std::shared_ptr<void> inner;  // type-erased: a handle of the cache that stores this box
+};
+using box_cache_t = si::session_cache<std::uint64_t, box>;
+using box_handle = box_cache_t::value_handle;
+}  // namespace
+
+TEST_CASE("F9: assigning a handle from a handle kept inside the value it releases is safe (copy and move)") {
+  si::session_cache_config c = small_config();
+  box_cache_t cache(c);
+  const auto s = cache.open_session(si::owner{1}).value();
+  REQUIRE(cache.put(s, 1, box{}));
+  const box_handle first = cache.get(s, 1).value();
+  for (const bool by_move : {false, true}) {
+    REQUIRE(cache.put(s, 2, box{std::make_shared<box_handle>(first)}));
+    box_handle outer = cache.get(s, 2).value();
+    REQUIRE(cache.put(s, 2, box{}));  // the cache lets go: `outer` holds the last reference
+    auto* inner = static_cast<box_handle*>(outer->inner.get());
+    if (by_move) {
+      outer = std::move(*inner);  // ASan reports a use after free if the order is wrong
+    } else {
+      outer = *inner;
+    }
+    CHECK(outer.get() == first.get());
+  }
+  CHECK(cache.get(s, 1).value().get() == first.get());
+}

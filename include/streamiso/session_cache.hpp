@@ -143,6 +143,9 @@ class basic_session_cache {
   static_assert(std::is_convertible<decltype(std::declval<const Key&>() == std::declval<const Key&>()),
                                     bool>::value,
                 "Key must be equality comparable");
+  // Key's == must also not throw (not asserted: user keys rarely declare it noexcept). get,
+  // find and visit are noexcept, so a throw there terminates; put compares while it replaces
+  // and would lose the node it was building.
   static_assert(std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
                                     std::size_t>::value,
                 "SizeOf must map a Value to its size in bytes");

@@ -270,19 +270,17 @@ class cache_value_handle {
   cache_value_handle() noexcept = default;
   cache_value_handle(const cache_value_handle& o) noexcept : node_(o.node_) { retain(); }
   cache_value_handle(cache_value_handle&& o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
+  // Both assignments take the new node before letting the old one go: `o` may live inside
+  // the value that letting go destroys.
   cache_value_handle& operator=(const cache_value_handle& o) noexcept {
-    if (this != &o) {
-      Node::release(node_);
-      node_ = o.node_;
-      retain();
-    }
+    Node* old = node_;
+    node_ = o.node_;
+    retain();
+    Node::release(old);
     return *this;
   }
   cache_value_handle& operator=(cache_value_handle&& o) noexcept {
-    if (this != &o) {
-      Node::release(node_);
-      node_ = std::exchange(o.node_, nullptr);
-    }
+    if (this != &o) Node::release(std::exchange(node_, std::exchange(o.node_, nullptr)));
     return *this;
   }
   ~cache_value_handle() { Node::release(node_); }
