@@ -31,9 +31,10 @@ STREAMISO_BEGIN_NAMESPACE
 //
 // Binding. The queue belongs to one owner at a time. A binding is {owner, generation, start,
 // token} where start is the first index pushed under it and token is a number no other
-// binding of any queue in the process has (detail/binding_token.hpp). Nothing but the bound owner's frames can
-// be pushed (see below), so every frame at an index in [start of binding G, start of the
-// next binding) is G's owner's, and no per-slot tag is needed: a slot stays sizeof(Frame).
+// binding of any queue in the process has (detail/binding_token.hpp). Nothing but the bound
+// owner's frames can be pushed (see below), so every frame at an index in [start of binding
+// G, start of the next binding) is G's owner's, and no per-slot tag is needed: a slot stays
+// sizeof(Frame).
 // rebind() is O(1): it stores the new token in token_, then publishes the new binding
 // through a seqlock; frames below the new start become stale.
 //
@@ -43,15 +44,15 @@ STREAMISO_BEGIN_NAMESPACE
 // shared line), so it pushes only while its binding is current -- and, tokens being unique
 // in the process, only into the queue that made it. bind_consumer(requester) matches the
 // requester against the current binding and returns a `consumer` remembering that binding's
-// token and start. The per-call forms try_push(owner, frame) and
-// try_pop(requester) check on every call and run on the same machinery.
+// token and start. The per-call forms try_push(owner, frame) and try_pop(requester) check on
+// every call and run on the same machinery.
 //
 // Why a consumer endpoint may pop without looking at the binding. The consumer keeps a
 // window [head, limit) and pops from it with no further proof; limit is only ever set by a
 // refresh that (1) loads tail_ with acquire, getting t, (2) THEN loads token_ and finds it
 // still equal to the endpoint's token v (the binding G it was matched against), and (3)
-// first drops everything below G's start S. Claim: every frame in
-// [max(head, S), t) was pushed under G. Proof: a frame i < t was pushed before the
+// first drops everything below G's start S. Claim: every frame in [max(head, S), t) was
+// pushed under G. Proof: a frame i < t was pushed before the
 // producer's release store tail_ = i+1 <= t, which the acquire in (1) reads from (or from a
 // later store of the single writer), so everything the producer did before that push
 // happens-before (2). Frames at index >= S were pushed under G or a later binding. If frame

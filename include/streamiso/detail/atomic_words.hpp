@@ -80,7 +80,7 @@ class seqlocked {
   }
 
   // True and fills `out` when the copy is consistent; false while a write overlaps.
-  [[nodiscard]] bool try_load(T& out, std::uint64_t* version = nullptr) const noexcept {
+  [[nodiscard]] bool try_load(T& out) const noexcept {
     const std::uint64_t s1 = seq_.load(std::memory_order_acquire);  // acquire: pairs with store()
     if ((s1 & 1U) != 0) return false;
     T copy = data_.load();
@@ -89,13 +89,7 @@ class seqlocked {
     std::atomic_thread_fence(std::memory_order_acquire);
     if (seq_.load(std::memory_order_relaxed) != s1) return false;  // relaxed: after the fence
     out = copy;
-    if (version != nullptr) *version = s1;
     return true;
-  }
-
-  // The version a reader can compare with a cached one without copying the value.
-  [[nodiscard]] std::uint64_t version() const noexcept {
-    return seq_.load(std::memory_order_acquire);  // acquire: pairs with store()'s release
   }
 
  private:
