@@ -1245,3 +1245,39 @@ TEST_CASE("F9: assigning a handle from a handle kept inside the value it release
   }
   CHECK(cache.get(s, 1).value().get() == first.get());
 }
+
+// The node pool recycles memory itself, so AddressSanitizer cannot see a stale access to a
+// recycled node unless free slots are poisoned. Checked only in an ASan build.
+#if defined(__SANITIZE_ADDRESS__)
+#define STREAMISO_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STREAMISO_TEST_ASAN 1
+#endif
+#endif
+#ifdef STREAMISO_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+constexpr bool asan_build = true;
+#else
+constexpr bool asan_build = false;
+#endif
+
+TEST_CASE("F3: under ASan a free pool slot is poisoned until a put takes it again" *
+          doctest::skip(!asan_build)) {
+#ifdef STREAMISO_TEST_ASAN
+  cache_t c(small_config(1));  // one entry: pool slots = 1 + 1 spare
+  const session_t s = open(c, 1);
+  REQUIRE(c.put(s, 1, stamp_for(s, 1)));
+  const void* first = nullptr;
+  REQUIRE(c.visit(s, 1, [&](const stamp& v) { first = &v; }));
+  CHECK(__asan_address_is_poisoned(first) == 0);
+  REQUIRE(c.put(s, 2, stamp_for(s, 2)));  // takes the spare slot, then evicts key 1
+  CHECK(c.get(s, 1).refused_for(si::refusal::empty));
+  CHECK(__asan_address_is_poisoned(first) == 1);  // key 1's value: a free slot now
+  REQUIRE(c.put(s, 3, stamp_for(s, 3)));  // takes key 1's slot back (last in, first out)
+  const void* third = nullptr;
+  REQUIRE(c.visit(s, 3, [&](const stamp& v) { third = &v; }));
+  CHECK(third == first);
+  CHECK(__asan_address_is_poisoned(third) == 0);
+#endif
+}

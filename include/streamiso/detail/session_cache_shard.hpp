@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "streamiso/config.hpp"
+#include "streamiso/detail/asan.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -138,17 +139,22 @@ class node_pool {
   explicit node_pool(std::size_t slots)
       : slots_(static_cast<storage*>(
             ::operator new(slots * sizeof(storage), std::align_val_t{alignof(storage)}))),
-        capacity_(slots) {}
+        capacity_(slots) {
+    asan_poison(slots_, capacity_ * sizeof(storage));  // nothing is built in a slot yet
+  }
   node_pool(const node_pool&) = delete;
   node_pool& operator=(const node_pool&) = delete;
-  ~node_pool() { ::operator delete(slots_, std::align_val_t{alignof(storage)}); }
+  ~node_pool() {
+    asan_unpoison(slots_, capacity_ * sizeof(storage));
+    ::operator delete(slots_, std::align_val_t{alignof(storage)});
+  }
 
   // Shard side, under the shard lock. ---------------------------------------------------------
 
   // Raw memory for one node, or null when every slot is in use.
   [[nodiscard]] void* take() noexcept {
     if (free_ == nullptr) {
-      if (used_ < capacity_) return &slots_[used_++];
+      if (used_ < capacity_) return unpoisoned(&slots_[used_++]);
       // acquire pairs with the release in give_back(): the pinned nodes' destruction and
       // their stack links are visible before the slots are reused.
       free_ = returned_.exchange(nullptr, std::memory_order_acquire);
@@ -157,12 +163,12 @@ class node_pool {
     free_slot* f = free_;
     free_ = f->next;
     f->~free_slot();
-    return f;
+    return unpoisoned(f);
   }
 
   // Puts an empty slot (its node destroyed, or never built because construction threw) on the
   // free list, where the next take() finds it first.
-  void untake(void* p) noexcept { free_ = ::new (p) free_slot{free_}; }
+  void untake(void* p) noexcept { free_ = as_free_slot(p, free_); }
 
   [[nodiscard]] bool owns(const Node* n) const noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(n);
@@ -231,8 +237,21 @@ class node_pool {
     free_slot* next;
   };
 
+  // A free slot: its link stays readable, the rest is poisoned under AddressSanitizer, so a
+  // stale access to the node that was there is reported instead of reading the next owner's.
+  static free_slot* as_free_slot(void* p, free_slot* next) noexcept {
+    auto* f = ::new (p) free_slot{next};
+    asan_poison(static_cast<unsigned char*>(p) + sizeof(free_slot), sizeof(storage) - sizeof(free_slot));
+    return f;
+  }
+  static void* unpoisoned(void* p) noexcept {
+    asan_unpoison(p, sizeof(storage));
+    return p;
+  }
+
   void give_back(void* p) noexcept {
-    auto* f = ::new (p) free_slot{nullptr};
+    // Poisoned before the push: once pushed, the shard may take the slot and unpoison it.
+    free_slot* f = as_free_slot(p, nullptr);
     // relaxed: only a first guess of the head; the CAS below checks it.
     f->next = returned_.load(std::memory_order_relaxed);
     // release pairs with the acquire exchange in take(): the node's destruction and f->next are
