@@ -125,6 +125,25 @@ struct streamiso_impl {
   }
 };
 
+// The single-threaded form (one shard, no lock), for scale: what the shard lock costs a
+// single-threaded caller. Not the concurrent pair the targets are judged on.
+struct streamiso_unlocked_impl {
+  using cache_t = si::session_cache<std::uint64_t, std::uint64_t>;
+  cache_t cache{streamiso_impl::config()};
+  std::optional<cache_t::session> viewer{*cache.open_session(si::owner{1})};
+  using session = cache_t::session;
+  session open() { return *viewer; }
+  bool read_through(const session& s, std::uint64_t key) {
+    auto r = cache.get(s, key);
+    if (r) {
+      benchmark::DoNotOptimize(**r);
+      return true;
+    }
+    if (!cache.put(s, key, key)) std::abort();
+    return false;
+  }
+};
+
 // The same cache read in place (visit): no handle, so no reference count is touched.
 struct streamiso_visit_impl : streamiso_impl {
   bool read_through(const session& s, std::uint64_t key) {
@@ -179,6 +198,10 @@ BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_visit_impl)
     ->Name("cache/streamiso/zipf_readthrough_visit")
     ->Threads(1)
     ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_unlocked_impl)
+    ->Name("cache/streamiso/zipf_readthrough_single_threaded_form")
+    ->Threads(1)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(cache_zipf_readthrough, lru_impl)
     ->Name("cache/lru/zipf_readthrough")
