@@ -101,8 +101,11 @@ struct lru_impl {
   }
 };
 
-struct streamiso_impl {
-  using cache_t = si::concurrent_session_cache<std::uint64_t, std::uint64_t>;
+// Cache = the concurrent form (what the targets are judged on) or, for scale, the
+// single-threaded form (one shard, no lock: what the shard lock costs one caller).
+template <class Cache>
+struct streamiso_impl_of {
+  using cache_t = Cache;
   static si::session_cache_config config() {
     si::session_cache_config c;
     c.max_entries = cache_entries;
@@ -111,8 +114,8 @@ struct streamiso_impl {
     return c;
   }
   cache_t cache{config()};
-  std::optional<cache_t::session> viewer{*cache.open_session(si::owner{1})};
-  using session = cache_t::session;
+  std::optional<typename cache_t::session> viewer{*cache.open_session(si::owner{1})};
+  using session = typename cache_t::session;
   session open() { return *viewer; }  // both threads serve one viewer's session
   bool read_through(const session& s, std::uint64_t key) {
     auto r = cache.get(s, key);
@@ -124,25 +127,8 @@ struct streamiso_impl {
     return false;
   }
 };
-
-// The single-threaded form (one shard, no lock), for scale: what the shard lock costs a
-// single-threaded caller. Not the concurrent pair the targets are judged on.
-struct streamiso_unlocked_impl {
-  using cache_t = si::session_cache<std::uint64_t, std::uint64_t>;
-  cache_t cache{streamiso_impl::config()};
-  std::optional<cache_t::session> viewer{*cache.open_session(si::owner{1})};
-  using session = cache_t::session;
-  session open() { return *viewer; }
-  bool read_through(const session& s, std::uint64_t key) {
-    auto r = cache.get(s, key);
-    if (r) {
-      benchmark::DoNotOptimize(**r);
-      return true;
-    }
-    if (!cache.put(s, key, key)) std::abort();
-    return false;
-  }
-};
+using streamiso_impl = streamiso_impl_of<si::concurrent_session_cache<std::uint64_t, std::uint64_t>>;
+using streamiso_unlocked_impl = streamiso_impl_of<si::session_cache<std::uint64_t, std::uint64_t>>;
 
 // The same cache read in place (visit): no handle, so no reference count is touched.
 struct streamiso_visit_impl : streamiso_impl {
