@@ -1248,15 +1248,9 @@ TEST_CASE("F9: assigning a handle from a handle kept inside the value it release
 
 // The node pool recycles memory itself, so AddressSanitizer cannot see a stale access to a
 // recycled node unless free slots are poisoned. Checked only in an ASan build.
-#if defined(__SANITIZE_ADDRESS__)
-#define STREAMISO_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STREAMISO_TEST_ASAN 1
-#endif
-#endif
-#ifdef STREAMISO_TEST_ASAN
-#include <sanitizer/asan_interface.h>
+// STREAMISO_ASAN comes from streamiso/detail/asan.hpp (via session_cache.hpp), which also
+// includes the ASan interface when it is set.
+#ifdef STREAMISO_ASAN
 constexpr bool asan_build = true;
 #else
 constexpr bool asan_build = false;
@@ -1264,7 +1258,7 @@ constexpr bool asan_build = false;
 
 TEST_CASE("F3: under ASan a free pool slot is poisoned until a put takes it again" *
           doctest::skip(!asan_build)) {
-#ifdef STREAMISO_TEST_ASAN
+#ifdef STREAMISO_ASAN
   cache_t c(small_config(1));  // one entry: pool slots = 1 + 1 spare
   const session_t s = open(c, 1);
   REQUIRE(c.put(s, 1, stamp_for(s, 1)));
