@@ -35,9 +35,16 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define STREAMISO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define STREAMISO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// Keeps a rare path out of its caller, so that the common path stays small enough to inline.
+#define STREAMISO_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define STREAMISO_LIKELY(x) (x)
+#define STREAMISO_UNLIKELY(x) (x)
+#define STREAMISO_NOINLINE __declspec(noinline)
 #else
 #define STREAMISO_LIKELY(x) (x)
 #define STREAMISO_UNLIKELY(x) (x)
+#define STREAMISO_NOINLINE
 #endif
 
 STREAMISO_BEGIN_NAMESPACE

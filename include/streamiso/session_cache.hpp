@@ -234,9 +234,9 @@ class basic_session_cache {
     shard_slot& sh = shard_of(h);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
-    result<node_type*> found = sh.core.find(s, key, h, scope);
-    if (!found) return refused{found.reason(), found.detail()};
-    std::forward<Fn>(fn)(static_cast<const Value&>((*found)->value));
+    const auto found = sh.core.find(s, key, h, scope);
+    if (found.hit == nullptr) return refused{found.why};
+    std::forward<Fn>(fn)(static_cast<const Value&>(found.hit->value));
     return status{};
   }
 

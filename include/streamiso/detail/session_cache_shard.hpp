@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <type_traits>
 #include <cstdint>
 #include <limits>
 #include <new>
@@ -58,17 +59,40 @@ class session_cache_shard;
 template <class Node>
 class node_pool;
 
+// The shard's bookkeeping of one entry, kept apart from its node: what insertion, eviction and
+// accounting read, and a hit does not (except `expires`, read only for entries with a TTL).
+// Keeping it out of the node halves a small entry's hot footprint (one line instead of two),
+// which is what decides a lookup's cost once the cache outgrows the CPU's caches.
+template <class Node, class TimePoint>
+struct alignas(cache_line_size) cache_node_links {
+  // The mixed hash: names the bucket when eviction unchains the node. (No back-link: keeping
+  // one costs a write to the old chain head on every insert; the bucket walk it saves is a
+  // chain of about 0.4 other nodes.)
+  std::uint64_t hash = 0;
+  Node* prev = nullptr;  // shard queue: prev toward newer, next toward older
+  Node* next = nullptr;
+  Node* tprev = nullptr;  // tenant queue, same orientation
+  Node* tnext = nullptr;
+  TimePoint expires{};
+  std::size_t bytes = 0;
+  std::uint32_t tenant_slot = 0;
+  std::uint32_t session_slot = 0;
+};
+
 // One entry: the value and its owner's identity in one node, with an intrusive count of the
 // handles that share it. The identity fields never change after construction (they are the
-// owner stamp the value carries); the link fields are touched only by the shard, under its
+// owner stamp the value carries); the chain link is touched only by the shard, under its
 // lock, and only while the cache holds the node; readers touch only `value` and `refs`.
 //
-// Layout: nodes live in a per-shard pool (node_pool) on cache-line boundaries, and the fields a
-// hit reads come first: count, fingerprint, flags, key, owner stamp, chain link, then the value.
-// For 8-byte keys and values and 128-bit tenant ids that prefix is exactly one 64-byte line, so
-// a hit reads the bucket and one line of the node; the links only eviction reads follow.
+// Layout: nodes live in a per-shard pool (node_pool) on cache-line boundaries and hold only
+// what a hit reads: count, fingerprint, flags, key, owner stamp, chain link, value. For 8-byte
+// keys and values and 128-bit tenant ids that is exactly one 64-byte line, so a hit reads the
+// bucket and one line. The rest (queue links, sizes, slots) is the shard's cache_node_links,
+// in an array parallel to the pool.
 template <class Key, class Value, class TenantId, class TimePoint>
 struct alignas(cache_line_size) cache_node {
+  using links_type = cache_node_links<cache_node, TimePoint>;
+
   cache_node(const Key& k, Value&& v) : key(k), value(std::move(v)) {}
   cache_node(const cache_node&) = delete;
   cache_node& operator=(const cache_node&) = delete;
@@ -91,18 +115,6 @@ struct alignas(cache_line_size) cache_node {
     node_pool<cache_node>* home;
   };
   Value value;
-  // The mixed hash: names the bucket when eviction unchains the node. (No back-link: keeping
-  // one costs a write to the old chain head on every insert; the bucket walk it saves is a
-  // chain of about 0.4 other nodes.)
-  std::uint64_t hash = 0;
-  cache_node* prev = nullptr;  // shard queue: prev toward newer, next toward older
-  cache_node* next = nullptr;
-  cache_node* tprev = nullptr;  // tenant queue, same orientation
-  cache_node* tnext = nullptr;
-  TimePoint expires{};
-  std::size_t bytes = 0;
-  std::uint32_t tenant_slot = 0;
-  std::uint32_t session_slot = 0;
 
   // A handle lets go. Reaching zero here means the cache let go first (the cache never
   // releases through this path), so the node is out of every chain and queue.
@@ -132,10 +144,13 @@ struct alignas(cache_line_size) cache_node {
 // - The block is freed by whoever is last: the shard (at its destruction) or the last handle
 //   of a pinned node. `users_` counts the shard (1) plus the pinned nodes.
 // - When every slot is taken (handles pin evicted nodes), put falls back to one heap node,
-//   counted in session_cache_stats::heap_nodes; that node is deleted, not pooled, when it goes.
+//   counted in session_cache_stats::heap_nodes; that node is freed, not pooled, when it goes.
+//   A heap node carries its links record in the same block, right after the node.
 template <class Node>
 class node_pool {
  public:
+  using links_type = typename Node::links_type;
+
   explicit node_pool(std::size_t slots)
       : slots_(static_cast<storage*>(
             ::operator new(slots * sizeof(storage), std::align_val_t{alignof(storage)}))),
@@ -176,6 +191,32 @@ class node_pool {
     return a >= base && a - base < capacity_ * sizeof(storage);
   }
 
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::uintptr_t base() const noexcept {
+    return reinterpret_cast<std::uintptr_t>(slots_);
+  }
+  static constexpr std::size_t slot_size = sizeof(Node);
+
+  // A node outside the pool, with its links record after it in one block. Throws what the
+  // allocation or Node's constructor throws (the block is freed first).
+  template <class... Args>
+  [[nodiscard]] static Node* make_heap(Args&&... args) {
+    void* block = ::operator new(sizeof(heap_block), std::align_val_t{alignof(heap_block)});
+    try {
+      Node* n = ::new (block) Node(std::forward<Args>(args)...);
+      ::new (static_cast<unsigned char*>(block) + offsetof(heap_block, links)) links_type{};
+      return n;
+    } catch (...) {
+      ::operator delete(block, std::align_val_t{alignof(heap_block)});
+      throw;
+    }
+  }
+
+  [[nodiscard]] static links_type& heap_links(Node* n) noexcept {
+    return *std::launder(reinterpret_cast<links_type*>(reinterpret_cast<unsigned char*>(n) +
+                                                       offsetof(heap_block, links)));
+  }
+
   // The cache lets go of n (already out of every chain and queue). n is a pool node or a heap
   // node made when the pool was dry.
   void retire(Node* n) noexcept {
@@ -187,7 +228,7 @@ class node_pool {
         n->~Node();
         untake(n);
       } else {
-        delete n;
+        destroy_heap(n);
       }
       return;
     }
@@ -195,7 +236,7 @@ class node_pool {
     if (!owns(n)) {
       n->home = nullptr;
       // acq_rel: as in Node::release(); whoever reaches zero deletes the heap node.
-      if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+      if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_heap(n);
       return;
     }
     n->home = this;
@@ -222,7 +263,7 @@ class node_pool {
   static void reclaim_unpinned(Node* n) noexcept {
     node_pool* home = n->home;
     if (home == nullptr) {
-      delete n;
+      destroy_heap(n);
       return;
     }
     n->~Node();
@@ -233,6 +274,20 @@ class node_pool {
   struct alignas(Node) storage {
     unsigned char bytes[sizeof(Node)];
   };
+  static_assert(sizeof(storage) == sizeof(Node), "slots are laid out as an array of nodes");
+  // The layout of a heap node's block (never constructed as such: a Node is built in `node`,
+  // a links_type in `links`).
+  struct heap_block {
+    storage node;
+    links_type links;
+  };
+  static_assert(std::is_trivially_destructible<links_type>::value,
+                "a links record is dropped with its block, never destroyed");
+
+  static void destroy_heap(Node* n) noexcept {
+    n->~Node();
+    ::operator delete(static_cast<void*>(n), std::align_val_t{alignof(heap_block)});
+  }
   struct free_slot {
     free_slot* next;
   };
@@ -354,6 +409,7 @@ class session_cache_shard {
   using session = basic_session<TenantId>;
   using time_point = typename Clock::time_point;
   using node = cache_node<Key, Value, TenantId, time_point>;
+  using links = typename node::links_type;
   using value_handle = cache_value_handle<node, Value>;
 
   session_cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
@@ -368,60 +424,51 @@ class session_cache_shard {
         match_(match),
         usage_(reg.max_tenants()),
         buckets_(round_up_pow2(limits.max_entries * 2), nullptr),
-        pool_(pool_slots(limits.max_entries)) {}
+        bucket_mask_(buckets_.size() - 1),
+        pool_(pool_slots(limits.max_entries)),
+        pool_base_(pool_->base()),
+        link_count_(pool_->capacity()),
+        links_(link_count_) {}
   session_cache_shard(const session_cache_shard&) = delete;
   session_cache_shard& operator=(const session_cache_shard&) = delete;
   // Handles may outlive the shard: retire() leaves pinned nodes to them, and pool_'s
   // destructor (after this body) leaves the block to the last of them.
   ~session_cache_shard() {
-    for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, n->next));
+    for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, links_of(n).next));
   }
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
                                          cache_scope scope) noexcept {
-    result<node*> found = find(s, key, h, scope);
-    if (!found) return refused{found.reason(), found.detail()};
-    return value_handle{*found};
+    const lookup found = find(s, key, h, scope);
+    if (found.hit == nullptr) return refused{found.why};
+    return value_handle{found.hit};
   }
 
+  // What find() returns: the requester's own live entry, or why not (in registers, not
+  // through a result<> in memory: this is the path every request takes).
+  struct lookup {
+    node* hit;
+    refusal why;
+  };
+
   // The requester's own live entry, or why not. The node stays valid while the caller holds
-  // the shard lock.
-  [[nodiscard]] result<node*> find(const session& s, const Key& key, std::uint64_t h,
-                                   cache_scope scope) noexcept {
-    if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_session);
-    bool foreign = false;
-    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
-      node* n = *link;
-      if (n->fingerprint != fingerprint_of(h) || !(n->key == key)) {
-        link = &n->hnext;
-        continue;
-      }
-      if (is_mine(*n, s, scope)) {
-        if (is_expired(*n)) {
-          *link = n->hnext;
-          drop(n);
-          ++stats_.expirations;
-          return reg_->counters().record(refusal::expired);
-        }
-        // A hot entry's bit is already set: leave its line clean, so hits on it from other
-        // cores do not bounce it.
-        if (!n->visited) n->visited = true;
-        ++stats_.hits;
-        return n;
-      }
-      if (!is_alive(*n)) {
-        *link = n->hnext;  // link now names the next node
-        drop(n);
-        ++stats_.reclaimed;
-        continue;
-      }
-      // A sibling scope of the same household is not a foreign entry; anything else is.
-      if (!same_household(*n, s)) foreign = true;
-      link = &n->hnext;
+  // the shard lock. The common cases (a hit on an entry without TTL, a key not held at all)
+  // are decided here; anything else (an expired entry, a dead or foreign one under the same
+  // key) goes to find_slow, which redoes the walk and settles it.
+  [[nodiscard]] lookup find(const session& s, const Key& key, std::uint64_t h,
+                            cache_scope scope) noexcept {
+    if (STREAMISO_UNLIKELY(!reg_->is_live(s))) {
+      return {nullptr, reg_->counters().record(refusal::stale_session).reason};
     }
-    if (foreign) return reg_->counters().record(refusal::owner_mismatch);
-    ++stats_.misses;
-    return refused{refusal::empty};
+    const std::uint8_t fp = fingerprint_of(h);
+    node* n = buckets_[bucket_of(h)];
+    while (n != nullptr && (n->fingerprint != fp || !(n->key == key))) n = n->hnext;
+    if (n == nullptr) {
+      ++stats_.misses;
+      return {nullptr, refusal::empty};
+    }
+    if (STREAMISO_LIKELY(!n->has_ttl && is_mine(*n, s, scope))) return hit(n);
+    return find_slow(s, key, h, scope);
   }
 
   // Starts loading h's bucket while the caller takes the shard lock. A prefetch is not an
@@ -434,20 +481,21 @@ class session_cache_shard {
 #endif
   }
 
-  // Fills the identity of a node just made for session s.
-  static void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes,
-                    time_point expires, cache_scope scope) noexcept {
+  // Fills the identity and bookkeeping of a node just made for session s.
+  void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes, time_point expires,
+             cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
     n.fingerprint = fingerprint_of(h);
-    n.hash = h;
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
-    n.expires = expires;
-    n.bytes = bytes;
-    n.tenant_slot = registry_type::tenant_slot_of(s);
-    n.session_slot = registry_type::slot_of(s);
+    links& l = links_of(&n);
+    l.hash = h;
+    l.expires = expires;
+    l.bytes = bytes;
+    l.tenant_slot = registry_type::tenant_slot_of(s);
+    l.session_slot = registry_type::slot_of(s);
   }
 
   // Refusals that need no lock and no allocation: checked before the node is made.
@@ -482,14 +530,15 @@ class session_cache_shard {
         link = &e->hnext;
       }
     }
-    tenant_usage& u = usage_[n->tenant_slot];
+    const links& nl = links_of(n);
+    tenant_usage& u = usage_[nl.tenant_slot];
     // Room is compared as limit - held (held never exceeds the limit), not held + size: a
     // hostile size near SIZE_MAX must not wrap the sum back under the limit.
     while (tenant_queues_ && (u.entries + 1 > limits_.tenant_max_entries ||
-                              n->bytes > limits_.tenant_max_bytes - u.bytes)) {
-      evict(sieve_victim(tenant_queue(n->tenant_slot)));
+                              nl.bytes > limits_.tenant_max_bytes - u.bytes)) {
+      evict(sieve_victim(tenant_queue(nl.tenant_slot)));
     }
-    while (count_ + 1 > limits_.max_entries || n->bytes > limits_.max_bytes - bytes_) {
+    while (count_ + 1 > limits_.max_entries || nl.bytes > limits_.max_bytes - bytes_) {
       evict(sieve_victim(shard_queue()));
     }
     insert(n, h);
@@ -538,14 +587,69 @@ class session_cache_shard {
     node*& head;
     node*& tail;
     node*& hand;
-    node* node::*prev;
-    node* node::*next;
+    node* links::*prev;
+    node* links::*next;
   };
 
-  queue shard_queue() noexcept { return queue{head_, tail_, hand_, &node::prev, &node::next}; }
+  queue shard_queue() noexcept { return queue{head_, tail_, hand_, &links::prev, &links::next}; }
   queue tenant_queue(std::uint32_t ts) noexcept {
     tenant_usage& u = usage_[ts];
-    return queue{u.head, u.tail, u.hand, &node::tprev, &node::tnext};
+    return queue{u.head, u.tail, u.hand, &links::tprev, &links::tnext};
+  }
+
+  // A node's links record: beside the pool for pooled nodes (the slot number indexes links_;
+  // an address outside the block wraps to a number past the end), in the node's block for
+  // heap ones.
+  [[nodiscard]] links& links_of(node* n) noexcept {
+    const std::size_t i =
+        (reinterpret_cast<std::uintptr_t>(n) - pool_base_) / node_pool<node>::slot_size;
+    if (STREAMISO_LIKELY(i < link_count_)) return links_[i];
+    return node_pool<node>::heap_links(n);
+  }
+  [[nodiscard]] const links& links_of(const node& n) const noexcept {
+    // heap_links only reads through the pointer here; the non-const overload is the one.
+    return const_cast<session_cache_shard*>(this)->links_of(const_cast<node*>(&n));
+  }
+
+  [[nodiscard]] lookup hit(node* n) noexcept {
+    // A hot entry's bit is already set: leave its line clean, so hits on it from other
+    // cores do not bounce it.
+    if (!n->visited) n->visited = true;
+    ++stats_.hits;
+    return {n, refusal::empty};
+  }
+
+  // find() for a key whose chain needs more than a look: drops the expired and dead entries
+  // met under the key, tells a foreign collision from a plain miss.
+  STREAMISO_NOINLINE lookup find_slow(const session& s, const Key& key, std::uint64_t h,
+                                      cache_scope scope) noexcept {
+    bool foreign = false;
+    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
+      node* n = *link;
+      if (n->fingerprint != fingerprint_of(h) || !(n->key == key)) {
+        link = &n->hnext;
+        continue;
+      }
+      if (is_mine(*n, s, scope)) {
+        if (!is_expired(*n)) return hit(n);
+        *link = n->hnext;
+        drop(n);
+        ++stats_.expirations;
+        return {nullptr, reg_->counters().record(refusal::expired).reason};
+      }
+      if (!is_alive(*n)) {
+        *link = n->hnext;  // link now names the next node
+        drop(n);
+        ++stats_.reclaimed;
+        continue;
+      }
+      // A sibling scope of the same household is not a foreign entry; anything else is.
+      if (!same_household(*n, s)) foreign = true;
+      link = &n->hnext;
+    }
+    if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
+    ++stats_.misses;
+    return {nullptr, refusal::empty};
   }
 
   // Slots for a full shard, plus one so that a put can make its node before it evicts, plus a
@@ -561,7 +665,7 @@ class session_cache_shard {
     void* slot = pool_->take();
     if (slot == nullptr) {
       try {
-        node* n = new node(key, std::move(value));
+        node* n = node_pool<node>::make_heap(key, std::move(value));
         ++stats_.heap_nodes;
         return n;
       } catch (const std::bad_alloc&) {
@@ -586,7 +690,7 @@ class session_cache_shard {
   }
 
   [[nodiscard]] std::size_t bucket_of(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>(h) & (buckets_.size() - 1);
+    return static_cast<std::size_t>(h) & bucket_mask_;
   }
 
   // The owner check. The tenant generation names the tenant record and its epoch; the owner
@@ -607,37 +711,39 @@ class session_cache_shard {
   }
 
   [[nodiscard]] bool is_alive(const node& n) const noexcept {
-    return reg_->entry_alive(n.scope == cache_scope::session, n.session_slot, n.session_id,
-                             n.tenant_slot, n.tenant_gen);
+    const links& l = links_of(n);
+    return reg_->entry_alive(n.scope == cache_scope::session, l.session_slot, n.session_id,
+                             l.tenant_slot, n.tenant_gen);
   }
 
   [[nodiscard]] bool is_expired(const node& n) const noexcept {
-    // Entries without a TTL never consult the clock, so the common path costs no clock read.
-    return n.has_ttl && clock_->now() >= n.expires;
+    // Entries without a TTL never consult the clock (nor their links), so the common path
+    // costs no clock read and no second line.
+    return n.has_ttl && clock_->now() >= links_of(n).expires;
   }
 
-  static void link_front(const queue& q, node* n) noexcept {
-    n->*q.prev = nullptr;
-    n->*q.next = q.head;
+  void link_front(const queue& q, node* n, links& l) noexcept {
+    l.*q.prev = nullptr;
+    l.*q.next = q.head;
     if (q.head != nullptr) {
-      q.head->*q.prev = n;
+      links_of(q.head).*q.prev = n;
     } else {
       q.tail = n;
     }
     q.head = n;
   }
 
-  static void unlink(const queue& q, node* n) noexcept {
-    if (q.hand == n) q.hand = n->*q.prev;  // the hand moves on toward the newer end
-    if (n->*q.prev != nullptr) {
-      n->*q.prev->*q.next = n->*q.next;
+  void unlink(const queue& q, node* n, const links& l) noexcept {
+    if (q.hand == n) q.hand = l.*q.prev;  // the hand moves on toward the newer end
+    if (l.*q.prev != nullptr) {
+      links_of(l.*q.prev).*q.next = l.*q.next;
     } else {
-      q.head = n->*q.next;
+      q.head = l.*q.next;
     }
-    if (n->*q.next != nullptr) {
-      n->*q.next->*q.prev = n->*q.prev;
+    if (l.*q.next != nullptr) {
+      links_of(l.*q.next).*q.prev = l.*q.prev;
     } else {
-      q.tail = n->*q.prev;
+      q.tail = l.*q.prev;
     }
   }
 
@@ -646,11 +752,12 @@ class session_cache_shard {
   // at the latest on the hand's next pass (and at once when a lookup meets them).
   // Precondition: the queue is not empty (callers only evict when over a limit that an empty
   // queue meets).
-  [[nodiscard]] static node* sieve_victim(const queue& q) noexcept {
+  [[nodiscard]] node* sieve_victim(const queue& q) noexcept {
     node* p = q.hand != nullptr ? q.hand : q.tail;
     while (p->visited) {
       p->visited = false;
-      p = p->*q.prev != nullptr ? p->*q.prev : q.tail;
+      node* newer = links_of(p).*q.prev;
+      p = newer != nullptr ? newer : q.tail;
     }
     q.hand = p;  // unlink() moves the hand past the victim
     return p;
@@ -671,19 +778,20 @@ class session_cache_shard {
   // Removes n from both queues and the accounting, and gives up the cache's reference; the
   // caller has unchained it. Readers holding a handle keep the value alive.
   void drop(node* n) noexcept {
-    unlink(shard_queue(), n);
-    if (tenant_queues_) unlink(tenant_queue(n->tenant_slot), n);
-    tenant_usage& u = usage_[n->tenant_slot];
+    const links& l = links_of(n);
+    unlink(shard_queue(), n, l);
+    if (tenant_queues_) unlink(tenant_queue(l.tenant_slot), n, l);
+    tenant_usage& u = usage_[l.tenant_slot];
     --u.entries;
-    u.bytes -= n->bytes;
+    u.bytes -= l.bytes;
     --count_;
-    bytes_ -= n->bytes;
+    bytes_ -= l.bytes;
     pool_->retire(n);
   }
 
   // Precondition: n is chained (every node the shard holds is).
   void unchain(node* n) noexcept {
-    node** link = &buckets_[bucket_of(n->hash)];
+    node** link = &buckets_[bucket_of(links_of(n).hash)];
     while (*link != n) link = &(*link)->hnext;
     *link = n->hnext;
   }
@@ -692,13 +800,14 @@ class session_cache_shard {
     node*& bucket = buckets_[bucket_of(h)];
     n->hnext = bucket;
     bucket = n;
-    link_front(shard_queue(), n);
-    if (tenant_queues_) link_front(tenant_queue(n->tenant_slot), n);
-    tenant_usage& u = usage_[n->tenant_slot];
+    links& l = links_of(n);
+    link_front(shard_queue(), n, l);
+    if (tenant_queues_) link_front(tenant_queue(l.tenant_slot), n, l);
+    tenant_usage& u = usage_[l.tenant_slot];
     ++u.entries;
-    u.bytes += n->bytes;
+    u.bytes += l.bytes;
     ++count_;
-    bytes_ += n->bytes;
+    bytes_ += l.bytes;
     ++stats_.inserts;
   }
 
@@ -709,7 +818,11 @@ class session_cache_shard {
   Match match_;
   std::vector<tenant_usage> usage_;
   std::vector<node*> buckets_;
+  std::size_t bucket_mask_;  // buckets_.size() - 1 (a power of two)
   pool_handle pool_;
+  std::uintptr_t pool_base_;  // the pool's first slot: links_of() needs no trip to the pool
+  std::size_t link_count_;    // the pool's slots
+  std::vector<links> links_;  // parallel to the pool's slots
   node* head_ = nullptr;
   node* tail_ = nullptr;
   node* hand_ = nullptr;
