@@ -14,8 +14,10 @@
 //   evicts its own entries (SIEVE over its own queue) before it may insert.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
-// - Each entry is one node: the value, its owner stamp and its links. Nodes come from a pool
-//   per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
+// - Each entry is one node holding what a hit reads (key, owner stamp, chain link, value; one
+//   64-byte line for small keys and values) plus a links record (queue links, hash, size,
+//   expiry) in an array beside the pool, which only put and eviction touch. Nodes come from a
+//   pool per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
 //   node's slot is reused by a later put once no handle refers to it. get hands out a
 //   one-pointer handle into the node; after construction get, put, refusals and eviction
 //   allocate nothing (unless copying the Key allocates, or handles pin more evicted nodes
