@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <list>
@@ -127,6 +128,10 @@ struct streamiso_impl_of {
     return false;
   }
 };
+// The figures in bench/README.md rest on this layout: a hit reads the bucket and one line.
+static_assert(sizeof(si::detail::cache_node<std::uint64_t, std::uint64_t, si::id128,
+                                            std::chrono::steady_clock::time_point>) == 64,
+              "an 8-byte key/value entry node no longer fits one cache line");
 using streamiso_impl = streamiso_impl_of<si::concurrent_session_cache<std::uint64_t, std::uint64_t>>;
 using streamiso_unlocked_impl = streamiso_impl_of<si::session_cache<std::uint64_t, std::uint64_t>>;
 
