@@ -16,7 +16,8 @@
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
 // - Each entry is one node holding what a hit reads (key, owner stamp, chain link, value; one
 //   64-byte line for small keys and values) plus a links record (queue links, hash, size,
-//   expiry) in an array beside the pool, which only put and eviction touch. Nodes come from a
+//   expiry, slots) in an array beside the pool (a heap-fallback node carries its own). A hit
+//   reads the record only for an entry with a TTL (its expiry). Nodes come from a
 //   pool per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
 //   node's slot is reused by a later put once no handle refers to it. get hands out a
 //   one-pointer handle into the node; after construction get, put, refusals and eviction
@@ -243,7 +244,7 @@ class basic_session_cache {
   }
 
   // Stores `value` as s's entry for (key, opts.scope), replacing only s's own previous entry.
-  // The entry node (value, owner stamp, links) comes from the shard's pool: no allocation,
+  // The entry node (value, owner stamp, chain link) comes from the shard's pool: no allocation,
   // except what copying Key allocates (a long std::string), and one node when handles pin
   // every spare pooled node (counted in stats().heap_nodes). The value is moved and the key
   // copied under the shard lock. To share one large frame among entries without copying,

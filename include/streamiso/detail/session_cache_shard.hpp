@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include <type_traits>
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -198,23 +198,24 @@ class node_pool {
   static constexpr std::size_t slot_size = sizeof(Node);
 
   // A node outside the pool, with its links record after it in one block. Throws what the
-  // allocation or Node's constructor throws (the block is freed first).
+  // allocation or the constructors throw (the block is freed first). The record is built first:
+  // it needs no cleanup if the node's constructor throws.
   template <class... Args>
   [[nodiscard]] static Node* make_heap(Args&&... args) {
-    void* block = ::operator new(sizeof(heap_block), std::align_val_t{alignof(heap_block)});
+    void* block = ::operator new(heap_block_size, heap_block_align);
     try {
-      Node* n = ::new (block) Node(std::forward<Args>(args)...);
-      ::new (static_cast<unsigned char*>(block) + offsetof(heap_block, links)) links_type{};
-      return n;
+      ::new (static_cast<unsigned char*>(block) + links_offset) links_type{};
+      return ::new (block) Node(std::forward<Args>(args)...);
     } catch (...) {
-      ::operator delete(block, std::align_val_t{alignof(heap_block)});
+      ::operator delete(block, heap_block_align);
       throw;
     }
   }
 
+  // n is a heap node: the block starts with it, its record sits links_offset bytes in.
   [[nodiscard]] static links_type& heap_links(Node* n) noexcept {
-    return *std::launder(reinterpret_cast<links_type*>(reinterpret_cast<unsigned char*>(n) +
-                                                       offsetof(heap_block, links)));
+    return *std::launder(
+        reinterpret_cast<links_type*>(reinterpret_cast<unsigned char*>(n) + links_offset));
   }
 
   // The cache lets go of n (already out of every chain and queue). n is a pool node or a heap
@@ -275,18 +276,18 @@ class node_pool {
     unsigned char bytes[sizeof(Node)];
   };
   static_assert(sizeof(storage) == sizeof(Node), "slots are laid out as an array of nodes");
-  // The layout of a heap node's block (never constructed as such: a Node is built in `node`,
-  // a links_type in `links`).
-  struct heap_block {
-    storage node;
-    links_type links;
-  };
+  // A heap node's block: the node at offset 0, its links record at links_offset.
+  static constexpr std::size_t links_offset =
+      (sizeof(Node) + alignof(links_type) - 1) / alignof(links_type) * alignof(links_type);
+  static constexpr std::size_t heap_block_size = links_offset + sizeof(links_type);
+  static constexpr std::align_val_t heap_block_align{
+      alignof(Node) > alignof(links_type) ? alignof(Node) : alignof(links_type)};
   static_assert(std::is_trivially_destructible<links_type>::value,
                 "a links record is dropped with its block, never destroyed");
 
   static void destroy_heap(Node* n) noexcept {
     n->~Node();
-    ::operator delete(static_cast<void*>(n), std::align_val_t{alignof(heap_block)});
+    ::operator delete(static_cast<void*>(n), heap_block_align);
   }
   struct free_slot {
     free_slot* next;
@@ -393,10 +394,11 @@ struct shard_limits {
 
 // Single-threaded; the concurrent cache wraps each shard in a lock.
 //
-// Storage: a bucket array of chains and a node pool, both allocated with the shard; one node
-// per entry (taken from the pool by put, with the value). Every node sits in two SIEVE queues: the shard's (evicted for space) and
-// its tenant's in this shard (evicted when the tenant is over quota, so a busy tenant evicts
-// its own entries first). Both queues share the node's visited bit.
+// Storage: a bucket array of chains, a node pool and the links records beside it, all
+// allocated with the shard; one node per entry (taken from the pool by put, with the value).
+// Every node sits in two SIEVE queues: the shard's (evicted for space) and its tenant's in
+// this shard (evicted when the tenant is over quota, so a busy tenant evicts its own entries
+// first). Both queues share the node's visited bit.
 //
 // Identity: an entry is (key, scope, owner), owner = tenant generation (unique per tenant and
 // epoch) + owner tag + (session scope) session id. Two sessions putting the same key get two
@@ -428,13 +430,16 @@ class session_cache_shard {
         pool_(pool_slots(limits.max_entries)),
         pool_base_(pool_->base()),
         link_count_(pool_->capacity()),
-        links_(link_count_) {}
+        links_(link_count_) {
+    asan_poison(links_.data(), link_count_ * sizeof(links));  // no slot is in use yet
+  }
   session_cache_shard(const session_cache_shard&) = delete;
   session_cache_shard& operator=(const session_cache_shard&) = delete;
   // Handles may outlive the shard: retire() leaves pinned nodes to them, and pool_'s
   // destructor (after this body) leaves the block to the last of them.
   ~session_cache_shard() {
     for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, links_of(n).next));
+    asan_unpoison(links_.data(), link_count_ * sizeof(links));  // the vector frees it next
   }
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
@@ -491,6 +496,7 @@ class session_cache_shard {
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.tenant();
     links& l = links_of(&n);
+    asan_unpoison(&l, sizeof(links));  // a pooled record is poisoned while its slot is free
     l.hash = h;
     l.expires = expires;
     l.bytes = bytes;
@@ -601,10 +607,13 @@ class session_cache_shard {
   // an address outside the block wraps to a number past the end), in the node's block for
   // heap ones.
   [[nodiscard]] links& links_of(node* n) noexcept {
-    const std::size_t i =
-        (reinterpret_cast<std::uintptr_t>(n) - pool_base_) / node_pool<node>::slot_size;
+    const std::size_t i = slot_of(n);
     if (STREAMISO_LIKELY(i < link_count_)) return links_[i];
     return node_pool<node>::heap_links(n);
+  }
+  // A pooled node's slot number; link_count_ or more for a heap node.
+  [[nodiscard]] std::size_t slot_of(const node* n) const noexcept {
+    return (reinterpret_cast<std::uintptr_t>(n) - pool_base_) / node_pool<node>::slot_size;
   }
   [[nodiscard]] const links& links_of(const node& n) const noexcept {
     // heap_links only reads through the pointer here; the non-const overload is the one.
@@ -786,7 +795,11 @@ class session_cache_shard {
     u.bytes -= l.bytes;
     --count_;
     bytes_ -= l.bytes;
+    const std::size_t i = slot_of(n);
     pool_->retire(n);
+    // The record is the shard's until a put stamps the slot again: a stale read through a
+    // dropped node is reported under ASan, as one of the node itself is.
+    if (i < link_count_) asan_poison(&links_[i], sizeof(links));
   }
 
   // Precondition: n is chained (every node the shard holds is).
