@@ -67,7 +67,7 @@ template <class Node, class TimePoint>
 struct alignas(cache_line_size) cache_node_links {
   // The mixed hash: names the bucket when eviction unchains the node. (No back-link: keeping
   // one costs a write to the old chain head on every insert; the bucket walk it saves is a
-  // chain of about 0.4 other nodes.)
+  // chain of under one other node on average.)
   std::uint64_t hash = 0;
   Node* prev = nullptr;  // shard queue: prev toward newer, next toward older
   Node* next = nullptr;
@@ -425,7 +425,9 @@ class session_cache_shard {
         clock_(&clock),
         match_(match),
         usage_(reg.max_tenants()),
-        buckets_(round_up_pow2(limits.max_entries * 2), nullptr),
+        // One bucket per entry of capacity, rounded up (load 0.5-1): with hits moving their
+        // entry to the front of its chain, a smaller array costs less than longer chains.
+        buckets_(round_up_pow2(limits.max_entries), nullptr),
         bucket_mask_(buckets_.size() - 1),
         pool_(pool_slots(limits.max_entries)),
         pool_base_(pool_->base()),
@@ -466,13 +468,28 @@ class session_cache_shard {
       return {nullptr, reg_->counters().record(refusal::stale_session).reason};
     }
     const std::uint8_t fp = fingerprint_of(h);
-    node* n = buckets_[bucket_of(h)];
-    while (n != nullptr && (n->fingerprint != fp || !(n->key == key))) n = n->hnext;
+    node*& head = buckets_[bucket_of(h)];
+    node** link = &head;
+    node* n = head;
+    while (n != nullptr && (n->fingerprint != fp || !(n->key == key))) {
+      link = &n->hnext;
+      n = *link;
+    }
     if (n == nullptr) {
       ++stats_.misses;
       return {nullptr, refusal::empty};
     }
-    if (STREAMISO_LIKELY(!n->has_ttl && is_mine(*n, s, scope))) return hit(n);
+    if (STREAMISO_LIKELY(!n->has_ttl && is_mine(*n, s, scope))) {
+      // Move to the front of its chain: put links new entries at the front, so a hot, old
+      // entry would otherwise sit behind every newer node of its bucket and load each on
+      // every hit. Chain order means nothing else (put and find_slow scan whole chains).
+      if (link != &head) {
+        *link = n->hnext;
+        n->hnext = head;
+        head = n;
+      }
+      return hit(n);
+    }
     return find_slow(s, key, h, scope);
   }
 
