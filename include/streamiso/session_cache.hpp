@@ -189,9 +189,12 @@ class basic_session_cache {
         per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
         per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
         per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
+    std::size_t arena_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) arena_bytes = shard_type::plan_arena(arena_bytes, limits);
+    arena_.reset(detail::cache_arena::make(arena_bytes));
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match));
+      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_));
     }
   }
   basic_session_cache(const basic_session_cache&) = delete;
@@ -305,8 +308,8 @@ class basic_session_cache {
  private:
   struct alignas(cache_line_size) shard_slot {
     shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
-               const Match& match)
-        : core(limits, reg, clock, match) {}
+               const Match& match, detail::cache_arena& arena)
+        : core(limits, reg, clock, match, arena) {}
     mutable Lock lock;
     shard_type core;
   };
@@ -358,6 +361,9 @@ class basic_session_cache {
   Hash hash_;
   SizeOf size_of_;
   std::size_t shard_mask_ = 0;
+  // Declared before the shards: they carve it, and it must outlive them (their pools hold
+  // shares of their own, and may outlive the cache while handles pin nodes).
+  std::unique_ptr<detail::cache_arena, detail::cache_arena::user_deleter> arena_;
   std::vector<std::unique_ptr<shard_slot>> shards_;
 };
 
