@@ -18,7 +18,8 @@
 //   64-byte line for small keys and values) plus a links record (queue links, hash, size,
 //   expiry, slots) in an array beside the pool (a heap-fallback node carries its own). A hit
 //   reads the record only for an entry with a TTL (its expiry). Nodes come from a
-//   pool per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
+//   pool per shard (max_entries nodes plus a few spares); buckets, pools and records of all
+//   shards are one allocation made with the cache, hinted to huge pages on Linux; an evicted
 //   node's slot is reused by a later put once no handle refers to it. get hands out a
 //   one-pointer handle into the node; after construction get, put, refusals and eviction
 //   allocate nothing (unless copying the Key allocates, or handles pin more evicted nodes

@@ -326,7 +326,7 @@ class node_pool {
   }
 
   void drop_user() noexcept {
-    // acq_rel: each user's release publishes its writes to the block (pushes, destructions);
+    // acq_rel: each user's release publishes its writes to the slots (pushes, destructions);
     // the acquire half makes them happen before the delete by whoever reaches zero.
     if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
@@ -455,7 +455,7 @@ class session_cache_shard {
   session_cache_shard(const session_cache_shard&) = delete;
   session_cache_shard& operator=(const session_cache_shard&) = delete;
   // Handles may outlive the shard: retire() leaves pinned nodes to them, and pool_'s
-  // destructor (after this body) leaves the block to the last of them.
+  // destructor (after this body) leaves the pool, and its share of the arena, to the last.
   ~session_cache_shard() {
     for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, links_of(n).next));
     asan_unpoison(links_, link_count_ * sizeof(links));  // the arena frees it with its last user
