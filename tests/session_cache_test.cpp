@@ -930,6 +930,29 @@ TEST_CASE("F1: handles outlive the cache; the last of them frees the node pool")
 }
 
 namespace {
+// Over-aligned, as a SIMD-friendly thumbnail header might be: nodes and their pool must honour it.
+struct alignas(256) wide_value {
+  std::uint64_t v = 0;
+};
+}  // namespace
+
+TEST_CASE("F9: over-aligned values get nodes aligned for them, in every shard of the arena") {
+  using wide_t = si::concurrent_session_cache<std::uint64_t, wide_value>;
+  si::session_cache_config cfg = small_config(64);
+  cfg.shards = 4;
+  wide_t c{cfg};
+  const auto s = *c.open_session(si::owner{1});
+  for (std::uint64_t k = 0; k < 200; ++k) {  // fills every shard and evicts: slots are reused
+    REQUIRE(c.put(s, k, wide_value{k}));
+    auto h = c.get(s, k);
+    REQUIRE(h.has_value());
+    CHECK(reinterpret_cast<std::uintptr_t>(h->get()) % alignof(wide_value) == 0);
+    CHECK((*h)->v == k);
+  }
+  CHECK(c.stats().evictions > 0);
+}
+
+namespace {
 // A value whose move throws on demand: bad_alloc (the node cannot be made: `full`) or a
 // foreign exception (propagates to the caller).
 struct touchy {

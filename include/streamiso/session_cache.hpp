@@ -190,9 +190,9 @@ class basic_session_cache {
         per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
         per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
         per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
-    std::size_t arena_bytes = 0;
-    for (std::size_t i = 0; i < n; ++i) arena_bytes = shard_type::plan_arena(arena_bytes, limits);
-    arena_.reset(detail::cache_arena::make(arena_bytes));
+    detail::cache_arena::plan layout;
+    for (std::size_t i = 0; i < n; ++i) shard_type::plan_arena(layout, limits);
+    arena_.reset(detail::cache_arena::make(layout));
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_));

@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <cstddef>
-#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 
 #include "streamiso/config.hpp"
@@ -25,33 +28,51 @@ namespace detail {
 // (the default of Debian and most distributions); elsewhere nothing changes. It is only a hint:
 // the memory behaves the same either way.
 //
-// Lifetime: the block is parcelled out while the cache is built (carve), then never again. It
-// goes when its last user goes: the cache, and each node pool, which may outlive the cache
-// while handles pin its nodes (see node_pool). users_ counts them.
+// Lifetime: the block is parcelled out while the cache is built (carve, in the order the plan
+// was made), then never again. It goes when its last user goes: the cache, and each node pool,
+// which may outlive the cache while handles pin its nodes (see node_pool). users_ counts them.
 class cache_arena {
  public:
-  static constexpr std::size_t huge_page = std::size_t{2} << 20;
+  // The layout a cache asks for: arrays added in the order they will be carved.
+  class plan {
+   public:
+    // Throws std::length_error when the sizes overflow std::size_t (a 32-bit target with a
+    // huge max_entries): the block could not be addressed.
+    void add(std::size_t count, std::size_t size, std::size_t align) {
+      if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) too_large();
+      const std::size_t start = round_up(bytes_, align);
+      if (start < bytes_ || count * size > std::numeric_limits<std::size_t>::max() - start) {
+        too_large();
+      }
+      bytes_ = start + count * size;
+      if (align > align_) align_ = align;
+    }
+    [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+    [[nodiscard]] std::size_t align() const noexcept { return align_; }
 
-  // Rounds `offset` up for an array of `align`-aligned elements and adds its size: the plan a
-  // cache makes before it asks for the block.
-  static std::size_t plan(std::size_t offset, std::size_t bytes, std::size_t align) noexcept {
-    return round_up(offset, align) + bytes;
-  }
+   private:
+    [[noreturn]] static void too_large() {
+      throw std::length_error("session cache: arrays larger than the address space");
+    }
+    std::size_t bytes_ = 0;
+    std::size_t align_ = cache_line_size;
+  };
 
-  // A block of `bytes`, one user (the caller). Throws std::bad_alloc.
-  static cache_arena* make(std::size_t bytes) { return new cache_arena(bytes); }
+  // A block for `p`, one user (the caller). Throws std::bad_alloc.
+  static cache_arena* make(const plan& p) { return new cache_arena(p); }
 
   cache_arena(const cache_arena&) = delete;
   cache_arena& operator=(const cache_arena&) = delete;
 
-  // The next `bytes` of the block, aligned to `align`; only while the cache is being built
-  // (one thread), in the order plan() was given. Precondition: they fit.
+  // The next `bytes` of the block, aligned to `align`; only while the cache is being built (one
+  // thread), in the order of the plan. A carve the plan did not provide for is a bug in this
+  // library, not bad input: it stops the program rather than write past the block (checked in
+  // every build: construction only).
   [[nodiscard]] void* carve(std::size_t bytes, std::size_t align) noexcept {
-    used_ = round_up(used_, align);
-    STREAMISO_ASSERT(used_ + bytes <= size_, "cache_arena: carved past the planned size");
-    void* p = block_ + used_;
-    used_ += bytes;
-    return p;
+    const std::size_t start = round_up(used_, align);
+    if (align > align_ || start > size_ || bytes > size_ - start) off_plan();
+    used_ = start + bytes;
+    return block_ + start;
   }
 
   // n value-initialized Ts, carved as above. They are never destroyed (the block is freed as
@@ -80,20 +101,27 @@ class cache_arena {
   };
 
  private:
-  explicit cache_arena(std::size_t bytes)
-      : block_(static_cast<unsigned char*>(::operator new(bytes, alignment_for(bytes)))),
-        size_(bytes) {
+  static constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+  explicit cache_arena(const plan& p)
+      : align_(block_alignment(p)),
+        block_(static_cast<unsigned char*>(::operator new(p.bytes(), std::align_val_t{align_}))),
+        size_(p.bytes()) {
     advise_huge_pages();
   }
-  ~cache_arena() { ::operator delete(block_, alignment_for(size_)); }
+  ~cache_arena() { ::operator delete(block_, std::align_val_t{align_}); }
 
   static std::size_t round_up(std::size_t n, std::size_t align) noexcept {
     return (n + align - 1) / align * align;
   }
-  // Huge pages need 2 MiB-aligned 2 MiB ranges: a block large enough to hold one starts on such
-  // a boundary; a smaller one only needs a cache line.
-  static std::align_val_t alignment_for(std::size_t bytes) noexcept {
-    return std::align_val_t{bytes >= huge_page ? huge_page : cache_line_size};
+
+  // What the arrays need; on Linux, a block large enough to hold a huge page starts on a 2 MiB
+  // boundary (huge pages cover 2 MiB-aligned ranges only).
+  static std::size_t block_alignment(const plan& p) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p.bytes() >= huge_page && p.align() < huge_page) return huge_page;
+#endif
+    return p.align();
   }
 
   void advise_huge_pages() noexcept {
@@ -104,6 +132,12 @@ class cache_arena {
 #endif
   }
 
+  [[noreturn]] static void off_plan() noexcept {
+    std::fputs("streamiso: cache_arena carved outside its plan\n", stderr);
+    std::abort();
+  }
+
+  std::size_t align_;
   unsigned char* block_;
   std::size_t size_;
   std::size_t used_ = 0;

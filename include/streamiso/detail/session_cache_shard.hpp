@@ -132,8 +132,8 @@ struct alignas(cache_line_size) cache_node {
 
 // The nodes of one shard: one array of max_entries + spare node slots, carved from the cache's
 // arena when the shard is built, so that a put takes a slot instead of calling the allocator
-// and an eviction gives it back. Free slots are reused last-in first-out: the next put writes into the node the last
-// eviction just touched, which is still in cache.
+// and an eviction gives it back. Free slots are reused last-in first-out: the next put writes
+// into the node the last eviction just touched, which is still in cache.
 //
 // A handle may outlive the node's eviction, and the cache itself. So:
 // - A slot is reused only once no handle refers to it. When the cache drops a node (under the
@@ -156,7 +156,7 @@ class node_pool {
   // Memory for `slots` nodes: where a plan of slot_bytes(slots) put it in `arena`.
   node_pool(std::size_t slots, cache_arena& arena) noexcept
       : arena_(&arena),
-        slots_(static_cast<storage*>(arena.carve(slot_bytes(slots), alignof(storage)))),
+        slots_(static_cast<storage*>(arena.carve(slots * sizeof(storage), slot_align))),
         capacity_(slots) {
     arena.add_user();
     asan_poison(slots_, capacity_ * sizeof(storage));  // nothing is built in a slot yet
@@ -168,7 +168,6 @@ class node_pool {
     arena_->drop_user();
   }
 
-  static std::size_t slot_bytes(std::size_t slots) noexcept { return slots * sizeof(storage); }
   static constexpr std::size_t slot_align = alignof(Node);
 
   // Shard side, under the shard lock. ---------------------------------------------------------
@@ -403,7 +402,7 @@ struct shard_limits {
 // Single-threaded; the concurrent cache wraps each shard in a lock.
 //
 // Storage: a bucket array of chains, a node pool and the links records beside it, all
-// allocated with the shard; one node per entry (taken from the pool by put, with the value).
+// carved from the cache's arena; one node per entry (taken from the pool by put, with the value).
 // Every node sits in two SIEVE queues: the shard's (evicted for space) and its tenant's in
 // this shard (evicted when the tenant is over quota, so a busy tenant evicts its own entries
 // first). Both queues share the node's visited bit.
@@ -422,14 +421,13 @@ class session_cache_shard {
   using links = typename node::links_type;
   using value_handle = cache_value_handle<node, Value>;
 
-  // Plans this shard's arrays in its cache's arena: returns `offset` plus what the shard's
-  // constructor will carve, in the same order.
-  static std::size_t plan_arena(std::size_t offset, const shard_limits& limits) noexcept {
-    offset = cache_arena::plan(offset, bucket_count(limits) * sizeof(node*), alignof(node*));
+  // Adds this shard's arrays to its cache's arena plan, in the order the constructor carves
+  // them: buckets, pool slots, links records.
+  static void plan_arena(cache_arena::plan& p, const shard_limits& limits) {
+    p.add(bucket_count(limits), sizeof(node*), alignof(node*));
     const std::size_t slots = pool_slots(limits.max_entries);
-    offset = cache_arena::plan(offset, node_pool<node>::slot_bytes(slots),
-                               node_pool<node>::slot_align);
-    return cache_arena::plan(offset, slots * sizeof(links), alignof(links));
+    p.add(slots, node_pool<node>::slot_size, node_pool<node>::slot_align);
+    p.add(slots, sizeof(links), alignof(links));
   }
 
   // `arena` holds what plan_arena() planned for this shard, next in line.
