@@ -893,7 +893,10 @@ TEST_CASE("F1: handles outlive the cache; the last of them frees the node pool")
   std::vector<ccache_t::value_handle> kept;
   std::vector<cache_t::value_handle> kept_single;
   {
-    ccache_t c{small_config(64)};
+    si::session_cache_config cfg = small_config(64);
+    cfg.shards = 4;  // four pools share the cache's arena; each may be the last to let it go
+    ccache_t c{cfg};
+    REQUIRE(c.shard_count() == 4);
     const auto s = *c.open_session(si::owner{1});
     for (std::uint64_t k = 0; k < 64; ++k) REQUIRE(c.put(s, k, stamp{s.id(), 1, k, k}));
     for (std::uint64_t k = 0; k < 64; k += 4) {
@@ -914,8 +917,8 @@ TEST_CASE("F1: handles outlive the cache; the last of them frees the node pool")
     }
     CHECK(c.stats().heap_nodes > 0);
   }
-  // The caches are gone; the values are intact (ASan reports any use after free, LSan a pool
-  // block that nobody frees).
+  // The caches are gone; the values are intact (ASan reports any use after free, LSan an
+  // arena that nobody frees).
   REQUIRE(kept.size() >= 2);
   for (const auto& h : kept) CHECK(h->key == h->seq);
   CHECK(kept.back()->key == 1199);
@@ -924,6 +927,29 @@ TEST_CASE("F1: handles outlive the cache; the last of them frees the node pool")
   kept_single.erase(kept_single.begin() + 2);
   kept.clear();
   kept_single.clear();
+}
+
+namespace {
+// Over-aligned, as a SIMD-friendly thumbnail header might be: nodes and their pool must honour it.
+struct alignas(256) wide_value {
+  std::uint64_t v = 0;
+};
+}  // namespace
+
+TEST_CASE("F9: over-aligned values get nodes aligned for them, in every shard of the arena") {
+  using wide_t = si::concurrent_session_cache<std::uint64_t, wide_value>;
+  si::session_cache_config cfg = small_config(64);
+  cfg.shards = 4;
+  wide_t c{cfg};
+  const auto s = *c.open_session(si::owner{1});
+  for (std::uint64_t k = 0; k < 200; ++k) {  // fills every shard and evicts: slots are reused
+    REQUIRE(c.put(s, k, wide_value{k}));
+    auto h = c.get(s, k);
+    REQUIRE(h.has_value());
+    CHECK(reinterpret_cast<std::uintptr_t>(h->get()) % alignof(wide_value) == 0);
+    CHECK((*h)->v == k);
+  }
+  CHECK(c.stats().evictions > 0);
 }
 
 namespace {

@@ -18,7 +18,8 @@
 //   64-byte line for small keys and values) plus a links record (queue links, hash, size,
 //   expiry, slots) in an array beside the pool (a heap-fallback node carries its own). A hit
 //   reads the record only for an entry with a TTL (its expiry). Nodes come from a
-//   pool per shard, allocated with the cache (max_entries nodes plus a few spares); an evicted
+//   pool per shard (max_entries nodes plus a few spares); buckets, pools and records of all
+//   shards are one allocation made with the cache, hinted to huge pages on Linux; an evicted
 //   node's slot is reused by a later put once no handle refers to it. get hands out a
 //   one-pointer handle into the node; after construction get, put, refusals and eviction
 //   allocate nothing (unless copying the Key allocates, or handles pin more evicted nodes
@@ -189,9 +190,12 @@ class basic_session_cache {
         per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
         per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
         per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
+    detail::cache_arena::plan layout;
+    for (std::size_t i = 0; i < n; ++i) shard_type::plan_arena(layout, limits);
+    arena_.reset(detail::cache_arena::make(layout));
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match));
+      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_));
     }
   }
   basic_session_cache(const basic_session_cache&) = delete;
@@ -305,8 +309,8 @@ class basic_session_cache {
  private:
   struct alignas(cache_line_size) shard_slot {
     shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
-               const Match& match)
-        : core(limits, reg, clock, match) {}
+               const Match& match, detail::cache_arena& arena)
+        : core(limits, reg, clock, match, arena) {}
     mutable Lock lock;
     shard_type core;
   };
@@ -358,6 +362,9 @@ class basic_session_cache {
   Hash hash_;
   SizeOf size_of_;
   std::size_t shard_mask_ = 0;
+  // Declared before the shards: they carve it, and it must outlive them (their pools hold
+  // shares of their own, and may outlive the cache while handles pin nodes).
+  std::unique_ptr<detail::cache_arena, detail::cache_arena::user_deleter> arena_;
   std::vector<std::unique_ptr<shard_slot>> shards_;
 };
 

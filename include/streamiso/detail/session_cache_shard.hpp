@@ -14,6 +14,7 @@
 
 #include "streamiso/config.hpp"
 #include "streamiso/detail/asan.hpp"
+#include "streamiso/detail/cache_arena.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -129,10 +130,10 @@ struct alignas(cache_line_size) cache_node {
   }
 };
 
-// The nodes of one shard: one block of max_entries + spare node slots, allocated with the
-// shard, so that a put takes a slot instead of calling the allocator and an eviction gives it
-// back. Free slots are reused last-in first-out: the next put writes into the node the last
-// eviction just touched, which is still in cache.
+// The nodes of one shard: one array of max_entries + spare node slots, carved from the cache's
+// arena when the shard is built, so that a put takes a slot instead of calling the allocator
+// and an eviction gives it back. Free slots are reused last-in first-out: the next put writes
+// into the node the last eviction just touched, which is still in cache.
 //
 // A handle may outlive the node's eviction, and the cache itself. So:
 // - A slot is reused only once no handle refers to it. When the cache drops a node (under the
@@ -141,8 +142,9 @@ struct alignas(cache_line_size) cache_node {
 //   Otherwise the node is *pinned*: the last handle to let go destroys it and pushes the slot
 //   on `returned_`, a lock-free stack any thread may push to and only the shard drains (all at
 //   once, by exchange, so there is no ABA).
-// - The block is freed by whoever is last: the shard (at its destruction) or the last handle
-//   of a pinned node. `users_` counts the shard (1) plus the pinned nodes.
+// - The pool (and its share of the arena) goes with whoever is last: the shard (at its
+//   destruction) or the last handle of a pinned node. `users_` counts the shard (1) plus the
+//   pinned nodes; the pool is one user of the arena, which goes when its last user does.
 // - When every slot is taken (handles pin evicted nodes), put falls back to one heap node,
 //   counted in session_cache_stats::heap_nodes; that node is freed, not pooled, when it goes.
 //   A heap node carries its links record in the same block, right after the node.
@@ -151,18 +153,22 @@ class node_pool {
  public:
   using links_type = typename Node::links_type;
 
-  explicit node_pool(std::size_t slots)
-      : slots_(static_cast<storage*>(
-            ::operator new(slots * sizeof(storage), std::align_val_t{alignof(storage)}))),
+  // Memory for `slots` nodes: where a plan of slot_bytes(slots) put it in `arena`.
+  node_pool(std::size_t slots, cache_arena& arena) noexcept
+      : arena_(&arena),
+        slots_(static_cast<storage*>(arena.carve(slots * sizeof(storage), slot_align))),
         capacity_(slots) {
+    arena.add_user();
     asan_poison(slots_, capacity_ * sizeof(storage));  // nothing is built in a slot yet
   }
   node_pool(const node_pool&) = delete;
   node_pool& operator=(const node_pool&) = delete;
   ~node_pool() {
     asan_unpoison(slots_, capacity_ * sizeof(storage));
-    ::operator delete(slots_, std::align_val_t{alignof(storage)});
+    arena_->drop_user();
   }
+
+  static constexpr std::size_t slot_align = alignof(Node);
 
   // Shard side, under the shard lock. ---------------------------------------------------------
 
@@ -319,7 +325,7 @@ class node_pool {
   }
 
   void drop_user() noexcept {
-    // acq_rel: each user's release publishes its writes to the block (pushes, destructions);
+    // acq_rel: each user's release publishes its writes to the slots (pushes, destructions);
     // the acquire half makes them happen before the delete by whoever reaches zero.
     if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
@@ -328,7 +334,8 @@ class node_pool {
   alignas(cache_line_size) std::atomic<std::size_t> users_{1};
   std::atomic<free_slot*> returned_{nullptr};
   // The shard's, under its lock.
-  alignas(cache_line_size) storage* slots_;
+  alignas(cache_line_size) cache_arena* arena_;
+  storage* slots_;
   std::size_t capacity_;
   std::size_t used_ = 0;  // slots handed out at least once (the rest were never touched)
   free_slot* free_ = nullptr;
@@ -395,7 +402,7 @@ struct shard_limits {
 // Single-threaded; the concurrent cache wraps each shard in a lock.
 //
 // Storage: a bucket array of chains, a node pool and the links records beside it, all
-// allocated with the shard; one node per entry (taken from the pool by put, with the value).
+// carved from the cache's arena; one node per entry (taken from the pool by put, with the value).
 // Every node sits in two SIEVE queues: the shard's (evicted for space) and its tenant's in
 // this shard (evicted when the tenant is over quota, so a busy tenant evicts its own entries
 // first). Both queues share the node's visited bit.
@@ -414,8 +421,18 @@ class session_cache_shard {
   using links = typename node::links_type;
   using value_handle = cache_value_handle<node, Value>;
 
+  // Adds this shard's arrays to its cache's arena plan, in the order the constructor carves
+  // them: buckets, pool slots, links records.
+  static void plan_arena(cache_arena::plan& p, const shard_limits& limits) {
+    p.add(bucket_count(limits), sizeof(node*), alignof(node*));
+    const std::size_t slots = pool_slots(limits.max_entries);
+    p.add(slots, node_pool<node>::slot_size, node_pool<node>::slot_align);
+    p.add(slots, sizeof(links), alignof(links));
+  }
+
+  // `arena` holds what plan_arena() planned for this shard, next in line.
   session_cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
-                      const Match& match)
+                      const Match& match, cache_arena& arena)
       : limits_(limits),
         // A quota at least as large as the shard can never bind before the shard's own limit
         // does; the shard queue then enforces both, and the tenant queues are not kept.
@@ -425,23 +442,21 @@ class session_cache_shard {
         clock_(&clock),
         match_(match),
         usage_(reg.max_tenants()),
-        // One bucket per entry of capacity, rounded up (load 0.5-1): with hits moving their
-        // entry to the front of its chain, a smaller array costs less than longer chains.
-        buckets_(round_up_pow2(limits.max_entries), nullptr),
-        bucket_mask_(buckets_.size() - 1),
-        pool_(pool_slots(limits.max_entries)),
+        buckets_(arena.carve_array<node*>(bucket_count(limits))),
+        bucket_mask_(bucket_count(limits) - 1),
+        pool_(pool_slots(limits.max_entries), arena),
         pool_base_(pool_->base()),
         link_count_(pool_->capacity()),
-        links_(link_count_) {
-    asan_poison(links_.data(), link_count_ * sizeof(links));  // no slot is in use yet
+        links_(arena.carve_array<links>(link_count_)) {
+    asan_poison(links_, link_count_ * sizeof(links));  // no slot is in use yet
   }
   session_cache_shard(const session_cache_shard&) = delete;
   session_cache_shard& operator=(const session_cache_shard&) = delete;
   // Handles may outlive the shard: retire() leaves pinned nodes to them, and pool_'s
-  // destructor (after this body) leaves the block to the last of them.
+  // destructor (after this body) leaves the pool, and its share of the arena, to the last.
   ~session_cache_shard() {
     for (node* n = head_; n != nullptr;) pool_->retire(std::exchange(n, links_of(n).next));
-    asan_unpoison(links_.data(), link_count_ * sizeof(links));  // the vector frees it next
+    asan_unpoison(links_, link_count_ * sizeof(links));  // the arena frees it with its last user
   }
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
@@ -584,11 +599,11 @@ class session_cache_shard {
   }
 
  private:
-  // The shard's share of its node pool: closes it (the block goes when its last pinned node
+  // The shard's share of its node pool: closes it (the pool goes when its last pinned node
   // does) when the shard goes.
   class pool_handle {
    public:
-    explicit pool_handle(std::size_t slots) : p_(new node_pool<node>(slots)) {}
+    pool_handle(std::size_t slots, cache_arena& arena) : p_(new node_pool<node>(slots, arena)) {}
     pool_handle(const pool_handle&) = delete;
     pool_handle& operator=(const pool_handle&) = delete;
     ~pool_handle() { p_->close(); }
@@ -676,6 +691,12 @@ class session_cache_shard {
     if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     ++stats_.misses;
     return {nullptr, refusal::empty};
+  }
+
+  // One bucket per entry of capacity, rounded up (load 0.5-1): with hits moving their entry to
+  // the front of its chain, a smaller array costs less than longer chains.
+  static std::size_t bucket_count(const shard_limits& limits) noexcept {
+    return round_up_pow2(limits.max_entries);
   }
 
   // Slots for a full shard, plus one so that a put can make its node before it evicts, plus a
@@ -847,12 +868,12 @@ class session_cache_shard {
   const Clock* clock_;
   Match match_;
   std::vector<tenant_usage> usage_;
-  std::vector<node*> buckets_;
-  std::size_t bucket_mask_;  // buckets_.size() - 1 (a power of two)
+  node** buckets_;           // in the arena: bucket_mask_ + 1 chain heads
+  std::size_t bucket_mask_;  // buckets - 1 (a power of two)
   pool_handle pool_;
   std::uintptr_t pool_base_;  // the pool's first slot: links_of() needs no trip to the pool
   std::size_t link_count_;    // the pool's slots
-  std::vector<links> links_;  // parallel to the pool's slots
+  links* links_;              // in the arena, parallel to the pool's slots
   node* head_ = nullptr;
   node* tail_ = nullptr;
   node* hand_ = nullptr;
