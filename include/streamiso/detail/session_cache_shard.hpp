@@ -153,7 +153,7 @@ class node_pool {
  public:
   using links_type = typename Node::links_type;
 
-  // Memory for `slots` nodes: where a plan of slot_bytes(slots) put it in `arena`.
+  // Carves `slots` nodes from `arena`, where the shard's plan (plan_arena) put them.
   node_pool(std::size_t slots, cache_arena& arena) noexcept
       : arena_(&arena),
         slots_(static_cast<storage*>(arena.carve(slots * sizeof(storage), slot_align))),
