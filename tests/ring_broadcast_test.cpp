@@ -27,9 +27,12 @@ struct ring_test_access {
   template <class R>
   static void rebind_binding_only(R& r, const typename R::owner_type& o) {
     const auto old = r.writer_.gen;
-    r.writer_.gen = old.next();
+    r.writer_.gen = generation{next_nonzero_token()};
     r.writer_.owner = o;
-    r.binding_.store(typename R::binding{o, r.writer_.gen, r.writer_.next, old});
+    for (std::size_t k = R::stale_history - 1; k > 0; --k) r.writer_.ended[k] = r.writer_.ended[k - 1];
+    r.writer_.ended[0] = typename R::ended_binding{old.value(), r.writer_.next};
+    r.history_.store(r.writer_.ended);
+    r.binding_.store(typename R::binding{o, r.writer_.gen, r.writer_.next});
     r.last_keyframe_.store(0, std::memory_order_relaxed);  // relaxed: single-threaded test
   }
   template <class R>

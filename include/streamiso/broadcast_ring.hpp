@@ -3,16 +3,19 @@
 #ifndef STREAMISO_BROADCAST_RING_HPP
 #define STREAMISO_BROADCAST_RING_HPP
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/atomic_words.hpp"
+#include "streamiso/detail/binding_token.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -40,9 +43,12 @@ enum class resync_policy : std::uint8_t {
 // then copy the new owner's bytes.
 //
 // Binding. The ring belongs to one owner at a time; subscribe() matches the requester
-// against it once and remembers the generation. rebind() (writer thread) bumps the
+// against it once and remembers the generation. rebind() (writer thread) replaces the
 // generation in O(1): every earlier frame fails the generation check and every earlier
 // subscription is stale. read_latest() returns empty until the new owner's first frame.
+// Generations are process-wide tokens (detail/binding_token.hpp), not a per-ring count: a
+// ring destroyed and constructed again in the same storage for another owner, or a ring of
+// another shared library, never repeats a generation an old subscription holds (F10).
 //
 // Threads. try_publish() and rebind() belong to the writer thread. subscribe() and
 // read_latest() may be called from any thread. Each subscription is used by one thread at
@@ -65,14 +71,22 @@ class broadcast_ring {
 
   class subscription;
 
+  // How many earlier bindings a stale subscription can still learn its loss from; one that
+  // sleeps through more rebinds is told lost_unknown instead of a count.
+  static constexpr std::size_t stale_history = 8;
+  static constexpr std::uint64_t lost_unknown = ~std::uint64_t{0};
+
   // capacity must be a power of two >= 2 (with one slot, the frame being overwritten is the
-  // only one, and no reader could ever be certain to get anything).
+  // only one, and no reader could ever be certain to get anything). With an unset first
+  // owner (owner{}, a ring waiting for its camera) nothing can be published or read until
+  // rebind() names one.
   broadcast_ring(std::size_t capacity, const owner_type& first_owner, Match match = Match{})
       : mask_(checked_mask(capacity)), slots_(new slot[capacity]), match_(match),
         counters_("broadcast_ring") {
     writer_.owner = first_owner;
-    writer_.gen = generation{}.next();
-    binding_.store(binding{first_owner, writer_.gen, 0, generation{}});
+    writer_.unset = is_unset(first_owner);
+    writer_.gen = generation{detail::next_nonzero_token()};
+    binding_.store(binding{first_owner, writer_.gen, 0});
     gen_.store(writer_.gen.value(), std::memory_order_relaxed);  // relaxed: before sharing
   }
 
@@ -85,8 +99,8 @@ class broadcast_ring {
   // oldest frame is overwritten). Refused (owner_mismatch) for any other owner.
   [[nodiscard]] status try_publish(const owner_type& frame_owner, const Frame& frame,
                                    bool keyframe = false) noexcept {
-    if (STREAMISO_UNLIKELY(frame_owner != writer_.owner)) {
-      return counters_.record(refusal::owner_mismatch);
+    if (STREAMISO_UNLIKELY(frame_owner != writer_.owner || writer_.unset)) {
+      return counters_.record(writer_.unset ? refusal::unset_id : refusal::owner_mismatch);
     }
     const std::uint64_t i = writer_.next;
     slot& s = slots_[static_cast<std::size_t>(i & mask_)];
@@ -108,12 +122,19 @@ class broadcast_ring {
   }
 
   // Hands the ring to new_owner in O(1): earlier frames become unreadable to everyone and
-  // earlier subscriptions stale. Returns the new generation.
+  // earlier subscriptions stale. Returns the new generation. An unset new_owner still makes
+  // everything earlier unreadable, but nothing can be published (unset_id) or read until
+  // the next rebind.
   generation rebind(const owner_type& new_owner) noexcept {
     const generation old = writer_.gen;
-    writer_.gen = old.next();
+    writer_.gen = generation{detail::next_nonzero_token()};
     writer_.owner = new_owner;
-    binding_.store(binding{new_owner, writer_.gen, writer_.next, old});
+    writer_.unset = is_unset(new_owner);
+    // Where the old binding ended, for stale subscriptions' loss reports (oldest first out).
+    for (std::size_t k = stale_history - 1; k > 0; --k) writer_.ended[k] = writer_.ended[k - 1];
+    writer_.ended[0] = ended_binding{old.value(), writer_.next};
+    history_.store(writer_.ended);
+    binding_.store(binding{new_owner, writer_.gen, writer_.next});
     last_keyframe_.store(0, std::memory_order_relaxed);  // relaxed: a hint, see try_publish
     // release: pairs with the acquire loads of gen_ in readers; the binding above is visible
     // to a reader that sees the new generation.
@@ -127,6 +148,7 @@ class broadcast_ring {
   // (owner_mismatch) unless who matches the bound owner.
   [[nodiscard]] result<subscription> subscribe(const requester_type& who,
                                                resync_policy policy = resync_policy::newest) noexcept {
+    if (is_unset(who)) return counters_.record(refusal::unset_id);
     binding b;
     if (!binding_.try_load(b)) return refused{refusal::empty};  // a rebind in progress
     if (!match_(b.owner, who)) return counters_.record(refusal::owner_mismatch);
@@ -143,6 +165,7 @@ class broadcast_ring {
   // and the requester matches it. Empty (not counted) when the current owner has published
   // nothing yet, however much an earlier owner wrote.
   [[nodiscard]] result<Frame> read_latest(const requester_type& who) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     binding b;
     if (!binding_.try_load(b)) return refused{refusal::empty};  // a rebind in progress
     if (!match_(b.owner, who)) return counters_.record(refusal::owner_mismatch);
@@ -173,8 +196,14 @@ class broadcast_ring {
     owner_type owner;
     generation gen;
     std::uint64_t start;  // first frame index of this binding
-    generation previous;  // the generation it replaced, to report what a stale reader lost
   };
+  // A binding that was replaced: its generation and the index of its first frame not
+  // published under it (what a stale reader that stopped at cursor c lost is end - c).
+  struct ended_binding {
+    std::uint64_t gen = 0;
+    std::uint64_t end = 0;
+  };
+  using history = std::array<ended_binding, stale_history>;
   struct slot {
     std::atomic<std::uint64_t> seq{0};
     std::atomic<std::uint64_t> gen{0};
@@ -221,6 +250,8 @@ class broadcast_ring {
     std::uint64_t next = 0;
     generation gen{};
     owner_type owner{};
+    bool unset = false;  // bound to an unset owner: nothing may be published
+    history ended{};     // newest first
   } writer_;
 
   // Written once per frame by the writer, read by every reader.
@@ -230,25 +261,42 @@ class broadcast_ring {
   // Written on rebind only.
   alignas(cache_line_size) std::atomic<std::uint64_t> gen_{0};
   detail::seqlocked<binding> binding_;
+  detail::seqlocked<history> history_;  // read only by stale subscriptions
   // Own line: refusals (a producer spinning on `full`, readers counting overruns) must not
   // invalidate the line that every pop/read loads the binding version from.
   alignas(cache_line_size) refusal_counters counters_;
 };
 
 // A reader's cursor. Movable, not copyable (two copies would double-count losses).
+// A moved-from subscription is empty: it refuses every read (stale_session, not counted:
+// it names no ring), so a frame is never delivered twice nor a loss reported twice.
 template <class Frame, class Id, class Match>
 class broadcast_ring<Frame, Id, Match>::subscription {
  public:
-  subscription(subscription&& other) noexcept = default;
-  subscription& operator=(subscription&& other) noexcept = default;
+  subscription(subscription&& other) noexcept
+      : ring_(std::exchange(other.ring_, nullptr)), who_(other.who_), gen_(other.gen_),
+        cursor_(other.cursor_), policy_(other.policy_), stale_reported_(other.stale_reported_) {}
+  subscription& operator=(subscription&& other) noexcept {
+    if (this != &other) {
+      ring_ = std::exchange(other.ring_, nullptr);
+      who_ = other.who_;
+      gen_ = other.gen_;
+      cursor_ = other.cursor_;
+      policy_ = other.policy_;
+      stale_reported_ = other.stale_reported_;
+    }
+    return *this;
+  }
   subscription(const subscription&) = delete;
   subscription& operator=(const subscription&) = delete;
 
   // The next frame for this subscription's requester. Outcomes: empty (not counted);
   // overrun (counted, detail = frames skipped; the cursor has been moved per the resync
   // policy, so the next call reads again); stale_session (counted; the ring was rebound,
-  // detail = frames of this binding never read, reported once; resubscribe).
+  // detail = frames of this binding never read, reported once, or lost_unknown after more
+  // than stale_history rebinds; resubscribe).
   [[nodiscard]] result<Frame> try_read() noexcept {
+    if (STREAMISO_UNLIKELY(ring_ == nullptr)) return refused{refusal::stale_session};
     broadcast_ring& r = *ring_;
     // acquire: pairs with rebind()'s release of gen_; if changed, its binding is visible.
     if (STREAMISO_UNLIKELY(r.gen_.load(std::memory_order_acquire) != gen_.value())) {
@@ -274,8 +322,9 @@ class broadcast_ring<Frame, Id, Match>::subscription {
     return f;
   }
 
-  // Frames this subscription is behind the writer (a snapshot).
+  // Frames this subscription is behind the writer (a snapshot); 0 when moved from.
   [[nodiscard]] std::uint64_t lag() const noexcept {
+    if (ring_ == nullptr) return 0;
     return ring_->write_index_.load(std::memory_order_acquire) - cursor_;  // acquire: statistic
   }
   [[nodiscard]] generation bound_generation() const noexcept { return gen_; }
@@ -289,6 +338,10 @@ class broadcast_ring<Frame, Id, Match>::subscription {
 
   result<Frame> resync(std::uint64_t w) noexcept {
     broadcast_ring& r = *ring_;
+    // acquire: pairs with rebind()'s release of gen_, which precedes every publish of the
+    // next binding: if w counts any of its frames, the new generation is visible here, and
+    // the loss is this binding's to report as stale, not an overrun counting others' frames.
+    if (r.gen_.load(std::memory_order_acquire) != gen_.value()) return report_stale();
     std::uint64_t target = w - 1;
     if (policy_ == resync_policy::newest_keyframe) {
       // acquire: pairs with try_publish's release of last_keyframe_.
@@ -302,13 +355,22 @@ class broadcast_ring<Frame, Id, Match>::subscription {
     return r.counters_.record(refusal::overrun, missed);
   }
 
+  // Reports, once, the frames of this subscription's binding it never read. Marked reported
+  // only together with a count that is true: while a rebind is being written the history
+  // cannot be read, and the report says 0 without marking, so a later call gives the count.
   result<Frame> report_stale() noexcept {
     std::uint64_t lost = 0;
     if (!stale_reported_) {
-      stale_reported_ = true;
-      binding b;
-      if (ring_->binding_.try_load(b) && b.previous == gen_ && b.start > cursor_) {
-        lost = b.start - cursor_;
+      history h;
+      if (ring_->history_.try_load(h)) {
+        stale_reported_ = true;
+        lost = lost_unknown;
+        for (const ended_binding& e : h) {
+          if (e.gen == gen_.value()) {
+            lost = e.end > cursor_ ? e.end - cursor_ : 0;
+            break;
+          }
+        }
       }
     }
     return ring_->counters_.record(refusal::stale_session, lost);

@@ -15,6 +15,7 @@
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/atomic_words.hpp"
+#include "streamiso/detail/binding_token.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -22,10 +23,11 @@
 STREAMISO_BEGIN_NAMESPACE
 
 // What rings carry instead of payloads: 16 bytes, trivially copyable. The generation names
-// one use of one buffer, and with it exactly one owner; the owner itself stays in the pool.
-// `length` is a hint for sizing a destination; the pool's own record is what reads obey.
+// one pool, one use of one buffer, and with it exactly one owner; the owner itself stays in
+// the pool. `length` is a hint for sizing a destination; the pool's own record is what reads
+// obey.
 struct pool_handle {
-  std::uint64_t generation = 0;  // 0 never names a live buffer
+  std::uint64_t generation = 0;  // pool tag (high 24 bits) | buffer generation (low 40 bits)
   std::uint32_t index = 0;
   std::uint32_t length = 0;
 };
@@ -47,7 +49,19 @@ enum class scrub_policy : std::uint8_t {
 // next owner's bytes (F7), and a handle from an earlier use fails the generation check (F3).
 //
 // Only bytes the current owner appended are readable: the writer can only append, and reads
-// stop at the published length, which cannot exceed what was appended (F8).
+// stop at the published length, which cannot exceed what was appended (F8). Decoders read
+// past the end (FFmpeg requires AV_INPUT_BUFFER_PADDING_SIZE = 64 zeroed bytes after every
+// input), so every buffer is followed by `padding` bytes, and publish() zeroes the bytes in
+// [length, length + padding) that any owner may have written: at most `padding` bytes per
+// publish, none when the buffer was never written that far (a per-buffer high-water mark),
+// where scrub_policy::on_release zeroes everything written.
+//
+// Identity (F10). A handle names its pool: the high 24 bits of its generation are the pool's
+// tag, from a process-wide token (detail/binding_token.hpp), and every buffer's generations
+// start at a point drawn from the same token. A handle from another pool (main and sub
+// stream pools mixed up, a pool of another shared library, the pool that lived in this
+// storage before) fails the tag check, and, if tags ever met, the generation check too.
+// Within one copy of the library the tags of 2^24 consecutive pools are all distinct.
 //
 // Threads. acquire(), read(), copy_out() and release() may be called from any thread; the
 // free list is a tagged Treiber stack (lock-free). A writable_buffer or a pinned_view is used
@@ -67,18 +81,31 @@ class buffer_pool {
   class writable_buffer;
   class pinned_view;
 
-  // count in [1, 2^32 - 2], buffer_size >= 1, count * buffer_size representable; throws
-  // std::invalid_argument otherwise. All memory is allocated here, zero-filled.
+  // Zeroed bytes after every buffer's published length, readable through pinned_view.
+  static constexpr std::size_t default_padding = 64;
+
+  // count in [1, 2^32 - 2], buffer_size >= 1, count * (buffer_size + padding) representable;
+  // throws std::invalid_argument otherwise. All memory is allocated here, zero-filled.
   buffer_pool(std::size_t count, std::size_t buffer_size, scrub_policy scrub = scrub_policy::none,
-              Match match = Match{})
+              Match match = Match{}, std::size_t padding = default_padding)
       : count_(checked_count(count)),
-        buffer_size_(checked_size(count, buffer_size)),
-        bytes_(new unsigned char[count * buffer_size]()),
+        buffer_size_(checked_size(count, buffer_size, padding)),
+        padding_(padding),
+        stride_(buffer_size + padding),
+        bytes_(new unsigned char[count * stride_]()),
         meta_(new meta[count]),
         next_(new std::atomic<std::uint32_t>[count]),
         scrub_(scrub),
         match_(match),
         counters_("buffer_pool") {
+    const std::uint64_t token = detail::next_nonzero_token();
+    tag_ = (token & tag_mask) != 0 ? (token & tag_mask) : 1;
+    std::uint64_t first_gen = (detail::token_seed(&token) ^ token) & gen_mask;
+    if (first_gen == 0) first_gen = 1;  // 0 never names a live buffer
+    for (std::size_t i = 0; i < count; ++i) {
+      // relaxed: the pool is not shared yet.
+      meta_[i].state.store(first_gen << gen_shift, std::memory_order_relaxed);
+    }
     for (std::size_t i = count; i-- > 0;) push_free(static_cast<std::uint32_t>(i));
   }
 
@@ -87,6 +114,7 @@ class buffer_pool {
 
   // A free buffer for `who` to fill. Refused (full) when every buffer is in use.
   [[nodiscard]] result<writable_buffer> acquire(const owner_type& who) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     const std::uint32_t i = pop_free();
     if (i == no_index) return counters_.record(refusal::full);
     meta& m = meta_[i];
@@ -96,10 +124,12 @@ class buffer_pool {
     return writable_buffer(this, i);
   }
 
-  // Pins the buffer behind `h` for reading. Refusals: out_of_range (index not in this pool),
-  // stale_handle (recycled or released since), owner_mismatch (not the requester's), quota
-  // (too many concurrent pins). The view unpins when destroyed.
+  // Pins the buffer behind `h` for reading. Refusals: unset_id (requester{}), out_of_range
+  // (index not in this pool), stale_handle (recycled or released since, or issued by another
+  // pool), owner_mismatch (not the requester's), quota (too many concurrent pins). The view
+  // unpins when destroyed.
   [[nodiscard]] result<pinned_view> read(const pool_handle& h, const requester_type& who) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     const refusal r = pin(h);
     if (r != refusal::empty) return counters_.record(r);
     if (!match_(meta_[h.index].owner, who)) {
@@ -124,6 +154,7 @@ class buffer_pool {
   // The owner gives the buffer back; it is recycled once the last reader unpins. Refusals:
   // out_of_range, stale_handle, owner_mismatch (only the owner may release).
   [[nodiscard]] status release(const owner_type& who, const pool_handle& h) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     const refusal r = pin(h);
     if (r != refusal::empty) return counters_.record(r);
     if (meta_[h.index].owner != who) {
@@ -146,6 +177,7 @@ class buffer_pool {
 
   [[nodiscard]] std::size_t buffer_count() const noexcept { return count_; }
   [[nodiscard]] std::size_t buffer_size() const noexcept { return buffer_size_; }
+  [[nodiscard]] std::size_t padding() const noexcept { return padding_; }
   [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
@@ -155,6 +187,8 @@ class buffer_pool {
   static constexpr std::uint64_t live_bit = std::uint64_t{1} << 23;
   static constexpr unsigned gen_shift = 24;
   static constexpr std::uint64_t gen_mask = (std::uint64_t{1} << 40) - 1;
+  static constexpr unsigned tag_shift = 40;  // in pool_handle::generation
+  static constexpr std::uint64_t tag_mask = (std::uint64_t{1} << 24) - 1;
   static constexpr std::uint32_t no_index = 0xFFFFFFFFU;
 
   struct alignas(cache_line_size) meta {
@@ -162,6 +196,7 @@ class buffer_pool {
     owner_type owner{};
     std::size_t written = 0;
     std::size_t length = 0;
+    std::size_t dirty = 0;  // bytes [dirty, stride) are zero
   };
 
   static std::size_t checked_count(std::size_t n) {
@@ -170,26 +205,28 @@ class buffer_pool {
     }
     return n;
   }
-  static std::size_t checked_size(std::size_t count, std::size_t n) {
+  static std::size_t checked_size(std::size_t count, std::size_t n, std::size_t padding) {
     if (n == 0) throw std::invalid_argument("streamiso::buffer_pool: buffer size must be >= 1");
     // A wrapped count * size would allocate a short block in which buffers alias each other.
-    if (n > static_cast<std::size_t>(-1) / count) {
+    if (padding > static_cast<std::size_t>(-1) - n || n + padding > static_cast<std::size_t>(-1) / count) {
       throw std::invalid_argument("streamiso::buffer_pool: buffer count * size overflows");
     }
     return n;
   }
 
   unsigned char* bytes_of(std::uint32_t i) const noexcept {
-    return bytes_.get() + static_cast<std::size_t>(i) * buffer_size_;
+    return bytes_.get() + static_cast<std::size_t>(i) * stride_;
   }
 
   // refusal::empty stands for "pinned" here (never returned to users from this function).
   refusal pin(const pool_handle& h) noexcept {
     if (h.index >= count_) return refusal::out_of_range;
+    if ((h.generation >> tag_shift) != tag_) return refusal::stale_handle;  // another pool's
+    const std::uint64_t gen = h.generation & gen_mask;
     std::atomic<std::uint64_t>& st = meta_[h.index].state;
     std::uint64_t s = st.load(std::memory_order_relaxed);  // relaxed: the CAS validates
     do {
-      if ((s >> gen_shift) != h.generation || (s & live_bit) == 0) return refusal::stale_handle;
+      if ((s >> gen_shift) != gen || (s & live_bit) == 0) return refusal::stale_handle;
       if ((s & pin_mask) == pin_mask) return refusal::quota;
       // acquire: pairs with the release store in publish(); owner, length and bytes visible.
     } while (!st.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
@@ -207,6 +244,7 @@ class buffer_pool {
   // Nobody holds or can take a pin: the state is not live and has no pins.
   void recycle(std::uint32_t i, std::uint64_t gen) noexcept {
     meta& m = meta_[i];
+    if (m.written > m.dirty) m.dirty = m.written;
     if (scrub_ == scrub_policy::on_release && m.written != 0) std::memset(bytes_of(i), 0, m.written);
     m.written = 0;
     m.length = 0;
@@ -220,10 +258,18 @@ class buffer_pool {
   pool_handle publish(std::uint32_t i, std::size_t length) noexcept {
     meta& m = meta_[i];
     m.length = length;
+    // Decoder padding: zero what any owner may have left in [length, length + padding).
+    if (m.written > m.dirty) m.dirty = m.written;
+    if (m.dirty > length) {
+      const std::size_t end = m.dirty < length + padding_ ? m.dirty : length + padding_;
+      std::memset(bytes_of(i) + length, 0, end - length);
+      if (end == m.dirty) m.dirty = length;
+    }
     const std::uint64_t gen = m.state.load(std::memory_order_relaxed) >> gen_shift;  // relaxed: ours
     // release: pairs with pin()'s acquire CAS; owner, length and bytes are visible to readers.
     m.state.store((gen << gen_shift) | live_bit, std::memory_order_release);
-    return pool_handle{gen, i, static_cast<std::uint32_t>(length > 0xFFFFFFFFU ? 0xFFFFFFFFU : length)};
+    return pool_handle{(tag_ << tag_shift) | gen, i,
+                       static_cast<std::uint32_t>(length > 0xFFFFFFFFU ? 0xFFFFFFFFU : length)};
   }
 
   // ---- the free list: a Treiber stack of indices, head tagged against ABA ----
@@ -258,6 +304,9 @@ class buffer_pool {
 
   const std::size_t count_;
   const std::size_t buffer_size_;
+  const std::size_t padding_;
+  const std::size_t stride_;  // buffer_size_ + padding_
+  std::uint64_t tag_ = 0;     // this pool's, in the high bits of every handle's generation
   std::unique_ptr<unsigned char[]> bytes_;
   std::unique_ptr<meta[]> meta_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> next_;
@@ -351,10 +400,13 @@ class buffer_pool<Id, Match>::pinned_view {
   pinned_view& operator=(const pinned_view&) = delete;
   ~pinned_view() { reset(); }
 
+  // size() bytes of the owner's payload, then padding() bytes that are zero (a decoder may
+  // read them; they never hold an earlier owner's bytes).
   [[nodiscard]] const unsigned char* data() const noexcept {
     return pool_ ? pool_->bytes_of(index_) : nullptr;
   }
   [[nodiscard]] std::size_t size() const noexcept { return pool_ ? pool_->meta_[index_].length : 0; }
+  [[nodiscard]] std::size_t padding() const noexcept { return pool_ ? pool_->padding_ : 0; }
 
   void reset() noexcept {
     if (pool_ != nullptr) std::exchange(pool_, nullptr)->unpin(index_);

@@ -29,9 +29,10 @@ enum class refusal : std::uint8_t {
   out_of_range,    // a sequence number or index too far from the expected window
   torn,            // a concurrent overwrite was detected during a read; nothing returned
   quota,           // a per-tenant quota forbids the write
+  unset_id,        // an owner, requester or tenant whose id was never set (the default id)
 };
 
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::quota) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::unset_id) + 1;
 
 [[nodiscard]] constexpr std::size_t index_of(refusal r) noexcept {
   return static_cast<std::size_t>(r);
@@ -54,6 +55,7 @@ inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::q
     case refusal::out_of_range: return "out_of_range";
     case refusal::torn: return "torn";
     case refusal::quota: return "quota";
+    case refusal::unset_id: return "unset_id";
   }
   return "unknown";  // a value cast from a bad integer: still a string, never UB
 }

@@ -88,14 +88,24 @@ template <class Id>
   return basic_requester<Id>{o.id()};
 }
 
-// The default match policy: a requester may read a frame only if the ids are equal.
+// True for a tag whose id was never set: owner{}, requester{}, a default-constructed id. Such
+// an id names nobody, so it must never match anything (two unset ids would otherwise match
+// each other: a zero-initialised record would read as everyone's). Components refuse it with
+// refusal::unset_id where it arrives; exact_match never lets it through either.
+template <class Id, class Kind>
+[[nodiscard]] constexpr bool is_unset(const detail::basic_tag<Id, Kind>& t) noexcept(
+    noexcept(t.id() == Id{})) {
+  return t.id() == Id{};
+}
+
+// The default match policy: a requester may read a frame only if the ids are equal and set.
 // Components take the policy as a template parameter; a custom one (say, "any device of
 // the same household") must be a pure function of the two tags.
 struct exact_match {
   template <class Id>
   [[nodiscard]] constexpr bool operator()(const basic_owner<Id>& o,
                                           const basic_requester<Id>& r) const noexcept {
-    return o.id() == r.id();
+    return o.id() == r.id() && !is_unset(r);
   }
 };
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Process-wide binding tokens: one number per binding of any queue, never handed out twice.
+// Process-wide tokens: one number per binding or instance of any container, never handed out
+// twice by one copy of the library.
 #ifndef STREAMISO_DETAIL_BINDING_TOKEN_HPP
 #define STREAMISO_DETAIL_BINDING_TOKEN_HPP
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "streamiso/config.hpp"
@@ -11,25 +13,46 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// Why a process-wide token. An endpoint remembers the token of the binding it was checked
-// against, and a hot-path operation compares it with the queue's current token: one compare
-// then answers both "is the binding still current" and "was this endpoint made by this
-// queue", because no two bindings of any queues share a token. A per-queue counter would
-// need a second compare (of the queue's address) on every operation.
+// Why a process-wide token. An endpoint, subscription, session or pool handle remembers the
+// token of the binding or instance it was issued by, and the container compares it with its
+// own: one compare then answers both "is the binding still current" and "was this issued by
+// this container", because no two bindings or instances share a token. A per-container
+// counter starting at the same value everywhere would make a container re-created in the
+// same storage (std::optional::emplace, a reused vector slot) look identical to its
+// predecessor (F10).
 //
-// 2^64 tokens never run out. A shared library built with hidden visibility gets its own copy
-// of this counter; each copy starts at a point spread over 2^64 from its own address (an odd
-// multiplier: distinct addresses, distinct starts), so two copies that hand out n tokens each
-// overlap with a chance of about 2n / 2^64 (a queue whose code is inlined into two such
-// libraries may draw from both copies; the estimate is the same), and even then a token
-// repeated across the copies only matters if an endpoint meets the one other binding that
-// shares it.
+// Why it holds across shared libraries. A library built with -fvisibility=hidden gets its own
+// copy of this counter (an inline function's static is per library then). Each copy starts
+// at a point spread over 2^64 from its own address and the steady clock at first use, mixed
+// by a bijective finaliser: two copies loaded at once have distinct addresses, and a library
+// unloaded and another loaded at the same address start at another time. So the ranges of
+// two copies that hand out n tokens each overlap with a chance of about 2n / 2^64, and even
+// then a repeated token only matters if a handle meets the one other instance that shares
+// it. Within one copy, tokens are strictly unique until 2^64 have been drawn.
+[[nodiscard]] inline std::uint64_t token_seed(const void* where) noexcept {
+  std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(where)) *
+                    0x9E3779B97F4A7C15ULL;
+  x ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDULL;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
 [[nodiscard]] inline std::uint64_t next_binding_token() noexcept {
-  static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&next)) *
-                                         0x9E3779B97F4A7C15ULL};
+  static std::atomic<std::uint64_t> next{token_seed(&next)};
   // relaxed: only uniqueness is needed, and a read-modify-write is atomic in any order; what
   // the token guards is published by the caller's own release operations.
   return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A token that is never 0, for identities where 0 means "never bound" or "unset".
+[[nodiscard]] inline std::uint64_t next_nonzero_token() noexcept {
+  std::uint64_t t = next_binding_token();
+  while (t == 0) t = next_binding_token();
+  return t;
 }
 
 }  // namespace detail

@@ -17,6 +17,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/binding_token.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -65,11 +66,10 @@ class spin_lock {
   std::atomic<bool> locked_{false};
 };
 
-inline std::uint64_t next_cache_uid() noexcept {
-  static std::atomic<std::uint64_t> counter{0};
-  // relaxed: only uniqueness matters, which the RMW gives in any order.
-  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
-}
+// A cache's identity, carried by each of its sessions. A per-library counter would restart in
+// every shared library built with hidden visibility (and a re-created cache would repeat an
+// earlier one's sessions): process-wide tokens do not (detail/binding_token.hpp, F10).
+inline std::uint64_t next_cache_uid() noexcept { return next_nonzero_token(); }
 
 // Spreads std::hash results that are the identity on integers.
 [[nodiscard]] constexpr std::uint64_t mix_hash(std::uint64_t x) noexcept {
@@ -177,6 +177,7 @@ class session_registry {
   [[nodiscard]] std::size_t max_tenants() const noexcept { return tenant_count_; }
 
   [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
+    if (is_unset(t)) return counters_.record(refusal::unset_id);  // names no household
     std::lock_guard<Lock> guard(lock_);
     if (free_sessions_.empty()) sweep_stale_sessions();
     // Refused before binding: binding may recycle an idle tenant's record (and kill its
