@@ -382,6 +382,45 @@ void broadcast_read_latest(benchmark::State& state) {
 STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
 STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
 
+// ---- buffer_pool: one frame's life (acquire, append, publish, read, release) ----
+// Frames alternate between 1400 and 200 bytes, so half the publishes follow a longer frame in
+// the same buffer (the case decoder padding exists for). args: scrub (0 none, 1 on_release),
+// padding bytes (-1: the pool's default).
+void pool_cycle(benchmark::State& state) {
+  const auto scrub = state.range(0) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release;
+  constexpr std::size_t size = 1400;
+#ifdef STREAMISO_ABI_NAMESPACE  // pools with a padding setting
+  const std::size_t padding = state.range(1) < 0 ? si::buffer_pool<>::default_padding
+                                                 : static_cast<std::size_t>(state.range(1));
+  si::buffer_pool<> pool(1, size, scrub, si::exact_match{}, padding);
+#else
+  si::buffer_pool<> pool(1, size, scrub);
+#endif
+  const si::owner me{1};
+  const si::requester me_r{1};
+  static unsigned char src[size] = {1};
+  std::uint64_t sum = 0;
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    const std::size_t len = (n++ & 1U) == 0 ? size : 200;
+    auto w = pool.acquire(me);
+    (void)w->append(src, len);
+    const auto h = w->publish().value();
+    {
+      auto v = pool.read(h, me_r);
+      sum += v->size();
+    }
+    (void)pool.release(me, h);
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none")->Args({0, -1});
+BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_on_release")->Args({1, -1});
+#ifdef STREAMISO_ABI_NAMESPACE
+BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none_padding0")->Args({0, 0});
+#endif
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -270,3 +270,68 @@ TEST_CASE("F9: pool copy_out of a zero-length frame into a null, zero-size desti
   REQUIRE(n);
   CHECK(*n == 0);
 }
+
+// Decoder padding: a decoder reads size() + padding() bytes (FFmpeg's
+// AV_INPUT_BUFFER_PADDING_SIZE = 64, bitstream readers read ahead). Past the written length it
+// must find zeros, never the bytes of the buffer's previous owner.
+namespace {
+void check_view_padding(pool& p, const si::pool_handle& h, const si::requester& who,
+                        unsigned char fill, std::size_t n) {
+  auto v = p.read(h, who);
+  REQUIRE(v);
+  REQUIRE(v->size() == n);
+  REQUIRE(v->padding() == p.padding());
+  std::size_t own = 0;
+  std::size_t zero = 0;
+  for (std::size_t i = 0; i < n + v->padding(); ++i) {
+    if (i < n) own += v->data()[i] == fill;
+    else zero += v->data()[i] == 0;
+  }
+  CHECK(own == n);
+  CHECK(zero == v->padding());
+}
+}  // namespace
+
+TEST_CASE("F8: every view reads size() + padding bytes; past the written length only zeros, after a longer frame of another owner") {
+  CHECK(pool::default_padding >= 64);
+  for (std::size_t pad : {pool::default_padding, std::size_t{0}, std::size_t{1}, std::size_t{200}}) {
+    CAPTURE(pad);
+    pool p(1, 512, si::scrub_policy::none, si::exact_match{}, pad);  // one buffer: always recycled
+    CHECK(p.padding() == pad);
+    const std::size_t lengths[] = {512, 10, 0, 300, 299, 511, 1, 100};
+    for (std::size_t k = 0; k < sizeof lengths / sizeof lengths[0]; ++k) {
+      // Bob fills the whole buffer; alice's shorter frame follows in the same buffer.
+      const auto hb = write_frame(p, bob, 0xBB, 512);
+      check_view_padding(p, hb, bob_r, 0xBB, 512);
+      REQUIRE(p.release(bob, hb));
+      const std::size_t n = lengths[k];
+      const auto ha = write_frame(p, alice, 0xA1, n);
+      check_view_padding(p, ha, alice_r, 0xA1, n);
+      REQUIRE(p.release(alice, ha));
+    }
+  }
+}
+
+TEST_CASE("F8: bytes appended but not published, and a frame abandoned unpublished, never show in the padding") {
+  pool p(1, 256);
+  {
+    auto w = p.acquire(bob);
+    REQUIRE(w);
+    std::vector<unsigned char> bytes(256, 0xBB);
+    REQUIRE(w->append(bytes.data(), bytes.size()));
+  }  // abandoned: recycled unpublished
+  auto w = p.acquire(alice);
+  REQUIRE(w);
+  std::vector<unsigned char> bytes(200, 0xA1);
+  REQUIRE(w->append(bytes.data(), bytes.size()));
+  const auto h = w->publish(20);  // publishes 20 of the 200 appended
+  REQUIRE(h);
+  check_view_padding(p, *h, alice_r, 0xA1, 20);
+}
+
+TEST_CASE("F9: a padding that overflows count * (size + padding) is rejected by the constructor") {
+  CHECK_THROWS_AS(pool(2, 16, si::scrub_policy::none, si::exact_match{}, static_cast<std::size_t>(-1)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(pool(4, 16, si::scrub_policy::none, si::exact_match{}, static_cast<std::size_t>(-1) / 4),
+                  std::invalid_argument);
+}

@@ -1,6 +1,7 @@
 // The shared vocabulary: tags, match policy, generations, refusals, results, accounting.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -227,4 +228,62 @@ TEST_CASE("the umbrella header links from two translation units") {
 TEST_CASE("the version macro matches its parts") {
   CHECK(STREAMISO_VERSION ==
         STREAMISO_VERSION_MAJOR * 10000 + STREAMISO_VERSION_MINOR * 100 + STREAMISO_VERSION_PATCH);
+}
+
+TEST_CASE("F9: a refusal value outside the enumeration is counted apart, never out of bounds") {
+  si::refusal_counters c{"cam"};
+  hook_log log;
+  const si::refusal_hook hook{&record_event, &log};
+  c.set_hook(&hook);
+  // The first value past the enumeration indexes one past the counter array, onto the
+  // members behind it (the hook pointer); 200 indexes far beyond the object.
+  const auto just_past = static_cast<si::refusal>(si::refusal_count);
+  const auto far_past = static_cast<si::refusal>(200);
+  (void)c.record(just_past, 1);
+  (void)c.record(far_past, 2);
+  CHECK(c.count(just_past) == 2);  // both land in the one "outside the enumeration" counter
+  CHECK(c.count(far_past) == 2);
+  for (std::size_t i = 0; i < si::refusal_count; ++i) CHECK(c.count(static_cast<si::refusal>(i)) == 0);
+  CHECK(c.total() == 2);
+  REQUIRE(log.events.size() == 2);  // the hook is intact and was told, with the value as given
+  CHECK(log.events[1].reason == far_past);
+  (void)c.record(si::refusal::full);
+  CHECK(log.events.size() == 3);
+}
+
+TEST_CASE("F9: set_hook(nullptr) waits for a hook call under way; once it returns the hook is never called") {
+  si::refusal_counters c{"cam"};
+  struct blocking_hook {
+    std::atomic<int> entered{0};
+    std::atomic<bool> let_go{false};
+    std::atomic<int> calls{0};
+  };
+  auto state = std::make_unique<blocking_hook>();
+  const auto hook = std::make_unique<si::refusal_hook>(si::refusal_hook{
+      [](void* ctx, const si::refusal_event&) noexcept {
+        auto* s = static_cast<blocking_hook*>(ctx);
+        s->calls.fetch_add(1);
+        s->entered.store(1);
+        while (!s->let_go.load()) std::this_thread::yield();
+      },
+      state.get()});
+  c.set_hook(hook.get());
+  std::thread recorder([&] { (void)c.record(si::refusal::gap); });
+  while (state->entered.load() == 0) std::this_thread::yield();  // the hook is running
+  std::atomic<bool> removed{false};
+  std::thread remover([&] {
+    c.set_hook(nullptr);
+    removed.store(true);
+  });
+  // Give a set_hook that does not wait every chance to return while the hook still runs.
+  for (int i = 0; i < 2000 && !removed.load(); ++i) std::this_thread::yield();
+  CHECK_FALSE(removed.load());  // with the hook under way, removal has not returned
+  state->let_go.store(true);
+  remover.join();
+  recorder.join();
+  CHECK(removed.load());
+  // Returned: the hook object and its context may go now, and are never called again.
+  (void)c.record(si::refusal::gap);
+  CHECK(state->calls.load() == 1);
+  CHECK(c.count(si::refusal::gap) == 2);
 }

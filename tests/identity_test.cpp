@@ -1,0 +1,257 @@
+// Instance identity (F10) and the edges around it: containers re-created in the same storage,
+// handles used on the wrong instance, unset ids, moved-from subscriptions, stale reports.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "streamiso/streamiso.hpp"
+
+namespace si = streamiso;
+
+namespace {
+const si::owner alice{1};
+const si::owner bob{2};
+const si::requester alice_r{1};
+const si::requester bob_r{2};
+
+struct frame {
+  std::uint64_t owner_id = 0;
+  std::uint64_t seq = 0;
+};
+
+using ring_t = si::broadcast_ring<frame>;
+using pool_t = si::buffer_pool<>;
+using cache_t = si::concurrent_session_cache<std::uint64_t, std::uint64_t>;
+
+si::pool_handle write(pool_t& p, const si::owner& o, unsigned char fill, std::size_t n) {
+  auto w = p.acquire(o);
+  REQUIRE(w);
+  std::vector<unsigned char> bytes(n, fill);
+  REQUIRE(w->append(bytes.data(), bytes.size()));
+  auto h = w->publish();
+  REQUIRE(h);
+  return *h;
+}
+
+si::session_cache_config small_config() {
+  si::session_cache_config c;
+  c.max_entries = 16;
+  c.max_sessions = 8;
+  c.max_tenants = 4;
+  return c;
+}
+}  // namespace
+
+// ---- re-created in the same storage, for another owner ------------------------------------
+
+TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old ring's subscriptions") {
+  std::optional<ring_t> slot;
+  slot.emplace(8, alice);
+  auto old_sub = slot->subscribe(alice_r);
+  REQUIRE(old_sub);
+  REQUIRE(slot->try_publish(alice, frame{1, 0}));
+  REQUIRE(old_sub->try_read());  // alice's own frame, once
+  // The relay recycles the per-camera state for bob's camera, in the same storage.
+  slot.reset();
+  slot.emplace(8, bob);
+  REQUIRE(slot->try_publish(bob, frame{2, 0}));
+  REQUIRE(slot->try_publish(bob, frame{2, 1}));
+  for (int i = 0; i < 4; ++i) {
+    auto r = old_sub->try_read();
+    CHECK_FALSE(r.has_value());  // never bob's frame
+    CHECK(r.refused_for(si::refusal::stale_session));
+  }
+  CHECK(slot->read_latest(alice_r).refused_for(si::refusal::owner_mismatch));
+}
+
+TEST_CASE("F10: a buffer_pool re-created in the same storage refuses the old pool's handles, same owner or not") {
+  std::optional<pool_t> slot;
+  slot.emplace(2, 64);
+  const auto old_h = write(*slot, alice, 0xA1, 8);
+  slot.reset();
+  slot.emplace(2, 64);
+  // The new pool's first buffers belong to alice (another stream of hers) and bob.
+  const auto mine = write(*slot, alice, 0xA2, 8);
+  const auto theirs = write(*slot, bob, 0xB2, 8);
+  CHECK(slot->read(old_h, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(slot->read(old_h, bob_r).refused_for(si::refusal::stale_handle));
+  CHECK(slot->release(alice, old_h).refused_for(si::refusal::stale_handle));
+  CHECK(slot->release(bob, old_h).refused_for(si::refusal::stale_handle));
+  // Nothing of the new pool was released by the old handle.
+  CHECK(slot->read(mine, alice_r));
+  CHECK(slot->read(theirs, bob_r));
+}
+
+TEST_CASE("F10: a session cache re-created in the same storage refuses the old cache's sessions") {
+  std::optional<cache_t> slot;
+  slot.emplace(small_config());
+  const auto old_s = *slot->open_session(alice);
+  REQUIRE(slot->put(old_s, 7, 100));
+  slot.reset();
+  slot.emplace(small_config());
+  // Bob's session takes the same slot and, with a per-cache count, the same id.
+  const auto bob_s = *slot->open_session(bob);
+  REQUIRE(slot->put(bob_s, 7, 200));
+  CHECK(slot->get(old_s, 7).refused_for(si::refusal::stale_session));
+  CHECK(slot->put(old_s, 8, 300).refused_for(si::refusal::stale_session));
+  CHECK(slot->close_session(old_s).refused_for(si::refusal::stale_session));
+  // Bob's session was not closed by the old handle.
+  auto mine = slot->get(bob_s, 7);
+  REQUIRE(mine);
+  CHECK(**mine == 200);
+  CHECK(old_s != bob_s);
+}
+
+TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old queue's endpoints") {
+  using q_t = si::spsc_queue<frame>;
+  std::optional<q_t> slot;
+  slot.emplace(8, alice);
+  auto in = slot->bind_producer(alice).value();
+  auto out = slot->bind_consumer(alice_r).value();
+  slot.reset();
+  slot.emplace(8, bob);
+  auto bob_in = slot->bind_producer(bob).value();
+  REQUIRE(slot->try_push(bob_in, frame{2, 0}));
+  CHECK(slot->try_push(in, frame{1, 0}).refused_for(si::refusal::stale_session));
+  auto r = slot->try_pop(out);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.refused_for(si::refusal::stale_session));
+}
+
+// ---- a handle used on the wrong instance ---------------------------------------------------
+
+TEST_CASE("F10: a pool handle names its pool: main and sub stream pools of one owner are not mixed up") {
+  pool_t main_stream(2, 64);
+  pool_t sub_stream(2, 64);
+  const auto hm = write(main_stream, alice, 0xAA, 16);
+  const auto hs = write(sub_stream, alice, 0x55, 16);
+  CHECK(sub_stream.read(hm, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(main_stream.read(hs, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(sub_stream.release(alice, hm).refused_for(si::refusal::stale_handle));
+  auto v = sub_stream.read(hs, alice_r);  // still there, still the sub stream's bytes
+  REQUIRE(v);
+  CHECK(v->data()[0] == 0x55);
+}
+
+TEST_CASE("F10: a session of one cache is refused by another cache, whatever its slot") {
+  si::session_cache_config big = small_config();
+  big.max_sessions = 64;
+  cache_t a(big);
+  cache_t b(small_config());  // 8 session slots
+  std::vector<cache_t::session> many;
+  for (int i = 0; i < 20; ++i) many.push_back(*a.open_session(alice));
+  const auto b_s = *b.open_session(bob);
+  REQUIRE(b.put(b_s, 1, 1));
+  for (const auto& s : many) {  // slots beyond b's table included: refused, never read
+    CHECK(b.get(s, 1).refused_for(si::refusal::stale_session));
+    CHECK(b.put(s, 1, 2).refused_for(si::refusal::stale_session));
+    CHECK(b.close_session(s).refused_for(si::refusal::stale_session));
+  }
+  CHECK(b.get(b_s, 1));
+}
+
+// ---- the unset id --------------------------------------------------------------------------
+
+TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused unset_id") {
+  const si::owner nobody{};
+  const si::requester no_one{};
+  CHECK(si::is_unset(nobody));
+  CHECK_FALSE(si::is_unset(alice));
+  CHECK_FALSE(si::exact_match{}(nobody, no_one));  // two unset ids do not match each other
+
+  pool_t p(2, 32);
+  CHECK(p.acquire(nobody).refused_for(si::refusal::unset_id));
+  const auto h = write(p, alice, 1, 4);
+  CHECK(p.read(h, no_one).refused_for(si::refusal::unset_id));
+  CHECK(p.release(nobody, h).refused_for(si::refusal::unset_id));
+  CHECK(p.counters().count(si::refusal::unset_id) == 3);
+
+  ring_t r(4, nobody);  // a ring waiting for its camera
+  CHECK(r.try_publish(nobody, frame{}).refused_for(si::refusal::unset_id));
+  CHECK(r.subscribe(no_one).refused_for(si::refusal::unset_id));
+  CHECK(r.read_latest(no_one).refused_for(si::refusal::unset_id));
+  r.rebind(alice);
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  r.rebind(nobody);
+  CHECK(r.try_publish(nobody, frame{}).refused_for(si::refusal::unset_id));
+  CHECK(r.read_latest(no_one).refused_for(si::refusal::unset_id));
+
+  cache_t c(small_config());
+  CHECK(c.open_session(nobody).refused_for(si::refusal::unset_id));
+
+  // Components that check through exact_match refuse too (owner_mismatch).
+  si::spsc_queue<frame> q(4, nobody);
+  CHECK_FALSE(q.bind_consumer(no_one).has_value());
+}
+
+// ---- nothing delivered twice, nothing lost silently ---------------------------------------
+
+TEST_CASE("F3: a moved-from subscription refuses to read: no frame delivered twice, no loss counted twice") {
+  ring_t r(4, alice);
+  auto s = r.subscribe(alice_r);
+  REQUIRE(s);
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  ring_t::subscription moved = std::move(*s);
+  auto got = moved.try_read();
+  REQUIRE(got);
+  CHECK(got->seq == 0);
+  auto again = s->try_read();  // NOLINT(bugprone-use-after-move): the point of the test
+  CHECK_FALSE(again.has_value());
+  CHECK(again.refused_for(si::refusal::stale_session));
+  CHECK(s->lag() == 0);
+  // Lapped: only the live subscription reports the loss.
+  for (std::uint64_t i = 1; i <= 10; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  CHECK(s->try_read().refused_for(si::refusal::stale_session));
+  CHECK(moved.try_read().refused_for(si::refusal::overrun));
+  CHECK(r.counters().count(si::refusal::overrun) == 1);
+  // Move-assigned: the source stops reading too.
+  auto fresh = r.subscribe(alice_r);
+  REQUIRE(fresh);
+  ring_t::subscription third = std::move(*fresh);
+  third = std::move(moved);
+  CHECK(moved.try_read().refused_for(si::refusal::stale_session));  // NOLINT(bugprone-use-after-move)
+  CHECK(third.try_read().has_value());
+}
+
+TEST_CASE("F1: a subscription stale after two rebinds reports exactly the frames it never read, once") {
+  ring_t r(16, alice);
+  auto s = r.subscribe(alice_r);
+  REQUIRE(s);
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
+  REQUIRE(s->try_read());  // read 1 of 5: 4 never read
+  r.rebind(bob);
+  REQUIRE(r.try_publish(bob, frame{2, 0}));
+  r.rebind(alice);
+  auto first = s->try_read();
+  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.detail() == 4);
+  auto second = s->try_read();
+  CHECK(second.refused_for(si::refusal::stale_session));
+  CHECK(second.detail() == 0);  // reported once
+}
+
+TEST_CASE("F1: after more rebinds than the history holds, the loss is reported as unknown, never as 0") {
+  ring_t r(16, alice);
+  auto s = r.subscribe(alice_r);
+  REQUIRE(s);
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  for (std::size_t k = 0; k <= ring_t::stale_history; ++k) r.rebind(k % 2 == 0 ? bob : alice);
+  auto first = s->try_read();
+  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.detail() == ring_t::lost_unknown);
+  CHECK(s->try_read().detail() == 0);
+}
+
+TEST_CASE("F1: a subscription that read everything before a rebind reports 0 lost") {
+  ring_t r(16, alice);
+  auto s = r.subscribe(alice_r);
+  REQUIRE(s);
+  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  REQUIRE(s->try_read());
+  r.rebind(bob);
+  auto first = s->try_read();
+  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.detail() == 0);
+}
