@@ -13,6 +13,8 @@
 // Size used to keep producer and consumer state on separate cache lines. Our own constant
 // rather than std::hardware_destructive_interference_size: that one changes with compiler
 // flags (GCC 12 warns when it appears in a layout) and would make the layout ABI-unstable.
+// It changes layouts, so it is part of the ABI namespace name (version.hpp): it must be a
+// plain decimal integer literal, and code built with different values does not link.
 #ifndef STREAMISO_CACHE_LINE
 #define STREAMISO_CACHE_LINE 64
 #endif
