@@ -78,13 +78,13 @@ class broadcast_ring {
 
   // capacity must be a power of two >= 2 (with one slot, the frame being overwritten is the
   // only one, and no reader could ever be certain to get anything). With an unset first
-  // owner (owner{}, a ring waiting for its camera) nothing can be published or read until
-  // rebind() names one.
+  // owner (owner{}, a ring waiting for its camera) nothing can be read until rebind() names
+  // one: every read path refuses an unset requester (unset_id), so frames published as
+  // owner{} are unreachable. The writer is not checked, to keep try_publish one compare.
   broadcast_ring(std::size_t capacity, const owner_type& first_owner, Match match = Match{})
       : mask_(checked_mask(capacity)), slots_(new slot[capacity]), match_(match),
         counters_("broadcast_ring") {
     writer_.owner = first_owner;
-    writer_.unset = is_unset(first_owner);
     writer_.gen = generation{detail::next_nonzero_token()};
     binding_.store(binding{first_owner, writer_.gen, 0});
     gen_.store(writer_.gen.value(), std::memory_order_relaxed);  // relaxed: before sharing
@@ -99,8 +99,8 @@ class broadcast_ring {
   // oldest frame is overwritten). Refused (owner_mismatch) for any other owner.
   [[nodiscard]] status try_publish(const owner_type& frame_owner, const Frame& frame,
                                    bool keyframe = false) noexcept {
-    if (STREAMISO_UNLIKELY(frame_owner != writer_.owner || writer_.unset)) {
-      return counters_.record(writer_.unset ? refusal::unset_id : refusal::owner_mismatch);
+    if (STREAMISO_UNLIKELY(frame_owner != writer_.owner)) {
+      return counters_.record(refusal::owner_mismatch);
     }
     const std::uint64_t i = writer_.next;
     slot& s = slots_[static_cast<std::size_t>(i & mask_)];
@@ -123,13 +123,11 @@ class broadcast_ring {
 
   // Hands the ring to new_owner in O(1): earlier frames become unreadable to everyone and
   // earlier subscriptions stale. Returns the new generation. An unset new_owner still makes
-  // everything earlier unreadable, but nothing can be published (unset_id) or read until
-  // the next rebind.
+  // everything earlier unreadable, and nothing can be read until the next rebind.
   generation rebind(const owner_type& new_owner) noexcept {
     const generation old = writer_.gen;
     writer_.gen = generation{detail::next_nonzero_token()};
     writer_.owner = new_owner;
-    writer_.unset = is_unset(new_owner);
     // Where the old binding ended, for stale subscriptions' loss reports (oldest first out).
     for (std::size_t k = stale_history - 1; k > 0; --k) writer_.ended[k] = writer_.ended[k - 1];
     writer_.ended[0] = ended_binding{old.value(), writer_.next};
@@ -250,7 +248,6 @@ class broadcast_ring {
     std::uint64_t next = 0;
     generation gen{};
     owner_type owner{};
-    bool unset = false;  // bound to an unset owner: nothing may be published
     history ended{};     // newest first
   } writer_;
 
