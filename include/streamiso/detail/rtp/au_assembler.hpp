@@ -91,11 +91,15 @@ class au_assembler {
 
   // Ends a payload: the marker closes the unit.
   void end_packet(bool marker) noexcept {
-    if (marker && state_ == state::open) {
-      if (in_fragment_) return fail(au_discard_cause::malformed);
-      complete(true);
+    if (!marker) return;
+    if (state_ == state::open) {
+      if (in_fragment_) {
+        fail(au_discard_cause::malformed);
+      } else {
+        complete(true);
+      }
     }
-    if (marker && state_ == state::skipping) finish_skipping();
+    finish_skipping();
   }
 
   // A whole NAL unit (header included).
