@@ -60,7 +60,8 @@ enum class au_discard_cause : std::uint8_t {
   malformed,   // a payload violated RFC 6184 / RFC 7798 (bad fragment, truncated aggregate…)
   oversized,   // the unit (plus padding) does not fit a pool buffer
   pool_full,   // no free pool buffer when the unit began
-  queue_full,  // completed, but take() had not drained the output queue
+  queue_full,  // completed, but the 16-entry output queue was full: call take() until empty
+               // after every push (a push yields at most two units or reports)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(au_discard_cause c) noexcept {
