@@ -406,3 +406,16 @@ TEST_CASE("h264: no allocation per packet after construction" *
   CHECK(d.stats().units > 100);
   CHECK(d.stats().units_discarded > 10);
 }
+
+TEST_CASE("F8 h264: a unit of ignored types only is reported, never handed out empty") {
+  fixture f;
+  CHECK(f.push(slice, 1, true).has_value());
+  (void)f.take_bytes();
+  CHECK(f.push({0x1E, 0x00}, 2, false).has_value());  // type 30
+  CHECK(f.push({0x1F, 0x00}, 2, true).has_value());   // type 31
+  auto r = f.d.take(viewer);
+  REQUIRE(r.refused_for(si::refusal::gap));
+  CHECK(r.detail() == 2);
+  CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
+  f.check_accounting();
+}

@@ -263,7 +263,8 @@ class au_assembler {
   }
 
   void complete(bool marker) noexcept {
-    if (in_fragment_) return fail(au_discard_cause::malformed);
+    // Nothing but ignored payload types: there is no unit to hand out, only packets to report.
+    if (in_fragment_ || cur_.nal_units == 0) return fail(au_discard_cause::malformed);
     writable& b = *buf_;
     const std::size_t size = b.size();
     (void)b.append(zeros, decoder_padding_bytes);  // room kept by write()
