@@ -869,6 +869,15 @@ int main(int argc, char** argv) {
       next_probe += 200'000;
       for (relay* rl2 : relays) rl2->probe();
     }
+    if (now >= 1'500'000 && now < 1'600'000) {  // an encoder that could not start says so here
+      for (const camera& c : w.cams) {
+        int status = 0;
+        if (c.running && ::waitpid(c.pid, &status, WNOHANG) == c.pid) {
+          std::fprintf(stderr, "rtp_relay: camera %d's ffmpeg exited early (see %s/cam%d.log)\n", c.id, out_dir.c_str(), c.id);
+          return 2;
+        }
+      }
+    }
     if (now >= next_progress) {
       next_progress += 1'000'000;
       std::uint64_t sent = 0;
