@@ -19,6 +19,14 @@
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
 
+#if defined(STREAMISO_HAVE_GSTREAMER)
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+
+#include <chrono>
+#endif
+
 namespace si = streamiso;
 
 namespace {
@@ -171,12 +179,78 @@ void parse_only(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(t.datagrams.size()));
 }
+
+#if defined(STREAMISO_HAVE_GSTREAMER)
+// The same datagrams through GStreamer 1.22: appsrc ! rtpjitterbuffer ! rtph264depay ! appsink
+// (byte-stream, au-aligned, as ours). Per pass a pipeline is built and set playing (not
+// timed) without a clock, then the timer runs from the first push to the end-of-stream at the sink. Per
+// packet GStreamer allocates a GstBuffer and copies the datagram (gst_buffer_new_memdup),
+// the jitter buffer queues it and hands it to its own streaming thread, the depayloader
+// assembles the access unit in a GstAdapter.
+void gstreamer(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) {
+  gst_init(nullptr, nullptr);
+  trace t = make_trace(reorder_pct, loss_pct);
+  std::uint64_t pass = 0;
+  std::uint64_t units = 0;
+  for (auto _ : state) {
+    advance(t, pass);
+    const std::int64_t base = static_cast<std::int64_t>(pass) *
+                              static_cast<std::int64_t>(trace_packets) * packet_interval_us;
+    ++pass;
+    GError* err = nullptr;
+    GstElement* p = gst_parse_launch(
+        "appsrc name=src is-live=false format=time max-bytes=0 block=false "
+        "caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96 "
+        "! rtpjitterbuffer latency=5 ! rtph264depay "
+        "! video/x-h264,stream-format=byte-stream,alignment=au "
+        "! appsink name=sink sync=false max-buffers=0",
+        &err);
+    if (p == nullptr) {
+      state.SkipWithError(err != nullptr ? err->message : "gst_parse_launch failed");
+      return;
+    }
+    // No clock: the jitter buffer then releases on arrival order instead of sleeping until
+    // each packet's deadline in real time (which would measure the clock, not the CPU).
+    gst_pipeline_use_clock(GST_PIPELINE(p), nullptr);
+    GstElement* src = gst_bin_get_by_name(GST_BIN(p), "src");
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
+      GstBuffer* b = gst_buffer_new_memdup(t.datagrams[i].data(), t.datagrams[i].size());
+      GST_BUFFER_DTS(b) = static_cast<GstClockTime>(base + t.arrival_us[i]) * GST_USECOND;
+      gst_app_src_push_buffer(GST_APP_SRC(src), b);
+    }
+    gst_app_src_end_of_stream(GST_APP_SRC(src));
+    while (GstSample* smp = gst_app_sink_pull_sample(GST_APP_SINK(sink))) {
+      ++units;
+      gst_sample_unref(smp);
+    }
+    const auto stop = std::chrono::steady_clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(stop - start).count());
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(src);
+    gst_object_unref(sink);
+    gst_object_unref(p);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(t.datagrams.size()));
+  state.counters["units"] = benchmark::Counter(static_cast<double>(units));
+  if (units == 0) state.SkipWithError("no access unit came out of the GStreamer pipeline");
+}
+#endif
 }  // namespace
 
 BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U)->Name("rtp/pipeline/in_order")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U)->Name("rtp/pipeline/reorder5")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U)->Name("rtp/pipeline/loss2")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U)->Name("rtp/pipeline/reorder5_loss2")->Unit(benchmark::kMillisecond);
+#if defined(STREAMISO_HAVE_GSTREAMER)
+BENCHMARK_CAPTURE(gstreamer, in_order, 0U, 0U)->Name("rtp/gstreamer/in_order")->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, reorder5, 5U, 0U)->Name("rtp/gstreamer/reorder5")->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, loss2, 0U, 2U)->Name("rtp/gstreamer/loss2")->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, reorder5_loss2, 5U, 2U)->Name("rtp/gstreamer/reorder5_loss2")->UseManualTime()->Unit(benchmark::kMillisecond);
+#endif
 BENCHMARK(parse_only)->Name("rtp/parse_only")->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

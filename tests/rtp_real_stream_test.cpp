@@ -161,11 +161,11 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
   SUBCASE("F6 another camera's datagrams interleaved on the same socket change nothing") {
     std::vector<bytes> d;
     for (const bytes& dg : s.datagrams) {
-      d.push_back(dg);
       bytes other = dg;
-      other[8] ^= 0xFF;  // another SSRC, same sequence numbers and payloads
-      if (!other.empty()) other[other.size() - 1] ^= 0x5A;
+      other[8] ^= 0xFF;  // another SSRC, the same sequence number, arriving first
+      other[other.size() - 1] ^= 0x5A;
       d.push_back(other);
+      d.push_back(dg);
     }
     const auto o = streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
     CHECK(o.accepted == s.datagrams.size());

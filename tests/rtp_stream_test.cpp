@@ -317,3 +317,35 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   CHECK(probe.count() == 0);
   CHECK(out > 1900);
 }
+
+TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Generic NACK and back") {
+  si::rtp_ingest<> in(bind_a());
+  si::jitter_config c = jitter_cfg();
+  c.initial_delay_us = 200'000;  // nothing is due yet: the holes are worth asking for
+  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  // 65530..65535, 0..12 with 65532, 65533, 2, 7 and 12 (last, so not known) missing.
+  std::vector<std::uint16_t> sent;
+  for (std::uint32_t i = 0; i < 19; ++i) {
+    const auto s = static_cast<std::uint16_t>(65530U + i);
+    if (s == 65532 || s == 65533 || s == 2 || s == 7 || s == 12) continue;
+    const bytes d = datagram(ssrc_a, 96, s, i * 100, false);
+    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 1000)).has_value());
+    sent.push_back(s);
+  }
+  std::uint16_t missing[32];
+  auto n = feed.jitter().nack_list(si::as_requester(cam_a), 2000, missing, 32);
+  REQUIRE(n.has_value());
+  REQUIRE(*n == 4);
+  std::uint8_t pkt[64];
+  auto w = si::write_nack(0x0BADF00DU, ssrc_a, missing, *n, pkt, sizeof pkt);
+  REQUIRE(w.has_value());
+  CHECK(*w == 12 + 4);  // one item: PID 65532, BLP bits for 65533 (d 1), 2 (d 6), 7 (d 11)
+  si::rtcp_reader rd(pkt, *w);
+  auto m = rd.next();
+  REQUIRE(m.has_value());
+  CHECK(m->media_ssrc() == ssrc_a);
+  std::vector<std::uint16_t> back;
+  m->for_each_nacked([&](std::uint16_t s) { back.push_back(s); });
+  CHECK(back == std::vector<std::uint16_t>(missing, missing + *n));
+  CHECK(back == std::vector<std::uint16_t>{65532, 65533, 2, 7});
+}
