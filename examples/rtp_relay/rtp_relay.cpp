@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "../common/cli.hpp"
+#include "frame_feed.hpp"
 #include "streamiso/streamiso.hpp"
 
 extern char** environ;
@@ -54,7 +55,7 @@ constexpr int width = 320;
 constexpr int height = 240;
 constexpr std::size_t max_datagram = 2048;
 
-enum class codec { h264, h265 };
+using relay_example::codec;
 const char* codec_name(codec c) { return c == codec::h264 ? "h264" : "h265"; }
 
 struct household_colour {
@@ -150,7 +151,7 @@ struct slot_state {
   si::owner own{};
   std::uint32_t epoch = 1;
   std::optional<si::rtp_ingest<>> ingest;
-  std::optional<si::rtp_jitter_feed<>> feed;
+  std::optional<relay_example::frame_feed> feed;  // jitter buffer in frame mode
   std::optional<si::h264_depacketizer<>> d264;
   std::optional<si::h265_depacketizer<>> d265;
   std::unique_ptr<si::broadcast_ring<si::pool_handle>> ring;
@@ -211,7 +212,7 @@ class relay {
     jc.max_packet_bytes = 1500;
     jc.initial_delay_us = 60'000;
     jc.max_delay_us = 700'000;
-    st.feed.emplace(st.own, st.epoch, jc);  // a jitter buffer is bound to one owner for life
+    st.feed.emplace(st.own, st.epoch, jc, c.c);  // a jitter buffer is bound to one owner for life
     if (c.c == codec::h264) {
       if (st.d264) st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
     } else {
@@ -508,7 +509,8 @@ class relay {
         send_rtcp(s, buf, *w);
       }
     }
-    if (st.waiting_keyframe && now - st.last_pli_us >= 250'000) {
+    auto due = st.feed->jitter().keyframe_request_due(self, now);  // frame mode: rate-limited
+    if ((due && *due) || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
       st.last_pli_us = now;
       auto w = si::write_pli(0x5E1A7, media, buf, sizeof buf);
       if (w) {
@@ -607,19 +609,6 @@ int udp_socket(int port) {
     return -1;
   }
   return fd;
-}
-
-// The first byte of an RTP payload that starts a keyframe access unit with its parameter sets.
-bool starts_keyframe(const std::uint8_t* d, std::size_t n, codec c) {
-  auto v = si::parse_rtp(d, n);
-  if (!v || v->payload().size < 2) return false;
-  const std::uint8_t* p = v->payload().data;
-  if (c == codec::h264) {
-    const int t = p[0] & 0x1F;
-    return t == 7 || (t == 24 && v->payload().size > 3 && (p[3] & 0x1F) == 7);
-  }
-  const int t = (p[0] >> 1) & 0x3F;
-  return t == 32 || (t == 48 && v->payload().size > 4 && ((p[4] >> 1) & 0x3F) == 32);
 }
 
 struct captured {
@@ -841,7 +830,8 @@ int main(int argc, char** argv) {
       // Replay from the earliest keyframe of the last two seconds captured.
       std::size_t from = capture.size();
       for (std::size_t i = 0; i < capture.size(); ++i) {
-        if (now - capture[i].at <= 2'700'000 && starts_keyframe(capture[i].bytes.data(), capture[i].bytes.size(), codec::h264)) {
+        const auto v = si::parse_rtp(capture[i].bytes.data(), capture[i].bytes.size());
+        if (now - capture[i].at <= 2'700'000 && v && relay_example::keyframe_start(v->payload(), codec::h264)) {
           from = i;
           break;
         }
