@@ -24,10 +24,11 @@ namespace {
 
 constexpr int tolerance = 48;  // per channel, 0..255, on the box's mean
 // Decoded pictures / frames sent, per impairment profile. ffmpeg's RTP muxer ignores NACK and
-// PLI, so a lost packet costs the rest of its group of pictures (10 frames): the floors sit
-// below the shares measured on the benchmark machine (README "Real streams").
+// PLI, so a lost or late packet costs the rest of its group of pictures (10 frames, 0.4 s;
+// "reconnecting" drops the link every 1.5 s): the floors sit below the shares measured on the
+// benchmark machine over several runs (README "Real streams").
 const std::map<std::string, double> min_share = {
-    {"good", 0.85}, {"lossy", 0.25}, {"bursty", 0.25}, {"spiky", 0.30}, {"reconnecting", 0.25}};
+    {"good", 0.90}, {"lossy", 0.35}, {"bursty", 0.35}, {"spiky", 0.30}, {"reconnecting", 0.10}};
 
 struct colour {
   int r, g, b;
