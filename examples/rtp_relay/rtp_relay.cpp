@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -212,8 +213,11 @@ class relay {
     si::jitter_config jc;
     jc.capacity = 2048;
     jc.max_packet_bytes = 1500;
-    jc.initial_delay_us = 80'000;
-    jc.min_delay_us = 80'000;  // frame mode: one late packet costs the rest of the group of pictures
+    // Frame mode: one late packet costs the rest of the group of pictures, so the delay never
+    // goes below 200 ms (measured: the reconnecting slot decoded 12-17 % of its frames at 80 ms,
+    // 33 % at 200 ms; the good slot 100 % either way).
+    jc.initial_delay_us = 200'000;
+    jc.min_delay_us = 200'000;
     jc.delay_percentile = 99;
     jc.max_delay_us = 700'000;
     if (st.feed) {  // the old owner's feed goes: what it held is counted, not dropped silently
@@ -633,7 +637,7 @@ struct captured {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   double seconds = 10, seed = 1, base_port = 39000;
   std::string out_dir = "rtp_relay_out";
   example::cli cli("rtp_relay",
@@ -974,4 +978,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a bad configuration of a component: say which, exit 2
+    std::fprintf(stderr, "rtp_relay: %s\n", e.what());
+    return 2;
+  }
 }
