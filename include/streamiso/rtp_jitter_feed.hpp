@@ -126,7 +126,10 @@ class rtp_jitter_feed {
   // requester that is not the bound owner, stale_handle if the stored bytes were replaced.
   [[nodiscard]] result<rtp_released> pop(const requester_type& who, jitter_usec now) noexcept {
     auto d = jb_.pop(who, now);
-    if (!d) return refused{d.reason(), d.detail()};
+    if (!d) {
+      if (d.reason() == refusal::gap) reclaim_all();  // frame mode discards come back here
+      return refused{d.reason(), d.detail()};
+    }
     const rtp_payload_ref r = d->payload;
     if (STREAMISO_UNLIKELY(r.slot > mask_ || stamps_[r.slot] != r.stamp || r.stamp == 0)) {
       return jb_.refusals().record(refusal::stale_handle, d->seq);
@@ -142,6 +145,20 @@ class rtp_jitter_feed {
     return out;
   }
 
+  // The jitter buffer's reset() and rebind(), with the dropped payloads taken back at once.
+  [[nodiscard]] result<flush_report> reset(std::uint32_t new_epoch) noexcept {
+    auto r = jb_.reset(new_epoch);
+    reclaim_all();
+    return r;
+  }
+  [[nodiscard]] result<flush_report> rebind(const Owner& new_owner, std::uint32_t new_epoch) noexcept {
+    auto r = jb_.rebind(new_owner, new_epoch);
+    reclaim_all();
+    return r;
+  }
+
+  // The buffer itself (statistics, nack_list, keyframe_request_due). Call reset() and
+  // rebind() through the feed, so that dropped payloads are taken back.
   [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
   [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
 
@@ -160,12 +177,26 @@ class rtp_jitter_feed {
     p.size_bytes = a.payload.size > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(a.payload.size);
     p.marker = a.marker;
     p.payload = rtp_payload_ref{slot, stamp};
-    status s = jb_.insert(p);
-    if (!s) return s;
+    auto r = jb_.insert(p);
+    if (!r) return refused{r.reason(), r.detail()};
+    // A payload handed back in the outcome lived in this same slot (same ring index): its
+    // stamp is overwritten below. A flush makes every held payload dead: take them back.
+    if (r->flushed) reclaim_all();
     next_stamp_ = stamp;
     stamps_[slot] = stamp;
     sizes_[slot] = p.size_bytes;
-    return s;
+    return {};
+  }
+
+  // Takes back every payload the jitter buffer dropped without releasing (flushed, discarded
+  // as undecodable) and kills its stamp, so no reference to it can ever be honoured.
+  void reclaim_all() noexcept {
+    for (;;) {
+      auto h = jb_.reclaim();
+      if (!h) return;
+      const rtp_payload_ref ref = h->payload;
+      if (ref.slot <= mask_ && stamps_[ref.slot] == ref.stamp) stamps_[ref.slot] = 0;
+    }
   }
 
   static const jitter_config& checked(const jitter_config& c) {
