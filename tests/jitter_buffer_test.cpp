@@ -773,8 +773,8 @@ TEST_CASE("F1: a rebound buffer plays out the next owner's stream exactly as a n
     const std::int64_t jitter = static_cast<std::int64_t>(n * 104729 % 17) * ms + (n % 41 == 3 ? 25 * ms : 0);
     const auto seq = static_cast<std::uint16_t>(60000 + n);  // wraps through 65535
     const packet p = pkt(bob, 4, seq, t0 + static_cast<std::int64_t>(n) * 10 * ms + jitter, 123456 + n * 900);
-    const si::status su = used.insert(p);
-    const si::status sf = fresh.insert(p);
+    const auto su = used.insert(p);
+    const auto sf = fresh.insert(p);
     REQUIRE(static_cast<bool>(su) == static_cast<bool>(sf));
     if (!su) CHECK(su.reason() == sf.reason());
     const std::int64_t at = t0 + static_cast<std::int64_t>(n) * 10 * ms;

@@ -419,3 +419,19 @@ TEST_CASE("F8 h264: a unit of ignored types only is reported, never handed out e
   CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
   f.check_accounting();
 }
+
+TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is not counted lost") {
+  fixture f;
+  CHECK(f.push(slice, 1, false).has_value());
+  f.seq -= 1;  // the same number again
+  CHECK(f.push(slice, 1, true).has_value());
+  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(f.d.stats().lost_packets == 0);
+  f.seq -= 5;  // backwards
+  CHECK(f.push(slice, 2, true).has_value());
+  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(f.d.stats().lost_packets == 0);
+  CHECK(f.push(slice, 3, true).has_value());
+  CHECK(f.d.take(viewer).has_value());
+  f.check_accounting();
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -348,4 +349,89 @@ TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Ge
   m->for_each_nacked([&](std::uint16_t s) { back.push_back(s); });
   CHECK(back == std::vector<std::uint16_t>(missing, missing + *n));
   CHECK(back == std::vector<std::uint16_t>{65532, 65533, 2, 7});
+}
+
+TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhere is refused") {
+  si::rtp_ingest<> in(bind_a());
+  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  const si::requester who = si::as_requester(cam_a);
+  std::vector<const std::uint8_t*> buffers;
+  for (std::uint16_t s = 10; s < 14; ++s) {
+    const bytes d = datagram(ssrc_a, 96, s, s * 100U, false, {0x41, static_cast<std::uint8_t>(s)});
+    const si::rtp_receive_buffer rb = feed.staging();
+    REQUIRE(rb.size >= d.size());
+    std::memcpy(rb.data, d.data(), d.size());  // stands for recv()
+    auto a = in.accept(rb.data, d.size(), 1000);
+    REQUIRE(a.has_value());
+    CHECK(a->payload.data == rb.data + 12);
+    REQUIRE(feed.push_staged(*a).has_value());
+    CHECK(feed.staging().data != rb.data);  // the staged buffer now belongs to the packet
+    buffers.push_back(rb.data);
+  }
+  // A duplicate received in staging is refused and leaves the staging buffer where it was.
+  const bytes dup = datagram(ssrc_a, 96, 11, 1100, false, {0x41, 0xEE});
+  const si::rtp_receive_buffer rb = feed.staging();
+  std::memcpy(rb.data, dup.data(), dup.size());
+  CHECK(feed.push_staged(*in.accept(rb.data, dup.size(), 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.staging().data == rb.data);
+  // An accepted packet that was not received in staging.
+  const bytes elsewhere = datagram(ssrc_a, 96, 14, 1400, false);
+  CHECK(feed.push_staged(*in.accept(elsewhere.data(), elsewhere.size(), 1000))
+            .refused_for(si::refusal::malformed));
+  for (std::uint16_t s = 10; s < 14; ++s) {
+    auto r = feed.pop(who, 1'000'000);
+    REQUIRE(r.has_value());
+    CHECK(r->sequence == s);
+    REQUIRE(r->payload.size == 2);
+    CHECK(r->payload.data[1] == s);  // its own bytes, not the duplicate's
+    CHECK(r->payload.data == buffers[s - 10] + 12);
+  }
+  CHECK(feed.pop(who, 1'000'000).refused_for(si::refusal::empty));
+}
+
+TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back; nothing is released after") {
+  si::rtp_ingest<> in(bind_a());
+  si::jitter_config c = jitter_cfg();
+  c.initial_delay_us = 500'000;
+  c.max_dropout = 100;
+  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  const si::requester who = si::as_requester(cam_a);
+  for (std::uint16_t s = 0; s < 5; ++s) {
+    const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
+    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 0)).has_value());
+  }
+  auto r = feed.reset(2);
+  REQUIRE(r.has_value());
+  CHECK(r->flushed == 5);
+  CHECK(feed.jitter().stats().awaiting_handback == 0);
+  CHECK(feed.jitter().stats().handed_back == 5);
+  CHECK(feed.pop(who, 10'000'000).refused_for(si::refusal::empty));
+  // Epoch 2: a confirmed sequence jump (two consecutive packets far ahead) flushes too.
+  si::rtp_binding<> b2 = bind_a(2);
+  REQUIRE(in.rebind(b2).has_value());
+  for (std::uint16_t s = 0; s < 3; ++s) {
+    const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
+    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 0)).has_value());
+  }
+  for (std::uint16_t s = 5000; s < 5002; ++s) {
+    const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
+    (void)feed.push(*in.accept(d.data(), d.size(), 0));
+  }
+  CHECK(feed.jitter().stats().awaiting_handback == 0);
+  CHECK(feed.jitter().stats().handed_back == 8);
+  std::vector<std::uint16_t> got;
+  for (;;) {
+    auto p = feed.pop(who, 10'000'000);
+    if (p) {
+      got.push_back(p->sequence);
+    } else if (!p.refused_for(si::refusal::gap)) {
+      break;
+    }
+  }
+  // 5000 is refused while the jump is on probation; 5001 confirms it (jitter_buffer rule).
+  CHECK(got == std::vector<std::uint16_t>{5001});
+  // Rebind to another owner through the feed.
+  auto rb = feed.rebind(cam_b, 9);
+  REQUIRE(rb.has_value());
+  CHECK(feed.jitter().stats().awaiting_handback == 0);
 }

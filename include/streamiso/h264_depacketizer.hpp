@@ -8,7 +8,7 @@
 // rebind(), never shared). Loss discards whole access units (see detail/rtp/au_assembler.hpp)
 // and reports each through take().
 //
-// One thread owns a depacketizer. No allocation after construction.
+// One thread owns a depacketizer; the pool must outlive it. No allocation after construction.
 #ifndef STREAMISO_H264_DEPACKETIZER_HPP
 #define STREAMISO_H264_DEPACKETIZER_HPP
 

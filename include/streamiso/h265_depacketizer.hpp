@@ -7,7 +7,7 @@
 // access; it is a keyframe when its VPS, SPS and PPS are in it or were remembered from earlier
 // in this stream and prepended. Loss handling as in h264_depacketizer.hpp.
 //
-// One thread owns a depacketizer. No allocation after construction.
+// One thread owns a depacketizer; the pool must outlive it. No allocation after construction.
 #ifndef STREAMISO_H265_DEPACKETIZER_HPP
 #define STREAMISO_H265_DEPACKETIZER_HPP
 

@@ -116,7 +116,38 @@ struct flush_report {
   bool sequence_jump = false;     // true: caused by a confirmed jump, not by reset()
 };
 
-// Counts that add up: received == released + discarded + flushed + held.
+// Why an accepted payload came back without being released.
+enum class drop_reason : std::uint8_t {
+  flushed,      // reset(), rebind() or a confirmed sequence jump dropped it
+  undecodable,  // frame mode: discarded with a gap (it depends on lost data)
+  foreign,      // its slot's owner stamp did not match at release (defence in depth)
+};
+
+// An accepted payload handed back to the writer, with the reason it was not released.
+template <class Payload, class Owner = owner>
+struct jitter_handback {
+  Owner owner{};  // the owner stamp it was inserted with
+  std::uint32_t epoch = 0;
+  std::uint16_t seq = 0;
+  drop_reason reason = drop_reason::flushed;
+  Payload payload{};
+};
+
+// What an accepted insert did besides storing the packet.
+template <class Payload, class Owner = owner>
+struct jitter_insert_outcome {
+  // This packet confirmed a sequence jump: the previous sequence space was flushed (`flush`
+  // says what was dropped; its payloads come back through reclaim() or `displaced`).
+  bool flushed = false;
+  flush_report flush{};
+  // The packet's ring slot still held a dropped payload not yet reclaimed; it is handed back
+  // here, exactly once, instead of being overwritten.
+  bool handed_back = false;
+  jitter_handback<Payload, Owner> displaced{};
+};
+
+// Counts that add up: received == released + discarded + flushed + held, and per payload
+// received == released + handed_back + awaiting_handback + held.
 struct jitter_stats {
   std::uint64_t received = 0;   // accepted packets
   std::uint64_t reordered = 0;  // accepted below the highest sequence number seen
@@ -133,6 +164,8 @@ struct jitter_stats {
   std::uint64_t nacks_given_up = 0;
   std::uint64_t keyframe_requests = 0;
   std::uint64_t resets = 0;
+  std::uint64_t handed_back = 0;        // dropped payloads returned by insert() or reclaim()
+  std::uint64_t awaiting_handback = 0;  // dropped payloads still waiting for reclaim()
   jitter_usec target_delay_us = 0;
   jitter_usec jitter_us = 0;  // RFC 3550 interarrival jitter estimate
 };
@@ -151,6 +184,8 @@ class jitter_buffer {
   using requester_type = basic_requester<id_type>;
   using packet_type = jitter_packet<Payload, Owner>;
   using delivery_type = jitter_delivery<Payload, Owner>;
+  using handback_type = jitter_handback<Payload, Owner>;
+  using insert_outcome = jitter_insert_outcome<Payload, Owner>;
   static_assert(is_match_policy<Match, Owner, requester_type>::value,
                 "Match must be callable as bool(owner, requester)");
 
@@ -174,8 +209,10 @@ class jitter_buffer {
 
   // Accepts the owner's packet of the current epoch, or refuses it with a reason. A refused
   // packet changes nothing but the counters (and the RFC 3550 jump probation: a jump is
-  // confirmed by two consecutive packets).
-  [[nodiscard]] status insert(const packet_type& p) noexcept {
+  // confirmed by two consecutive packets), and its payload stays with the caller. An accepted
+  // payload comes back exactly once: from pop(), or as a jitter_handback (from reclaim() or
+  // in a later insert's outcome). The outcome says whether this insert flushed.
+  [[nodiscard]] result<insert_outcome> insert(const packet_type& p) noexcept {
     if (STREAMISO_UNLIKELY(!(p.owner == owner_))) return counters_.record(refusal::owner_mismatch);
     if (STREAMISO_UNLIKELY(p.epoch != epoch_)) return counters_.record(refusal::stale_session);
     if (STREAMISO_UNLIKELY(p.size_bytes == 0)) return counters_.record(refusal::malformed);
@@ -186,14 +223,15 @@ class jitter_buffer {
     if (STREAMISO_UNLIKELY(p.arrival_us < 0 || p.arrival_us > max_time)) {
       return counters_.record(refusal::malformed);
     }
+    insert_outcome out;
     if (STREAMISO_UNLIKELY(!started_)) {
-      accept_first(p);
-      return {};
+      accept_first(p, out);
+      return out;
     }
     const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
     if (STREAMISO_UNLIKELY(d > static_cast<std::int32_t>(cfg_.max_dropout) ||
                            d < -static_cast<std::int32_t>(cfg_.max_misorder))) {
-      return on_out_of_window(p);
+      return on_out_of_window(p, out);
     }
     const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
     slot& s = at(ext);
@@ -209,9 +247,22 @@ class jitter_buffer {
     const bool retransmission = s.gen == gen_ && s.key == ext && s.state == slot_state::missing &&
                                 s.nack_retries != 0;
     if (ext < highest_) ++stats_.reordered;
-    store(s, ext, p, retransmission);
+    store(s, ext, p, retransmission, out);
     if (ext > highest_) highest_ = ext;
-    return {};
+    return out;
+  }
+
+  // Writer side: the next dropped payload (flushed, discarded as undecodable) that has not
+  // come back yet, with its owner stamp, epoch, number and reason; refusal::empty when none
+  // is waiting (stats().awaiting_handback == 0). Each comes back once, here or in the
+  // outcome of the insert that reuses its slot. At most one ring lap per call.
+  [[nodiscard]] result<handback_type> reclaim() noexcept {
+    if (owed_dead_ == 0) return refused{refusal::empty};
+    for (;;) {
+      slot& s = slots_[reclaim_cursor_];
+      reclaim_cursor_ = (reclaim_cursor_ + 1) & mask_;
+      if (s.owed && !live(s)) return hand_back(s);
+    }
   }
 
   // Drops everything of the current epoch (reported in the return value, counted in the
@@ -246,6 +297,7 @@ class jitter_buffer {
   }
 
   // ---- reader side: every call names its requester ----
+
 
   // The next packet whose playout deadline has passed, in sequence order; or refusal::gap
   // (detail = count, range in last_gap()) when missing or undecodable data is skipped; or
@@ -333,6 +385,7 @@ class jitter_buffer {
     s.duplicates = counters_.count(refusal::duplicate);
     s.late = counters_.count(refusal::late);
     s.refused = counters_.total() - counters_.count(refusal::gap);
+    s.awaiting_handback = owed_dead_;
     s.target_delay_us = target_us_;
     s.jitter_us = jitter_q4_ >> 4;
     return s;
@@ -348,8 +401,11 @@ class jitter_buffer {
     jitter_usec arrival_us = 0;   // missing slots: time of the last NACK
     std::uint32_t timestamp = 0;
     std::uint32_t size_bytes = 0;
+    std::uint32_t epoch = 0;
     slot_state state = slot_state::empty;
     std::uint8_t nack_retries = 0;
+    bool owed = false;  // the payload is the caller's and has not come back yet
+    drop_reason why = drop_reason::flushed;  // given with the payload if it is not released
     bool marker = false;
     bool keyframe = false;
     Owner owner{};
@@ -391,6 +447,15 @@ class jitter_buffer {
   }
 
   slot& at(std::uint64_t ext) noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
+  bool live(const slot& s) const noexcept { return s.gen == gen_ && s.state == slot_state::held; }
+  handback_type hand_back(slot& s) noexcept {
+    handback_type h{s.owner, s.epoch, static_cast<std::uint16_t>(s.key), s.why, s.payload};
+    s.payload = Payload{};  // reuse scrubs
+    s.owed = false;
+    --owed_dead_;
+    ++stats_.handed_back;
+    return h;
+  }
   bool held(const slot& s, std::uint64_t ext) const noexcept {
     return s.gen == gen_ && s.key == ext && s.state == slot_state::held;
   }
@@ -437,10 +502,10 @@ class jitter_buffer {
     last_gap_ = gap_range{};
   }
 
-  void accept_first(const packet_type& p) noexcept {
+  void accept_first(const packet_type& p, insert_outcome& out) noexcept {
     started_ = true;
     next_ = highest_ = ext_origin + p.seq;
-    store(at(next_), next_, p, false);
+    store(at(next_), next_, p, false, out);
   }
 
   refused refuse_behind(const slot& s, std::uint64_t ext) noexcept {
@@ -453,7 +518,7 @@ class jitter_buffer {
   // A packet far outside the window: a straggler of the sequence space we left after a jump
   // (refused as stale), or the start of a new sequence space, accepted once a second
   // consecutive packet confirms it (RFC 3550, appendix A.1).
-  status on_out_of_window(const packet_type& p) noexcept {
+  result<insert_outcome> on_out_of_window(const packet_type& p, insert_outcome& out) noexcept {
     if (old_range_valid_ &&
         static_cast<std::uint16_t>(p.seq - old_first_) <= static_cast<std::uint16_t>(old_last_ - old_first_)) {
       return counters_.record(refusal::stale_session);
@@ -478,15 +543,22 @@ class jitter_buffer {
     const std::uint64_t span = std::min<std::uint64_t>(highest_ - next_ + 1, capacity());
     old_first_ = static_cast<std::uint16_t>(highest_ - std::max<std::uint64_t>(span, cfg_.max_misorder));
     old_last_ = static_cast<std::uint16_t>(highest_);
-    (void)flush(true);
+    out.flush = flush(true);
+    out.flushed = true;
     old_range_valid_ = true;
-    accept_first(p);
-    return {};
+    accept_first(p, out);
+    return out;
   }
 
   // Receive time never runs backwards here: a packet stamped earlier than the last one (two
   // sockets, two receive threads) counts as arriving with it.
-  void store(slot& s, std::uint64_t ext, const packet_type& p, bool retransmission) noexcept {
+  // The slot is not live; a dropped payload still in it goes back in the outcome.
+  void store(slot& s, std::uint64_t ext, const packet_type& p, bool retransmission,
+             insert_outcome& out) noexcept {
+    if (STREAMISO_UNLIKELY(s.owed)) {
+      out.displaced = hand_back(s);
+      out.handed_back = true;
+    }
     const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
     const jitter_usec relative = observe_timing(p.timestamp, arrival, retransmission);
     s.key = ext;
@@ -499,6 +571,9 @@ class jitter_buffer {
     s.marker = p.marker;
     s.keyframe = p.keyframe;
     s.owner = p.owner;
+    s.epoch = p.epoch;
+    s.owed = true;
+    s.why = drop_reason::flushed;
     s.payload = p.payload;
     last_arrival_ = arrival;
     probation_valid_ = false;
@@ -585,7 +660,8 @@ class jitter_buffer {
       // error elsewhere cannot turn into a foreign release.
       emitting_ = false;
       s.state = slot_state::lost;
-      s.payload = Payload{};
+      s.why = drop_reason::foreign;  // handed back to the writer, never to this reader
+      ++owed_dead_;
       --stats_.held;
       ++stats_.flushed;
       ++next_;
@@ -606,6 +682,7 @@ class jitter_buffer {
     d.frame_last = cfg_.mode == jitter_mode::frame ? frame_last : s.marker;
     d.payload = s.payload;
     s.state = slot_state::released;
+    s.owed = false;
     s.payload = Payload{};  // reuse scrubs: a released slot holds nothing of the owner's
     --stats_.held;
     ++stats_.released;
@@ -691,8 +768,9 @@ class jitter_buffer {
     for (std::uint64_t x = next_; x <= last; ++x) {
       slot& s = at(x);
       s.state = slot_state::lost;
-      s.payload = Payload{};
+      s.why = drop_reason::undecodable;  // the payload waits for reclaim()
     }
+    owed_dead_ += count;
     stats_.held -= count;
     stats_.discarded += count;
     return report_gap(count, gap_cause::undecodable, last + 1);
@@ -730,6 +808,7 @@ class jitter_buffer {
       r.last_seq = static_cast<std::uint16_t>(highest_);
     }
     stats_.flushed += r.flushed;
+    owed_dead_ += stats_.held;  // held payloads stay in their slots until reclaimed: O(1)
     stats_.lost += r.missing;
     stats_.held = 0;
     ++stats_.resets;
@@ -778,6 +857,8 @@ class jitter_buffer {
   std::uint64_t histogram_total_ = 0;
   std::uint64_t samples_ = 0;
 
+  std::uint64_t owed_dead_ = 0;  // dropped payloads still in their slots
+  std::size_t reclaim_cursor_ = 0;
   gap_range last_gap_{};
   flush_report last_flush_{};
   jitter_stats stats_{};

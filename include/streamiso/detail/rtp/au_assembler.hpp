@@ -56,7 +56,10 @@ class au_assembler {
   bool begin_packet(const rtp_unit& u, bool starts_nal) noexcept {
     ++stats_.packets;
     const bool gap = have_seq_ && u.sequence != static_cast<std::uint16_t>(last_seq_ + 1);
-    if (gap) stats_.lost_packets += static_cast<std::uint16_t>(u.sequence - last_seq_ - 1);
+    // A forward skip is loss; a repeated or earlier number (the caller broke the order) breaks
+    // the unit all the same but is not counted as lost.
+    const auto skipped = static_cast<std::uint16_t>(u.sequence - last_seq_ - 1);
+    if (gap && skipped < 0x8000) stats_.lost_packets += skipped;
     have_seq_ = true;
     last_seq_ = u.sequence;
     const bool same_unit = state_ != state::idle && u.timestamp == ts_;
