@@ -515,8 +515,9 @@ TEST_CASE("F9: the adaptive target grows at once on a spike and shrinks slowly, 
   const auto after = b.target_delay_us();
   CHECK(after < spiky);
   CHECK(after >= spiky - (800 / 16 + 1) * c.decrease_step_us);  // slow: one step per update
-  feed(4000, 500 * ms);
-  CHECK(b.target_delay_us() == c.max_delay_us);
+  feed(4000, 250 * ms);  // beyond max_delay_us a sample is a timestamp step, not delay
+  CHECK(b.target_delay_us() >= 200 * ms);
+  CHECK(b.target_delay_us() <= c.max_delay_us);
   CHECK(b.stats().jitter_us > 0);
 }
 

@@ -27,6 +27,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/jitter_delay_reference.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -417,7 +418,6 @@ class jitter_buffer {
   static constexpr std::uint32_t forget_interval = 2048;   // packets between halvings
   static constexpr std::uint32_t min_samples = 16;
   static constexpr jitter_usec max_time = jitter_usec{1} << 62;
-  static constexpr jitter_usec max_relative_us = jitter_usec{1} << 40;
   static constexpr std::uint64_t ext_origin = std::uint64_t{1} << 32;
 
   static jitter_config validated(const jitter_config& c) {
@@ -474,6 +474,7 @@ class jitter_buffer {
     emitting_ = false;
     probation_valid_ = false;
     have_reference_ = false;
+    reference_.reset();
     need_keyframe_ = cfg_.mode == jitter_mode::frame;
     next_ = highest_ = 0;
   }
@@ -490,8 +491,7 @@ class jitter_buffer {
     last_arrival_ = 0;
     last_now_ = 0;
     last_keyframe_request_us_ = 0;
-    ref_ts_ = 0;
-    ref_arrival_us_ = 0;
+    reference_.reset();
     prev_ts_ = 0;
     prev_arrival_us_ = 0;
     jitter_q4_ = 0;
@@ -586,26 +586,17 @@ class jitter_buffer {
     return static_cast<jitter_usec>(ticks) * 1'000'000 / static_cast<jitter_usec>(cfg_.clock_rate_hz);
   }
 
-  // Returns the packet's delay relative to the fastest packet seen (>= 0, capped), and feeds
-  // both estimators. Retransmissions carry a round trip and stay out of the estimators.
+  // Returns the packet's delay against the drift-tracking reference (>= 0, capped at
+  // max_delay_us), and feeds both estimators. Retransmissions carry a round trip, and
+  // timestamp discontinuities are not delay: both stay out of the estimators.
   jitter_usec observe_timing(std::uint32_t timestamp, jitter_usec arrival, bool retransmission) noexcept {
-    if (!have_reference_) {
+    const auto smp = reference_.observe(timestamp, arrival, cfg_.clock_rate_hz, late_jump_us(),
+                                        early_jump_us());
+    if (!have_reference_ || !smp.usable) {  // the RFC 3550 estimate restarts across a jump
       have_reference_ = true;
-      ref_ts_ = prev_ts_ = timestamp;
-      ref_arrival_us_ = prev_arrival_us_ = arrival;
+      prev_ts_ = timestamp;
+      prev_arrival_us_ = arrival;
       return 0;
-    }
-    const auto since_ref = static_cast<std::int32_t>(timestamp - ref_ts_);
-    if (since_ref > (1 << 30) || since_ref < -(1 << 30)) {
-      // Keep timestamp differences far from 32-bit wrap: move the reference along, virtually.
-      ref_arrival_us_ += ticks_to_us(since_ref);
-      ref_ts_ = timestamp;
-    }
-    jitter_usec relative = (arrival - ref_arrival_us_) - ticks_to_us(static_cast<std::int32_t>(timestamp - ref_ts_));
-    if (relative < 0 || relative > max_relative_us) {  // faster than any before: new reference
-      ref_ts_ = timestamp;
-      ref_arrival_us_ = arrival;
-      relative = 0;
     }
     if (!retransmission) {
       const jitter_usec d = (arrival - prev_arrival_us_) -
@@ -614,9 +605,17 @@ class jitter_buffer {
       jitter_q4_ += abs_d - ((jitter_q4_ + 8) >> 4);  // J += (|D| - J) / 16, in 1/16 us
       prev_ts_ = timestamp;
       prev_arrival_us_ = arrival;
-      if (cfg_.adaptive) observe_delay(relative);
+      if (cfg_.adaptive) observe_delay(smp.relative);
     }
-    return std::min(relative, cfg_.max_delay_us);
+    return std::min(smp.relative, cfg_.max_delay_us);
+  }
+
+  // A sample later than the largest delay we would ever wait for is a timestamp step (or a
+  // stall no target could cover); one earlier than the reference by a quarter second (or
+  // max_delay_us, if smaller) is a timestamp jump: paths do not get that much faster at once.
+  jitter_usec late_jump_us() const noexcept { return std::max<jitter_usec>(cfg_.max_delay_us, 1); }
+  jitter_usec early_jump_us() const noexcept {
+    return std::max<jitter_usec>(std::min<jitter_usec>(cfg_.max_delay_us, 250'000), 1);
   }
 
   static constexpr jitter_usec max_delay_cap_us = 60'000'000;
@@ -846,8 +845,7 @@ class jitter_buffer {
   jitter_usec last_keyframe_request_us_ = 0;
 
   // Timing estimators.
-  std::uint32_t ref_ts_ = 0;
-  jitter_usec ref_arrival_us_ = 0;
+  detail::jitter_delay_reference reference_;
   std::uint32_t prev_ts_ = 0;
   jitter_usec prev_arrival_us_ = 0;
   jitter_usec jitter_q4_ = 0;
