@@ -5,7 +5,9 @@
 // keyframe flag, and frame mode needs that flag on the first packet of every keyframe, which
 // only the codec can tell (keyframe_start below). The payload store works the same way: a slot
 // per sequence number modulo the capacity, filled only after the jitter buffer accepted the
-// packet, with a stamp the released reference must match.
+// packet, with a stamp the released reference must match; every payload the jitter buffer
+// drops (flushed, discarded as undecodable) is taken back through reclaim() and its stamp
+// killed, so no reference to it can be honoured later.
 #ifndef STREAMISO_EXAMPLES_RTP_RELAY_FRAME_FEED_HPP
 #define STREAMISO_EXAMPLES_RTP_RELAY_FRAME_FEED_HPP
 
@@ -61,13 +63,16 @@ class frame_feed {
     p.marker = a.marker;
     p.keyframe = keyframe_start(a.payload, codec_);
     p.payload = streamiso::rtp_payload_ref{slot, stamp};
-    streamiso::status s = jb_.insert(p);
-    if (!s) return s;
+    auto r = jb_.insert(p);
+    if (!r) return streamiso::refused{r.reason(), r.detail()};
+    // A payload handed back in the outcome lived in this same slot: its stamp is overwritten
+    // below. A flush (a confirmed sequence jump) makes every held payload dead.
+    if (r->flushed) reclaim_all();
     next_stamp_ = stamp;  // accepted, so the payload fits a slot (size <= max_packet_bytes)
     std::memcpy(bytes_.get() + static_cast<std::size_t>(slot) * slot_bytes_, a.payload.data, a.payload.size);
     stamps_[slot] = stamp;
     sizes_[slot] = p.size_bytes;
-    return s;
+    return {};
   }
 
   // The next packet of a whole, decodable frame; gap, empty or owner_mismatch as
@@ -75,7 +80,10 @@ class frame_feed {
   [[nodiscard]] streamiso::result<streamiso::rtp_released> pop(const streamiso::requester& who,
                                                                streamiso::jitter_usec now) noexcept {
     auto d = jb_.pop(who, now);
-    if (!d) return streamiso::refused{d.reason(), d.detail()};
+    if (!d) {
+      if (d.reason() == streamiso::refusal::gap) reclaim_all();  // frame-mode discards come back here
+      return streamiso::refused{d.reason(), d.detail()};
+    }
     const streamiso::rtp_payload_ref r = d->payload;
     if (r.slot > mask_ || r.stamp == 0 || stamps_[r.slot] != r.stamp) {
       return jb_.refusals().record(streamiso::refusal::stale_handle, d->seq);
@@ -91,9 +99,33 @@ class frame_feed {
     return out;
   }
 
+  // The jitter buffer's reset() and rebind(), with the dropped payloads taken back at once.
+  [[nodiscard]] streamiso::result<streamiso::flush_report> reset(std::uint32_t epoch) noexcept {
+    auto r = jb_.reset(epoch);
+    reclaim_all();
+    return r;
+  }
+  [[nodiscard]] streamiso::result<streamiso::flush_report> rebind(const streamiso::owner& o, std::uint32_t epoch,
+                                                                  codec c) noexcept {
+    auto r = jb_.rebind(o, epoch);
+    reclaim_all();
+    if (r) codec_ = c;
+    return r;
+  }
+
+  // Statistics, nack_list, keyframe_request_due; reset and rebind through the feed.
   [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
 
  private:
+  void reclaim_all() noexcept {
+    for (;;) {
+      auto h = jb_.reclaim();
+      if (!h) return;
+      const streamiso::rtp_payload_ref ref = h->payload;
+      if (ref.slot <= mask_ && stamps_[ref.slot] == ref.stamp) stamps_[ref.slot] = 0;
+    }
+  }
+
   static streamiso::jitter_config framed(streamiso::jitter_config c) {
     if (c.capacity > 65536 || c.max_packet_bytes == 0 || c.max_packet_bytes > 65536) {
       throw std::invalid_argument("frame_feed: capacity <= 65536 and max_packet_bytes in [1, 65536]");

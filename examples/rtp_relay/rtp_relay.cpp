@@ -220,11 +220,12 @@ class relay {
     jc.min_delay_us = 200'000;
     jc.delay_percentile = 99;
     jc.max_delay_us = 700'000;
-    if (st.feed) {  // the old owner's feed goes: what it held is counted, not dropped silently
-      const auto js = st.feed->jitter().stats();
-      flushed_ += js.flushed + js.held;
+    if (st.feed) {
+      // O(1): the old owner's packets are flushed (counted in the stats) and refused from now on.
+      (void)st.feed->rebind(st.own, st.epoch, c.c);
+    } else {
+      st.feed.emplace(st.own, st.epoch, jc, c.c);
     }
-    st.feed.emplace(st.own, st.epoch, jc, c.c);  // a jitter buffer is bound to one owner for life
     if (c.c == codec::h264) {
       if (st.d264) st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
     } else {
@@ -256,7 +257,7 @@ class relay {
     b.ssrc = c.ssrcs.back();
     b.epoch = st.epoch;
     (void)st.ingest->rebind(b);
-    (void)st.feed->jitter().reset(st.epoch);  // flushed packets are reported in its stats
+    (void)st.feed->reset(st.epoch);  // flushed packets are reported in its stats
     if (st.d264) st.d264->reset();
     if (st.d265) st.d265->reset();
     st.waiting_keyframe = true;
@@ -389,7 +390,7 @@ class relay {
     for (auto& st : slots_) {
       if (st.camera < 0) continue;
       const auto js = st.feed->jitter().stats();
-      flushed_ += js.flushed + js.held;
+      flushed_ += js.flushed + js.held;  // held at the end: the run stopped, counted here
       const auto& is = st.ingest->stats();
       ingest_balanced_ = ingest_balanced_ && is.datagrams == is.accepted + is.malformed + is.foreign_ssrc +
                                                                  is.foreign_payload_type + is.foreign_rtx_payload_type;
@@ -727,7 +728,8 @@ int run(int argc, char** argv) {
              incoming_at = handover_at + 600'000;
   for (int i = 0; i < 5; ++i) {
     camera& c = w.cams[static_cast<std::size_t>(i)];
-    c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1, out_dir + "/cam" + std::to_string(i) + ".log");
+    // -t bounds an encoder left behind by a crash; the warm-up below may take up to 15 s.
+    c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 16, out_dir + "/cam" + std::to_string(i) + ".log");
     c.running = c.pid > 0;
     if (!c.running) {
       std::fprintf(stderr, "rtp_relay: cannot start ffmpeg\n");
@@ -744,6 +746,9 @@ int run(int argc, char** argv) {
   bool restarted = false, old_stopped = false, handed_over = false, incoming_started = false, stopped = false;
   usec next_progress = 1'000'000, next_probe = 200'000;
   const usec end_us = total_us + 1'500'000;  // encoders stop at total_us; then drain
+  // The script's clock starts when every encoder has sent its first datagram (ffmpeg takes a
+  // while to start on a loaded machine): each camera streams before the incident.
+  usec start_us = -1;
   std::vector<pollfd> pfd;
   for (int s = 0; s < slots; ++s) {
     pfd.push_back({rtp_fd[static_cast<std::size_t>(s)], POLLIN, 0});
@@ -753,7 +758,12 @@ int run(int argc, char** argv) {
 
   for (;;) {
     usec now = now_us(t0);
-    if (now >= end_us) break;
+    if (start_us >= 0 && now - start_us >= end_us) break;
+    if (start_us < 0 && now > 15'000'000) {
+      std::fprintf(stderr, "rtp_relay: the encoders did not all start within 15 s (see %s/cam*.log)\n", out_dir.c_str());
+      for (camera& c : w.cams) stop_camera(c);
+      return 2;
+    }
     int timeout_ms = 2;
     if (!net.empty()) timeout_ms = static_cast<int>(std::clamp<usec>((net.top()->due - now) / 1000, 0, 2));
     (void)::poll(pfd.data(), pfd.size(), timeout_ms);
@@ -827,24 +837,30 @@ int run(int argc, char** argv) {
     for (relay* rl2 : relays) rl2->pump(now);
 
     // ---- the script ----
-    if (!restarted && now >= restart_at) {
+    if (start_us < 0 && std::all_of(w.cams.begin(), w.cams.begin() + 5, [](const camera& c) { return c.datagrams_sent > 0; })) {
+      start_us = now;
+      next_progress = 1'000'000;
+      next_probe = 200'000;
+    }
+    const usec tl = start_us < 0 ? -1 : now - start_us;  // script time
+    if (!restarted && tl >= restart_at) {
       restarted = true;
       camera& c = w.cams[restart_cam];
       stop_camera(c);
       c.ssrcs.push_back(ssrc());
       w.ssrc_household[c.ssrcs.back()] = c.household;
       for (relay* rl2 : relays) rl2->restart_session(c.slot);
-      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(now) / 1e6,
+      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(tl) / 1e6,
                            out_dir + "/cam" + std::to_string(c.id) + ".log");
       c.running = c.pid > 0;
-      std::fprintf(stderr, "\n[%5.1fs] camera %d restarted: new SSRC %08x, new epoch\n", static_cast<double>(now) / 1e6, c.id,
+      std::fprintf(stderr, "\n[%5.1fs] camera %d restarted: new SSRC %08x, new epoch\n", static_cast<double>(tl) / 1e6, c.id,
                    c.ssrcs.back());
     }
-    if (!old_stopped && now >= stop_at) {
+    if (!old_stopped && tl >= stop_at) {
       old_stopped = true;
       stop_camera(w.cams[stopping_cam]);
     }
-    if (!handed_over && now >= handover_at) {
+    if (!handed_over && tl >= handover_at) {
       handed_over = true;
       for (relay* rl2 : relays) rl2->bind_slot(handover_slot, incoming_cam);
       // Replay from the earliest keyframe of the last two seconds captured.
@@ -861,21 +877,21 @@ int run(int argc, char** argv) {
       replay_t0 = now;
       std::fprintf(stderr, "\n[%5.1fs] camera %d (household %d) silent since it stopped 0.7 s ago; port %d and its slot go to camera %d (household %d); "
                    "replaying %zu captured datagrams of camera %d onto the port\n",
-                   static_cast<double>(now) / 1e6, stopping_cam, w.cams[stopping_cam].household, static_cast<int>(base_port) + 2 * handover_slot,
+                   static_cast<double>(tl) / 1e6, stopping_cam, w.cams[stopping_cam].household, static_cast<int>(base_port) + 2 * handover_slot,
                    incoming_cam, w.cams[incoming_cam].household, replay.size(), stopping_cam);
     }
-    if (!incoming_started && now >= incoming_at) {
+    if (!incoming_started && tl >= incoming_at) {
       incoming_started = true;
       camera& c = w.cams[incoming_cam];
-      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(now) / 1e6,
+      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(tl) / 1e6,
                            out_dir + "/cam" + std::to_string(c.id) + ".log");
       c.running = c.pid > 0;
     }
-    if (!stopped && now >= total_us) {
+    if (!stopped && tl >= total_us) {
       stopped = true;
       for (camera& c : w.cams) stop_camera(c);
     }
-    if (now >= next_probe) {
+    if (tl >= next_probe) {
       next_probe += 200'000;
       for (relay* rl2 : relays) rl2->probe();
     }
@@ -888,14 +904,14 @@ int run(int argc, char** argv) {
         }
       }
     }
-    if (now >= next_progress) {
+    if (tl >= next_progress) {
       next_progress += 1'000'000;
       std::uint64_t sent = 0;
       for (const camera& c : w.cams) sent += c.frames_sent;
       const auto& b = bound.totals();
       const auto& nv = naive.totals();
       std::fprintf(stderr, "%s[%5.1fs] frames sent %6llu  bound: delivered %6llu refused-foreign %5llu cross %llu | naive: delivered %6llu cross %llu ",
-                   tty ? "\r" : "\n", static_cast<double>(now) / 1e6, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(b.delivered),
+                   tty ? "\r" : "\n", static_cast<double>(tl) / 1e6, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(b.delivered),
                    static_cast<unsigned long long>(b.foreign_ssrc), static_cast<unsigned long long>(b.cross_household),
                    static_cast<unsigned long long>(nv.delivered), static_cast<unsigned long long>(nv.cross_household));
     }
@@ -903,7 +919,7 @@ int run(int argc, char** argv) {
   for (camera& c : w.cams) stop_camera(c);
   std::fprintf(stderr, "\n");
   for (relay* rl2 : relays) {
-    rl2->pump(end_us + 10'000'000);  // whatever the jitter buffers still hold is due now
+    rl2->pump(now_us(t0) + 10'000'000);  // whatever the jitter buffers still hold is due now
     rl2->collect();
     rl2->finish();
   }
