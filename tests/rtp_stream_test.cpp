@@ -311,7 +311,13 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   streamiso_test::allocation_probe probe;
   for (std::size_t i = 0; i < wire.size(); ++i) {
     const std::int64_t now = static_cast<std::int64_t>(i) * 1000;
-    if (auto a = in.accept(wire[i].data(), wire[i].size(), now)) (void)feed.push(*a);
+    if (i % 2 == 0) {
+      if (auto a = in.accept(wire[i].data(), wire[i].size(), now)) (void)feed.push(*a);
+    } else {  // zero-copy receive
+      const si::rtp_receive_buffer rb = feed.staging();
+      std::memcpy(rb.data, wire[i].data(), wire[i].size());
+      if (auto a = in.accept(rb.data, wire[i].size(), now)) (void)feed.push_staged(*a);
+    }
     (void)in.accept(foreign.data(), foreign.size(), now);
     while (auto r = feed.pop(who, now)) ++out;
   }
