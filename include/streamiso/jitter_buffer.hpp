@@ -408,6 +408,7 @@ class jitter_buffer {
     std::uint32_t timestamp = 0;
     std::uint32_t size_bytes = 0;
     std::uint32_t epoch = 0;
+    std::uint16_t payload_seq = 0;  // key may be reused for a missing number; this stays
     slot_state state = slot_state::empty;
     std::uint8_t nack_retries = 0;
     bool owed = false;  // the payload is the caller's and has not come back yet
@@ -454,7 +455,7 @@ class jitter_buffer {
   slot& at(std::uint64_t ext) noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
   bool live(const slot& s) const noexcept { return s.gen == gen_ && s.state == slot_state::held; }
   handback_type hand_back(slot& s) noexcept {
-    handback_type h{s.owner, s.epoch, static_cast<std::uint16_t>(s.key), s.why, s.payload};
+    handback_type h{s.owner, s.epoch, s.payload_seq, s.why, s.payload};
     s.payload = Payload{};  // reuse scrubs
     s.owed = false;
     --owed_dead_;
@@ -604,6 +605,7 @@ class jitter_buffer {
     s.keyframe = p.keyframe;
     s.owner = p.owner;
     s.epoch = p.epoch;
+    s.payload_seq = p.seq;
     history_.note(gen_, ext, p.timestamp);
     s.owed = true;
     s.why = drop_reason::flushed;
