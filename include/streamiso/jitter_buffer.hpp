@@ -28,6 +28,7 @@
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/jitter_delay_reference.hpp"
+#include "streamiso/detail/jitter_seq_history.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -236,14 +237,18 @@ class jitter_buffer {
     }
     const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
     slot& s = at(ext);
+    if (STREAMISO_UNLIKELY(old_range_valid_) && old_straggler(p)) {
+      return counters_.record(refusal::stale_session);
+    }
     if (ext < next_) {
-      if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext);
+      if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext, p, out, false);
       // Start-up window: the first packets are put in order, not dropped. The slot is free:
       // every held packet lies in (ext, highest_], less than a ring length above ext.
       next_ = ext;
     } else if (s.gen == gen_ && s.state == slot_state::held) {
-      return s.key == ext ? counters_.record(refusal::duplicate)
-                          : counters_.record(refusal::out_of_range, ext - next_);
+      if (s.key != ext) return counters_.record(refusal::out_of_range, ext - next_);
+      if (s.timestamp != p.timestamp) return restart_evidence(p, out);  // not a copy of it
+      return counters_.record(refusal::duplicate);
     }
     const bool retransmission = s.gen == gen_ && s.key == ext && s.state == slot_state::missing &&
                                 s.nack_retries != 0;
@@ -403,6 +408,7 @@ class jitter_buffer {
     std::uint32_t timestamp = 0;
     std::uint32_t size_bytes = 0;
     std::uint32_t epoch = 0;
+    std::uint16_t payload_seq = 0;  // key may be reused for a missing number; this stays
     slot_state state = slot_state::empty;
     std::uint8_t nack_retries = 0;
     bool owed = false;  // the payload is the caller's and has not come back yet
@@ -449,7 +455,7 @@ class jitter_buffer {
   slot& at(std::uint64_t ext) noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
   bool live(const slot& s) const noexcept { return s.gen == gen_ && s.state == slot_state::held; }
   handback_type hand_back(slot& s) noexcept {
-    handback_type h{s.owner, s.epoch, static_cast<std::uint16_t>(s.key), s.why, s.payload};
+    handback_type h{s.owner, s.epoch, s.payload_seq, s.why, s.payload};
     s.payload = Payload{};  // reuse scrubs
     s.owed = false;
     --owed_dead_;
@@ -484,8 +490,9 @@ class jitter_buffer {
   void forget_stream() noexcept {
     frame_end_ = 0;
     probation_seq_ = 0;
-    old_first_ = 0;
-    old_last_ = 0;
+    probation_ts_ = 0;
+    old_gen_ = 0;
+    old_highest_ = 0;
     keyframe_wanted_ = false;
     keyframe_requested_ = false;
     last_arrival_ = 0;
@@ -508,41 +515,67 @@ class jitter_buffer {
     store(at(next_), next_, p, false, out);
   }
 
-  refused refuse_behind(const slot& s, std::uint64_t ext) noexcept {
+  // A number this generation has passed. A copy of what it had there (the same timestamp,
+  // or one that fits its block) is a duplicate or late; a packet that does not fit is a
+  // sender that restarted its sequence behind us, confirmed like a jump. `far`: outside the
+  // misorder window, where a number nothing is known about may start a new space (RFC 3550).
+  result<insert_outcome> refuse_behind(const slot& s, std::uint64_t ext, const packet_type& p,
+                                       insert_outcome& out, bool far) noexcept {
+    const auto v = classify(s, ext, p.timestamp);
+    if (v == history::verdict::foreign || (far && v == history::verdict::unknown)) {
+      return restart_evidence(p, out);
+    }
     if (s.gen == gen_ && s.key == ext && s.state == slot_state::released) {
       return counters_.record(refusal::duplicate);
     }
-    return counters_.record(refusal::late, next_ - ext);
+    return counters_.record(refusal::late, next_ > ext ? next_ - ext : 0);
   }
 
-  // A packet far outside the window: a straggler of the sequence space we left after a jump
-  // (refused as stale), or the start of a new sequence space, accepted once a second
-  // consecutive packet confirms it (RFC 3550, appendix A.1).
+  using history = detail::jitter_seq_history;
+  // A block's 64 numbers can span a few seconds of media (audio at 20 ms a packet: 1.3 s),
+  // and a number that never arrived lies anywhere in it: 3 s either side still leaves a
+  // restarted sender's random timestamp base a chance of about 1e-4 to pass for a copy.
+  std::int64_t history_slack() const noexcept { return std::int64_t{cfg_.clock_rate_hz} * 3; }
+
+  history::verdict classify(const slot& s, std::uint64_t ext, std::uint32_t ts) const noexcept {
+    if (s.gen == gen_ && s.key == ext && (s.state == slot_state::held || s.state == slot_state::released)) {
+      return s.timestamp == ts ? history::verdict::fits : history::verdict::foreign;
+    }
+    return history_.check(gen_, ext, ts, history_slack());
+  }
+
+  // After a confirmed jump: a packet whose number and timestamp fit the space we left.
+  bool old_straggler(const packet_type& p) const noexcept {
+    const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(old_highest_)));
+    const std::uint64_t e = static_cast<std::uint64_t>(static_cast<std::int64_t>(old_highest_) + d);
+    return history_.check(old_gen_, e, p.timestamp, history_slack()) == history::verdict::fits;
+  }
+
+  // A packet far outside the window, or one that does not fit a number already passed: a
+  // straggler of the sequence space we left after a jump (stale), a stale copy of this
+  // space's own past (late or duplicate), or the start of a new sequence space, accepted once
+  // a second consecutive packet confirms it (RFC 3550, appendix A.1).
   result<insert_outcome> on_out_of_window(const packet_type& p, insert_outcome& out) noexcept {
-    if (old_range_valid_ &&
-        static_cast<std::uint16_t>(p.seq - old_first_) <= static_cast<std::uint16_t>(old_last_ - old_first_)) {
-      return counters_.record(refusal::stale_session);
-    }
-    // A number this generation has already released or declared lost (its slot still says
-    // so) is an old copy, not a new sequence space: two in a row must not flush the stream
-    // and replay numbers already played out.
-    const auto back = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
-    if (back < 0) {
-      const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
-      const slot& s = at(ext);
-      if (ext < next_ && s.gen == gen_ && s.key == ext &&
-          (s.state == slot_state::released || s.state == slot_state::lost)) {
-        return refuse_behind(s, ext);
-      }
-    }
-    if (!probation_valid_ || p.seq != probation_seq_) {
+    if (old_range_valid_ && old_straggler(p)) return counters_.record(refusal::stale_session);
+    // Read as a number behind the highest (a forward distance past max_dropout is also one
+    // 65536 - d behind): a copy of this generation's past must not restart the stream.
+    const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
+    const std::int64_t back = d < 0 ? d : std::int64_t{d} - 65536;
+    const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
+    return refuse_behind(at(ext), ext, p, out, true);
+  }
+
+  result<insert_outcome> restart_evidence(const packet_type& p, insert_outcome& out) noexcept {
+    const auto ts_step = static_cast<std::int32_t>(p.timestamp - probation_ts_);
+    if (!probation_valid_ || p.seq != probation_seq_ || ts_step < 0 ||
+        ts_step > static_cast<std::int32_t>(cfg_.clock_rate_hz)) {
       probation_valid_ = true;
       probation_seq_ = static_cast<std::uint16_t>(p.seq + 1);
+      probation_ts_ = p.timestamp;
       return counters_.record(refusal::out_of_range);
     }
-    const std::uint64_t span = std::min<std::uint64_t>(highest_ - next_ + 1, capacity());
-    old_first_ = static_cast<std::uint16_t>(highest_ - std::max<std::uint64_t>(span, cfg_.max_misorder));
-    old_last_ = static_cast<std::uint16_t>(highest_);
+    old_gen_ = gen_;
+    old_highest_ = highest_;
     out.flush = flush(true);
     out.flushed = true;
     old_range_valid_ = true;
@@ -572,6 +605,8 @@ class jitter_buffer {
     s.keyframe = p.keyframe;
     s.owner = p.owner;
     s.epoch = p.epoch;
+    s.payload_seq = p.seq;
+    history_.note(gen_, ext, p.timestamp);
     s.owed = true;
     s.why = drop_reason::flushed;
     s.payload = p.payload;
@@ -838,8 +873,10 @@ class jitter_buffer {
   bool old_range_valid_ = false;
   bool have_reference_ = false;
   std::uint16_t probation_seq_ = 0;
-  std::uint16_t old_first_ = 0;
-  std::uint16_t old_last_ = 0;
+  std::uint32_t probation_ts_ = 0;
+  std::uint64_t old_gen_ = 0;      // the generation a confirmed jump left, and its highest
+  std::uint64_t old_highest_ = 0;
+  history history_;
   jitter_usec last_arrival_ = 0;
   jitter_usec last_now_ = 0;
   jitter_usec last_keyframe_request_us_ = 0;
