@@ -11,6 +11,7 @@
 //     followed directly by the next frame (released or discarded), never by a missing gap;
 //   - counts add up: received == released + discarded + flushed + held;
 //   - a refused insert changes nothing but the refusal counters (F9).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -82,6 +83,8 @@ struct harness {
   si::owner bound = alice;    // whom the buffer serves now
   si::owner other = mallory;  // the foreign owner (the previous one after a rebind)
   std::vector<std::uint8_t> accepted;  // by insert id: 1 accepted, 2 released/dropped
+  std::vector<std::uint8_t> returned;  // by insert id: times its payload came back
+  std::vector<std::uint8_t> released_seq = std::vector<std::uint8_t>(65536, 0);  // this space
   std::uint64_t expected_next = 0;
   bool have_expected = false;
   std::uint64_t last_resets = 0;
@@ -100,6 +103,7 @@ struct harness {
     require(s.held == b.size(), "held == size()");
     if (s.resets != last_resets) {  // a flush (explicit or a confirmed jump): new space
       last_resets = s.resets;
+      std::fill(released_seq.begin(), released_seq.end(), std::uint8_t{0});
       have_expected = false;
       need_key = frames;
       in_frame = false;
@@ -147,7 +151,28 @@ struct harness {
                   after.flushed == before.flushed,
               "a refused insert disturbed state");
     }
+    if (r && r->handed_back) give_back(r->displaced);
     check_counts();
+  }
+
+  // One payload coming back to the writer: per payload, never twice, never a refused one.
+  void come_back(std::uint32_t id) {
+    require(id < accepted.size() && accepted[id] != 0, "a payload came back that was never accepted");
+    require(returned[id] == 0, "a payload came back twice");
+    returned[id] = 1;
+  }
+  void give_back(const buffer::handback_type& h) {
+    require(h.payload.seq == h.seq && h.payload.epoch == h.epoch, "hand-back names another packet");
+    come_back(h.payload.id);
+  }
+  void reclaim_all() {
+    for (auto h = b.reclaim(); h; h = b.reclaim()) give_back(*h);
+    require(b.stats().awaiting_handback == 0, "reclaim left payloads behind");
+  }
+  void check_payloads() {
+    const auto s = b.stats();
+    require(s.received == s.released + s.handed_back + s.awaiting_handback + s.held,
+            "payload counts add up");
   }
 
   void check_frame(const buffer::delivery_type& d) {
@@ -185,6 +210,9 @@ struct harness {
         require(d.payload.id < accepted.size() && accepted[d.payload.id] == 1,
                 "released something not accepted, or twice");
         accepted[d.payload.id] = 2;
+        come_back(d.payload.id);
+        require(released_seq[d.seq] == 0, "a sequence number released twice in one sequence space");
+        released_seq[d.seq] = 1;
         if (frames) check_frame(d);
         if (have_expected) require(d.ext_seq == expected_next, "out-of-order release");
         expected_next = d.ext_seq + 1;
@@ -217,6 +245,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   reader in{data, size};
   harness h{config_from(in)};
   h.accepted.assign(size + 1, 0);
+  h.returned.assign(size + 1, 0);
   std::uint32_t id = 0;
   std::uint16_t nacks[32];
   while (!in.done()) {
@@ -245,6 +274,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)h.b.keyframe_request_due(si::as_requester(h.bound), h.now);
         break;
       case 7: {
+        if ((op & 0x40) != 0) h.reclaim_all();
         const std::uint32_t old_epoch = h.b.epoch();
         const auto held = h.b.size();
         if ((op & 0x80) != 0) {  // a relay hands the buffer to the other owner
@@ -260,10 +290,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     h.check_counts();
+    h.check_payloads();
   }
   // Drain everything: every accepted packet must be released, discarded, flushed or held.
   h.pop(false, 255);
   h.now += 10'000'000;
   h.pop(false, 0);
+  // Then flush and reclaim: every accepted payload has come back exactly once.
+  const auto r = h.b.reset(h.b.epoch() + 1);
+  require(r.has_value(), "final reset");
+  h.reclaim_all();
+  require(h.b.size() == 0, "final reset left packets held");
+  for (std::size_t i = 0; i < h.accepted.size(); ++i) {
+    require((h.accepted[i] != 0) == (h.returned[i] != 0), "an accepted payload never came back");
+  }
   return 0;
 }

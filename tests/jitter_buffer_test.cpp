@@ -515,8 +515,9 @@ TEST_CASE("F9: the adaptive target grows at once on a spike and shrinks slowly, 
   const auto after = b.target_delay_us();
   CHECK(after < spiky);
   CHECK(after >= spiky - (800 / 16 + 1) * c.decrease_step_us);  // slow: one step per update
-  feed(4000, 500 * ms);
-  CHECK(b.target_delay_us() == c.max_delay_us);
+  feed(4000, 250 * ms);  // beyond max_delay_us a sample is a timestamp step, not delay
+  CHECK(b.target_delay_us() >= 200 * ms);
+  CHECK(b.target_delay_us() <= c.max_delay_us);
   CHECK(b.stats().jitter_us > 0);
 }
 
@@ -773,8 +774,8 @@ TEST_CASE("F1: a rebound buffer plays out the next owner's stream exactly as a n
     const std::int64_t jitter = static_cast<std::int64_t>(n * 104729 % 17) * ms + (n % 41 == 3 ? 25 * ms : 0);
     const auto seq = static_cast<std::uint16_t>(60000 + n);  // wraps through 65535
     const packet p = pkt(bob, 4, seq, t0 + static_cast<std::int64_t>(n) * 10 * ms + jitter, 123456 + n * 900);
-    const si::status su = used.insert(p);
-    const si::status sf = fresh.insert(p);
+    const auto su = used.insert(p);
+    const auto sf = fresh.insert(p);
     REQUIRE(static_cast<bool>(su) == static_cast<bool>(sf));
     if (!su) CHECK(su.reason() == sf.reason());
     const std::int64_t at = t0 + static_cast<std::int64_t>(n) * 10 * ms;

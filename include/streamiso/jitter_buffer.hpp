@@ -27,6 +27,8 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/jitter_delay_reference.hpp"
+#include "streamiso/detail/jitter_seq_history.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
@@ -116,7 +118,38 @@ struct flush_report {
   bool sequence_jump = false;     // true: caused by a confirmed jump, not by reset()
 };
 
-// Counts that add up: received == released + discarded + flushed + held.
+// Why an accepted payload came back without being released.
+enum class drop_reason : std::uint8_t {
+  flushed,      // reset(), rebind() or a confirmed sequence jump dropped it
+  undecodable,  // frame mode: discarded with a gap (it depends on lost data)
+  foreign,      // its slot's owner stamp did not match at release (defence in depth)
+};
+
+// An accepted payload handed back to the writer, with the reason it was not released.
+template <class Payload, class Owner = owner>
+struct jitter_handback {
+  Owner owner{};  // the owner stamp it was inserted with
+  std::uint32_t epoch = 0;
+  std::uint16_t seq = 0;
+  drop_reason reason = drop_reason::flushed;
+  Payload payload{};
+};
+
+// What an accepted insert did besides storing the packet.
+template <class Payload, class Owner = owner>
+struct jitter_insert_outcome {
+  // This packet confirmed a sequence jump: the previous sequence space was flushed (`flush`
+  // says what was dropped; its payloads come back through reclaim() or `displaced`).
+  bool flushed = false;
+  flush_report flush{};
+  // The packet's ring slot still held a dropped payload not yet reclaimed; it is handed back
+  // here, exactly once, instead of being overwritten.
+  bool handed_back = false;
+  jitter_handback<Payload, Owner> displaced{};
+};
+
+// Counts that add up: received == released + discarded + flushed + held, and per payload
+// received == released + handed_back + awaiting_handback + held.
 struct jitter_stats {
   std::uint64_t received = 0;   // accepted packets
   std::uint64_t reordered = 0;  // accepted below the highest sequence number seen
@@ -133,6 +166,8 @@ struct jitter_stats {
   std::uint64_t nacks_given_up = 0;
   std::uint64_t keyframe_requests = 0;
   std::uint64_t resets = 0;
+  std::uint64_t handed_back = 0;        // dropped payloads returned by insert() or reclaim()
+  std::uint64_t awaiting_handback = 0;  // dropped payloads still waiting for reclaim()
   jitter_usec target_delay_us = 0;
   jitter_usec jitter_us = 0;  // RFC 3550 interarrival jitter estimate
 };
@@ -151,6 +186,8 @@ class jitter_buffer {
   using requester_type = basic_requester<id_type>;
   using packet_type = jitter_packet<Payload, Owner>;
   using delivery_type = jitter_delivery<Payload, Owner>;
+  using handback_type = jitter_handback<Payload, Owner>;
+  using insert_outcome = jitter_insert_outcome<Payload, Owner>;
   static_assert(is_match_policy<Match, Owner, requester_type>::value,
                 "Match must be callable as bool(owner, requester)");
 
@@ -174,8 +211,10 @@ class jitter_buffer {
 
   // Accepts the owner's packet of the current epoch, or refuses it with a reason. A refused
   // packet changes nothing but the counters (and the RFC 3550 jump probation: a jump is
-  // confirmed by two consecutive packets).
-  [[nodiscard]] status insert(const packet_type& p) noexcept {
+  // confirmed by two consecutive packets), and its payload stays with the caller. An accepted
+  // payload comes back exactly once: from pop(), or as a jitter_handback (from reclaim() or
+  // in a later insert's outcome). The outcome says whether this insert flushed.
+  [[nodiscard]] result<insert_outcome> insert(const packet_type& p) noexcept {
     if (STREAMISO_UNLIKELY(!(p.owner == owner_))) return counters_.record(refusal::owner_mismatch);
     if (STREAMISO_UNLIKELY(p.epoch != epoch_)) return counters_.record(refusal::stale_session);
     if (STREAMISO_UNLIKELY(p.size_bytes == 0)) return counters_.record(refusal::malformed);
@@ -186,32 +225,50 @@ class jitter_buffer {
     if (STREAMISO_UNLIKELY(p.arrival_us < 0 || p.arrival_us > max_time)) {
       return counters_.record(refusal::malformed);
     }
+    insert_outcome out;
     if (STREAMISO_UNLIKELY(!started_)) {
-      accept_first(p);
-      return {};
+      accept_first(p, out);
+      return out;
     }
     const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
     if (STREAMISO_UNLIKELY(d > static_cast<std::int32_t>(cfg_.max_dropout) ||
                            d < -static_cast<std::int32_t>(cfg_.max_misorder))) {
-      return on_out_of_window(p);
+      return on_out_of_window(p, out);
     }
     const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
     slot& s = at(ext);
+    if (STREAMISO_UNLIKELY(old_range_valid_) && old_straggler(p)) {
+      return counters_.record(refusal::stale_session);
+    }
     if (ext < next_) {
-      if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext);
+      if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext, p, out, false);
       // Start-up window: the first packets are put in order, not dropped. The slot is free:
       // every held packet lies in (ext, highest_], less than a ring length above ext.
       next_ = ext;
     } else if (s.gen == gen_ && s.state == slot_state::held) {
-      return s.key == ext ? counters_.record(refusal::duplicate)
-                          : counters_.record(refusal::out_of_range, ext - next_);
+      if (s.key != ext) return counters_.record(refusal::out_of_range, ext - next_);
+      if (s.timestamp != p.timestamp) return restart_evidence(p, out);  // not a copy of it
+      return counters_.record(refusal::duplicate);
     }
     const bool retransmission = s.gen == gen_ && s.key == ext && s.state == slot_state::missing &&
                                 s.nack_retries != 0;
     if (ext < highest_) ++stats_.reordered;
-    store(s, ext, p, retransmission);
+    store(s, ext, p, retransmission, out);
     if (ext > highest_) highest_ = ext;
-    return {};
+    return out;
+  }
+
+  // Writer side: the next dropped payload (flushed, discarded as undecodable) that has not
+  // come back yet, with its owner stamp, epoch, number and reason; refusal::empty when none
+  // is waiting (stats().awaiting_handback == 0). Each comes back once, here or in the
+  // outcome of the insert that reuses its slot. At most one ring lap per call.
+  [[nodiscard]] result<handback_type> reclaim() noexcept {
+    if (owed_dead_ == 0) return refused{refusal::empty};
+    for (;;) {
+      slot& s = slots_[reclaim_cursor_];
+      reclaim_cursor_ = (reclaim_cursor_ + 1) & mask_;
+      if (s.owed && !live(s)) return hand_back(s);
+    }
   }
 
   // Drops everything of the current epoch (reported in the return value, counted in the
@@ -246,6 +303,7 @@ class jitter_buffer {
   }
 
   // ---- reader side: every call names its requester ----
+
 
   // The next packet whose playout deadline has passed, in sequence order; or refusal::gap
   // (detail = count, range in last_gap()) when missing or undecodable data is skipped; or
@@ -333,6 +391,7 @@ class jitter_buffer {
     s.duplicates = counters_.count(refusal::duplicate);
     s.late = counters_.count(refusal::late);
     s.refused = counters_.total() - counters_.count(refusal::gap);
+    s.awaiting_handback = owed_dead_;
     s.target_delay_us = target_us_;
     s.jitter_us = jitter_q4_ >> 4;
     return s;
@@ -348,8 +407,12 @@ class jitter_buffer {
     jitter_usec arrival_us = 0;   // missing slots: time of the last NACK
     std::uint32_t timestamp = 0;
     std::uint32_t size_bytes = 0;
+    std::uint32_t epoch = 0;
+    std::uint16_t payload_seq = 0;  // key may be reused for a missing number; this stays
     slot_state state = slot_state::empty;
     std::uint8_t nack_retries = 0;
+    bool owed = false;  // the payload is the caller's and has not come back yet
+    drop_reason why = drop_reason::flushed;  // given with the payload if it is not released
     bool marker = false;
     bool keyframe = false;
     Owner owner{};
@@ -361,7 +424,6 @@ class jitter_buffer {
   static constexpr std::uint32_t forget_interval = 2048;   // packets between halvings
   static constexpr std::uint32_t min_samples = 16;
   static constexpr jitter_usec max_time = jitter_usec{1} << 62;
-  static constexpr jitter_usec max_relative_us = jitter_usec{1} << 40;
   static constexpr std::uint64_t ext_origin = std::uint64_t{1} << 32;
 
   static jitter_config validated(const jitter_config& c) {
@@ -391,6 +453,15 @@ class jitter_buffer {
   }
 
   slot& at(std::uint64_t ext) noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
+  bool live(const slot& s) const noexcept { return s.gen == gen_ && s.state == slot_state::held; }
+  handback_type hand_back(slot& s) noexcept {
+    handback_type h{s.owner, s.epoch, s.payload_seq, s.why, s.payload};
+    s.payload = Payload{};  // reuse scrubs
+    s.owed = false;
+    --owed_dead_;
+    ++stats_.handed_back;
+    return h;
+  }
   bool held(const slot& s, std::uint64_t ext) const noexcept {
     return s.gen == gen_ && s.key == ext && s.state == slot_state::held;
   }
@@ -409,6 +480,7 @@ class jitter_buffer {
     emitting_ = false;
     probation_valid_ = false;
     have_reference_ = false;
+    reference_.reset();
     need_keyframe_ = cfg_.mode == jitter_mode::frame;
     next_ = highest_ = 0;
   }
@@ -418,15 +490,15 @@ class jitter_buffer {
   void forget_stream() noexcept {
     frame_end_ = 0;
     probation_seq_ = 0;
-    old_first_ = 0;
-    old_last_ = 0;
+    probation_ts_ = 0;
+    old_gen_ = 0;
+    old_highest_ = 0;
     keyframe_wanted_ = false;
     keyframe_requested_ = false;
     last_arrival_ = 0;
     last_now_ = 0;
     last_keyframe_request_us_ = 0;
-    ref_ts_ = 0;
-    ref_arrival_us_ = 0;
+    reference_.reset();
     prev_ts_ = 0;
     prev_arrival_us_ = 0;
     jitter_q4_ = 0;
@@ -437,56 +509,89 @@ class jitter_buffer {
     last_gap_ = gap_range{};
   }
 
-  void accept_first(const packet_type& p) noexcept {
+  void accept_first(const packet_type& p, insert_outcome& out) noexcept {
     started_ = true;
     next_ = highest_ = ext_origin + p.seq;
-    store(at(next_), next_, p, false);
+    store(at(next_), next_, p, false, out);
   }
 
-  refused refuse_behind(const slot& s, std::uint64_t ext) noexcept {
+  // A number this generation has passed. A copy of what it had there (the same timestamp,
+  // or one that fits its block) is a duplicate or late; a packet that does not fit is a
+  // sender that restarted its sequence behind us, confirmed like a jump. `far`: outside the
+  // misorder window, where a number nothing is known about may start a new space (RFC 3550).
+  result<insert_outcome> refuse_behind(const slot& s, std::uint64_t ext, const packet_type& p,
+                                       insert_outcome& out, bool far) noexcept {
+    const auto v = classify(s, ext, p.timestamp);
+    if (v == history::verdict::foreign || (far && v == history::verdict::unknown)) {
+      return restart_evidence(p, out);
+    }
     if (s.gen == gen_ && s.key == ext && s.state == slot_state::released) {
       return counters_.record(refusal::duplicate);
     }
-    return counters_.record(refusal::late, next_ - ext);
+    return counters_.record(refusal::late, next_ > ext ? next_ - ext : 0);
   }
 
-  // A packet far outside the window: a straggler of the sequence space we left after a jump
-  // (refused as stale), or the start of a new sequence space, accepted once a second
-  // consecutive packet confirms it (RFC 3550, appendix A.1).
-  status on_out_of_window(const packet_type& p) noexcept {
-    if (old_range_valid_ &&
-        static_cast<std::uint16_t>(p.seq - old_first_) <= static_cast<std::uint16_t>(old_last_ - old_first_)) {
-      return counters_.record(refusal::stale_session);
+  using history = detail::jitter_seq_history;
+  // A block's 64 numbers can span a few seconds of media (audio at 20 ms a packet: 1.3 s),
+  // and a number that never arrived lies anywhere in it: 3 s either side still leaves a
+  // restarted sender's random timestamp base a chance of about 1e-4 to pass for a copy.
+  std::int64_t history_slack() const noexcept { return std::int64_t{cfg_.clock_rate_hz} * 3; }
+
+  history::verdict classify(const slot& s, std::uint64_t ext, std::uint32_t ts) const noexcept {
+    if (s.gen == gen_ && s.key == ext && (s.state == slot_state::held || s.state == slot_state::released)) {
+      return s.timestamp == ts ? history::verdict::fits : history::verdict::foreign;
     }
-    // A number this generation has already released or declared lost (its slot still says
-    // so) is an old copy, not a new sequence space: two in a row must not flush the stream
-    // and replay numbers already played out.
-    const auto back = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
-    if (back < 0) {
-      const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
-      const slot& s = at(ext);
-      if (ext < next_ && s.gen == gen_ && s.key == ext &&
-          (s.state == slot_state::released || s.state == slot_state::lost)) {
-        return refuse_behind(s, ext);
-      }
-    }
-    if (!probation_valid_ || p.seq != probation_seq_) {
+    return history_.check(gen_, ext, ts, history_slack());
+  }
+
+  // After a confirmed jump: a packet whose number and timestamp fit the space we left.
+  bool old_straggler(const packet_type& p) const noexcept {
+    const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(old_highest_)));
+    const std::uint64_t e = static_cast<std::uint64_t>(static_cast<std::int64_t>(old_highest_) + d);
+    return history_.check(old_gen_, e, p.timestamp, history_slack()) == history::verdict::fits;
+  }
+
+  // A packet far outside the window, or one that does not fit a number already passed: a
+  // straggler of the sequence space we left after a jump (stale), a stale copy of this
+  // space's own past (late or duplicate), or the start of a new sequence space, accepted once
+  // a second consecutive packet confirms it (RFC 3550, appendix A.1).
+  result<insert_outcome> on_out_of_window(const packet_type& p, insert_outcome& out) noexcept {
+    if (old_range_valid_ && old_straggler(p)) return counters_.record(refusal::stale_session);
+    // Read as a number behind the highest (a forward distance past max_dropout is also one
+    // 65536 - d behind): a copy of this generation's past must not restart the stream.
+    const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
+    const std::int64_t back = d < 0 ? d : std::int64_t{d} - 65536;
+    const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + back);
+    return refuse_behind(at(ext), ext, p, out, true);
+  }
+
+  result<insert_outcome> restart_evidence(const packet_type& p, insert_outcome& out) noexcept {
+    const auto ts_step = static_cast<std::int32_t>(p.timestamp - probation_ts_);
+    if (!probation_valid_ || p.seq != probation_seq_ || ts_step < 0 ||
+        ts_step > static_cast<std::int32_t>(cfg_.clock_rate_hz)) {
       probation_valid_ = true;
       probation_seq_ = static_cast<std::uint16_t>(p.seq + 1);
+      probation_ts_ = p.timestamp;
       return counters_.record(refusal::out_of_range);
     }
-    const std::uint64_t span = std::min<std::uint64_t>(highest_ - next_ + 1, capacity());
-    old_first_ = static_cast<std::uint16_t>(highest_ - std::max<std::uint64_t>(span, cfg_.max_misorder));
-    old_last_ = static_cast<std::uint16_t>(highest_);
-    (void)flush(true);
+    old_gen_ = gen_;
+    old_highest_ = highest_;
+    out.flush = flush(true);
+    out.flushed = true;
     old_range_valid_ = true;
-    accept_first(p);
-    return {};
+    accept_first(p, out);
+    return out;
   }
 
   // Receive time never runs backwards here: a packet stamped earlier than the last one (two
   // sockets, two receive threads) counts as arriving with it.
-  void store(slot& s, std::uint64_t ext, const packet_type& p, bool retransmission) noexcept {
+  // The slot is not live; a dropped payload still in it goes back in the outcome.
+  void store(slot& s, std::uint64_t ext, const packet_type& p, bool retransmission,
+             insert_outcome& out) noexcept {
+    if (STREAMISO_UNLIKELY(s.owed)) {
+      out.displaced = hand_back(s);
+      out.handed_back = true;
+    }
     const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
     const jitter_usec relative = observe_timing(p.timestamp, arrival, retransmission);
     s.key = ext;
@@ -499,6 +604,11 @@ class jitter_buffer {
     s.marker = p.marker;
     s.keyframe = p.keyframe;
     s.owner = p.owner;
+    s.epoch = p.epoch;
+    s.payload_seq = p.seq;
+    history_.note(gen_, ext, p.timestamp);
+    s.owed = true;
+    s.why = drop_reason::flushed;
     s.payload = p.payload;
     last_arrival_ = arrival;
     probation_valid_ = false;
@@ -511,26 +621,17 @@ class jitter_buffer {
     return static_cast<jitter_usec>(ticks) * 1'000'000 / static_cast<jitter_usec>(cfg_.clock_rate_hz);
   }
 
-  // Returns the packet's delay relative to the fastest packet seen (>= 0, capped), and feeds
-  // both estimators. Retransmissions carry a round trip and stay out of the estimators.
+  // Returns the packet's delay against the drift-tracking reference (>= 0, capped at
+  // max_delay_us), and feeds both estimators. Retransmissions carry a round trip, and
+  // timestamp discontinuities are not delay: both stay out of the estimators.
   jitter_usec observe_timing(std::uint32_t timestamp, jitter_usec arrival, bool retransmission) noexcept {
-    if (!have_reference_) {
+    const auto smp = reference_.observe(timestamp, arrival, cfg_.clock_rate_hz, late_jump_us(),
+                                        early_jump_us());
+    if (!have_reference_ || !smp.usable) {  // the RFC 3550 estimate restarts across a jump
       have_reference_ = true;
-      ref_ts_ = prev_ts_ = timestamp;
-      ref_arrival_us_ = prev_arrival_us_ = arrival;
+      prev_ts_ = timestamp;
+      prev_arrival_us_ = arrival;
       return 0;
-    }
-    const auto since_ref = static_cast<std::int32_t>(timestamp - ref_ts_);
-    if (since_ref > (1 << 30) || since_ref < -(1 << 30)) {
-      // Keep timestamp differences far from 32-bit wrap: move the reference along, virtually.
-      ref_arrival_us_ += ticks_to_us(since_ref);
-      ref_ts_ = timestamp;
-    }
-    jitter_usec relative = (arrival - ref_arrival_us_) - ticks_to_us(static_cast<std::int32_t>(timestamp - ref_ts_));
-    if (relative < 0 || relative > max_relative_us) {  // faster than any before: new reference
-      ref_ts_ = timestamp;
-      ref_arrival_us_ = arrival;
-      relative = 0;
     }
     if (!retransmission) {
       const jitter_usec d = (arrival - prev_arrival_us_) -
@@ -539,9 +640,17 @@ class jitter_buffer {
       jitter_q4_ += abs_d - ((jitter_q4_ + 8) >> 4);  // J += (|D| - J) / 16, in 1/16 us
       prev_ts_ = timestamp;
       prev_arrival_us_ = arrival;
-      if (cfg_.adaptive) observe_delay(relative);
+      if (cfg_.adaptive) observe_delay(smp.relative);
     }
-    return std::min(relative, cfg_.max_delay_us);
+    return std::min(smp.relative, cfg_.max_delay_us);
+  }
+
+  // A sample later than the largest delay we would ever wait for is a timestamp step (or a
+  // stall no target could cover); one earlier than the reference by a quarter second (or
+  // max_delay_us, if smaller) is a timestamp jump: paths do not get that much faster at once.
+  jitter_usec late_jump_us() const noexcept { return std::max<jitter_usec>(cfg_.max_delay_us, 1); }
+  jitter_usec early_jump_us() const noexcept {
+    return std::max<jitter_usec>(std::min<jitter_usec>(cfg_.max_delay_us, 250'000), 1);
   }
 
   static constexpr jitter_usec max_delay_cap_us = 60'000'000;
@@ -585,7 +694,8 @@ class jitter_buffer {
       // error elsewhere cannot turn into a foreign release.
       emitting_ = false;
       s.state = slot_state::lost;
-      s.payload = Payload{};
+      s.why = drop_reason::foreign;  // handed back to the writer, never to this reader
+      ++owed_dead_;
       --stats_.held;
       ++stats_.flushed;
       ++next_;
@@ -606,6 +716,7 @@ class jitter_buffer {
     d.frame_last = cfg_.mode == jitter_mode::frame ? frame_last : s.marker;
     d.payload = s.payload;
     s.state = slot_state::released;
+    s.owed = false;
     s.payload = Payload{};  // reuse scrubs: a released slot holds nothing of the owner's
     --stats_.held;
     ++stats_.released;
@@ -691,8 +802,9 @@ class jitter_buffer {
     for (std::uint64_t x = next_; x <= last; ++x) {
       slot& s = at(x);
       s.state = slot_state::lost;
-      s.payload = Payload{};
+      s.why = drop_reason::undecodable;  // the payload waits for reclaim()
     }
+    owed_dead_ += count;
     stats_.held -= count;
     stats_.discarded += count;
     return report_gap(count, gap_cause::undecodable, last + 1);
@@ -730,6 +842,7 @@ class jitter_buffer {
       r.last_seq = static_cast<std::uint16_t>(highest_);
     }
     stats_.flushed += r.flushed;
+    owed_dead_ += stats_.held;  // held payloads stay in their slots until reclaimed: O(1)
     stats_.lost += r.missing;
     stats_.held = 0;
     ++stats_.resets;
@@ -760,15 +873,16 @@ class jitter_buffer {
   bool old_range_valid_ = false;
   bool have_reference_ = false;
   std::uint16_t probation_seq_ = 0;
-  std::uint16_t old_first_ = 0;
-  std::uint16_t old_last_ = 0;
+  std::uint32_t probation_ts_ = 0;
+  std::uint64_t old_gen_ = 0;      // the generation a confirmed jump left, and its highest
+  std::uint64_t old_highest_ = 0;
+  history history_;
   jitter_usec last_arrival_ = 0;
   jitter_usec last_now_ = 0;
   jitter_usec last_keyframe_request_us_ = 0;
 
   // Timing estimators.
-  std::uint32_t ref_ts_ = 0;
-  jitter_usec ref_arrival_us_ = 0;
+  detail::jitter_delay_reference reference_;
   std::uint32_t prev_ts_ = 0;
   jitter_usec prev_arrival_us_ = 0;
   jitter_usec jitter_q4_ = 0;
@@ -778,6 +892,8 @@ class jitter_buffer {
   std::uint64_t histogram_total_ = 0;
   std::uint64_t samples_ = 0;
 
+  std::uint64_t owed_dead_ = 0;  // dropped payloads still in their slots
+  std::size_t reclaim_cursor_ = 0;
   gap_range last_gap_{};
   flush_report last_flush_{};
   jitter_stats stats_{};

@@ -16,5 +16,13 @@
 #include "streamiso/spsc_queue.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
+#include "streamiso/rtp_packet.hpp"
+#include "streamiso/rtcp_feedback.hpp"
+#include "streamiso/rtx.hpp"
+#include "streamiso/rtp_stream.hpp"
+#include "streamiso/rtp_jitter_feed.hpp"
+#include "streamiso/rtp_depacketizer.hpp"
+#include "streamiso/h264_depacketizer.hpp"
+#include "streamiso/h265_depacketizer.hpp"
 
 #endif  // STREAMISO_STREAMISO_HPP

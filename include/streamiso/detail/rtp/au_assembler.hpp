@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+// The codec-independent half of the H.264/H.265 depacketizers: access-unit boundaries,
+// loss detection, fragments, parameter-set memory, Annex-B output into pool buffers.
+//
+// Boundaries. A unit is every payload with one RTP timestamp; it ends at the marker bit or
+// when the next timestamp begins. Loss. Payloads arrive in sequence order; a skipped
+// sequence number discards the open unit, and, because the missing packets may have been the
+// start of the next one, the unit the next payload belongs to as well (the first unit after
+// start-up too, unless its first payload begins a NAL unit). A discarded unit is reported
+// through take(), never delivered in part.
+#ifndef STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
+#define STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "streamiso/buffer_pool.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/rtp_depacketizer.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+
+// What a NAL unit is to the assembler; the codec classifies.
+enum class nal_role : std::uint8_t { other, vcl, vcl_random_access, vps, sps, pps };
+
+template <class Id, class Match>
+class au_assembler {
+ public:
+  using pool_type = buffer_pool<Id, Match>;
+  using owner_type = basic_owner<Id>;
+  using requester_type = basic_requester<Id>;
+
+  // required_sets: bit 0 VPS, 1 SPS, 2 PPS (what a random-access unit needs to decode).
+  au_assembler(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
+               unsigned required_sets)
+      : pool_(&pool),
+        owner_(o),
+        cfg_(cfg),
+        required_(required_sets),
+        sets_(new std::uint8_t[3 * cfg.max_parameter_set_bytes + 1]()) {}
+
+  au_assembler(const au_assembler&) = delete;
+  au_assembler& operator=(const au_assembler&) = delete;
+  ~au_assembler() { drop_queue(); }
+
+  // Starts a payload: boundaries and loss. False when the payload is to be skipped (it
+  // belongs to a unit already discarded); it is counted either way.
+  bool begin_packet(const rtp_unit& u, bool starts_nal) noexcept {
+    ++stats_.packets;
+    const bool gap = have_seq_ && u.sequence != static_cast<std::uint16_t>(last_seq_ + 1);
+    // A forward skip is loss; a repeated or earlier number (the caller broke the order) breaks
+    // the unit all the same but is not counted as lost.
+    const auto skipped = static_cast<std::uint16_t>(u.sequence - last_seq_ - 1);
+    if (gap && skipped < 0x8000) stats_.lost_packets += skipped;
+    have_seq_ = true;
+    last_seq_ = u.sequence;
+    const bool same_unit = state_ != state::idle && u.timestamp == ts_;
+    if (gap) {
+      if (state_ == state::open) discard(au_discard_cause::loss);
+      if (!same_unit) {
+        finish_skipping();
+        start_skipping(u.timestamp, au_discard_cause::loss);  // it may have lost its start
+      }
+      ++skipped_;
+      return false;
+    }
+    if (same_unit) {
+      if (state_ == state::skipping) {
+        ++skipped_;
+        return false;
+      }
+      ++cur_.packets;
+      cur_.last_sequence = u.sequence;
+      return true;
+    }
+    if (state_ == state::open) complete(false);
+    finish_skipping();
+    if (!started_ && !starts_nal) {  // joined the stream mid-unit
+      start_skipping(u.timestamp, au_discard_cause::loss);
+      ++skipped_;
+      return false;
+    }
+    started_ = true;
+    return open(u);
+  }
+
+  // Ends a payload: the marker closes the unit.
+  void end_packet(bool marker) noexcept {
+    if (!marker) return;
+    if (state_ == state::open) {
+      if (in_fragment_) {
+        fail(au_discard_cause::malformed);
+      } else {
+        complete(true);
+      }
+    }
+    finish_skipping();
+  }
+
+  // A whole NAL unit (header included).
+  void nal(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
+    if (state_ != state::open) return;
+    if (in_fragment_) return fail(au_discard_cause::malformed);
+    if (!before_nal(role)) return;
+    if (!write(start_code, 4) || !write(p, n)) return;
+    remember(p, n, role);
+  }
+
+  // A fragmented NAL unit: its reconstructed header, then the pieces.
+  void fragment_start(const std::uint8_t* header, std::size_t n, nal_role role) noexcept {
+    if (state_ != state::open) return;
+    if (in_fragment_) return fail(au_discard_cause::malformed);
+    if (!before_nal(role)) return;
+    in_fragment_ = true;
+    if (!write(start_code, 4)) return;
+    (void)write(header, n);
+  }
+  void fragment_piece(const std::uint8_t* p, std::size_t n, bool last) noexcept {
+    if (state_ != state::open) return;
+    if (!in_fragment_) return fail(au_discard_cause::malformed);
+    if (!write(p, n)) return;
+    if (last) in_fragment_ = false;
+  }
+  [[nodiscard]] bool in_fragment() const noexcept { return state_ == state::open && in_fragment_; }
+
+  // The current unit is broken: discard it and skip the rest of its timestamp.
+  void fail(au_discard_cause c) noexcept {
+    if (c == au_discard_cause::malformed) ++stats_.malformed_packets;
+    if (state_ == state::open) discard(c);
+  }
+
+  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept {
+    if (!match_(owner_, who)) return counters_.record(refusal::owner_mismatch);
+    if (q_count_ == 0) return refused{refusal::empty};
+    event e = q_[q_head_];
+    q_head_ = (q_head_ + 1) % q_.size();
+    --q_count_;
+    if (e.discarded) {
+      last_discard_ = e.discard;
+      return refused{refusal::gap, e.discard.packets};
+    }
+    return e.unit;
+  }
+
+  // Forgets the stream: the open unit is discarded (reported), parameter sets are cleared;
+  // completed units still queued stay there for take().
+  void reset() noexcept {
+    if (state_ == state::open) discard(au_discard_cause::loss);
+    finish_skipping();
+    have_seq_ = false;
+    started_ = false;
+    std::memset(sizes_.data(), 0, sizeof(sizes_));
+  }
+  void rebind(const owner_type& o) noexcept {
+    reset();
+    drop_queue();
+    owner_ = o;
+  }
+
+  [[nodiscard]] const depacketizer_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::uint64_t packets_pending() const noexcept {
+    return state_ == state::open ? cur_.packets : state_ == state::skipping ? skipped_ : 0;
+  }
+  [[nodiscard]] const au_discard& last_discard() const noexcept { return last_discard_; }
+  [[nodiscard]] const owner_type& bound_owner() const noexcept { return owner_; }
+  [[nodiscard]] refusal_counters& refusals() noexcept { return counters_; }
+
+ private:
+  enum class state : std::uint8_t { idle, open, skipping };
+  struct event {
+    bool discarded = false;
+    access_unit unit{};
+    au_discard discard{};
+  };
+  static constexpr std::uint8_t start_code[4] = {0, 0, 0, 1};
+  static constexpr std::uint8_t zeros[decoder_padding_bytes] = {};
+
+  bool open(const rtp_unit& u) noexcept {
+    auto b = pool_->acquire(owner_);
+    ts_ = u.timestamp;
+    cur_ = access_unit{};
+    cur_.timestamp = u.timestamp;
+    cur_.first_sequence = cur_.last_sequence = u.sequence;
+    cur_.packets = 1;
+    seen_sets_ = 0;
+    seen_vcl_ = false;
+    in_fragment_ = false;
+    if (!b) {
+      start_skipping(u.timestamp, au_discard_cause::pool_full);
+      skipped_ = 1;
+      return false;
+    }
+    buf_.emplace(std::move(*b));
+    state_ = state::open;
+    return true;
+  }
+
+  // A discarded unit's packets are counted in skipped_ until its timestamp ends, so that
+  // one unit is reported once however many of its packets follow.
+  void start_skipping(std::uint32_t ts, au_discard_cause c) noexcept {
+    state_ = state::skipping;
+    ts_ = ts;
+    cause_ = c;
+  }
+  void finish_skipping() noexcept {
+    if (state_ != state::skipping) return;
+    state_ = state::idle;
+    if (skipped_ != 0) record_discard(cause_, skipped_);
+    skipped_ = 0;
+  }
+
+  // Before the first VCL NAL of a random-access picture: prepend what it lacks.
+  bool before_nal(nal_role role) noexcept {
+    if (role == nal_role::vcl || role == nal_role::vcl_random_access) {
+      if (!seen_vcl_ && role == nal_role::vcl_random_access) {
+        cur_.random_access = true;
+        unsigned have = seen_sets_;
+        if (cfg_.prepend_parameter_sets) {
+          for (unsigned i = 0; i < 3; ++i) {
+            const unsigned bit = 1U << i;
+            if ((required_ & bit) == 0 || (have & bit) != 0 || sizes_[i] == 0) continue;
+            if (!write(start_code, 4) || !write(set_bytes(i), sizes_[i])) return false;
+            have |= bit;
+            cur_.parameter_sets_prepended = true;
+          }
+        }
+        cur_.keyframe = (have & required_) == required_;
+      }
+      seen_vcl_ = true;
+    }
+    ++cur_.nal_units;
+    return true;
+  }
+
+  void remember(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
+    unsigned i = 0;
+    switch (role) {
+      case nal_role::vps: i = 0; break;
+      case nal_role::sps: i = 1; break;
+      case nal_role::pps: i = 2; break;
+      default: return;
+    }
+    seen_sets_ |= 1U << i;
+    if (n > cfg_.max_parameter_set_bytes) return;
+    std::memcpy(set_bytes(i), p, n);
+    sizes_[i] = n;
+  }
+  std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * cfg_.max_parameter_set_bytes; }
+
+  bool write(const std::uint8_t* p, std::size_t n) noexcept {
+    writable& b = *buf_;
+    if (n > b.capacity() - b.size() || b.capacity() - b.size() - n < decoder_padding_bytes) {
+      fail(au_discard_cause::oversized);
+      return false;
+    }
+    (void)b.append(p, n);  // cannot fail: checked above
+    return true;
+  }
+
+  void complete(bool marker) noexcept {
+    // Nothing but ignored payload types: there is no unit to hand out, only packets to report.
+    if (in_fragment_ || cur_.nal_units == 0) return fail(au_discard_cause::malformed);
+    writable& b = *buf_;
+    const std::size_t size = b.size();
+    (void)b.append(zeros, decoder_padding_bytes);  // room kept by write()
+    auto h = b.publish(size);
+    buf_.reset();
+    state_ = state::idle;
+    if (!h) {  // cannot happen (length <= written); discard rather than hand out nothing
+      record_discard(au_discard_cause::malformed, cur_.packets);
+      return;
+    }
+    cur_.handle = *h;
+    cur_.size = size;
+    cur_.marker = marker;
+    if (q_count_ == q_.size()) {
+      (void)pool_->release(owner_, *h);
+      record_discard(au_discard_cause::queue_full, cur_.packets);
+      return;
+    }
+    stats_.packets_in_units += cur_.packets;
+    ++stats_.units;
+    if (cur_.keyframe) ++stats_.keyframes;
+    if (cur_.parameter_sets_prepended) ++stats_.parameter_sets_prepended;
+    event& e = q_[(q_head_ + q_count_) % q_.size()];
+    ++q_count_;
+    e.discarded = false;
+    e.unit = cur_;
+  }
+
+  void discard(au_discard_cause c) noexcept {
+    buf_.reset();  // an unpublished buffer goes back to the pool under a new generation
+    in_fragment_ = false;
+    start_skipping(ts_, c);
+    skipped_ = cur_.packets;
+  }
+
+  void record_discard(au_discard_cause c, std::uint32_t packets) noexcept {
+    stats_.packets_discarded += packets;
+    ++stats_.units_discarded;
+    au_discard d{ts_, packets, c};
+    counters_.record(refusal::gap, packets);
+    if (q_count_ == q_.size()) {  // no room to report it in order: keep the latest
+      last_discard_ = d;
+      return;
+    }
+    event& e = q_[(q_head_ + q_count_) % q_.size()];
+    ++q_count_;
+    e.discarded = true;
+    e.discard = d;
+  }
+
+  void drop_queue() noexcept {
+    for (; q_count_ != 0; --q_count_) {
+      event& e = q_[q_head_];
+      if (!e.discarded) (void)pool_->release(owner_, e.unit.handle);
+      q_head_ = (q_head_ + 1) % q_.size();
+    }
+  }
+
+  using writable = typename pool_type::writable_buffer;
+  pool_type* pool_;
+  owner_type owner_;
+  depacketizer_config cfg_;
+  unsigned required_;
+  Match match_{};
+  std::unique_ptr<std::uint8_t[]> sets_;
+  std::array<std::size_t, 3> sizes_{};
+  std::optional<writable> buf_;
+  access_unit cur_{};
+  state state_ = state::idle;
+  std::uint32_t ts_ = 0;
+  std::uint32_t skipped_ = 0;
+  au_discard_cause cause_ = au_discard_cause::loss;
+  std::uint16_t last_seq_ = 0;
+  bool have_seq_ = false;
+  bool started_ = false;
+  bool seen_vcl_ = false;
+  bool in_fragment_ = false;
+  unsigned seen_sets_ = 0;
+  std::array<event, 16> q_{};
+  std::size_t q_head_ = 0;
+  std::size_t q_count_ = 0;
+  au_discard last_discard_{};
+  depacketizer_stats stats_{};
+  refusal_counters counters_{"depacketizer"};
+};
+
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+// H.264 over RTP (RFC 6184, non-interleaved mode): single NAL unit packets, STAP-A and FU-A
+// reassembled into Annex-B access units in pool buffers of the stream's owner.
+//
+// Keyframes. An access unit with an IDR slice (NAL type 5) is random access; it is a keyframe
+// when its SPS and PPS are in it, or were remembered from earlier in the stream and prepended
+// (the remembered sets belong to this depacketizer's stream and are forgotten by reset() and
+// rebind(), never shared). Loss discards whole access units (see detail/rtp/au_assembler.hpp)
+// and reports each through take().
+//
+// One thread owns a depacketizer; the pool must outlive it. No allocation after construction.
+#ifndef STREAMISO_H264_DEPACKETIZER_HPP
+#define STREAMISO_H264_DEPACKETIZER_HPP
+
+#include <cstdint>
+
+#include "streamiso/buffer_pool.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/detail/rtp/au_assembler.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/rtp_depacketizer.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+namespace h264_nal {
+inline constexpr std::uint8_t idr = 5;
+inline constexpr std::uint8_t sps = 7;
+inline constexpr std::uint8_t pps = 8;
+inline constexpr std::uint8_t stap_a = 24;
+inline constexpr std::uint8_t fu_a = 28;
+}  // namespace h264_nal
+
+template <class Id = id128, class Match = exact_match>
+class h264_depacketizer {
+ public:
+  using pool_type = buffer_pool<Id, Match>;
+  using owner_type = basic_owner<Id>;
+  using requester_type = basic_requester<Id>;
+
+  h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
+      : a_(pool, o, cfg, 0b110) {}
+
+  // One payload in sequence order. Refused malformed (counted; the access unit it belongs
+  // to is discarded and reported) for an empty payload or one that breaks RFC 6184:
+  // truncated STAP-A, FU-A with start and end both set or a fragment without its start,
+  // interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types 0, 30, 31 are ignored.
+  [[nodiscard]] status push(const rtp_unit& u) noexcept {
+    const std::uint8_t* p = u.payload.data;
+    const std::size_t n = u.payload.size;
+    const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>(p[0] & 0x1F) : 0;
+    const bool starts_nal = !(type == h264_nal::fu_a && n >= 2 && (p[1] & 0x80) == 0);
+    if (!a_.begin_packet(u, starts_nal)) {
+      a_.end_packet(u.marker);
+      return {};
+    }
+    bool ok = n != 0;
+    if (ok) {
+      if (type >= 1 && type <= 23) {
+        a_.nal(p, n, role(type));
+      } else if (type == h264_nal::stap_a) {
+        ok = stap_a(p + 1, n - 1);
+      } else if (type == h264_nal::fu_a) {
+        ok = fu_a(p, n);
+      } else if (type >= 25 && type <= 29) {
+        ok = false;  // interleaved mode only; this depacketizer is non-interleaved
+      }
+    }
+    if (!ok) {
+      a_.fail(au_discard_cause::malformed);
+      a_.end_packet(u.marker);
+      return a_.refusals().record(refusal::malformed, type);
+    }
+    a_.end_packet(u.marker);
+    return {};
+  }
+
+  // The next access unit, in order; refused gap (detail = packets dropped, the cause in
+  // last_discard()) for a discarded one, empty when none is ready, owner_mismatch (counted)
+  // for a requester that is not the bound owner.
+  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept { return a_.take(who); }
+
+  // A new epoch of the same owner: the open unit is discarded (reported), parameter sets
+  // forgotten, sequence tracking restarted.
+  void reset() noexcept { a_.reset(); }
+  // Another owner: as reset(), and completed units still queued are released unread.
+  void rebind(const owner_type& o) noexcept { a_.rebind(o); }
+
+  [[nodiscard]] const depacketizer_stats& stats() const noexcept { return a_.stats(); }
+  [[nodiscard]] std::uint64_t packets_pending() const noexcept { return a_.packets_pending(); }
+  [[nodiscard]] const au_discard& last_discard() const noexcept { return a_.last_discard(); }
+  [[nodiscard]] refusal_counters& refusals() noexcept { return a_.refusals(); }
+
+ private:
+  static detail::nal_role role(std::uint8_t type) noexcept {
+    if (type == h264_nal::idr) return detail::nal_role::vcl_random_access;
+    if (type >= 1 && type <= 4) return detail::nal_role::vcl;
+    if (type == h264_nal::sps) return detail::nal_role::sps;
+    if (type == h264_nal::pps) return detail::nal_role::pps;
+    return detail::nal_role::other;
+  }
+
+  // RFC 6184 5.7.1: 16-bit size, then the NAL unit, repeated; at least one unit.
+  bool stap_a(const std::uint8_t* p, std::size_t n) noexcept {
+    if (n == 0) return false;
+    while (n != 0) {
+      if (n < 2) return false;
+      const std::size_t len = (std::size_t{p[0]} << 8) | p[1];
+      if (len == 0 || len > n - 2) return false;
+      const std::uint8_t type = p[2] & 0x1F;
+      if (type == 0 || type >= 24) return false;  // aggregates carry plain NAL units only
+      a_.nal(p + 2, len, role(type));
+      p += 2 + len;
+      n -= 2 + len;
+    }
+    return true;
+  }
+
+  // RFC 6184 5.8: FU indicator (F, NRI, 28), FU header (S, E, R, type), then the piece.
+  bool fu_a(const std::uint8_t* p, std::size_t n) noexcept {
+    if (n < 3) return false;
+    const bool start = (p[1] & 0x80) != 0;
+    const bool end = (p[1] & 0x40) != 0;
+    const std::uint8_t type = p[1] & 0x1F;
+    if ((start && end) || type == 0 || type >= 24) return false;
+    if (start) {
+      if (a_.in_fragment()) return false;
+      const std::uint8_t header = static_cast<std::uint8_t>((p[0] & 0xE0) | type);
+      a_.fragment_start(&header, 1, role(type));
+    } else if (!a_.in_fragment()) {
+      return false;
+    }
+    a_.fragment_piece(p + 2, n - 2, end);
+    return true;
+  }
+
+  detail::au_assembler<Id, Match> a_;
+};
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_H264_DEPACKETIZER_HPP

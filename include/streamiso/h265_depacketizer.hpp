@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// H.265 over RTP (RFC 7798, without DONL: sprop-max-don-diff = 0): single NAL unit packets,
+// aggregation packets (AP) and fragmentation units (FU) reassembled into Annex-B access
+// units in pool buffers of the stream's owner.
+//
+// Keyframes. An access unit with an IRAP picture (NAL types 16..21: BLA, IDR, CRA) is random
+// access; it is a keyframe when its VPS, SPS and PPS are in it or were remembered from earlier
+// in this stream and prepended. Loss handling as in h264_depacketizer.hpp.
+//
+// One thread owns a depacketizer; the pool must outlive it. No allocation after construction.
+#ifndef STREAMISO_H265_DEPACKETIZER_HPP
+#define STREAMISO_H265_DEPACKETIZER_HPP
+
+#include <cstdint>
+
+#include "streamiso/buffer_pool.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/detail/rtp/au_assembler.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/rtp_depacketizer.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+namespace h265_nal {
+inline constexpr std::uint8_t irap_first = 16;  // BLA_W_LP
+inline constexpr std::uint8_t irap_last = 21;   // CRA_NUT
+inline constexpr std::uint8_t vps = 32;
+inline constexpr std::uint8_t sps = 33;
+inline constexpr std::uint8_t pps = 34;
+inline constexpr std::uint8_t ap = 48;
+inline constexpr std::uint8_t fu = 49;
+inline constexpr std::uint8_t paci = 50;
+}  // namespace h265_nal
+
+template <class Id = id128, class Match = exact_match>
+class h265_depacketizer {
+ public:
+  using pool_type = buffer_pool<Id, Match>;
+  using owner_type = basic_owner<Id>;
+  using requester_type = basic_requester<Id>;
+
+  h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
+      : a_(pool, o, cfg, 0b111) {}
+
+  // One payload in sequence order. Refused malformed (counted; its access unit discarded and
+  // reported) for a payload shorter than its headers, the forbidden bit set, a TemporalId of
+  // 0, a truncated AP, an FU with start and end both set or without its start, an FU or AP
+  // carrying an AP/FU/PACI type. PACI packets (type 50) and undefined types 51..63 are ignored.
+  [[nodiscard]] status push(const rtp_unit& u) noexcept {
+    const std::uint8_t* p = u.payload.data;
+    const std::size_t n = u.payload.size;
+    const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>((p[0] >> 1) & 0x3F) : 0;
+    const bool starts_nal = !(type == h265_nal::fu && n >= 3 && (p[2] & 0x80) == 0);
+    if (!a_.begin_packet(u, starts_nal)) {
+      a_.end_packet(u.marker);
+      return {};
+    }
+    bool ok = n >= 2 && header_ok(p);
+    if (ok) {
+      if (type < h265_nal::ap) {
+        ok = n > 2;
+        if (ok) a_.nal(p, n, role(type));
+      } else if (type == h265_nal::ap) {
+        ok = aggregate(p + 2, n - 2);
+      } else if (type == h265_nal::fu) {
+        ok = fragment(p, n);
+      }
+    }
+    if (!ok) {
+      a_.fail(au_discard_cause::malformed);
+      a_.end_packet(u.marker);
+      return a_.refusals().record(refusal::malformed, type);
+    }
+    a_.end_packet(u.marker);
+    return {};
+  }
+
+  // As h264_depacketizer::take().
+  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept { return a_.take(who); }
+  void reset() noexcept { a_.reset(); }
+  void rebind(const owner_type& o) noexcept { a_.rebind(o); }
+
+  [[nodiscard]] const depacketizer_stats& stats() const noexcept { return a_.stats(); }
+  [[nodiscard]] std::uint64_t packets_pending() const noexcept { return a_.packets_pending(); }
+  [[nodiscard]] const au_discard& last_discard() const noexcept { return a_.last_discard(); }
+  [[nodiscard]] refusal_counters& refusals() noexcept { return a_.refusals(); }
+
+ private:
+  // F = 0 and TemporalId + 1 != 0 (RFC 7798 1.1.4).
+  static bool header_ok(const std::uint8_t* p) noexcept { return (p[0] & 0x80) == 0 && (p[1] & 0x07) != 0; }
+
+  static detail::nal_role role(std::uint8_t type) noexcept {
+    if (type >= h265_nal::irap_first && type <= h265_nal::irap_last) {
+      return detail::nal_role::vcl_random_access;
+    }
+    if (type <= 31) return detail::nal_role::vcl;
+    if (type == h265_nal::vps) return detail::nal_role::vps;
+    if (type == h265_nal::sps) return detail::nal_role::sps;
+    if (type == h265_nal::pps) return detail::nal_role::pps;
+    return detail::nal_role::other;
+  }
+
+  // RFC 7798 4.4.2: 16-bit size, then the NAL unit (with its 2-byte header), repeated;
+  // at least two units (one is allowed here: harmless).
+  bool aggregate(const std::uint8_t* p, std::size_t n) noexcept {
+    if (n == 0) return false;
+    while (n != 0) {
+      if (n < 2) return false;
+      const std::size_t len = (std::size_t{p[0]} << 8) | p[1];
+      if (len < 3 || len > n - 2) return false;
+      const std::uint8_t type = (p[2] >> 1) & 0x3F;
+      if (type >= h265_nal::ap || !header_ok(p + 2)) return false;
+      a_.nal(p + 2, len, role(type));
+      p += 2 + len;
+      n -= 2 + len;
+    }
+    return true;
+  }
+
+  // RFC 7798 4.4.3: payload header (type 49), FU header (S, E, FuType), then the piece.
+  bool fragment(const std::uint8_t* p, std::size_t n) noexcept {
+    if (n < 4) return false;
+    const bool start = (p[2] & 0x80) != 0;
+    const bool end = (p[2] & 0x40) != 0;
+    const std::uint8_t type = p[2] & 0x3F;
+    if ((start && end) || type >= h265_nal::ap) return false;
+    if (start) {
+      if (a_.in_fragment()) return false;
+      const std::uint8_t header[2] = {static_cast<std::uint8_t>((p[0] & 0x81) | (type << 1)), p[1]};
+      a_.fragment_start(header, 2, role(type));
+    } else if (!a_.in_fragment()) {
+      return false;
+    }
+    a_.fragment_piece(p + 3, n - 3, end);
+    return true;
+  }
+
+  detail::au_assembler<Id, Match> a_;
+};
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_H265_DEPACKETIZER_HPP

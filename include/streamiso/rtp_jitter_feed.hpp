@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// The thin adapter between an rtp_ingest and a jitter_buffer: it keeps accepted payload
+// bytes in a store of its own and hands the jitter buffer a small reference to them.
+//
+// Storage. One slot of max_payload_bytes per jitter-buffer slot, indexed by the sequence
+// number modulo the capacity, exactly as the jitter buffer indexes its ring; bytes are copied
+// in only after the jitter buffer has accepted the packet, so a refused duplicate never
+// overwrites a held payload. Each slot carries a stamp that the reference must match when the
+// packet is released: a reference that outlived its bytes is refused (stale_handle), never
+// read (F3). A slot is private to this feed, and the feed to one bound stream at a time.
+//
+// Zero-copy receive. Instead of push() (which copies the payload), the receive loop may read
+// the next datagram straight into staging(), accept() it there, and push_staged() it: the
+// staging buffer then becomes the packet's slot buffer and the slot's old buffer (free: its
+// packet was released, flushed or never there) becomes the next staging buffer.
+//
+// One thread owns a feed. No allocation after construction.
+#ifndef STREAMISO_RTP_JITTER_FEED_HPP
+#define STREAMISO_RTP_JITTER_FEED_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include "streamiso/config.hpp"
+#include "streamiso/jitter_buffer.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/rtp_packet.hpp"
+#include "streamiso/rtp_stream.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+// What the jitter buffer carries for an RTP packet: where its payload is in the feed's store.
+struct rtp_payload_ref {
+  std::uint32_t slot = 0;
+  std::uint32_t stamp = 0;  // 0 never names stored bytes
+};
+
+// Where the next datagram may be received (see push_staged()).
+struct rtp_receive_buffer {
+  std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+};
+
+// A packet released by the jitter buffer, in sequence order. `payload` stays valid until the
+// next call to push(), push_staged() or pop() on the feed, and until the next write into
+// staging().
+struct rtp_released {
+  std::uint16_t sequence = 0;
+  std::uint64_t extended_sequence = 0;
+  std::uint32_t timestamp = 0;
+  jitter_usec arrival_us = 0;
+  bool marker = false;
+  byte_view payload;
+};
+
+template <class Owner = owner, class Match = exact_match>
+class rtp_jitter_feed {
+ public:
+  using jitter_type = jitter_buffer<rtp_payload_ref, Owner, Match>;
+  using requester_type = typename jitter_type::requester_type;
+
+  // cfg.capacity must be at most 65536 (slots are indexed by the 16-bit sequence number);
+  // cfg.max_packet_bytes bounds the stored payload. Throws std::invalid_argument otherwise
+  // (and for whatever jitter_buffer refuses).
+  rtp_jitter_feed(const Owner& bound_owner, std::uint32_t epoch, const jitter_config& cfg)
+      : jb_(bound_owner, epoch, checked(cfg)),
+        slot_bytes_(std::size_t{cfg.max_packet_bytes} + header_room),
+        mask_(static_cast<std::uint32_t>(cfg.capacity - 1)),
+        bytes_(new std::uint8_t[(cfg.capacity + 1) * slot_bytes_]()),
+        stamps_(new std::uint32_t[cfg.capacity]()),
+        sizes_(new std::uint32_t[cfg.capacity]()),
+        offsets_(new std::uint32_t[cfg.capacity]()),
+        buffer_of_(new std::uint32_t[cfg.capacity]()),
+        staging_(static_cast<std::uint32_t>(cfg.capacity)) {
+    for (std::uint32_t i = 0; i <= mask_; ++i) buffer_of_[i] = i;
+  }
+
+  // Room in each buffer for the RTP header (CSRCs, extension) in front of a payload of
+  // max_packet_bytes, when datagrams are received in place.
+  static constexpr std::size_t header_room = 256;
+
+  // Hands an accepted packet to the jitter buffer; on success stores its payload. Refusals
+  // are the jitter buffer's (counted there): owner_mismatch, stale_session, duplicate, late,
+  // malformed (empty payload), oversized, out_of_range.
+  [[nodiscard]] status push(const rtp_accepted<Owner>& a) noexcept {
+    const std::uint32_t slot = a.sequence & mask_;
+    status s = insert(a, slot);
+    if (!s) return s;
+    // Accepted, so the payload is at most max_packet_bytes.
+    std::memcpy(buffer(buffer_of_[slot]), a.payload.data, a.payload.size);
+    offsets_[slot] = 0;
+    return s;
+  }
+
+  // The buffer to receive the next datagram into (max_packet_bytes + header_room bytes). A
+  // datagram the socket truncated (MSG_TRUNC) must be dropped, not accepted.
+  [[nodiscard]] rtp_receive_buffer staging() noexcept { return {buffer(staging_), slot_bytes_}; }
+
+  // As push(), for a packet accepted from a datagram received in staging(): nothing is copied.
+  // Refused malformed (counted) when the payload does not lie in the staging buffer.
+  [[nodiscard]] status push_staged(const rtp_accepted<Owner>& a) noexcept {
+    // Integer addresses: comparing pointers into different arrays is unspecified.
+    const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
+    const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);
+    if (STREAMISO_UNLIKELY(p < st || p - st > slot_bytes_ || a.payload.size > slot_bytes_ - (p - st))) {
+      return jb_.refusals().record(refusal::malformed);
+    }
+    const std::uint32_t slot = a.sequence & mask_;
+    status s = insert(a, slot);
+    if (!s) return s;
+    // The slot's buffer is free: the jitter buffer accepted a packet for this slot, so the
+    // one before it was released, flushed or never there.
+    offsets_[slot] = static_cast<std::uint32_t>(p - st);
+    const std::uint32_t old = buffer_of_[slot];
+    buffer_of_[slot] = staging_;
+    staging_ = old;
+    return s;
+  }
+
+  // The next due packet (see jitter_buffer::pop): refused gap (detail = count, range in
+  // jitter().last_gap()) for missing data, empty when nothing is due, owner_mismatch for a
+  // requester that is not the bound owner, stale_handle if the stored bytes were replaced.
+  [[nodiscard]] result<rtp_released> pop(const requester_type& who, jitter_usec now) noexcept {
+    auto d = jb_.pop(who, now);
+    if (!d) {
+      if (d.reason() == refusal::gap) reclaim_all();  // frame mode discards come back here
+      return refused{d.reason(), d.detail()};
+    }
+    const rtp_payload_ref r = d->payload;
+    if (STREAMISO_UNLIKELY(r.slot > mask_ || stamps_[r.slot] != r.stamp || r.stamp == 0)) {
+      return jb_.refusals().record(refusal::stale_handle, d->seq);
+    }
+    rtp_released out;
+    out.sequence = d->seq;
+    out.extended_sequence = d->ext_seq;
+    out.timestamp = d->timestamp;
+    out.arrival_us = d->arrival_us;
+    out.marker = d->marker;
+    out.payload = byte_view{buffer(buffer_of_[r.slot]) + offsets_[r.slot], sizes_[r.slot]};
+    stamps_[r.slot] = 0;  // released: a second reference to the same bytes fails
+    return out;
+  }
+
+  // The jitter buffer's reset() and rebind(), with the dropped payloads taken back at once.
+  [[nodiscard]] result<flush_report> reset(std::uint32_t new_epoch) noexcept {
+    auto r = jb_.reset(new_epoch);
+    reclaim_all();
+    return r;
+  }
+  [[nodiscard]] result<flush_report> rebind(const Owner& new_owner, std::uint32_t new_epoch) noexcept {
+    auto r = jb_.rebind(new_owner, new_epoch);
+    reclaim_all();
+    return r;
+  }
+
+  // The buffer itself (statistics, nack_list, keyframe_request_due). Call reset() and
+  // rebind() through the feed, so that dropped payloads are taken back.
+  [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
+  [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
+
+ private:
+  std::uint8_t* buffer(std::uint32_t i) noexcept { return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_; }
+
+  status insert(const rtp_accepted<Owner>& a, std::uint32_t slot) noexcept {
+    std::uint32_t stamp = next_stamp_ + 1;
+    if (stamp == 0) stamp = 1;
+    jitter_packet<rtp_payload_ref, Owner> p;
+    p.owner = a.owner;
+    p.epoch = a.epoch;
+    p.seq = a.sequence;
+    p.timestamp = a.timestamp;
+    p.arrival_us = a.arrival_us;
+    p.size_bytes = a.payload.size > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(a.payload.size);
+    p.marker = a.marker;
+    p.payload = rtp_payload_ref{slot, stamp};
+    auto r = jb_.insert(p);
+    if (!r) return refused{r.reason(), r.detail()};
+    // A payload handed back in the outcome lived in this same slot (same ring index): its
+    // stamp is overwritten below. A flush makes every held payload dead: take them back.
+    if (r->flushed) reclaim_all();
+    next_stamp_ = stamp;
+    stamps_[slot] = stamp;
+    sizes_[slot] = p.size_bytes;
+    return {};
+  }
+
+  // Takes back every payload the jitter buffer dropped without releasing (flushed, discarded
+  // as undecodable) and kills its stamp, so no reference to it can ever be honoured.
+  void reclaim_all() noexcept {
+    for (;;) {
+      auto h = jb_.reclaim();
+      if (!h) return;
+      const rtp_payload_ref ref = h->payload;
+      if (ref.slot <= mask_ && stamps_[ref.slot] == ref.stamp) stamps_[ref.slot] = 0;
+    }
+  }
+
+  static const jitter_config& checked(const jitter_config& c) {
+    if (c.capacity > 65536) throw std::invalid_argument("rtp_jitter_feed: capacity must be <= 65536");
+    if (c.max_packet_bytes == 0 || c.max_packet_bytes > 65536) {
+      throw std::invalid_argument("rtp_jitter_feed: max_packet_bytes must be in [1, 65536]");
+    }
+    return c;
+  }
+
+  jitter_type jb_;
+  std::size_t slot_bytes_;
+  std::uint32_t mask_;
+  std::unique_ptr<std::uint8_t[]> bytes_;
+  std::unique_ptr<std::uint32_t[]> stamps_;
+  std::unique_ptr<std::uint32_t[]> sizes_;
+  std::unique_ptr<std::uint32_t[]> offsets_;    // payload offset in the slot's buffer
+  std::unique_ptr<std::uint32_t[]> buffer_of_;  // slot -> buffer index (capacity + 1 buffers)
+  std::uint32_t staging_;                       // the buffer not owned by any slot
+  std::uint32_t next_stamp_ = 0;
+};
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_RTP_JITTER_FEED_HPP

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+// One RTP stream bound to its owner: the ingest step between a socket and the jitter buffer.
+//
+// An rtp_ingest is bound to (owner, SSRC, payload type, clock rate, epoch) and optionally to
+// the RTX stream that retransmits it. It accepts only that stream's datagrams; anything else
+// is refused and counted, never re-labelled. A relay that routes by socket and stamps every
+// datagram of a port with one owner therefore cannot hand camera B's packet to camera A's
+// jitter buffer, where it would fill A's lost sequence number (F6) or restart A's stream (F4).
+//
+// An SSRC change of the same camera (encoder restart, RTSP re-SETUP) is refused like any
+// foreign stream; once several consecutive datagrams of one new SSRC carry the bound payload
+// type, ssrc_change_suspected() says so, and the caller decides: rebind() with a new epoch.
+//
+// One thread owns an ingest (the receive loop). No allocation after construction.
+#ifndef STREAMISO_RTP_STREAM_HPP
+#define STREAMISO_RTP_STREAM_HPP
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "streamiso/accounting.hpp"
+#include "streamiso/config.hpp"
+#include "streamiso/jitter_buffer.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/rtcp_feedback.hpp"
+#include "streamiso/rtp_packet.hpp"
+#include "streamiso/rtx.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+
+template <class Owner = owner>
+struct rtp_binding {
+  Owner owner{};
+  std::uint32_t ssrc = 0;
+  std::uint8_t payload_type = 96;
+  std::uint32_t clock_rate_hz = 90'000;
+  std::uint32_t epoch = 0;
+  bool has_rtx = false;  // when true, the RTX stream below is accepted as retransmissions
+  std::uint32_t rtx_ssrc = 0;
+  std::uint8_t rtx_payload_type = 0;
+  // Consecutive datagrams of one unknown SSRC with the bound payload type before
+  // ssrc_change_suspected() turns true (they are refused all the same).
+  std::uint32_t ssrc_change_threshold = 3;
+};
+
+// The detail of an owner_mismatch refusal from rtp_ingest::accept().
+enum class rtp_foreign : std::uint8_t {
+  ssrc = 1,              // neither the media nor the RTX SSRC
+  payload_type = 2,      // the media SSRC with another payload type
+  rtx_payload_type = 3,  // the RTX SSRC with another payload type
+};
+
+// A datagram accepted as this stream's, in the media stream's terms (RTX unwrapped).
+// Borrowed: `payload` points into the datagram.
+template <class Owner = owner>
+struct rtp_accepted {
+  Owner owner{};
+  std::uint32_t epoch = 0;
+  std::uint16_t sequence = 0;  // the original sequence number for a retransmission
+  std::uint32_t timestamp = 0;
+  std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
+  jitter_usec arrival_us = 0;
+  bool marker = false;
+  bool retransmission = false;
+  byte_view payload;
+};
+
+// Counts that add up: datagrams == accepted + refused (by reason below).
+struct rtp_ingest_stats {
+  std::uint64_t datagrams = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t retransmissions = 0;  // accepted through the RTX stream
+  std::uint64_t malformed = 0;
+  std::uint64_t foreign_ssrc = 0;
+  std::uint64_t foreign_payload_type = 0;
+  std::uint64_t foreign_rtx_payload_type = 0;
+  std::uint64_t ssrc_changes_suspected = 0;  // times ssrc_change_suspected() turned true
+  std::uint64_t rebinds = 0;
+  std::uint64_t sender_reports = 0;
+};
+
+template <class Owner = owner>
+class rtp_ingest {
+ public:
+  using binding_type = rtp_binding<Owner>;
+  using accepted_type = rtp_accepted<Owner>;
+
+  // Throws std::invalid_argument for a clock rate outside [1000, 10^7] or a payload type
+  // above 127.
+  explicit rtp_ingest(const binding_type& b) : b_(validated(b)), counters_("rtp_ingest") {}
+
+  rtp_ingest(const rtp_ingest&) = delete;
+  rtp_ingest& operator=(const rtp_ingest&) = delete;
+
+  // Parses and checks one datagram. Refusals (all counted): malformed (detail = rtp_error,
+  // or rtx_error::no_osn for an RTX packet without payload), owner_mismatch (detail =
+  // rtp_foreign) for another stream's datagram.
+  [[nodiscard]] result<accepted_type> accept(const void* data, std::size_t size,
+                                             jitter_usec arrival_us) noexcept {
+    ++stats_.datagrams;
+    auto v = parse_rtp(data, size);
+    if (STREAMISO_UNLIKELY(!v)) {
+      ++stats_.malformed;
+      return counters_.record(v.reason(), v.detail());
+    }
+    const rtp_view& p = *v;
+    accepted_type a;
+    if (STREAMISO_LIKELY(p.ssrc() == b_.ssrc)) {
+      if (STREAMISO_UNLIKELY(p.payload_type() != b_.payload_type)) {
+        ++stats_.foreign_payload_type;
+        return foreign(rtp_foreign::payload_type);
+      }
+      a.sequence = p.sequence();
+      a.payload = p.payload();
+      a.marker = p.marker();
+    } else if (b_.has_rtx && p.ssrc() == b_.rtx_ssrc) {
+      auto u = unwrap_rtx(p, rtx_binding{b_.rtx_ssrc, b_.rtx_payload_type, b_.ssrc, b_.payload_type});
+      if (!u) {
+        if (u.reason() == refusal::malformed) {
+          ++stats_.malformed;
+          return counters_.record(refusal::malformed, u.detail());
+        }
+        ++stats_.foreign_rtx_payload_type;
+        return foreign(rtp_foreign::rtx_payload_type);
+      }
+      a.sequence = u->original_sequence;
+      a.payload = u->payload;
+      a.marker = u->marker;
+      a.retransmission = true;
+      ++stats_.retransmissions;
+    } else {
+      note_unknown_ssrc(p);
+      ++stats_.foreign_ssrc;
+      return foreign(rtp_foreign::ssrc);
+    }
+    candidate_run_ = 0;
+    a.owner = b_.owner;
+    a.epoch = b_.epoch;
+    a.timestamp = p.timestamp();
+    a.extended_timestamp = extend_timestamp(p.timestamp(), a.retransmission);
+    a.arrival_us = arrival_us;
+    ++stats_.accepted;
+    return a;
+  }
+
+  // An RTCP sender report from this stream's SSRC maps its RTP time to wall-clock time.
+  // Refused owner_mismatch (counted) for another sender's report.
+  [[nodiscard]] status on_sender_report(std::uint32_t sender_ssrc,
+                                        const rtcp_sender_info& s) noexcept {
+    if (sender_ssrc != b_.ssrc) return counters_.record(refusal::owner_mismatch, sender_ssrc);
+    sr_ = s;
+    have_sr_ = true;
+    ++stats_.sender_reports;
+    return {};
+  }
+
+  // Wall-clock time (microseconds since 1900-01-01, NTP's epoch) of an RTP timestamp, from
+  // the last sender report; refused empty before the first one. Timestamps within 2^31
+  // clock units of the report's, either side.
+  [[nodiscard]] result<std::int64_t> wallclock_us(std::uint32_t rtp_timestamp) const noexcept {
+    if (!have_sr_) return refused{refusal::empty};
+    const std::int64_t base = static_cast<std::int64_t>(sr_.ntp_seconds) * 1'000'000 +
+                              static_cast<std::int64_t>((std::uint64_t{sr_.ntp_fraction} * 1'000'000) >> 32);
+    const auto d = static_cast<std::int32_t>(rtp_timestamp - sr_.rtp_timestamp);
+    return base + static_cast<std::int64_t>(d) * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
+  }
+
+  // Media time of an extended timestamp, in microseconds from the stream's first packet.
+  [[nodiscard]] std::int64_t media_time_us(std::int64_t extended_timestamp) const noexcept {
+    return extended_timestamp * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
+  }
+
+  // Binds the ingest to another stream (or the same camera's new SSRC). The epoch must
+  // change: everything accepted under the old binding belongs to the old epoch, which the
+  // jitter buffer then refuses (stale_session). Refused stale_session (counted) otherwise.
+  [[nodiscard]] status rebind(const binding_type& b) noexcept {
+    if (b.epoch == b_.epoch) return counters_.record(refusal::stale_session, b.epoch);
+    if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000 || b.payload_type > 127 ||
+        b.rtx_payload_type > 127) {
+      return counters_.record(refusal::malformed);
+    }
+    b_ = b;
+    candidate_run_ = 0;
+    candidate_ssrc_ = 0;
+    suspected_ = false;
+    have_ts_ = false;
+    have_sr_ = false;
+    ++stats_.rebinds;
+    return {};
+  }
+
+  [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
+  [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
+  [[nodiscard]] const binding_type& binding() const noexcept { return b_; }
+  [[nodiscard]] const rtp_ingest_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] refusal_counters& refusals() noexcept { return counters_; }
+  [[nodiscard]] const refusal_counters& refusals() const noexcept { return counters_; }
+
+ private:
+  static const binding_type& validated(const binding_type& b) {
+    if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000) {
+      throw std::invalid_argument("rtp_ingest: clock_rate_hz must be in [1000, 10^7]");
+    }
+    if (b.payload_type > 127 || b.rtx_payload_type > 127) {
+      throw std::invalid_argument("rtp_ingest: payload types are 7 bits");
+    }
+    return b;
+  }
+
+  refused foreign(rtp_foreign why) noexcept {
+    return counters_.record(refusal::owner_mismatch, static_cast<std::uint64_t>(why));
+  }
+
+  void note_unknown_ssrc(const rtp_view& p) noexcept {
+    if (p.payload_type() != b_.payload_type) return;  // another kind of stream entirely
+    if (p.ssrc() != candidate_ssrc_) {
+      candidate_ssrc_ = p.ssrc();
+      candidate_run_ = 0;
+      suspected_ = false;
+    }
+    if (++candidate_run_ >= b_.ssrc_change_threshold && !suspected_) {
+      suspected_ = true;
+      ++stats_.ssrc_changes_suspected;
+    }
+  }
+
+  // RTP timestamps wrap every 2^32 units (13 h at 90 kHz); extended by the signed distance
+  // from the highest seen. A retransmission never moves the reference.
+  std::int64_t extend_timestamp(std::uint32_t ts, bool retransmission) noexcept {
+    if (!have_ts_) {
+      have_ts_ = true;
+      ts_origin_ = ts;
+      ts_highest_ = 0;
+      return 0;
+    }
+    const std::uint32_t highest_wrapped = ts_origin_ + static_cast<std::uint32_t>(ts_highest_);
+    const std::int64_t ext = ts_highest_ + static_cast<std::int32_t>(ts - highest_wrapped);
+    if (ext > ts_highest_ && !retransmission) ts_highest_ = ext;
+    return ext;
+  }
+
+  binding_type b_;
+  rtp_ingest_stats stats_{};
+  std::uint32_t candidate_ssrc_ = 0;
+  std::uint32_t candidate_run_ = 0;
+  bool suspected_ = false;
+  bool have_ts_ = false;
+  bool have_sr_ = false;
+  std::uint32_t ts_origin_ = 0;
+  std::int64_t ts_highest_ = 0;
+  rtcp_sender_info sr_{};
+  refusal_counters counters_;
+};
+
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_RTP_STREAM_HPP

@@ -1,0 +1,437 @@
+// H.264 depacketization (RFC 6184): single NAL, STAP-A, FU-A, loss, keyframes, parameter
+// sets, decoder padding, refusals, accounting and the allocation-free path.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "alloc_counter.hpp"
+#include "rtp_test_support.hpp"
+#include "streamiso/h264_depacketizer.hpp"
+
+namespace si = streamiso;
+using streamiso_test::bytes;
+
+namespace {
+const si::owner cam{0xCA, 1};
+const si::owner other_cam{0xCB, 2};
+const si::requester viewer = si::as_requester(cam);
+
+const bytes sps = {0x67, 0x42, 0xC0, 0x0B, 0xDA};
+const bytes pps = {0x68, 0xCE, 0x3C, 0x80};
+const bytes idr = {0x65, 0x88, 0x84, 0x21, 0x43, 0x10};
+const bytes slice = {0x41, 0x9A, 0x02, 0x03};
+const bytes sei = {0x06, 0x05, 0x01, 0xAA, 0x80};
+
+struct fixture {
+  si::buffer_pool<> pool{8, 4096};
+  si::h264_depacketizer<> d{pool, cam};
+  std::uint16_t seq = 1000;
+
+  si::status push(const bytes& payload, std::uint32_t ts, bool marker) {
+    return d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq++, ts, marker});
+  }
+  bytes take_bytes(si::access_unit* info = nullptr) {
+    auto au = d.take(viewer);
+    REQUIRE(au.has_value());
+    if (info != nullptr) *info = *au;
+    bool pad = false;
+    bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
+    CHECK(pad);
+    CHECK(pool.release(cam, au->handle).has_value());
+    return b;
+  }
+  void check_accounting() {
+    const auto& s = d.stats();
+    CHECK(s.packets == s.packets_in_units + s.packets_discarded + d.packets_pending());
+  }
+};
+
+bytes annex_b(std::initializer_list<const bytes*> nals) {
+  bytes out;
+  for (const bytes* n : nals) {
+    out.insert(out.end(), {0, 0, 0, 1});
+    out.insert(out.end(), n->begin(), n->end());
+  }
+  return out;
+}
+
+bytes stap_a(std::initializer_list<const bytes*> nals) {
+  bytes out = {0x78};  // F=0 NRI=3 type 24
+  for (const bytes* n : nals) {
+    out.push_back(static_cast<std::uint8_t>(n->size() >> 8));
+    out.push_back(static_cast<std::uint8_t>(n->size()));
+    out.insert(out.end(), n->begin(), n->end());
+  }
+  return out;
+}
+
+// FU-A pieces of `nal`, `piece` payload bytes each.
+std::vector<bytes> fu_a(const bytes& nal, std::size_t piece) {
+  std::vector<bytes> out;
+  const std::uint8_t ind = static_cast<std::uint8_t>((nal[0] & 0xE0) | 28);
+  for (std::size_t i = 1; i < nal.size(); i += piece) {
+    const std::size_t n = std::min(piece, nal.size() - i);
+    std::uint8_t hdr = nal[0] & 0x1F;
+    if (i == 1) hdr |= 0x80;
+    if (i + n == nal.size()) hdr |= 0x40;
+    bytes p = {ind, hdr};
+    p.insert(p.end(), nal.begin() + static_cast<std::ptrdiff_t>(i),
+             nal.begin() + static_cast<std::ptrdiff_t>(i + n));
+    out.push_back(p);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("F8 h264: single NAL unit packets make an Annex-B unit followed by zeroed padding") {
+  fixture f;
+  CHECK(f.push(sei, 3000, false).has_value());
+  CHECK(f.push(slice, 3000, true).has_value());
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&sei, &slice}));
+  CHECK(au.timestamp == 3000);
+  CHECK(au.packets == 2);
+  CHECK(au.nal_units == 2);
+  CHECK(au.first_sequence == 1000);
+  CHECK(au.last_sequence == 1001);
+  CHECK(au.marker);
+  CHECK_FALSE(au.random_access);
+  CHECK_FALSE(au.keyframe);
+  CHECK(f.d.take(viewer).refused_for(si::refusal::empty));
+  f.check_accounting();
+}
+
+TEST_CASE("F8 h264: a recycled pool buffer shows nothing of its previous unit past the new one") {
+  si::buffer_pool<> pool{1, 256};
+  si::h264_depacketizer<> d{pool, cam};
+  bytes big(150, 0xEE);
+  big[0] = 0x41;
+  CHECK(d.push({{big.data(), big.size()}, 1, 10, true}).has_value());
+  auto a = d.take(viewer);
+  REQUIRE(a.has_value());
+  CHECK(pool.release(cam, a->handle).has_value());
+  CHECK(d.push({{slice.data(), slice.size()}, 2, 20, true}).has_value());
+  auto b = d.take(viewer);
+  REQUIRE(b.has_value());
+  auto v = pool.read(b->handle, viewer);
+  REQUIRE(v.has_value());
+  CHECK(v->size() == 4 + slice.size());
+  for (std::size_t k = 0; k < si::decoder_padding_bytes; ++k) CHECK(v->data()[v->size() + k] == 0);
+}
+
+TEST_CASE("h264: STAP-A with SPS and PPS, then an IDR: a keyframe") {
+  fixture f;
+  CHECK(f.push(stap_a({&sps, &pps}), 0, false).has_value());
+  CHECK(f.push(idr, 0, true).has_value());
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&sps, &pps, &idr}));
+  CHECK(au.random_access);
+  CHECK(au.keyframe);
+  CHECK_FALSE(au.parameter_sets_prepended);
+  CHECK(f.d.stats().keyframes == 1);
+}
+
+TEST_CASE("h264: FU-A reassembles a fragmented NAL unit (header rebuilt from indicator and FU header)") {
+  fixture f;
+  bytes nal = {0x65};  // NRI 3, IDR
+  for (int i = 0; i < 50; ++i) nal.push_back(static_cast<std::uint8_t>(i + 1));
+  CHECK(f.push(stap_a({&sps, &pps}), 90, false).has_value());
+  const auto pieces = fu_a(nal, 7);
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    CHECK(f.push(pieces[i], 90, i + 1 == pieces.size()).has_value());
+  }
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&sps, &pps, &nal}));
+  CHECK(au.keyframe);
+  CHECK(au.packets == 1 + pieces.size());
+  f.check_accounting();
+}
+
+TEST_CASE("F6 h264: a lost FU-A fragment discards the whole unit and reports it") {
+  fixture f;
+  bytes nal = {0x41};
+  for (int i = 0; i < 40; ++i) nal.push_back(static_cast<std::uint8_t>(0x10 + i));
+  const auto pieces = fu_a(nal, 8);
+  REQUIRE(pieces.size() == 5);
+  // Unit at ts 100 complete; unit at ts 200 loses its third fragment; unit at ts 300 complete.
+  CHECK(f.push(slice, 100, true).has_value());
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (i == 2) {
+      ++f.seq;  // never arrives
+      continue;
+    }
+    CHECK(f.push(pieces[i], 200, i + 1 == pieces.size()).has_value());
+  }
+  CHECK(f.push(slice, 300, true).has_value());
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&slice}));
+  CHECK(au.timestamp == 100);
+  auto gap = f.d.take(viewer);
+  REQUIRE(gap.refused_for(si::refusal::gap));
+  CHECK(gap.detail() == 4);  // the four fragments that did arrive
+  CHECK(f.d.last_discard().timestamp == 200);
+  CHECK(f.d.last_discard().cause == si::au_discard_cause::loss);
+  CHECK(f.take_bytes(&au) == annex_b({&slice}));
+  CHECK(au.timestamp == 300);
+  CHECK(f.d.stats().lost_packets == 1);
+  CHECK(f.d.stats().units_discarded == 1);
+  f.check_accounting();
+}
+
+TEST_CASE("F6 h264: loss between units discards the unit that follows (its start may be lost)") {
+  fixture f;
+  CHECK(f.push(slice, 100, true).has_value());
+  f.seq += 2;  // two packets lost: maybe the first NALs of ts 200
+  CHECK(f.push(slice, 200, true).has_value());
+  CHECK(f.push(slice, 300, true).has_value());
+  CHECK(f.d.take(viewer).has_value());
+  auto g = f.d.take(viewer);
+  REQUIRE(g.refused_for(si::refusal::gap));
+  CHECK(f.d.last_discard().timestamp == 200);
+  auto third = f.d.take(viewer);
+  REQUIRE(third.has_value());
+  CHECK(third->timestamp == 300);
+  f.check_accounting();
+}
+
+TEST_CASE("h264: parameter sets remembered per stream and prepended to a later IDR") {
+  fixture f;
+  CHECK(f.push(stap_a({&sps, &pps}), 0, false).has_value());
+  CHECK(f.push(idr, 0, true).has_value());
+  (void)f.take_bytes();
+  CHECK(f.push(slice, 3000, true).has_value());
+  (void)f.take_bytes();
+  // An IDR without SPS/PPS (a relay dropped the STAP-A, or the sender sends them once).
+  CHECK(f.push(sei, 6000, false).has_value());
+  CHECK(f.push(idr, 6000, true).has_value());
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&sei, &sps, &pps, &idr}));
+  CHECK(au.keyframe);
+  CHECK(au.parameter_sets_prepended);
+  CHECK(f.d.stats().parameter_sets_prepended == 1);
+}
+
+TEST_CASE("F4 h264: an IDR without parameter sets is random access but not a keyframe; reset forgets them") {
+  fixture f;
+  CHECK(f.push(idr, 0, true).has_value());
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&idr}));
+  CHECK(au.random_access);
+  CHECK_FALSE(au.keyframe);
+  CHECK(f.push(stap_a({&sps, &pps}), 10, false).has_value());
+  CHECK(f.push(idr, 10, true).has_value());
+  CHECK(f.take_bytes(&au).size() > 0);
+  CHECK(au.keyframe);
+  // New epoch: the remembered sets belong to the old stream and are not prepended any more.
+  f.d.reset();
+  CHECK(f.push(idr, 20, true).has_value());
+  CHECK(f.take_bytes(&au) == annex_b({&idr}));
+  CHECK_FALSE(au.keyframe);
+  CHECK_FALSE(au.parameter_sets_prepended);
+}
+
+TEST_CASE("F1 h264: rebind to another owner drops queued units and forgets parameter sets") {
+  fixture f;
+  CHECK(f.push(stap_a({&sps, &pps}), 0, false).has_value());
+  CHECK(f.push(idr, 0, true).has_value());
+  f.d.rebind(other_cam);
+  CHECK(f.d.take(viewer).refused_for(si::refusal::owner_mismatch));
+  const si::requester other = si::as_requester(other_cam);
+  CHECK(f.d.take(other).refused_for(si::refusal::empty));
+  CHECK(f.push(idr, 10, true).has_value());
+  auto au = f.d.take(other);
+  REQUIRE(au.has_value());
+  CHECK_FALSE(au->parameter_sets_prepended);
+  CHECK(f.pool.read(au->handle, viewer).refused_for(si::refusal::owner_mismatch));
+  CHECK(f.pool.release(other_cam, au->handle).has_value());
+}
+
+TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and reported") {
+  const bytes cases[] = {
+      {},                                 // empty
+      {0x78},                             // STAP-A without units
+      {0x78, 0x00},                       // STAP-A size cut
+      {0x78, 0x00, 0x05, 0x41, 0x01},     // STAP-A size past the end
+      {0x78, 0x00, 0x00},                 // STAP-A zero-size unit
+      {0x78, 0x00, 0x02, 0x7C, 0x01},     // STAP-A carrying an FU-A
+      {0x7C, 0x85},                       // FU-A without payload
+      {0x7C, 0xC5, 0x01},                 // FU-A with start and end
+      {0x7C, 0x9C, 0x01},                 // FU-A of type 28
+      {0x7C, 0x80, 0x01},                 // FU-A of type 0
+      {0x79, 0x00, 0x00, 0x01},           // STAP-B (interleaved)
+      {0x7A, 0x00},                       // MTAP16
+      {0x7D, 0x85, 0x00, 0x00, 0x01},     // FU-B
+  };
+  for (const bytes& c : cases) {
+    fixture f;
+    CHECK(f.push(slice, 50, false).has_value());
+    auto r = f.push(c, 50, true);
+    CHECK(r.refused_for(si::refusal::malformed));
+    auto g = f.d.take(viewer);
+    REQUIRE(g.refused_for(si::refusal::gap));
+    CHECK(g.detail() == 2);
+    CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
+    CHECK(f.d.stats().malformed_packets == 1);
+    CHECK(f.d.refusals().count(si::refusal::malformed) == 1);
+    // The stream goes on.
+    CHECK(f.push(slice, 60, true).has_value());
+    CHECK(f.d.take(viewer).has_value());
+    f.check_accounting();
+  }
+}
+
+TEST_CASE("F9 h264: FU-A middle without a start, and a new start inside a fragment, are malformed") {
+  fixture f;
+  CHECK(f.push(slice, 1, true).has_value());  // start-up
+  (void)f.take_bytes();
+  CHECK(f.push({0x7C, 0x05, 0x01}, 2, false).refused_for(si::refusal::malformed));
+  fixture g;
+  CHECK(g.push(slice, 1, true).has_value());
+  (void)g.take_bytes();
+  CHECK(g.push({0x7C, 0x85, 0x01}, 2, false).has_value());
+  CHECK(g.push({0x7C, 0x85, 0x02}, 2, false).refused_for(si::refusal::malformed));
+  // A marker inside an unfinished fragment.
+  fixture h;
+  CHECK(h.push({0x7C, 0x85, 0x01}, 2, true).has_value());
+  auto r = h.d.take(viewer);
+  CHECK(r.refused_for(si::refusal::gap));
+  CHECK(h.d.last_discard().cause == si::au_discard_cause::malformed);
+}
+
+TEST_CASE("h264: joining mid-unit skips to the next unit start; undefined NAL types are ignored") {
+  fixture f;
+  CHECK(f.push({0x7C, 0x05, 0x01}, 1, false).has_value());  // FU-A middle: joined mid-unit
+  CHECK(f.push({0x7C, 0x45, 0x02}, 1, true).has_value());
+  CHECK(f.push({0x1E, 0x00}, 2, false).has_value());  // type 30: ignored
+  CHECK(f.push(slice, 2, true).has_value());
+  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  si::access_unit au;
+  CHECK(f.take_bytes(&au) == annex_b({&slice}));
+  CHECK(au.packets == 2);
+  f.check_accounting();
+}
+
+TEST_CASE("h264: a unit ends at the next timestamp when its marker is missing") {
+  fixture f;
+  CHECK(f.push(slice, 1, false).has_value());
+  CHECK(f.push(slice, 2, true).has_value());
+  si::access_unit au;
+  (void)f.take_bytes(&au);
+  CHECK_FALSE(au.marker);
+  CHECK(au.timestamp == 1);
+  (void)f.take_bytes(&au);
+  CHECK(au.marker);
+}
+
+TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards with their cause") {
+  si::buffer_pool<> pool{1, 128};
+  si::h264_depacketizer<> d{pool, cam};
+  bytes big(100, 0x01);
+  big[0] = 0x41;
+  CHECK(d.push({{big.data(), big.size()}, 1, 1, true}).has_value());  // 4 + 100 + 64 > 128
+  CHECK(d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(d.last_discard().cause == si::au_discard_cause::oversized);
+  CHECK(d.push({{slice.data(), slice.size()}, 2, 2, true}).has_value());
+  auto held = d.take(viewer);
+  REQUIRE(held.has_value());
+  CHECK(d.push({{slice.data(), slice.size()}, 3, 3, true}).has_value());  // pool empty
+  CHECK(d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(d.last_discard().cause == si::au_discard_cause::pool_full);
+  CHECK(pool.release(cam, held->handle).has_value());
+  // Queue: never drained.
+  si::buffer_pool<> many{64, 128};
+  si::h264_depacketizer<> q{many, cam};
+  for (std::uint16_t i = 0; i < 40; ++i) {
+    CHECK(q.push({{slice.data(), slice.size()}, i, i, true}).has_value());
+  }
+  std::uint64_t units = 0;
+  std::uint64_t gaps = 0;
+  for (;;) {
+    auto r = q.take(viewer);
+    if (r) {
+      ++units;
+      CHECK(many.release(cam, r->handle).has_value());
+    } else if (r.refused_for(si::refusal::gap)) {
+      ++gaps;
+    } else {
+      break;
+    }
+  }
+  CHECK(units == 16);
+  CHECK(q.stats().units_discarded == 24);
+  CHECK(gaps <= 24);
+  CHECK(q.last_discard().cause == si::au_discard_cause::queue_full);
+  const auto& s = q.stats();
+  CHECK(s.packets == s.packets_in_units + s.packets_discarded + q.packets_pending());
+}
+
+TEST_CASE("F1 h264: take() refuses a requester that is not the owner, and counts it") {
+  fixture f;
+  CHECK(f.push(slice, 1, true).has_value());
+  CHECK(f.d.take(si::as_requester(other_cam)).refused_for(si::refusal::owner_mismatch));
+  CHECK(f.d.refusals().count(si::refusal::owner_mismatch) == 1);
+  CHECK(f.d.take(viewer).has_value());
+}
+
+TEST_CASE("h264: no allocation per packet after construction" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
+  si::buffer_pool<> pool{4, 8192};
+  si::h264_depacketizer<> d{pool, cam};
+  bytes nal(3000, 0x5A);
+  nal[0] = 0x65;
+  const auto pieces = fu_a(nal, 1200);
+  const bytes ps = stap_a({&sps, &pps});
+  std::uint16_t seq = 0;
+  streamiso_test::allocation_probe probe;
+  for (std::uint32_t frame = 0; frame < 200; ++frame) {
+    if (frame % 50 == 0) CHECK(d.push({{ps.data(), ps.size()}, seq++, frame, false}).has_value());
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      if (frame % 7 == 3 && i == 1) {
+        ++seq;  // loss
+        continue;
+      }
+      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, i + 1 == pieces.size()});
+    }
+    for (;;) {
+      auto r = d.take(viewer);
+      if (r) {
+        (void)pool.release(cam, r->handle);
+      } else if (!r.refused_for(si::refusal::gap)) {
+        break;
+      }
+    }
+  }
+  CHECK(probe.count() == 0);
+  CHECK(d.stats().units > 100);
+  CHECK(d.stats().units_discarded > 10);
+}
+
+TEST_CASE("F8 h264: a unit of ignored types only is reported, never handed out empty") {
+  fixture f;
+  CHECK(f.push(slice, 1, true).has_value());
+  (void)f.take_bytes();
+  CHECK(f.push({0x1E, 0x00}, 2, false).has_value());  // type 30
+  CHECK(f.push({0x1F, 0x00}, 2, true).has_value());   // type 31
+  auto r = f.d.take(viewer);
+  REQUIRE(r.refused_for(si::refusal::gap));
+  CHECK(r.detail() == 2);
+  CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
+  f.check_accounting();
+}
+
+TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is not counted lost") {
+  fixture f;
+  CHECK(f.push(slice, 1, false).has_value());
+  f.seq -= 1;  // the same number again
+  CHECK(f.push(slice, 1, true).has_value());
+  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(f.d.stats().lost_packets == 0);
+  f.seq -= 5;  // backwards
+  CHECK(f.push(slice, 2, true).has_value());
+  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(f.d.stats().lost_packets == 0);
+  CHECK(f.push(slice, 3, true).has_value());
+  CHECK(f.d.take(viewer).has_value());
+  f.check_accounting();
+}
