@@ -3,6 +3,7 @@
 #   -DSOURCE=<consumer main.cpp> -DWORK=<scratch dir>
 # The staging prefix is first copied elsewhere: the .pc must follow its files (relocatable),
 # must not name the configure-time prefix, and must leave the language standard to the user.
+cmake_minimum_required(VERSION 3.14...3.31)
 foreach(v PKG_CONFIG PREFIX CXX STD SOURCE WORK)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "pkg_config_consumer.cmake: -D${v}=... is required")
