@@ -895,6 +895,10 @@ int main(int argc, char** argv) {
     return cli.refuse("--households " + std::to_string(static_cast<unsigned>(o.households)) +
                       " exceeds --cameras " + std::to_string(static_cast<unsigned>(o.cameras)));
   }
+  if (cli.dry_run()) {
+    cli.print_values(stdout);
+    return 0;
+  }
   try {
     return run(o);
   } catch (const std::exception& e) {  // a configuration the components refused to build

@@ -58,7 +58,7 @@ constexpr std::size_t max_requests_per_connection = 32;
 // Exit codes (also in --help); 2 is a bad command line (example::exit_usage).
 constexpr int exit_crossed = 1;         // streamiso served a foreign byte
 constexpr int exit_proves_nothing = 3;  // the naive path did not leak, or streamiso served nothing
-constexpr double max_household_seconds = 40960;  // households x simulated seconds: memory bound
+constexpr double max_household_seconds = 20480;  // households x simulated seconds: 4096 x 5 s is ~300 MB
 constexpr std::string_view exit_codes_help =
     "exit codes:\n"
     "  0  the naive cache leaked and streamiso served no foreign byte\n"
@@ -799,16 +799,21 @@ int main(int argc, char** argv) {
                    "Replays the 2019 still-cache incident through a naive cache and through streamiso.",
                    exit_codes_help);
   cli.add("households", "households, one camera and one smart display each", &o.households, 2, 4096, true);
-  cli.add("seconds", "simulated seconds (households x seconds at most 40960)", &o.seconds, 1, 3600, false);
+  cli.add("seconds", "simulated seconds (--households x --seconds at most 20480)", &o.seconds, 1, 3600, false);
   cli.add("poor", "percent of households on extremely poor networks", &o.poor_percent, 0, 100, false);
   cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s, 0.5, 3600, false);
   cli.add("spare-slots", "relay slots beyond one per household", &o.spare_slots, 1, 1024, true);
   cli.add("seed", "seed of the simulated night", &o.seed, 0, 1e15, true);
   if (const auto code = cli.exit_code(argc, argv)) return *code;
   if (o.households * o.seconds > max_household_seconds) {
-    return cli.refuse("--households x --seconds is " + std::to_string(o.households * o.seconds) +
-                      ", above " + std::to_string(static_cast<long>(max_household_seconds)) +
-                      " (the night is built in memory)");
+    char why[128];
+    std::snprintf(why, sizeof why, "--households x --seconds is %.15g, above %.15g (the night is built in memory)",
+                  o.households * o.seconds, max_household_seconds);
+    return cli.refuse(why);
+  }
+  if (cli.dry_run()) {
+    cli.print_values(stdout);
+    return 0;
   }
   try {
     return run(o);

@@ -101,6 +101,10 @@ class cli {
         usage(stdout);
         return outcome::help;
       }
+      if (arg == "--dry-run") {
+        dry_run_ = true;
+        continue;
+      }
       if (arg.substr(0, 2) != "--") return fail("unexpected argument '" + std::string(arg) + "'");
       arg.remove_prefix(2);
       std::string value;
@@ -132,10 +136,20 @@ class cli {
     return std::nullopt;
   }
 
+  // --dry-run was given: check every option (and the caller its combinations), run nothing.
+  [[nodiscard]] bool dry_run() const noexcept { return dry_run_; }
+
   // A refusal found after parsing (a combination of options): one line, like parse().
   int refuse(const std::string& why) const {
     (void)fail(why);
     return exit_usage;
+  }
+
+  // The values in effect, one line (for --dry-run).
+  void print_values(std::FILE* out) const {
+    std::fprintf(out, "%.*s", int(program_.size()), program_.data());
+    for (const auto& s : specs_) std::fprintf(out, " --%.*s %.15g", int(s.name.size()), s.name.data(), *s.target);
+    std::fprintf(out, "\n");
   }
 
   void usage(std::FILE* out) const {
@@ -146,6 +160,7 @@ class cli {
                    s.name.data(), int(s.help.size()), s.help.data(), *s.target,
                    s.integral ? "whole number" : "range", s.min, s.max);
     }
+    std::fprintf(out, "  --%-16s %s\n", "dry-run", "check the options, print them and exit without running");
     std::fprintf(out, "  --%-16s %s\n", "help", "print this help and exit");
     if (!epilog_.empty()) std::fprintf(out, "\n%.*s\n", int(epilog_.size()), epilog_.data());
   }
@@ -167,6 +182,7 @@ class cli {
   std::string_view program_;
   std::string_view summary_;
   std::string_view epilog_;
+  bool dry_run_ = false;
   std::vector<option_spec> specs_;
 };
 
