@@ -1,10 +1,10 @@
 // The README snippet for the frame rings (docs/ring.md), compiled and run by CTest so it
 // never rots. Keep the two in sync: the lines between the markers are the snippet.
-#include <cstdio>
-#include <string>
-
 // --- snippet begins ---
 #include <streamiso/streamiso.hpp>
+
+#include <cstdio>
+#include <string>
 namespace si = streamiso;
 
 int main() {
