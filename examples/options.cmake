@@ -120,7 +120,7 @@ streamiso_option_test(incident_replay combo.reconnect_every_0.5 0 --reconnect-ev
 streamiso_option_test(incident_replay combo.largest_night 0|3 HEAVY --households 4096 --seconds 5)
 streamiso_option_test(incident_replay combo.all_min 0|3 --households 2 --seconds 1 --poor 0
   --reconnect-every 0.5 --spare-slots 1 --seed 0)
-streamiso_option_test(incident_replay combo.all_max 0|3 --households 5 --seconds 3600 --poor 100
+streamiso_option_test(incident_replay combo.all_max 0|3 HEAVY --households 5 --seconds 3600 --poor 100
   --reconnect-every 3600 --spare-slots 1024 --seed 1e15)
 streamiso_option_test(incident_replay combo.dry_run 0 --households 4096 --seconds 5 --dry-run)
 foreach(bad IN ITEMS "households=1" "households=4097" "seconds=0.5" "seconds=3600.5" "poor=-1"
