@@ -4,6 +4,7 @@
 # itself has a unit test.
 
 add_executable(cli_test cli_test.cpp)
+target_link_libraries(cli_test PRIVATE streamiso::streamiso)  # for its C++17 requirement
 streamiso_set_warnings(cli_test)
 add_test(NAME example.options.parser COMMAND cli_test)
 set_tests_properties(example.options.parser PROPERTIES LABELS "example;options")
