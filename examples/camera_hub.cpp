@@ -30,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,8 +50,20 @@ constexpr std::size_t max_frame_bytes = chunk_bytes * max_chunks;
 constexpr std::size_t ring_capacity = 16;  // about half a second at 30 fps
 constexpr std::size_t thumbnail_bytes = 256;
 constexpr double fps = 30.0;
+constexpr double max_cameras = 1024;
 constexpr ns::usec trace_window_us = 10'000'000;  // traces longer than this loop (memory bound)
 constexpr std::uint32_t none = 0xFFFFFFFFU;
+
+// Exit codes (also in --help): 0 isolation held and frames were delivered; 2 a bad command
+// line (example::exit_usage).
+constexpr int exit_crossed = 1;            // a delivery crossed owners, was torn, or counts broke
+constexpr int exit_nothing_delivered = 3;  // isolation held, but no frame reached a viewer
+constexpr std::string_view exit_codes_help =
+    "exit codes:\n"
+    "  0  every delivery was its owner's, the counts add up, and frames were delivered\n"
+    "  1  a delivery crossed owners or was torn, or the counts do not add up (a bug)\n"
+    "  2  a bad option (one line on stderr says which)\n"
+    "  3  isolation held but no frame reached a viewer (e.g. 50% loss with 1 s jitter)";
 
 struct options {
   double cameras = 64;
@@ -259,13 +272,17 @@ ns::profile camera_network(const options& o, std::uint64_t seed) {
   p.spike_scale_us = 30'000;
   p.spike_alpha = 1.5;
   p.spike_cap_us = 400'000;
-  // Reconnect storms: every camera drops within 300 ms of the storm and comes back.
+  // Reconnect storms, spread evenly over the trace window: every camera drops within 300 ms
+  // of the storm for 50-250 ms and comes back. When storms are closer together than that, the
+  // jitter and the outage shrink to a quarter and a half of the spacing, so outages never
+  // overlap (the simulator refuses overlapping script events).
   ns::rng r(seed);
-  const double window_s = std::min(o.seconds, trace_window_us / 1e6);
+  const double window_us = std::min(o.seconds * 1e6, static_cast<double>(trace_window_us));
+  const double spacing_us = window_us / (o.reconnects + 1.0);
   for (int k = 1; k <= static_cast<int>(o.reconnects); ++k) {
-    const double storm_s = window_s * k / (o.reconnects + 1.0);
-    p.script.push_back(ns::outage{static_cast<ns::usec>(storm_s * 1e6 + r.uniform() * 300'000),
-                                  50'000 + static_cast<ns::usec>(r.uniform() * 200'000), true});
+    const double start_us = spacing_us * k + r.uniform() * std::min(300'000.0, spacing_us / 4);
+    const double down_us = std::min(50'000 + r.uniform() * 200'000, spacing_us / 2);
+    p.script.push_back(ns::outage{static_cast<ns::usec>(start_us), static_cast<ns::usec>(down_us), true});
   }
   return p;
 }
@@ -839,17 +856,19 @@ int run(const options& o) {
   std::printf("  %-34s %12llu   (torn or corrupt: %llu)\n", "cross-owner deliveries", static_cast<unsigned long long>(cross),
               static_cast<unsigned long long>(torn));
 
-  int status = 0;
-  if (cross != 0 || torn != 0) status = 1;
+  if (cross != 0 || torn != 0) {
+    std::printf("FAIL: a delivery crossed owners or was torn\n");
+    return exit_crossed;
+  }
   if (!jitter_adds_up || conservation != 0) {
     std::printf("FAIL: counts do not add up (%llu viewer mismatches)\n", static_cast<unsigned long long>(conservation));
-    status = 1;
+    return exit_crossed;
   }
   if (delivered == 0) {
-    std::printf("FAIL: nothing was delivered\n");
-    status = 1;
+    std::printf("nothing was delivered: the network or the run was too poor to show anything\n");
+    return exit_nothing_delivered;
   }
-  return status;
+  return 0;
 }
 
 }  // namespace
@@ -857,25 +876,32 @@ int run(const options& o) {
 int main(int argc, char** argv) {
   options o;
   example::cli cli("camera_hub",
-                   "A multi-tenant camera relay under a degraded network; every viewer checks every byte.");
-  cli.add("cameras", "cameras", &o.cameras, 1, 100000, true);
-  cli.add("viewers", "viewers per camera (app, smart display, recorder, ...)", &o.viewers, 1, 64, true);
-  cli.add("households", "households the cameras belong to", &o.households, 1, 100000, true);
-  cli.add("seconds", "wall-clock seconds to run", &o.seconds, 0.2, 86400, false);
+                   "A multi-tenant camera relay under a degraded network; every viewer checks every byte.",
+                   exit_codes_help);
+  cli.add("cameras", "cameras", &o.cameras, 1, max_cameras, true);
+  cli.add("viewers", "viewers per camera (app, smart display, recorder, ...)", &o.viewers, 1, 16, true);
+  cli.add("households", "households the cameras belong to (at most --cameras)", &o.households, 1,
+          max_cameras, true);
+  cli.add("seconds", "wall-clock seconds to run", &o.seconds, 0.2, 3600, false);
   cli.add("loss", "packet loss, percent (part of it bursty)", &o.loss, 0, 50, false);
   cli.add("jitter-ms", "network jitter, milliseconds", &o.jitter_ms, 0, 1000, false);
-  cli.add("reconnects", "reconnect storms per 10 s (every camera reconnects)", &o.reconnects, 0, 100, true);
+  cli.add("reconnects",
+          "reconnect storms (every camera reconnects), spread evenly over each min(--seconds, 10) s",
+          &o.reconnects, 0, 100, true);
   cli.add("seed", "seed of the simulated networks", &o.seed, 0, 1e15, true);
-  cli.add("threads", "worker threads (a third ingest, the rest viewers)", &o.threads, 2, 256, true);
+  cli.add("threads", "worker threads (a third ingest, the rest viewers)", &o.threads, 2, 64, true);
   if (const auto code = cli.exit_code(argc, argv)) return *code;
   if (o.households > o.cameras) {
-    std::fprintf(stderr, "camera_hub: --households (%g) cannot exceed --cameras (%g)\n", o.households, o.cameras);
-    return 2;
+    return cli.refuse("--households " + std::to_string(static_cast<unsigned>(o.households)) +
+                      " exceeds --cameras " + std::to_string(static_cast<unsigned>(o.cameras)));
+  }
+  if (cli.dry_run()) {
+    cli.print_values(stdout);
+    return 0;
   }
   try {
     return run(o);
   } catch (const std::exception& e) {  // a configuration the components refused to build
-    std::fprintf(stderr, "camera_hub: %s\n", e.what());
-    return 2;
+    return cli.refuse(std::string("cannot run this configuration: ") + e.what());
   }
 }

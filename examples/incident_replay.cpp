@@ -32,7 +32,9 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +54,17 @@ constexpr ns::usec response_timeout_us = 1'000'000;
 // Pooled connections are closed and reopened after this many requests (a keep-alive limit),
 // which is what bounds a cascade of misdelivered responses on one connection.
 constexpr std::size_t max_requests_per_connection = 32;
+
+// Exit codes (also in --help); 2 is a bad command line (example::exit_usage).
+constexpr int exit_crossed = 1;         // streamiso served a foreign byte
+constexpr int exit_proves_nothing = 3;  // the naive path did not leak, or streamiso served nothing
+constexpr double max_household_seconds = 20480;  // households x simulated seconds: 4096 x 5 s is ~300 MB
+constexpr std::string_view exit_codes_help =
+    "exit codes:\n"
+    "  0  the naive cache leaked and streamiso served no foreign byte\n"
+    "  1  streamiso served a foreign byte (a bug)\n"
+    "  2  a bad option or combination (one line on stderr says which)\n"
+    "  3  the night proves nothing: the naive cache did not leak, or streamiso served no still";
 
 struct options {
   double households = 32;
@@ -107,8 +120,13 @@ ns::profile network_for(bool poor, std::uint64_t seed, const options& o) {
   }
   ns::rng r(seed ^ 0xA5A5A5A5ULL);
   const double mean_us = o.reconnect_every_s * 1e6;
-  for (double t = mean_us * (0.25 + r.uniform()); t < o.seconds * 1e6; t += mean_us * (0.5 + r.uniform())) {
-    p.script.push_back(ns::outage{static_cast<ns::usec>(t), 30'000 + static_cast<ns::usec>(r.uniform() * 270'000), true});
+  for (double t = mean_us * (0.25 + r.uniform()); t < o.seconds * 1e6;) {
+    const ns::usec start = static_cast<ns::usec>(t);
+    const ns::usec down = 30'000 + static_cast<ns::usec>(r.uniform() * 270'000);
+    p.script.push_back(ns::outage{start, down, true});
+    // The next outage starts after this one ends (the simulator refuses overlapping events):
+    // with short means the link is up for at least 20 ms between two reconnects.
+    t = std::max(t + mean_us * (0.5 + r.uniform()), static_cast<double>(start + down + 20'000));
   }
   return p;
 }
@@ -412,6 +430,7 @@ class streamiso_path {
       : homes_(homes),
         relay_(homes.size(), spare),
         slots_(relay_.slots()),
+        owned_(homes.size()),
         pool_(relay_.slots() * 2 + 16, still_bytes),
         cache_(cache_config(homes.size()), clock_),
         rng_(seed) {
@@ -422,10 +441,12 @@ class streamiso_path {
     advance(now);
     const std::uint32_t s_index = relay_.assign(h);
     slot& s = slots_[s_index];
-    retire(s);
+    drain(s, now);  // what the previous owner completed by now still reaches its cache
+    retire(s_index);
     // A new binding: the slot's jitter buffer rebound to (household, session) -- what it held
     // for the previous household is flushed, never delivered -- and a fresh cache session.
     s.owner = h;
+    owned_[h].push_back(s_index);
     const std::uint32_t epoch = ++epoch_seen_[h];
     if (!s.jb || !s.jb->rebind(homes_[h].tag, epoch)) s.jb.emplace(homes_[h].tag, epoch, jitter_config_);
     s.camera = cache_.open_session(homes_[h].tag).value();
@@ -436,6 +457,7 @@ class streamiso_path {
     const connection c = relay_.route(e.household, e.packet.packet);
     slot& s = slots_[c.slot];
     if (!s.jb) return;
+    drain(s, e.at);  // what was due before this packet leaves first
     // The relay stamps what its (stale) connection table says; the buffer checks it.
     si::jitter_packet<chunk_ref> p;
     p.owner = homes_[c.household].tag;
@@ -452,6 +474,7 @@ class streamiso_path {
 
   void on_request(std::uint32_t h, ns::usec now) {
     advance(now);
+    for (const std::uint32_t s_index : owned_[h]) drain(slots_[s_index], now);
     ++report_.requests;
     const std::size_t conn = next_conn_++ % relay_connections;
     deliver_due(now);
@@ -473,7 +496,7 @@ class streamiso_path {
     if (latency > response_timeout_us) {
       ++report_.timeouts;
       (void)cache_.close_session(*req);  // the client gives up: its session ends
-      if (have) late_.push_back(late_response{*req, key, still, now + latency});
+      if (have) late_.push(late_response{*req, key, still, now + latency});
       return;
     }
     if (!have) {
@@ -490,6 +513,7 @@ class streamiso_path {
 
   void finish(ns::usec now) {
     advance(now);
+    for (slot& s : slots_) drain(s, now);
     deliver_due(now + 10 * response_timeout_us);
   }
 
@@ -527,10 +551,17 @@ class streamiso_path {
     si::pool_handle still;
     ns::usec arrives;
   };
+  struct arrives_later {
+    bool operator()(const late_response& a, const late_response& b) const noexcept { return a.arrives > b.arrives; }
+  };
 
   static si::jitter_config frame_mode() {
     si::jitter_config c;
     c.mode = si::jitter_mode::frame;  // stills are whole frames, never partial ones
+    // 256 packets are five seconds of a 10 fps camera: ample, and a quarter of the default
+    // footprint, which matters with thousands of slots.
+    c.capacity = 256;
+    c.max_misorder = 128;
     return c;
   }
 
@@ -560,7 +591,12 @@ class streamiso_path {
   }
 
   // The camera's session ends with its binding: every still it wrote is unreadable at once.
-  void retire(slot& s) {
+  void retire(std::uint32_t s_index) {
+    slot& s = slots_[s_index];
+    if (s.owner != relay::none) {
+      auto& mine = owned_[s.owner];
+      mine.erase(std::find(mine.begin(), mine.end(), s_index));
+    }
     // The jitter buffer stays: on_assign rebinds it (its refusal counts stay cumulative).
     s.building.reset();
     if (s.camera) (void)cache_.close_session(*s.camera);
@@ -570,12 +606,25 @@ class streamiso_path {
     s.owner = relay::none;
   }
 
+  // Moves the cache's clock to `now`. Slots are drained where it matters -- before a packet
+  // goes into a slot, before a household's request reads its stills, before a slot is
+  // reassigned -- and all of them every sweep_us of simulated time, so a still reaches the
+  // cache at most sweep_us after it became due (its TTL counts from there). Draining every
+  // slot on every event made a run quadratic in the number of households.
   void advance(ns::usec now) {
+    while (next_sweep_us_ <= now) {
+      set_clock(next_sweep_us_);
+      for (slot& s : slots_) drain(s, next_sweep_us_);
+      next_sweep_us_ += sweep_us;
+    }
+    set_clock(now);
+  }
+
+  void set_clock(ns::usec now) {
     if (now > clock_now_) {
       clock_.advance(std::chrono::microseconds(now - clock_now_));
       clock_now_ = now;
     }
-    for (slot& s : slots_) drain(s, now);
   }
 
   // Complete frames leave the jitter buffer into a pool buffer, then into the cache.
@@ -628,13 +677,9 @@ class streamiso_path {
   // Responses that come back after their request gave up: the put names the request's
   // session, which is closed, so the cache refuses it (F5).
   void deliver_due(ns::usec now) {
-    for (auto it = late_.begin(); it != late_.end();) {
-      if (it->arrives <= now) {
-        (void)cache_.put(it->session, it->key, it->still);
-        it = late_.erase(it);
-      } else {
-        ++it;
-      }
+    while (!late_.empty() && late_.top().arrives <= now) {
+      (void)cache_.put(late_.top().session, late_.top().key, late_.top().still);
+      late_.pop();
     }
   }
 
@@ -654,6 +699,7 @@ class streamiso_path {
   const std::vector<household>& homes_;
   relay relay_;
   std::vector<slot> slots_;
+  std::vector<std::vector<std::uint32_t>> owned_;  // by household: slots bound to it
   si::buffer_pool<> pool_;
   si::manual_clock clock_;
   ns::usec clock_now_ = 0;
@@ -662,7 +708,9 @@ class streamiso_path {
   si::jitter_config jitter_config_ = frame_mode();
   std::unordered_map<std::uint32_t, std::uint32_t> epoch_seen_;
   std::unordered_map<std::uint64_t, std::uint32_t> connection_epoch_;
-  std::vector<late_response> late_;
+  std::priority_queue<late_response, std::vector<late_response>, arrives_later> late_;
+  static constexpr ns::usec sweep_us = 20'000;
+  ns::usec next_sweep_us_ = 0;
   ns::rng rng_;
   std::size_t next_conn_ = 0;
   std::uint64_t frames_published_ = 0;
@@ -676,20 +724,7 @@ void print_row(const char* label, std::uint64_t naive, const std::string& stream
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  options o;
-  example::cli cli("incident_replay",
-                   "Replays the 2019 still-cache incident through a naive cache and through streamiso.");
-  cli.add("households", "households, one camera and one smart display each", &o.households, 2, 4096, true);
-  cli.add("seconds", "simulated seconds", &o.seconds, 1, 3600, false);
-  cli.add("poor", "percent of households on extremely poor networks", &o.poor_percent, 0, 100, false);
-  cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s, 0.5, 3600, false);
-  cli.add("spare-slots", "relay slots beyond one per household", &o.spare_slots, 1, 1024, true);
-  cli.add("seed", "seed of the simulated night", &o.seed, 0, 1e15, true);
-  if (const auto code = cli.exit_code(argc, argv)) return *code;
-
+int run(const options& o) {
   std::vector<household> homes;
   const std::vector<event> events = build_scenario(o, homes);
   const auto spare = static_cast<std::size_t>(o.spare_slots);
@@ -743,21 +778,46 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %12s   %12llu\n", "(frames published through the pool)", "-",
               static_cast<unsigned long long>(safe.frames_published()));
 
-  int status = 0;
   if (s.wrong_household != 0 || s.foreign_chunks != 0) {
     std::printf("\nFAIL: streamiso served %llu foreign stills\n", static_cast<unsigned long long>(s.wrong_household));
-    status = 1;
+    return exit_crossed;
   }
-  if (n.wrong_household == 0) {
-    std::printf("\nFAIL: the naive path did not leak on this night: the replay proves nothing\n");
-    status = 1;
+  if (n.wrong_household == 0 || s.served == 0) {
+    std::printf("\nproves nothing: %s\n", n.wrong_household == 0 ? "the naive path did not leak on this night"
+                                                                : "streamiso served no stills at all");
+    return exit_proves_nothing;
   }
-  if (s.served == 0) {
-    std::printf("\nFAIL: streamiso served no stills at all\n");
-    status = 1;
+  std::printf("\ncross-owner stills: naive %llu, streamiso 0\n", static_cast<unsigned long long>(n.wrong_household));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  example::cli cli("incident_replay",
+                   "Replays the 2019 still-cache incident through a naive cache and through streamiso.",
+                   exit_codes_help);
+  cli.add("households", "households, one camera and one smart display each", &o.households, 2, 4096, true);
+  cli.add("seconds", "simulated seconds (--households x --seconds at most 20480)", &o.seconds, 1, 3600, false);
+  cli.add("poor", "percent of households on extremely poor networks", &o.poor_percent, 0, 100, false);
+  cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s, 0.5, 3600, false);
+  cli.add("spare-slots", "relay slots beyond one per household", &o.spare_slots, 1, 1024, true);
+  cli.add("seed", "seed of the simulated night", &o.seed, 0, 1e15, true);
+  if (const auto code = cli.exit_code(argc, argv)) return *code;
+  if (o.households * o.seconds > max_household_seconds) {
+    char why[128];
+    std::snprintf(why, sizeof why, "--households x --seconds is %.15g, above %.15g (the night is built in memory)",
+                  o.households * o.seconds, max_household_seconds);
+    return cli.refuse(why);
   }
-  if (status == 0) {
-    std::printf("\ncross-owner stills: naive %llu, streamiso 0\n", static_cast<unsigned long long>(n.wrong_household));
+  if (cli.dry_run()) {
+    cli.print_values(stdout);
+    return 0;
   }
-  return status;
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    return cli.refuse(std::string("cannot run this configuration: ") + e.what());
+  }
 }

@@ -1,9 +1,10 @@
 // The README snippet for the frame rings (docs/ring.md), compiled and run by CTest so it
 // never rots. Keep the two in sync: the lines between the markers are the snippet.
-#include <cstdio>
-
 // --- snippet begins ---
 #include <streamiso/streamiso.hpp>
+
+#include <cstdio>
+#include <string>
 namespace si = streamiso;
 
 int main() {
@@ -19,7 +20,8 @@ int main() {
 
   auto handle = sub.try_read().value();                 // alice's viewer gets alice's frame
   auto view = pool.read(handle, alice_viewer).value();  // pinned while `view` lives
-  std::printf("%s (%zu bytes)\n", reinterpret_cast<const char*>(view.data()), view.size());
+  const std::string text(view.data(), view.data() + view.size());  // "alice's frame" + '\0'
+  std::printf("%s (%zu bytes)\n", text.c_str(), view.size());
   if (pool.read(handle, bob_viewer)) return 1;          // refused: owner_mismatch
 
   ring.rebind(bob);                                     // the relay recycles the ring for bob

@@ -3,6 +3,12 @@
 
 #include <cstdio>
 
+// The pkg-config test builds this with -std=c++20 and 202002L here: a package that appended
+// its own -std flag would silently downgrade the consumer.
+#ifdef STREAMISO_CONSUMER_CPLUSPLUS
+static_assert(__cplusplus >= STREAMISO_CONSUMER_CPLUSPLUS, "the package changed the consumer's C++ standard");
+#endif
+
 int main() {
   const streamiso::owner camera{0x1234, 1};
   const streamiso::requester same = streamiso::as_requester(camera);

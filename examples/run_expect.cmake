@@ -1,0 +1,25 @@
+# CTest script (cmake -P): runs an example and checks its exit code and its stderr.
+#   -DEXE=<program> -DARGS=<arguments separated by |> -DEXPECT=<allowed exit codes separated by |>
+# Exit code 2 (a bad option) must come with exactly one line on stderr that points to --help
+# and nothing on stdout; any other expected code with nothing on stderr.
+cmake_minimum_required(VERSION 3.14...3.31)
+string(REPLACE "|" ";" args "${ARGS}")
+string(REPLACE "|" ";" allowed "${EXPECT}")
+execute_process(COMMAND "${EXE}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(REPLACE ";" " " shown "${args}")
+if(NOT rc IN_LIST allowed)
+  message(FATAL_ERROR "${EXE} ${shown}: exit ${rc}, expected ${EXPECT}\nstdout:\n${out}\nstderr:\n${err}")
+endif()
+if(rc STREQUAL "2")
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines lines)
+  if(NOT lines EQUAL 1 OR NOT err MATCHES "\n$" OR NOT err MATCHES "--help")
+    message(FATAL_ERROR "${EXE} ${shown}: a refusal must be one line that points to --help, got:\n${err}")
+  endif()
+  if(NOT out STREQUAL "")
+    message(FATAL_ERROR "${EXE} ${shown}: a refusal must print nothing on stdout, got:\n${out}")
+  endif()
+  message(STATUS "refused as expected: ${err}")
+elseif(NOT err STREQUAL "")
+  message(FATAL_ERROR "${EXE} ${shown}: unexpected stderr:\n${err}")
+endif()
