@@ -212,7 +212,8 @@ class basic_session_cache {
   [[nodiscard]] status close_session(const session& s) noexcept { return registry_.close(s); }
 
   // O(1). Every session of `tenant` and every entry it wrote (both scopes) is unreadable once
-  // this returns; sessions opened afterwards start clean. Returns the sessions it cut off.
+  // this returns; sessions opened afterwards start clean, with usage and quota of their own.
+  // Returns the sessions it cut off (not those an earlier invalidation already had).
   std::size_t invalidate_tenant(const tenant_type& tenant) noexcept {
     return registry_.invalidate(tenant);
   }
@@ -284,17 +285,19 @@ class basic_session_cache {
     std::size_t entries = 0;
     std::size_t bytes = 0;
   };
-  // What s's tenant holds now (entries of closed sessions included until reclaimed); zero for
-  // a handle of another cache or whose tenant was invalidated or its record recycled.
+  // What s's household holds now (entries of its closed sessions included until reclaimed),
+  // and nothing of a household that held its tenant record before; zero for a handle of
+  // another cache or whose tenant was invalidated or its record recycled.
   [[nodiscard]] usage tenant_usage(const session& s) const noexcept {
     usage u;
     // Checked first: a handle of another cache may name a record this cache does not have.
     if (!registry_.tenant_is_current(s)) return u;
     const std::uint32_t ts = registry_type::tenant_slot_of(s);
+    const std::uint64_t gen = registry_type::tenant_gen_of(s);
     for (const auto& sh : shards_) {
       std::lock_guard<Lock> guard(sh->lock);
-      u.entries += sh->core.tenant_entries(ts);
-      u.bytes += sh->core.tenant_bytes(ts);
+      u.entries += sh->core.tenant_entries(ts, gen);
+      u.bytes += sh->core.tenant_bytes(ts, gen);
     }
     // Checked again: had the record been recycled meanwhile, these were another household's.
     if (!registry_.tenant_is_current(s)) return usage{};
