@@ -149,3 +149,117 @@ TEST_CASE_TEMPLATE("F4: invalidate_tenant counts only the sessions it cuts off",
   static_cast<void>(s2);
   static_cast<void>(s3);
 }
+
+// ---- issue 18 items 1 and 2: limits of the whole cache, whatever the shard count -----------
+
+namespace {
+// A still that states its size (so tests can store megabytes without allocating them).
+struct sized_still {
+  std::size_t bytes = 0;
+  std::uint64_t tag = 0;
+};
+struct sized_bytes {
+  std::size_t operator()(const sized_still& v) const noexcept { return v.bytes; }
+};
+using stills_t = si::concurrent_session_cache<std::uint64_t, sized_still, si::id128,
+                                              std::hash<std::uint64_t>, sized_bytes,
+                                              si::manual_clock>;
+constexpr std::size_t kib = 1024;
+constexpr std::size_t mib = 1024 * kib;
+}  // namespace
+
+TEST_CASE("F9: a value up to the per-value maximum is accepted whatever the shard count") {
+  for (const std::size_t shards : {std::size_t{1}, std::size_t{8}, std::size_t{64}}) {
+    CAPTURE(shards);
+    si::session_cache_config cfg;
+    cfg.max_entries = 4096;
+    cfg.shards = shards;
+    cfg.max_bytes = 64 * mib;  // default per-value maximum: 8 MiB
+    stills_t c{cfg};
+    const auto s = open(c, 1);
+    CHECK(c.put(s, 1, sized_still{5 * mib, 1}));  // a 5 MiB still in an empty 64 MiB cache
+    CHECK(c.put(s, 2, sized_still{8 * mib, 2}));
+    CHECK(c.put(s, 3, sized_still{8 * mib + 1, 3}).refused_for(si::refusal::oversized));
+    for (std::uint64_t k = 10; k < 200; ++k) {  // 600 KiB stills: the cache fills and evicts
+      REQUIRE(c.put(s, k, sized_still{600 * kib, k}));
+      CHECK(c.stats().bytes <= cfg.max_bytes);
+      CHECK(c.get(s, k).has_value());
+    }
+    CHECK(c.refusals().count(si::refusal::oversized) == 1);
+  }
+}
+
+TEST_CASE("F9: small values fill a small sharded cache; none is refused, the bound holds") {
+  si::session_cache_config cfg;
+  cfg.max_entries = 4096;
+  cfg.shards = 64;
+  cfg.max_bytes = 100'000;
+  stills_t c{cfg};
+  const auto s = open(c, 1);
+  std::uint64_t x = 12345;
+  for (std::uint64_t k = 0; k < 5000; ++k) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const std::size_t bytes = 1 + static_cast<std::size_t>((x >> 33) % 5000);
+    REQUIRE(c.put(s, k, sized_still{bytes, k}));
+    REQUIRE(c.stats().bytes <= cfg.max_bytes);
+  }
+  CHECK(c.stats().bytes > cfg.max_bytes - 5000);  // full, not starved by a per-shard split
+}
+
+TEST_CASE("F9: the per-value maximum is settable, and a refusal loses nothing") {
+  si::session_cache_config cfg;
+  cfg.max_entries = 512;
+  cfg.shards = 16;
+  cfg.max_bytes = 32 * mib;
+  cfg.max_value_bytes = 20 * mib;
+  stills_t c{cfg};
+  const auto s = open(c, 1);
+  REQUIRE(c.put(s, 1, sized_still{600 * kib, 1}));
+  REQUIRE(c.put(s, 2, sized_still{20 * mib, 2}));
+  CHECK(c.put(s, 3, sized_still{20 * mib + 1, 3}).refused_for(si::refusal::oversized));
+  CHECK(c.get(s, 1).has_value());
+  CHECK(c.get(s, 2).has_value());
+  CHECK(c.stats().bytes == 20 * mib + 600 * kib);
+}
+
+TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards") {
+  si::session_cache_config cfg;
+  cfg.max_entries = 4096;
+  cfg.shards = 64;
+  cfg.max_tenants = 4;
+  SUBCASE("entries") {
+    cfg.tenant_max_entries = 4;
+    stills_t c{cfg};
+    const auto quiet = open(c, 2);
+    const auto busy = open(c, 1);
+    const auto busy2 = open(c, 1);
+    REQUIRE(c.put(quiet, 1, sized_still{10, 2}));
+    REQUIRE(c.put(quiet, 2, sized_still{10, 2}));
+    for (std::uint64_t k = 100; k < 200; ++k) {
+      const auto& s = k % 2 == 0 ? busy : busy2;  // the quota is the household's
+      REQUIRE(c.put(s, k, sized_still{10, 1}));
+      CHECK(c.tenant_usage(busy).entries <= 4);
+      CHECK(c.get(s, k).has_value());
+    }
+    CHECK(c.tenant_usage(busy).entries == 4);
+    CHECK(c.get(quiet, 1).has_value());
+    CHECK(c.get(quiet, 2).has_value());
+    CHECK(c.stats().entries == 6);
+  }
+  SUBCASE("bytes") {
+    cfg.tenant_max_bytes = 1000;
+    cfg.max_value_bytes = 1000;
+    stills_t c{cfg};
+    const auto quiet = open(c, 2);
+    const auto busy = open(c, 1);
+    REQUIRE(c.put(quiet, 1, sized_still{900, 2}));
+    for (std::uint64_t k = 100; k < 200; ++k) {
+      REQUIRE(c.put(busy, k, sized_still{300, 1}));
+      CHECK(c.tenant_usage(busy).bytes <= 1000);
+      CHECK(c.get(busy, k).has_value());
+    }
+    CHECK(c.tenant_usage(busy).entries == 3);
+    CHECK(c.tenant_usage(quiet).bytes == 900);
+    CHECK(c.put(busy, 7, sized_still{1001, 1}).refused_for(si::refusal::oversized));
+  }
+}

@@ -743,6 +743,7 @@ TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit")
   SUBCASE("cache byte limit") {
     si::session_cache_config cfg = small_config();
     cfg.max_bytes = half + 10;
+    cfg.max_value_bytes = cfg.max_bytes;  // values up to the whole cache
     huge_t c{cfg};
     const auto s = *c.open_session(si::owner{1});
     REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
@@ -756,6 +757,7 @@ TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit")
   SUBCASE("tenant byte quota") {
     si::session_cache_config cfg = small_config();
     cfg.tenant_max_bytes = half + 10;
+    cfg.max_value_bytes = cfg.max_bytes;
     huge_t c{cfg};
     const auto s = *c.open_session(si::owner{1});
     const auto other = *c.open_session(si::owner{2});

@@ -49,6 +49,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -61,6 +62,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/session_cache_shard.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
@@ -77,6 +79,10 @@ struct session_cache_config {
   std::size_t tenant_max_entries = 0;  // per-tenant quota; 0 = max_entries
   std::size_t tenant_max_bytes = 0;    // per-tenant quota; 0 = max_bytes
   std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
+  // The largest value accepted (by SizeOf); larger ones are refused `oversized`. 0 = a fair
+  // share of the whole cache, max_bytes / 8 (at least 1 byte); at most max_bytes in effect.
+  // Whatever the shard count, any value up to it is accepted.
+  std::size_t max_value_bytes = 0;
 };
 
 // The default size function: bytes of a contiguous container (a still, a keyframe), else
@@ -186,16 +192,33 @@ class basic_session_cache {
     validate(config);
     const std::size_t n = shard_count(config);
     shard_mask_ = n - 1;
-    const detail::shard_limits limits{
-        per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
-        per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
-        per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
+    const std::size_t tenant_entries =
+        config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries;
+    const std::size_t tenant_bytes =
+        config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes;
+    max_value_bytes_ = config.max_value_bytes == 0 ? std::max<std::size_t>(config.max_bytes / 8, 1)
+                                                   : std::min(config.max_value_bytes, config.max_bytes);
+    tenant_max_bytes_ = tenant_bytes;
+    constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
+    // One shard enforces every limit itself. Several share one byte budget and one quota per
+    // household (cache_budget), so neither is split: each shard bounds only its entries.
+    const bool shared = n > 1;
+    budget_ = std::make_unique<detail::cache_budget>(
+        config.max_bytes, shared && config.max_bytes != unbounded, tenant_entries, tenant_bytes,
+        shared && (tenant_entries < config.max_entries || tenant_bytes < config.max_bytes),
+        config.max_tenants);
+    budget_binds_ = budget_->bytes_bind() || budget_->quotas_bind();
+    const detail::shard_limits limits =
+        shared ? detail::shard_limits{per_shard(config.max_entries, n), unbounded, unbounded, unbounded}
+               : detail::shard_limits{config.max_entries, config.max_bytes, tenant_entries, tenant_bytes};
+    detail::cache_budget* const shard_budget = shared ? budget_.get() : nullptr;
     detail::cache_arena::plan layout;
     for (std::size_t i = 0; i < n; ++i) shard_type::plan_arena(layout, limits);
     arena_.reset(detail::cache_arena::make(layout));
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_));
+      shards_.push_back(
+          std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_, shard_budget));
     }
   }
   basic_session_cache(const basic_session_cache&) = delete;
@@ -262,14 +285,21 @@ class basic_session_cache {
     if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
     const std::size_t bytes = size_of_(value);
+    if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
+    if (bytes > tenant_max_bytes_) return registry_.counters().record(refusal::quota, bytes);
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shard_of(h);
-    if (status pre = sh.core.precheck(bytes); !pre) return pre;
+    reservation held{*budget_, s, bytes};
+    if (STREAMISO_UNLIKELY(budget_binds_)) {
+      if (status room = make_room(bytes, h, held); !room) return room;
+    }
     const time_point expires = expiry_for(opts.ttl);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     // The liveness check that counts is the one under the lock, inside put().
-    return sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
+    status done = sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
+    if (done) held.keep();  // the entry holds the reservation now; its drop gives it back
+    return done;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
@@ -312,11 +342,71 @@ class basic_session_cache {
  private:
   struct alignas(cache_line_size) shard_slot {
     shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
-               const Match& match, detail::cache_arena& arena)
-        : core(limits, reg, clock, match, arena) {}
+               const Match& match, detail::cache_arena& arena, detail::cache_budget* budget)
+        : core(limits, reg, clock, match, arena, budget) {}
     mutable Lock lock;
     shard_type core;
   };
+
+  // What a put reserved in the cache-wide budget; given back unless the entry was stored.
+  class reservation {
+   public:
+    reservation(detail::cache_budget& b, const session& s, std::size_t bytes) noexcept
+        : budget_(&b), ts_(registry_type::tenant_slot_of(s)), gen_(registry_type::tenant_gen_of(s)),
+          bytes_(bytes) {}
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    ~reservation() {
+      if (has_bytes_) budget_->release_bytes(bytes_);
+      if (has_quota_) budget_->release_quota(ts_, gen_, bytes_);
+    }
+    void keep() noexcept { has_bytes_ = has_quota_ = false; }
+    bool has_bytes_ = false;
+    bool has_quota_ = false;
+    detail::cache_budget* budget_;
+    std::uint32_t ts_;
+    std::uint64_t gen_;
+    std::size_t bytes_;
+  };
+
+  // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
+  // a time until it fits: one of the household's own for its quota (its home shard first), any
+  // for the cache's bytes (home shard first, dead households first in each). Never holds two
+  // shard locks. Refused `full` when a whole pass finds nothing to evict (every byte reserved
+  // by puts in flight), `stale_session` when the household died meanwhile.
+  [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h,
+                                 reservation& r) noexcept {
+    const std::size_t home = static_cast<std::size_t>(h >> 40) & shard_mask_;
+    for (;;) {
+      const auto q = budget_->try_reserve_quota(r.ts_, r.gen_, bytes);
+      if (q == detail::cache_budget::answer::ok) break;
+      if (q == detail::cache_budget::answer::dead) {
+        return registry_.counters().record(refusal::stale_session);
+      }
+      if (!evict_somewhere(home, [&](shard_type& c) { return c.evict_one_of(r.ts_, r.gen_); })) {
+        return registry_.counters().record(refusal::full, bytes);
+      }
+    }
+    r.has_quota_ = budget_->quotas_bind();
+    while (!budget_->try_reserve_bytes(bytes)) {
+      if (!evict_somewhere(home, [](shard_type& c) { return c.evict_one(); })) {
+        return registry_.counters().record(refusal::full, bytes);
+      }
+    }
+    r.has_bytes_ = budget_->bytes_bind();
+    return status{};
+  }
+
+  // Calls evict(shard) under each shard's lock in turn, from `home`, until one evicts.
+  template <class Evict>
+  bool evict_somewhere(std::size_t home, Evict&& evict) noexcept {
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      shard_slot& sh = *shards_[(home + i) & shard_mask_];
+      std::lock_guard<Lock> guard(sh.lock);
+      if (evict(sh.core)) return true;
+    }
+    return false;
+  }
 
   static void validate(const session_cache_config& c) {
     if (c.max_entries == 0 || c.max_bytes == 0) {
@@ -365,6 +455,10 @@ class basic_session_cache {
   Hash hash_;
   SizeOf size_of_;
   std::size_t shard_mask_ = 0;
+  std::size_t max_value_bytes_ = 0;
+  std::size_t tenant_max_bytes_ = 0;
+  std::unique_ptr<detail::cache_budget> budget_;
+  bool budget_binds_ = false;
   // Declared before the shards: they carve it, and it must outlive them (their pools hold
   // shares of their own, and may outlive the cache while handles pin nodes).
   std::unique_ptr<detail::cache_arena, detail::cache_arena::user_deleter> arena_;

@@ -14,6 +14,7 @@
 
 #include "streamiso/config.hpp"
 #include "streamiso/detail/asan.hpp"
+#include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/cache_arena.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
@@ -434,9 +435,12 @@ class session_cache_shard {
   }
 
   // `arena` holds what plan_arena() planned for this shard, next in line.
+  // `budget`: the cache-wide byte budget and quotas of a sharded cache (null when this shard
+  // enforces its limits alone); every entry the shard drops is given back to it.
   session_cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
-                      const Match& match, cache_arena& arena)
+                      const Match& match, cache_arena& arena, cache_budget* budget)
       : limits_(limits),
+        budget_(budget),
         // A quota at least as large as the shard can never bind before the shard's own limit
         // does; the shard queue then enforces both.
         quotas_bind_(limits.tenant_max_entries < limits.max_entries ||
@@ -539,13 +543,6 @@ class session_cache_shard {
     l.session_slot = registry_type::slot_of(s);
   }
 
-  // Refusals that need no lock and no allocation: checked before the node is made.
-  [[nodiscard]] status precheck(std::size_t bytes) const noexcept {
-    if (bytes > limits_.max_bytes) return reg_->counters().record(refusal::oversized, bytes);
-    if (bytes > limits_.tenant_max_bytes) return reg_->counters().record(refusal::quota, bytes);
-    return status{};
-  }
-
   // Stores value as s's entry for (key, scope). The node is made before anything is replaced
   // or evicted, so a failure to make it (`full`, or an exception from copying the key or
   // moving the value, which propagates) loses nothing already held.
@@ -587,6 +584,23 @@ class session_cache_shard {
     }
     insert(n, h);
     return status{};
+  }
+
+  // Evicts one entry (a dead household's first) to make room in the cache-wide budget. False
+  // when the shard holds nothing.
+  [[nodiscard]] bool evict_one() noexcept {
+    if (head_ == nullptr) return false;
+    collect_dead();
+    evict(dead_tail_ != nullptr ? dead_tail_ : sieve_victim(shard_queue()));
+    return true;
+  }
+
+  // Evicts one entry of household (ts, gen), by SIEVE over its queue here, for its quota. False
+  // when the shard holds none of its entries.
+  [[nodiscard]] bool evict_one_of(std::uint32_t ts, std::uint64_t gen) noexcept {
+    if (usage_[ts].gen != gen || usage_[ts].head == nullptr) return false;
+    evict(sieve_victim(tenant_queue(ts)));
+    return true;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
@@ -904,6 +918,7 @@ class session_cache_shard {
     }
     --count_;
     bytes_ -= l.bytes;
+    if (budget_ != nullptr) budget_->release(l.tenant_slot, n->tenant_gen, l.bytes);
     const std::size_t i = slot_of(n);
     pool_->retire(n);
     // The record is the shard's until a put stamps the slot again: a stale read through a
@@ -939,6 +954,7 @@ class session_cache_shard {
   }
 
   shard_limits limits_;
+  cache_budget* budget_;
   bool quotas_bind_;
   registry_type* reg_;
   const Clock* clock_;
