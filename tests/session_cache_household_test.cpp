@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "streamiso/session_cache.hpp"
+#include "test_support.hpp"
 
 namespace si = streamiso;
 
@@ -261,5 +263,42 @@ TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards"
     CHECK(c.tenant_usage(busy).entries == 3);
     CHECK(c.tenant_usage(quiet).bytes == 900);
     CHECK(c.put(busy, 7, sized_still{1001, 1}).refused_for(si::refusal::oversized));
+  }
+}
+
+TEST_CASE("F1 F9: threads putting under one byte budget and household quotas keep both bounds") {
+  si::session_cache_config cfg;
+  cfg.max_entries = 2048;
+  cfg.shards = 16;
+  cfg.max_bytes = 200'000;
+  cfg.tenant_max_entries = 40;
+  cfg.tenant_max_bytes = 60'000;
+  cfg.max_tenants = 8;
+  stills_t c{cfg};
+  constexpr int threads = 4;
+  const std::uint64_t ops = streamiso_test::scaled(20'000, 2000);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&c, t, ops] {
+      const auto s = *c.open_session(si::owner{static_cast<std::uint64_t>(1 + t % 3)});
+      std::uint64_t x = 99 + static_cast<std::uint64_t>(t);
+      for (std::uint64_t i = 0; i < ops; ++i) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        const std::uint64_t key = (x >> 40) % 500;
+        const std::size_t bytes = 1 + static_cast<std::size_t>((x >> 20) % 5000);
+        const auto r = c.put(s, key, sized_still{bytes, key});
+        if (!r) CHECK(r.refused_for(si::refusal::full));  // all room reserved by puts in flight
+        static_cast<void>(c.get(s, key));
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  const auto st = c.stats();
+  CHECK(st.bytes <= cfg.max_bytes);
+  CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+  for (std::uint64_t t = 1; t <= 3; ++t) {
+    const auto s = open(c, t);
+    CHECK(c.tenant_usage(s).entries <= cfg.tenant_max_entries);
+    CHECK(c.tenant_usage(s).bytes <= cfg.tenant_max_bytes);
   }
 }
