@@ -279,7 +279,7 @@ TEST_CASE("F1 F9: threads putting under one byte budget and household quotas kee
   const std::uint64_t ops = streamiso_test::scaled(20'000, 2000);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&c, t, ops] {
+    pool.emplace_back([&c, t] {
       const auto s = *c.open_session(si::owner{static_cast<std::uint64_t>(1 + t % 3)});
       std::uint64_t x = 99 + static_cast<std::uint64_t>(t);
       for (std::uint64_t i = 0; i < ops; ++i) {

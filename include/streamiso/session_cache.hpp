@@ -288,18 +288,13 @@ class basic_session_cache {
     if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
     if (bytes > tenant_max_bytes_) return registry_.counters().record(refusal::quota, bytes);
     const std::uint64_t h = hash_of(key);
+    if (STREAMISO_UNLIKELY(budget_binds_)) return put_within_budget(s, key, std::move(value), h, bytes, opts);
     shard_slot& sh = shard_of(h);
-    reservation held{*budget_, s, bytes};
-    if (STREAMISO_UNLIKELY(budget_binds_)) {
-      if (status room = make_room(bytes, h, held); !room) return room;
-    }
     const time_point expires = expiry_for(opts.ttl);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     // The liveness check that counts is the one under the lock, inside put().
-    status done = sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
-    if (done) held.keep();  // the entry holds the reservation now; its drop gives it back
-    return done;
+    return sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
@@ -368,6 +363,19 @@ class basic_session_cache {
     std::uint64_t gen_;
     std::size_t bytes_;
   };
+
+  // put() when several shards share a byte budget or quotas: reserves first, then stores.
+  STREAMISO_NOINLINE status put_within_budget(const session& s, const Key& key, Value&& value,
+                                              std::uint64_t h, std::size_t bytes, put_options opts) {
+    reservation held{*budget_, s, bytes};
+    if (status room = make_room(bytes, h, held); !room) return room;
+    shard_slot& sh = shard_of(h);
+    const time_point expires = expiry_for(opts.ttl);
+    std::lock_guard<Lock> guard(sh.lock);
+    status done = sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
+    if (done) held.keep();  // the entry holds the reservation now; its drop gives it back
+    return done;
+  }
 
   // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
   // a time until it fits: one of the household's own for its quota (its home shard first), any
