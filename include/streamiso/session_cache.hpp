@@ -10,8 +10,9 @@
 // - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
 //   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
 //   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
-// - Bounded by entries and by bytes (SizeOf), with per-tenant quotas: a tenant over its quota
-//   evicts its own entries (SIEVE over its own queue) before it may insert.
+// - Bounded by entries and by bytes (SizeOf), with per-tenant quotas that follow the household
+//   (not a recycled record): a tenant over its quota evicts its own entries (SIEVE over its own
+//   queue) before it may insert. Entries of dead households are evicted before live ones.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
 // - Each entry is one node holding what a hit reads (key, owner stamp, chain link, value; one
@@ -278,9 +279,11 @@ class basic_session_cache {
   // copied under the shard lock. To share one large frame among entries without copying,
   // make Value a std::shared_ptr<const Frame>.
   // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
-  // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
-  // tenant's byte quota), full (the node could not be made: out of memory). Nothing already
-  // held is replaced or evicted before the node is made.
+  // stored), malformed (ttl <= 0), oversized (larger than max_value_bytes), quota (larger than
+  // the tenant's byte quota), full (the node could not be made: out of memory; or, sharded with
+  // a byte bound or quotas, no room could be freed because puts in flight reserved it all).
+  // Nothing already held is replaced or evicted before the node is made, except what a sharded
+  // put evicts to reserve its room.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
     if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
@@ -481,7 +484,8 @@ using session_cache =
     basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
 // Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
-// liveness checks. Capacity and quotas are split evenly across shards (see docs/cache.md).
+// liveness checks. Only max_entries is split across shards; the byte bound and the household
+// quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
