@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -301,4 +302,58 @@ TEST_CASE("F1 F9: threads putting under one byte budget and household quotas kee
     CHECK(c.tenant_usage(s).entries <= cfg.tenant_max_entries);
     CHECK(c.tenant_usage(s).bytes <= cfg.tenant_max_bytes);
   }
+}
+
+// ---- issue 18 item 6: bad input loses nothing and costs nothing ----------------------------
+
+namespace {
+// A key whose == throws on demand (a user key comparing through something that can fail).
+struct touchy_key {
+  static inline bool fail = false;
+  std::uint64_t v = 0;
+  friend bool operator==(const touchy_key& a, const touchy_key& b) {
+    if (fail) throw std::runtime_error("compare failed");
+    return a.v == b.v;
+  }
+};
+struct touchy_hash {
+  std::size_t operator()(const touchy_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+}  // namespace
+
+TEST_CASE("F9: a put whose key comparison throws gives its node back to the pool") {
+  using touchy_t = si::session_cache<touchy_key, std::uint64_t, si::id128, touchy_hash>;
+  si::session_cache_config cfg;
+  cfg.max_entries = 4;
+  cfg.max_sessions = 4;
+  cfg.max_tenants = 2;
+  touchy_t c{cfg};
+  const auto s = open(c, 1);
+  for (std::uint64_t k = 0; k < 4; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
+  touchy_key::fail = true;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    CHECK_THROWS_AS(static_cast<void>(c.put(s, touchy_key{i % 4}, 100 + i)), std::runtime_error);
+  }
+  touchy_key::fail = false;
+  // Every pool slot is still there: 40 more puts (with evictions) never fall back to the heap.
+  for (std::uint64_t k = 10; k < 50; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
+  CHECK(c.stats().heap_nodes == 0);
+  CHECK(c.stats().entries == 4);
+  auto last = c.get(s, touchy_key{49});
+  REQUIRE(last.has_value());
+  CHECK(**last == 49);
+}
+
+TEST_CASE("F9: a configuration is validated before anything is allocated") {
+  si::session_cache_config cfg;
+  cfg.max_sessions = std::size_t{1} << 28;  // would be gigabytes of session slots
+  CHECK_THROWS_AS(single_t{cfg}, std::invalid_argument);
+  CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);
+  cfg.max_sessions = 8;
+  cfg.max_tenants = std::size_t{1} << 28;
+  CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);
+  cfg.max_tenants = 8;
+  cfg.max_sessions = std::size_t{1} << 24;  // and a bad cache limit besides
+  cfg.max_entries = 0;
+  CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);
 }

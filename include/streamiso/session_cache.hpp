@@ -75,8 +75,8 @@ STREAMISO_BEGIN_NAMESPACE
 struct session_cache_config {
   std::size_t max_entries = 1024;
   std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
-  std::size_t max_sessions = 1024;  // open sessions at once
-  std::size_t max_tenants = 256;    // tenant records; idle ones are recycled least recently used
+  std::size_t max_sessions = 1024;  // open sessions at once; at most 2^20
+  std::size_t max_tenants = 256;    // tenant records (idle ones recycled least recently used); at most 2^20
   std::size_t tenant_max_entries = 0;  // per-tenant quota; 0 = max_entries
   std::size_t tenant_max_bytes = 0;    // per-tenant quota; 0 = max_bytes
   std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
@@ -155,8 +155,8 @@ class basic_session_cache {
                                     bool>::value,
                 "Key must be equality comparable");
   // Key's == must also not throw (not asserted: user keys rarely declare it noexcept). get,
-  // find and visit are noexcept, so a throw there terminates; put compares while it replaces
-  // and would lose the node it was building.
+  // find and visit are noexcept, so a throw there terminates; put lets it propagate after
+  // giving its new node back (entries it already replaced stay replaced).
   static_assert(std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
                                     std::size_t>::value,
                 "SizeOf must map a Value to its size in bytes");
@@ -186,11 +186,11 @@ class basic_session_cache {
 
   explicit basic_session_cache(const session_cache_config& config, Clock clock = Clock{},
                                Hash hash = Hash{}, SizeOf size_of = SizeOf{}, Match match = Match{})
-      : registry_(config.max_sessions, config.max_tenants, "session_cache"),
+      // Validated before anything is allocated: a bad configuration costs no memory.
+      : registry_(validated(config).max_sessions, config.max_tenants, "session_cache"),
         clock_(std::move(clock)),
         hash_(std::move(hash)),
         size_of_(std::move(size_of)) {
-    validate(config);
     const std::size_t n = shard_count(config);
     shard_mask_ = n - 1;
     const std::size_t tenant_entries =
@@ -419,7 +419,15 @@ class basic_session_cache {
     return false;
   }
 
+  static const session_cache_config& validated(const session_cache_config& c) {
+    validate(c);
+    return c;
+  }
+
   static void validate(const session_cache_config& c) {
+    if (c.max_sessions > max_registry_slots || c.max_tenants > max_registry_slots) {
+      throw std::invalid_argument("session cache: more than 2^20 sessions or tenants");
+    }
     if (c.max_entries == 0 || c.max_bytes == 0) {
       throw std::invalid_argument("session cache: max_entries and max_bytes must be > 0");
     }
@@ -445,6 +453,9 @@ class basic_session_cache {
   static std::size_t per_shard(std::size_t total, std::size_t n) noexcept {
     return total / n + (total % n != 0 ? 1 : 0);
   }
+
+  // Sessions and tenant records are tables made with the cache (tens of bytes each).
+  static constexpr std::size_t max_registry_slots = std::size_t{1} << 20;
 
   [[nodiscard]] std::uint64_t hash_of(const Key& key) const noexcept {
     return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));

@@ -552,21 +552,15 @@ class session_cache_shard {
     node* n = make_node(key, std::move(value));
     if (n == nullptr) return reg_->counters().record(refusal::full);
     stamp(*n, s, h, bytes, expires, scope);
-    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
-      node* e = *link;
-      if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
-        link = &e->hnext;
-      } else if (is_mine(*e, s, n->scope)) {
-        *link = e->hnext;
-        drop(e);
-        ++stats_.replaced;
-      } else if (!is_alive(*e)) {
-        *link = e->hnext;
-        drop(e);
-        ++stats_.reclaimed;
-      } else {
-        link = &e->hnext;
-      }
+    try {
+      replace_own(s, n, h);
+    } catch (...) {
+      // Key's == threw (it should not): the node goes back to the pool, nothing else changed
+      // but the entries already replaced or reclaimed.
+      const std::size_t i = slot_of(n);
+      pool_->retire(n);
+      if (i < link_count_) asan_poison(&links_[i], sizeof(links));
+      throw;
     }
     const links& nl = links_of(n);
     collect_dead();
@@ -584,6 +578,27 @@ class session_cache_shard {
     }
     insert(n, h);
     return status{};
+  }
+
+  // Before n (s's new entry) is linked: drops s's own entry under n's key and scope, and the
+  // dead entries met under the key.
+  void replace_own(const session& s, node* n, std::uint64_t h) {
+    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
+      node* e = *link;
+      if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
+        link = &e->hnext;
+      } else if (is_mine(*e, s, n->scope)) {
+        *link = e->hnext;
+        drop(e);
+        ++stats_.replaced;
+      } else if (!is_alive(*e)) {
+        *link = e->hnext;
+        drop(e);
+        ++stats_.reclaimed;
+      } else {
+        link = &e->hnext;
+      }
+    }
   }
 
   // Evicts one entry (a dead household's first) to make room in the cache-wide budget. False
