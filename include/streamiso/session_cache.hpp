@@ -10,8 +10,9 @@
 // - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
 //   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
 //   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
-// - Bounded by entries and by bytes (SizeOf), with per-tenant quotas: a tenant over its quota
-//   evicts its own entries (SIEVE over its own queue) before it may insert.
+// - Bounded by entries and by bytes (SizeOf), with per-tenant quotas that follow the household
+//   (not a recycled record): a tenant over its quota evicts its own entries (SIEVE over its own
+//   queue) before it may insert. Entries of dead households are evicted before live ones.
 // - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
 //   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
 // - Each entry is one node holding what a hit reads (key, owner stamp, chain link, value; one
@@ -49,6 +50,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -61,6 +63,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/session_cache_shard.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
@@ -72,11 +75,15 @@ STREAMISO_BEGIN_NAMESPACE
 struct session_cache_config {
   std::size_t max_entries = 1024;
   std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
-  std::size_t max_sessions = 1024;  // open sessions at once
-  std::size_t max_tenants = 256;    // tenant records; idle ones are recycled least recently used
+  std::size_t max_sessions = 1024;  // open sessions at once; at most 2^20
+  std::size_t max_tenants = 256;    // tenant records (idle ones recycled least recently used); at most 2^20
   std::size_t tenant_max_entries = 0;  // per-tenant quota; 0 = max_entries
   std::size_t tenant_max_bytes = 0;    // per-tenant quota; 0 = max_bytes
   std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
+  // The largest value accepted (by SizeOf); larger ones are refused `oversized`. 0 = a fair
+  // share of the whole cache, max_bytes / 8 (at least 1 byte); at most max_bytes in effect.
+  // Whatever the shard count, any value up to it is accepted.
+  std::size_t max_value_bytes = 0;
 };
 
 // The default size function: bytes of a contiguous container (a still, a keyframe), else
@@ -148,8 +155,8 @@ class basic_session_cache {
                                     bool>::value,
                 "Key must be equality comparable");
   // Key's == must also not throw (not asserted: user keys rarely declare it noexcept). get,
-  // find and visit are noexcept, so a throw there terminates; put compares while it replaces
-  // and would lose the node it was building.
+  // find and visit are noexcept, so a throw there terminates; put lets it propagate after
+  // giving its new node back (entries it already replaced stay replaced).
   static_assert(std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
                                     std::size_t>::value,
                 "SizeOf must map a Value to its size in bytes");
@@ -179,23 +186,40 @@ class basic_session_cache {
 
   explicit basic_session_cache(const session_cache_config& config, Clock clock = Clock{},
                                Hash hash = Hash{}, SizeOf size_of = SizeOf{}, Match match = Match{})
-      : registry_(config.max_sessions, config.max_tenants, "session_cache"),
+      // Validated before anything is allocated: a bad configuration costs no memory.
+      : registry_(validated(config).max_sessions, config.max_tenants, "session_cache"),
         clock_(std::move(clock)),
         hash_(std::move(hash)),
         size_of_(std::move(size_of)) {
-    validate(config);
     const std::size_t n = shard_count(config);
     shard_mask_ = n - 1;
-    const detail::shard_limits limits{
-        per_shard(config.max_entries, n), per_shard(config.max_bytes, n),
-        per_shard(config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries, n),
-        per_shard(config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes, n)};
+    const std::size_t tenant_entries =
+        config.tenant_max_entries == 0 ? config.max_entries : config.tenant_max_entries;
+    const std::size_t tenant_bytes =
+        config.tenant_max_bytes == 0 ? config.max_bytes : config.tenant_max_bytes;
+    max_value_bytes_ = config.max_value_bytes == 0 ? std::max<std::size_t>(config.max_bytes / 8, 1)
+                                                   : std::min(config.max_value_bytes, config.max_bytes);
+    tenant_max_bytes_ = tenant_bytes;
+    constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
+    // One shard enforces every limit itself. Several share one byte budget and one quota per
+    // household (cache_budget), so neither is split: each shard bounds only its entries.
+    const bool shared = n > 1;
+    budget_ = std::make_unique<detail::cache_budget>(
+        config.max_bytes, shared && config.max_bytes != unbounded, tenant_entries, tenant_bytes,
+        shared && (tenant_entries < config.max_entries || tenant_bytes < config.max_bytes),
+        config.max_tenants);
+    budget_binds_ = budget_->bytes_bind() || budget_->quotas_bind();
+    const detail::shard_limits limits =
+        shared ? detail::shard_limits{per_shard(config.max_entries, n), unbounded, unbounded, unbounded}
+               : detail::shard_limits{config.max_entries, config.max_bytes, tenant_entries, tenant_bytes};
+    detail::cache_budget* const shard_budget = shared ? budget_.get() : nullptr;
     detail::cache_arena::plan layout;
     for (std::size_t i = 0; i < n; ++i) shard_type::plan_arena(layout, limits);
     arena_.reset(detail::cache_arena::make(layout));
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_));
+      shards_.push_back(
+          std::make_unique<shard_slot>(limits, registry_, clock_, match, *arena_, shard_budget));
     }
   }
   basic_session_cache(const basic_session_cache&) = delete;
@@ -212,7 +236,8 @@ class basic_session_cache {
   [[nodiscard]] status close_session(const session& s) noexcept { return registry_.close(s); }
 
   // O(1). Every session of `tenant` and every entry it wrote (both scopes) is unreadable once
-  // this returns; sessions opened afterwards start clean. Returns the sessions it cut off.
+  // this returns; sessions opened afterwards start clean, with usage and quota of their own.
+  // Returns the sessions it cut off (not those an earlier invalidation already had).
   std::size_t invalidate_tenant(const tenant_type& tenant) noexcept {
     return registry_.invalidate(tenant);
   }
@@ -254,16 +279,20 @@ class basic_session_cache {
   // copied under the shard lock. To share one large frame among entries without copying,
   // make Value a std::shared_ptr<const Frame>.
   // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
-  // stored), malformed (ttl <= 0), oversized (larger than the cache), quota (larger than the
-  // tenant's byte quota), full (the node could not be made: out of memory). Nothing already
-  // held is replaced or evicted before the node is made.
+  // stored), malformed (ttl <= 0), oversized (larger than max_value_bytes), quota (larger than
+  // the tenant's byte quota), full (the node could not be made: out of memory; or, sharded with
+  // a byte bound or quotas, no room could be freed because puts in flight reserved it all).
+  // Nothing already held is replaced or evicted before the node is made, except what a sharded
+  // put evicts to reserve its room.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
     if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
     const std::size_t bytes = size_of_(value);
+    if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
+    if (bytes > tenant_max_bytes_) return registry_.counters().record(refusal::quota, bytes);
     const std::uint64_t h = hash_of(key);
+    if (STREAMISO_UNLIKELY(budget_binds_)) return put_within_budget(s, key, std::move(value), h, bytes, opts);
     shard_slot& sh = shard_of(h);
-    if (status pre = sh.core.precheck(bytes); !pre) return pre;
     const time_point expires = expiry_for(opts.ttl);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
@@ -284,17 +313,19 @@ class basic_session_cache {
     std::size_t entries = 0;
     std::size_t bytes = 0;
   };
-  // What s's tenant holds now (entries of closed sessions included until reclaimed); zero for
-  // a handle of another cache or whose tenant was invalidated or its record recycled.
+  // What s's household holds now (entries of its closed sessions included until reclaimed),
+  // and nothing of a household that held its tenant record before; zero for a handle of
+  // another cache or whose tenant was invalidated or its record recycled.
   [[nodiscard]] usage tenant_usage(const session& s) const noexcept {
     usage u;
     // Checked first: a handle of another cache may name a record this cache does not have.
     if (!registry_.tenant_is_current(s)) return u;
     const std::uint32_t ts = registry_type::tenant_slot_of(s);
+    const std::uint64_t gen = registry_type::tenant_gen_of(s);
     for (const auto& sh : shards_) {
       std::lock_guard<Lock> guard(sh->lock);
-      u.entries += sh->core.tenant_entries(ts);
-      u.bytes += sh->core.tenant_bytes(ts);
+      u.entries += sh->core.tenant_entries(ts, gen);
+      u.bytes += sh->core.tenant_bytes(ts, gen);
     }
     // Checked again: had the record been recycled meanwhile, these were another household's.
     if (!registry_.tenant_is_current(s)) return usage{};
@@ -309,13 +340,94 @@ class basic_session_cache {
  private:
   struct alignas(cache_line_size) shard_slot {
     shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
-               const Match& match, detail::cache_arena& arena)
-        : core(limits, reg, clock, match, arena) {}
+               const Match& match, detail::cache_arena& arena, detail::cache_budget* budget)
+        : core(limits, reg, clock, match, arena, budget) {}
     mutable Lock lock;
     shard_type core;
   };
 
+  // What a put reserved in the cache-wide budget; given back unless the entry was stored.
+  class reservation {
+   public:
+    reservation(detail::cache_budget& b, const session& s, std::size_t bytes) noexcept
+        : budget_(&b), ts_(registry_type::tenant_slot_of(s)), gen_(registry_type::tenant_gen_of(s)),
+          bytes_(bytes) {}
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    ~reservation() {
+      if (has_bytes_) budget_->release_bytes(bytes_);
+      if (has_quota_) budget_->release_quota(ts_, gen_, bytes_);
+    }
+    void keep() noexcept { has_bytes_ = has_quota_ = false; }
+    bool has_bytes_ = false;
+    bool has_quota_ = false;
+    detail::cache_budget* budget_;
+    std::uint32_t ts_;
+    std::uint64_t gen_;
+    std::size_t bytes_;
+  };
+
+  // put() when several shards share a byte budget or quotas: reserves first, then stores.
+  STREAMISO_NOINLINE status put_within_budget(const session& s, const Key& key, Value&& value,
+                                              std::uint64_t h, std::size_t bytes, put_options opts) {
+    reservation held{*budget_, s, bytes};
+    if (status room = make_room(bytes, h, held); !room) return room;
+    shard_slot& sh = shard_of(h);
+    const time_point expires = expiry_for(opts.ttl);
+    std::lock_guard<Lock> guard(sh.lock);
+    status done = sh.core.put(s, key, std::move(value), h, bytes, expires, opts.scope);
+    if (done) held.keep();  // the entry holds the reservation now; its drop gives it back
+    return done;
+  }
+
+  // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
+  // a time until it fits: one of the household's own for its quota (its home shard first), any
+  // for the cache's bytes (home shard first, dead households first in each). Never holds two
+  // shard locks. Refused `full` when a whole pass finds nothing to evict (every byte reserved
+  // by puts in flight), `stale_session` when the household died meanwhile.
+  [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h,
+                                 reservation& r) noexcept {
+    const std::size_t home = static_cast<std::size_t>(h >> 40) & shard_mask_;
+    for (;;) {
+      const auto q = budget_->try_reserve_quota(r.ts_, r.gen_, bytes);
+      if (q == detail::cache_budget::answer::ok) break;
+      if (q == detail::cache_budget::answer::dead) {
+        return registry_.counters().record(refusal::stale_session);
+      }
+      if (!evict_somewhere(home, [&](shard_type& c) { return c.evict_one_of(r.ts_, r.gen_); })) {
+        return registry_.counters().record(refusal::full, bytes);
+      }
+    }
+    r.has_quota_ = budget_->quotas_bind();
+    while (!budget_->try_reserve_bytes(bytes)) {
+      if (!evict_somewhere(home, [](shard_type& c) { return c.evict_one(); })) {
+        return registry_.counters().record(refusal::full, bytes);
+      }
+    }
+    r.has_bytes_ = budget_->bytes_bind();
+    return status{};
+  }
+
+  // Calls evict(shard) under each shard's lock in turn, from `home`, until one evicts.
+  template <class Evict>
+  bool evict_somewhere(std::size_t home, Evict&& evict) noexcept {
+    for (std::size_t i = 0; i <= shard_mask_; ++i) {
+      shard_slot& sh = *shards_[(home + i) & shard_mask_];
+      std::lock_guard<Lock> guard(sh.lock);
+      if (evict(sh.core)) return true;
+    }
+    return false;
+  }
+
+  static const session_cache_config& validated(const session_cache_config& c) {
+    validate(c);
+    return c;
+  }
+
   static void validate(const session_cache_config& c) {
+    if (c.max_sessions > max_registry_slots || c.max_tenants > max_registry_slots) {
+      throw std::invalid_argument("session cache: more than 2^20 sessions or tenants");
+    }
     if (c.max_entries == 0 || c.max_bytes == 0) {
       throw std::invalid_argument("session cache: max_entries and max_bytes must be > 0");
     }
@@ -342,6 +454,9 @@ class basic_session_cache {
     return total / n + (total % n != 0 ? 1 : 0);
   }
 
+  // Sessions and tenant records are tables made with the cache (tens of bytes each).
+  static constexpr std::size_t max_registry_slots = std::size_t{1} << 20;
+
   [[nodiscard]] std::uint64_t hash_of(const Key& key) const noexcept {
     return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));
   }
@@ -362,6 +477,10 @@ class basic_session_cache {
   Hash hash_;
   SizeOf size_of_;
   std::size_t shard_mask_ = 0;
+  std::size_t max_value_bytes_ = 0;
+  std::size_t tenant_max_bytes_ = 0;
+  std::unique_ptr<detail::cache_budget> budget_;
+  bool budget_binds_ = false;
   // Declared before the shards: they carve it, and it must outlive them (their pools hold
   // shares of their own, and may outlive the cache while handles pin nodes).
   std::unique_ptr<detail::cache_arena, detail::cache_arena::user_deleter> arena_;
@@ -376,7 +495,8 @@ using session_cache =
     basic_session_cache<Key, Value, TenantId, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
 // Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
-// liveness checks. Capacity and quotas are split evenly across shards (see docs/cache.md).
+// liveness checks. Only max_entries is split across shards; the byte bound and the household
+// quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class TenantId = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>

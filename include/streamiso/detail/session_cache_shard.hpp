@@ -14,6 +14,7 @@
 
 #include "streamiso/config.hpp"
 #include "streamiso/detail/asan.hpp"
+#include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/cache_arena.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
@@ -434,13 +435,16 @@ class session_cache_shard {
   }
 
   // `arena` holds what plan_arena() planned for this shard, next in line.
+  // `budget`: the cache-wide byte budget and quotas of a sharded cache (null when this shard
+  // enforces its limits alone); every entry the shard drops is given back to it.
   session_cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
-                      const Match& match, cache_arena& arena)
+                      const Match& match, cache_arena& arena, cache_budget* budget)
       : limits_(limits),
+        budget_(budget),
         // A quota at least as large as the shard can never bind before the shard's own limit
-        // does; the shard queue then enforces both, and the tenant queues are not kept.
-        tenant_queues_(limits.tenant_max_entries < limits.max_entries ||
-                       limits.tenant_max_bytes < limits.max_bytes),
+        // does; the shard queue then enforces both.
+        quotas_bind_(limits.tenant_max_entries < limits.max_entries ||
+                     limits.tenant_max_bytes < limits.max_bytes),
         reg_(&reg),
         clock_(&clock),
         match_(match),
@@ -539,13 +543,6 @@ class session_cache_shard {
     l.session_slot = registry_type::slot_of(s);
   }
 
-  // Refusals that need no lock and no allocation: checked before the node is made.
-  [[nodiscard]] status precheck(std::size_t bytes) const noexcept {
-    if (bytes > limits_.max_bytes) return reg_->counters().record(refusal::oversized, bytes);
-    if (bytes > limits_.tenant_max_bytes) return reg_->counters().record(refusal::quota, bytes);
-    return status{};
-  }
-
   // Stores value as s's entry for (key, scope). The node is made before anything is replaced
   // or evicted, so a failure to make it (`full`, or an exception from copying the key or
   // moving the value, which propagates) loses nothing already held.
@@ -555,6 +552,37 @@ class session_cache_shard {
     node* n = make_node(key, std::move(value));
     if (n == nullptr) return reg_->counters().record(refusal::full);
     stamp(*n, s, h, bytes, expires, scope);
+    try {
+      replace_own(s, n, h);
+    } catch (...) {
+      // Key's == threw (it should not): the node goes back to the pool, nothing else changed
+      // but the entries already replaced or reclaimed.
+      const std::size_t i = slot_of(n);
+      pool_->retire(n);
+      if (i < link_count_) asan_poison(&links_[i], sizeof(links));
+      throw;
+    }
+    const links& nl = links_of(n);
+    collect_dead();
+    tenant_usage& u = adopt(nl.tenant_slot, n->tenant_gen);
+    // Room is compared as limit - held (held never exceeds the limit), not held + size: a
+    // hostile size near SIZE_MAX must not wrap the sum back under the limit. (A node of a
+    // household that died while this put ran is not the record's: it charges no one.)
+    while (quotas_bind_ && n->tenant_gen == u.gen && (u.entries + 1 > limits_.tenant_max_entries ||
+                            nl.bytes > limits_.tenant_max_bytes - u.bytes)) {
+      evict(sieve_victim(tenant_queue(nl.tenant_slot)));
+    }
+    while (count_ + 1 > limits_.max_entries || nl.bytes > limits_.max_bytes - bytes_) {
+      // Entries of dead households go first, oldest first; then SIEVE over everything.
+      evict(dead_tail_ != nullptr ? dead_tail_ : sieve_victim(shard_queue()));
+    }
+    insert(n, h);
+    return status{};
+  }
+
+  // Before n (s's new entry) is linked: drops s's own entry under n's key and scope, and the
+  // dead entries met under the key.
+  void replace_own(const session& s, node* n, std::uint64_t h) {
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* e = *link;
       if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
@@ -571,19 +599,23 @@ class session_cache_shard {
         link = &e->hnext;
       }
     }
-    const links& nl = links_of(n);
-    tenant_usage& u = usage_[nl.tenant_slot];
-    // Room is compared as limit - held (held never exceeds the limit), not held + size: a
-    // hostile size near SIZE_MAX must not wrap the sum back under the limit.
-    while (tenant_queues_ && (u.entries + 1 > limits_.tenant_max_entries ||
-                              nl.bytes > limits_.tenant_max_bytes - u.bytes)) {
-      evict(sieve_victim(tenant_queue(nl.tenant_slot)));
-    }
-    while (count_ + 1 > limits_.max_entries || nl.bytes > limits_.max_bytes - bytes_) {
-      evict(sieve_victim(shard_queue()));
-    }
-    insert(n, h);
-    return status{};
+  }
+
+  // Evicts one entry (a dead household's first) to make room in the cache-wide budget. False
+  // when the shard holds nothing.
+  [[nodiscard]] bool evict_one() noexcept {
+    if (head_ == nullptr) return false;
+    collect_dead();
+    evict(dead_tail_ != nullptr ? dead_tail_ : sieve_victim(shard_queue()));
+    return true;
+  }
+
+  // Evicts one entry of household (ts, gen), by SIEVE over its queue here, for its quota. False
+  // when the shard holds none of its entries.
+  [[nodiscard]] bool evict_one_of(std::uint32_t ts, std::uint64_t gen) noexcept {
+    if (usage_[ts].gen != gen || usage_[ts].head == nullptr) return false;
+    evict(sieve_victim(tenant_queue(ts)));
+    return true;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
@@ -593,12 +625,13 @@ class session_cache_shard {
     return out;
   }
 
-  // Entries held for tenant record `ts` in this shard (tests check quotas with it).
-  [[nodiscard]] std::size_t tenant_entries(std::uint32_t ts) const noexcept {
-    return usage_[ts].entries;
+  // Entries and bytes held in this shard by the household that holds tenant record `ts`
+  // under generation `gen`; zero when the record's counts here are another household's.
+  [[nodiscard]] std::size_t tenant_entries(std::uint32_t ts, std::uint64_t gen) const noexcept {
+    return usage_[ts].gen == gen ? usage_[ts].entries : 0;
   }
-  [[nodiscard]] std::size_t tenant_bytes(std::uint32_t ts) const noexcept {
-    return usage_[ts].bytes;
+  [[nodiscard]] std::size_t tenant_bytes(std::uint32_t ts, std::uint64_t gen) const noexcept {
+    return usage_[ts].gen == gen ? usage_[ts].bytes : 0;
   }
 
  private:
@@ -616,7 +649,12 @@ class session_cache_shard {
     node_pool<node>* p_;
   };
 
+  // One tenant record's household in this shard: its SIEVE queue and what it holds. `gen` is
+  // the household's generation; the queue holds exactly the shard's nodes stamped with it (a
+  // node of the record stamped otherwise belongs to a dead household and sits in the dead
+  // queue), so the counts are the household's alone, whoever held the record before.
   struct tenant_usage {
+    std::uint64_t gen = 0;
     std::size_t entries = 0;
     std::size_t bytes = 0;
     node* head = nullptr;
@@ -636,6 +674,61 @@ class session_cache_shard {
   queue tenant_queue(std::uint32_t ts) noexcept {
     tenant_usage& u = usage_[ts];
     return queue{u.head, u.tail, u.hand, &links::tprev, &links::tnext};
+  }
+  // Nodes of dead households (invalidated, or their record recycled), linked through the
+  // tenant links; eviction takes them, oldest first, before any live entry.
+  queue dead_queue() noexcept {
+    return queue{dead_head_, dead_tail_, dead_hand_, &links::tprev, &links::tnext};
+  }
+
+  // The record's usage here, made the household of `gen`'s: a previous household's nodes move
+  // to the dead queue (one splice) and stop counting against the new one. Generations only
+  // grow, so an older `gen` (a put that passed its liveness check just before its household
+  // died) never takes the record back.
+  tenant_usage& adopt(std::uint32_t ts, std::uint64_t gen) noexcept {
+    tenant_usage& u = usage_[ts];
+    if (STREAMISO_UNLIKELY(u.gen < gen)) {
+      bury(u);
+      u.gen = gen;
+    }
+    return u;
+  }
+
+  // Moves a household's whole queue to the dead queue and clears its counts (the shard's
+  // totals still hold its nodes until they are evicted or met).
+  void bury(tenant_usage& u) noexcept {
+    if (u.head != nullptr) {
+      links_of(u.tail).tnext = dead_head_;
+      if (dead_head_ != nullptr) {
+        links_of(dead_head_).tprev = u.tail;
+      } else {
+        dead_tail_ = u.tail;
+      }
+      dead_head_ = u.head;
+    }
+    u.head = u.tail = u.hand = nullptr;
+    u.entries = 0;
+    u.bytes = 0;
+  }
+
+  // Buries the households that died (invalidate_tenant, or their record recycled) since this
+  // shard last looked: one atomic load when none did. Called before a put evicts, so that no
+  // live entry goes while a dead one stays.
+  void collect_dead() noexcept {
+    if (STREAMISO_LIKELY(reg_->deaths() == seen_deaths_)) return;
+    const auto check = [this](std::uint32_t ts) {
+      tenant_usage& u = usage_[ts];
+      const std::uint64_t now = reg_->tenant_gen(ts);
+      // The record's generation now: no node here carries it yet (one would have adopted it).
+      if (u.gen < now) {
+        bury(u);
+        u.gen = now;
+      }
+    };
+    if (!reg_->deaths_since(seen_deaths_, check)) {
+      // More died than the registry's log keeps: look at every record (O(max_tenants)).
+      for (std::size_t ts = 0; ts < usage_.size(); ++ts) check(static_cast<std::uint32_t>(ts));
+    }
   }
 
   // A node's links record: beside the pool for pooled nodes (the slot number indexes links_;
@@ -830,12 +923,17 @@ class session_cache_shard {
   void drop(node* n) noexcept {
     const links& l = links_of(n);
     unlink(shard_queue(), n, l);
-    if (tenant_queues_) unlink(tenant_queue(l.tenant_slot), n, l);
     tenant_usage& u = usage_[l.tenant_slot];
-    --u.entries;
-    u.bytes -= l.bytes;
+    if (n->tenant_gen == u.gen) {
+      unlink(tenant_queue(l.tenant_slot), n, l);
+      --u.entries;
+      u.bytes -= l.bytes;
+    } else {
+      unlink(dead_queue(), n, l);
+    }
     --count_;
     bytes_ -= l.bytes;
+    if (budget_ != nullptr) budget_->release(l.tenant_slot, n->tenant_gen, l.bytes);
     const std::size_t i = slot_of(n);
     pool_->retire(n);
     // The record is the shard's until a put stamps the slot again: a stale read through a
@@ -856,17 +954,23 @@ class session_cache_shard {
     bucket = n;
     links& l = links_of(n);
     link_front(shard_queue(), n, l);
-    if (tenant_queues_) link_front(tenant_queue(l.tenant_slot), n, l);
+    // put adopted the record for n's household, unless that household has died meanwhile.
     tenant_usage& u = usage_[l.tenant_slot];
-    ++u.entries;
-    u.bytes += l.bytes;
+    if (n->tenant_gen == u.gen) {
+      link_front(tenant_queue(l.tenant_slot), n, l);
+      ++u.entries;
+      u.bytes += l.bytes;
+    } else {
+      link_front(dead_queue(), n, l);
+    }
     ++count_;
     bytes_ += l.bytes;
     ++stats_.inserts;
   }
 
   shard_limits limits_;
-  bool tenant_queues_;
+  cache_budget* budget_;
+  bool quotas_bind_;
   registry_type* reg_;
   const Clock* clock_;
   Match match_;
@@ -880,6 +984,10 @@ class session_cache_shard {
   node* head_ = nullptr;
   node* tail_ = nullptr;
   node* hand_ = nullptr;
+  node* dead_head_ = nullptr;
+  node* dead_tail_ = nullptr;
+  node* dead_hand_ = nullptr;  // unused: the dead queue is taken oldest first, not by SIEVE
+  std::uint64_t seen_deaths_ = 0;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
   session_cache_stats stats_;

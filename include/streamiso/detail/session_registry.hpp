@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "streamiso/accounting.hpp"
@@ -197,6 +198,7 @@ class session_registry {
     // relaxed: we hold lock_, the only writer of tenant generations.
     const std::uint64_t tgen = tr.gen.load(std::memory_order_relaxed);
     ++tr.sessions;
+    ++tr.current_sessions;
     tr.last_used = ++clock_;
     session_slot& ss = sessions_[slot];
     ss.tenant = ts;
@@ -227,7 +229,39 @@ class session_registry {
     // release pairs with the acquire loads in is_live() and entry_alive(): once this
     // returns, no reader sees the old generation as current.
     tr.gen.store(++last_gen_, std::memory_order_release);
-    return tr.sessions;
+    note_death(ts);
+    // Sessions an earlier invalidation cut off (still holding their slots until closed or
+    // swept) are not counted again.
+    return std::exchange(tr.current_sessions, std::size_t{0});
+  }
+
+  // How many times a tenant record's household died (invalidated, or its record recycled).
+  // Shards compare it with what they last saw before they evict: unchanged means no new dead
+  // household to move out of their tenant queues.
+  [[nodiscard]] std::uint64_t deaths() const noexcept {
+    // acquire pairs with the release in note_death(): the generation store before it is seen.
+    return deaths_.load(std::memory_order_acquire);
+  }
+
+  // Calls fn(record) for each record whose household died since `seen` (then sets seen to now).
+  // Returns false when more died than the log keeps: the caller then checks every record.
+  template <class Fn>
+  [[nodiscard]] bool deaths_since(std::uint64_t& seen, Fn&& fn) const {
+    std::lock_guard<Lock> guard(lock_);
+    // relaxed: lock_ orders it with its only writer.
+    const std::uint64_t now = deaths_.load(std::memory_order_relaxed);
+    const bool complete = now - seen <= death_log_size;
+    if (complete) {
+      for (std::uint64_t i = seen; i != now; ++i) fn(death_log_[i % death_log_size]);
+    }
+    seen = now;
+    return complete;
+  }
+
+  // The generation tenant record ts holds now.
+  [[nodiscard]] std::uint64_t tenant_gen(std::uint32_t ts) const noexcept {
+    // acquire pairs with the release stores of gen in bind/invalidate/unbind.
+    return tenants_[ts].gen.load(std::memory_order_acquire);
   }
 
   // True iff the handle was issued by this registry and neither it nor its tenant has been
@@ -277,16 +311,29 @@ class session_registry {
     std::atomic<std::uint64_t> gen{0};
     TenantId id{};
     std::uint64_t last_used = 0;
-    std::size_t sessions = 0;
+    std::size_t sessions = 0;          // slots held (open, or cut off and not yet closed)
+    std::size_t current_sessions = 0;  // of those, opened under the current generation
     bool bound = false;
   };
+  static constexpr std::size_t death_log_size = 64;
+
+  // Under lock_. Records that a household of record ts died (its generation moved on).
+  void note_death(std::uint32_t ts) noexcept {
+    // relaxed load: lock_ orders writers. release store pairs with the acquire in deaths().
+    const std::uint64_t n = deaths_.load(std::memory_order_relaxed);
+    death_log_[n % death_log_size] = ts;
+    deaths_.store(n + 1, std::memory_order_release);
+  }
 
   void free_slot(std::uint32_t slot) noexcept {
     session_slot& ss = sessions_[slot];
     // release pairs with the acquire in is_live() and entry_alive(): once close_session
     // returns, every later reader sees the slot as dead.
     ss.id.store(0, std::memory_order_release);
-    --tenants_[ss.tenant].sessions;
+    tenant_record& tr = tenants_[ss.tenant];
+    --tr.sessions;
+    // relaxed: we hold lock_, the only writer of generations.
+    if (tr.gen.load(std::memory_order_relaxed) == ss.tenant_gen) --tr.current_sessions;
     free_sessions_.push_back(slot);
   }
 
@@ -335,6 +382,7 @@ class session_registry {
     // release pairs with the acquire in is_live()/entry_alive(), as in invalidate().
     tr.gen.store(++last_gen_, std::memory_order_release);
     tr.sessions = 0;
+    tr.current_sessions = 0;
     const std::size_t mask = index_.size() - 1;
     std::size_t i = home_of(t.id());
     while (index_[i] != 0) i = (i + 1) & mask;
@@ -353,8 +401,8 @@ class session_registry {
     return best;
   }
 
-  // Gives the record up: its generation moves on, so the old tenant's entries (which the
-  // shards still account under this record) are dead and are evicted before anything else.
+  // Gives the record up: its generation moves on, so the old tenant's entries are dead; the
+  // death is logged, and each shard moves them to its dead queue (evicted before anything live).
   void unbind(std::uint32_t ts) noexcept {
     tenant_record& tr = tenants_[ts];
     const std::size_t mask = index_.size() - 1;
@@ -372,10 +420,13 @@ class session_registry {
     // release pairs with the acquire in entry_alive().
     tr.gen.store(++last_gen_, std::memory_order_release);
     tr.bound = false;
+    note_death(ts);
   }
 
   refusal_counters counters_;
-  Lock lock_;
+  mutable Lock lock_;
+  std::atomic<std::uint64_t> deaths_{0};
+  std::uint32_t death_log_[death_log_size] = {};
   std::unique_ptr<session_slot[]> sessions_;
   std::unique_ptr<tenant_record[]> tenants_;
   std::vector<std::uint32_t> free_sessions_;
