@@ -402,16 +402,13 @@ class spsc_queue {
 
   // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
   // Drops what is below the binding's start (only a never-refreshed window, limit 0, can be
-  // below it), then sets the window to [h, t). A window of exactly the frame being taken is
-  // not stored (the next pop refreshes either way, and a store costs more than a compare
-  // when every push is followed by a pop), unless the window was never set: limit 0 must
-  // mean "not yet refreshed".
+  // below it), then sets the window to [h, t) and takes h.
   // `limit` is w.limit as the caller read it (only this thread writes it; passing it on
   // saves reloading it after the tail_ load).
   result<Frame> refill(window& w, std::uint64_t limit, std::uint64_t h, std::uint64_t t) noexcept {
     if (STREAMISO_UNLIKELY(limit == 0) && h < w.start) return drop_stale(h, w.start, t);
     if (h == t) return refused{refusal::empty};
-    if (t != h + 1 || limit == 0) w.limit = t;
+    w.limit = t;  // a store to the consumer's own line; cheaper than deciding whether to skip it
     return take(h);
   }
 
