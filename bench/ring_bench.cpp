@@ -119,9 +119,10 @@ void spsc_two_threads(benchmark::State& state) {
   auto consumed = std::make_unique<padded_counter>();
   auto stop = std::make_unique<padded_counter>();
   auto bad = std::make_unique<padded_counter>();
-  std::thread consumer([&q, &consumed, &stop, &bad] {
+  auto empties = std::make_unique<padded_counter>();
+  std::thread consumer([&q, &consumed, &stop, &bad, &empties] {
     pin_this_thread(1);
-    std::uint64_t n = 0, wrong = 0;
+    std::uint64_t n = 0, wrong = 0, misses = 0;
     handle out;
     for (;;) {
       if (q->pop(out)) {
@@ -130,18 +131,20 @@ void spsc_two_threads(benchmark::State& state) {
         consumed->value.store(++n, std::memory_order_release);
       } else if (stop->value.load(std::memory_order_relaxed) != 0) {  // relaxed: a flag
         break;
+      } else {
+        ++misses;
       }
     }
     bad->value.store(wrong, std::memory_order_relaxed);  // relaxed: read after join
+    empties->value.store(misses, std::memory_order_relaxed);  // relaxed: read after join
   });
   pin_this_thread(0);
-  std::uint64_t produced = 0;
+  std::uint64_t produced = 0, fulls = 0;
   handle h{0, 0, 16};
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < batch; ++i) {
       h.generation = produced++;
-      while (!q->push(h)) {
-      }
+      while (!q->push(h)) ++fulls;
     }
     // acquire: pairs with the consumer's release; the batch is fully drained.
     while (consumed->value.load(std::memory_order_acquire) != produced) {
@@ -151,6 +154,10 @@ void spsc_two_threads(benchmark::State& state) {
   consumer.join();
   if (bad->value.load(std::memory_order_relaxed) != 0) state.SkipWithError("out-of-order delivery");
   state.SetItemsProcessed(state.iterations() * batch_items);
+  // Full/empty oscillation: refused pushes and empty pops per item moved (relaxed: after join).
+  const double items = static_cast<double>(produced);
+  state.counters["full_per_item"] = static_cast<double>(fulls) / items;
+  state.counters["empty_per_item"] = static_cast<double>(empties->value.load(std::memory_order_relaxed)) / items;
 }
 
 #define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                                  \
