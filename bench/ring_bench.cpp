@@ -173,6 +173,10 @@ void spsc_two_threads(benchmark::State& state) {
 STREAMISO_SPSC_BENCH("streamiso", streamiso_q<>, streamiso_q<>);
 using streamiso_strict_q = streamiso_q<si::freshness::strict>;
 STREAMISO_SPSC_BENCH("streamiso_strict", streamiso_strict_q, streamiso_strict_q);
+// The harness effect: both endpoints on one line (two threads only; one thread is unaffected).
+using streamiso_adjacent_q = streamiso_q<si::freshness::window, true>;
+BENCHMARK(spsc_two_threads<streamiso_adjacent_q>)->Name("spsc/streamiso_adjacent_endpoints/2threads_cap1024")
+    ->Arg(1024)->UseRealTime();
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call", streamiso_checked_q<>, streamiso_checked_q<>);
 // The same with a 32-bit id: cheaper tags for the per-call form.
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call_id32", streamiso_checked_q<std::uint32_t>,

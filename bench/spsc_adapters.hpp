@@ -28,11 +28,17 @@ using handle = si::pool_handle;  // the 16-byte item every queue carries
 
 // streamiso through endpoints: the owner and requester were checked once, at bind time.
 // Called on the queue (q.try_push(in, h)), as a user holding the queue by value would.
-// Consumer is the endpoint kind: window (the default) or strict freshness.
-template <si::freshness F = si::freshness::window, class Id = si::id128>
+// F is the consumer endpoint's freshness: window (the default) or strict. Adjacent = true
+// declares the two endpoints next to each other, as earlier versions of this harness did:
+// the consumer endpoint is written by its refreshes (its window's limit) and the producer
+// endpoint is read by every push (its token), so on one cache line the two threads fight
+// over that line on every refresh. Adjacent = false gives each endpoint its own line pair,
+// as two threads holding their own endpoints would.
+template <si::freshness F = si::freshness::window, bool Adjacent = false, class Id = si::id128>
 struct streamiso_q {
   using queue_t = si::spsc_queue<handle, Id>;
   using consumer_t = typename queue_t::template basic_consumer<F>;
+  static constexpr std::size_t apart = Adjacent ? alignof(consumer_t) : 128;
   explicit streamiso_q(std::size_t cap)
       : q(cap, si::basic_owner<Id>{1}),
         in(q.bind_producer(si::basic_owner<Id>{1}).value()),
@@ -52,8 +58,22 @@ struct streamiso_q {
     return true;
   }
   queue_t q;
-  typename queue_t::producer in;
-  consumer_t out;
+  alignas(apart) typename queue_t::producer in;
+  alignas(apart) consumer_t out;
+};
+
+// The same endpoints called on themselves (in.try_push(h), out.try_pop()): no queue-side
+// "did this queue make the endpoint" compare; the endpoint's queue pointer is loaded instead.
+template <si::freshness F = si::freshness::window>
+struct streamiso_self_q : streamiso_q<F> {
+  using streamiso_q<F>::streamiso_q;
+  bool push(const handle& h) noexcept { return static_cast<bool>(this->in.try_push(h)); }
+  bool pop(handle& dst) noexcept {
+    auto r = this->out.try_pop();
+    if (!r) return false;
+    dst = *r;
+    return true;
+  }
 };
 
 // streamiso's convenient form: owner compared on every push, requester on every pop.
