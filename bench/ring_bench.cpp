@@ -109,11 +109,19 @@ void spsc_one_thread_burst(benchmark::State& state) {
 // iteration moves `batch` items and ends when the consumer has received them all. The
 // harness's own shared variables sit on lines of their own (and the queue on the heap), so
 // that no queue is measured with false sharing the harness introduced.
+inline void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 struct alignas(128) padded_counter {
   std::atomic<std::uint64_t> value{0};
 };
 
-template <class Q>
+// Pause: the consumer's empty poll. false = spin at full speed (the historical harness);
+// true = one pause instruction per empty poll, as a polling consumer would be written.
+template <class Q, bool Pause = false>
 void spsc_two_threads(benchmark::State& state) {
   auto q = std::make_unique<Q>(static_cast<std::size_t>(state.range(0)));
   auto consumed = std::make_unique<padded_counter>();
@@ -133,6 +141,7 @@ void spsc_two_threads(benchmark::State& state) {
         break;
       } else {
         ++misses;
+        if (Pause) cpu_pause();
       }
     }
     bad->value.store(wrong, std::memory_order_relaxed);  // relaxed: read after join
@@ -166,6 +175,8 @@ void spsc_two_threads(benchmark::State& state) {
       ->Arg(1024);                                                                          \
   BENCHMARK(spsc_two_threads<Q1024>)->Name("spsc/" impl "/2threads_cap1024")->Arg(1024)    \
       ->UseRealTime();                                                                      \
+  BENCHMARK(spsc_two_threads<Q1024, true>)->Name("spsc/" impl "/2threads_pause_cap1024")    \
+      ->Arg(1024)->UseRealTime();                                                           \
   BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
       ->UseRealTime()
 
