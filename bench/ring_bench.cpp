@@ -17,19 +17,12 @@
 
 #include <streamiso/streamiso.hpp>
 
-#ifdef STREAMISO_HAVE_RWQ
-#include <readerwriterqueue/readerwriterqueue.h>
-#endif
-#ifdef STREAMISO_HAVE_ATOMIC_QUEUE
-#include <atomic_queue/atomic_queue.h>
-#endif
-#ifdef STREAMISO_HAVE_BOOST_LOCKFREE
-#include <boost/lockfree/spsc_queue.hpp>
-#endif
+#include "spsc_adapters.hpp"
+
 
 namespace {
 namespace si = streamiso;
-using handle = si::pool_handle;  // the 16-byte item every queue carries
+using namespace spsc_bench;  // NOLINT(google-build-using-namespace): the adapters
 constexpr std::uint64_t batch = 1 << 20;  // items per benchmark iteration
 constexpr std::int64_t batch_items = static_cast<std::int64_t>(batch);
 
@@ -46,74 +39,7 @@ void pin_this_thread(int cpu) {
 #endif
 }
 
-// ---- adapters: push/pop one handle, false when full/empty ----
-// streamiso through endpoints: the owner and requester were checked once, at bind time.
-// Called on the queue (q.try_push(in, h)), as a user holding the queue by value would.
-template <class Id = si::id128>
-struct streamiso_q {
-  using queue_t = si::spsc_queue<handle, Id>;
-  explicit streamiso_q(std::size_t cap)
-      : q(cap, si::basic_owner<Id>{1}),
-        in(q.bind_producer(si::basic_owner<Id>{1}).value()),
-        out(q.bind_consumer(si::basic_requester<Id>{1}).value()) {}
-  bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(in, h)); }
-  bool pop(handle& dst) noexcept {
-    auto r = q.try_pop(out);
-    if (!r) return false;
-    dst = *r;
-    return true;
-  }
-  queue_t q;
-  typename queue_t::producer in;
-  typename queue_t::consumer out;
-};
-
-// streamiso's convenient form: owner compared on every push, requester on every pop.
-template <class Id = si::id128>
-struct streamiso_checked_q {
-  explicit streamiso_checked_q(std::size_t cap) : q(cap, me) {}
-  bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(me, h)); }
-  bool pop(handle& out) noexcept {
-    auto r = q.try_pop(reader);
-    if (!r) return false;
-    out = *r;
-    return true;
-  }
-  const si::basic_owner<Id> me{1};
-  const si::basic_requester<Id> reader{1};
-  si::spsc_queue<handle, Id> q;
-};
-
-#ifdef STREAMISO_HAVE_RWQ
-struct moodycamel_q {
-  explicit moodycamel_q(std::size_t cap) : q(cap) {}
-  bool push(const handle& h) noexcept { return q.try_enqueue(h); }
-  bool pop(handle& out) noexcept { return q.try_dequeue(out); }
-  moodycamel::ReaderWriterQueue<handle> q;
-};
-#endif
-
-#ifdef STREAMISO_HAVE_ATOMIC_QUEUE
-// The fixed-size variant, atomic_queue's fastest, in SPSC mode.
-template <unsigned Cap>
-struct atomic_q {
-  explicit atomic_q(std::size_t) : q(std::make_unique<queue_t>()) {}
-  bool push(const handle& h) noexcept { return q->try_push(h); }
-  bool pop(handle& out) noexcept { return q->try_pop(out); }
-  using queue_t = atomic_queue::AtomicQueue2<handle, Cap, true, true, false, true>;
-  std::unique_ptr<queue_t> q;
-};
-#endif
-
-#ifdef STREAMISO_HAVE_BOOST_LOCKFREE
-struct boost_q {
-  explicit boost_q(std::size_t cap) : q(cap) {}
-  bool push(const handle& h) noexcept { return q.push(h); }
-  bool pop(handle& out) noexcept { return q.pop(out); }
-  boost::lockfree::spsc_queue<handle> q;
-};
-#endif
-
+// ---- adapters: spsc_adapters.hpp; the mutex baseline lives here ----
 struct mutex_q {
   explicit mutex_q(std::size_t cap) : cap_(cap) {}
   bool push(const handle& h) {
@@ -183,19 +109,28 @@ void spsc_one_thread_burst(benchmark::State& state) {
 // iteration moves `batch` items and ends when the consumer has received them all. The
 // harness's own shared variables sit on lines of their own (and the queue on the heap), so
 // that no queue is measured with false sharing the harness introduced.
+inline void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 struct alignas(128) padded_counter {
   std::atomic<std::uint64_t> value{0};
 };
 
-template <class Q>
+// Pause: the consumer's empty poll. false = spin at full speed (the historical harness);
+// true = one pause instruction per empty poll, as a polling consumer would be written.
+template <class Q, bool Pause = false>
 void spsc_two_threads(benchmark::State& state) {
   auto q = std::make_unique<Q>(static_cast<std::size_t>(state.range(0)));
   auto consumed = std::make_unique<padded_counter>();
   auto stop = std::make_unique<padded_counter>();
   auto bad = std::make_unique<padded_counter>();
-  std::thread consumer([&q, &consumed, &stop, &bad] {
+  auto empties = std::make_unique<padded_counter>();
+  std::thread consumer([&q, &consumed, &stop, &bad, &empties] {
     pin_this_thread(1);
-    std::uint64_t n = 0, wrong = 0;
+    std::uint64_t n = 0, wrong = 0, misses = 0;
     handle out;
     for (;;) {
       if (q->pop(out)) {
@@ -204,18 +139,21 @@ void spsc_two_threads(benchmark::State& state) {
         consumed->value.store(++n, std::memory_order_release);
       } else if (stop->value.load(std::memory_order_relaxed) != 0) {  // relaxed: a flag
         break;
+      } else {
+        ++misses;
+        if (Pause) cpu_pause();
       }
     }
     bad->value.store(wrong, std::memory_order_relaxed);  // relaxed: read after join
+    empties->value.store(misses, std::memory_order_relaxed);  // relaxed: read after join
   });
   pin_this_thread(0);
-  std::uint64_t produced = 0;
+  std::uint64_t produced = 0, fulls = 0;
   handle h{0, 0, 16};
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < batch; ++i) {
       h.generation = produced++;
-      while (!q->push(h)) {
-      }
+      while (!q->push(h)) ++fulls;
     }
     // acquire: pairs with the consumer's release; the batch is fully drained.
     while (consumed->value.load(std::memory_order_acquire) != produced) {
@@ -225,6 +163,10 @@ void spsc_two_threads(benchmark::State& state) {
   consumer.join();
   if (bad->value.load(std::memory_order_relaxed) != 0) state.SkipWithError("out-of-order delivery");
   state.SetItemsProcessed(state.iterations() * batch_items);
+  // Full/empty oscillation: refused pushes and empty pops per item moved (relaxed: after join).
+  const double items = static_cast<double>(produced);
+  state.counters["full_per_item"] = static_cast<double>(fulls) / items;
+  state.counters["empty_per_item"] = static_cast<double>(empties->value.load(std::memory_order_relaxed)) / items;
 }
 
 #define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                                  \
@@ -233,14 +175,24 @@ void spsc_two_threads(benchmark::State& state) {
       ->Arg(1024);                                                                          \
   BENCHMARK(spsc_two_threads<Q1024>)->Name("spsc/" impl "/2threads_cap1024")->Arg(1024)    \
       ->UseRealTime();                                                                      \
+  BENCHMARK(spsc_two_threads<Q1024, true>)->Name("spsc/" impl "/2threads_pause_cap1024")    \
+      ->Arg(1024)->UseRealTime();                                                           \
   BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
       ->UseRealTime()
 
+// The default endpoints (window freshness) and the strict ones.
 STREAMISO_SPSC_BENCH("streamiso", streamiso_q<>, streamiso_q<>);
+using streamiso_strict_q = streamiso_q<si::freshness::strict>;
+STREAMISO_SPSC_BENCH("streamiso_strict", streamiso_strict_q, streamiso_strict_q);
+// The harness effect: both endpoints on one line (two threads only; one thread is unaffected).
+using streamiso_adjacent_q = streamiso_q<si::freshness::window, true>;
+BENCHMARK(spsc_two_threads<streamiso_adjacent_q>)->Name("spsc/streamiso_adjacent_endpoints/2threads_cap1024")
+    ->Arg(1024)->UseRealTime();
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call", streamiso_checked_q<>, streamiso_checked_q<>);
 // The same with a 32-bit id: cheaper tags for the per-call form.
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call_id32", streamiso_checked_q<std::uint32_t>,
                      streamiso_checked_q<std::uint32_t>);
+STREAMISO_SPSC_BENCH("cached_index", cached_index_q, cached_index_q);
 #ifdef STREAMISO_HAVE_RWQ
 STREAMISO_SPSC_BENCH("moodycamel", moodycamel_q, moodycamel_q);
 #endif

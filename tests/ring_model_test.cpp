@@ -38,8 +38,9 @@ struct tally {
 // Per-call pushes and pops, and pushes and pops through endpoints, interleaved on one queue.
 // The model keeps every frame's queue index and binding; for a consumer endpoint it keeps
 // the window the queue promises ([head, limit) holds only frames of the endpoint's binding)
-// and checks, at every pop from it, that the promise holds; an endpoint whose binding was
-// replaced is stale on its next pop, window or not.
+// and checks, at every pop from it, that the promise holds. After a rebind, a strict
+// endpoint is stale on its next pop, window or not; a window endpoint may finish its window
+// (its own binding's frames, to its own requester) and is stale at its next refresh.
 void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t cap = 8;
   using queue_t = si::spsc_queue<frame>;
@@ -63,6 +64,8 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   };
   auto ce = q.bind_consumer(requester_of(0)).value();
   consumer_model cm{0, 0, 0};
+  auto se = q.bind_strict_consumer(requester_of(0)).value();
+  consumer_model sm{0, 0, 0};
   auto drop_stale = [&]() {
     std::uint64_t stale = 0;
     while (stale < model.size() && model[stale].binding != binding) ++stale;
@@ -114,33 +117,46 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
         deliver(r, who);
       }
     } else if (kind < 93) {
-      auto r = ce.try_pop();
-      if (cm.binding != binding) {
-        // Rebound since the endpoint was made: stale at once, even inside its window.
+      const bool strict = kind >= 82;
+      consumer_model& m = strict ? sm : cm;
+      auto r = strict ? se.try_pop() : ce.try_pop();
+      if (strict && m.binding != binding) {
+        // Strict: rebound since the endpoint was made, so stale at once, even in its window.
         REQUIRE(r.refused_for(si::refusal::stale_session));
         REQUIRE(r.detail() == 0);
-      } else if (head_index < cm.limit) {
-        // The window: the frame must be of the endpoint's own binding.
-        REQUIRE(model.front().binding == cm.binding);
-        deliver(r, cm.who);
+      } else if (head_index < m.limit) {
+        // The window (the only thing the window form delivers after a rebind): the frame
+        // must be of the endpoint's own binding, for its own requester.
+        REQUIRE(model.front().binding == m.binding);
+        deliver(r, m.who);
+      } else if (m.binding != binding) {
+        // Window form: the refresh sees the rebind; nothing consumed.
+        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.detail() == 0);
       } else if (!model.empty() && model.front().binding != binding) {
         REQUIRE(r.refused_for(si::refusal::stale_session));
         REQUIRE(r.detail() == drop_stale());
       } else {
-        cm.limit = tail_index;
+        m.limit = tail_index;
         if (model.empty()) {
           REQUIRE(r.refused_for(si::refusal::empty));
         } else {
-          deliver(r, cm.who);
+          deliver(r, m.who);
         }
       }
     } else if (kind < 95) {
-      auto c = q.bind_consumer(requester_of(who));
+      const bool strict = kind == 94;
       if (who != bound) {
-        REQUIRE(c.refused_for(si::refusal::owner_mismatch));
+        if (strict) {
+          REQUIRE(q.bind_strict_consumer(requester_of(who)).refused_for(si::refusal::owner_mismatch));
+        } else {
+          REQUIRE(q.bind_consumer(requester_of(who)).refused_for(si::refusal::owner_mismatch));
+        }
+      } else if (strict) {
+        se = q.bind_strict_consumer(requester_of(who)).value();
+        sm = consumer_model{who, binding, 0};
       } else {
-        REQUIRE(c);
-        ce = std::move(c).value();
+        ce = q.bind_consumer(requester_of(who)).value();
         cm = consumer_model{who, binding, 0};
       }
     } else if (kind < 96) {

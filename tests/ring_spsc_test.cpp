@@ -387,10 +387,11 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   CHECK(f->seq == 3);
 }
 
-TEST_CASE("F1: spsc a consumer endpoint of an earlier binding is stale on its next pop, even with its own frames still queued") {
+TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on its next pop, even with its own frames still queued") {
   queue q(8, alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
-  auto alice_out = q.bind_consumer(alice_r).value();
+  auto alice_out = q.bind_strict_consumer(alice_r).value();
+  static_assert(decltype(alice_out)::policy == si::freshness::strict, "the strict form");
   REQUIRE(alice_out.try_pop()->seq == 0);  // refresh: frames 1 and 2 are now in its window
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
@@ -410,6 +411,67 @@ TEST_CASE("F1: spsc a consumer endpoint of an earlier binding is stale on its ne
   CHECK(dropped.detail() == 2);
   for (std::uint64_t i = 0; i < 3; ++i) CHECK(bob_out.try_pop()->owner_id == 2);
   CHECK(q.empty());
+}
+
+// The window rule (the default endpoint): after a rebind, the endpoint may finish the
+// window it had already proven -- its own binding's frames, to its own requester -- and is
+// stale at its next refresh. The new owner's requester never sees those frames.
+TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a rebind, then is stale; the new owner never gets its frames") {
+  queue q(8, alice);
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  auto alice_out = q.bind_consumer(alice_r).value();
+  static_assert(decltype(alice_out)::policy == si::freshness::window, "the default form");
+  REQUIRE(alice_out.try_pop()->seq == 0);  // refresh: frames 1..3 are now in its window
+  q.rebind(bob);
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
+  CHECK_FALSE(alice_out.current());
+  // Bounded by the window: at most the three frames it had proven, all alice's.
+  auto a1 = alice_out.try_pop();
+  REQUIRE(a1);
+  CHECK(a1->owner_id == 1);
+  CHECK(a1->seq == 1);
+  // The new owner's endpoint drops what is left of alice's binding, never delivers it.
+  auto bob_out = q.bind_consumer(bob_r).value();
+  auto dropped = bob_out.try_pop();
+  REQUIRE(dropped.refused_for(si::refusal::stale_session));
+  CHECK(dropped.detail() == 2);
+  // head moved past alice's window: her next pop refreshes, sees the rebind, consumes nothing.
+  auto r = alice_out.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_session));
+  CHECK(r.detail() == 0);
+  CHECK(q.size() == 3);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto f = bob_out.try_pop();
+    REQUIRE(f);
+    CHECK(f->owner_id == 2);
+  }
+  CHECK(q.empty());
+}
+
+TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after a rebind, then is stale") {
+  queue q(8, alice);
+  for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  auto alice_out = q.bind_consumer(alice_r).value();
+  REQUIRE(alice_out.try_pop()->seq == 0);  // window [1, 8)
+  q.rebind(bob);
+  std::uint64_t after = 0;
+  for (;;) {
+    auto f = alice_out.try_pop();
+    if (!f) {
+      CHECK(f.refused_for(si::refusal::stale_session));
+      CHECK(f.detail() == 0);
+      break;
+    }
+    CHECK(f->owner_id == 1);
+    CHECK(f->seq == after + 1);
+    ++after;
+    REQUIRE(after <= q.capacity());
+  }
+  CHECK(after == 7);  // exactly what the window held when rebind() returned
+  // Bob's frames pushed later are never in alice's window: still stale.
+  REQUIRE(q.try_push(bob, frame{2, 0}));
+  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_session));
+  CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
 }
 
 TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next pop") {
@@ -630,4 +692,126 @@ TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross
   CHECK(delivered > 0);
   CHECK(rebinds > 0);
   CHECK(q.empty());
+}
+
+// Both freshness forms on one consumer thread, against a producer that rebinds often (now
+// and then to the same owner) and announces each finished rebind with a release store.
+// Every frame carries the number of the binding it was pushed under. Checked on every
+// delivery: the requester matches the frame's owner; the frame's binding is not older than
+// the newest rebind finished before the endpoint was bound (so a new owner's requester never
+// gets an old binding's frame) and is the same for every frame one endpoint delivers; a
+// strict endpoint never delivers a frame of a binding whose replacement had finished before
+// the pop began; a window endpoint delivers at most one window (capacity) of such frames.
+TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no old-binding frame to a new owner, strict none after rebind, window at most one window") {
+  struct tagged {
+    std::uint64_t owner_id;
+    std::uint64_t seq;
+    std::uint64_t binding;
+  };
+  using tq = si::spsc_queue<tagged>;
+  constexpr std::uint64_t owners = 3;
+  constexpr std::size_t cap = 8;
+  const std::uint64_t total = streamiso_test::scaled(400'000, 20'000);
+  tq q(cap, si::owner{1});
+  std::atomic<std::uint64_t> rebinds_done{0};
+  std::atomic<bool> done{false};
+  std::uint64_t pushed = 0;
+  std::thread producer([&] {
+    streamiso_test::rng rng(0xf5e5);
+    std::uint64_t o = 1;
+    std::uint64_t binding = 0;
+    auto in = q.bind_producer(si::owner{o}).value();
+    for (std::uint64_t i = 0; i < total; ++i) {
+      if (rng.chance(1)) {
+        o = 1 + rng.below(owners);  // sometimes the same owner: still a new binding
+        in.rebind(si::owner{o});
+        // release: pairs with the consumer's acquire; the rebind happens-before what follows it.
+        rebinds_done.store(++binding, std::memory_order_release);
+      }
+      while (!in.try_push(tagged{o, i, binding})) std::this_thread::yield();
+      ++pushed;
+    }
+    done.store(true, std::memory_order_release);  // release: pairs with the acquire below
+  });
+
+  std::uint64_t delivered = 0, dropped = 0, cross = 0, older_than_bind = 0, mixed = 0;
+  std::uint64_t strict_late = 0, window_late = 0, window_late_max = 0, strict_pops = 0, window_pops = 0;
+  streamiso_test::rng crng(0xc0ffee);
+  // One endpoint at a time, of either form; what the test knows about it.
+  struct held {
+    bool strict = false;
+    std::uint64_t bound_after = 0;  // rebinds finished before it was bound
+    bool seen = false;
+    std::uint64_t binding = 0;      // of its first delivery
+    std::uint64_t late = 0;         // deliveries of a binding known to be replaced
+  } e;
+  tq::consumer wc = q.bind_consumer(si::requester{1}).value();
+  tq::strict_consumer sc = q.bind_strict_consumer(si::requester{1}).value();
+  auto bind_any = [&]() {
+    e = held{};
+    e.strict = crng.chance(50);
+    // acquire: pairs with the producer's release; every rebind up to this one is visible.
+    e.bound_after = rebinds_done.load(std::memory_order_acquire);
+    for (;;) {
+      for (std::uint64_t who = 1; who <= owners; ++who) {
+        if (e.strict) {
+          auto c = q.bind_strict_consumer(si::requester{who});
+          if (c) return void(sc = std::move(c).value());
+        } else {
+          auto c = q.bind_consumer(si::requester{who});
+          if (c) return void(wc = std::move(c).value());
+        }
+      }
+      std::this_thread::yield();
+    }
+  };
+  bind_any();
+  auto step = [&]() -> bool {
+    // acquire: pairs with the producer's release after each rebind.
+    const std::uint64_t known = rebinds_done.load(std::memory_order_acquire);
+    auto r = e.strict ? sc.try_pop() : wc.try_pop();
+    const si::requester who = e.strict ? sc.who() : wc.who();
+    if (r) {
+      ++delivered;
+      ++(e.strict ? strict_pops : window_pops);
+      if (si::requester{r->owner_id} != who) ++cross;
+      if (r->binding < e.bound_after) ++older_than_bind;
+      if (e.seen && r->binding != e.binding) ++mixed;
+      e.seen = true;
+      e.binding = r->binding;
+      if (r->binding < known) {
+        if (e.strict) {
+          ++strict_late;
+        } else {
+          ++e.late;
+          ++window_late;
+          if (e.late > window_late_max) window_late_max = e.late;
+        }
+      }
+      if (crng.chance(3)) std::this_thread::yield();  // a slow viewer: let rebinds overtake it
+      return true;
+    }
+    if (r.refused_for(si::refusal::stale_session)) {
+      dropped += r.detail();
+      if (r.detail() == 0) bind_any();
+      return true;
+    }
+    return false;
+  };
+  while (!done.load(std::memory_order_acquire)) {  // acquire: pairs with the release above
+    if (!step()) std::this_thread::yield();
+  }
+  producer.join();
+  for (int idle = 0; idle < 64;) idle = step() ? 0 : idle + 1;
+  CHECK(cross == 0);
+  CHECK(older_than_bind == 0);
+  CHECK(mixed == 0);
+  CHECK(strict_late == 0);
+  CHECK(window_late_max <= cap);
+  CHECK(delivered + dropped == pushed);
+  CHECK(q.empty());
+  CHECK(strict_pops > 0);
+  CHECK(window_pops > 0);
+  MESSAGE("window endpoints delivered " << window_late << " frames of a binding already replaced (at most "
+                                        << window_late_max << " per endpoint)");
 }

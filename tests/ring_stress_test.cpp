@@ -99,7 +99,8 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
   CHECK(q.empty());
 }
 
-// Everything the consumer side offers, mixed on one consumer thread, against a producer that
+// Everything the consumer side offers with strict freshness (per-call pops, strict
+// endpoints), mixed on one consumer thread, against a producer that
 // rebinds often (both rebind forms, sometimes twice in a row, sometimes to the same owner),
 // pushes through both forms, and hands over consumer endpoints it made itself (through a
 // second queue, which orders them). Capacity 2 keeps windows short and wraps constantly.
@@ -110,7 +111,7 @@ TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the pro
   using wq = si::spsc_queue<wide_frame>;
   const std::uint64_t total = streamiso_test::scaled(100'000, 10'000);
   wq q(2, owner_of(1));
-  si::spsc_queue<wq::consumer> handoff(4, owner_of(99));
+  si::spsc_queue<wq::strict_consumer> handoff(4, owner_of(99));
   std::atomic<std::uint64_t> rebinds_done{0};
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;
@@ -133,7 +134,7 @@ TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the pro
         // release: pairs with the consumer's acquire; the rebind happens-before its next pop.
         rebinds_done.store(++binding, std::memory_order_release);
         if (rng.chance(30)) {
-          auto c = q.bind_consumer(requester_of(o));
+          auto c = q.bind_strict_consumer(requester_of(o));
           if (c) (void)handoff.try_push(owner_of(99), std::move(c).value());
         }
       }
@@ -157,7 +158,7 @@ TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the pro
   auto bind_any = [&]() {
     for (;;) {
       for (std::uint64_t who = 1; who <= owners; ++who) {
-        auto c = q.bind_consumer(requester_of(who));
+        auto c = q.bind_strict_consumer(requester_of(who));
         if (c) return std::move(c).value();
       }
       std::this_thread::yield();

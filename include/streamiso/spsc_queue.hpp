@@ -16,12 +16,16 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/atomic_words.hpp"
 #include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/spsc_window.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
 
 STREAMISO_BEGIN_NAMESPACE
+
+// How soon a consumer endpoint sees a rebind (see "Endpoints" below).
+enum class freshness : unsigned char { window, strict };
 
 // Design. The producer thread owns tail_ (and its private cache of head_), the consumer
 // thread owns head_ (and its private state); each lives on its own cache line, so in the
@@ -44,35 +48,16 @@ STREAMISO_BEGIN_NAMESPACE
 // shared line), so it pushes only while its binding is current -- and, tokens being unique
 // in the process, only into the queue that made it. bind_consumer(requester) matches the
 // requester against the current binding and returns a `consumer` remembering that binding's
-// token and start. The per-call forms try_push(owner, frame) and try_pop(requester) check on
-// every call and run on the same machinery.
-//
-// Why a consumer endpoint may pop without looking at the binding. The consumer keeps a
-// window [head, limit) and pops from it with no further proof; limit is only ever set by a
-// refresh that (1) loads tail_ with acquire, getting t, (2) THEN loads token_ and finds it
-// still equal to the endpoint's token v (the binding G it was matched against), and (3)
-// first drops everything below G's start S. Claim: every frame in [max(head, S), t) was
-// pushed under G. Proof: a frame i < t was pushed before the
-// producer's release store tail_ = i+1 <= t, which the acquire in (1) reads from (or from a
-// later store of the single writer), so everything the producer did before that push
-// happens-before (2). Frames at index >= S were pushed under G or a later binding. If frame
-// i was pushed under a later binding, the rebind away from G, which stores a new token in
-// token_ before the push of i, happens-before the token load in (2); by write-read coherence
-// that load returns that token or a later one, and no later token equals v (tokens are never
-// handed out twice). It did return v, so frame i belongs to G. Frames
-// pushed under G are G's owner's (push checks the owner, or the producer endpoint's
-// token), and the consumer endpoint was matched against G's owner: a pop from the
-// window cannot cross owners, whichever endpoint (or per-call pop) moved head meanwhile,
-// because head only grows and the window was clamped to G's range when it was set.
-// Limit starts at 0 for a new endpoint, so its first pop always refreshes; only a window
-// that has never been refreshed (limit 0) can have head below S, so step (3) is skipped
-// once limit is set.
-// The window argument is what keeps a pop from crossing owners. On top of it, every pop
-// also compares token_ with the endpoint's token (a load from a line that only rebind()
-// writes), so a rebind is seen at once: after it, the endpoint is stale (stale_session,
-// counted, detail 0, nothing consumed) and nothing of the earlier binding is delivered to
-// anyone; bind again. The same compare refuses an endpoint of another queue (its token was
-// never this queue's). The per-call try_pop(requester) does the same check.
+// token and start; bind_strict_consumer(requester) returns a `strict_consumer`. Both pop
+// from a window [head, limit) of frames proven to be of their binding (the proof, as
+// numbered invariants, is in detail/spsc_window.hpp); they differ in freshness:
+//  - consumer (freshness::window, the default): isolation on every pop; a rebind is seen at
+//    the next refresh, so after rebind() returns it may still deliver up to one window
+//    (<= capacity frames) of its own binding, to its own requester. Then stale_session.
+//  - strict_consumer (freshness::strict): also compares token_ on every pop (one load from
+//    a line only rebind() writes): nothing of the old binding after rebind() returns.
+// The per-call forms try_push(owner, frame) and try_pop(requester) check on every call
+// (strict) and run on the same machinery.
 //
 // Threads. try_push(), rebind(), bind_producer() and everything on a producer endpoint are
 // producer-thread calls (rebind() from elsewhere needs the same external synchronisation as
@@ -96,13 +81,7 @@ class spsc_queue {
   static_assert(is_match_policy<Match, basic_owner<Id>, basic_requester<Id>>::value,
                 "Match must be callable as bool(owner, requester)");
 
-  // The consumer's proof of what it may pop unchecked: [head, limit) holds only frames of
-  // the binding whose token is `token` and whose first index is `start`.
-  struct window {
-    std::uint64_t token = 0;
-    std::uint64_t start = 0;
-    std::uint64_t limit = 0;
-  };
+  using window = detail::spsc_window;
 
  public:
   using value_type = Frame;
@@ -147,30 +126,34 @@ class spsc_queue {
     std::uint64_t token_;
   };
 
-  // A requester's door, validated once against one binding (see "Why a consumer endpoint
-  // may pop without looking at the binding" above).
-  class consumer {
+  // A requester's door, validated once against one binding (see "Endpoints" above).
+  template <freshness F>
+  class basic_consumer {
    public:
+    static constexpr freshness policy = F;
     // The head frame. Outcomes: empty (not counted); stale_session with detail >= 1
     // (counted; that many frames of earlier bindings were dropped; keep popping);
     // stale_session with detail 0 (counted; this endpoint's binding was replaced and nothing
     // was consumed: bind again).
-    [[nodiscard]] result<Frame> try_pop() noexcept { return q_->try_pop(*this); }
+    [[nodiscard]] result<Frame> try_pop() noexcept { return q_->pop(*this); }
 
     [[nodiscard]] const requester_type& who() const noexcept { return who_; }
     [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
-    // A snapshot: false once the queue was rebound (the next pop says stale_session).
+    // A snapshot: false once the queue was rebound (a strict endpoint's next pop says
+    // stale_session; a window endpoint's next pop may still finish its window).
     [[nodiscard]] bool current() const noexcept { return q_->current_token() == win_.token; }
 
    private:
     friend class spsc_queue;
-    consumer(spsc_queue* q, const requester_type& who, generation_type gen, window w) noexcept
+    basic_consumer(spsc_queue* q, const requester_type& who, generation_type gen, window w) noexcept
         : q_(q), who_(who), gen_(gen), win_(w) {}
     spsc_queue* q_;  // where c.try_pop() goes, and which refusal a mismatch gets
     requester_type who_;
     generation_type gen_;
     window win_;
   };
+  using consumer = basic_consumer<freshness::window>;
+  using strict_consumer = basic_consumer<freshness::strict>;
 
   // capacity must be a power of two >= 1; throws std::invalid_argument otherwise.
   spsc_queue(std::size_t capacity, const owner_type& first_owner, Match match = Match{})
@@ -294,45 +277,27 @@ class spsc_queue {
     return refill(cons_.win, limit, h, t);
   }
 
-  // The head frame through a consumer endpoint (same as c.try_pop()). Fast path: the
-  // endpoint's window, no binding check (see the design note). Outcomes: empty (not
-  // counted); stale_session with detail >= 1 (counted; frames of earlier bindings dropped;
-  // keep popping); stale_session with detail 0 (counted; the endpoint's binding was
-  // replaced, nothing consumed: bind again); owner_mismatch (counted) for another queue's
+  // The head frame through a consumer endpoint (same as c.try_pop(), plus a check that this
+  // queue made the endpoint: its window says nothing about another queue's slots).
+  // Outcomes as c.try_pop(); owner_mismatch (counted, nothing consumed) for another queue's
   // endpoint.
-  [[nodiscard]] result<Frame> try_pop(consumer& c) noexcept {
-    // Every pop compares tokens once (corollary 5: once rebind() has returned, nothing of the
-    // earlier binding is delivered, not even to its own requester; and another queue's
-    // endpoint never matches).
-    // relaxed: only the consumer thread writes head_.
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    const std::uint64_t limit = c.win_.limit;
-    if (STREAMISO_LIKELY(h < limit)) {
-      if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
-      return take(h);
-    }
-    // acquire: pairs with the producer's release store of tail_; frames below t, and any
-    // rebind made before them, are visible.
-    const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window argument needs; also this pop's rebind check.
-    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return refuse_endpoint(c.q_);
-    return refill(c.win_, limit, h, t);
+  template <freshness F>
+  [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
+    if (STREAMISO_UNLIKELY(c.q_ != this)) return counters_.record(refusal::owner_mismatch);
+    return pop(c);
   }
 
+  // ---- any thread ----
   // ---- any thread ----
 
   // A consumer endpoint for `who`, used on the consumer thread. Refused (owner_mismatch,
   // counted) unless `who` matches the bound owner; empty (not counted) while a rebind is
-  // being written.
+  // being written. bind_consumer gives the window form, bind_strict_consumer the strict one.
   [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
-    binding b;
-    if (!binding_.try_load(b)) return refused{refusal::empty};
-    // rebind() stores the new token before it writes the binding: a token_ other than b's
-    // means b is being replaced, and an endpoint for it would be stale at birth. The seqlock's
-    // acquire made b's token (or a later one) visible, so this never refuses a current b.
-    if (current_token() != b.token) return refused{refusal::empty};
-    if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::owner_mismatch);
-    return consumer(this, who, b.gen, window{b.token, b.start, 0});
+    return bind_endpoint<freshness::window>(who);
+  }
+  [[nodiscard]] result<strict_consumer> bind_strict_consumer(const requester_type& who) noexcept {
+    return bind_endpoint<freshness::strict>(who);
   }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_) + 1; }
@@ -392,6 +357,39 @@ class spsc_queue {
     return {};
   }
 
+  // An endpoint's pop. The window (detail/spsc_window.hpp) is what keeps it from crossing
+  // owners; the strict form adds the token compare inside the window too.
+  template <freshness F>
+  result<Frame> pop(basic_consumer<F>& c) noexcept {
+    // relaxed: only the consumer thread writes head_.
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    const std::uint64_t limit = c.win_.limit;
+    if (STREAMISO_LIKELY(h < limit)) {
+      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != c.win_.token)) {
+        return counters_.record(refusal::stale_session);
+      }
+      return take(h);
+    }
+    // acquire: pairs with the producer's release store of tail_; frames below t, and any
+    // rebind made before them, are visible (I6 a).
+    const std::uint64_t t = tail_.load(std::memory_order_acquire);
+    // Loaded after tail_, the order the window proof needs (I6 b).
+    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return counters_.record(refusal::stale_session);
+    return refill(c.win_, limit, h, t);
+  }
+
+  template <freshness F>
+  result<basic_consumer<F>> bind_endpoint(const requester_type& who) noexcept {
+    binding b;
+    if (!binding_.try_load(b)) return refused{refusal::empty};
+    // rebind() stores the new token before it writes the binding: a token_ other than b's
+    // means b is being replaced, and an endpoint for it would be stale at birth. The seqlock's
+    // acquire made b's token (or a later one) visible, so this never refuses a current b.
+    if (current_token() != b.token) return refused{refusal::empty};
+    if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::owner_mismatch);
+    return basic_consumer<F>(this, who, b.gen, window{b.token, b.start, 0});
+  }
+
   // Moves the frame at h out; the caller has proved it may.
   result<Frame> take(std::uint64_t h) noexcept {
     Frame* p = at(h);
@@ -404,16 +402,13 @@ class spsc_queue {
 
   // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
   // Drops what is below the binding's start (only a never-refreshed window, limit 0, can be
-  // below it), then sets the window to [h, t). A window of exactly the frame being taken is
-  // not stored (the next pop refreshes either way, and a store costs more than a compare
-  // when every push is followed by a pop), unless the window was never set: limit 0 must
-  // mean "not yet refreshed".
+  // below it), then sets the window to [h, t) and takes h.
   // `limit` is w.limit as the caller read it (only this thread writes it; passing it on
   // saves reloading it after the tail_ load).
   result<Frame> refill(window& w, std::uint64_t limit, std::uint64_t h, std::uint64_t t) noexcept {
     if (STREAMISO_UNLIKELY(limit == 0) && h < w.start) return drop_stale(h, w.start, t);
     if (h == t) return refused{refusal::empty};
-    if (t != h + 1 || limit == 0) w.limit = t;
+    w.limit = t;  // a store to the consumer's own line; cheaper than deciding whether to skip it
     return take(h);
   }
 

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// The consumer's window: what a consumer endpoint may pop without looking at the binding,
+// and the proof that doing so never crosses owners (spsc_queue.hpp uses it).
+#ifndef STREAMISO_DETAIL_SPSC_WINDOW_HPP
+#define STREAMISO_DETAIL_SPSC_WINDOW_HPP
+
+#include <cstdint>
+
+#include "streamiso/config.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+
+// [head, limit) holds only frames pushed under the binding whose token is `token` and whose
+// first index is `start`. limit 0 means "never refreshed" (head may still be below start).
+//
+// The proof, as invariants of spsc_queue. G is the binding the endpoint was matched
+// against, v its token, S its start; "the next binding" is the one rebind() made after G.
+//
+// I1 Single writer. Only the producer thread constructs frames and stores tail_; tail_ only
+//    grows; frame i is constructed before the release store tail_ = i + 1.
+// I2 Ranges. rebind() runs on the producer thread, never during a push, and sets the new
+//    binding's start to the tail at that moment. So bindings own consecutive index ranges:
+//    G owns [S, start of the next binding).
+// I3 Door. Every frame pushed while G is current is G's owner's: the per-call push compares
+//    the owner with the bound owner, a producer endpoint compares its token with the bound
+//    token (equal exactly while its binding is current; another queue's endpoint never
+//    holds this queue's token).
+// I4 Tokens. rebind() stores the new token in token_ before it returns, hence before any
+//    push of the new binding, hence before that push's release store of tail_ (I1).
+//    Tokens are handed out once per process: no later binding of any queue has v.
+// I5 Match. bind_consumer() reads the binding through the seqlock and hands out an
+//    endpoint only if token_ still equals that binding's token; the requester was matched
+//    against that binding's owner (G's owner).
+// I6 Refresh. limit is set only by a refresh that (a) loads tail_ with acquire, getting t,
+//    (b) THEN loads token_ and finds v, (c) if limit was 0, first drops every frame below
+//    S, and only then (d) sets the window to [head, t).
+// I7 Head. Only the consumer thread moves head_; head_ only grows.
+//
+// Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
+// requester was matched against G's owner (I5): a pop from the window cannot cross owners.
+// Proof. Take frame i with head <= i < t at (d). i >= S: by (c), or by an earlier refresh
+// of this window that did (c), and I7. Suppose frame i was pushed under a later binding.
+// That binding's rebind stored its token before the push of i (I4), the push of i comes
+// before the store tail_ = i + 1 <= t (I1), and (a) read that store or a later one of the
+// same writer, so the token store happens-before (b). By write-read coherence (b) returns
+// that token or a later one; none equals v (I4). But (b) returned v. So frame i was pushed
+// at an index in [S, start of the next binding): under G (I2). Pops by other endpoints or
+// per-call pops in between only move head up (I7), shrinking the window, never widening it.
+//
+// Freshness. The window form (the default endpoint) pops [head, limit) without looking at
+// token_; a rebind is seen at the endpoint's first refresh that happens-after it (I6 b, by
+// coherence), which answers stale_session with detail 0 and consumes nothing. So after
+// rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more, all of them G's,
+// to G's own requester; the new owner's requester never gets one (its endpoint's first
+// refresh drops them, I6 c). The strict form also compares token_ with v before every pop
+// from the window: a pop that starts after rebind() returned (happens-after it) reads the
+// new token or a later one by coherence, and is refused: nothing of G after the rebind.
+struct spsc_window {
+  std::uint64_t token = 0;
+  std::uint64_t start = 0;
+  std::uint64_t limit = 0;
+};
+
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_DETAIL_SPSC_WINDOW_HPP
