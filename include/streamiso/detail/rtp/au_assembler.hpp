@@ -43,7 +43,8 @@ class au_assembler {
                unsigned required_sets)
       : pool_(&pool),
         owner_(o),
-        cfg_(cfg),
+        max_set_bytes_(cfg.max_parameter_set_bytes),
+        prepend_sets_(cfg.prepend_parameter_sets),
         required_(required_sets),
         sets_(new std::uint8_t[3 * cfg.max_parameter_set_bytes + 1]()) {}
 
@@ -223,7 +224,7 @@ class au_assembler {
       if (!seen_vcl_ && role == nal_role::vcl_random_access) {
         cur_.random_access = true;
         unsigned have = seen_sets_;
-        if (cfg_.prepend_parameter_sets) {
+        if (prepend_sets_) {
           for (unsigned i = 0; i < 3; ++i) {
             const unsigned bit = 1U << i;
             if ((required_ & bit) == 0 || (have & bit) != 0 || sizes_[i] == 0) continue;
@@ -249,11 +250,11 @@ class au_assembler {
       default: return;
     }
     seen_sets_ |= 1U << i;
-    if (n > cfg_.max_parameter_set_bytes) return;
+    if (n > max_set_bytes_) return;
     std::memcpy(set_bytes(i), p, n);
     sizes_[i] = n;
   }
-  std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * cfg_.max_parameter_set_bytes; }
+  std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
     writable& b = *buf_;
@@ -329,7 +330,8 @@ class au_assembler {
   using writable = typename pool_type::writable_buffer;
   pool_type* pool_;
   owner_type owner_;
-  depacketizer_config cfg_;
+  std::size_t max_set_bytes_;
+  bool prepend_sets_;
   unsigned required_;
   Match match_{};
   std::unique_ptr<std::uint8_t[]> sets_;
