@@ -145,7 +145,8 @@ class buffer_pool {
                                              void* dst, std::size_t dst_size) noexcept {
     auto v = read(h, who);
     if (!v) return refused{v.reason(), v.detail()};  // already counted by read()
-    if (v->size() > dst_size) return counters_.record(refusal::oversized, v->size());
+    if (v->size() > dst_size || (dst == nullptr && v->size() != 0))
+      return counters_.record(refusal::oversized, v->size());
     // memcpy with a null dst is undefined even for 0 bytes (a zero-length frame, dst = nullptr).
     if (v->size() != 0) std::memcpy(dst, v->data(), v->size());
     return v->size();
