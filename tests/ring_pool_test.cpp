@@ -260,6 +260,22 @@ TEST_CASE("F9: pool rejects a count x size that overflows instead of allocating 
   CHECK_THROWS_AS(pool(3, half / 3 * 2 + 8), std::invalid_argument);
 }
 
+TEST_CASE("F9: pool copy_out of a non-empty frame into a null destination is refused, whatever size it claims") {
+  pool p(1, 8);
+  auto w = p.acquire(alice);
+  REQUIRE(w);
+  const unsigned char b[3] = {1, 2, 3};
+  REQUIRE(w->append(b, 3));
+  auto h = w->publish();
+  REQUIRE(h);
+  CHECK(p.copy_out(*h, alice_r, nullptr, 64).refused_for(si::refusal::oversized));
+  unsigned char out[3] = {};
+  auto n = p.copy_out(*h, alice_r, out, sizeof out);
+  REQUIRE(n);
+  CHECK(*n == 3);
+  CHECK(out[2] == 3);
+}
+
 TEST_CASE("F9: pool copy_out of a zero-length frame into a null, zero-size destination is defined") {
   pool p(1, 8);
   auto w = p.acquire(alice);
