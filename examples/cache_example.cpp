@@ -22,7 +22,7 @@ int main() {
   if (!theirs) std::printf("B refused: %s\n", si::to_string(theirs.reason()).data());
 
   if (!stills.close_session(phone)) return 1;  // O(1): every entry of `phone` is unreadable now
-  auto late = stills.put(phone, "cam1/still", "late reply");          // refused: stale_session
+  auto late = stills.put(phone, "cam1/still", "late reply");          // refused: stale_binding
   auto again = *stills.open_session(si::owner{0xA});                  // a reconnect is a new session
   auto fresh = stills.get(again, "cam1/still");                       // empty: nothing carried over
   // --- README snippet ends ---
@@ -32,7 +32,7 @@ int main() {
               late ? "STORED" : si::to_string(late.reason()).data(),
               fresh ? "LEAK" : si::to_string(fresh.reason()).data());
   const bool ok = mine && **mine == "A's crib" && theirs.refused_for(si::refusal::owner_mismatch) &&
-                  shared && late.refused_for(si::refusal::stale_session) &&
+                  shared && late.refused_for(si::refusal::stale_binding) &&
                   fresh.refused_for(si::refusal::empty);
   return ok ? 0 : 1;
 }

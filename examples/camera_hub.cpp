@@ -562,7 +562,7 @@ class viewer_worker {
           totals_.add(totals_.reported_overrun, f.detail());
           continue;
         }
-        if (f.reason() == si::refusal::stale_session) {
+        if (f.reason() == si::refusal::stale_binding) {
           totals_.add(totals_.reported_stale, f.detail());
           v.sub.reset();
         }

@@ -68,7 +68,7 @@ TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old 
   for (int i = 0; i < 4; ++i) {
     auto r = old_sub->try_read();
     CHECK_FALSE(r.has_value());  // never bob's frame
-    CHECK(r.refused_for(si::refusal::stale_session));
+    CHECK(r.refused_for(si::refusal::stale_binding));
   }
   CHECK(slot->read_latest(alice_r).refused_for(si::refusal::owner_mismatch));
 }
@@ -101,9 +101,9 @@ TEST_CASE("F10: a session cache re-created in the same storage refuses the old c
   // Bob's session takes the same slot and, with a per-cache count, the same id.
   const auto bob_s = *slot->open_session(bob);
   REQUIRE(slot->put(bob_s, 7, 200));
-  CHECK(slot->get(old_s, 7).refused_for(si::refusal::stale_session));
-  CHECK(slot->put(old_s, 8, 300).refused_for(si::refusal::stale_session));
-  CHECK(slot->close_session(old_s).refused_for(si::refusal::stale_session));
+  CHECK(slot->get(old_s, 7).refused_for(si::refusal::stale_binding));
+  CHECK(slot->put(old_s, 8, 300).refused_for(si::refusal::stale_binding));
+  CHECK(slot->close_session(old_s).refused_for(si::refusal::stale_binding));
   // Bob's session was not closed by the old handle.
   auto mine = slot->get(bob_s, 7);
   REQUIRE(mine);
@@ -121,10 +121,10 @@ TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old que
   slot.emplace(8, bob);
   auto bob_in = slot->bind_producer(bob).value();
   REQUIRE(slot->try_push(bob_in, frame{2, 0}));
-  CHECK(slot->try_push(in, frame{1, 0}).refused_for(si::refusal::stale_session));
+  CHECK(slot->try_push(in, frame{1, 0}).refused_for(si::refusal::stale_binding));
   auto r = slot->try_pop(out);
   CHECK_FALSE(r.has_value());
-  CHECK(r.refused_for(si::refusal::stale_session));
+  CHECK(r.refused_for(si::refusal::stale_binding));
 }
 
 // ---- a handle used on the wrong instance ---------------------------------------------------
@@ -152,9 +152,9 @@ TEST_CASE("F10: a session of one cache is refused by another cache, whatever its
   const auto b_s = *b.open_session(bob);
   REQUIRE(b.put(b_s, 1, 1));
   for (const auto& s : many) {  // slots beyond b's table included: refused, never read
-    CHECK(b.get(s, 1).refused_for(si::refusal::stale_session));
-    CHECK(b.put(s, 1, 2).refused_for(si::refusal::stale_session));
-    CHECK(b.close_session(s).refused_for(si::refusal::stale_session));
+    CHECK(b.get(s, 1).refused_for(si::refusal::stale_binding));
+    CHECK(b.put(s, 1, 2).refused_for(si::refusal::stale_binding));
+    CHECK(b.close_session(s).refused_for(si::refusal::stale_binding));
   }
   CHECK(b.get(b_s, 1));
 }
@@ -207,11 +207,11 @@ TEST_CASE("F3: a moved-from subscription refuses to read: no frame delivered twi
   CHECK(got->seq == 0);
   auto again = s->try_read();  // NOLINT(bugprone-use-after-move): the point of the test
   CHECK_FALSE(again.has_value());
-  CHECK(again.refused_for(si::refusal::stale_session));
+  CHECK(again.refused_for(si::refusal::stale_binding));
   CHECK(s->lag() == 0);
   // Lapped: only the live subscription reports the loss.
   for (std::uint64_t i = 1; i <= 10; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
-  CHECK(s->try_read().refused_for(si::refusal::stale_session));
+  CHECK(s->try_read().refused_for(si::refusal::stale_binding));
   CHECK(moved.try_read().refused_for(si::refusal::overrun));
   CHECK(r.counters().count(si::refusal::overrun) == 1);
   // Move-assigned: the source stops reading too.
@@ -219,7 +219,7 @@ TEST_CASE("F3: a moved-from subscription refuses to read: no frame delivered twi
   REQUIRE(fresh);
   ring_t::subscription third = std::move(*fresh);
   third = std::move(moved);
-  CHECK(moved.try_read().refused_for(si::refusal::stale_session));  // NOLINT(bugprone-use-after-move)
+  CHECK(moved.try_read().refused_for(si::refusal::stale_binding));  // NOLINT(bugprone-use-after-move)
   CHECK(third.try_read().has_value());
 }
 
@@ -233,10 +233,10 @@ TEST_CASE("F1: a subscription stale after two rebinds reports exactly the frames
   REQUIRE(r.try_publish(bob, frame{2, 0}));
   r.rebind(alice);
   auto first = s->try_read();
-  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == 4);
   auto second = s->try_read();
-  CHECK(second.refused_for(si::refusal::stale_session));
+  CHECK(second.refused_for(si::refusal::stale_binding));
   CHECK(second.detail() == 0);  // reported once
 }
 
@@ -247,7 +247,7 @@ TEST_CASE("F1: after more rebinds than the history holds, the loss is reported a
   REQUIRE(r.try_publish(alice, frame{1, 0}));
   for (std::size_t k = 0; k <= ring_t::stale_history; ++k) r.rebind(k % 2 == 0 ? bob : alice);
   auto first = s->try_read();
-  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == ring_t::lost_unknown);
   CHECK(s->try_read().detail() == 0);
 }
@@ -260,6 +260,6 @@ TEST_CASE("F1: a subscription that read everything before a rebind reports 0 los
   REQUIRE(s->try_read());
   r.rebind(bob);
   auto first = s->try_read();
-  CHECK(first.refused_for(si::refusal::stale_session));
+  CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == 0);
 }

@@ -267,10 +267,10 @@ TEST_CASE("F9: malformed, zero-length, oversized and time-reversed input is refu
   CHECK(b.nack_list(alice_req, 0, none, 3).refused_for(si::refusal::malformed));
 }
 
-TEST_CASE("F4: packets of another epoch are refused as stale_session") {
+TEST_CASE("F4: packets of another epoch are refused as stale_binding") {
   buffer b{alice, 7, fixed()};
-  CHECK(b.insert(on_time(0, 0, 0, alice, 6)).refused_for(si::refusal::stale_session));
-  CHECK(b.insert(on_time(0, 0, 0, alice, 8)).refused_for(si::refusal::stale_session));
+  CHECK(b.insert(on_time(0, 0, 0, alice, 6)).refused_for(si::refusal::stale_binding));
+  CHECK(b.insert(on_time(0, 0, 0, alice, 8)).refused_for(si::refusal::stale_binding));
   CHECK(b.empty());
   REQUIRE(b.insert(on_time(0, 0, 0, alice, 7)));
   CHECK(b.size() == 1);
@@ -292,8 +292,8 @@ TEST_CASE("F4: reset while packets are buffered flushes them with a report and r
   CHECK(b.epoch() == 2);
   // Late packets of epoch 1, even the never-seen 12 and sequence numbers the new session
   // will use, are refused.
-  CHECK(b.insert(on_time(12, 12, 100 * ms, alice, 1)).refused_for(si::refusal::stale_session));
-  CHECK(b.insert(on_time(500, 50, 0, alice, 1)).refused_for(si::refusal::stale_session));
+  CHECK(b.insert(on_time(12, 12, 100 * ms, alice, 1)).refused_for(si::refusal::stale_binding));
+  CHECK(b.insert(on_time(500, 50, 0, alice, 1)).refused_for(si::refusal::stale_binding));
   // The new session starts anywhere in sequence space; nothing old is released.
   REQUIRE(b.insert(on_time(500, 50, 0, alice, 2)));
   REQUIRE(b.insert(on_time(501, 51, 0, alice, 2)));
@@ -317,8 +317,8 @@ TEST_CASE("F4: a confirmed sequence jump beyond max_dropout flushes the old spac
   CHECK(b.last_flush().flushed == 5);
   CHECK(b.size() == 1);
   // Stragglers of the old sequence space are refused, not taken as yet another jump.
-  CHECK(b.insert(on_time(103, 3, 70 * ms)).refused_for(si::refusal::stale_session));
-  CHECK(b.insert(on_time(104, 4, 71 * ms)).refused_for(si::refusal::stale_session));
+  CHECK(b.insert(on_time(103, 3, 70 * ms)).refused_for(si::refusal::stale_binding));
+  CHECK(b.insert(on_time(104, 4, 71 * ms)).refused_for(si::refusal::stale_binding));
   REQUIRE(b.insert(on_time(30'002, 7)));
   CHECK(drain(b, 10'000 * ms) == std::vector<event>{pk(30'001), pk(30'002)});
   check_conservation(b);
@@ -727,7 +727,7 @@ TEST_CASE("F1: rebind hands the buffer to another owner: the old owner's held pa
   // A late packet of alice's, in either epoch, is refused at the door.
   CHECK(b.insert(on_time(5, 5)).refused_for(si::refusal::owner_mismatch));
   CHECK(b.insert(on_time(5, 5, 0, alice, 9)).refused_for(si::refusal::owner_mismatch));
-  CHECK(b.insert(on_time(6, 6, 0, bob, 1)).refused_for(si::refusal::stale_session));
+  CHECK(b.insert(on_time(6, 6, 0, bob, 1)).refused_for(si::refusal::stale_binding));
   // Bob's stream reuses alice's sequence numbers: he gets his own packets only.
   for (std::uint16_t n = 0; n < 5; ++n) REQUIRE(b.insert(on_time(n, n + 1000, 0, bob, 9)));
   const auto out = drain(b, 10'000 * ms + 2000 * ms, bob);

@@ -113,7 +113,7 @@ TEST_CASE("F4: after a same-epoch sequence restart, a straggler of the old range
   REQUIRE(j);
   CHECK(b.last_flush().sequence_jump);
   // A straggler of the old stream's 650: within the new stream's dropout window.
-  CHECK(b.insert(make(1, 650, 650 * 900u, t + 1 * ms)).refused_for(si::refusal::stale_session));
+  CHECK(b.insert(make(1, 650, 650 * 900u, t + 1 * ms)).refused_for(si::refusal::stale_binding));
   for (std::uint16_t s = 602; s < 700; ++s) {
     t += 10 * ms;
     REQUIRE(b.insert(make(2, s, base + (s - 600u) * 900u, t)));

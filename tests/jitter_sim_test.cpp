@@ -184,13 +184,13 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
     } else {
       const auto why = r.reason();
       const bool known = why == si::refusal::duplicate || why == si::refusal::late ||
-                         why == si::refusal::stale_session || why == si::refusal::out_of_range;
+                         why == si::refusal::stale_binding || why == si::refusal::out_of_range;
       CHECK_MESSAGE(known, std::string(si::to_string(why)).c_str());
       if (why == si::refusal::duplicate) CHECK(fates[a.packet.index].accepted);
       if (why == si::refusal::late && !a.duplicate && !fates[a.packet.index].accepted) {
         ++res.late_arrivals_of_arrived;
       }
-      if (why == si::refusal::stale_session) CHECK(a.packet.epoch < b.epoch());
+      if (why == si::refusal::stale_binding) CHECK(a.packet.epoch < b.epoch());
     }
     if (now >= next_nack) {
       (void)b.nack_list(si::as_requester(alice), now, nacks, 64);

@@ -170,10 +170,10 @@ TEST_CASE("F1: broadcast rebind makes earlier subscriptions stale and reports wh
   r.rebind(bob);
   REQUIRE(r.try_publish(bob, frame{2, 0}));
   auto st = s.try_read();
-  REQUIRE(st.refused_for(si::refusal::stale_session));
+  REQUIRE(st.refused_for(si::refusal::stale_binding));
   CHECK(st.detail() == 4);
   auto again = s.try_read();
-  REQUIRE(again.refused_for(si::refusal::stale_session));
+  REQUIRE(again.refused_for(si::refusal::stale_binding));
   CHECK(again.detail() == 0);
   // Bob subscribes fresh and gets only his own frames.
   auto b = r.subscribe(bob_r).value();
@@ -190,7 +190,7 @@ TEST_CASE("F1: broadcast a subscription from before a rebind to the same owner i
   REQUIRE(r.try_publish(alice, frame{1, 0}));
   r.rebind(alice);
   REQUIRE(r.try_publish(alice, frame{1, 1}));
-  CHECK(s.try_read().refused_for(si::refusal::stale_session));
+  CHECK(s.try_read().refused_for(si::refusal::stale_binding));
 }
 
 TEST_CASE("F3: broadcast sequence numbers stay exact across many laps of a capacity-2 ring") {
@@ -215,7 +215,7 @@ TEST_CASE("F1: broadcast publish, read and read_latest allocate nothing after co
     REQUIRE(r.read_latest(alice_r));
   }
   r.rebind(bob);
-  CHECK(s.try_read().refused_for(si::refusal::stale_session));
+  CHECK(s.try_read().refused_for(si::refusal::stale_binding));
   CHECK(probe.count() == 0);
 }
 
@@ -257,9 +257,9 @@ TEST_CASE("F1: broadcast a whole copy stamped with another binding's generation 
   auto s = r.subscribe(bob_r).value();
   REQUIRE(r.try_publish(bob, frame{2, 1}));
   si::detail::ring_test_access::set_slot_generation(r, 1, alice_gen.value());
-  CHECK(r.read_latest(bob_r).refused_for(si::refusal::stale_session));
-  CHECK(s.try_read().refused_for(si::refusal::stale_session));
-  CHECK(r.counters().count(si::refusal::stale_session) == 2);
+  CHECK(r.read_latest(bob_r).refused_for(si::refusal::stale_binding));
+  CHECK(s.try_read().refused_for(si::refusal::stale_binding));
+  CHECK(r.counters().count(si::refusal::stale_binding) == 2);
 }
 
 TEST_CASE("F1: broadcast subscribe during a half-published rebind is refused empty, never handed out stale") {
@@ -271,7 +271,7 @@ TEST_CASE("F1: broadcast subscribe during a half-published rebind is refused emp
   if (early) {
     // What handing it out would do: a fresh subscription reported stale (its once-only loss
     // report then spent, so the frames it misses at the next real rebind go uncounted).
-    CHECK_FALSE(early->try_read().refused_for(si::refusal::stale_session));
+    CHECK_FALSE(early->try_read().refused_for(si::refusal::stale_binding));
   }
   si::detail::ring_test_access::finish_rebind(r);
   auto s = r.subscribe(bob_r).value();
@@ -279,7 +279,7 @@ TEST_CASE("F1: broadcast subscribe during a half-published rebind is refused emp
   CHECK(s.try_read()->owner_id == 2);
   r.rebind(alice);
   auto st = s.try_read();
-  REQUIRE(st.refused_for(si::refusal::stale_session));
+  REQUIRE(st.refused_for(si::refusal::stale_binding));
   CHECK(st.detail() == 2);  // Bob's frames 2 and 3, never read: reported, not lost silently
-  CHECK(r.counters().count(si::refusal::stale_session) == 1);
+  CHECK(r.counters().count(si::refusal::stale_binding) == 1);
 }

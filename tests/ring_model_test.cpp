@@ -90,7 +90,7 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
       const frame f{through_endpoint ? bound : who, seq};
       const auto s = through_endpoint ? pe.try_push(f) : q.try_push(owner_of(who), f);
       if (through_endpoint && pe_binding != binding) {
-        REQUIRE(s.refused_for(si::refusal::stale_session));
+        REQUIRE(s.refused_for(si::refusal::stale_binding));
       } else if (!through_endpoint && who != bound) {
         REQUIRE(s.refused_for(si::refusal::owner_mismatch));
       } else if (model.size() == cap) {
@@ -109,7 +109,7 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
         continue;
       }
       if (!model.empty() && model.front().binding != binding) {
-        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.refused_for(si::refusal::stale_binding));
         REQUIRE(r.detail() == drop_stale());
       } else if (model.empty()) {
         REQUIRE(r.refused_for(si::refusal::empty));
@@ -122,7 +122,7 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
       auto r = strict ? se.try_pop() : ce.try_pop();
       if (strict && m.binding != binding) {
         // Strict: rebound since the endpoint was made, so stale at once, even in its window.
-        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.refused_for(si::refusal::stale_binding));
         REQUIRE(r.detail() == 0);
       } else if (head_index < m.limit) {
         // The window (the only thing the window form delivers after a rebind): the frame
@@ -131,10 +131,10 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
         deliver(r, m.who);
       } else if (m.binding != binding) {
         // Window form: the refresh sees the rebind; nothing consumed.
-        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.refused_for(si::refusal::stale_binding));
         REQUIRE(r.detail() == 0);
       } else if (!model.empty() && model.front().binding != binding) {
-        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.refused_for(si::refusal::stale_binding));
         REQUIRE(r.detail() == drop_stale());
       } else {
         m.limit = tail_index;
@@ -183,7 +183,7 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   q.rebind(owner_of(bound));
   auto r = q.try_pop(requester_of(bound));
   if (!model.empty()) {
-    REQUIRE(r.refused_for(si::refusal::stale_session));
+    REQUIRE(r.refused_for(si::refusal::stale_binding));
     t.reported_lost += r.detail();
   }
 }
@@ -266,7 +266,7 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
       auto r = rd.sub.try_read();
       const std::uint64_t w = log.size();
       if (rd.binding != binding) {
-        REQUIRE(r.refused_for(si::refusal::stale_session));
+        REQUIRE(r.refused_for(si::refusal::stale_binding));
         // Reported once, exactly, up to stale_history rebinds later; after more, as unknown
         // (then the model's own books say what was lost).
         std::uint64_t expect = 0;

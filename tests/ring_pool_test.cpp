@@ -245,8 +245,8 @@ TEST_CASE("F9: pool too many concurrent pins is refused (quota), and the buffer 
   auto v = p.read(h, alice_r);
   REQUIRE(v);
   access::add_pins(p, h.index, access::pin_limit(p) - 1);  // now exactly at the limit
-  CHECK(p.read(h, alice_r).refused_for(si::refusal::quota));
-  CHECK(p.counters().count(si::refusal::quota) == 1);
+  CHECK(p.read(h, alice_r).refused_for(si::refusal::over_limit));
+  CHECK(p.counters().count(si::refusal::over_limit) == 1);
   access::add_pins(p, h.index, 0 - (access::pin_limit(p) - 1));  // give the fake pins back
   CHECK(p.read(h, alice_r));
   CHECK(v->data()[0] == 0xA1);

@@ -160,7 +160,7 @@ TEST_CASE("F1: spsc rebind makes queued frames stale: dropped, reported with the
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::owner_mismatch));
   // The new owner sees the old frames reported as lost, not handed over (the incident).
   auto r = q.try_pop(bob_r);
-  CHECK(r.refused_for(si::refusal::stale_session));
+  CHECK(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 5);
   CHECK(q.try_pop(bob_r).refused_for(si::refusal::empty));
   // Pushing as the old owner is refused after rebind.
@@ -177,7 +177,7 @@ TEST_CASE("F1: spsc stale frames ahead of new frames are dropped, then the new o
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
   auto r = q.try_pop(bob_r);
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 3);
   for (std::uint64_t i = 0; i < 3; ++i) {
     auto f = q.try_pop(bob_r);
@@ -194,7 +194,7 @@ TEST_CASE("F1: spsc rebinding back to the same owner still invalidates the earli
   const auto g2 = q.rebind(alice);
   CHECK(g1 != g2);
   auto r = q.try_pop(alice_r);
-  CHECK(r.refused_for(si::refusal::stale_session));
+  CHECK(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 1);
 }
 
@@ -212,7 +212,7 @@ TEST_CASE("F9: spsc move-only frames move through and are destroyed exactly once
   REQUIRE(a);
   CHECK(**a == 1);
   q.rebind(bob);  // the queued unique_ptr is destroyed by the stale drop (ASan checks leaks)
-  CHECK(q.try_pop(bob_r).refused_for(si::refusal::stale_session));
+  CHECK(q.try_pop(bob_r).refused_for(si::refusal::stale_binding));
   REQUIRE(q.try_push(bob, std::make_unique<int>(4)));  // left in the queue: the destructor frees it
 }
 
@@ -362,25 +362,25 @@ TEST_CASE("F1: spsc bind_consumer for a non-matching requester is refused and co
   CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
 }
 
-TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_session); its own rebind moves it") {
+TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_binding); its own rebind moves it") {
   queue q(8, alice);
   auto in = q.bind_producer(alice).value();
   REQUIRE(in.try_push(frame{1, 0}));
   q.rebind(bob);
   CHECK_FALSE(in.current());
   auto s = in.try_push(frame{1, 1});
-  CHECK(s.refused_for(si::refusal::stale_session));  // alice's door no longer leads in
-  CHECK(count(q, si::refusal::stale_session) == 1);
+  CHECK(s.refused_for(si::refusal::stale_binding));  // alice's door no longer leads in
+  CHECK(count(q, si::refusal::stale_binding) == 1);
   CHECK(q.size() == 1);
   auto bob_in = q.bind_producer(bob).value();
   const auto g = bob_in.rebind(alice);  // handed back: bob's endpoint now pushes for alice
   CHECK(bob_in.bound_generation() == g);
   CHECK(bob_in.current());
-  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_session));  // a rebind to the same owner too
+  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_binding));  // a rebind to the same owner too
   REQUIRE(bob_in.try_push(frame{1, 3}));
   auto out = q.bind_consumer(alice_r).value();
   auto r = out.try_pop();
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 1);  // alice's frame from the first binding: dropped, reported
   auto f = out.try_pop();
   REQUIRE(f);
@@ -400,14 +400,14 @@ TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on
   // the earlier binding is delivered any more, not even to alice. Stale, counted, nothing
   // consumed.
   auto r = alice_out.try_pop();
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 0);
-  CHECK(count(q, si::refusal::stale_session) == 1);
+  CHECK(count(q, si::refusal::stale_binding) == 1);
   CHECK(q.size() == 5);
-  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_session));  // and stays stale
+  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_binding));  // and stays stale
   auto bob_out = q.bind_consumer(bob_r).value();
   auto dropped = bob_out.try_pop();  // alice's two frames are dropped and reported, once
-  REQUIRE(dropped.refused_for(si::refusal::stale_session));
+  REQUIRE(dropped.refused_for(si::refusal::stale_binding));
   CHECK(dropped.detail() == 2);
   for (std::uint64_t i = 0; i < 3; ++i) CHECK(bob_out.try_pop()->owner_id == 2);
   CHECK(q.empty());
@@ -433,11 +433,11 @@ TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a r
   // The new owner's endpoint drops what is left of alice's binding, never delivers it.
   auto bob_out = q.bind_consumer(bob_r).value();
   auto dropped = bob_out.try_pop();
-  REQUIRE(dropped.refused_for(si::refusal::stale_session));
+  REQUIRE(dropped.refused_for(si::refusal::stale_binding));
   CHECK(dropped.detail() == 2);
   // head moved past alice's window: her next pop refreshes, sees the rebind, consumes nothing.
   auto r = alice_out.try_pop();
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 0);
   CHECK(q.size() == 3);
   for (std::uint64_t i = 0; i < 3; ++i) {
@@ -458,7 +458,7 @@ TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after
   for (;;) {
     auto f = alice_out.try_pop();
     if (!f) {
-      CHECK(f.refused_for(si::refusal::stale_session));
+      CHECK(f.refused_for(si::refusal::stale_binding));
       CHECK(f.detail() == 0);
       break;
     }
@@ -470,7 +470,7 @@ TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after
   CHECK(after == 7);  // exactly what the window held when rebind() returned
   // Bob's frames pushed later are never in alice's window: still stale.
   REQUIRE(q.try_push(bob, frame{2, 0}));
-  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_session));
+  CHECK(alice_out.try_pop().refused_for(si::refusal::stale_binding));
   CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
 }
 
@@ -481,12 +481,12 @@ TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is s
   q.rebind(alice);  // even the same owner: a new session
   REQUIRE(q.try_push(alice, frame{1, 1}));
   auto r = alice_out.try_pop();
-  CHECK(r.refused_for(si::refusal::stale_session));
+  CHECK(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 0);
   CHECK(q.size() == 2);
   auto fresh = q.bind_consumer(alice_r).value();
   auto d = fresh.try_pop();
-  REQUIRE(d.refused_for(si::refusal::stale_session));
+  REQUIRE(d.refused_for(si::refusal::stale_binding));
   CHECK(d.detail() == 1);  // the first session's frame is dropped, not handed to the second
   CHECK(fresh.try_pop()->seq == 1);
 }
@@ -500,7 +500,7 @@ TEST_CASE("F1: spsc foreign frames ahead of a new endpoint are dropped and count
   REQUIRE(q.try_push(alice, frame{1, 100}));
   auto out = q.bind_consumer(alice_r).value();
   auto r = out.try_pop();
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 9);  // alice's first session and all of bob's: one report
   auto f = out.try_pop();
   REQUIRE(f);
@@ -518,12 +518,12 @@ TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without cro
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
   auto r = q.try_pop(bob_r);                   // strict: sees the rebind at once
-  REQUIRE(r.refused_for(si::refusal::stale_session));
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 1);
   CHECK(q.try_pop(bob_r)->owner_id == 2);
   // head is now past alice's window: it must refresh, see the rebind, and refuse.
   auto s = alice_out.try_pop();
-  CHECK(s.refused_for(si::refusal::stale_session));
+  CHECK(s.refused_for(si::refusal::stale_binding));
   CHECK(s.detail() == 0);
   CHECK(q.size() == 1);
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::owner_mismatch));
@@ -598,7 +598,7 @@ TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing afte
     REQUIRE(in.try_push(frame{1, i}));
     auto f = out.try_pop();
     if (!f) {
-      REQUIRE(f.refused_for(si::refusal::stale_session));
+      REQUIRE(f.refused_for(si::refusal::stale_binding));
       out = q.bind_consumer(alice_r).value();
       f = out.try_pop();
     }
@@ -668,7 +668,7 @@ TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross
       any = true;
       return true;
     }
-    if (r.refused_for(si::refusal::stale_session)) {
+    if (r.refused_for(si::refusal::stale_binding)) {
       if (r.detail() == 0) {
         out = bind_any();
         ++rebinds;
@@ -791,7 +791,7 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
       if (crng.chance(3)) std::this_thread::yield();  // a slow viewer: let rebinds overtake it
       return true;
     }
-    if (r.refused_for(si::refusal::stale_session)) {
+    if (r.refused_for(si::refusal::stale_binding)) {
       dropped += r.detail();
       if (r.detail() == 0) bind_any();
       return true;

@@ -78,7 +78,7 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
         if (any && r->seq <= last_seq) ++disorder;
         last_seq = r->seq;
         any = true;
-      } else if (r.reason() == si::refusal::stale_session) {
+      } else if (r.reason() == si::refusal::stale_binding) {
         progressed = true;
         stale += r.detail();
       }
@@ -181,7 +181,7 @@ TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the pro
       any = true;
       return true;
     }
-    if (r.refused_for(si::refusal::stale_session)) {
+    if (r.refused_for(si::refusal::stale_binding)) {
       dropped += r.detail();
       if (!per_call && r.detail() == 0) {
         auto h = handoff.try_pop(requester_of(99));
@@ -263,7 +263,7 @@ TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no to
           } else if (r.reason() == si::refusal::overrun) {
             ++st.overruns;
             missed += r.detail();
-          } else if (r.reason() == si::refusal::stale_session) {
+          } else if (r.reason() == si::refusal::stale_binding) {
             break;
           }
         }

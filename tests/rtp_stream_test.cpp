@@ -111,7 +111,7 @@ TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind need
   // The caller decides: same epoch is refused, a new epoch switches.
   si::rtp_binding<> nb = bind_a(1);
   nb.ssrc = restarted;
-  CHECK(in.rebind(nb).refused_for(si::refusal::stale_session));
+  CHECK(in.rebind(nb).refused_for(si::refusal::stale_binding));
   nb.epoch = 2;
   REQUIRE(in.rebind(nb).has_value());
   CHECK_FALSE(in.ssrc_change_suspected());

@@ -148,7 +148,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
         ++seq;
         auto r = cache.put(s, key, stamp{s.id(), tenant_of(s), key, seq}, {scope, ttl});
         if (use_stale) {
-          REQUIRE(r.refused_for(si::refusal::stale_session));  // F5: late write refused
+          REQUIRE(r.refused_for(si::refusal::stale_binding));  // F5: late write refused
           ++totals.late_refused;
         } else {
           REQUIRE(r.has_value());
@@ -158,7 +158,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
         auto r = cache.get(s, key, scope);
         const auto it = m.entries.find(mk);
         if (use_stale) {
-          REQUIRE(r.refused_for(si::refusal::stale_session));
+          REQUIRE(r.refused_for(si::refusal::stale_binding));
           ++totals.stale_refusals;
           continue;
         }

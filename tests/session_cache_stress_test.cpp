@@ -79,7 +79,7 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
         auto r = cache.put(*s, key, stamp{s->id(), s->tenant().id().lo, key});
         if (r.has_value()) {
           late_puts += closed_before ? 1U : 0U;
-        } else if (r.refused_for(si::refusal::stale_session)) {
+        } else if (r.refused_for(si::refusal::stale_binding)) {
           ++stale;
         } else {
           ++bad;
@@ -93,7 +93,7 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
           cross += (got.session == s->id() && got.tenant == s->tenant().id().lo && got.key == key)
                        ? 0U
                        : 1U;
-        } else if (r.refused_for(si::refusal::stale_session)) {
+        } else if (r.refused_for(si::refusal::stale_binding)) {
           ++stale;
         } else if (r.refused_for(si::refusal::owner_mismatch)) {
           ++mismatches;

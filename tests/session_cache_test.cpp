@@ -144,9 +144,9 @@ TEST_CASE("F4: close_session makes the session's entries unreadable at once") {
   REQUIRE(c.put(a, 1, stamp_for(a, 1)));
   REQUIRE(c.put(a, 2, stamp_for(a, 2)));
   REQUIRE(c.close_session(a));
-  CHECK(read(c, a, 1).refused_for(si::refusal::stale_session));
-  CHECK(read(c, a, 2).refused_for(si::refusal::stale_session));
-  CHECK(c.refusals().count(si::refusal::stale_session) == 2);
+  CHECK(read(c, a, 1).refused_for(si::refusal::stale_binding));
+  CHECK(read(c, a, 2).refused_for(si::refusal::stale_binding));
+  CHECK(c.refusals().count(si::refusal::stale_binding) == 2);
   // Closing is O(1): the entries are still held until something meets them.
   CHECK(c.stats().entries == 2);
 }
@@ -166,21 +166,21 @@ TEST_CASE("F4: a session reopened after a reconnect is new and does not see the 
   CHECK(c.stats().entries == 0);
 }
 
-TEST_CASE("F4: closing twice, or closing a session of another cache, is refused stale_session") {
+TEST_CASE("F4: closing twice, or closing a session of another cache, is refused stale_binding") {
   cache_t c{small_config()};
   cache_t other{small_config()};
   const session_t a = open(c, 1);
   const session_t foreign = open(other, 1);
   REQUIRE(c.close_session(a));
-  CHECK(c.close_session(a).refused_for(si::refusal::stale_session));
-  CHECK(c.close_session(foreign).refused_for(si::refusal::stale_session));
+  CHECK(c.close_session(a).refused_for(si::refusal::stale_binding));
+  CHECK(c.close_session(foreign).refused_for(si::refusal::stale_binding));
   // A session of another cache never reads here either, even though slot numbers coincide.
   REQUIRE(other.put(foreign, 1, stamp_for(foreign, 1)));
   const session_t here = open(c, 1);
   REQUIRE(c.put(here, 1, stamp_for(here, 1)));
-  CHECK(read(c, foreign, 1).refused_for(si::refusal::stale_session));
-  CHECK(c.put(foreign, 1, stamp_for(foreign, 1)).refused_for(si::refusal::stale_session));
-  CHECK(c.refusals().count(si::refusal::stale_session) == 4);
+  CHECK(read(c, foreign, 1).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(foreign, 1, stamp_for(foreign, 1)).refused_for(si::refusal::stale_binding));
+  CHECK(c.refusals().count(si::refusal::stale_binding) == 4);
 }
 
 TEST_CASE("F5: a late put for a closed session is refused and never served to the next one") {
@@ -190,7 +190,7 @@ TEST_CASE("F5: a late put for a closed session is refused and never served to th
   const session_t next = open(c, 1);
   // The reply to old_session's request arrives now.
   auto late = c.put(old_session, 5, stamp_for(old_session, 5));
-  CHECK(late.refused_for(si::refusal::stale_session));
+  CHECK(late.refused_for(si::refusal::stale_binding));
   CHECK(read(c, next, 5).refused_for(si::refusal::empty));
   CHECK(read(c, next, 5, si::cache_scope::tenant).refused_for(si::refusal::empty));
   CHECK(c.stats().entries == 0);
@@ -200,9 +200,9 @@ TEST_CASE("F5: a late put after the tenant was invalidated is refused") {
   cache_t c{small_config()};
   const session_t s = open(c, 1);
   CHECK(c.invalidate_tenant(si::owner{1}) == 1);
-  CHECK(c.put(s, 5, stamp_for(s, 5)).refused_for(si::refusal::stale_session));
+  CHECK(c.put(s, 5, stamp_for(s, 5)).refused_for(si::refusal::stale_binding));
   CHECK(c.put(s, 5, stamp_for(s, 5), {si::cache_scope::tenant})
-            .refused_for(si::refusal::stale_session));
+            .refused_for(si::refusal::stale_binding));
 }
 
 TEST_CASE("F4: invalidate_tenant cuts off every session and entry of one tenant only, in O(1)") {
@@ -215,8 +215,8 @@ TEST_CASE("F4: invalidate_tenant cuts off every session and entry of one tenant 
   REQUIRE(c.put(b, 1, stamp_for(b, 1)));
   CHECK(c.invalidate_tenant(si::owner{1}) == 2);
   CHECK(c.invalidate_tenant(si::owner{77}) == 0);  // unknown tenant: nothing to do
-  CHECK(read(c, a1, 1).refused_for(si::refusal::stale_session));
-  CHECK(read(c, a2, 2, si::cache_scope::tenant).refused_for(si::refusal::stale_session));
+  CHECK(read(c, a1, 1).refused_for(si::refusal::stale_binding));
+  CHECK(read(c, a2, 2, si::cache_scope::tenant).refused_for(si::refusal::stale_binding));
   CHECK(read(c, b, 1).has_value());
   // A session opened afterwards starts clean: the household's shared entry is gone too.
   const session_t a3 = open(c, 1);
@@ -310,9 +310,9 @@ TEST_CASE("F9: a value larger than the cache is oversized, larger than the quota
   const auto s = *c.open_session(si::owner{1});
   REQUIRE(c.put(s, 1, std::vector<std::uint8_t>(60, 1)));
   CHECK(c.put(s, 2, std::vector<std::uint8_t>(1001, 2)).refused_for(si::refusal::oversized));
-  CHECK(c.put(s, 2, std::vector<std::uint8_t>(101, 2)).refused_for(si::refusal::quota));
+  CHECK(c.put(s, 2, std::vector<std::uint8_t>(101, 2)).refused_for(si::refusal::over_limit));
   CHECK(c.refusals().count(si::refusal::oversized) == 1);
-  CHECK(c.refusals().count(si::refusal::quota) == 1);
+  CHECK(c.refusals().count(si::refusal::over_limit) == 1);
   auto kept = c.get(s, 1);  // nothing already accepted was lost
   REQUIRE(kept.has_value());
   CHECK((*kept)->size() == 60);
@@ -520,8 +520,8 @@ TEST_CASE("F1: after construction, get, put, refusals and eviction allocate noth
     hits += hit.has_value() ? 1U : 0U;
     CHECK(c.get(b, k).refused_for(si::refusal::owner_mismatch));
     CHECK(c.get(a, k + 1000).refused_for(si::refusal::empty));
-    CHECK(c.get(closed, k).refused_for(si::refusal::stale_session));
-    CHECK(c.put(closed, k, stamp_for(a, k)).refused_for(si::refusal::stale_session));
+    CHECK(c.get(closed, k).refused_for(si::refusal::stale_binding));
+    CHECK(c.put(closed, k, stamp_for(a, k)).refused_for(si::refusal::stale_binding));
     CHECK(c.put(a, k, stamp_for(a, k), {si::cache_scope::session, cache_t::duration::zero()})
               .refused_for(si::refusal::malformed));
   }
@@ -649,7 +649,7 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(seen.seq == 41);
   CHECK(c.visit(a, 3, copy_out, si::cache_scope::tenant));
   CHECK(c.visit(b, 1, copy_out).refused_for(si::refusal::owner_mismatch));
-  CHECK(c.visit(gone, 1, copy_out).refused_for(si::refusal::stale_session));
+  CHECK(c.visit(gone, 1, copy_out).refused_for(si::refusal::stale_binding));
   CHECK(c.visit(a, 9, copy_out).refused_for(si::refusal::empty));
   clock.advance(2s);
   CHECK(c.visit(a, 2, copy_out).refused_for(si::refusal::expired));
@@ -675,9 +675,9 @@ TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions ar
   REQUIRE(c.put(*fresh, 1, stamp_for(*fresh, 1)));
   CHECK(read(c, *fresh, 1).has_value());
   // The cut-off handles stay dead, whatever their slots and records now hold.
-  CHECK(read(c, a, 1).refused_for(si::refusal::stale_session));
-  CHECK(read(c, b, 1).refused_for(si::refusal::stale_session));
-  CHECK(c.put(a, 1, stamp_for(a, 1)).refused_for(si::refusal::stale_session));
+  CHECK(read(c, a, 1).refused_for(si::refusal::stale_binding));
+  CHECK(read(c, b, 1).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(a, 1, stamp_for(a, 1)).refused_for(si::refusal::stale_binding));
 }
 
 TEST_CASE("F4: a refused open_session does not recycle an idle household's record") {

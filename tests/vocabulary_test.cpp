@@ -162,10 +162,10 @@ TEST_CASE("refusal hook sees each refusal once, and can be removed") {
   hook_log log;
   const si::refusal_hook hook{&record_event, &log};
   c.set_hook(&hook);
-  (void)c.record(si::refusal::stale_session, 2);
+  (void)c.record(si::refusal::stale_binding, 2);
   (void)c.record(si::refusal::gap, 5);
   REQUIRE(log.events.size() == 2);
-  CHECK(log.events[0].reason == si::refusal::stale_session);
+  CHECK(log.events[0].reason == si::refusal::stale_binding);
   CHECK(log.events[0].detail == 2);
   CHECK(log.events[1].reason == si::refusal::gap);
   CHECK(log.events[1].component == "cam");

@@ -490,7 +490,7 @@ class relay {
         if (!h) {
           if (h.refused_for(si::refusal::empty)) break;
           count(h.reason());
-          if (h.refused_for(si::refusal::stale_session)) {
+          if (h.refused_for(si::refusal::stale_binding)) {
             v.sub.reset();
             subscribe(v);  // refused when the slot went to another household
             if (!v.sub) v.done = true;

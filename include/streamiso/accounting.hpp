@@ -72,6 +72,15 @@ class refusal_counters {
     return sum;
   }
 
+  // Isolation alarms only (see class_of): the figure to page someone on.
+  [[nodiscard]] std::uint64_t alarms() const noexcept {
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < refusal_count; ++i) {
+      if (is_alarm(static_cast<refusal>(i))) sum += counts_[i].load(std::memory_order_relaxed);
+    }
+    return sum;
+  }
+
   [[nodiscard]] snapshot_type snapshot() const noexcept {
     snapshot_type out{};
     for (std::size_t i = 0; i < refusal_count; ++i) {

@@ -174,7 +174,7 @@ class broadcast_ring {
       Frame f;
       std::uint64_t g = 0;
       if (!copy_slot(w - 1, f, g)) continue;  // overwritten while copying: look again
-      if (g != b.gen.value()) return counters_.record(refusal::stale_session);
+      if (g != b.gen.value()) return counters_.record(refusal::stale_binding);
       return f;
     }
     return counters_.record(refusal::torn);
@@ -265,7 +265,7 @@ class broadcast_ring {
 };
 
 // A reader's cursor. Movable, not copyable (two copies would double-count losses).
-// A moved-from subscription is empty: it refuses every read (stale_session, not counted:
+// A moved-from subscription is empty: it refuses every read (stale_binding, not counted:
 // it names no ring), so a frame is never delivered twice nor a loss reported twice.
 template <class Frame, class Id, class Match>
 class broadcast_ring<Frame, Id, Match>::subscription {
@@ -289,11 +289,11 @@ class broadcast_ring<Frame, Id, Match>::subscription {
 
   // The next frame for this subscription's requester. Outcomes: empty (not counted);
   // overrun (counted, detail = frames skipped; the cursor has been moved per the resync
-  // policy, so the next call reads again); stale_session (counted; the ring was rebound,
+  // policy, so the next call reads again); stale_binding (counted; the ring was rebound,
   // detail = frames of this binding never read, reported once, or lost_unknown after more
   // than stale_history rebinds; resubscribe).
   [[nodiscard]] result<Frame> try_read() noexcept {
-    if (STREAMISO_UNLIKELY(ring_ == nullptr)) return refused{refusal::stale_session};
+    if (STREAMISO_UNLIKELY(ring_ == nullptr)) return refused{refusal::stale_binding};
     broadcast_ring& r = *ring_;
     // acquire: pairs with rebind()'s release of gen_; if changed, its binding is visible.
     if (STREAMISO_UNLIKELY(r.gen_.load(std::memory_order_acquire) != gen_.value())) {
@@ -370,7 +370,7 @@ class broadcast_ring<Frame, Id, Match>::subscription {
         }
       }
     }
-    return ring_->counters_.record(refusal::stale_session, lost);
+    return ring_->counters_.record(refusal::stale_binding, lost);
   }
 
   broadcast_ring* ring_;

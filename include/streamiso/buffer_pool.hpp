@@ -228,7 +228,7 @@ class buffer_pool {
     std::uint64_t s = st.load(std::memory_order_relaxed);  // relaxed: the CAS validates
     do {
       if ((s >> gen_shift) != gen || (s & live_bit) == 0) return refusal::stale_handle;
-      if ((s & pin_mask) == pin_mask) return refusal::quota;
+      if ((s & pin_mask) == pin_mask) return refusal::over_limit;
       // acquire: pairs with the release store in publish(); owner, length and bytes visible.
     } while (!st.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
                                        std::memory_order_relaxed));

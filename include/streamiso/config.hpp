@@ -49,7 +49,24 @@
 #define STREAMISO_NOINLINE
 #endif
 
+// A bad configuration passed to a constructor. With exceptions: std::invalid_argument (the
+// including file must include <stdexcept>). Built with -fno-exceptions: a message and abort();
+// code that must not abort calls the component's create(), which refuses instead.
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define STREAMISO_HAS_EXCEPTIONS 1
+#define STREAMISO_BAD_CONFIG(msg) throw std::invalid_argument(msg)
+#else
+#define STREAMISO_HAS_EXCEPTIONS 0
+#define STREAMISO_BAD_CONFIG(msg) \
+  (std::fprintf(stderr, "streamiso: bad configuration: %s\n", msg), std::abort())
+#endif
+
 STREAMISO_BEGIN_NAMESPACE
+
+// Opt-in blocking waits (docs/api.md, "Waiting"): a container built with waits::enabled can be
+// slept on by its consumers; one built without pays a single predictable branch per push.
+enum class waits : unsigned char { disabled, enabled };
+
 inline constexpr std::size_t cache_line_size = STREAMISO_CACHE_LINE;
 static_assert((cache_line_size & (cache_line_size - 1)) == 0,
               "STREAMISO_CACHE_LINE must be a power of two");

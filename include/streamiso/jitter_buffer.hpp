@@ -216,7 +216,7 @@ class jitter_buffer {
   // in a later insert's outcome). The outcome says whether this insert flushed.
   [[nodiscard]] result<insert_outcome> insert(const packet_type& p) noexcept {
     if (STREAMISO_UNLIKELY(!(p.owner == owner_))) return counters_.record(refusal::owner_mismatch);
-    if (STREAMISO_UNLIKELY(p.epoch != epoch_)) return counters_.record(refusal::stale_session);
+    if (STREAMISO_UNLIKELY(p.epoch != epoch_)) return counters_.record(refusal::stale_binding);
     if (STREAMISO_UNLIKELY(p.size_bytes == 0)) return counters_.record(refusal::malformed);
     if (STREAMISO_UNLIKELY(p.size_bytes > cfg_.max_packet_bytes)) {
       return counters_.record(refusal::oversized, p.size_bytes);
@@ -238,7 +238,7 @@ class jitter_buffer {
     const std::uint64_t ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
     slot& s = at(ext);
     if (STREAMISO_UNLIKELY(old_range_valid_) && old_straggler(p)) {
-      return counters_.record(refusal::stale_session);
+      return counters_.record(refusal::stale_binding);
     }
     if (ext < next_) {
       if (released_any_ || highest_ - ext >= capacity()) return refuse_behind(s, ext, p, out, false);
@@ -556,7 +556,7 @@ class jitter_buffer {
   // space's own past (late or duplicate), or the start of a new sequence space, accepted once
   // a second consecutive packet confirms it (RFC 3550, appendix A.1).
   result<insert_outcome> on_out_of_window(const packet_type& p, insert_outcome& out) noexcept {
-    if (old_range_valid_ && old_straggler(p)) return counters_.record(refusal::stale_session);
+    if (old_range_valid_ && old_straggler(p)) return counters_.record(refusal::stale_binding);
     // Read as a number behind the highest (a forward distance past max_dropout is also one
     // 65536 - d behind): a copy of this generation's past must not restart the stream.
     const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));

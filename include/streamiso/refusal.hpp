@@ -15,7 +15,7 @@ STREAMISO_BEGIN_NAMESPACE
 // and may be logged by users.
 enum class refusal : std::uint8_t {
   owner_mismatch,  // the frame/entry belongs to someone other than the requester (or writer)
-  stale_session,   // the requester's session, subscription or binding has been closed/rebound
+  stale_binding,   // the caller's endpoint, consumer or session was closed or rebound since
   stale_handle,    // a handle whose buffer/slot has been recycled since it was issued
   overrun,         // a reader was lapped by the writer; detail = frames missed
   expired,         // the entry outlived its time to live
@@ -28,11 +28,35 @@ enum class refusal : std::uint8_t {
   oversized,       // input larger than the configured maximum
   out_of_range,    // a sequence number or index too far from the expected window
   torn,            // a concurrent overwrite was detected during a read; nothing returned
-  quota,           // a per-tenant quota forbids the write
+  over_limit,      // a per-owner limit forbids it (byte or entry quota, concurrent pins)
   unset_id,        // an owner, requester or tenant whose id was never set (the default id)
+  not_bound,       // the container is bound to another owner now: wait for a rebind, not an alarm
 };
 
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::unset_id) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::not_bound) + 1;
+
+// What a refusal means to an operator. Only `isolation` refusals are alarms: a requester or a
+// handle reached for something that is not (or no longer) theirs. `input` is bad data or a bad
+// call; `flow` is the normal weather of streaming (full, empty, late, lapped, waiting for a
+// camera) and is expected at a steady rate.
+enum class refusal_class : std::uint8_t { isolation, input, flow };
+
+[[nodiscard]] constexpr refusal_class class_of(refusal r) noexcept {
+  switch (r) {
+    case refusal::owner_mismatch:
+    case refusal::stale_binding:
+    case refusal::stale_handle:
+    case refusal::unset_id: return refusal_class::isolation;
+    case refusal::malformed:
+    case refusal::oversized:
+    case refusal::out_of_range: return refusal_class::input;
+    default: return refusal_class::flow;
+  }
+}
+
+[[nodiscard]] constexpr bool is_alarm(refusal r) noexcept {
+  return class_of(r) == refusal_class::isolation;
+}
 
 [[nodiscard]] constexpr std::size_t index_of(refusal r) noexcept {
   return static_cast<std::size_t>(r);
@@ -41,7 +65,7 @@ inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::u
 [[nodiscard]] constexpr std::string_view to_string(refusal r) noexcept {
   switch (r) {
     case refusal::owner_mismatch: return "owner_mismatch";
-    case refusal::stale_session: return "stale_session";
+    case refusal::stale_binding: return "stale_binding";
     case refusal::stale_handle: return "stale_handle";
     case refusal::overrun: return "overrun";
     case refusal::expired: return "expired";
@@ -54,8 +78,9 @@ inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::u
     case refusal::oversized: return "oversized";
     case refusal::out_of_range: return "out_of_range";
     case refusal::torn: return "torn";
-    case refusal::quota: return "quota";
+    case refusal::over_limit: return "over_limit";
     case refusal::unset_id: return "unset_id";
+    case refusal::not_bound: return "not_bound";
   }
   return "unknown";  // a value cast from a bad integer: still a string, never UB
 }

@@ -84,7 +84,7 @@ class rtp_jitter_feed {
   static constexpr std::size_t header_room = 256;
 
   // Hands an accepted packet to the jitter buffer; on success stores its payload. Refusals
-  // are the jitter buffer's (counted there): owner_mismatch, stale_session, duplicate, late,
+  // are the jitter buffer's (counted there): owner_mismatch, stale_binding, duplicate, late,
   // malformed (empty payload), oversized, out_of_range.
   [[nodiscard]] status push(const rtp_accepted<Owner>& a) noexcept {
     const std::uint32_t slot = a.sequence & mask_;

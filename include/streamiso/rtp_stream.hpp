@@ -173,9 +173,9 @@ class rtp_ingest {
 
   // Binds the ingest to another stream (or the same camera's new SSRC). The epoch must
   // change: everything accepted under the old binding belongs to the old epoch, which the
-  // jitter buffer then refuses (stale_session). Refused stale_session (counted) otherwise.
+  // jitter buffer then refuses (stale_binding). Refused stale_binding (counted) otherwise.
   [[nodiscard]] status rebind(const binding_type& b) noexcept {
-    if (b.epoch == b_.epoch) return counters_.record(refusal::stale_session, b.epoch);
+    if (b.epoch == b_.epoch) return counters_.record(refusal::stale_binding, b.epoch);
     if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000 || b.payload_type > 127 ||
         b.rtx_payload_type > 127) {
       return counters_.record(refusal::malformed);

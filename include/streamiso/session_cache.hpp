@@ -231,7 +231,7 @@ class basic_session_cache {
     return registry_.open(tenant);
   }
 
-  // O(1). Every entry of s is unreadable once this returns; refused (stale_session) for a
+  // O(1). Every entry of s is unreadable once this returns; refused (stale_binding) for a
   // session already closed or not issued by this cache.
   [[nodiscard]] status close_session(const session& s) noexcept { return registry_.close(s); }
 
@@ -243,7 +243,7 @@ class basic_session_cache {
   }
 
   // The entry of (key, scope) that `s` owns, as a shared read-only handle. Never allocates.
-  // Refusals: stale_session (s closed, tenant invalidated, or a foreign handle), expired,
+  // Refusals: stale_binding (s closed, tenant invalidated, or a foreign handle), expired,
   // owner_mismatch (the key holds only entries of other owners), empty (plain miss, not
   // counted as a refusal).
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key,
@@ -278,7 +278,7 @@ class basic_session_cache {
   // every spare pooled node (counted in stats().heap_nodes). The value is moved and the key
   // copied under the shard lock. To share one large frame among entries without copying,
   // make Value a std::shared_ptr<const Frame>.
-  // Refusals: stale_session (s closed, or its tenant invalidated: a late write is never
+  // Refusals: stale_binding (s closed, or its tenant invalidated: a late write is never
   // stored), malformed (ttl <= 0), oversized (larger than max_value_bytes), quota (larger than
   // the tenant's byte quota), full (the node could not be made: out of memory; or, sharded with
   // a byte bound or quotas, no room could be freed because puts in flight reserved it all).
@@ -286,10 +286,10 @@ class basic_session_cache {
   // put evicts to reserve its room.
   [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options opts = {}) {
     if (opts.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
-    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_session);
+    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     const std::size_t bytes = size_of_(value);
     if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
-    if (bytes > tenant_max_bytes_) return registry_.counters().record(refusal::quota, bytes);
+    if (bytes > tenant_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
     const std::uint64_t h = hash_of(key);
     if (STREAMISO_UNLIKELY(budget_binds_)) return put_within_budget(s, key, std::move(value), h, bytes, opts);
     shard_slot& sh = shard_of(h);
@@ -384,7 +384,7 @@ class basic_session_cache {
   // a time until it fits: one of the household's own for its quota (its home shard first), any
   // for the cache's bytes (home shard first, dead households first in each). Never holds two
   // shard locks. Refused `full` when a whole pass finds nothing to evict (every byte reserved
-  // by puts in flight), `stale_session` when the household died meanwhile.
+  // by puts in flight), `stale_binding` when the household died meanwhile.
   [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h,
                                  reservation& r) noexcept {
     const std::size_t home = static_cast<std::size_t>(h >> 40) & shard_mask_;
@@ -392,7 +392,7 @@ class basic_session_cache {
       const auto q = budget_->try_reserve_quota(r.ts_, r.gen_, bytes);
       if (q == detail::cache_budget::answer::ok) break;
       if (q == detail::cache_budget::answer::dead) {
-        return registry_.counters().record(refusal::stale_session);
+        return registry_.counters().record(refusal::stale_binding);
       }
       if (!evict_somewhere(home, [&](shard_type& c) { return c.evict_one_of(r.ts_, r.gen_); })) {
         return registry_.counters().record(refusal::full, bytes);

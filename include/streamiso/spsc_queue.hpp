@@ -53,7 +53,7 @@ enum class freshness : unsigned char { window, strict };
 // numbered invariants, is in detail/spsc_window.hpp); they differ in freshness:
 //  - consumer (freshness::window, the default): isolation on every pop; a rebind is seen at
 //    the next refresh, so after rebind() returns it may still deliver up to one window
-//    (<= capacity frames) of its own binding, to its own requester. Then stale_session.
+//    (<= capacity frames) of its own binding, to its own requester. Then stale_binding.
 //  - strict_consumer (freshness::strict): also compares token_ on every pop (one load from
 //    a line only rebind() writes): nothing of the old binding after rebind() returns.
 // The per-call forms try_push(owner, frame) and try_pop(requester) check on every call
@@ -67,7 +67,7 @@ enum class freshness : unsigned char { window, strict };
 //
 // A foreign frame at the head. A frame that is not the current owner's can only be at the
 // head after a rebind. The rule: the consumer drops such frames (destroying them) and
-// reports them as one stale_session refusal whose detail is the number dropped (>= 1); they
+// reports them as one stale_binding refusal whose detail is the number dropped (>= 1); they
 // can never be retried into anyone's hands and cannot wedge the stream. A per-call pop by a
 // requester who does not match the current owner is refused (owner_mismatch) before
 // anything is looked at, and consumes nothing.
@@ -92,7 +92,7 @@ class spsc_queue {
   // The bound owner's door: pushes without an owner compare while its binding is current.
   class producer {
    public:
-    // Refused (stale_session, counted) once the queue was rebound by anyone else; refused
+    // Refused (stale_binding, counted) once the queue was rebound by anyone else; refused
     // (full) when there is no room. On refusal the frame is left in the caller's hands.
     [[nodiscard]] status try_push(Frame&& frame) noexcept { return try_emplace(std::move(frame)); }
 
@@ -131,16 +131,16 @@ class spsc_queue {
   class basic_consumer {
    public:
     static constexpr freshness policy = F;
-    // The head frame. Outcomes: empty (not counted); stale_session with detail >= 1
+    // The head frame. Outcomes: empty (not counted); stale_binding with detail >= 1
     // (counted; that many frames of earlier bindings were dropped; keep popping);
-    // stale_session with detail 0 (counted; this endpoint's binding was replaced and nothing
+    // stale_binding with detail 0 (counted; this endpoint's binding was replaced and nothing
     // was consumed: bind again).
     [[nodiscard]] result<Frame> try_pop() noexcept { return q_->pop(*this); }
 
     [[nodiscard]] const requester_type& who() const noexcept { return who_; }
     [[nodiscard]] generation_type bound_generation() const noexcept { return gen_; }
     // A snapshot: false once the queue was rebound (a strict endpoint's next pop says
-    // stale_session; a window endpoint's next pop may still finish its window).
+    // stale_binding; a window endpoint's next pop may still finish its window).
     [[nodiscard]] bool current() const noexcept { return q_->current_token() == win_.token; }
 
    private:
@@ -212,7 +212,7 @@ class spsc_queue {
 
   // The same through a producer endpoint: no owner compare, only "is its binding still
   // current" against the producer's private copy of the token (which also tells another
-  // queue's endpoint apart). Refused (stale_session, counted) once the
+  // queue's endpoint apart). Refused (stale_binding, counted) once the
   // queue was rebound by anyone else, or (owner_mismatch, counted) for another queue's
   // endpoint; (full) when there is no room. This form, called on the queue, lets the
   // compiler address the queue directly when it knows where the queue is.
@@ -255,7 +255,7 @@ class spsc_queue {
 
   // The head frame, if the requester matches the current owner. Outcomes:
   // owner_mismatch (counted, nothing consumed), empty (not counted; also while a rebind is
-  // being written), stale_session (counted; frames of an earlier binding were dropped,
+  // being written), stale_binding (counted; frames of an earlier binding were dropped,
   // detail = how many).
   [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
     // Checked on every call: a rebind before this call is never missed (see the design note).
@@ -366,7 +366,7 @@ class spsc_queue {
     const std::uint64_t limit = c.win_.limit;
     if (STREAMISO_LIKELY(h < limit)) {
       if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != c.win_.token)) {
-        return counters_.record(refusal::stale_session);
+        return counters_.record(refusal::stale_binding);
       }
       return take(h);
     }
@@ -374,7 +374,7 @@ class spsc_queue {
     // rebind made before them, are visible (I6 a).
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // Loaded after tail_, the order the window proof needs (I6 b).
-    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return counters_.record(refusal::stale_session);
+    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return counters_.record(refusal::stale_binding);
     return refill(c.win_, limit, h, t);
   }
 
@@ -420,12 +420,12 @@ class spsc_queue {
     for (std::uint64_t i = h; i < end; ++i) at(i)->~Frame();
     // release: pairs with the producer's acquire load of head_; the slots are free.
     if (end > h) head_.store(end, std::memory_order_release);
-    return counters_.record(refusal::stale_session, end > h ? end - h : 0);
+    return counters_.record(refusal::stale_binding, end > h ? end - h : 0);
   }
 
   // An endpoint that is stale, or was made by another queue (never validated here).
   refused refuse_endpoint(const spsc_queue* made_by) noexcept {
-    return counters_.record(made_by == this ? refusal::stale_session : refusal::owner_mismatch);
+    return counters_.record(made_by == this ? refusal::stale_binding : refusal::owner_mismatch);
   }
 
   // The per-call pop's view of the current binding; its window restarts empty.

@@ -23,7 +23,7 @@ struct storage {
 
 constexpr std::uint64_t alice = 1;
 constexpr std::uint64_t bob = 2;
-const int stale_session = code(si::refusal::stale_session);
+const int stale_binding = code(si::refusal::stale_binding);
 const int stale_handle = code(si::refusal::stale_handle);
 }  // namespace
 
@@ -41,9 +41,9 @@ TEST_CASE("F10: a session of plug-in A's cache is refused by plug-in B's cache, 
     REQUIRE(lib_a().open(a, alice, reinterpret_cast<session_t*>(st.get())) == accepted);
     const session_t& s = *std::launder(reinterpret_cast<session_t*>(st.get()));
     std::uint64_t v = 0;
-    CHECK(lib_b().get(b, s, 1, &v) == stale_session);
-    CHECK(lib_b().put(b, s, 1, 100) == stale_session);
-    CHECK(lib_b().close(b, s) == stale_session);
+    CHECK(lib_b().get(b, s, 1, &v) == stale_binding);
+    CHECK(lib_b().put(b, s, 1, 100) == stale_binding);
+    CHECK(lib_b().close(b, s) == stale_binding);
     CHECK(lib_a().get(a, s, 1, &v) == code(si::refusal::empty));  // A's own: a plain miss
     s.~session_t();
   }
@@ -84,8 +84,8 @@ TEST_CASE("F10: a ring re-created by plug-in B in plug-in A's ring storage refus
   r = lib_b().make_ring(slot.get(), bob);
   REQUIRE(lib_b().publish(r, bob, 0xB0B) == accepted);
   std::uint64_t frame = 0;
-  CHECK(lib_b().read(sub, &frame) == stale_session);  // through B's code
-  CHECK(lib_a().read(sub, &frame) == stale_session);  // and through A's
+  CHECK(lib_b().read(sub, &frame) == stale_binding);  // through B's code
+  CHECK(lib_a().read(sub, &frame) == stale_binding);  // and through A's
   CHECK(frame == 0);
   sub->~sub_t();
   lib_b().destroy_ring(r);
@@ -104,8 +104,8 @@ TEST_CASE("F10: a cache and a pool re-created by plug-in B in plug-in A's storag
   const session_t& bob_s = *std::launder(reinterpret_cast<session_t*>(bob_st.get()));
   REQUIRE(lib_b().put(c, bob_s, 5, 55) == accepted);
   std::uint64_t v = 0;
-  CHECK(lib_b().get(c, old_s, 5, &v) == stale_session);
-  CHECK(lib_b().close(c, old_s) == stale_session);
+  CHECK(lib_b().get(c, old_s, 5, &v) == stale_binding);
+  CHECK(lib_b().close(c, old_s) == stale_binding);
   CHECK(lib_b().get(c, bob_s, 5, &v) == accepted);
   lib_b().destroy_cache(c);
 

@@ -487,7 +487,7 @@ class session_cache_shard {
   [[nodiscard]] lookup find(const session& s, const Key& key, std::uint64_t h,
                             cache_scope scope) noexcept {
     if (STREAMISO_UNLIKELY(!reg_->is_live(s))) {
-      return {nullptr, reg_->counters().record(refusal::stale_session).reason};
+      return {nullptr, reg_->counters().record(refusal::stale_binding).reason};
     }
     const std::uint8_t fp = fingerprint_of(h);
     node*& head = buckets_[bucket_of(h)];
@@ -548,7 +548,7 @@ class session_cache_shard {
   // moving the value, which propagates) loses nothing already held.
   [[nodiscard]] status put(const session& s, const Key& key, Value&& value, std::uint64_t h,
                            std::size_t bytes, time_point expires, cache_scope scope) {
-    if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_session);
+    if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
     node* n = make_node(key, std::move(value));
     if (n == nullptr) return reg_->counters().record(refusal::full);
     stamp(*n, s, h, bytes, expires, scope);

@@ -180,7 +180,7 @@ class session_registry {
   [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
     if (is_unset(t)) return counters_.record(refusal::unset_id);  // names no household
     std::lock_guard<Lock> guard(lock_);
-    if (free_sessions_.empty()) sweep_stale_sessions();
+    if (free_sessions_.empty()) sweep_stale_bindings();
     // Refused before binding: binding may recycle an idle tenant's record (and kill its
     // tenant-scope entries), which a refused open must not do.
     if (free_sessions_.empty()) return counters_.record(refusal::full, 0);
@@ -188,7 +188,7 @@ class session_registry {
     if (ts == nil) {
       // Records may be held only by sessions an invalidation cut off and nobody closed:
       // sweeping them makes those records idle, hence recyclable.
-      sweep_stale_sessions();
+      sweep_stale_bindings();
       ts = bind_tenant(t);
     }
     if (ts == nil) return counters_.record(refusal::full, 1);
@@ -214,7 +214,7 @@ class session_registry {
     std::lock_guard<Lock> guard(lock_);
     // relaxed: we hold lock_, the only writer of slot ids.
     if (s.cache_ != uid_ || sessions_[s.slot_].id.load(std::memory_order_relaxed) != s.id_) {
-      return counters_.record(refusal::stale_session);
+      return counters_.record(refusal::stale_binding);
     }
     free_slot(s.slot_);
     return status{};
@@ -338,7 +338,7 @@ class session_registry {
   }
 
   // Reclaims slots of sessions whose tenant was invalidated but which were never closed.
-  void sweep_stale_sessions() noexcept {
+  void sweep_stale_bindings() noexcept {
     for (std::size_t i = 0; i < session_count_; ++i) {
       session_slot& ss = sessions_[i];
       // relaxed: we hold lock_, the only writer of both atomics.
