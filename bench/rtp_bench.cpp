@@ -107,10 +107,10 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
   si::jitter_config jc;
   jc.capacity = 2048;
   jc.max_misorder = 1024;
-  jc.adaptive = true;
+  jc.delay_mode = si::jitter_delay_mode::adaptive;
   jc.initial_delay_us = 5'000;
   jc.max_packet_bytes = 1500;
-  si::rtp_jitter_feed<> feed(cam, 1, jc);
+  si::rtp_jitter_feed<> feed(cam, jc);
   si::buffer_pool<> pool(64, 16 * 1024);
   si::h264_depacketizer<> depay(pool, cam);
   const si::requester who = si::as_requester(cam);
@@ -128,15 +128,11 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
     state.ResumeTiming();
     for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
       const std::int64_t now = base + t.arrival_us[i];
-      if (auto a = in.accept(t.datagrams[i].data(), t.datagrams[i].size(), now)) (void)feed.push(*a);
-      for (;;) {
-        auto r = feed.pop(who, now);
-        if (!r) {
-          if (r.refused_for(si::refusal::gap)) {
-            lost += r.detail();
-            continue;
-          }
-          break;
+      if (auto a = in.accept(t.datagrams[i].data(), t.datagrams[i].size(), now)) (void)feed.try_push(*a);
+      while (auto r = feed.try_pop(who, now)) {
+        if (r->is_gap()) {
+          lost += r->gap.count;
+          continue;
         }
         (void)depay.push({r->payload, r->sequence, r->timestamp, r->marker});
         for (;;) {

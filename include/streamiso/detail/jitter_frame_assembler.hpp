@@ -32,27 +32,13 @@ class jitter_frame_assembler {
   decision at_head(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest, std::int64_t now,
                    const Deadline& deadline, std::int64_t give_up_us) noexcept {
     const Slot& head = ring.at(next);
-    std::uint64_t e = next;
-    bool complete = false;
-    for (;;) {
-      const Slot& s = ring.at(e);
-      if (s.flags & jitter_flag_marker) {
-        complete = true;
-        break;
-      }
-      if (e == highest || !ring.held(e + 1)) break;
-      if (ring.at(e + 1).timestamp != s.timestamp) {  // a contiguous next frame ends this one
-        complete = true;
-        break;
-      }
-      ++e;
-    }
-    if (complete) {
-      if (now < deadline(head)) return {action::wait, e};
+    const frame f = scan(ring, next, highest);
+    if (f.complete) {
+      if (now < deadline(head)) return {action::wait, f.last};
       const bool key = (head.flags & jitter_flag_keyframe) != 0;
       if (need_keyframe_ && !key) {
         keyframe_wanted_ = true;
-        return {action::discard, e};
+        return {action::discard, f.last};
       }
       if (key) {
         need_keyframe_ = false;
@@ -60,19 +46,18 @@ class jitter_frame_assembler {
         keyframe_requested_ = false;
         attempts_ = 0;
       }
-      return {action::release, e};
+      return {action::release, f.last};
     }
-    if (e == highest) {
-      // The rest of the frame may still come; past the largest delay we would ever wait, it
-      // will not, and holding the packets would stall the stream forever.
-      if (now < deadline(head) + give_up_us) return {action::wait, e};
-      lost_data();
-      return {action::discard, e};
-    }
-    const std::uint64_t after = ring.first_held_after(e + 1, highest);
-    if (now < deadline(ring.at(after))) return {action::wait, e};
-    lost_data();  // the frame lost a part: it and what depends on it are useless
-    return {action::discard, e};
+    if (now < wake_us(ring, f, next, highest, deadline, give_up_us)) return {action::wait, f.last};
+    lost_data();  // the frame lost a part (or its end never came): it and what depends on it are useless
+    return {action::discard, f.last};
+  }
+
+  // When at_head() stops answering `wait` if no packet arrives meanwhile.
+  template <class Slot, class Deadline>
+  [[nodiscard]] std::int64_t due_us(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest,
+                                    const Deadline& deadline, std::int64_t give_up_us) const noexcept {
+    return wake_us(ring, scan(ring, next, highest), next, highest, deadline, give_up_us);
   }
 
   // Data was lost: frames from here on are useless until a keyframe.
@@ -120,6 +105,34 @@ class jitter_frame_assembler {
   }
 
  private:
+  struct frame {
+    bool complete;
+    std::uint64_t last;
+  };
+
+  // The packets from the head up to the marker, or up to a contiguous packet with another
+  // timestamp (which starts the next frame): complete. Up to a hole or the highest: not yet.
+  template <class Slot>
+  static frame scan(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest) noexcept {
+    for (std::uint64_t e = next;; ++e) {
+      const Slot& s = ring.at(e);
+      if (s.flags & jitter_flag_marker) return {true, e};
+      if (e == highest || !ring.held(e + 1)) return {false, e};
+      if (ring.at(e + 1).timestamp != s.timestamp) return {true, e};
+    }
+  }
+
+  template <class Slot, class Deadline>
+  static std::int64_t wake_us(const jitter_ring<Slot>& ring, const frame& f, std::uint64_t next,
+                              std::uint64_t highest, const Deadline& deadline, std::int64_t give_up_us) noexcept {
+    if (f.complete) return deadline(ring.at(next));
+    // The rest of the frame may still come; past the largest delay we would ever wait, it
+    // will not, and holding the packets would stall the stream forever.
+    if (f.last == highest) return deadline(ring.at(next)) + give_up_us;
+    // A later packet is due: the hole before it will not be filled in time.
+    return deadline(ring.at(ring.first_held_after(f.last + 1, highest)));
+  }
+
   std::uint64_t frame_end_ = 0;
   std::int64_t last_request_us_ = 0;
   std::uint32_t attempts_ = 0;
