@@ -69,7 +69,7 @@ si::jitter_config bench_config() {
   c.min_delay_us = 10'000;  // as the baseline's fixed delay
   c.initial_delay_us = 10'000;
   c.max_delay_us = 50'000;
-  c.adaptive = true;
+  c.delay_mode = si::jitter_delay_mode::adaptive;
   return c;
 }
 

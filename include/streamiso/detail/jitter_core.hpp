@@ -31,6 +31,14 @@
 #include "streamiso/result.hpp"
 #include "streamiso/tag.hpp"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define STREAMISO_JITTER_INLINE __attribute__((always_inline)) inline
+#elif defined(_MSC_VER)
+#define STREAMISO_JITTER_INLINE __forceinline
+#else
+#define STREAMISO_JITTER_INLINE inline
+#endif
+
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
@@ -58,7 +66,9 @@ class jitter_core {
 
   // A refused packet changes nothing but the counters (and the RFC 3550 jump probation),
   // and its payload stays with the caller.
-  result<push_outcome> push(const packet_type& p, const stamp& by) noexcept {
+  // Inlined into the caller: out of line, handing back the outcome costs a copy of it on
+  // every packet (the rare paths below stay out of line instead).
+  STREAMISO_JITTER_INLINE result<push_outcome> push(const packet_type& p, const stamp& by) noexcept {
     if (STREAMISO_UNLIKELY(p.size_bytes == 0)) return counters_.record(refusal::malformed);
     if (STREAMISO_UNLIKELY(p.size_bytes > cfg_.max_packet_bytes)) {
       return counters_.record(refusal::oversized, p.size_bytes);
@@ -274,7 +284,7 @@ class jitter_core {
   // that fits its block) is a duplicate or late; a packet that does not fit is a sender that
   // restarted its sequence behind us, confirmed like a jump. `far`: outside the misorder
   // window, where a number nothing is known about may start a new space (RFC 3550).
-  result<push_outcome> refuse_behind(const slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
+  STREAMISO_NOINLINE result<push_outcome> refuse_behind(const slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
                                      push_outcome& out, bool far) noexcept {
     const auto v = classify(s, ext, p.timestamp);
     if (v == history::verdict::foreign || (far && v == history::verdict::unknown)) {
@@ -288,13 +298,13 @@ class jitter_core {
 
   // Far outside the window: a straggler of the space a jump left (stale), a stale copy of
   // this space's own past (late or duplicate), or the start of a new space.
-  result<push_outcome> on_out_of_window(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
+  STREAMISO_NOINLINE result<push_outcome> on_out_of_window(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
     if (seq_.old_straggler(p.seq, p.timestamp, history_slack())) return counters_.record(refusal::stale_binding);
     const std::uint64_t ext = seq_.behind(p.seq);
     return refuse_behind(ring_.at(ext), ext, p, by, out, true);
   }
 
-  result<push_outcome> restart_evidence(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
+  STREAMISO_NOINLINE result<push_outcome> restart_evidence(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
     if (!seq_.confirms_jump(p.seq, p.timestamp, cfg_.clock_rate_hz)) return counters_.record(refusal::out_of_range);
     seq_.leave(ring_.gen());
     out.flush = flush(flush_cause::sequence_jump, by.gen);
