@@ -631,7 +631,7 @@ TEST_CASE("F9: refusals are counted and reported to the hook") {
   b.counters().set_hook(nullptr);
 }
 
-TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, keyframe requests, reset, rebind" *
+TEST_CASE("F9: after construction nothing allocates: try_push, try_pop, take_nacks, keyframe requests, next_due, reclaim, reset, rebind, binding endpoints" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::jitter_config c = frame_cfg();
   c.capacity = 1024;
@@ -666,7 +666,7 @@ TEST_CASE("F9: after construction nothing allocates: insert, pop, nack_list, key
   CHECK(released > 1000);
 }
 
-TEST_CASE("F9: hostile times given to keyframe_request_due neither overflow nor break the rate limit") {
+TEST_CASE("F9: hostile times given to take_keyframe_request neither overflow nor break the rate limit") {
   rig b{alice, frame_cfg()};
   // No keyframe ever arrives: frames are discarded and a keyframe is wanted.
   for (std::uint32_t f = 1; f < 4; ++f) {
