@@ -236,9 +236,9 @@ class rtp_jitter_feed {
   }
 
   static const jitter_config& checked(const jitter_config& c) {
-    if (c.capacity > 65536) throw std::invalid_argument("rtp_jitter_feed: capacity must be <= 65536");
+    if (c.capacity > 65536) STREAMISO_BAD_CONFIG("rtp_jitter_feed: capacity must be <= 65536");
     if (c.max_packet_bytes == 0 || c.max_packet_bytes > 65536) {
-      throw std::invalid_argument("rtp_jitter_feed: max_packet_bytes must be in [1, 65536]");
+      STREAMISO_BAD_CONFIG("rtp_jitter_feed: max_packet_bytes must be in [1, 65536]");
     }
     return c;
   }
