@@ -438,3 +438,37 @@ TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back
   CHECK(feed.jitter().owner() == cam_b);
   CHECK(feed.jitter().stats().awaiting_handback == 0);
 }
+
+TEST_CASE("F6 rtp feed: frame mode releases from a packet the caller flags as a keyframe; another owner's packet is refused") {
+  si::rtp_ingest<> in(bind_a());
+  si::jitter_config c = jitter_cfg();
+  c.mode = si::jitter_mode::frame;
+  si::rtp_jitter_feed<> feed(cam_a, c);
+  const si::requester who = si::as_requester(cam_a);
+  // Frame 1 (no keyframe flag) then frame 2 (flagged), one packet each, marker set.
+  const bytes f1 = datagram(ssrc_a, 96, 10, 3000, true, {0x41, 0x01});
+  const bytes f2 = datagram(ssrc_a, 96, 11, 6000, true, {0x41, 0x02});
+  REQUIRE(feed.try_push(*in.accept(f1.data(), f1.size(), 1000)));
+  REQUIRE(feed.try_push(*in.accept(f2.data(), f2.size(), 1000), si::packet_flags::keyframe));
+  std::vector<std::uint16_t> got;
+  std::uint64_t undecodable = 0;
+  while (auto r = feed.try_pop(who, 1'000'000)) {
+    if (r->is_gap()) {
+      CHECK(r->gap.cause == si::gap_cause::undecodable);
+      CHECK(r->sequence == 10);
+      undecodable += r->gap.count;
+    } else {
+      got.push_back(r->sequence);
+      CHECK(r->payload.data[1] == 0x02);
+    }
+  }
+  CHECK(undecodable == 1);  // a stream must start at a keyframe in frame mode
+  CHECK(got == std::vector<std::uint16_t>{11});
+  CHECK(feed.jitter().stats().awaiting_handback == 0);  // the discarded payload was taken back
+  // An accepted packet stamped with another owner (a mis-wired ingest) is refused, counted.
+  auto foreign = *in.accept(f2.data(), f2.size(), 2000);
+  foreign.owner = cam_b;
+  foreign.sequence = 12;
+  CHECK(feed.try_push(foreign).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.jitter().counters().count(si::refusal::owner_mismatch) == 1);
+}

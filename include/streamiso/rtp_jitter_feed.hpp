@@ -156,6 +156,8 @@ class rtp_jitter_feed {
       reclaim_all();  // frame mode discards come back here
       out.kind = delivery_kind::gap;
       out.gap = d->gap;
+      out.sequence = d->gap.first_seq;
+      out.extended_sequence = d->gap.first_extended_seq;
       return out;
     }
     const rtp_payload_ref r = d->payload;
