@@ -68,13 +68,14 @@ std::vector<bytes> fu(const bytes& nal, std::size_t piece) {
 struct fixture {
   si::buffer_pool<> pool{8, 4096};
   si::h265_depacketizer<> d{pool, cam};
+  si::h265_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 65530;  // wraps during the tests
   si::status push(const bytes& p, std::uint32_t ts, bool marker) {
-    return d.push(si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, marker});
+    return d.push(si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, si::rtp_marker_of(marker)});
   }
   bytes take_bytes(si::access_unit* info = nullptr) {
-    auto au = d.take(viewer);
-    REQUIRE(au.has_value());
+    auto au = c.try_pop();
+    REQUIRE(streamiso_test::is_unit(au));
     if (info != nullptr) *info = *au;
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
@@ -139,12 +140,13 @@ TEST_CASE("F6 h265: a lost FU discards the whole unit (across a sequence wrap) a
     (void)f.push(pieces[i], 2, i + 1 == pieces.size());
   }
   CHECK(f.push(trail, 3, true).has_value());
-  CHECK(f.d.take(viewer).has_value());
-  auto g = f.d.take(viewer);
-  REQUIRE(g.refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_unit(f.c.try_pop()));
+  auto g = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(g));
+  CHECK(g->timestamp == 2);
   CHECK(f.d.last_discard().timestamp == 2);
-  auto last = f.d.take(viewer);
-  REQUIRE(last.has_value());
+  auto last = f.c.try_pop();
+  REQUIRE(streamiso_test::is_unit(last));
   CHECK(last->timestamp == 3);
   const auto& s = f.d.stats();
   CHECK(s.packets == s.packets_in_units + s.packets_discarded + f.d.packets_pending());
@@ -190,11 +192,12 @@ TEST_CASE("F9 h265: every malformed payload is refused and its unit reported") {
     fixture f;
     CHECK(f.push(trail, 50, false).has_value());
     CHECK(f.push(c, 50, true).refused_for(si::refusal::malformed));
-    auto g = f.d.take(viewer);
-    REQUIRE(g.refused_for(si::refusal::gap));
+    auto g = f.c.try_pop();
+    REQUIRE(streamiso_test::is_discard(g));
+    CHECK(g->discard == si::au_discard_cause::malformed);
     CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
     CHECK(f.push(trail, 60, true).has_value());
-    CHECK(f.d.take(viewer).has_value());
+    CHECK(streamiso_test::is_unit(f.c.try_pop()));
   }
 }
 
@@ -212,6 +215,7 @@ TEST_CASE("h265: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::buffer_pool<> pool{4, 8192};
   si::h265_depacketizer<> d{pool, cam};
+  auto dc = *d.bind_consumer(viewer);
   bytes nal = nal_of(1, {});
   nal.resize(3000, 0x33);
   const auto pieces = fu(nal, 1200);
@@ -219,11 +223,13 @@ TEST_CASE("h265: no allocation per packet after construction" *
   std::uint16_t seq = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint32_t frame = 0; frame < 200; ++frame) {
-    if (frame % 50 == 0) (void)d.push({{ps.data(), ps.size()}, seq++, frame, false});
+    if (frame % 50 == 0) (void)d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear});
     for (std::size_t i = 0; i < pieces.size(); ++i) {
-      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, i + 1 == pieces.size()});
+      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, si::rtp_marker_of(i + 1 == pieces.size())});
     }
-    while (auto r = d.take(viewer)) (void)pool.release(cam, r->handle);
+    while (auto r = dc.try_pop()) {
+      if (!r->discarded()) (void)pool.release(cam, r->handle);
+    }
   }
   CHECK(probe.count() == 0);
   CHECK(d.stats().units == 200);
