@@ -57,9 +57,13 @@ trace make_trace(unsigned reorder_pct, unsigned loss_pct) {
     payload[1] = static_cast<std::uint8_t>((k == 0 ? 0x80 : 0) | (k + 1 == packets_per_unit ? 0x40 : 0) |
                                            (unit % 30 == 0 ? 5 : 1));
     std::vector<std::uint8_t> d(12 + payload_bytes);
-    si::rtp_header_fields h{k + 1 == packets_per_unit, 96, static_cast<std::uint16_t>(i),
-                            static_cast<std::uint32_t>(unit * 3000), ssrc};
-    (void)si::write_rtp(h, payload.data(), payload.size(), d.data(), d.size());
+    si::rtp_header_fields h;
+    h.marker = si::rtp_marker_of(k + 1 == packets_per_unit);
+    h.payload_type = 96;
+    h.sequence = static_cast<std::uint16_t>(i);
+    h.timestamp = static_cast<std::uint32_t>(unit * 3000);
+    h.ssrc = ssrc;
+    (void)si::write_rtp(h, {payload.data(), payload.size()}, {d.data(), d.size()});
     in_order.push_back(std::move(d));
   }
   std::vector<std::size_t> order(trace_packets);
@@ -114,6 +118,11 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
   si::buffer_pool<> pool(64, 16 * 1024);
   si::h264_depacketizer<> depay(pool, cam);
   const si::requester who = si::as_requester(cam);
+  auto units_out = depay.bind_consumer(who);
+  if (!units_out) {
+    state.SkipWithError("bind_consumer refused");
+    return;
+  }
   std::uint64_t pass = 0;
   std::uint64_t units = 0;
   std::uint64_t discarded = 0;
@@ -128,7 +137,7 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
     state.ResumeTiming();
     for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
       const std::int64_t now = base + t.arrival_us[i];
-      if (auto a = in.accept(t.datagrams[i].data(), t.datagrams[i].size(), now)) (void)feed.push(*a);
+      if (auto a = in.accept({t.datagrams[i].data(), t.datagrams[i].size()}, now)) (void)feed.push(*a);
       for (;;) {
         auto r = feed.pop(who, now);
         if (!r) {
@@ -138,17 +147,14 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
           }
           break;
         }
-        (void)depay.push({r->payload, r->sequence, r->timestamp, r->marker});
-        for (;;) {
-          auto au = depay.take(who);
-          if (au) {
+        (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
+        while (auto au = units_out->try_pop()) {
+          if (au->discarded()) {
+            ++discarded;
+          } else {
             ++units;
             bytes_out += au->size;
             (void)pool.release(cam, au->handle);
-          } else if (au.refused_for(si::refusal::gap)) {
-            ++discarded;
-          } else {
-            break;
           }
         }
       }
@@ -173,7 +179,7 @@ void parse_only(benchmark::State& state) {
   si::rtp_ingest<> in(b);
   for (auto _ : state) {
     for (const auto& d : t.datagrams) {
-      auto a = in.accept(d.data(), d.size(), 0);
+      auto a = in.accept({d.data(), d.size()}, 0);
       benchmark::DoNotOptimize(a);
     }
   }
