@@ -29,6 +29,7 @@
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/rtp/au_queue.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
@@ -218,33 +219,18 @@ class au_assembler {
   [[nodiscard]] std::uint64_t packets_pending() const noexcept {
     return state_ == state::open ? cur_.packets : state_ == state::skipping ? skipped_ : 0;
   }
-  [[nodiscard]] const au_discard& last_discard() const noexcept { return last_discard_; }
+  [[nodiscard]] const au_discard& last_discard() const noexcept { return q_.last_discard(); }
   [[nodiscard]] const owner_type& owner() const noexcept { return owner_; }
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
 
  private:
   enum class state : std::uint8_t { idle, open, skipping };
-  struct event {
-    bool discarded = false;
-    access_unit unit{};
-    au_discard discard{};
-  };
   static constexpr std::uint8_t start_code[4] = {0, 0, 0, 1};
   static constexpr std::uint8_t zeros[decoder_padding_bytes] = {};
 
   result<access_unit> pop(generation g) noexcept {
     if (STREAMISO_UNLIKELY(g != gen_)) return counters_.record(refusal::stale_binding);
-    if (q_count_ == 0) return refused{refusal::empty};
-    const event& e = q_[q_head_];
-    q_head_ = (q_head_ + 1) % q_.size();
-    --q_count_;
-    if (!e.discarded) return e.unit;
-    last_discard_ = e.discard;
-    access_unit report;
-    report.timestamp = e.discard.timestamp;
-    report.packets = e.discard.packets;
-    report.discard = e.discard.cause;
-    return report;
+    return q_.pop();
   }
 
   bool open(const rtp_unit& u) noexcept {
@@ -345,7 +331,7 @@ class au_assembler {
     cur_.handle = *h;
     cur_.size = size;
     cur_.marker = marker;
-    if (q_count_ == q_.size()) {
+    if (q_.full()) {
       (void)pool_->release(owner_, *h);
       record_discard(au_discard_cause::queue_full, cur_.packets);
       return;
@@ -354,10 +340,7 @@ class au_assembler {
     ++stats_.units;
     if (cur_.keyframe) ++stats_.keyframes;
     if (cur_.parameter_sets_prepended) ++stats_.parameter_sets_prepended;
-    event& e = q_[(q_head_ + q_count_) % q_.size()];
-    ++q_count_;
-    e.discarded = false;
-    e.unit = cur_;
+    q_.push(cur_);
   }
 
   void discard(au_discard_cause c) noexcept {
@@ -370,23 +353,11 @@ class au_assembler {
   void record_discard(au_discard_cause c, std::uint32_t packets) noexcept {
     stats_.packets_discarded += packets;
     ++stats_.units_discarded;
-    au_discard d{ts_, packets, c};
-    if (q_count_ == q_.size()) {  // no room to report it in order: keep the latest
-      last_discard_ = d;
-      return;
-    }
-    event& e = q_[(q_head_ + q_count_) % q_.size()];
-    ++q_count_;
-    e.discarded = true;
-    e.discard = d;
+    q_.report(au_discard{ts_, packets, c});
   }
 
   void drop_queue() noexcept {
-    for (; q_count_ != 0; --q_count_) {
-      event& e = q_[q_head_];
-      if (!e.discarded) (void)pool_->release(owner_, e.unit.handle);
-      q_head_ = (q_head_ + 1) % q_.size();
-    }
+    q_.drain([this](const pool_handle& h) { (void)pool_->release(owner_, h); });
   }
 
   using writable = typename pool_type::writable_buffer;
@@ -411,10 +382,7 @@ class au_assembler {
   bool seen_vcl_ = false;
   bool in_fragment_ = false;
   unsigned seen_sets_ = 0;
-  std::array<event, 16> q_{};
-  std::size_t q_head_ = 0;
-  std::size_t q_count_ = 0;
-  au_discard last_discard_{};
+  au_queue q_;
   depacketizer_stats stats_{};
   refusal_counters counters_{"depacketizer"};
 };
