@@ -9,7 +9,7 @@ run() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" "$3" 2>&1
 }
 printf '%-16s %-7s %s\n' trace receive instr_per_datagram
-for mode in copy staged; do
+for mode in copy staged parse; do
   for t in in_order reorder5 loss2 reorder5_loss2; do
     a=$(run "$t" "$mode" "$n")
     b=$(run "$t" "$mode" $((2 * n)))
