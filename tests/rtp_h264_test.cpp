@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -455,4 +456,37 @@ TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is
   CHECK(f.push(slice, 3, true).has_value());
   CHECK(streamiso_test::is_unit(f.c.try_pop()));
   f.check_accounting();
+}
+
+TEST_CASE("F9 h264: create() refuses an unset owner and a parameter-set limit above 65536; the constructor throws") {
+  si::buffer_pool<> pool{2, 1024};
+  CHECK(si::h264_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
+  si::depacketizer_config cfg;
+  cfg.max_parameter_set_bytes = 65'537;
+  CHECK(si::h264_depacketizer<>::create(pool, cam, cfg).refused_for(si::refusal::oversized));
+  CHECK_THROWS_AS((si::h264_depacketizer<>{pool, si::owner{}}), std::invalid_argument);
+  CHECK_THROWS_AS((si::h264_depacketizer<>{pool, cam, cfg}), std::invalid_argument);
+  cfg.max_parameter_set_bytes = 65'536;
+  cfg.parameter_sets = si::parameter_set_policy::pass_through;
+  auto d = si::h264_depacketizer<>::create(pool, cam, cfg);
+  REQUIRE(d.has_value());
+  CHECK((*d)->owner() == cam);
+  // pass_through: a later IDR is delivered as sent, without the remembered sets.
+  auto c = (*d)->bind_consumer(viewer);
+  REQUIRE(c.has_value());
+  const bytes ps = stap_a({&sps, &pps});
+  CHECK((*d)->push({{ps.data(), ps.size()}, 1, 0, si::rtp_marker::clear}).has_value());
+  CHECK((*d)->push({{idr.data(), idr.size()}, 2, 0, si::rtp_marker::set}).has_value());
+  auto first = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(first));
+  CHECK(first->keyframe);
+  CHECK(pool.release(cam, first->handle).has_value());
+  CHECK((*d)->push({{idr.data(), idr.size()}, 3, 10, si::rtp_marker::set}).has_value());
+  auto second = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(second));
+  CHECK(second->random_access);
+  CHECK_FALSE(second->keyframe);
+  CHECK_FALSE(second->parameter_sets_prepended);
+  CHECK(streamiso_test::au_bytes(pool, *second, viewer) == annex_b({&idr}));
+  CHECK(pool.release(cam, second->handle).has_value());
 }

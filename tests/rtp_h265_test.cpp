@@ -234,3 +234,23 @@ TEST_CASE("h265: no allocation per packet after construction" *
   CHECK(probe.count() == 0);
   CHECK(d.stats().units == 200);
 }
+
+TEST_CASE("F1 h265: consumers are bound by the owner's requester only and go stale on rebind") {
+  si::buffer_pool<> pool{4, 4096};
+  CHECK(si::h265_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
+  auto d = si::h265_depacketizer<>::create(pool, cam);
+  REQUIRE(d.has_value());
+  const si::owner other_cam{0xEE, 9};
+  CHECK((*d)->bind_consumer(si::as_requester(other_cam)).refused_for(si::refusal::not_bound));
+  CHECK((*d)->bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK((*d)->counters().alarms() == 1);  // the unset id; not_bound is no alarm
+  auto c = (*d)->bind_consumer(viewer);
+  REQUIRE(c.has_value());
+  CHECK(c->try_pop().refused_for(si::refusal::empty));
+  auto g = (*d)->rebind(other_cam);
+  REQUIRE(g.has_value());
+  CHECK(c->try_pop().refused_for(si::refusal::stale_binding));
+  auto oc = (*d)->bind_consumer(si::as_requester(other_cam));
+  REQUIRE(oc.has_value());
+  CHECK(oc->bound_generation() == *g);
+}

@@ -307,7 +307,7 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
   CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, 1, c}), std::invalid_argument);
 }
 
-// The GStreamer leak (issue 16): a relay routes by socket and stamps every datagram of a port
+// The GStreamer leak: a relay routes by socket and stamps every datagram of a port
 // with camera A's owner and epoch. Camera B's packet carries A's lost sequence number.
 TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());

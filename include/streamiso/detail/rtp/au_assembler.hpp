@@ -195,7 +195,7 @@ class au_assembler {
   }
 
   // Forgets the stream: the open unit is discarded (reported), parameter sets are cleared;
-  // completed units still queued stay there for take().
+  // completed units still queued stay there for the consumer.
   void reset() noexcept {
     if (state_ == state::open) discard(au_discard_cause::loss);
     finish_skipping();
