@@ -23,7 +23,7 @@ constexpr std::int64_t packet_interval_us = 10;  // 100 000 datagrams/s of media
 
 struct trace {
   std::vector<std::vector<std::uint8_t>> datagrams;  // in arrival order
-  std::vector<std::int64_t> arrival_us;               // offsets within a pass
+  std::vector<std::int64_t> arrival_us;              // offsets within a pass
   std::vector<std::uint16_t> base_seq;
   std::vector<std::uint32_t> base_ts;
 };
@@ -37,8 +37,8 @@ inline trace make_trace(unsigned reorder_pct, unsigned loss_pct) {
     const std::size_t k = i % packets_per_unit;
     std::vector<std::uint8_t> payload(payload_bytes, static_cast<std::uint8_t>(0x10 + (i & 0x3F)));
     payload[0] = 0x7C;  // FU indicator: NRI 3, type 28
-    payload[1] = static_cast<std::uint8_t>((k == 0 ? 0x80 : 0) | (k + 1 == packets_per_unit ? 0x40 : 0) |
-                                           (unit % 30 == 0 ? 5 : 1));
+    payload[1] = static_cast<std::uint8_t>(
+        (k == 0 ? 0x80 : 0) | (k + 1 == packets_per_unit ? 0x40 : 0) | (unit % 30 == 0 ? 5 : 1));
     std::vector<std::uint8_t> d(12 + payload_bytes);
     si::rtp_header_fields h;
     h.marker = si::rtp_marker_of(k + 1 == packets_per_unit);
