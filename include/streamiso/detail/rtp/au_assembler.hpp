@@ -58,7 +58,8 @@ class au_assembler {
   using owner_type = basic_owner<Id>;
   using requester_type = basic_requester<Id>;
 
-  // Hands out the bound owner's access units, one at a time, in order.
+  // Hands out the bound owner's access units, one at a time, in order. A value that the
+  // receive thread keeps; the depacketizer must outlive it.
   class consumer {
    public:
     // The next access unit, or the report of one that was discarded (its `discard` says
@@ -73,7 +74,8 @@ class au_assembler {
     generation gen_;
   };
 
-  // Why a configuration cannot be used (create() refuses with it; the constructor aborts).
+  // Why a configuration cannot be used (create() refuses with it; the constructors throw, or
+  // abort without exceptions).
   [[nodiscard]] static status check(const owner_type& o, const depacketizer_config& cfg) noexcept {
     if (o.id() == Id{}) return refused{refusal::unset_id};
     if (cfg.max_parameter_set_bytes > max_parameter_set_limit) return refused{refusal::oversized};
