@@ -26,7 +26,6 @@ inline si::rtp_binding<> binding() {
   b.owner = cam;
   b.ssrc = ssrc;
   b.payload_type = 96;
-  b.epoch = 1;
   return b;
 }
 

@@ -73,7 +73,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   b.owner = si::owner{1, 2};
   b.ssrc = 0x01020304U;
   b.payload_type = 96;
-  b.epoch = 3;
   b.rtx = si::retransmissions::enabled;
   b.rtx_ssrc = 0x05060708U;
   b.rtx_payload_type = 97;
@@ -81,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto a = in.accept({d, size}, 0);
   if (a) {
     require(r.has_value(), "ingest accepts only parsable datagrams");
-    require(a->owner == b.owner && a->epoch == b.epoch, "stamped with the binding");
+    require(a->owner == b.owner && a->generation == in.current_generation(), "stamped with the binding");
     require((r->ssrc() == b.ssrc && r->payload_type() == b.payload_type) ||
                 (r->ssrc() == b.rtx_ssrc && r->payload_type() == b.rtx_payload_type && a->retransmission),
             "only the bound stream");

@@ -38,13 +38,12 @@ bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint
   return out;
 }
 
-si::rtp_binding<> bind_a(std::uint32_t epoch = 1) {
+si::rtp_binding<> bind_a() {
   si::rtp_binding<> b;
   b.owner = cam_a;
   b.ssrc = ssrc_a;
   b.payload_type = 96;
   b.clock_rate_hz = 90'000;
-  b.epoch = epoch;
   b.rtx = si::retransmissions::enabled;
   b.rtx_ssrc = 0xAAAA0099U;
   b.rtx_payload_type = 97;
@@ -74,7 +73,8 @@ TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused 
   auto a = in.accept({ok.data(), ok.size()}, 5);
   REQUIRE(a.has_value());
   CHECK(a->owner == cam_a);
-  CHECK(a->epoch == 1);
+  CHECK_FALSE(a->generation.is_unbound());
+  CHECK(a->generation == in.current_generation());
   CHECK(a->sequence == 1);
   CHECK(a->timestamp == 100);
   CHECK(a->marker);
@@ -101,10 +101,11 @@ TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused 
   check_sum(in);
 }
 
-TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind needs a new epoch") {
+TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind draws a new generation") {
   si::rtp_ingest<> in(bind_a());
   const bytes first = datagram(ssrc_a, 96, 10, 0, true);
-  REQUIRE(in.accept({first.data(), first.size()}, 0).has_value());
+  auto before = in.accept({first.data(), first.size()}, 0);
+  REQUIRE(before.has_value());
   // The encoder restarted with a new SSRC (and a new random sequence).
   constexpr std::uint32_t restarted = 0xAAAA7777U;
   for (std::uint16_t i = 0; i < 5; ++i) {
@@ -129,29 +130,31 @@ TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind need
   CHECK_FALSE(in.ssrc_change_suspected());
   const bytes again = datagram(restarted, 96, 5006, 9000, false);
   CHECK(in.accept({again.data(), again.size()}, 17).refused_for(si::refusal::owner_mismatch));
-  // The caller decides: same epoch is refused, a new epoch switches.
-  si::rtp_binding<> nb = bind_a(1);
+  // The caller decides, and the switch is a new binding: a new generation.
+  si::rtp_binding<> nb = bind_a();
   nb.ssrc = restarted;
-  CHECK(in.rebind(nb).refused_for(si::refusal::stale_binding));
-  nb.epoch = 2;
-  REQUIRE(in.rebind(nb).has_value());
+  auto g = in.rebind(nb);
+  REQUIRE(g.has_value());
+  CHECK(*g != before->generation);
+  CHECK(in.current_generation() == *g);
   CHECK_FALSE(in.ssrc_change_suspected());
   const bytes d = datagram(restarted, 96, 5005, 9000, false);
   auto a = in.accept({d.data(), d.size()}, 20);
   REQUIRE(a.has_value());
-  CHECK(a->epoch == 2);
+  CHECK(a->generation == *g);
   CHECK(a->extended_timestamp == 0);  // the new stream's time starts over
   // The old SSRC is now foreign.
   const bytes old = datagram(ssrc_a, 96, 11, 3000, true);
   CHECK(in.accept({old.data(), old.size()}, 21).refused_for(si::refusal::owner_mismatch));
-  // A payload type above 127 in a rebind is refused.
-  nb.epoch = 3;
+  // A payload type above 127 or an unset owner in a rebind is refused; nothing changes.
   nb.payload_type = 200;
   CHECK(in.rebind(nb).refused_for(si::refusal::malformed));
   nb.payload_type = 96;
   nb.owner = si::owner{};
   CHECK(in.rebind(nb).refused_for(si::refusal::unset_id));
   CHECK(in.owner() == cam_a);
+  CHECK(in.current_generation() == *g);
+  CHECK(in.binding().ssrc == restarted);
   check_sum(in);
 }
 
@@ -308,7 +311,7 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
 }
 
 // The GStreamer leak: a relay routes by socket and stamps every datagram of a port
-// with camera A's owner and epoch. Camera B's packet carries A's lost sequence number.
+// with camera A's owner. Camera B's packet carries A's lost sequence number.
 TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
@@ -472,7 +475,7 @@ TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back
   CHECK(feed.jitter().stats().handed_back == 5);
   CHECK(feed.pop(who, 10'000'000).refused_for(si::refusal::empty));
   // Epoch 2: a confirmed sequence jump (two consecutive packets far ahead) flushes too.
-  si::rtp_binding<> b2 = bind_a(2);
+  si::rtp_binding<> b2 = bind_a();
   REQUIRE(in.rebind(b2).has_value());
   for (std::uint16_t s = 0; s < 3; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);

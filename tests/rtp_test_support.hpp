@@ -123,7 +123,6 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   b.owner = cam;
   b.ssrc = ssrc;
   b.payload_type = pt;
-  b.epoch = 1;
   si::rtp_ingest<> in(b);
   si::jitter_config jc;
   jc.capacity = 1024;

@@ -204,11 +204,10 @@ class relay {
     b.owner = st.own;
     b.ssrc = c.ssrcs.back();
     b.payload_type = payload_type;
-    b.epoch = st.epoch;
     if (first) {
       st.ingest.emplace(b);
     } else {
-      (void)st.ingest->rebind(b);  // the epoch changed, so this is accepted
+      (void)st.ingest->rebind(b);  // a new binding: a new generation
     }
     si::jitter_config jc;
     jc.capacity = 2048;
@@ -255,7 +254,6 @@ class relay {
     st.epoch += 1;
     si::rtp_binding<> b = st.ingest->binding();
     b.ssrc = c.ssrcs.back();
-    b.epoch = st.epoch;
     (void)st.ingest->rebind(b);
     (void)st.feed->reset(st.epoch);  // flushed packets are reported in its stats
     if (st.d264) st.d264->reset();
@@ -294,7 +292,6 @@ class relay {
         return;
       }
       a.owner = st.own;
-      a.epoch = st.epoch;
       a.sequence = v->sequence();
       a.timestamp = v->timestamp();
       a.arrival_us = now;

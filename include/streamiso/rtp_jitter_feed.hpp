@@ -170,7 +170,7 @@ class rtp_jitter_feed {
     if (stamp == 0) stamp = 1;
     jitter_packet<rtp_payload_ref, Owner> p;
     p.owner = a.owner;
-    p.epoch = a.epoch;
+    p.epoch = jb_.epoch();  // the ingest checked the stream; the buffer its own epoch
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 // One RTP stream bound to its owner: the ingest step between a socket and the jitter buffer.
 //
-// An rtp_ingest is bound to (owner, SSRC, payload type, clock rate, epoch) and optionally to
-// the RTX stream that retransmits it. It accepts only that stream's datagrams; anything else
+// An rtp_ingest is bound to (owner, SSRC, payload type, clock rate) and optionally to the RTX
+// stream that retransmits it, under a generation drawn from detail::binding_token (never
+// chosen by the caller) that every accepted packet carries. It accepts only that stream's datagrams; anything else
 // is refused and counted, never re-labelled. A relay that routes by socket and stamps every
 // datagram of a port with one owner therefore cannot hand camera B's packet to camera A's
 // jitter buffer, where it would fill A's lost sequence number (F6) or restart A's stream (F4).
 //
 // An SSRC change of the same camera (encoder restart, RTSP re-SETUP) is refused like any
 // foreign stream; once several consecutive datagrams of one new SSRC carry the bound payload
-// type, ssrc_change_suspected() says so, and the caller decides: rebind() with a new epoch.
+// type, ssrc_change_suspected() says so, and the caller decides: rebind().
 // Until then that SSRC's datagrams are refused not_bound (the stream waits for its rebind: an
 // alarm per datagram would bury a real one), every other unknown SSRC owner_mismatch.
 //
@@ -23,6 +24,8 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/binding_token.hpp"
+#include "streamiso/generation.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtcp_feedback.hpp"
@@ -41,8 +44,6 @@ struct rtp_binding {
   std::uint32_t ssrc = 0;
   std::uint8_t payload_type = 96;
   std::uint32_t clock_rate_hz = 90'000;
-  // The jitter buffer's epoch that this stream's packets are stamped with.
-  std::uint32_t epoch = 0;
   retransmissions rtx = retransmissions::disabled;
   std::uint32_t rtx_ssrc = 0;  // read only when rtx is enabled
   std::uint8_t rtx_payload_type = 0;
@@ -63,7 +64,7 @@ enum class rtp_foreign : std::uint8_t {
 template <class Id = id128>
 struct rtp_accepted {
   basic_owner<Id> owner{};
-  std::uint32_t epoch = 0;
+  streamiso::generation generation{};  // the ingest's binding it was accepted under
   std::uint16_t sequence = 0;  // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
   std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
@@ -100,7 +101,8 @@ class rtp_ingest {
 
   // Throws std::invalid_argument (aborts under -fno-exceptions) for a binding that create()
   // refuses.
-  explicit rtp_ingest(const binding_type& b) : b_(validated(b)), counters_("rtp_ingest") {}
+  explicit rtp_ingest(const binding_type& b)
+      : b_(validated(b)), gen_(detail::next_nonzero_token()), counters_("rtp_ingest") {}
 
   // Refuses a binding as rebind() does: unset_id for an unset owner, malformed for a clock
   // rate outside [1000, 10^7], a payload type above 127, or an RTX SSRC equal to the media
@@ -156,7 +158,7 @@ class rtp_ingest {
     }
     candidate_run_ = 0;
     a.owner = b_.owner;
-    a.epoch = b_.epoch;
+    a.generation = gen_;
     a.timestamp = p.timestamp();
     a.extended_timestamp = extend_timestamp(p.timestamp(), a.retransmission);
     a.arrival_us = arrival_us;
@@ -195,26 +197,26 @@ class rtp_ingest {
     return extended_timestamp * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
   }
 
-  // Binds the ingest to another stream (or the same camera's new SSRC). The epoch must
-  // change: everything accepted under the old binding belongs to the old epoch, which the
-  // jitter buffer then refuses (stale_binding). Refused (counted) stale_binding otherwise,
-  // and as create() for a binding it would refuse.
-  [[nodiscard]] status rebind(const binding_type& b) noexcept {
-    if (b.epoch == b_.epoch) return counters_.record(refusal::stale_binding, b.epoch);
+  // Binds the ingest to another stream (or the same camera's new SSRC) under a new
+  // generation: what was accepted before carries the old one. Timestamp extension and the
+  // sender-report mapping start over. Refused (counted; nothing changes) as create() refuses.
+  [[nodiscard]] result<generation> rebind(const binding_type& b) noexcept {
     if (const status c = check(b); !c) return counters_.record(c.reason(), c.detail());
     b_ = b;
+    gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
     candidate_ssrc_ = 0;
     suspected_ = false;
     have_ts_ = false;
     have_sr_ = false;
     ++stats_.rebinds;
-    return {};
+    return gen_;
   }
 
   [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
   [[nodiscard]] const owner_type& owner() const noexcept { return b_.owner; }
+  [[nodiscard]] generation current_generation() const noexcept { return gen_; }
   [[nodiscard]] const binding_type& binding() const noexcept { return b_; }
   [[nodiscard]] const rtp_ingest_stats& stats() const noexcept { return stats_; }
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
@@ -277,6 +279,7 @@ class rtp_ingest {
   }
 
   binding_type b_;
+  generation gen_;
   rtp_ingest_stats stats_{};
   std::uint32_t candidate_ssrc_ = 0;
   std::uint32_t candidate_run_ = 0;
