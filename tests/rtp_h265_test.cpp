@@ -243,7 +243,9 @@ TEST_CASE("F1 h265: consumers are bound by the owner's requester only and go sta
   const si::owner other_cam{0xEE, 9};
   CHECK((*d)->bind_consumer(si::as_requester(other_cam)).refused_for(si::refusal::not_bound));
   CHECK((*d)->bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
-  CHECK((*d)->counters().alarms() == 1);  // the unset id; not_bound is no alarm
+  const si::h265_depacketizer<>& view = **d;
+  CHECK(view.counters().alarms() == 1);  // the unset id; not_bound is no alarm
+  CHECK(view.counters().count(si::refusal::not_bound) == 1);
   auto c = (*d)->bind_consumer(viewer);
   REQUIRE(c.has_value());
   CHECK(c->try_pop().refused_for(si::refusal::empty));

@@ -113,6 +113,7 @@ class h264_depacketizer {
   [[nodiscard]] std::uint64_t packets_pending() const noexcept { return a_.packets_pending(); }
   [[nodiscard]] const au_discard& last_discard() const noexcept { return a_.last_discard(); }
   [[nodiscard]] refusal_counters& counters() noexcept { return a_.counters(); }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return a_.counters(); }
   [[nodiscard]] const owner_type& owner() const noexcept { return a_.owner(); }
   [[nodiscard]] generation current_generation() const noexcept { return a_.current_generation(); }
 

@@ -224,6 +224,7 @@ class au_assembler {
   [[nodiscard]] const au_discard& last_discard() const noexcept { return q_.last_discard(); }
   [[nodiscard]] const owner_type& owner() const noexcept { return owner_; }
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
 
  private:
   enum class state : std::uint8_t { idle, open, skipping };
