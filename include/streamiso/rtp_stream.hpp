@@ -3,16 +3,17 @@
 //
 // An rtp_ingest is bound to (owner, SSRC, payload type, clock rate) and optionally to the RTX
 // stream that retransmits it, under a generation drawn from detail::binding_token (never
-// chosen by the caller) that every accepted packet carries. It accepts only that stream's datagrams; anything else
-// is refused and counted, never re-labelled. A relay that routes by socket and stamps every
-// datagram of a port with one owner therefore cannot hand camera B's packet to camera A's
-// jitter buffer, where it would fill A's lost sequence number (F6) or restart A's stream (F4).
+// chosen by the caller) that every accepted packet carries. It accepts only that stream's
+// datagrams; anything else is refused and counted, never re-labelled. A relay that routes by
+// socket and stamps every datagram of a port with one owner therefore cannot hand camera B's
+// packet to camera A's jitter buffer, where it would fill A's lost sequence number (F6) or
+// restart A's stream (F4).
 //
 // An SSRC change of the same camera (encoder restart, RTSP re-SETUP) is refused like any
 // foreign stream; once several consecutive datagrams of one new SSRC carry the bound payload
-// type, ssrc_change_suspected() says so, and the caller decides: rebind().
-// Until then that SSRC's datagrams are refused not_bound (the stream waits for its rebind: an
-// alarm per datagram would bury a real one), every other unknown SSRC owner_mismatch.
+// type, ssrc_change_suspected() says so, and the caller decides: rebind(). From then until
+// the rebind, that SSRC's datagrams are refused not_bound (the stream waits for its caller: an
+// alarm per datagram would bury a real one); every other unknown SSRC stays owner_mismatch.
 //
 // One thread owns an ingest (the receive loop). No allocation after construction.
 #ifndef STREAMISO_RTP_STREAM_HPP
