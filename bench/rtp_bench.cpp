@@ -41,7 +41,8 @@ using rtp_bench::ssrc;
 using rtp_bench::trace;
 using rtp_bench::trace_packets;
 
-void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct, rtp_bench::receive mode) {
+void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct,
+              rtp_bench::receive mode) {
   trace t = make_trace(reorder_pct, loss_pct);
   auto rx = std::make_unique<rtp_bench::receiver>();
   std::uint64_t pass = 0;
@@ -137,12 +138,30 @@ void gstreamer(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct)
 #endif
 }  // namespace
 
-BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U, rtp_bench::receive::copy)->Name("rtp/pipeline/in_order")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U, rtp_bench::receive::copy)->Name("rtp/pipeline/reorder5")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U, rtp_bench::receive::copy)->Name("rtp/pipeline/loss2")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U, rtp_bench::receive::copy)->Name("rtp/pipeline/reorder5_loss2")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, staged_in_order, 0U, 0U, rtp_bench::receive::staged)->Name("rtp/pipeline_staged/in_order")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, staged_reorder5_loss2, 5U, 2U, rtp_bench::receive::staged)->Name("rtp/pipeline_staged/reorder5_loss2")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/reorder5")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/reorder5_loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_in_order, 0U, 0U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_reorder5_loss2, 5U, 2U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/reorder5_loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 #if defined(STREAMISO_HAVE_GSTREAMER)
 BENCHMARK_CAPTURE(gstreamer, in_order, 0U, 0U)->Name("rtp/gstreamer/in_order")->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(gstreamer, reorder5, 5U, 0U)->Name("rtp/gstreamer/reorder5")->UseManualTime()->Unit(benchmark::kMillisecond);

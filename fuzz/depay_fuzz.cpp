@@ -55,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   depacketizer d(pool, cam);
   const si::requester viewer = si::as_requester(cam);
-  require(d.bind_consumer(si::as_requester(mallory)).refused_for(si::refusal::not_bound), "foreign bind");
+  require(d.bind_consumer(si::as_requester(mallory)).refused_for(si::refusal::not_bound),
+          "foreign bind");
   auto bound = d.bind_consumer(viewer);
   require(bound.has_value(), "owner binds");
   depacketizer::consumer units = *bound;
@@ -81,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(au->size >= 5 && v->data()[0] == 0 && v->data()[1] == 0 && v->data()[2] == 0 &&
                   v->data()[3] == 1,
               "starts with a start code");
-      for (std::size_t i = 0; i < au->size; ++i) require(v->data()[i] != 0xFF, "only this stream's bytes");
+      for (std::size_t i = 0; i < au->size; ++i)
+        require(v->data()[i] != 0xFF, "only this stream's bytes");
       for (std::size_t i = 0; i < si::decoder_padding_bytes; ++i) {
         require(v->data()[au->size + i] == 0, "zeroed padding");
       }
@@ -105,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t k = 0; k < len && i < size; ++k, ++i) {
       payload.push_back(data[i] == 0xFF ? 0xFE : data[i]);
     }
-    (void)d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq, ts, si::rtp_marker_of((op & 4) != 0)});
+    (void)d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq, ts,
+                              si::rtp_marker_of((op & 4) != 0)});
     if ((op & 0x10) != 0) take_all();
     if ((op & 0x3F) == 0x20) d.reset();
     const auto& s = d.stats();

@@ -80,15 +80,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto a = in.accept({d, size}, 0);
   if (a) {
     require(r.has_value(), "ingest accepts only parsable datagrams");
-    require(a->owner == b.owner && a->generation == in.current_generation(), "stamped with the binding");
+    require(a->owner == b.owner && a->generation == in.current_generation(),
+            "stamped with the binding");
     require((r->ssrc() == b.ssrc && r->payload_type() == b.payload_type) ||
                 (r->ssrc() == b.rtx_ssrc && r->payload_type() == b.rtx_payload_type && a->retransmission),
             "only the bound stream");
     require(inside(a->payload, d, size), "payload inside the datagram");
   }
   const auto& s = in.stats();
-  require(s.datagrams == 1 && s.datagrams == s.accepted + s.malformed + s.foreign_ssrc + s.suspected_ssrc +
-                                                 s.foreign_payload_type + s.foreign_rtx_payload_type,
+  require(s.datagrams == 1 && s.datagrams == s.accepted + s.malformed + s.foreign_ssrc +
+                                                 s.suspected_ssrc + s.foreign_payload_type +
+                                                 s.foreign_rtx_payload_type,
           "ingest counts add up");
   require(in.counters().total() == s.datagrams - s.accepted, "every refusal counted");
   return 0;

@@ -31,7 +31,8 @@ struct fixture {
   std::uint16_t seq = 1000;
 
   si::status push(const bytes& payload, std::uint32_t ts, bool marker) {
-    return d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq++, ts, si::rtp_marker_of(marker)});
+    return d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq++, ts,
+                               si::rtp_marker_of(marker)});
   }
   bytes take_bytes(si::access_unit* info = nullptr) {
     auto au = c.try_pop();
@@ -348,13 +349,15 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
   auto dc = *d.bind_consumer(viewer);
   bytes big(100, 0x01);
   big[0] = 0x41;
-  CHECK(d.push({{big.data(), big.size()}, 1, 1, si::rtp_marker::set}).has_value());  // 4 + 100 + 64 > 128
+  CHECK(d.push({{big.data(), big.size()}, 1, 1, si::rtp_marker::set})
+            .has_value());  // 4 + 100 + 64 > 128
   CHECK(streamiso_test::is_discard(dc.try_pop()));
   CHECK(d.last_discard().cause == si::au_discard_cause::oversized);
   CHECK(d.push({{slice.data(), slice.size()}, 2, 2, si::rtp_marker::set}).has_value());
   auto held = dc.try_pop();
   REQUIRE(streamiso_test::is_unit(held));
-  CHECK(d.push({{slice.data(), slice.size()}, 3, 3, si::rtp_marker::set}).has_value());  // pool empty
+  CHECK(
+      d.push({{slice.data(), slice.size()}, 3, 3, si::rtp_marker::set}).has_value());  // pool empty
   CHECK(streamiso_test::is_discard(dc.try_pop()));
   CHECK(d.last_discard().cause == si::au_discard_cause::pool_full);
   CHECK(pool.release(cam, held->handle).has_value());
@@ -385,7 +388,9 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
   CHECK(s.packets == s.packets_in_units + s.packets_discarded + q.packets_pending());
 }
 
-TEST_CASE("F1 h264: bind_consumer refuses a requester that is not the owner (not_bound) or unset, and counts it") {
+TEST_CASE(
+    "F1 h264: bind_consumer refuses a requester that is not the owner (not_bound) or unset, and "
+    "counts it") {
   fixture f;
   CHECK(f.push(slice, 1, true).has_value());
   CHECK(f.d.bind_consumer(si::as_requester(other_cam)).refused_for(si::refusal::not_bound));
@@ -410,13 +415,17 @@ TEST_CASE("h264: no allocation per packet after construction" *
   std::uint16_t seq = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint32_t frame = 0; frame < 200; ++frame) {
-    if (frame % 50 == 0) CHECK(d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear}).has_value());
+    if (frame % 50 == 0)
+      CHECK(d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear}).has_value());
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       if (frame % 7 == 3 && i == 1) {
         ++seq;  // loss
         continue;
       }
-      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, si::rtp_marker_of(i + 1 == pieces.size())});
+      (void)d.push({{pieces[i].data(), pieces[i].size()},
+                    seq++,
+                    frame,
+                    si::rtp_marker_of(i + 1 == pieces.size())});
     }
     for (;;) {
       auto r = dc.try_pop();
@@ -458,7 +467,9 @@ TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is
   f.check_accounting();
 }
 
-TEST_CASE("F9 h264: create() refuses an unset owner and a parameter-set limit above 65536; the constructor throws") {
+TEST_CASE(
+    "F9 h264: create() refuses an unset owner and a parameter-set limit above 65536; the "
+    "constructor throws") {
   si::buffer_pool<> pool{2, 1024};
   CHECK(si::h264_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
   si::depacketizer_config cfg;

@@ -71,7 +71,8 @@ struct fixture {
   si::h265_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 65530;  // wraps during the tests
   si::status push(const bytes& p, std::uint32_t ts, bool marker) {
-    return d.push(si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, si::rtp_marker_of(marker)});
+    return d.push(
+        si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, si::rtp_marker_of(marker)});
   }
   bytes take_bytes(si::access_unit* info = nullptr) {
     auto au = c.try_pop();
@@ -223,9 +224,13 @@ TEST_CASE("h265: no allocation per packet after construction" *
   std::uint16_t seq = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint32_t frame = 0; frame < 200; ++frame) {
-    if (frame % 50 == 0) (void)d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear});
+    if (frame % 50 == 0)
+      (void)d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear});
     for (std::size_t i = 0; i < pieces.size(); ++i) {
-      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, si::rtp_marker_of(i + 1 == pieces.size())});
+      (void)d.push({{pieces[i].data(), pieces[i].size()},
+                    seq++,
+                    frame,
+                    si::rtp_marker_of(i + 1 == pieces.size())});
     }
     while (auto r = dc.try_pop()) {
       if (!r->discarded()) (void)pool.release(cam, r->handle);

@@ -464,8 +464,10 @@ TEST_CASE("F4 rtx: unwrap restores the original sequence number and payload") {
   CHECK(u->media_payload_type == 96);
   REQUIRE(u->payload.size == 4);
   CHECK(u->payload.data[3] == 6);
-  CHECK(si::write_rtx({b, 77, *si::parse_rtp(orig, *on)}, {rtx, 17}).refused_for(si::refusal::oversized));
-  CHECK(si::write_rtx({b, 77, si::rtp_view{}}, {rtx, sizeof rtx}).refused_for(si::refusal::malformed));
+  CHECK(si::write_rtx({b, 77, *si::parse_rtp(orig, *on)}, {rtx, 17})
+            .refused_for(si::refusal::oversized));
+  CHECK(si::write_rtx({b, 77, si::rtp_view{}}, {rtx, sizeof rtx})
+            .refused_for(si::refusal::malformed));
 }
 
 TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {

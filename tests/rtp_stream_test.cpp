@@ -101,7 +101,8 @@ TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused 
   check_sum(in);
 }
 
-TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind draws a new generation") {
+TEST_CASE(
+    "F4 rtp ingest: an SSRC change is never accepted silently; rebind draws a new generation") {
   si::rtp_ingest<> in(bind_a());
   const bytes first = datagram(ssrc_a, 96, 10, 0, true);
   auto before = in.accept({first.data(), first.size()}, 0);
@@ -172,7 +173,8 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   const bytes orig = datagram(ssrc_a, 96, 700, 1234, true, {0x41, 0x09, 0x08});
   const si::rtx_binding mine{0xAAAA0099U, 97, ssrc_a, 96};
   bytes rtx(64);
-  auto n = si::write_rtx({mine, 3, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
+  auto n =
+      si::write_rtx({mine, 3, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
   REQUIRE(n.has_value());
   auto a = in.accept({rtx.data(), *n}, 50);
   REQUIRE(a.has_value());
@@ -183,11 +185,13 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   CHECK(a->payload.data[2] == 0x08);
   // Camera B's retransmission stream, and a wrong RTX payload type.
   const si::rtx_binding theirs{0xBBBB0099U, 97, ssrc_b, 96};
-  n = si::write_rtx({theirs, 4, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
+  n = si::write_rtx({theirs, 4, *si::parse_rtp(orig.data(), orig.size())},
+                    {rtx.data(), rtx.size()});
   CHECK(in.accept({rtx.data(), *n}, 51).refused_for(si::refusal::owner_mismatch));
   si::rtx_binding wrong_pt = mine;
   wrong_pt.rtx_payload_type = 98;
-  n = si::write_rtx({wrong_pt, 5, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
+  n = si::write_rtx({wrong_pt, 5, *si::parse_rtp(orig.data(), orig.size())},
+                    {rtx.data(), rtx.size()});
   auto w = in.accept({rtx.data(), *n}, 52);
   REQUIRE(w.refused_for(si::refusal::owner_mismatch));
   CHECK(w.detail() == static_cast<std::uint64_t>(si::rtp_foreign::rtx_payload_type));
@@ -244,7 +248,8 @@ TEST_CASE("rtp ingest: timestamps extended across the 32-bit wrap; sender report
   CHECK(in.stats().sender_reports == 1);
 }
 
-TEST_CASE("rtp ingest: invalid bindings are refused at construction; create() refuses without throwing") {
+TEST_CASE(
+    "rtp ingest: invalid bindings are refused at construction; create() refuses without throwing") {
   si::rtp_binding<> b = bind_a();
   b.clock_rate_hz = 10;
   CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
@@ -333,7 +338,8 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
   for (int i = 0; i < 10; ++i) {
     auto r = feed.pop(who, 1'000'000);
     if (r) {
-      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)}).has_value());
+      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)})
+                .has_value());
     } else if (r.refused_for(si::refusal::gap)) {
       lost += r.detail();
     } else {
@@ -440,7 +446,8 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
   const bytes dup = datagram(ssrc_a, 96, 11, 1100, false, {0x41, 0xEE});
   const si::rtp_receive_buffer rb = feed.staging();
   std::memcpy(rb.data, dup.data(), dup.size());
-  CHECK(feed.push_staged(*in.accept({rb.data, dup.size()}, 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.push_staged(*in.accept({rb.data, dup.size()}, 1000))
+            .refused_for(si::refusal::duplicate));
   CHECK(feed.staging().data == rb.data);
   // An accepted packet that was not received in staging.
   const bytes elsewhere = datagram(ssrc_a, 96, 14, 1400, false);

@@ -51,15 +51,18 @@ class h264_depacketizer {
   // the depacketizer.
   h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
       : a_(pool, o, cfg, 0b110) {
-    if (!a_.check(o, cfg)) STREAMISO_BAD_CONFIG("h264_depacketizer: unset owner or max_parameter_set_bytes > 65536");
+    if (!a_.check(o, cfg))
+      STREAMISO_BAD_CONFIG("h264_depacketizer: unset owner or max_parameter_set_bytes > 65536");
     if (!a_.allocated()) detail::au_out_of_memory();
   }
 
   // As the constructor, refusing instead: unset_id, oversized (the configuration, or no memory).
   [[nodiscard]] static result<std::unique_ptr<h264_depacketizer>> create(
       pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {}) noexcept {
-    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c) return refused{c.reason(), c.detail()};
-    std::unique_ptr<h264_depacketizer> d(new (std::nothrow) h264_depacketizer(pool, o, cfg, nothrow_tag{}));
+    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c)
+      return refused{c.reason(), c.detail()};
+    std::unique_ptr<h264_depacketizer> d(new (std::nothrow)
+                                             h264_depacketizer(pool, o, cfg, nothrow_tag{}));
     if (!d || !d->a_.allocated()) return refused{refusal::oversized};
     return result<std::unique_ptr<h264_depacketizer>>(std::move(d));
   }
@@ -100,7 +103,9 @@ class h264_depacketizer {
 
   // A consumer of the access units, for the bound owner's requester only: refused unset_id
   // for an unset requester, not_bound (counted, not an alarm) for anyone else.
-  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept { return a_.bind_consumer(who); }
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    return a_.bind_consumer(who);
+  }
 
   // A new epoch of the same owner: the open unit is discarded (reported), parameter sets
   // forgotten, sequence tracking restarted. Consumers stay bound.
@@ -119,7 +124,8 @@ class h264_depacketizer {
 
  private:
   struct nothrow_tag {};
-  h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg, nothrow_tag) noexcept
+  h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
+                    nothrow_tag) noexcept
       : a_(pool, o, cfg, 0b110) {}
 
   static detail::nal_role role(std::uint8_t type) noexcept {

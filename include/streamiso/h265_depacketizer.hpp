@@ -53,15 +53,18 @@ class h265_depacketizer {
   // the depacketizer.
   h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
       : a_(pool, o, cfg, 0b111) {
-    if (!a_.check(o, cfg)) STREAMISO_BAD_CONFIG("h265_depacketizer: unset owner or max_parameter_set_bytes > 65536");
+    if (!a_.check(o, cfg))
+      STREAMISO_BAD_CONFIG("h265_depacketizer: unset owner or max_parameter_set_bytes > 65536");
     if (!a_.allocated()) detail::au_out_of_memory();
   }
 
   // As the constructor, refusing instead: unset_id, oversized (the configuration, or no memory).
   [[nodiscard]] static result<std::unique_ptr<h265_depacketizer>> create(
       pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {}) noexcept {
-    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c) return refused{c.reason(), c.detail()};
-    std::unique_ptr<h265_depacketizer> d(new (std::nothrow) h265_depacketizer(pool, o, cfg, nothrow_tag{}));
+    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c)
+      return refused{c.reason(), c.detail()};
+    std::unique_ptr<h265_depacketizer> d(new (std::nothrow)
+                                             h265_depacketizer(pool, o, cfg, nothrow_tag{}));
     if (!d || !d->a_.allocated()) return refused{refusal::oversized};
     return result<std::unique_ptr<h265_depacketizer>>(std::move(d));
   }
@@ -100,7 +103,9 @@ class h265_depacketizer {
   }
 
   // As in h264_depacketizer.
-  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept { return a_.bind_consumer(who); }
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    return a_.bind_consumer(who);
+  }
   void reset() noexcept { a_.reset(); }
   [[nodiscard]] result<generation> rebind(const owner_type& o) noexcept { return a_.rebind(o); }
 
@@ -114,7 +119,8 @@ class h265_depacketizer {
 
  private:
   struct nothrow_tag {};
-  h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg, nothrow_tag) noexcept
+  h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
+                    nothrow_tag) noexcept
       : a_(pool, o, cfg, 0b111) {}
 
   // F = 0 and TemporalId + 1 != 0 (RFC 7798 1.1.4).

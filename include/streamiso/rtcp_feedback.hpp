@@ -253,7 +253,8 @@ struct rtcp_sender_report_fields {
 // message: each later number within 16 of the current PID joins its bitmask.
 // Returns bytes written; refused oversized (detail = bytes needed) when `out` is too small,
 // malformed when there is no lost sequence number. Nothing is written on a refusal.
-[[nodiscard]] inline result<std::size_t> write_nack(const rtcp_nack_fields& f, byte_span out) noexcept {
+[[nodiscard]] inline result<std::size_t> write_nack(const rtcp_nack_fields& f,
+                                                    byte_span out) noexcept {
   const std::uint16_t* seqs = f.lost;
   const std::size_t n = f.lost_count;
   if (seqs == nullptr || n == 0) return refused{refusal::malformed};
@@ -290,7 +291,8 @@ struct rtcp_sender_report_fields {
 }
 
 // 12 bytes; refused oversized (detail = 12) when `out` is too small.
-[[nodiscard]] inline result<std::size_t> write_pli(const rtcp_pli_fields& f, byte_span out) noexcept {
+[[nodiscard]] inline result<std::size_t> write_pli(const rtcp_pli_fields& f,
+                                                   byte_span out) noexcept {
   if (out.data == nullptr || out.size < 12) return refused{refusal::oversized, 12};
   detail::write_rtcp_header(out.data, 1, rtcp_type::psfb, 12);
   detail::store_be32(out.data + 4, f.sender_ssrc);
@@ -299,7 +301,8 @@ struct rtcp_sender_report_fields {
 }
 
 // 20 bytes; refused oversized (detail = 20) when `out` is too small.
-[[nodiscard]] inline result<std::size_t> write_fir(const rtcp_fir_fields& f, byte_span out) noexcept {
+[[nodiscard]] inline result<std::size_t> write_fir(const rtcp_fir_fields& f,
+                                                   byte_span out) noexcept {
   if (out.data == nullptr || out.size < 20) return refused{refusal::oversized, 20};
   std::uint8_t* o = out.data;
   detail::write_rtcp_header(o, 4, rtcp_type::psfb, 20);

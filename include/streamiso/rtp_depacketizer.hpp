@@ -54,7 +54,8 @@ enum class au_discard_cause : std::uint8_t {
 
 [[nodiscard]] constexpr std::string_view to_string(au_discard_cause c) noexcept {
   switch (c) {
-    case au_discard_cause::none: return "none";
+    case au_discard_cause::none:
+      return "none";
     case au_discard_cause::loss: return "loss";
     case au_discard_cause::malformed: return "malformed";
     case au_discard_cause::oversized: return "oversized";

@@ -228,14 +228,18 @@ class rtp_ingest {
     if (b.owner.id() == Id{}) return refused{refusal::unset_id};
     if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000) return refused{refusal::malformed};
     if (b.payload_type > 127 || b.rtx_payload_type > 127) return refused{refusal::malformed};
-    if (b.rtx == retransmissions::enabled && b.rtx_ssrc == b.ssrc) return refused{refusal::malformed};
+    if (b.rtx == retransmissions::enabled && b.rtx_ssrc == b.ssrc)
+      return refused{refusal::malformed};
     return {};
   }
 
   static const binding_type& validated(const binding_type& b) {
     const status c = check(b);
-    if (!c && c.reason() == refusal::unset_id) STREAMISO_BAD_CONFIG("rtp_ingest: the owner's id is unset");
-    if (!c) STREAMISO_BAD_CONFIG("rtp_ingest: clock_rate_hz in [1000, 10^7], 7-bit payload types, rtx_ssrc != ssrc");
+    if (!c && c.reason() == refusal::unset_id)
+      STREAMISO_BAD_CONFIG("rtp_ingest: the owner's id is unset");
+    if (!c)
+      STREAMISO_BAD_CONFIG(
+          "rtp_ingest: clock_rate_hz in [1000, 10^7], 7-bit payload types, rtx_ssrc != ssrc");
     return b;
   }
 

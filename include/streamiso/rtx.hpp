@@ -75,7 +75,8 @@ struct rtx_wrap_fields {
 // Wraps an original packet's payload as an RTX packet (what a sender or a test does).
 // Returns the datagram size; refusals as write_rtp(), and malformed for an `original` that
 // parse_rtp() did not produce.
-[[nodiscard]] inline result<std::size_t> write_rtx(const rtx_wrap_fields& f, byte_span out) noexcept {
+[[nodiscard]] inline result<std::size_t> write_rtx(const rtx_wrap_fields& f,
+                                                   byte_span out) noexcept {
   if (f.original.datagram().data == nullptr) return refused{refusal::malformed};  // not parsed
   const byte_view pl = f.original.payload();
   const std::size_t need = rtp_view::fixed_header_bytes + 2 + pl.size;

@@ -89,8 +89,9 @@ class au_assembler {
                unsigned required_sets) noexcept
       : pool_(&pool),
         owner_(o),
-        max_set_bytes_(cfg.max_parameter_set_bytes < max_parameter_set_limit ? cfg.max_parameter_set_bytes
-                                                                              : max_parameter_set_limit),
+        max_set_bytes_(cfg.max_parameter_set_bytes < max_parameter_set_limit
+                           ? cfg.max_parameter_set_bytes
+                           : max_parameter_set_limit),
         prepend_sets_(cfg.parameter_sets == parameter_set_policy::prepend),
         required_(required_sets),
         gen_(next_nonzero_token()),
