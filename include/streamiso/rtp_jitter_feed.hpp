@@ -99,7 +99,7 @@ class rtp_jitter_feed {
   // keyframe, for frame mode); the marker comes from the packet. Refusals are counted in the
   // jitter buffer: owner_mismatch (another owner's packet), and the jitter buffer's own
   // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...).
-  [[nodiscard]] status try_push(const rtp_accepted<owner_type>& a, packet_flags flags = packet_flags::none) noexcept {
+  [[nodiscard]] status try_push(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
     const std::uint32_t slot = a.sequence & mask_;
     status s = insert(a, slot, flags);
     if (!s) return s;
@@ -115,7 +115,7 @@ class rtp_jitter_feed {
 
   // As try_push(), for a packet accepted from a datagram received in staging(): nothing is
   // copied. Refused malformed (counted) when the payload does not lie in the staging buffer.
-  [[nodiscard]] status try_push_staged(const rtp_accepted<owner_type>& a,
+  [[nodiscard]] status try_push_staged(const rtp_accepted<Id>& a,
                                        packet_flags flags = packet_flags::none) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
     const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
@@ -204,7 +204,7 @@ class rtp_jitter_feed {
     out_.reset();
   }
 
-  status insert(const rtp_accepted<owner_type>& a, std::uint32_t slot, packet_flags flags) noexcept {
+  status insert(const rtp_accepted<Id>& a, std::uint32_t slot, packet_flags flags) noexcept {
     if (STREAMISO_UNLIKELY(!in_ || !(a.owner == jb_.owner()))) return jb_.counters().record(refusal::owner_mismatch);
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;
