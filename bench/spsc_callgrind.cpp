@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   const std::uint64_t items = std::strtoull(argv[3], nullptr, 10);
   if (std::strcmp(impl, "streamiso") == 0) return run<streamiso_q<>>(burst, items);
   if (std::strcmp(impl, "streamiso_strict") == 0) return run<streamiso_q<si::freshness::strict>>(burst, items);
+  if (std::strcmp(impl, "streamiso_waits") == 0) return run<streamiso_waits_q>(burst, items);
   if (std::strcmp(impl, "streamiso_self") == 0) return run<streamiso_self_q<>>(burst, items);
   if (std::strcmp(impl, "streamiso_checked_each_call") == 0) return run<streamiso_checked_q<>>(burst, items);
   if (std::strcmp(impl, "cached_index") == 0) return run<cached_index_q>(burst, items);

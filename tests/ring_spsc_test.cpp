@@ -866,3 +866,122 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   MESSAGE("window endpoints delivered " << window_late << " frames of a binding already replaced (at most "
                                         << window_late_max << " per endpoint)");
 }
+
+// ---------------- who owns the queue now; waiting viewers are not alarms ----------------
+
+TEST_CASE("F1 F2: spsc a fresh queue is bound to nobody: pushes refused unset_id, binds not_bound, nothing readable") {
+  queue q(4);
+  CHECK(si::is_unset(q.owner()));
+  CHECK(q.current_generation().is_unbound());
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_emplace(si::owner{}, frame{0, 1}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_push(alice, frame{1, 0}).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.bind_producer(alice).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.bind_producer(si::owner{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.bind_strict_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.try_pop(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.try_pop(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.empty());
+  const auto g = q.rebind(alice);
+  CHECK_FALSE(g.is_unbound());
+  CHECK(q.current_generation() == g);
+  CHECK(q.owner() == alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
+}
+
+TEST_CASE("F1 F10: spsc owner() and current_generation() follow every rebind; generations are never reused") {
+  queue q(4);
+  queue other(4);
+  const auto g1 = q.rebind(alice);
+  const auto o1 = other.rebind(alice);
+  CHECK(g1 != o1);  // process-unique: another queue's generation is never this one's
+  auto in = q.bind_producer(alice).value();
+  CHECK(in.bound_generation() == g1);
+  CHECK(q.bind_consumer(alice_r).value().bound_generation() == g1);
+  const auto g2 = q.rebind(bob);
+  CHECK(q.owner() == bob);
+  CHECK(q.current_generation() == g2);
+  CHECK(g2 != g1);
+  const auto g3 = q.rebind(alice);  // the same owner again is a new binding
+  CHECK(g3 != g1);
+  CHECK(g3 != g2);
+  CHECK(q.owner() == alice);
+  CHECK(in.try_push(frame{1, 0}).refused_for(si::refusal::stale_binding));
+}
+
+TEST_CASE("F2: spsc an unset owner or requester is refused unset_id wherever it arrives on a bound queue") {
+  queue q(4);
+  q.rebind(alice);
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_producer(si::owner{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_strict_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_pop(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(count(q, si::refusal::unset_id) == 5);
+  CHECK(q.empty());
+}
+
+TEST_CASE("F1: spsc rebind to the unset owner unbinds: queued frames go stale, pushes are refused, binds say not_bound") {
+  queue q(4);
+  q.rebind(alice);
+  auto in = q.bind_producer(alice).value();
+  REQUIRE(in.try_push(frame{1, 0}));
+  REQUIRE(in.try_push(frame{1, 1}));
+  auto out = q.bind_consumer(alice_r).value();
+  q.rebind(si::owner{});
+  CHECK(si::is_unset(q.owner()));
+  CHECK_FALSE(q.current_generation().is_unbound());  // still a new binding: old endpoints go stale
+  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_binding));
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_push(alice, frame{1, 3}).refused_for(si::refusal::owner_mismatch));
+  CHECK(out.try_pop().refused_for(si::refusal::stale_binding));
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.size() == 2);
+  // A producer endpoint moved to the unbound binding pushes nothing either.
+  in.rebind(si::owner{});
+  CHECK(in.try_push(frame{0, 4}).refused_for(si::refusal::unset_id));
+  q.rebind(bob);
+  REQUIRE(q.try_push(bob, frame{2, 0}));
+  auto bob_out = q.bind_consumer(bob_r).value();
+  auto dropped = bob_out.try_pop();
+  REQUIRE(dropped.refused_for(si::refusal::stale_binding));
+  CHECK(dropped.detail() == 2);  // alice's two frames, never handed to bob
+  CHECK(bob_out.try_pop()->owner_id == 2);
+}
+
+// The flood this refusal exists for: a viewer waiting for its camera polls bind_consumer()
+// in a loop. Each poll is counted (not_bound), none is an alarm, and a real read of another
+// owner's frames still raises one.
+TEST_CASE("F1: spsc a waiting viewer's polls raise no alarm; a real foreign read still does") {
+  queue q(8);
+  q.rebind(alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  for (int i = 0; i < 1000; ++i) {
+    auto c = q.bind_consumer(bob_r);
+    REQUIRE(c.refused_for(si::refusal::not_bound));
+    CHECK_FALSE(si::is_alarm(c.reason()));
+    if (q.owner() == bob) break;  // the viewer may also ask who owns the queue
+  }
+  CHECK(count(q, si::refusal::not_bound) == 1000);
+  CHECK(q.counters().alarms() == 0);
+  CHECK(q.size() == 1);  // nothing consumed by the polls
+  // A read of alice's frames by bob: owner_mismatch, an alarm.
+  CHECK(q.try_pop(bob_r).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.counters().alarms() == 1);
+  // An endpoint of another queue: also an alarm.
+  queue other(8);
+  other.rebind(bob);
+  auto bobs = other.bind_consumer(bob_r).value();
+  CHECK(q.try_pop(bobs).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.counters().alarms() == 2);
+  CHECK(q.size() == 1);
+  // The camera comes: the same poll now succeeds, and alice's frame is dropped, not shown.
+  q.rebind(bob);
+  auto c = q.bind_consumer(bob_r);
+  REQUIRE(c);
+  auto r = c.value().try_pop();
+  CHECK(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 1);
+}
