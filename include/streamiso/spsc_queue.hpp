@@ -10,14 +10,13 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
-#include "streamiso/detail/atomic_words.hpp"
 #include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/spsc_binding.hpp"
 #include "streamiso/detail/spsc_endpoints.hpp"
 #include "streamiso/detail/spsc_slots.hpp"
 #include "streamiso/detail/spsc_window.hpp"
@@ -29,40 +28,14 @@
 
 STREAMISO_BEGIN_NAMESPACE
 
-// The design, the binding and the freshness rule are in docs/spsc.md; the window proof, as
-// numbered invariants, in detail/spsc_window.hpp. In short:
-//  - The producer thread owns tail_ and a private cache of head_; the consumer thread owns
-//    head_ and its window; each group sits on its own pair of cache lines.
-//  - A binding is {owner, generation, start}: the generation is a process-unique token
-//    (detail/binding_token.hpp) and start the first index pushed under it. Only the bound
-//    owner's frames get in, so the index range [start, next binding's start) says whose a
-//    frame is and slots carry no tag. rebind() is O(1).
-//  - A fresh queue is bound to nobody (owner() is unset, current_generation() unbound):
-//    rebind(owner) before the first push. rebind(owner{}) unbinds it again.
-//
-// Ways in. Bound handles are the main way: bind_producer(owner) checks the owner once and
-// its pushes compare only a token; bind_consumer(requester) / bind_strict_consumer(requester)
-// match the requester once and pop from a proven window. The per-call forms, identity first,
-// are for a caller that cannot keep an endpoint (a demultiplexer whose owner changes per
-// frame): try_push(owner, frame) compares the owner on every push, try_pop(requester) matches
-// the requester on every pop and sees a rebind at once (strict). Endpoints can also be
-// passed to the queue (try_push(producer&, frame), try_pop(consumer&)), which lets the
-// compiler address a queue it can see directly and refuses another queue's endpoint.
-//
-// Refusals. A requester who is not the owner: bind_consumer says not_bound (a viewer waiting
-// for its camera: counted, not an alarm; poll it, or ask owner()); a per-call pop says
-// owner_mismatch (a read of another owner's frames: an alarm). A writer who is not the owner:
-// owner_mismatch. An unset owner or requester: unset_id. A stale endpoint: stale_binding.
-//
-// Threads. Pushes, rebind(), bind_producer() and everything on a producer endpoint are the
-// producer thread's (rebind() from elsewhere needs the same external synchronisation as a
-// push from elsewhere). Pops and everything on a consumer endpoint are the consumer thread's.
-// Everything else may be called from any thread.
-//
-// Waiting (opt-in). Built with waits::enabled, consumer endpoints may sleep in pop_for() /
-// pop_until(); a push then publishes tail_ with a seq_cst store and loads the sleeper count,
-// a rebind wakes sleepers too (detail/wait_point.hpp has the no-lost-wake proof). Built
-// without, a push pays one predictable branch and pop_for() is refused malformed.
+// Design, refusals, freshness and waiting: docs/spsc.md; the window proof: detail/spsc_window.hpp.
+// A fresh queue is bound to nobody: rebind(owner) first; rebind(owner{}) unbinds.
+// Bound handles are the main way in (bind_producer, bind_consumer, bind_strict_consumer:
+// identity checked once). The per-call forms, identity first, serve a caller that cannot keep
+// an endpoint (a demultiplexer whose owner changes per frame): try_push(owner, frame) compares
+// the owner on every push; try_pop(requester) matches on every pop and sees a rebind at once.
+// Threads: pushes, rebind(), bind_producer() and producer endpoints are the producer thread's;
+// pops and consumer endpoints the consumer thread's; everything else any thread's.
 template <class Frame, class Id = id128, class Match = exact_match>
 class spsc_queue {
   static_assert(std::is_nothrow_move_constructible<Frame>::value,
@@ -117,26 +90,22 @@ class spsc_queue {
 
   // ---- producer thread ----
 
-  // A producer endpoint for `frame_owner`: refused unset_id for an unset owner,
-  // owner_mismatch (counted) for anyone but the bound owner.
-  [[nodiscard]] result<producer> bind_producer(const owner_type& frame_owner) noexcept {
-    if (STREAMISO_UNLIKELY(frame_owner != prod_.owner || is_unset(frame_owner))) return refuse_writer(frame_owner);
+  // A producer endpoint for `who`: refused unset_id for an unset owner, owner_mismatch
+  // (counted) for anyone but the bound owner.
+  [[nodiscard]] result<producer> bind_producer(const owner_type& who) noexcept {
+    if (STREAMISO_UNLIKELY(who != prod_.owner || is_unset(who))) return refuse_writer(who);
     return producer(this, prod_.token);
   }
 
-  // Per-call push: refused owner_mismatch (unset_id for an unset owner) unless `frame_owner`
-  // is the bound owner; full when there is no room. On refusal the frame stays with the caller.
-  [[nodiscard]] status try_push(const owner_type& frame_owner, Frame&& frame) noexcept {
-    return try_emplace(frame_owner, std::move(frame));
-  }
+  // Per-call push: refused owner_mismatch (unset_id for an unset owner) unless `who` is the
+  // bound owner; full when there is no room. On refusal the frame stays with the caller.
+  [[nodiscard]] status try_push(const owner_type& who, Frame&& frame) noexcept { return try_emplace(who, std::move(frame)); }
   template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
-  [[nodiscard]] status try_push(const owner_type& frame_owner, const Frame& frame) noexcept {
-    return try_emplace(frame_owner, frame);
-  }
+  [[nodiscard]] status try_push(const owner_type& who, const Frame& frame) noexcept { return try_emplace(who, frame); }
   template <class... Args>
-  [[nodiscard]] status try_emplace(const owner_type& frame_owner, Args&&... args) noexcept {
-    // An unset frame_owner equals the owner of an unbound queue: emplace_unchecked refuses it.
-    if (STREAMISO_UNLIKELY(frame_owner != prod_.owner)) return refuse_writer(frame_owner);
+  [[nodiscard]] status try_emplace(const owner_type& who, Args&&... args) noexcept {
+    // An unset `who` equals the owner of an unbound queue: emplace_unchecked refuses it.
+    if (STREAMISO_UNLIKELY(who != prod_.owner)) return refuse_writer(who);
     return emplace_unchecked(std::forward<Args>(args)...);
   }
 
@@ -144,9 +113,7 @@ class spsc_queue {
   // rebound by anyone else, owner_mismatch for another queue's endpoint, full when no room.
   [[nodiscard]] status try_push(producer& p, Frame&& frame) noexcept { return try_emplace(p, std::move(frame)); }
   template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
-  [[nodiscard]] status try_push(producer& p, const Frame& frame) noexcept {
-    return try_emplace(p, frame);
-  }
+  [[nodiscard]] status try_push(producer& p, const Frame& frame) noexcept { return try_emplace(p, frame); }
   template <class... Args>
   [[nodiscard]] status try_emplace(producer& p, Args&&... args) noexcept {
     // One compare answers "current binding" and "this queue's endpoint": tokens are unique.
@@ -161,12 +128,7 @@ class spsc_queue {
   generation rebind(const owner_type& new_owner) noexcept {
     const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only this thread writes tail_
     const binding b{new_owner, generation{detail::next_nonzero_token()}, t};
-    // seq_cst: the publish half of wait_point's protocol (a sleeping consumer must wake to
-    // see the rebind); for pops, release would do: a reader that gets the new binding from
-    // the seqlock, or a frame of it from tail_, is ordered after this store (window proof I4).
-    // Stored before the seqlock, so no endpoint can hold the new token while token_ is older.
-    token_.store(b.gen.value(), std::memory_order_seq_cst);
-    binding_.store(b);
+    binding_.publish(b);
     prod_.owner = new_owner;
     prod_.token = b.gen.value();
     // Unbound: make the next push take emplace_unchecked's slow path, which refuses it.
@@ -221,8 +183,8 @@ class spsc_queue {
 
   // Who the queue is bound to now (unset when bound to nobody), and that binding's
   // generation (unbound before the first rebind). Snapshots: a rebind may follow at once.
-  [[nodiscard]] owner_type owner() const noexcept { return load_binding().owner; }
-  [[nodiscard]] generation current_generation() const noexcept { return load_binding().gen; }
+  [[nodiscard]] owner_type owner() const noexcept { return binding_.load().owner; }
+  [[nodiscard]] generation current_generation() const noexcept { return binding_.load().gen; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return slots_.capacity(); }
   [[nodiscard]] bool waits_enabled() const noexcept { return waits_enabled_; }
@@ -245,11 +207,7 @@ class spsc_queue {
   template <class, freshness>
   friend class detail::spsc_consumer;
 
-  struct binding {
-    owner_type owner;
-    generation gen;       // gen.value() is the binding's token
-    std::uint64_t start;  // the first index pushed under it
-  };
+  using binding = detail::spsc_binding<owner_type>;
 
   spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w, Match match) noexcept
       : slots_(std::move(slots), capacity), match_(match), waits_enabled_(w == waits::enabled), counters_("spsc_queue") {
@@ -319,19 +277,16 @@ class spsc_queue {
   }
 
   // An endpoint's sleeping pop: pop(), and while it says empty, sleep until tail_ moves past
-  // this head or token_ leaves this binding (either makes the next pop() answer).
+  // the head or the binding `v` ends (either makes the next pop() answer).
   template <freshness F, class Clock, class Duration>
   result<Frame> pop_until(basic_consumer<F>& c, const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
     if (STREAMISO_UNLIKELY(!waits_enabled_)) return counters_.record(refusal::malformed);
-    for (;;) {
-      result<Frame> r = pop(c);
+    for (result<Frame> r = pop(c);; r = pop(c)) {
       if (r || !r.refused_for(refusal::empty)) return r;
-      const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
-      const std::uint64_t v = c.win_.token;
-      // seq_cst: the waiter half of wait_point's protocol, against the seq_cst stores of
-      // tail_ (publish_and_wake) and token_ (rebind).
-      const auto ready = [this, h, v]() noexcept {
-        return tail_.load(std::memory_order_seq_cst) != h || token_.load(std::memory_order_seq_cst) != v;
+      const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
+      // seq_cst: wait_point's waiter half, against publish_and_wake() (and rebind's publish()).
+      const auto ready = [this, h, v = c.win_.token]() noexcept {
+        return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v);
       };
       if (!wait_.wait_until(ready, deadline)) return refused{refusal::empty};
     }
@@ -382,12 +337,9 @@ class spsc_queue {
     return counters_.record(refusal::stale_binding, end > h ? end - h : 0);
   }
 
-  refused refuse_writer(const owner_type& who) noexcept {
-    return counters_.record(is_unset(who) ? refusal::unset_id : refusal::owner_mismatch);
-  }
+  refused refuse_writer(const owner_type& who) noexcept { return counters_.record(detail::writer_refusal(who)); }
   refused refuse_reader(const owner_type& bound, const requester_type& who) noexcept {
-    if (is_unset(who)) return counters_.record(refusal::unset_id);
-    return counters_.record(is_unset(bound) ? refusal::not_bound : refusal::owner_mismatch);
+    return counters_.record(detail::reader_refusal(bound, who));
   }
   // An endpoint that is stale, or was made by another queue (never validated here).
   refused refuse_endpoint(const spsc_queue* made_by) noexcept {
@@ -403,17 +355,7 @@ class spsc_queue {
     return true;
   }
 
-  // A consistent binding; a write in progress is a few stores long, so retrying is short
-  // unless the producer was preempted inside it.
-  binding load_binding() const noexcept {
-    binding b;
-    while (!binding_.try_load(b)) std::this_thread::yield();
-    return b;
-  }
-
-  // relaxed: every caller loads it after what it must be ordered after (the tail_ acquire in
-  // a refresh), or needs only coherence (a rebind that happened-before this pop is seen).
-  [[nodiscard]] std::uint64_t current_token() const noexcept { return token_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t current_token() const noexcept { return binding_.token(); }
   [[nodiscard]] std::uint64_t producer_token() const noexcept { return prod_.token; }
 
   // Groups written by different threads sit two cache lines apart: adjacent-line prefetchers
@@ -443,10 +385,8 @@ class spsc_queue {
     binding view{};
   } cons_;
 
-  // Written on rebind only: readers hit in their caches in the steady state. token_ is what
-  // every endpoint pop compares; the binding behind it is read through the seqlock.
-  alignas(spacing_) std::atomic<std::uint64_t> token_{0};
-  detail::seqlocked<binding> binding_;
+  // Written on rebind only: readers hit in their caches in the steady state.
+  alignas(spacing_) detail::spsc_binding_cell<owner_type> binding_;
   // Touched only with waits enabled: by pushes (a load) and by sleepers.
   alignas(spacing_) detail::wait_point wait_;
   // Own line: refusals (a producer spinning on `full`) must not invalidate the line that
