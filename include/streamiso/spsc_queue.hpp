@@ -131,7 +131,7 @@ class spsc_queue {
     binding_.publish(b);
     prod_.owner = new_owner;
     prod_.token = b.gen.value();
-    // Unbound: make the next push take emplace_unchecked's slow path, which refuses it.
+    // Unbound: send every push to emplace_slow(), which refuses it.
     if (is_unset(new_owner)) prod_.cached_head = t - capacity();
     if (waits_enabled_) wait_.notify();
     return b.gen;
@@ -211,8 +211,8 @@ class spsc_queue {
 
   spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w, Match match) noexcept
       : slots_(std::move(slots), capacity), match_(match), waits_enabled_(w == waits::enabled), counters_("spsc_queue") {
-    // Bound to nobody (token 0, which no binding ever gets): every push takes the slow path
-    // and is refused until the first rebind.
+    // Bound to nobody (token 0, which no binding ever gets) and, with waits, for good: every
+    // push takes emplace_slow().
     prod_.cached_head = std::uint64_t{0} - capacity;
   }
 
@@ -226,34 +226,43 @@ class spsc_queue {
   }
 
   // The push itself, once the caller has established that the frame is the bound owner's.
+  // The fast path is the plain cached-index push; an unbound queue and a queue built with
+  // waits keep prod_.cached_head a capacity behind the tail, so their pushes all take the
+  // slow path (always taken: as predictable as a flag test, and no instruction added here).
   template <class... Args>
   status emplace_unchecked(Args&&... args) noexcept {
     static_assert(std::is_nothrow_constructible<Frame, Args&&...>::value,
                   "the hot path never throws: construction from these arguments must be noexcept");
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only this thread writes tail_
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write tail_
     if (STREAMISO_UNLIKELY(t - prod_.cached_head > slots_.mask())) {
-      // An unbound queue keeps its cached head a capacity behind: every push lands here.
-      if (STREAMISO_UNLIKELY(is_unset(prod_.owner))) return counters_.record(refusal::unset_id);
-      // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
-      const std::uint64_t h = head_.load(std::memory_order_acquire);
-      prod_.cached_head = h;
-      if (t - h > slots_.mask()) return counters_.record(refusal::full);
+      return emplace_slow(t, std::forward<Args>(args)...);
     }
     ::new (static_cast<void*>(slots_.at(t))) Frame(std::forward<Args>(args)...);
-    if (STREAMISO_UNLIKELY(waits_enabled_)) {
-      publish_and_wake(t + 1);
-    } else {
-      // release: pairs with the consumer's acquire load of tail_; publishes the frame (and
-      // every rebind before it).
-      tail_.store(t + 1, std::memory_order_release);
-    }
+    // release: pairs with the consumer's acquire load of tail_; publishes the frame (and
+    // every rebind before it).
+    tail_.store(t + 1, std::memory_order_release);
     return {};
   }
 
-  STREAMISO_NOINLINE void publish_and_wake(std::uint64_t new_tail) noexcept {
+  template <class... Args>
+  status emplace_slow(std::uint64_t t, Args&&... args) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(prod_.owner))) return counters_.record(refusal::unset_id);
+    // Built with waits, the real cache of head_ is prod_.waking_cached_head.
+    std::uint64_t& cached = waits_enabled_ ? prod_.waking_cached_head : prod_.cached_head;
+    if (t - cached > slots_.mask()) {
+      // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
+      cached = head_.load(std::memory_order_acquire);
+      if (t - cached > slots_.mask()) return counters_.record(refusal::full);
+    }
+    ::new (static_cast<void*>(slots_.at(t))) Frame(std::forward<Args>(args)...);
+    if (!waits_enabled_) {
+      tail_.store(t + 1, std::memory_order_release);  // release: as in emplace_unchecked()
+      return {};
+    }
     // seq_cst: the publish half of wait_point's protocol (also a release for the frame).
-    tail_.store(new_tail, std::memory_order_seq_cst);
+    tail_.store(t + 1, std::memory_order_seq_cst);
     wait_.notify();
+    return {};
   }
 
   // An endpoint's pop. The window (detail/spsc_window.hpp) is what keeps it from crossing
@@ -284,7 +293,7 @@ class spsc_queue {
     for (result<Frame> r = pop(c);; r = pop(c)) {
       if (r || !r.refused_for(refusal::empty)) return r;
       const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-      // seq_cst: wait_point's waiter half, against publish_and_wake() (and rebind's publish()).
+      // seq_cst: wait_point's waiter half, against emplace_slow()'s tail_ store and rebind's publish().
       const auto ready = [this, h, v = c.win_.token]() noexcept {
         return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v);
       };
@@ -337,12 +346,15 @@ class spsc_queue {
     return counters_.record(refusal::stale_binding, end > h ? end - h : 0);
   }
 
-  refused refuse_writer(const owner_type& who) noexcept { return counters_.record(detail::writer_refusal(who)); }
-  refused refuse_reader(const owner_type& bound, const requester_type& who) noexcept {
+  // Out of line: kept apart, the compiler cannot fold their identity tests into the hot path.
+  STREAMISO_NOINLINE refused refuse_writer(const owner_type& who) noexcept {
+    return counters_.record(detail::writer_refusal(who));
+  }
+  STREAMISO_NOINLINE refused refuse_reader(const owner_type& bound, const requester_type& who) noexcept {
     return counters_.record(detail::reader_refusal(bound, who));
   }
   // An endpoint that is stale, or was made by another queue (never validated here).
-  refused refuse_endpoint(const spsc_queue* made_by) noexcept {
+  STREAMISO_NOINLINE refused refuse_endpoint(const spsc_queue* made_by) noexcept {
     return counters_.record(made_by == this ? refusal::stale_binding : refusal::owner_mismatch);
   }
 
@@ -372,7 +384,8 @@ class spsc_queue {
   alignas(spacing_) std::atomic<std::uint64_t> tail_{0};
   // The producer's private line.
   struct alignas(spacing_) producer_state {
-    std::uint64_t cached_head = 0;  // <= head_, or a capacity behind tail_ while unbound
+    std::uint64_t cached_head = 0;  // <= head_, or a capacity behind tail_ (unbound, or waits)
+    std::uint64_t waking_cached_head = 0;  // <= head_: the cache a push uses with waits
     std::uint64_t token = 0;        // the current binding's; endpoints compare theirs with it
     owner_type owner{};
   } prod_;
