@@ -67,8 +67,7 @@ TEST_CASE("F1: spsc a consumer sleeping in pop_for without a deadline gets the f
   std::uint64_t got = 0;
   std::thread consumer([&] {
     auto r = out.pop_for(forever);
-    REQUIRE(r);
-    got = r->seq;
+    if (r) got = r->seq;  // checked on the test thread
   });
   std::this_thread::sleep_for(20ms);  // likely asleep by now; correct either way
   REQUIRE(q.try_push(alice, frame{1, 42}));

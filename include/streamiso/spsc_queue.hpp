@@ -65,7 +65,7 @@ class spsc_queue {
   // capacity: a power of two >= 1. A bad one throws std::invalid_argument (aborts with a
   // message under -fno-exceptions; use create() where that must not happen).
   explicit spsc_queue(std::size_t capacity, waits w = waits::disabled, Match match = Match{})
-      : spsc_queue(capacity, checked_allocate(capacity), w, match) {}
+      : spsc_queue(capacity, slots_type::allocate(capacity), w, match) {}
 
   // Never throws: refused malformed (capacity not a power of two >= 1), oversized (above
   // what the address space holds) or full (the memory is not there).
@@ -131,7 +131,7 @@ class spsc_queue {
     binding_.publish(b);
     prod_.owner = new_owner;
     prod_.token = b.gen.value();
-    // Unbound: send every push to emplace_slow(), which refuses it.
+    // Unbound: send every push to make_room(), which refuses it.
     if (is_unset(new_owner)) prod_.cached_head = t - capacity();
     if (waits_enabled_) wait_.notify();
     return b.gen;
@@ -212,57 +212,56 @@ class spsc_queue {
   spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w, Match match) noexcept
       : slots_(std::move(slots), capacity), match_(match), waits_enabled_(w == waits::enabled), counters_("spsc_queue") {
     // Bound to nobody (token 0, which no binding ever gets) and, with waits, for good: every
-    // push takes emplace_slow().
+    // push takes make_room().
     prod_.cached_head = std::uint64_t{0} - capacity;
-  }
-
-  static std::unique_ptr<typename slots_type::slot[]> checked_allocate(std::size_t capacity) {
-    if (const status ok = slots_type::check(capacity); !ok) {
-      STREAMISO_BAD_CONFIG(ok.reason() == refusal::oversized
-                               ? "streamiso::spsc_queue: capacity too large"
-                               : "streamiso::spsc_queue: capacity must be a power of two >= 1");
-    }
-    return slots_type::allocate(capacity);
   }
 
   // The push itself, once the caller has established that the frame is the bound owner's.
   // The fast path is the plain cached-index push; an unbound queue and a queue built with
   // waits keep prod_.cached_head a capacity behind the tail, so their pushes all take the
   // slow path (always taken: as predictable as a flag test, and no instruction added here).
+  // make_room() takes no frame arguments, so the fast path never needs their address.
   template <class... Args>
   status emplace_unchecked(Args&&... args) noexcept {
     static_assert(std::is_nothrow_constructible<Frame, Args&&...>::value,
                   "the hot path never throws: construction from these arguments must be noexcept");
     const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write tail_
+    bool waking = false;
     if (STREAMISO_UNLIKELY(t - prod_.cached_head > slots_.mask())) {
-      return emplace_slow(t, std::forward<Args>(args)...);
+      const room r = make_room(t);
+      if (r == room::full) return refused{refusal::full};
+      if (r == room::unbound) return refused{refusal::unset_id};
+      waking = r == room::waking;
     }
     ::new (static_cast<void*>(slots_.at(t))) Frame(std::forward<Args>(args)...);
-    // release: pairs with the consumer's acquire load of tail_; publishes the frame (and
-    // every rebind before it).
-    tail_.store(t + 1, std::memory_order_release);
+    if (STREAMISO_UNLIKELY(waking)) {
+      publish_waking(t + 1);
+    } else {
+      // release: pairs with the consumer's acquire load of tail_; publishes the frame (and
+      // every rebind before it).
+      tail_.store(t + 1, std::memory_order_release);
+    }
     return {};
   }
 
-  template <class... Args>
-  status emplace_slow(std::uint64_t t, Args&&... args) noexcept {
-    if (STREAMISO_UNLIKELY(is_unset(prod_.owner))) return counters_.record(refusal::unset_id);
+  enum class room : unsigned char { plain, waking, full, unbound };
+  // Counts the refusal of an unbound or a full queue; otherwise says how to publish.
+  room make_room(std::uint64_t t) noexcept {
+    if (STREAMISO_UNLIKELY(is_unset(prod_.owner))) return counters_.record(refusal::unset_id), room::unbound;
     // Built with waits, the real cache of head_ is prod_.waking_cached_head.
     std::uint64_t& cached = waits_enabled_ ? prod_.waking_cached_head : prod_.cached_head;
     if (t - cached > slots_.mask()) {
       // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
       cached = head_.load(std::memory_order_acquire);
-      if (t - cached > slots_.mask()) return counters_.record(refusal::full);
+      if (t - cached > slots_.mask()) return counters_.record(refusal::full), room::full;
     }
-    ::new (static_cast<void*>(slots_.at(t))) Frame(std::forward<Args>(args)...);
-    if (!waits_enabled_) {
-      tail_.store(t + 1, std::memory_order_release);  // release: as in emplace_unchecked()
-      return {};
-    }
+    return waits_enabled_ ? room::waking : room::plain;
+  }
+
+  STREAMISO_NOINLINE void publish_waking(std::uint64_t new_tail) noexcept {
     // seq_cst: the publish half of wait_point's protocol (also a release for the frame).
-    tail_.store(t + 1, std::memory_order_seq_cst);
+    tail_.store(new_tail, std::memory_order_seq_cst);
     wait_.notify();
-    return {};
   }
 
   // An endpoint's pop. The window (detail/spsc_window.hpp) is what keeps it from crossing
@@ -285,20 +284,15 @@ class spsc_queue {
     return refill(c.win_, limit, h, t);
   }
 
-  // An endpoint's sleeping pop: pop(), and while it says empty, sleep until tail_ moves past
-  // the head or the binding `v` ends (either makes the next pop() answer).
-  template <freshness F, class Clock, class Duration>
-  result<Frame> pop_until(basic_consumer<F>& c, const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
-    if (STREAMISO_UNLIKELY(!waits_enabled_)) return counters_.record(refusal::malformed);
-    for (result<Frame> r = pop(c);; r = pop(c)) {
-      if (r || !r.refused_for(refusal::empty)) return r;
-      const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-      // seq_cst: wait_point's waiter half, against emplace_slow()'s tail_ store and rebind's publish().
-      const auto ready = [this, h, v = c.win_.token]() noexcept {
-        return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v);
-      };
-      if (!wait_.wait_until(ready, deadline)) return refused{refusal::empty};
-    }
+  // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
+  // answer); false if the deadline came first.
+  template <class Clock, class Duration>
+  bool sleep_until(std::uint64_t v, const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
+    // seq_cst: wait_point's waiter half, against publish_waking() and rebind's publish().
+    return wait_.wait_until(
+        [this, h, v]() noexcept { return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v); },
+        deadline);
   }
 
   template <freshness F>

@@ -12,6 +12,7 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/spsc_window.hpp"
 #include "streamiso/generation.hpp"
+#include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 
 STREAMISO_BEGIN_NAMESPACE
@@ -98,11 +99,15 @@ class spsc_consumer {
   // popping, so the mistake shows on the first call rather than when the queue runs dry.
   template <class Clock, class Duration>
   [[nodiscard]] result<value_type> pop_until(const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
-    return q_->pop_until(*this, deadline);
+    if (STREAMISO_UNLIKELY(!q_->waits_enabled())) return q_->counters().record(refusal::malformed);
+    for (result<value_type> r = q_->pop(*this);; r = q_->pop(*this)) {
+      if (r || !r.refused_for(refusal::empty)) return r;
+      if (!q_->sleep_until(win_.token, deadline)) return refused{refusal::empty};
+    }
   }
   template <class Rep, class Period>
   [[nodiscard]] result<value_type> pop_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
-    return q_->pop_until(*this, spsc_deadline_after(timeout));
+    return pop_until(spsc_deadline_after(timeout));
   }
 
   [[nodiscard]] const requester_type& who() const noexcept { return who_; }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 #include "streamiso/config.hpp"
@@ -43,8 +44,13 @@ class spsc_slots {
     return {};
   }
 
-  // May throw std::bad_alloc (the constructor's path).
+  // The constructor's path: a bad capacity goes to STREAMISO_BAD_CONFIG; may throw bad_alloc.
   [[nodiscard]] static std::unique_ptr<slot[]> allocate(std::size_t capacity) {
+    if (const status ok = check(capacity); !ok) {
+      STREAMISO_BAD_CONFIG(ok.reason() == refusal::oversized
+                               ? "streamiso::spsc_queue: capacity too large"
+                               : "streamiso::spsc_queue: capacity must be a power of two >= 1");
+    }
     return std::unique_ptr<slot[]>(new slot[capacity]);
   }
   // Null when the memory is not there (create()'s path).
