@@ -31,7 +31,8 @@ struct stamped {
 };
 
 std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
+      .count();
 }
 
 // streamiso: a consumer endpoint sleeping in pop_for (queue built with waits::enabled).
@@ -123,7 +124,9 @@ void spsc_wake(benchmark::State& state) {
   }
   std::sort(latencies_us.begin(), latencies_us.end());
   const auto at = [&](double q) {
-    return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(q * static_cast<double>(latencies_us.size())))];
+    return latencies_us[std::min(
+        latencies_us.size() - 1,
+        static_cast<std::size_t>(q * static_cast<double>(latencies_us.size())))];
   };
   state.counters["median_us"] = at(0.5);
   state.counters["p99_us"] = at(0.99);
@@ -133,9 +136,17 @@ void spsc_wake(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(spsc_wake<streamiso_waiting_q>)->Name("spsc_wake/streamiso_pop_for/gap20-200us")->Args({2000, 200})
-    ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(spsc_wake<mutex_cv_q>)->Name("spsc_wake/mutex_condvar/gap20-200us")->Args({2000, 200})
-    ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(spsc_wake<streamiso_waiting_q>)
+    ->Name("spsc_wake/streamiso_pop_for/gap20-200us")
+    ->Args({2000, 200})
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(spsc_wake<mutex_cv_q>)
+    ->Name("spsc_wake/mutex_condvar/gap20-200us")
+    ->Args({2000, 200})
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

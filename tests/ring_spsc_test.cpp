@@ -21,7 +21,8 @@ struct ring_test_access {
   // rebind() stores the new token, then writes the binding under the seqlock: stop there.
   template <class Q>
   static std::uint64_t begin_rebind_write(Q& q) {
-    const std::uint64_t old = q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    const std::uint64_t old =
+        q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
     q.binding_.token_.store(next_binding_token(), std::memory_order_relaxed);
     q.binding_.record_.seq_.fetch_add(1, std::memory_order_relaxed);
     return old;
@@ -29,13 +30,15 @@ struct ring_test_access {
   // ...and put back what was there, as if the write had never started.
   template <class Q>
   static void undo_rebind_write(Q& q, std::uint64_t old_token) {
-    q.binding_.record_.seq_.fetch_add(1, std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.binding_.record_.seq_.fetch_add(1,
+                                      std::memory_order_relaxed);  // relaxed: single-threaded test
     q.binding_.token_.store(old_token, std::memory_order_relaxed);
   }
   // rebind() has stored the new token but not yet begun the seqlock write: stop there.
   template <class Q>
   static std::uint64_t begin_rebind_token_only(Q& q) {
-    const std::uint64_t old = q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    const std::uint64_t old =
+        q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
     q.binding_.token_.store(next_binding_token(), std::memory_order_relaxed);
     return old;
   }
@@ -125,7 +128,8 @@ TEST_CASE("F1: spsc pop by a non-matching requester is refused and consumes noth
   CHECK(ok->seq == 7);
 }
 
-TEST_CASE("F1: spsc a wrong requester on an empty queue learns nothing: owner_mismatch, not empty") {
+TEST_CASE(
+    "F1: spsc a wrong requester on an empty queue learns nothing: owner_mismatch, not empty") {
   queue q(4);
   q.rebind(alice);
   CHECK(q.try_pop(bob_r).refused_for(si::refusal::owner_mismatch));
@@ -175,7 +179,9 @@ TEST_CASE("F3: spsc FIFO order survives index wraparound of the slot array") {
   }
 }
 
-TEST_CASE("F1: spsc rebind makes queued frames stale: dropped, reported with their count, never delivered") {
+TEST_CASE(
+    "F1: spsc rebind makes queued frames stale: dropped, reported with their count, never "
+    "delivered") {
   queue q(8);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -195,7 +201,8 @@ TEST_CASE("F1: spsc rebind makes queued frames stale: dropped, reported with the
   CHECK(f->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc stale frames ahead of new frames are dropped, then the new owner's frames flow") {
+TEST_CASE(
+    "F1: spsc stale frames ahead of new frames are dropped, then the new owner's frames flow") {
   queue q(8);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -273,7 +280,8 @@ TEST_CASE("F1: spsc custom id type and match policy") {
   si::spsc_queue<std::uint32_t, std::uint32_t, same_household> q(4);
   q.rebind(si::basic_owner<std::uint32_t>{0x101});
   REQUIRE(q.try_push(si::basic_owner<std::uint32_t>{0x101}, 5U));
-  CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x201}).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x201})
+            .refused_for(si::refusal::owner_mismatch));
   CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x102}).value() == 5U);
 }
 
@@ -294,13 +302,14 @@ TEST_CASE("F1: spsc push, pop and rebind allocate nothing after construction" *
   CHECK(probe.count() == 0);
 }
 
-TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
+TEST_CASE(
+    "F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
   queue q(4);
   q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::empty));
-  CHECK(q.size() == 1);  // nothing consumed
+  CHECK(q.size() == 1);                                       // nothing consumed
   si::detail::ring_test_access::undo_rebind_write(q, token);  // same binding again
   auto f = q.try_pop(alice_r);
   REQUIRE(f);
@@ -312,7 +321,9 @@ TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not coun
 // frozen here: the pop sees the rebind's token, reads the binding just before the seqlock
 // write (still alice's), then the rebind to bob completes and bob pushes; the pop then loads
 // tail_ and finds bob's frame at its head. It must not hand it to alice.
-TEST_CASE("F1: spsc a per-call pop whose binding read predates a rebind never hands the new owner's frame to the old requester") {
+TEST_CASE(
+    "F1: spsc a per-call pop whose binding read predates a rebind never hands the new owner's "
+    "frame to the old requester") {
   using access = si::detail::ring_test_access;
   queue q(4);
   q.rebind(alice);
@@ -337,7 +348,9 @@ TEST_CASE("F1: spsc a per-call pop whose binding read predates a rebind never ha
 // bind_consumer promises "empty (not counted) while a rebind is being written". rebind()
 // stores the new token first and writes the binding through the seqlock second; in between,
 // the seqlock still shows the old binding as complete.
-TEST_CASE("F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never an endpoint stale at birth") {
+TEST_CASE(
+    "F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never "
+    "an endpoint stale at birth") {
   using access = si::detail::ring_test_access;
   queue q(4);
   q.rebind(alice);
@@ -388,7 +401,9 @@ TEST_CASE("F1: spsc bind_producer for a foreign owner is refused (owner_mismatch
   CHECK(q.empty());
 }
 
-TEST_CASE("F1: spsc bind_consumer for a non-matching requester is refused not_bound (no alarm) and consumes nothing") {
+TEST_CASE(
+    "F1: spsc bind_consumer for a non-matching requester is refused not_bound (no alarm) and "
+    "consumes nothing") {
   queue q(4);
   q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
@@ -399,7 +414,9 @@ TEST_CASE("F1: spsc bind_consumer for a non-matching requester is refused not_bo
   CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
 }
 
-TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_binding); its own rebind moves it") {
+TEST_CASE(
+    "F1: spsc a producer endpoint of an earlier binding is refused (stale_binding); its own rebind "
+    "moves it") {
   queue q(8);
   q.rebind(alice);
   auto in = q.bind_producer(alice).value();
@@ -414,7 +431,8 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   const auto g = bob_in.rebind(alice);  // handed back: bob's endpoint now pushes for alice
   CHECK(bob_in.bound_generation() == g);
   CHECK(bob_in.current());
-  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_binding));  // a rebind to the same owner too
+  CHECK(in.try_push(frame{1, 2})
+            .refused_for(si::refusal::stale_binding));  // a rebind to the same owner too
   REQUIRE(bob_in.try_push(frame{1, 3}));
   auto out = q.bind_consumer(alice_r).value();
   auto r = out.try_pop();
@@ -425,7 +443,9 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   CHECK(f->seq == 3);
 }
 
-TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on its next pop, even with its own frames still queued") {
+TEST_CASE(
+    "F1: spsc a strict consumer endpoint of an earlier binding is stale on its next pop, even with "
+    "its own frames still queued") {
   queue q(8);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -455,7 +475,9 @@ TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on
 // The window rule (the default endpoint): after a rebind, the endpoint may finish the
 // window it had already proven -- its own binding's frames, to its own requester -- and is
 // stale at its next refresh. The new owner's requester never sees those frames.
-TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a rebind, then is stale; the new owner never gets its frames") {
+TEST_CASE(
+    "F1: spsc a window consumer endpoint finishes its own window after a rebind, then is stale; "
+    "the new owner never gets its frames") {
   queue q(8);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -488,7 +510,9 @@ TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a r
   CHECK(q.empty());
 }
 
-TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after a rebind, then is stale") {
+TEST_CASE(
+    "F1: spsc a window consumer endpoint delivers at most its window after a rebind, then is "
+    "stale") {
   queue q(8);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -515,7 +539,9 @@ TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after
   CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next pop") {
+TEST_CASE(
+    "F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next "
+    "pop") {
   queue q(8);
   q.rebind(alice);
   auto alice_out = q.bind_consumer(alice_r).value();
@@ -533,7 +559,9 @@ TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is s
   CHECK(fresh.try_pop()->seq == 1);
 }
 
-TEST_CASE("F1: spsc foreign frames ahead of a new endpoint are dropped and counted, whatever the number of rebinds") {
+TEST_CASE(
+    "F1: spsc foreign frames ahead of a new endpoint are dropped and counted, whatever the number "
+    "of rebinds") {
   queue q(16);
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
@@ -557,11 +585,11 @@ TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without cro
   q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_consumer(alice_r).value();
-  REQUIRE(alice_out.try_pop()->seq == 0);      // its window now reaches index 3
-  REQUIRE(q.try_pop(alice_r)->seq == 1);       // the per-call form moves the same head
+  REQUIRE(alice_out.try_pop()->seq == 0);  // its window now reaches index 3
+  REQUIRE(q.try_pop(alice_r)->seq == 1);   // the per-call form moves the same head
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
-  auto r = q.try_pop(bob_r);                   // strict: sees the rebind at once
+  auto r = q.try_pop(bob_r);  // strict: sees the rebind at once
   REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 1);
   CHECK(q.try_pop(bob_r)->owner_id == 2);
@@ -592,7 +620,9 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
 // The hot path compares one token: an endpoint whose window is open (frames it may pop
 // without a refresh) must still be refused by a queue that did not make it, even when that
 // queue's head is inside the window and both queues are on their first binding.
-TEST_CASE("F1 F10: spsc an endpoint with an open window is refused by another queue; generations differ across queues") {
+TEST_CASE(
+    "F1 F10: spsc an endpoint with an open window is refused by another queue; generations differ "
+    "across queues") {
   queue qa(8);
   qa.rebind(alice);
   queue qb(8);
@@ -614,7 +644,9 @@ TEST_CASE("F1 F10: spsc an endpoint with an open window is refused by another qu
   CHECK(qb.try_pop(bob_r)->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old binding") {
+TEST_CASE(
+    "F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old "
+    "binding") {
   queue q(4);
   q.rebind(alice);
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
@@ -624,7 +656,9 @@ TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not c
   CHECK(q.bind_consumer(alice_r));
 }
 
-TEST_CASE("F9: spsc move-only frames through endpoints; a refused push leaves the frame with the caller") {
+TEST_CASE(
+    "F9: spsc move-only frames through endpoints; a refused push leaves the frame with the "
+    "caller") {
   si::spsc_queue<std::unique_ptr<int>> q(1);
   q.rebind(alice);
   auto in = q.bind_producer(alice).value();
@@ -668,7 +702,9 @@ TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing afte
 // consumer pops through an endpoint and, when it goes stale, binds again for whichever owner
 // is current. Every delivery is checked against the endpoint's requester, the frame's
 // integrity word and the sequence; nothing may be lost silently.
-TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross-owner pop, delivered + dropped == pushed") {
+TEST_CASE(
+    "F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross-owner pop, delivered + "
+    "dropped == pushed") {
   struct wide {
     std::uint64_t owner_id;
     std::uint64_t seq;
@@ -754,7 +790,9 @@ TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross
 // gets an old binding's frame) and is the same for every frame one endpoint delivers; a
 // strict endpoint never delivers a frame of a binding whose replacement had finished before
 // the pop began; a window endpoint delivers at most one window (capacity) of such frames.
-TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no old-binding frame to a new owner, strict none after rebind, window at most one window") {
+TEST_CASE(
+    "F1 F4: spsc stress, window and strict endpoints around rebinds; no old-binding frame to a new "
+    "owner, strict none after rebind, window at most one window") {
   struct tagged {
     std::uint64_t owner_id;
     std::uint64_t seq;
@@ -788,15 +826,16 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   });
 
   std::uint64_t delivered = 0, dropped = 0, cross = 0, older_than_bind = 0, mixed = 0;
-  std::uint64_t strict_late = 0, window_late = 0, window_late_max = 0, strict_pops = 0, window_pops = 0;
+  std::uint64_t strict_late = 0, window_late = 0, window_late_max = 0, strict_pops = 0,
+                window_pops = 0;
   streamiso_test::rng crng(0xc0ffee);
   // One endpoint at a time, of either form; what the test knows about it.
   struct held {
     bool strict = false;
     std::uint64_t bound_after = 0;  // rebinds finished before it was bound
     bool seen = false;
-    std::uint64_t binding = 0;      // of its first delivery
-    std::uint64_t late = 0;         // deliveries of a binding known to be replaced
+    std::uint64_t binding = 0;  // of its first delivery
+    std::uint64_t late = 0;     // deliveries of a binding known to be replaced
   } e;
   tq::consumer wc = q.bind_consumer(si::requester{1}).value();
   tq::strict_consumer sc = q.bind_strict_consumer(si::requester{1}).value();
@@ -865,13 +904,16 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   CHECK(q.empty());
   CHECK(strict_pops > 0);
   CHECK(window_pops > 0);
-  MESSAGE("window endpoints delivered " << window_late << " frames of a binding already replaced (at most "
-                                        << window_late_max << " per endpoint)");
+  MESSAGE("window endpoints delivered "
+          << window_late << " frames of a binding already replaced (at most " << window_late_max
+          << " per endpoint)");
 }
 
 // ---------------- who owns the queue now; waiting viewers are not alarms ----------------
 
-TEST_CASE("F1 F2: spsc a fresh queue is bound to nobody: pushes refused unset_id, binds not_bound, nothing readable") {
+TEST_CASE(
+    "F1 F2: spsc a fresh queue is bound to nobody: pushes refused unset_id, binds not_bound, "
+    "nothing readable") {
   queue q(4);
   CHECK(si::is_unset(q.owner()));
   CHECK(q.current_generation().is_unbound());
@@ -893,7 +935,9 @@ TEST_CASE("F1 F2: spsc a fresh queue is bound to nobody: pushes refused unset_id
   CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
 }
 
-TEST_CASE("F1 F10: spsc owner() and current_generation() follow every rebind; generations are never reused") {
+TEST_CASE(
+    "F1 F10: spsc owner() and current_generation() follow every rebind; generations are never "
+    "reused") {
   queue q(4);
   queue other(4);
   const auto g1 = q.rebind(alice);
@@ -913,7 +957,9 @@ TEST_CASE("F1 F10: spsc owner() and current_generation() follow every rebind; ge
   CHECK(in.try_push(frame{1, 0}).refused_for(si::refusal::stale_binding));
 }
 
-TEST_CASE("F2: spsc an unset owner or requester is refused unset_id wherever it arrives on a bound queue") {
+TEST_CASE(
+    "F2: spsc an unset owner or requester is refused unset_id wherever it arrives on a bound "
+    "queue") {
   queue q(4);
   q.rebind(alice);
   CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
@@ -925,7 +971,9 @@ TEST_CASE("F2: spsc an unset owner or requester is refused unset_id wherever it 
   CHECK(q.empty());
 }
 
-TEST_CASE("F1: spsc rebind to the unset owner unbinds: queued frames go stale, pushes are refused, binds say not_bound") {
+TEST_CASE(
+    "F1: spsc rebind to the unset owner unbinds: queued frames go stale, pushes are refused, binds "
+    "say not_bound") {
   queue q(4);
   q.rebind(alice);
   auto in = q.bind_producer(alice).value();

@@ -28,7 +28,9 @@ const si::requester bob_r{2};
 constexpr auto forever = std::chrono::hours::max();  // saturates: never overflows the clock
 }  // namespace
 
-TEST_CASE("F9: spsc pop_for on a queue built without waits is refused malformed at once, nothing consumed") {
+TEST_CASE(
+    "F9: spsc pop_for on a queue built without waits is refused malformed at once, nothing "
+    "consumed") {
   queue q(4);
   q.rebind(alice);
   CHECK_FALSE(q.waits_enabled());
@@ -45,7 +47,8 @@ TEST_CASE("F9: spsc pop_for on a queue built without waits is refused malformed 
   CHECK(c.try_pop()->owner_id == 1);
 }
 
-TEST_CASE("F1: spsc pop_for pops what is there, and says empty (not counted) when the deadline passes") {
+TEST_CASE(
+    "F1: spsc pop_for pops what is there, and says empty (not counted) when the deadline passes") {
   queue q(4, si::waits::enabled);
   q.rebind(alice);
   CHECK(q.waits_enabled());
@@ -60,7 +63,8 @@ TEST_CASE("F1: spsc pop_for pops what is there, and says empty (not counted) whe
   CHECK(q.counters().total() == 0);
 }
 
-TEST_CASE("F1: spsc a consumer sleeping in pop_for without a deadline gets the frame pushed meanwhile") {
+TEST_CASE(
+    "F1: spsc a consumer sleeping in pop_for without a deadline gets the frame pushed meanwhile") {
   queue q(4, si::waits::enabled);
   q.rebind(alice);
   auto out = q.bind_consumer(alice_r).value();
@@ -77,7 +81,9 @@ TEST_CASE("F1: spsc a consumer sleeping in pop_for without a deadline gets the f
 
 // Both freshness forms: a rebind is the end of the sleeper's binding, so it must wake it
 // (there will never be a frame for it), even though no frame is pushed.
-TEST_CASE("F1 F4: spsc a rebind wakes consumers sleeping without a deadline; they get stale_binding, never the new owner's frame") {
+TEST_CASE(
+    "F1 F4: spsc a rebind wakes consumers sleeping without a deadline; they get stale_binding, "
+    "never the new owner's frame") {
   for (int strict = 0; strict < 2; ++strict) {
     CAPTURE(strict);
     queue q(4, si::waits::enabled);
@@ -88,7 +94,8 @@ TEST_CASE("F1 F4: spsc a rebind wakes consumers sleeping without a deadline; the
     std::uint64_t detail = 99;
     bool delivered = false;
     std::thread consumer([&] {
-      auto r = strict != 0 ? sc.pop_for(forever) : wc.pop_until(std::chrono::steady_clock::time_point::max());
+      auto r = strict != 0 ? sc.pop_for(forever)
+                           : wc.pop_until(std::chrono::steady_clock::time_point::max());
       delivered = r.has_value();
       if (!r) {
         why = r.reason();
@@ -126,7 +133,9 @@ TEST_CASE("F1: spsc pop_for and a waits-enabled push allocate nothing after cons
 // only with pop_for, rebinding its endpoint when it goes stale. The producer ends with a
 // rebind to nobody, which must wake the consumer for the last time. Checked: no cross-owner
 // delivery, order within a binding, and every frame delivered or reported dropped.
-TEST_CASE("F1 F4 F7: spsc stress with sleeping consumers: pop_for against random gaps and rebinds; nothing crosses, nothing lost silently") {
+TEST_CASE(
+    "F1 F4 F7: spsc stress with sleeping consumers: pop_for against random gaps and rebinds; "
+    "nothing crosses, nothing lost silently") {
   constexpr std::uint64_t owners = 3;
   const std::uint64_t total = streamiso_test::scaled(60'000, 5'000);
   queue q(16, si::waits::enabled);
@@ -168,7 +177,8 @@ TEST_CASE("F1 F4 F7: spsc stress with sleeping consumers: pop_for against random
           return true;
         }
       }
-      if (done.load(std::memory_order_acquire) && si::is_unset(q.owner())) return false;  // acquire: as above
+      if (done.load(std::memory_order_acquire) && si::is_unset(q.owner()))
+        return false;  // acquire: as above
       std::this_thread::yield();
     }
   };
@@ -201,6 +211,6 @@ TEST_CASE("F1 F4 F7: spsc stress with sleeping consumers: pop_for against random
   CHECK(delivered + dropped + left == pushed);
   CHECK(delivered > 0);
   CHECK(rebinds > 0);
-  MESSAGE("delivered " << delivered << ", dropped " << dropped << ", left " << left << ", rebinds " << rebinds
-                       << ", pop_for timeouts " << timeouts);
+  MESSAGE("delivered " << delivered << ", dropped " << dropped << ", left " << left << ", rebinds "
+                       << rebinds << ", pop_for timeouts " << timeouts);
 }

@@ -18,6 +18,7 @@
 #include "streamiso/detail/binding_token.hpp"
 #include "streamiso/detail/spsc_binding.hpp"
 #include "streamiso/detail/spsc_endpoints.hpp"
+#include "streamiso/detail/spsc_per_call.hpp"
 #include "streamiso/detail/spsc_slots.hpp"
 #include "streamiso/detail/spsc_window.hpp"
 #include "streamiso/detail/wait_point.hpp"
@@ -37,7 +38,7 @@ STREAMISO_BEGIN_NAMESPACE
 // Threads: pushes, rebind(), bind_producer() and producer endpoints are the producer thread's;
 // pops and consumer endpoints the consumer thread's; everything else any thread's.
 template <class Frame, class Id = id128, class Match = exact_match>
-class spsc_queue {
+class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Frame, Id> {
   static_assert(std::is_nothrow_move_constructible<Frame>::value,
                 "frames move through the queue on the hot path: the move must be noexcept");
   static_assert(std::is_nothrow_destructible<Frame>::value, "frames must destroy noexcept");
@@ -62,6 +63,12 @@ class spsc_queue {
   using consumer = basic_consumer<freshness::window>;
   using strict_consumer = basic_consumer<freshness::strict>;
 
+  // The per-call forms, identity first (detail/spsc_per_call.hpp says what they add).
+  using per_call = detail::spsc_per_call<spsc_queue, Frame, Id>;
+  using per_call::try_emplace;
+  using per_call::try_pop;
+  using per_call::try_push;
+
   // capacity: a power of two >= 1. A bad one throws std::invalid_argument (aborts with a
   // message under -fno-exceptions; use create() where that must not happen).
   explicit spsc_queue(std::size_t capacity, waits w = waits::disabled, Match match = Match{})
@@ -69,13 +76,16 @@ class spsc_queue {
 
   // Never throws: refused malformed (capacity not a power of two >= 1), oversized (above
   // what the address space holds) or full (the memory is not there).
-  [[nodiscard]] static result<std::unique_ptr<spsc_queue>> create(std::size_t capacity, waits w = waits::disabled,
+  [[nodiscard]] static result<std::unique_ptr<spsc_queue>> create(std::size_t capacity,
+                                                                  waits w = waits::disabled,
                                                                   Match match = Match{}) noexcept {
-    static_assert(std::is_nothrow_copy_constructible<Match>::value, "create() copies the policy: it must not throw");
+    static_assert(std::is_nothrow_copy_constructible<Match>::value,
+                  "create() copies the policy: it must not throw");
     if (const status ok = slots_type::check(capacity); !ok) return refused{ok.reason()};
     auto slots = slots_type::try_allocate(capacity);
     if (!slots) return refused{refusal::full};
-    std::unique_ptr<spsc_queue> q(new (std::nothrow) spsc_queue(capacity, std::move(slots), w, match));
+    std::unique_ptr<spsc_queue> q(new (std::nothrow)
+                                      spsc_queue(capacity, std::move(slots), w, match));
     if (!q) return refused{refusal::full};
     return q;
   }
@@ -97,23 +107,16 @@ class spsc_queue {
     return producer(this, prod_.token);
   }
 
-  // Per-call push: refused owner_mismatch (unset_id for an unset owner) unless `who` is the
-  // bound owner; full when there is no room. On refusal the frame stays with the caller.
-  [[nodiscard]] status try_push(const owner_type& who, Frame&& frame) noexcept { return try_emplace(who, std::move(frame)); }
-  template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
-  [[nodiscard]] status try_push(const owner_type& who, const Frame& frame) noexcept { return try_emplace(who, frame); }
-  template <class... Args>
-  [[nodiscard]] status try_emplace(const owner_type& who, Args&&... args) noexcept {
-    // An unset `who` equals the owner of an unbound queue: emplace_unchecked refuses it.
-    if (STREAMISO_UNLIKELY(who != prod_.owner)) return refuse_writer(who);
-    return emplace_unchecked(std::forward<Args>(args)...);
-  }
-
   // Through a producer endpoint, as p.try_push(frame): stale_binding once the queue was
   // rebound by anyone else, owner_mismatch for another queue's endpoint, full when no room.
-  [[nodiscard]] status try_push(producer& p, Frame&& frame) noexcept { return try_emplace(p, std::move(frame)); }
-  template <class F = Frame, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
-  [[nodiscard]] status try_push(producer& p, const Frame& frame) noexcept { return try_emplace(p, frame); }
+  [[nodiscard]] status try_push(producer& p, Frame&& frame) noexcept {
+    return try_emplace(p, std::move(frame));
+  }
+  template <class F = Frame,
+            std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
+  [[nodiscard]] status try_push(producer& p, const Frame& frame) noexcept {
+    return try_emplace(p, frame);
+  }
   template <class... Args>
   [[nodiscard]] status try_emplace(producer& p, Args&&... args) noexcept {
     // One compare answers "current binding" and "this queue's endpoint": tokens are unique.
@@ -126,7 +129,8 @@ class spsc_queue {
   // endpoints of earlier bindings are refused; consumer endpoints see it as freshness says.
   // An unset new_owner unbinds the queue: pushes are refused unset_id, binds not_bound.
   generation rebind(const owner_type& new_owner) noexcept {
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only this thread writes tail_
+    const std::uint64_t t =
+        tail_.load(std::memory_order_relaxed);  // relaxed: only this thread writes tail_
     const binding b{new_owner, generation{detail::next_nonzero_token()}, t};
     binding_.publish(b);
     prod_.owner = new_owner;
@@ -138,27 +142,6 @@ class spsc_queue {
   }
 
   // ---- consumer thread ----
-
-  // Per-call pop: the head frame if the requester matches the current owner. Outcomes:
-  // owner_mismatch (counted, nothing consumed; unset_id for an unset requester, not_bound
-  // while the queue is bound to nobody), empty (not counted; also while a rebind is being
-  // written), stale_binding (counted; frames of an earlier binding dropped, detail = how many).
-  [[nodiscard]] result<Frame> try_pop(const requester_type& who) noexcept {
-    // Checked on every call: a rebind before this call is never missed.
-    if (STREAMISO_UNLIKELY(current_token() != cons_.win.token) && !refresh_view()) {
-      return refused{refusal::empty};  // a rebind is being written right now: try again
-    }
-    if (STREAMISO_UNLIKELY(!match_(cons_.view.owner, who))) return refuse_reader(cons_.view.owner, who);
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
-    const std::uint64_t limit = cons_.win.limit;
-    if (STREAMISO_LIKELY(h < limit)) return take(h);
-    // acquire: pairs with the producer's release (or seq_cst) store of tail_.
-    const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // A rebind landed between the check above and this load: the requester was matched
-    // against a binding that is gone. Nothing consumed; the next call sees the new one.
-    if (STREAMISO_UNLIKELY(current_token() != cons_.win.token)) return refused{refusal::empty};
-    return refill(cons_.win, limit, h, t);
-  }
 
   // Through a consumer endpoint, as c.try_pop(), plus a check that this queue made it (its
   // window says nothing about another queue's slots): owner_mismatch (counted) if not.
@@ -204,13 +187,18 @@ class spsc_queue {
  private:
   friend struct detail::ring_test_access;
   friend producer;
+  friend per_call;
   template <class, freshness>
   friend class detail::spsc_consumer;
 
   using binding = detail::spsc_binding<owner_type>;
 
-  spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w, Match match) noexcept
-      : slots_(std::move(slots), capacity), match_(match), waits_enabled_(w == waits::enabled), counters_("spsc_queue") {
+  spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w,
+             Match match) noexcept
+      : slots_(std::move(slots), capacity),
+        match_(match),
+        waits_enabled_(w == waits::enabled),
+        counters_("spsc_queue") {
     // Bound to nobody (token 0, which no binding ever gets) and, with waits, for good: every
     // push takes make_room().
     prod_.cached_head = std::uint64_t{0} - capacity;
@@ -247,7 +235,8 @@ class spsc_queue {
   enum class room : unsigned char { plain, waking, full, unbound };
   // Counts the refusal of an unbound or a full queue; otherwise says how to publish.
   room make_room(std::uint64_t t) noexcept {
-    if (STREAMISO_UNLIKELY(is_unset(prod_.owner))) return counters_.record(refusal::unset_id), room::unbound;
+    if (STREAMISO_UNLIKELY(is_unset(prod_.owner)))
+      return counters_.record(refusal::unset_id), room::unbound;
     // Built with waits, the real cache of head_ is prod_.waking_cached_head.
     std::uint64_t& cached = waits_enabled_ ? prod_.waking_cached_head : prod_.cached_head;
     if (t - cached > slots_.mask()) {
@@ -268,7 +257,8 @@ class spsc_queue {
   // owners; the strict form adds the token compare inside the window too.
   template <freshness F>
   result<Frame> pop(basic_consumer<F>& c) noexcept {
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
+    const std::uint64_t h =
+        head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
     const std::uint64_t limit = c.win_.limit;
     if (STREAMISO_LIKELY(h < limit)) {
       if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != c.win_.token)) {
@@ -280,18 +270,22 @@ class spsc_queue {
     // before them, are visible (I6 a).
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
     // Loaded after tail_, the order the window proof needs (I6 b).
-    if (STREAMISO_UNLIKELY(current_token() != c.win_.token)) return counters_.record(refusal::stale_binding);
+    if (STREAMISO_UNLIKELY(current_token() != c.win_.token))
+      return counters_.record(refusal::stale_binding);
     return refill(c.win_, limit, h, t);
   }
 
   // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
   // answer); false if the deadline came first.
   template <class Clock, class Duration>
-  bool sleep_until(std::uint64_t v, const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
+  bool sleep_until(std::uint64_t v,
+                   const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
     const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
     // seq_cst: wait_point's waiter half, against publish_waking() and rebind's publish().
     return wait_.wait_until(
-        [this, h, v]() noexcept { return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v); },
+        [this, h, v]() noexcept {
+          return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v);
+        },
         deadline);
   }
 
@@ -344,21 +338,9 @@ class spsc_queue {
   STREAMISO_NOINLINE refused refuse_writer(const owner_type& who) noexcept {
     return counters_.record(detail::writer_refusal(who));
   }
-  STREAMISO_NOINLINE refused refuse_reader(const owner_type& bound, const requester_type& who) noexcept {
-    return counters_.record(detail::reader_refusal(bound, who));
-  }
   // An endpoint that is stale, or was made by another queue (never validated here).
   STREAMISO_NOINLINE refused refuse_endpoint(const spsc_queue* made_by) noexcept {
     return counters_.record(made_by == this ? refusal::stale_binding : refusal::owner_mismatch);
-  }
-
-  // The per-call pop's view of the current binding; its window restarts empty.
-  bool refresh_view() noexcept {
-    binding b;
-    if (!binding_.try_load(b)) return false;
-    cons_.view = b;
-    cons_.win = window{b.gen.value(), b.start, 0};
-    return true;
   }
 
   [[nodiscard]] std::uint64_t current_token() const noexcept { return binding_.token(); }
@@ -380,7 +362,7 @@ class spsc_queue {
   struct alignas(spacing_) producer_state {
     std::uint64_t cached_head = 0;  // <= head_, or a capacity behind tail_ (unbound, or waits)
     std::uint64_t waking_cached_head = 0;  // <= head_: the cache a push uses with waits
-    std::uint64_t token = 0;        // the current binding's; endpoints compare theirs with it
+    std::uint64_t token = 0;  // the current binding's; endpoints compare theirs with it
     owner_type owner{};
   } prod_;
 

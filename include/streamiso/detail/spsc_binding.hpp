@@ -27,15 +27,16 @@ template <class Id>
   return is_unset(who) ? refusal::unset_id : refusal::owner_mismatch;
 }
 template <class Id>
-[[nodiscard]] refusal reader_refusal(const basic_owner<Id>& bound, const basic_requester<Id>& who) noexcept {
+[[nodiscard]] refusal reader_refusal(const basic_owner<Id>& bound,
+                                     const basic_requester<Id>& who) noexcept {
   if (is_unset(who)) return refusal::unset_id;
   return is_unset(bound) ? refusal::not_bound : refusal::owner_mismatch;
 }
 
 template <class Owner>
 struct spsc_binding {
-  Owner owner{};        // unset: bound to nobody
-  generation gen{};     // gen.value() is the binding's process-unique token; unbound: never bound
+  Owner owner{};     // unset: bound to nobody
+  generation gen{};  // gen.value() is the binding's process-unique token; unbound: never bound
   std::uint64_t start = 0;  // the first index pushed under this binding
 };
 
@@ -71,7 +72,9 @@ class spsc_binding_cell {
 
   // relaxed: every caller loads it after what it must be ordered after (the tail_ acquire in
   // a refresh), or needs only coherence (a rebind that happened-before this load is seen).
-  [[nodiscard]] std::uint64_t token() const noexcept { return token_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t token() const noexcept {
+    return token_.load(std::memory_order_relaxed);
+  }
 
   // seq_cst: the waiter half of wait_point's protocol, against publish()'s store.
   [[nodiscard]] bool moved_on_from(std::uint64_t token) const noexcept {

@@ -31,7 +31,8 @@ template <class Rep, class Period>
   using clock = std::chrono::steady_clock;
   const clock::time_point now = clock::now();
   // Compared in floating point: converting hours::max() to nanoseconds would overflow.
-  if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(clock::time_point::max() - now)) {
+  if (std::chrono::duration<double>(timeout) >=
+      std::chrono::duration<double>(clock::time_point::max() - now)) {
     return clock::time_point::max();
   }
   return now + std::chrono::duration_cast<clock::duration>(timeout);
@@ -47,9 +48,12 @@ class spsc_producer {
 
   // Refused stale_binding (counted) once the queue was rebound by anyone else, full (counted)
   // when there is no room. On refusal the frame is left in the caller's hands.
-  [[nodiscard]] status try_push(value_type&& frame) noexcept { return try_emplace(std::move(frame)); }
+  [[nodiscard]] status try_push(value_type&& frame) noexcept {
+    return try_emplace(std::move(frame));
+  }
 
-  template <class F = value_type, std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
+  template <class F = value_type,
+            std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
   [[nodiscard]] status try_push(const value_type& frame) noexcept {
     return try_emplace(frame);
   }
@@ -98,7 +102,8 @@ class spsc_consumer {
   // waits::enabled: on any other queue it is refused malformed (counted) at once, without
   // popping, so the mistake shows on the first call rather than when the queue runs dry.
   template <class Clock, class Duration>
-  [[nodiscard]] result<value_type> pop_until(const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
+  [[nodiscard]] result<value_type> pop_until(
+      const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
     if (STREAMISO_UNLIKELY(!q_->waits_enabled())) return q_->counters().record(refusal::malformed);
     for (result<value_type> r = q_->pop(*this);; r = q_->pop(*this)) {
       if (r || !r.refused_for(refusal::empty)) return r;
@@ -106,7 +111,8 @@ class spsc_consumer {
     }
   }
   template <class Rep, class Period>
-  [[nodiscard]] result<value_type> pop_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  [[nodiscard]] result<value_type> pop_for(
+      const std::chrono::duration<Rep, Period>& timeout) noexcept {
     return pop_until(spsc_deadline_after(timeout));
   }
 

@@ -63,10 +63,13 @@ class spsc_slots {
       : mask_(static_cast<std::uint64_t>(capacity) - 1), slots_(std::move(s)) {}
 
   [[nodiscard]] std::uint64_t mask() const noexcept { return mask_; }
-  [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_) + 1; }
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    return static_cast<std::size_t>(mask_) + 1;
+  }
 
   [[nodiscard]] Frame* at(std::uint64_t i) const noexcept {
-    return std::launder(reinterpret_cast<Frame*>(slots_[static_cast<std::size_t>(i & mask_)].bytes));
+    return std::launder(
+        reinterpret_cast<Frame*>(slots_[static_cast<std::size_t>(i & mask_)].bytes));
   }
 
   // Destroys the frames at [from, to).
