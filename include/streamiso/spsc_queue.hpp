@@ -14,7 +14,7 @@
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
-#include "streamiso/detail/atomic_words.hpp"
+#include "streamiso/detail/seqlock.hpp"
 #include "streamiso/detail/binding_token.hpp"
 #include "streamiso/detail/spsc_window.hpp"
 #include "streamiso/generation.hpp"
