@@ -205,22 +205,23 @@ STREAMISO_SPSC_BENCH("boost", boost_q, boost_q);
 STREAMISO_SPSC_BENCH("mutex", mutex_q, mutex_q);
 
 // ---- broadcast: one writer, N readers ----
-struct streamiso_bcast {
-  explicit streamiso_bcast(std::size_t cap) : r(cap, me) {}
+template <si::waits W>
+struct streamiso_bcast_with {
+  explicit streamiso_bcast_with(std::size_t cap) : r(cap, me, W), p(r.bind_producer(me).value()) {}
   struct reader {
-    explicit reader(streamiso_bcast& b) : sub(b.r.subscribe(si::requester{1}).value()) {}
+    explicit reader(streamiso_bcast_with& b) : sub(b.r.bind_consumer(si::requester{1}).value()) {}
     // 1 delivered, 0 nothing new, -1 overrun (frames lost)
     int read(handle& out) noexcept {
-      auto f = sub.try_read();
+      auto f = sub.try_pop();
       if (f) {
         out = *f;
         return 1;
       }
       return f.reason() == si::refusal::overrun ? -1 : 0;
     }
-    si::broadcast_ring<handle>::subscription sub;
+    si::broadcast_ring<handle>::consumer sub;
   };
-  void publish(const handle& h) noexcept { (void)r.try_publish(me, h); }
+  void publish(const handle& h) noexcept { (void)p.try_push(h); }
   bool latest(handle& out) noexcept {
     auto f = r.read_latest(si::requester{1});
     if (!f) return false;
@@ -229,7 +230,10 @@ struct streamiso_bcast {
   }
   const si::owner me{1};
   si::broadcast_ring<handle> r;
+  si::broadcast_ring<handle>::producer p;
 };
+using streamiso_bcast = streamiso_bcast_with<si::waits::disabled>;
+using streamiso_waits_bcast = streamiso_bcast_with<si::waits::enabled>;
 
 // The obvious alternative: a mutex around a vector ring with per-reader cursors.
 struct mutex_bcast {
@@ -332,6 +336,7 @@ void broadcast_read_latest(benchmark::State& state) {
   BENCHMARK(broadcast_read_latest<B>)->Name("broadcast/" impl "/read_latest")
 
 STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
+STREAMISO_BCAST_BENCH("streamiso_waits", streamiso_waits_bcast);
 STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
 
 // ---- buffer_pool: one frame's life (acquire, append, publish, read, release) ----

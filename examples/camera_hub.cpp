@@ -182,7 +182,9 @@ class hub {
   // Publishes a frame on the camera's ring; the handle it displaces goes back to the pool.
   void publish(std::uint32_t r, const si::owner& tag, const ring_frame& f, bool keyframe) {
     ring_slot& slot = *rings_[r];
-    if (!slot.ring.try_publish(tag, f, keyframe)) {
+    auto producer = slot.ring.bind_producer(tag);
+    if (!producer ||
+        !producer->try_push(f, keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
       (void)pool_.release(tag, f.handle);  // refused (counted by the ring): give it back
       return;
     }
@@ -496,7 +498,7 @@ struct viewer {
   si::requester who;
   std::uint64_t payload = 0;
   std::uint32_t ring = none;
-  std::optional<ring_type::subscription> sub;
+  std::optional<ring_type::consumer> sub;
   bool have_last = false;
   std::uint64_t last_pub = 0;
   std::uint64_t reported = 0;  // frames reported lost since the last delivery
@@ -547,7 +549,7 @@ class viewer_worker {
       v.sub.reset();
       const auto policy = v.kind == viewer_kind::app ? si::resync_policy::newest_keyframe
                                                      : si::resync_policy::newest;
-      auto s = hub_.ring(r).subscribe(v.who, policy);
+      auto s = hub_.ring(r).bind_consumer(v.who, policy);
       if (!s) return;  // the camera moved on meanwhile: look it up again next time
       v.sub.emplace(std::move(*s));
       v.ring = r;
@@ -555,7 +557,7 @@ class viewer_worker {
       v.reported = 0;
     }
     for (int i = 0; i < 64; ++i) {
-      auto f = v.sub->try_read();
+      auto f = v.sub->try_pop();
       if (!f) {
         if (f.reason() == si::refusal::overrun) {
           v.reported += f.detail();
@@ -566,7 +568,7 @@ class viewer_worker {
           totals_.add(totals_.reported_stale, f.detail());
           v.sub.reset();
         }
-        return;  // empty, stale (resubscribe next time), torn
+        return;  // empty, stale (bind again next time), torn
       }
       // Every frame since the last one read was either skipped with a report or is this one.
       if (v.have_last && f->pub_seq != v.last_pub + 1 + v.reported) totals_.add(totals_.conservation_errors);
@@ -633,7 +635,7 @@ class viewer_worker {
     if (c.verdict == example::payload_check::corrupt) totals_.add(totals_.torn);
   }
 
-  // A misconfigured display asks for another household's camera: ring subscription, latest
+  // A misconfigured display asks for another household's camera: ring consumer, latest
   // frame and cached still must all be refused.
   void probe(viewer& v) {
     if (households_ < 2) return;
@@ -643,7 +645,7 @@ class viewer_worker {
     bool served = false;
     const std::uint32_t r = hub_.ring_of(other);
     if (r != none) {
-      if (hub_.ring(r).subscribe(v.who)) served = true;
+      if (hub_.ring(r).bind_consumer(v.who)) served = true;
       if (hub_.ring(r).read_latest(v.who)) served = true;
     }
     if (v.session && hub_.cache().get(*v.session, other, si::cache_scope::tenant)) served = true;

@@ -142,7 +142,7 @@ struct viewer {
   int camera = -1;  // -1: a probing display
   std::string file;
   std::FILE* out = nullptr;
-  std::optional<si::broadcast_ring<si::pool_handle>::subscription> sub;
+  std::optional<si::broadcast_ring<si::pool_handle>::consumer> sub;
   bool done = false;
   std::uint64_t delivered = 0;
   std::uint64_t bytes = 0;
@@ -245,7 +245,7 @@ class relay {
              codec_name(c.c);
     v.out = std::fopen((dir_ + "/" + v.file).c_str(), "wb");
     viewers_.push_back(std::move(v));
-    subscribe(viewers_.back());
+    bind(viewers_.back());
   }
 
   // The same camera, a new encoder session (new SSRC): a new epoch, same owner, same viewers.
@@ -337,14 +337,14 @@ class relay {
     }
   }
 
-  // Displays of every household probe every other household's slots: subscribe, latest
+  // Displays of every household probe every other household's slots: bind_consumer, latest
   // still, and the newest pool handle of that slot. All must be refused.
   void probe() {
     for (viewer& v : viewers_) {
       if (v.camera >= 0) {
         if (v.done) continue;
         // A viewer whose slot went to another household keeps asking for its camera.
-        if (!v.sub) subscribe(v);
+        if (!v.sub) bind(v);
         continue;
       }
       for (std::size_t s = 0; s < slots_.size(); ++s) {
@@ -354,8 +354,8 @@ class relay {
         if (c.household == v.household) continue;
         const si::requester who = requester_of(v.household, c);
         t_.probes += 3;
-        auto sub = st.ring->subscribe(who);
-        if (sub) ++t_.probes_served;  // a foreign subscription handed out is a failure already
+        auto sub = st.ring->bind_consumer(who);
+        if (sub) ++t_.probes_served;  // a foreign consumer handed out is a failure already
         else count(sub.reason());
         auto latest = st.ring->read_latest(who);
         if (latest) serve_probe(v, who, *latest);
@@ -401,10 +401,10 @@ class relay {
  private:
   void count(si::refusal r) { ++t_.refusals[si::index_of(r)]; }
 
-  void subscribe(viewer& v) {
+  void bind(viewer& v) {
     const camera& c = world_.cams[static_cast<std::size_t>(v.camera)];
     slot_state& st = slots_[static_cast<std::size_t>(c.slot)];
-    auto sub = st.ring->subscribe(requester_of(v.household, c));
+    auto sub = st.ring->bind_consumer(requester_of(v.household, c));
     if (sub) {
       v.sub.emplace(std::move(*sub));
     } else {
@@ -471,7 +471,9 @@ class relay {
       return;
     }
     st.waiting_keyframe = false;
-    if (!st.ring->try_publish(st.own, au.handle, au.keyframe)) {
+    auto producer = st.ring->bind_producer(st.own);
+    if (!producer ||
+        !producer->try_push(au.handle, au.keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
       (void)pool_.release(st.own, au.handle);
       return;
     }
@@ -486,13 +488,13 @@ class relay {
       if (v.camera < 0 || v.done || world_.cams[static_cast<std::size_t>(v.camera)].slot != s) continue;
       if (!v.sub) continue;
       for (;;) {
-        auto h = v.sub->try_read();
+        auto h = v.sub->try_pop();
         if (!h) {
           if (h.refused_for(si::refusal::empty)) break;
           count(h.reason());
           if (h.refused_for(si::refusal::stale_binding)) {
             v.sub.reset();
-            subscribe(v);  // refused when the slot went to another household
+            bind(v);  // refused (not_bound) when the slot went to another household
             if (!v.sub) v.done = true;
             break;
           }

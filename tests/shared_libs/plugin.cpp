@@ -36,17 +36,19 @@ int close(cache_t* c, const session_t& s) { return outcome(c->close_session(s));
 
 ring_t* make_ring(void* storage, std::uint64_t owner) { return new (storage) ring_t(8, si::owner{owner}); }
 void destroy_ring(ring_t* r) { r->~ring_t(); }
-int subscribe(ring_t* r, std::uint64_t requester, sub_t* out) {
-  auto s = r->subscribe(si::requester{requester});
+int bind_consumer(ring_t* r, std::uint64_t requester, consumer_t* out) {
+  auto s = r->bind_consumer(si::requester{requester});
   if (!s) return code(s.reason());
-  new (out) sub_t(std::move(*s));
+  new (out) consumer_t(std::move(*s));
   return accepted;
 }
-int publish(ring_t* r, std::uint64_t owner, std::uint64_t frame) {
-  return outcome(r->try_publish(si::owner{owner}, frame));
+int push(ring_t* r, std::uint64_t owner, std::uint64_t frame) {
+  auto p = r->bind_producer(si::owner{owner});
+  if (!p) return code(p.reason());
+  return outcome(p->try_push(frame));
 }
-int read(sub_t* s, std::uint64_t* frame) {
-  auto f = s->try_read();
+int pop(consumer_t* s, std::uint64_t* frame) {
+  auto f = s->try_pop();
   if (!f) return code(f.reason());
   *frame = *f;
   return accepted;
@@ -75,7 +77,7 @@ int pool_release(pool_t* p, std::uint64_t owner, const si::pool_handle& h) {
 }
 
 const api table{make_cache, destroy_cache, open,        get,          put,        close,
-                make_ring,  destroy_ring,  subscribe,   publish,      read,       make_pool,
+                make_ring,  destroy_ring,  bind_consumer, push,       pop,        make_pool,
                 destroy_pool, pool_write,  pool_read,   pool_release};
 }  // namespace
 
