@@ -344,39 +344,34 @@ STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
 // the same buffer (the case decoder padding exists for). args: scrub (0 none, 1 on_release),
 // padding bytes (-1: the pool's default).
 void pool_cycle(benchmark::State& state) {
-  const auto scrub = state.range(0) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release;
-  constexpr std::size_t size = 1400;
-#ifdef STREAMISO_ABI_NAMESPACE  // pools with a padding setting
-  const std::size_t padding = state.range(1) < 0 ? si::buffer_pool<>::default_padding
-                                                 : static_cast<std::size_t>(state.range(1));
-  si::buffer_pool<> pool(1, size, scrub, si::exact_match{}, padding);
-#else
-  si::buffer_pool<> pool(1, size, scrub);
-#endif
-  const si::owner me{1};
-  const si::requester me_r{1};
-  static unsigned char src[size] = {1};
+  si::buffer_pool_config c;
+  c.buffer_count = 1;
+  c.buffer_size = 1400;
+  c.scrub = state.range(0) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release;
+  if (state.range(1) >= 0) c.padding = static_cast<std::size_t>(state.range(1));
+  si::buffer_pool<> pool(c);
+  auto writer = pool.bind_producer(si::owner{1}).value();
+  auto reader = pool.bind_consumer(si::requester{1}).value();
+  static unsigned char src[1400] = {1};
   std::uint64_t sum = 0;
   std::uint64_t n = 0;
   for (auto _ : state) {
-    const std::size_t len = (n++ & 1U) == 0 ? size : 200;
-    auto w = pool.acquire(me);
+    const std::size_t len = (n++ & 1U) == 0 ? sizeof src : 200;
+    auto w = writer.try_acquire();
     (void)w->append(src, len);
     const auto h = w->publish().value();
     {
-      auto v = pool.read(h, me_r);
+      auto v = reader.try_read(h);
       sum += v->size();
     }
-    (void)pool.release(me, h);
+    (void)writer.release(h);
   }
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none")->Args({0, -1});
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_on_release")->Args({1, -1});
-#ifdef STREAMISO_ABI_NAMESPACE
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none_padding0")->Args({0, 0});
-#endif
 
 }  // namespace
 

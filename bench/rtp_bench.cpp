@@ -111,7 +111,11 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
   jc.initial_delay_us = 5'000;
   jc.max_packet_bytes = 1500;
   si::rtp_jitter_feed<> feed(cam, 1, jc);
-  si::buffer_pool<> pool(64, 16 * 1024);
+  si::buffer_pool_config pc;
+  pc.buffer_count = 64;
+  pc.buffer_size = 16 * 1024;
+  si::buffer_pool<> pool(pc);
+  auto cam_writer = pool.bind_producer(cam).value();
   si::h264_depacketizer<> depay(pool, cam);
   const si::requester who = si::as_requester(cam);
   std::uint64_t pass = 0;
@@ -144,7 +148,7 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
           if (au) {
             ++units;
             bytes_out += au->size;
-            (void)pool.release(cam, au->handle);
+            (void)cam_writer.release(au->handle);
           } else if (au.refused_for(si::refusal::gap)) {
             ++discarded;
           } else {

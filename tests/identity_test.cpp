@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "streamiso/streamiso.hpp"
+#include "pool_calls.hpp"
 
 // These tests destroy and re-create containers inside std::optional; g++ 12 at -O2/-O3 then
 // reports members of the disengaged optional as maybe-uninitialized (a false positive of its
@@ -33,7 +34,7 @@ using pool_t = si::buffer_pool<>;
 using cache_t = si::concurrent_session_cache<std::uint64_t, std::uint64_t>;
 
 si::pool_handle write(pool_t& p, const si::owner& o, unsigned char fill, std::size_t n) {
-  auto w = p.acquire(o);
+  auto w = pool_acquire(p, o);
   REQUIRE(w);
   std::vector<unsigned char> bytes(n, fill);
   REQUIRE(w->append(bytes.data(), bytes.size()));
@@ -81,20 +82,20 @@ TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old 
 
 TEST_CASE("F10: a buffer_pool re-created in the same storage refuses the old pool's handles, same owner or not") {
   std::optional<pool_t> slot;
-  slot.emplace(2, 64);
+  slot.emplace(pool_config(2, 64));
   const auto old_h = write(*slot, alice, 0xA1, 8);
   slot.reset();
-  slot.emplace(2, 64);
+  slot.emplace(pool_config(2, 64));
   // The new pool's first buffers belong to alice (another stream of hers) and bob.
   const auto mine = write(*slot, alice, 0xA2, 8);
   const auto theirs = write(*slot, bob, 0xB2, 8);
-  CHECK(slot->read(old_h, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(slot->read(old_h, bob_r).refused_for(si::refusal::stale_handle));
-  CHECK(slot->release(alice, old_h).refused_for(si::refusal::stale_handle));
-  CHECK(slot->release(bob, old_h).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(*slot, old_h, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(*slot, old_h, bob_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(*slot, alice, old_h).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(*slot, bob, old_h).refused_for(si::refusal::stale_handle));
   // Nothing of the new pool was released by the old handle.
-  CHECK(slot->read(mine, alice_r));
-  CHECK(slot->read(theirs, bob_r));
+  CHECK(pool_read(*slot, mine, alice_r));
+  CHECK(pool_read(*slot, theirs, bob_r));
 }
 
 TEST_CASE("F10: a session cache re-created in the same storage refuses the old cache's sessions") {
@@ -136,14 +137,14 @@ TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old que
 // ---- a handle used on the wrong instance ---------------------------------------------------
 
 TEST_CASE("F10: a pool handle names its pool: main and sub stream pools of one owner are not mixed up") {
-  pool_t main_stream(2, 64);
-  pool_t sub_stream(2, 64);
+  pool_t main_stream(pool_config(2, 64));
+  pool_t sub_stream(pool_config(2, 64));
   const auto hm = write(main_stream, alice, 0xAA, 16);
   const auto hs = write(sub_stream, alice, 0x55, 16);
-  CHECK(sub_stream.read(hm, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(main_stream.read(hs, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(sub_stream.release(alice, hm).refused_for(si::refusal::stale_handle));
-  auto v = sub_stream.read(hs, alice_r);  // still there, still the sub stream's bytes
+  CHECK(pool_read(sub_stream, hm, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(main_stream, hs, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(sub_stream, alice, hm).refused_for(si::refusal::stale_handle));
+  auto v = pool_read(sub_stream, hs, alice_r);  // still there, still the sub stream's bytes
   REQUIRE(v);
   CHECK(v->data()[0] == 0x55);
 }
@@ -174,11 +175,11 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
   CHECK_FALSE(si::is_unset(alice));
   CHECK_FALSE(si::exact_match{}(nobody, no_one));  // two unset ids do not match each other
 
-  pool_t p(2, 32);
-  CHECK(p.acquire(nobody).refused_for(si::refusal::unset_id));
+  pool_t p(pool_config(2, 32));
+  CHECK(pool_acquire(p, nobody).refused_for(si::refusal::unset_id));
   const auto h = write(p, alice, 1, 4);
-  CHECK(p.read(h, no_one).refused_for(si::refusal::unset_id));
-  CHECK(p.release(nobody, h).refused_for(si::refusal::unset_id));
+  CHECK(pool_read(p, h, no_one).refused_for(si::refusal::unset_id));
+  CHECK(pool_release(p, nobody, h).refused_for(si::refusal::unset_id));
   CHECK(p.counters().count(si::refusal::unset_id) == 3);
 
   ring_t r(4, nobody);  // a ring waiting for its camera: whatever is published, nobody reads

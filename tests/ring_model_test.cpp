@@ -11,6 +11,7 @@
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::rng;
@@ -342,7 +343,7 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
 void run_pool(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t count = 4;
   constexpr std::size_t size = 64;
-  si::buffer_pool<> pool(count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release);
+  si::buffer_pool<> pool(pool_config(count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release));
   struct issued {
     si::pool_handle h;
     std::uint64_t owner_id;
@@ -357,7 +358,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
     const std::uint64_t kind = g.below(100);
     const std::uint64_t who = g.below(owners);
     if (kind < 25) {
-      auto w = pool.acquire(owner_of(who));
+      auto w = pool_acquire(pool, owner_of(who));
       if (in_use == count) {
         REQUIRE(w.refused_for(si::refusal::full));
         continue;
@@ -379,7 +380,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
       if (handles.empty()) continue;
       const issued& is = handles[g.below(handles.size())];
       const std::uint64_t reader_id = g.below(100) < 70 ? is.owner_id : g.below(owners);
-      auto n = pool.copy_out(is.h, requester_of(reader_id), out, size);
+      auto n = pool_copy_out(pool, is.h, requester_of(reader_id), out, size);
       if (is.released) {
         REQUIRE(n.refused_for(si::refusal::stale_handle));
       } else if (reader_id != is.owner_id) {
@@ -396,7 +397,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
       if (handles.empty()) continue;
       issued& is = handles[g.below(handles.size())];
       const std::uint64_t releaser = g.below(100) < 80 ? is.owner_id : g.below(owners);
-      const auto s = pool.release(owner_of(releaser), is.h);
+      const auto s = pool_release(pool, owner_of(releaser), is.h);
       if (is.released) {
         REQUIRE(s.refused_for(si::refusal::stale_handle));
       } else if (releaser != is.owner_id) {

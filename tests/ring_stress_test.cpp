@@ -14,6 +14,7 @@
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 
@@ -377,7 +378,7 @@ TEST_CASE("F1 F3 F7: broadcast wait stress, consumers sleep in pop_for and bind_
 TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases and recycles them") {
   const std::uint64_t total = streamiso_test::scaled(150'000, 5'000);
   constexpr std::size_t buf_size = 256;
-  si::buffer_pool<> pool(6, buf_size, si::scrub_policy::on_release);
+  si::buffer_pool<> pool(pool_config(6, buf_size, si::scrub_policy::on_release));
   si::broadcast_ring<si::pool_handle> ring(4, owner_of(owner_for_binding(0)));
   std::atomic<bool> done{false};
   std::thread writer([&] {
@@ -386,7 +387,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
     unsigned char bytes[buf_size];
     for (std::uint64_t i = 0; i < total; ++i) {
       if (i != 0 && i % 3000 == 0) {
-        for (const auto& h : live) REQUIRE(pool.release(owner_of(owner_for_binding(binding)), h));
+        for (const auto& h : live) REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
         live.clear();
         ring.rebind(owner_of(owner_for_binding(++binding)));
       }
@@ -397,10 +398,10 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
       std::memcpy(bytes + 8, &i, 8);
       for (std::size_t k = 16; k < len; ++k) bytes[k] = static_cast<unsigned char>(o * 37 + i);
       for (;;) {
-        auto w = pool.acquire(owner_of(o));
+        auto w = pool_acquire(pool, owner_of(o));
         if (!w) {  // readers hold pins on everything: release the oldest and retry
           if (!live.empty()) {
-            REQUIRE(pool.release(owner_of(o), live.front()));
+            REQUIRE(pool_release(pool, owner_of(o), live.front()));
             live.erase(live.begin());
           }
           std::this_thread::yield();
@@ -414,11 +415,11 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
         break;
       }
       if (live.size() > 3) {
-        REQUIRE(pool.release(owner_of(o), live.front()));
+        REQUIRE(pool_release(pool, owner_of(o), live.front()));
         live.erase(live.begin());
       }
     }
-    for (const auto& h : live) REQUIRE(pool.release(owner_of(owner_for_binding(binding)), h));
+    for (const auto& h : live) REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
     done.store(true, std::memory_order_release);
   });
   struct stats {
@@ -429,7 +430,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
       for (std::uint64_t who = 1; who <= owners; ++who) {
         auto h = ring.read_latest(requester_of(who));
         if (!h) continue;
-        auto v = pool.read(*h, requester_of(who));
+        auto v = pool_read(pool, *h, requester_of(who));
         if (!v) {
           if (v.reason() == si::refusal::stale_handle) ++st.stale;
           else ++st.cross;  // a handle of the current binding must never be someone else's
@@ -470,9 +471,9 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
   // Everything was released and unpinned: the whole pool is free again.
   std::vector<si::buffer_pool<>::writable_buffer> all;
   for (std::size_t i = 0; i < pool.buffer_count(); ++i) {
-    auto w = pool.acquire(owner_of(1));
+    auto w = pool_acquire(pool, owner_of(1));
     REQUIRE(w);
     all.push_back(std::move(*w));
   }
-  CHECK(pool.acquire(owner_of(1)).refused_for(si::refusal::full));
+  CHECK(pool_acquire(pool, owner_of(1)).refused_for(si::refusal::full));
 }

@@ -8,6 +8,7 @@
 #include "alloc_counter.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h264_depacketizer.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -24,7 +25,7 @@ const bytes slice = {0x41, 0x9A, 0x02, 0x03};
 const bytes sei = {0x06, 0x05, 0x01, 0xAA, 0x80};
 
 struct fixture {
-  si::buffer_pool<> pool{8, 4096};
+  si::buffer_pool<> pool{pool_config(8, 4096)};
   si::h264_depacketizer<> d{pool, cam};
   std::uint16_t seq = 1000;
 
@@ -38,7 +39,7 @@ struct fixture {
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
     CHECK(pad);
-    CHECK(pool.release(cam, au->handle).has_value());
+    CHECK(pool_release(pool, cam, au->handle).has_value());
     return b;
   }
   void check_accounting() {
@@ -103,18 +104,18 @@ TEST_CASE("F8 h264: single NAL unit packets make an Annex-B unit followed by zer
 }
 
 TEST_CASE("F8 h264: a recycled pool buffer shows nothing of its previous unit past the new one") {
-  si::buffer_pool<> pool{1, 256};
+  si::buffer_pool<> pool{pool_config(1, 256)};
   si::h264_depacketizer<> d{pool, cam};
   bytes big(150, 0xEE);
   big[0] = 0x41;
   CHECK(d.push({{big.data(), big.size()}, 1, 10, true}).has_value());
   auto a = d.take(viewer);
   REQUIRE(a.has_value());
-  CHECK(pool.release(cam, a->handle).has_value());
+  CHECK(pool_release(pool, cam, a->handle).has_value());
   CHECK(d.push({{slice.data(), slice.size()}, 2, 20, true}).has_value());
   auto b = d.take(viewer);
   REQUIRE(b.has_value());
-  auto v = pool.read(b->handle, viewer);
+  auto v = pool_read(pool, b->handle, viewer);
   REQUIRE(v.has_value());
   CHECK(v->size() == 4 + slice.size());
   for (std::size_t k = 0; k < si::decoder_padding_bytes; ++k) CHECK(v->data()[v->size() + k] == 0);
@@ -243,8 +244,8 @@ TEST_CASE("F1 h264: rebind to another owner drops queued units and forgets param
   auto au = f.d.take(other);
   REQUIRE(au.has_value());
   CHECK_FALSE(au->parameter_sets_prepended);
-  CHECK(f.pool.read(au->handle, viewer).refused_for(si::refusal::owner_mismatch));
-  CHECK(f.pool.release(other_cam, au->handle).has_value());
+  CHECK(pool_read(f.pool, au->handle, viewer).refused_for(si::refusal::owner_mismatch));
+  CHECK(pool_release(f.pool, other_cam, au->handle).has_value());
 }
 
 TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and reported") {
@@ -325,7 +326,7 @@ TEST_CASE("h264: a unit ends at the next timestamp when its marker is missing") 
 }
 
 TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards with their cause") {
-  si::buffer_pool<> pool{1, 128};
+  si::buffer_pool<> pool{pool_config(1, 128)};
   si::h264_depacketizer<> d{pool, cam};
   bytes big(100, 0x01);
   big[0] = 0x41;
@@ -338,9 +339,9 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
   CHECK(d.push({{slice.data(), slice.size()}, 3, 3, true}).has_value());  // pool empty
   CHECK(d.take(viewer).refused_for(si::refusal::gap));
   CHECK(d.last_discard().cause == si::au_discard_cause::pool_full);
-  CHECK(pool.release(cam, held->handle).has_value());
+  CHECK(pool_release(pool, cam, held->handle).has_value());
   // Queue: never drained.
-  si::buffer_pool<> many{64, 128};
+  si::buffer_pool<> many{pool_config(64, 128)};
   si::h264_depacketizer<> q{many, cam};
   for (std::uint16_t i = 0; i < 40; ++i) {
     CHECK(q.push({{slice.data(), slice.size()}, i, i, true}).has_value());
@@ -351,7 +352,7 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
     auto r = q.take(viewer);
     if (r) {
       ++units;
-      CHECK(many.release(cam, r->handle).has_value());
+      CHECK(pool_release(many, cam, r->handle).has_value());
     } else if (r.refused_for(si::refusal::gap)) {
       ++gaps;
     } else {
@@ -376,7 +377,7 @@ TEST_CASE("F1 h264: take() refuses a requester that is not the owner, and counts
 
 TEST_CASE("h264: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  si::buffer_pool<> pool{4, 8192};
+  si::buffer_pool<> pool{pool_config(4, 8192)};
   si::h264_depacketizer<> d{pool, cam};
   bytes nal(3000, 0x5A);
   nal[0] = 0x65;
@@ -396,7 +397,7 @@ TEST_CASE("h264: no allocation per packet after construction" *
     for (;;) {
       auto r = d.take(viewer);
       if (r) {
-        (void)pool.release(cam, r->handle);
+        (void)pool_release(pool, cam, r->handle);
       } else if (!r.refused_for(si::refusal::gap)) {
         break;
       }

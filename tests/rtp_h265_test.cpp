@@ -9,6 +9,7 @@
 #include "alloc_counter.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h265_depacketizer.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -66,7 +67,7 @@ std::vector<bytes> fu(const bytes& nal, std::size_t piece) {
 }
 
 struct fixture {
-  si::buffer_pool<> pool{8, 4096};
+  si::buffer_pool<> pool{pool_config(8, 4096)};
   si::h265_depacketizer<> d{pool, cam};
   std::uint16_t seq = 65530;  // wraps during the tests
   si::status push(const bytes& p, std::uint32_t ts, bool marker) {
@@ -79,7 +80,7 @@ struct fixture {
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
     CHECK(pad);
-    CHECK(pool.release(cam, au->handle).has_value());
+    CHECK(pool_release(pool, cam, au->handle).has_value());
     return b;
   }
 };
@@ -210,7 +211,7 @@ TEST_CASE("h265: PACI and undefined types are ignored, not refused") {
 
 TEST_CASE("h265: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  si::buffer_pool<> pool{4, 8192};
+  si::buffer_pool<> pool{pool_config(4, 8192)};
   si::h265_depacketizer<> d{pool, cam};
   bytes nal = nal_of(1, {});
   nal.resize(3000, 0x33);
@@ -223,7 +224,7 @@ TEST_CASE("h265: no allocation per packet after construction" *
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, i + 1 == pieces.size()});
     }
-    while (auto r = d.take(viewer)) (void)pool.release(cam, r->handle);
+    while (auto r = d.take(viewer)) (void)pool_release(pool, cam, r->handle);
   }
   CHECK(probe.count() == 0);
   CHECK(d.stats().units == 200);

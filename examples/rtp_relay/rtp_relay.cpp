@@ -186,7 +186,7 @@ struct shared_world {
 class relay {
  public:
   relay(const char* mode, bool route_by_port, bool sends_feedback, std::size_t slots, shared_world& w, std::string dir)
-      : mode_(mode), route_by_port_(route_by_port), sends_feedback_(sends_feedback), world_(w), dir_(std::move(dir)), pool_(48 * slots, 96 * 1024),
+      : mode_(mode), route_by_port_(route_by_port), sends_feedback_(sends_feedback), world_(w), dir_(std::move(dir)), pool_(pool_config(slots)),
         slots_(slots) {}
 
   const char* mode() const { return mode_; }
@@ -361,7 +361,7 @@ class relay {
         if (latest) serve_probe(v, who, *latest);
         else if (!latest.refused_for(si::refusal::empty)) count(latest.reason());
         if (!st.published.empty()) {
-          auto view = pool_.read(st.published.back(), who);
+          auto view = view_as(who, st.published.back());
           if (view) {
             write(v, view->data(), view->size());
             ++t_.probes_served;
@@ -401,6 +401,23 @@ class relay {
  private:
   void count(si::refusal r) { ++t_.refusals[si::index_of(r)]; }
 
+  static si::buffer_pool_config pool_config(std::size_t slots) {
+    si::buffer_pool_config c;
+    c.buffer_count = 48 * slots;
+    c.buffer_size = 96 * 1024;
+    return c;
+  }
+  // The slot's owner gives a buffer back; refusals are counted by the pool.
+  void give_back(const slot_state& st, const si::pool_handle& h) {
+    if (auto w = pool_.bind_producer(st.own)) (void)w->release(h);
+  }
+  // A read as whichever household asks (viewers and probes alike).
+  si::result<si::buffer_pool<>::pinned_view> view_as(const si::requester& who, const si::pool_handle& h) {
+    auto c = pool_.bind_consumer(who);
+    if (!c) return si::refused{c.reason(), c.detail()};
+    return c->try_read(h);
+  }
+
   void bind(viewer& v) {
     const camera& c = world_.cams[static_cast<std::size_t>(v.camera)];
     slot_state& st = slots_[static_cast<std::size_t>(c.slot)];
@@ -415,7 +432,7 @@ class relay {
 
   void serve_probe(viewer& v, const si::requester& who, const si::pool_handle& h) {
     ++t_.probes_served;  // the ring handed a foreign household a frame
-    auto view = pool_.read(h, who);
+    auto view = view_as(who, h);
     if (view) {
       write(v, view->data(), view->size());
       ++t_.probes_served;
@@ -467,20 +484,20 @@ class relay {
     // A picture that depends on a lost one is not decodable: wait for the next keyframe.
     if (st.waiting_keyframe && !au.keyframe) {
       ++t_.frames_skipped;
-      (void)pool_.release(st.own, au.handle);
+      give_back(st, au.handle);
       return;
     }
     st.waiting_keyframe = false;
     auto producer = st.ring->bind_producer(st.own);
     if (!producer ||
         !producer->try_push(au.handle, au.keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
-      (void)pool_.release(st.own, au.handle);
+      give_back(st, au.handle);
       return;
     }
     ++t_.published;
     st.published.push_back(au.handle);
     if (st.published.size() > 16) {
-      (void)pool_.release(st.own, st.published.front());
+      give_back(st, st.published.front());
       st.published.pop_front();
     }
     const int origin = household_of_timestamp(st, au.timestamp);
@@ -501,7 +518,7 @@ class relay {
           continue;
         }
         const camera& c = world_.cams[static_cast<std::size_t>(v.camera)];
-        auto view = pool_.read(*h, requester_of(v.household, c));
+        auto view = view_as(requester_of(v.household, c), *h);
         if (!view) {
           count(view.reason());
           continue;
@@ -550,7 +567,7 @@ class relay {
   }
 
   void release_all(slot_state& st) {
-    for (const auto& h : st.published) (void)pool_.release(st.own, h);
+    for (const auto& h : st.published) give_back(st, h);
     st.published.clear();
   }
 

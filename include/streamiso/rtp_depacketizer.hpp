@@ -39,8 +39,8 @@ struct rtp_unit {
 
 // A complete access unit: Annex-B (start code before every NAL unit) in a pool buffer owned
 // by the depacketizer's owner, `size` bytes followed by decoder_padding_bytes zeros. The
-// receiver reads it with buffer_pool::read(handle, requester) and gives it back with
-// buffer_pool::release(owner, handle).
+// receiver reads it through a pool consumer (try_read(handle)) and gives it back through a
+// producer of the owner (release(handle)).
 struct access_unit {
   pool_handle handle{};
   std::size_t size = 0;

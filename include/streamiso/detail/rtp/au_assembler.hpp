@@ -185,7 +185,8 @@ class au_assembler {
   static constexpr std::uint8_t zeros[decoder_padding_bytes] = {};
 
   bool open(const rtp_unit& u) noexcept {
-    auto b = pool_->acquire(owner_);
+    auto p = pool_->bind_producer(owner_);
+    auto b = p ? p->try_acquire() : result<writable>(refused{p.reason()});
     ts_ = u.timestamp;
     cur_ = access_unit{};
     cur_.timestamp = u.timestamp;
@@ -283,7 +284,7 @@ class au_assembler {
     cur_.size = size;
     cur_.marker = marker;
     if (q_count_ == q_.size()) {
-      (void)pool_->release(owner_, *h);
+      if (auto p = pool_->bind_producer(owner_)) (void)p->release(*h);
       record_discard(au_discard_cause::queue_full, cur_.packets);
       return;
     }
@@ -322,7 +323,9 @@ class au_assembler {
   void drop_queue() noexcept {
     for (; q_count_ != 0; --q_count_) {
       event& e = q_[q_head_];
-      if (!e.discarded) (void)pool_->release(owner_, e.unit.handle);
+      if (!e.discarded) {
+        if (auto p = pool_->bind_producer(owner_)) (void)p->release(e.unit.handle);
+      }
       q_head_ = (q_head_ + 1) % q_.size();
     }
   }
