@@ -54,10 +54,17 @@ int pop(consumer_t* s, std::uint64_t* frame) {
   return accepted;
 }
 
-pool_t* make_pool(void* storage) { return new (storage) pool_t(4, 64); }
+pool_t* make_pool(void* storage) {
+  si::buffer_pool_config c;
+  c.buffer_count = 4;
+  c.buffer_size = 64;
+  return new (storage) pool_t(c);
+}
 void destroy_pool(pool_t* p) { p->~pool_t(); }
 int pool_write(pool_t* p, std::uint64_t owner, unsigned char fill, si::pool_handle* out) {
-  auto w = p->acquire(si::owner{owner});
+  auto writer = p->bind_producer(si::owner{owner});
+  if (!writer) return code(writer.reason());
+  auto w = writer->try_acquire();
   if (!w) return code(w.reason());
   const std::vector<unsigned char> bytes(16, fill);
   if (!w->append(bytes.data(), bytes.size())) return code(si::refusal::oversized);
@@ -67,13 +74,17 @@ int pool_write(pool_t* p, std::uint64_t owner, unsigned char fill, si::pool_hand
   return accepted;
 }
 int pool_read(pool_t* p, const si::pool_handle& h, std::uint64_t requester, unsigned char* first) {
-  auto v = p->read(h, si::requester{requester});
+  auto reader = p->bind_consumer(si::requester{requester});
+  if (!reader) return code(reader.reason());
+  auto v = reader->try_read(h);
   if (!v) return code(v.reason());
   *first = v->data()[0];
   return accepted;
 }
 int pool_release(pool_t* p, std::uint64_t owner, const si::pool_handle& h) {
-  return outcome(p->release(si::owner{owner}, h));
+  auto writer = p->bind_producer(si::owner{owner});
+  if (!writer) return code(writer.reason());
+  return outcome(writer->release(h));
 }
 
 const api table{make_cache, destroy_cache, open,        get,          put,        close,
