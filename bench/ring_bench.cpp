@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -338,6 +339,57 @@ void broadcast_read_latest(benchmark::State& state) {
 STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
 STREAMISO_BCAST_BENCH("streamiso_waits", streamiso_waits_bcast);
 STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
+
+// ---- broadcast: wake latency ----
+// A frame goes to an echo thread on one ring and comes back on another; one iteration is the
+// round trip. `wake`: both sides sleep in pop_for (waits::enabled), so a round trip is two
+// wake-ups when the other side was asleep; `spin`: both sides poll try_pop, the floor.
+template <bool Sleep>
+void broadcast_roundtrip(benchmark::State& state) {
+  const si::owner a{1}, b{2};
+  si::broadcast_ring<handle> ping(64, a, si::waits::enabled);
+  si::broadcast_ring<handle> pong(64, b, si::waits::enabled);
+  auto ping_writer = ping.bind_producer(a);
+  auto pong_reader = pong.bind_consumer(si::requester{2});
+  if (!ping_writer || !pong_reader) {
+    state.SkipWithError("bind refused");
+    return;
+  }
+  std::atomic<bool> ready{false}, stop{false};
+  std::thread echo([&] {
+    pin_this_thread(1);
+    auto in = ping.bind_consumer(si::requester{1});
+    auto out = pong.bind_producer(b);  // pong's writer thread is this one
+    ready.store(true, std::memory_order_release);  // release: the main thread pushes after
+    if (!in || !out) return;
+    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a flag polled every 100 ms at most
+      auto f = Sleep ? in->pop_for(std::chrono::milliseconds(100)) : in->try_pop();
+      if (f) (void)out->try_push(*f);
+    }
+  });
+  while (!ready.load(std::memory_order_acquire)) std::this_thread::yield();  // acquire: as above
+  pin_this_thread(0);
+  handle h{1, 0, 16};
+  std::uint64_t lost = 0;
+  for (auto _ : state) {
+    ++h.generation;
+    (void)ping_writer->try_push(h);
+    for (;;) {
+      auto r = Sleep ? pong_reader->pop_for(std::chrono::seconds(1)) : pong_reader->try_pop();
+      if (r) break;
+      if (Sleep) {
+        ++lost;  // a second without the echo: counted, never expected
+        break;
+      }
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);  // relaxed: see the echo loop
+  echo.join();
+  state.counters["timeouts"] = static_cast<double>(lost);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(broadcast_roundtrip<true>)->Name("broadcast/streamiso_waits/wake_roundtrip")->UseRealTime();
+BENCHMARK(broadcast_roundtrip<false>)->Name("broadcast/streamiso_waits/spin_roundtrip")->UseRealTime();
 
 // ---- buffer_pool: one frame's life (acquire, append, publish, read, release) ----
 // Frames alternate between 1400 and 200 bytes, so half the publishes follow a longer frame in

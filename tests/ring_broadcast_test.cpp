@@ -362,6 +362,10 @@ TEST_CASE("F1: broadcast bind_consumer during a half-published rebind is refused
 
 // ---- blocking waits (waits::enabled) ----
 
+// Sleepers below wait with no deadline in practice: only the wake under test can end the
+// wait, so a lost wake hangs the test (and CTest's timeout fails it) instead of passing late.
+constexpr auto forever = std::chrono::hours(1);
+
 TEST_CASE("F9: broadcast pop_for and bind_consumer_for on a ring built without waits are refused malformed") {
   ring r(4, alice);
   auto c = r.bind_consumer(alice_r).value();
@@ -389,7 +393,7 @@ TEST_CASE("F1: broadcast a consumer sleeping in pop_for wakes for the next frame
   si::result<frame> got = si::refused{si::refusal::empty};
   std::thread viewer([&] {
     sleeping.store(true);
-    got = c.pop_for(std::chrono::seconds(30));  // an outcome, not a timing: 30 s is "never"
+    got = c.pop_for(forever);
   });
   while (!sleeping.load()) std::this_thread::yield();
   REQUIRE(p.try_push(frame{1, 42}));
@@ -405,7 +409,7 @@ TEST_CASE("F1: broadcast a rebind wakes a sleeping consumer, which is told stale
   si::result<frame> got = si::refused{si::refusal::empty};
   std::thread viewer([&] {
     sleeping.store(true);
-    got = c.pop_for(std::chrono::seconds(30));
+    got = c.pop_for(forever);
   });
   while (!sleeping.load()) std::this_thread::yield();
   r.rebind(bob);
@@ -422,7 +426,7 @@ TEST_CASE("F1: broadcast bind_consumer_for sleeps through another owner's frames
   si::result<ring::consumer> got = si::refused{si::refusal::empty};
   std::thread viewer([&] {
     sleeping.store(true);
-    got = r.bind_consumer_for(bob_r, std::chrono::seconds(30));
+    got = r.bind_consumer_for(bob_r, forever);
   });
   while (!sleeping.load()) std::this_thread::yield();
   for (std::uint64_t i = 0; i < 100; ++i) REQUIRE(push(r, alice, frame{1, i}));
