@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -207,22 +208,23 @@ STREAMISO_SPSC_BENCH("boost", boost_q, boost_q);
 STREAMISO_SPSC_BENCH("mutex", mutex_q, mutex_q);
 
 // ---- broadcast: one writer, N readers ----
-struct streamiso_bcast {
-  explicit streamiso_bcast(std::size_t cap) : r(cap, me) {}
+template <si::waits W>
+struct streamiso_bcast_with {
+  explicit streamiso_bcast_with(std::size_t cap) : r(cap, me, W), p(r.bind_producer(me).value()) {}
   struct reader {
-    explicit reader(streamiso_bcast& b) : sub(b.r.subscribe(si::requester{1}).value()) {}
+    explicit reader(streamiso_bcast_with& b) : sub(b.r.bind_consumer(si::requester{1}).value()) {}
     // 1 delivered, 0 nothing new, -1 overrun (frames lost)
     int read(handle& out) noexcept {
-      auto f = sub.try_read();
+      auto f = sub.try_pop();
       if (f) {
         out = *f;
         return 1;
       }
       return f.reason() == si::refusal::overrun ? -1 : 0;
     }
-    si::broadcast_ring<handle>::subscription sub;
+    si::broadcast_ring<handle>::consumer sub;
   };
-  void publish(const handle& h) noexcept { (void)r.try_publish(me, h); }
+  void publish(const handle& h) noexcept { (void)p.try_push(h); }
   bool latest(handle& out) noexcept {
     auto f = r.read_latest(si::requester{1});
     if (!f) return false;
@@ -231,7 +233,10 @@ struct streamiso_bcast {
   }
   const si::owner me{1};
   si::broadcast_ring<handle> r;
+  si::broadcast_ring<handle>::producer p;
 };
+using streamiso_bcast = streamiso_bcast_with<si::waits::disabled>;
+using streamiso_waits_bcast = streamiso_bcast_with<si::waits::enabled>;
 
 // The obvious alternative: a mutex around a vector ring with per-reader cursors.
 struct mutex_bcast {
@@ -334,46 +339,93 @@ void broadcast_read_latest(benchmark::State& state) {
   BENCHMARK(broadcast_read_latest<B>)->Name("broadcast/" impl "/read_latest")
 
 STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
+STREAMISO_BCAST_BENCH("streamiso_waits", streamiso_waits_bcast);
 STREAMISO_BCAST_BENCH("mutex", mutex_bcast);
+
+// ---- broadcast: wake latency ----
+// A frame goes to an echo thread on one ring and comes back on another; one iteration is the
+// round trip. `wake`: both sides sleep in pop_for (waits::enabled), so a round trip is two
+// wake-ups when the other side was asleep; `spin`: both sides poll try_pop, the floor.
+template <bool Sleep>
+void broadcast_roundtrip(benchmark::State& state) {
+  const si::owner a{1}, b{2};
+  si::broadcast_ring<handle> ping(64, a, si::waits::enabled);
+  si::broadcast_ring<handle> pong(64, b, si::waits::enabled);
+  auto ping_writer = ping.bind_producer(a);
+  auto pong_reader = pong.bind_consumer(si::requester{2});
+  if (!ping_writer || !pong_reader) {
+    state.SkipWithError("bind refused");
+    return;
+  }
+  std::atomic<bool> ready{false}, stop{false};
+  std::thread echo([&] {
+    pin_this_thread(1);
+    auto in = ping.bind_consumer(si::requester{1});
+    auto out = pong.bind_producer(b);  // pong's writer thread is this one
+    ready.store(true, std::memory_order_release);  // release: the main thread pushes after
+    if (!in || !out) return;
+    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a flag polled every 100 ms at most
+      auto f = Sleep ? in->pop_for(std::chrono::milliseconds(100)) : in->try_pop();
+      if (f) (void)out->try_push(*f);
+    }
+  });
+  while (!ready.load(std::memory_order_acquire)) std::this_thread::yield();  // acquire: as above
+  pin_this_thread(0);
+  handle h{1, 0, 16};
+  std::uint64_t lost = 0;
+  for (auto _ : state) {
+    ++h.generation;
+    (void)ping_writer->try_push(h);
+    for (;;) {
+      auto r = Sleep ? pong_reader->pop_for(std::chrono::seconds(1)) : pong_reader->try_pop();
+      if (r) break;
+      if (Sleep) {
+        ++lost;  // a second without the echo: counted, never expected
+        break;
+      }
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);  // relaxed: see the echo loop
+  echo.join();
+  state.counters["timeouts"] = static_cast<double>(lost);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(broadcast_roundtrip<true>)->Name("broadcast/streamiso_waits/wake_roundtrip")->UseRealTime();
+BENCHMARK(broadcast_roundtrip<false>)->Name("broadcast/streamiso_waits/spin_roundtrip")->UseRealTime();
 
 // ---- buffer_pool: one frame's life (acquire, append, publish, read, release) ----
 // Frames alternate between 1400 and 200 bytes, so half the publishes follow a longer frame in
 // the same buffer (the case decoder padding exists for). args: scrub (0 none, 1 on_release),
 // padding bytes (-1: the pool's default).
 void pool_cycle(benchmark::State& state) {
-  const auto scrub = state.range(0) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release;
-  constexpr std::size_t size = 1400;
-#ifdef STREAMISO_ABI_NAMESPACE  // pools with a padding setting
-  const std::size_t padding = state.range(1) < 0 ? si::buffer_pool<>::default_padding
-                                                 : static_cast<std::size_t>(state.range(1));
-  si::buffer_pool<> pool(1, size, scrub, si::exact_match{}, padding);
-#else
-  si::buffer_pool<> pool(1, size, scrub);
-#endif
-  const si::owner me{1};
-  const si::requester me_r{1};
-  static unsigned char src[size] = {1};
+  si::buffer_pool_config c;
+  c.buffer_count = 1;
+  c.buffer_size = 1400;
+  c.scrub = state.range(0) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release;
+  if (state.range(1) >= 0) c.padding = static_cast<std::size_t>(state.range(1));
+  si::buffer_pool<> pool(c);
+  auto writer = pool.bind_producer(si::owner{1}).value();
+  auto reader = pool.bind_consumer(si::requester{1}).value();
+  static unsigned char src[1400] = {1};
   std::uint64_t sum = 0;
   std::uint64_t n = 0;
   for (auto _ : state) {
-    const std::size_t len = (n++ & 1U) == 0 ? size : 200;
-    auto w = pool.acquire(me);
+    const std::size_t len = (n++ & 1U) == 0 ? sizeof src : 200;
+    auto w = writer.try_acquire();
     (void)w->append(src, len);
     const auto h = w->publish().value();
     {
-      auto v = pool.read(h, me_r);
+      auto v = reader.try_read(h);
       sum += v->size();
     }
-    (void)pool.release(me, h);
+    (void)writer.release(h);
   }
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none")->Args({0, -1});
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_on_release")->Args({1, -1});
-#ifdef STREAMISO_ABI_NAMESPACE
 BENCHMARK(pool_cycle)->Name("pool/streamiso/cycle_1400_200_scrub_none_padding0")->Args({0, 0});
-#endif
 
 }  // namespace
 

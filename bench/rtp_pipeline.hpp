@@ -39,10 +39,18 @@ inline si::jitter_config jitter_settings() {
   return jc;
 }
 
+inline si::buffer_pool_config pool_settings() {
+  si::buffer_pool_config c;
+  c.buffer_count = 64;
+  c.buffer_size = 16 * 1024;
+  return c;
+}
+
 struct receiver {
   si::rtp_ingest<> in{binding()};
   si::rtp_jitter_feed<> feed{cam, jitter_settings()};
-  si::buffer_pool<> pool{64, 16 * 1024};
+  si::buffer_pool<> pool{pool_settings()};
+  si::buffer_pool<>::producer cam_writer = *pool.bind_producer(cam);
   si::h264_depacketizer<> depay{pool, cam};
   si::requester who = si::as_requester(cam);
   si::h264_depacketizer<>::consumer units_out = *depay.bind_consumer(who);
@@ -80,7 +88,7 @@ struct receiver {
         } else {
           ++units;
           bytes_out += au->size;
-          (void)pool.release(cam, au->handle);
+          (void)cam_writer.release(au->handle);
         }
       }
     }

@@ -140,6 +140,7 @@ struct ring_slot {
   explicit ring_slot(const si::owner& unassigned) : ring(ring_capacity, unassigned) {}
   ring_type ring;
   si::owner bound{};
+  std::optional<pool_type::producer> bound_writer;  // gives the bound owner's buffers back
   std::array<si::pool_handle, ring_capacity> live{};
   std::array<bool, ring_capacity> occupied{};
   std::size_t next = 0;
@@ -149,7 +150,7 @@ struct ring_slot {
 class hub {
  public:
   hub(std::size_t cameras, std::size_t households)
-      : pool_(cameras_plus_spare(cameras) * (ring_capacity + 2) + 64, max_frame_bytes),
+      : pool_(pool_config(cameras)),
         cache_(cache_config(cameras, households)),
         directory_(new std::atomic<std::uint32_t>[cameras]) {
     for (std::size_t i = 0; i < cameras_plus_spare(cameras); ++i) {
@@ -174,6 +175,8 @@ class hub {
     ring_slot& slot = *rings_[r];
     slot.ring.rebind(tag);
     slot.bound = tag;
+    slot.bound_writer.reset();
+    if (auto w = pool_.bind_producer(tag)) slot.bound_writer.emplace(*w);
     // release: pairs with the viewers' acquire load; the rebind happened before.
     directory_[camera].store(r, std::memory_order_release);
     return r;
@@ -182,12 +185,14 @@ class hub {
   // Publishes a frame on the camera's ring; the handle it displaces goes back to the pool.
   void publish(std::uint32_t r, const si::owner& tag, const ring_frame& f, bool keyframe) {
     ring_slot& slot = *rings_[r];
-    if (!slot.ring.try_publish(tag, f, keyframe)) {
-      (void)pool_.release(tag, f.handle);  // refused (counted by the ring): give it back
+    auto producer = slot.ring.bind_producer(tag);
+    if (!producer ||
+        !producer->try_push(f, keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
+      if (auto w = pool_.bind_producer(tag)) (void)w->release(f.handle);  // refused: give it back
       return;
     }
     const std::size_t i = slot.next++ % ring_capacity;
-    if (slot.occupied[i]) (void)pool_.release(slot.bound, slot.live[i]);
+    if (slot.occupied[i] && slot.bound_writer) (void)slot.bound_writer->release(slot.live[i]);
     slot.live[i] = f.handle;
     slot.occupied[i] = true;
   }
@@ -208,6 +213,12 @@ class hub {
  private:
   static std::size_t cameras_plus_spare(std::size_t cameras) { return cameras + cameras / 8 + 2; }
 
+  static si::buffer_pool_config pool_config(std::size_t cameras) {
+    si::buffer_pool_config c;
+    c.buffer_count = cameras_plus_spare(cameras) * (ring_capacity + 2) + 64;
+    c.buffer_size = max_frame_bytes;
+    return c;
+  }
   static si::session_cache_config cache_config(std::size_t cameras, std::size_t households) {
     si::session_cache_config c;
     c.max_entries = cameras * 4 + 64;
@@ -219,7 +230,7 @@ class hub {
 
   void release_all(ring_slot& slot) {
     for (std::size_t i = 0; i < ring_capacity; ++i) {
-      if (slot.occupied[i]) (void)pool_.release(slot.bound, slot.live[i]);
+      if (slot.occupied[i] && slot.bound_writer) (void)slot.bound_writer->release(slot.live[i]);
       slot.occupied[i] = false;
     }
   }
@@ -447,9 +458,11 @@ class ingest_worker {
 
   void begin_frame(camera& c, bool keyframe) {
     c.building.reset();
-    auto b = hub_.pool().acquire(c.tag);  // refused when full: counted by the pool
-    if (b) c.building.emplace(std::move(*b));
     c.building_keyframe = keyframe;
+    auto writer = hub_.pool().bind_producer(c.tag);
+    if (!writer) return;
+    auto b = writer->try_acquire();  // refused when full: counted by the pool
+    if (b) c.building.emplace(std::move(*b));
   }
 
   void append_chunk(camera& c, const chunk_ref& ref) {
@@ -500,7 +513,8 @@ struct viewer {
   si::requester who;
   std::uint64_t payload = 0;
   std::uint32_t ring = none;
-  std::optional<ring_type::subscription> sub;
+  std::optional<ring_type::consumer> sub;
+  std::optional<pool_type::consumer> reader;  // the viewer's door into the pool, bound once
   bool have_last = false;
   std::uint64_t last_pub = 0;
   std::uint64_t reported = 0;  // frames reported lost since the last delivery
@@ -542,6 +556,15 @@ class viewer_worker {
   }
 
  private:
+  si::result<pool_type::pinned_view> read_frame(viewer& v, const si::pool_handle& h) {
+    if (!v.reader) {
+      auto c = hub_.pool().bind_consumer(v.who);
+      if (!c) return si::refused{c.reason(), c.detail()};
+      v.reader.emplace(*c);
+    }
+    return v.reader->try_read(h);
+  }
+
   // App and recorder: every frame, in order, checked byte by byte; every skipped frame must
   // have been reported (overrun detail or a recycled buffer), so the counts add up.
   void stream(viewer& v) {
@@ -551,7 +574,7 @@ class viewer_worker {
       v.sub.reset();
       const auto policy = v.kind == viewer_kind::app ? si::resync_policy::newest_keyframe
                                                      : si::resync_policy::newest;
-      auto s = hub_.ring(r).subscribe(v.who, policy);
+      auto s = hub_.ring(r).bind_consumer(v.who, policy);
       if (!s) return;  // the camera moved on meanwhile: look it up again next time
       v.sub.emplace(std::move(*s));
       v.ring = r;
@@ -559,7 +582,7 @@ class viewer_worker {
       v.reported = 0;
     }
     for (int i = 0; i < 64; ++i) {
-      auto f = v.sub->try_read();
+      auto f = v.sub->try_pop();
       if (!f) {
         if (f.reason() == si::refusal::overrun) {
           v.reported += f.detail();
@@ -570,14 +593,14 @@ class viewer_worker {
           totals_.add(totals_.reported_stale, f.detail());
           v.sub.reset();
         }
-        return;  // empty, stale (resubscribe next time), torn
+        return;  // empty, stale (bind again next time), torn
       }
       // Every frame since the last one read was either skipped with a report or is this one.
       if (v.have_last && f->pub_seq != v.last_pub + 1 + v.reported) totals_.add(totals_.conservation_errors);
       v.have_last = true;
       v.last_pub = f->pub_seq;
       v.reported = 0;
-      auto view = hub_.pool().read(f->handle, v.who);
+      auto view = read_frame(v, f->handle);
       if (!view) {
         // The ring lapped the frame and its buffer went back to the pool: reported, not served.
         totals_.add(totals_.reported_recycled);
@@ -614,7 +637,7 @@ class viewer_worker {
     if (r != none) {
       auto latest = hub_.ring(r).read_latest(v.who);
       if (latest) {
-        auto view = hub_.pool().read(latest->handle, v.who);
+        auto view = read_frame(v, latest->handle);
         if (view) {
           totals_.add(totals_.stills_latest);
           check_still(v, view->data(), view->size(), true);
@@ -637,7 +660,7 @@ class viewer_worker {
     if (c.verdict == example::payload_check::corrupt) totals_.add(totals_.torn);
   }
 
-  // A misconfigured display asks for another household's camera: ring subscription, latest
+  // A misconfigured display asks for another household's camera: ring consumer, latest
   // frame and cached still must all be refused.
   void probe(viewer& v) {
     if (households_ < 2) return;
@@ -647,7 +670,7 @@ class viewer_worker {
     bool served = false;
     const std::uint32_t r = hub_.ring_of(other);
     if (r != none) {
-      if (hub_.ring(r).subscribe(v.who)) served = true;
+      if (hub_.ring(r).bind_consumer(v.who)) served = true;
       if (hub_.ring(r).read_latest(v.who)) served = true;
     }
     if (v.session && hub_.cache().get(*v.session, other, si::cache_scope::tenant)) served = true;

@@ -431,7 +431,7 @@ class streamiso_path {
         relay_(homes.size(), spare),
         slots_(relay_.slots()),
         owned_(homes.size()),
-        pool_(relay_.slots() * 2 + 16, still_bytes),
+        pool_(pool_config(relay_.slots())),
         cache_(cache_config(homes.size()), clock_),
         rng_(seed) {
     for (const household& h : homes_) display_.push_back(cache_.open_session(h.tag).value());
@@ -610,7 +610,7 @@ class streamiso_path {
     s.building.reset();
     if (s.camera) (void)cache_.close_session(*s.camera);
     s.camera.reset();
-    if (s.has_current) (void)pool_.release(homes_[s.owner].tag, s.current);
+    if (s.has_current) give_back(homes_[s.owner].tag, s.current);
     s.has_current = false;
     s.owner = relay::none;
   }
@@ -645,7 +645,8 @@ class streamiso_path {
         continue;
       }
       if (d->frame_first) {
-        auto buf = pool_.acquire(homes_[s.owner].tag);
+        auto writer = pool_.bind_producer(homes_[s.owner].tag);
+        auto buf = writer ? writer->try_acquire() : si::refused{writer.reason()};
         if (buf) s.building.emplace(std::move(*buf));
       }
       if (!s.building) continue;
@@ -669,11 +670,11 @@ class streamiso_path {
     opts.ttl = std::chrono::seconds(3);     // a stale still is a leak of the past
     const std::uint64_t key = relay_.slot_of(s.owner);
     if (!cache_.put(*s.camera, key, *handle, opts)) {
-      (void)pool_.release(who, *handle);
+      give_back(who, *handle);
       return;
     }
     ++frames_published_;
-    if (s.has_current) (void)pool_.release(who, s.current);
+    if (s.has_current) give_back(who, s.current);
     s.current = *handle;
     s.has_current = true;
   }
@@ -687,8 +688,21 @@ class streamiso_path {
     }
   }
 
+  // The owner gives a buffer back; refusals are counted by the pool.
+  void give_back(const si::owner& who, const si::pool_handle& h) {
+    if (auto w = pool_.bind_producer(who)) (void)w->release(h);
+  }
+  static si::buffer_pool_config pool_config(std::size_t slots) {
+    si::buffer_pool_config c;
+    c.buffer_count = slots * 2 + 16;
+    c.buffer_size = still_bytes;
+    return c;
+  }
+
   void serve(std::uint32_t h, const si::pool_handle& still) {
-    auto view = pool_.read(still, si::as_requester(homes_[h].tag));
+    auto reader = pool_.bind_consumer(si::as_requester(homes_[h].tag));
+    if (!reader) return;
+    auto view = reader->try_read(still);
     if (!view) return;  // refused (stale handle, foreign owner): counted by the pool
     ++report_.served;
     bool glitch = false;

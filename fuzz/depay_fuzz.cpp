@@ -41,20 +41,27 @@ void require(bool ok, const char* what) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::size_t buffer_size = (data[0] & 1) != 0 ? 300 : 4096;  // small: oversized units
-  si::buffer_pool<> pool(4, buffer_size);
+  si::buffer_pool_config pc;
+  pc.buffer_count = 4;
+  pc.buffer_size = buffer_size;
+  si::buffer_pool<> pool(pc);
+  auto mallory_writer = pool.bind_producer(mallory).value();
+  auto mallory_reader = pool.bind_consumer(si::as_requester(mallory)).value();
+  auto cam_writer = pool.bind_producer(cam).value();
   {  // another owner's bytes in every buffer first
     std::vector<si::pool_handle> hs;
     const std::vector<std::uint8_t> ff(buffer_size, 0xFF);
     for (int i = 0; i < 4; ++i) {
-      auto w = pool.acquire(mallory);
+      auto w = mallory_writer.try_acquire();
       require(w.has_value(), "fresh pool");
       require(w->append(ff.data(), ff.size()).has_value(), "fill");
       hs.push_back(*w->publish());
     }
-    for (const auto& h : hs) require(pool.release(mallory, h).has_value(), "release");
+    for (const auto& h : hs) require(mallory_writer.release(h).has_value(), "release");
   }
   depacketizer d(pool, cam);
   const si::requester viewer = si::as_requester(cam);
+  auto cam_reader = pool.bind_consumer(viewer).value();
   require(d.bind_consumer(si::as_requester(mallory)).refused_for(si::refusal::not_bound),
           "foreign bind");
   auto bound = d.bind_consumer(viewer);
@@ -76,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         continue;
       }
       ++taken;
-      auto v = pool.read(au->handle, viewer);
+      auto v = cam_reader.try_read(au->handle);
       require(v.has_value(), "owner reads its unit");
       require(v->size() == au->size && au->size + si::decoder_padding_bytes <= buffer_size, "size");
       require(au->size >= 5 && v->data()[0] == 0 && v->data()[1] == 0 && v->data()[2] == 0 &&
@@ -88,9 +95,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(v->data()[au->size + i] == 0, "zeroed padding");
       }
       v->reset();
-      require(pool.read(au->handle, si::as_requester(mallory)).refused_for(si::refusal::owner_mismatch),
+      require(mallory_reader.try_read(au->handle).refused_for(si::refusal::owner_mismatch),
               "nobody else reads it");
-      require(pool.release(cam, au->handle).has_value(), "release");
+      require(cam_writer.release(au->handle).has_value(), "release");
     }
   };
   for (std::size_t i = 1; i < size;) {

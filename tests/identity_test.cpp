@@ -1,5 +1,5 @@
 // Instance identity (F10) and the edges around it: containers re-created in the same storage,
-// handles used on the wrong instance, unset ids, moved-from subscriptions, stale reports.
+// handles used on the wrong instance, unset ids, moved-from consumers, stale reports.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "streamiso/streamiso.hpp"
+#include "pool_calls.hpp"
 
 // These tests destroy and re-create containers inside std::optional; g++ 12 at -O2/-O3 then
 // reports members of the disengaged optional as maybe-uninitialized (a false positive of its
@@ -33,7 +34,7 @@ using pool_t = si::buffer_pool<>;
 using cache_t = si::concurrent_session_cache<std::uint64_t, std::uint64_t>;
 
 si::pool_handle write(pool_t& p, const si::owner& o, unsigned char fill, std::size_t n) {
-  auto w = p.acquire(o);
+  auto w = pool_acquire(p, o);
   REQUIRE(w);
   std::vector<unsigned char> bytes(n, fill);
   REQUIRE(w->append(bytes.data(), bytes.size()));
@@ -49,24 +50,30 @@ si::session_cache_config small_config() {
   c.max_tenants = 4;
   return c;
 }
+// A push through a freshly bound producer; the refusal of either step otherwise.
+si::status ring_push(ring_t& r, const si::owner& o, const frame& f) {
+  auto p = r.bind_producer(o);
+  if (!p) return si::refused{p.reason(), p.detail()};
+  return p->try_push(f);
+}
 }  // namespace
 
 // ---- re-created in the same storage, for another owner ------------------------------------
 
-TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old ring's subscriptions") {
+TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old ring's consumers") {
   std::optional<ring_t> slot;
   slot.emplace(8, alice);
-  auto old_sub = slot->subscribe(alice_r);
+  auto old_sub = slot->bind_consumer(alice_r);
   REQUIRE(old_sub);
-  REQUIRE(slot->try_publish(alice, frame{1, 0}));
-  REQUIRE(old_sub->try_read());  // alice's own frame, once
+  REQUIRE(ring_push(*slot, alice, frame{1, 0}));
+  REQUIRE(old_sub->try_pop());  // alice's own frame, once
   // The relay recycles the per-camera state for bob's camera, in the same storage.
   slot.reset();
   slot.emplace(8, bob);
-  REQUIRE(slot->try_publish(bob, frame{2, 0}));
-  REQUIRE(slot->try_publish(bob, frame{2, 1}));
+  REQUIRE(ring_push(*slot, bob, frame{2, 0}));
+  REQUIRE(ring_push(*slot, bob, frame{2, 1}));
   for (int i = 0; i < 4; ++i) {
-    auto r = old_sub->try_read();
+    auto r = old_sub->try_pop();
     CHECK_FALSE(r.has_value());  // never bob's frame
     CHECK(r.refused_for(si::refusal::stale_binding));
   }
@@ -75,20 +82,20 @@ TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old 
 
 TEST_CASE("F10: a buffer_pool re-created in the same storage refuses the old pool's handles, same owner or not") {
   std::optional<pool_t> slot;
-  slot.emplace(2, 64);
+  slot.emplace(pool_config(2, 64));
   const auto old_h = write(*slot, alice, 0xA1, 8);
   slot.reset();
-  slot.emplace(2, 64);
+  slot.emplace(pool_config(2, 64));
   // The new pool's first buffers belong to alice (another stream of hers) and bob.
   const auto mine = write(*slot, alice, 0xA2, 8);
   const auto theirs = write(*slot, bob, 0xB2, 8);
-  CHECK(slot->read(old_h, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(slot->read(old_h, bob_r).refused_for(si::refusal::stale_handle));
-  CHECK(slot->release(alice, old_h).refused_for(si::refusal::stale_handle));
-  CHECK(slot->release(bob, old_h).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(*slot, old_h, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(*slot, old_h, bob_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(*slot, alice, old_h).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(*slot, bob, old_h).refused_for(si::refusal::stale_handle));
   // Nothing of the new pool was released by the old handle.
-  CHECK(slot->read(mine, alice_r));
-  CHECK(slot->read(theirs, bob_r));
+  CHECK(pool_read(*slot, mine, alice_r));
+  CHECK(pool_read(*slot, theirs, bob_r));
 }
 
 TEST_CASE("F10: a session cache re-created in the same storage refuses the old cache's sessions") {
@@ -132,14 +139,14 @@ TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old que
 // ---- a handle used on the wrong instance ---------------------------------------------------
 
 TEST_CASE("F10: a pool handle names its pool: main and sub stream pools of one owner are not mixed up") {
-  pool_t main_stream(2, 64);
-  pool_t sub_stream(2, 64);
+  pool_t main_stream(pool_config(2, 64));
+  pool_t sub_stream(pool_config(2, 64));
   const auto hm = write(main_stream, alice, 0xAA, 16);
   const auto hs = write(sub_stream, alice, 0x55, 16);
-  CHECK(sub_stream.read(hm, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(main_stream.read(hs, alice_r).refused_for(si::refusal::stale_handle));
-  CHECK(sub_stream.release(alice, hm).refused_for(si::refusal::stale_handle));
-  auto v = sub_stream.read(hs, alice_r);  // still there, still the sub stream's bytes
+  CHECK(pool_read(sub_stream, hm, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_read(main_stream, hs, alice_r).refused_for(si::refusal::stale_handle));
+  CHECK(pool_release(sub_stream, alice, hm).refused_for(si::refusal::stale_handle));
+  auto v = pool_read(sub_stream, hs, alice_r);  // still there, still the sub stream's bytes
   REQUIRE(v);
   CHECK(v->data()[0] == 0x55);
 }
@@ -170,23 +177,23 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
   CHECK_FALSE(si::is_unset(alice));
   CHECK_FALSE(si::exact_match{}(nobody, no_one));  // two unset ids do not match each other
 
-  pool_t p(2, 32);
-  CHECK(p.acquire(nobody).refused_for(si::refusal::unset_id));
+  pool_t p(pool_config(2, 32));
+  CHECK(pool_acquire(p, nobody).refused_for(si::refusal::unset_id));
   const auto h = write(p, alice, 1, 4);
-  CHECK(p.read(h, no_one).refused_for(si::refusal::unset_id));
-  CHECK(p.release(nobody, h).refused_for(si::refusal::unset_id));
+  CHECK(pool_read(p, h, no_one).refused_for(si::refusal::unset_id));
+  CHECK(pool_release(p, nobody, h).refused_for(si::refusal::unset_id));
   CHECK(p.counters().count(si::refusal::unset_id) == 3);
 
   ring_t r(4, nobody);  // a ring waiting for its camera: whatever is published, nobody reads
-  (void)r.try_publish(nobody, frame{});
-  CHECK(r.subscribe(no_one).refused_for(si::refusal::unset_id));
+  CHECK(r.bind_producer(nobody).refused_for(si::refusal::unset_id));
+  CHECK(r.bind_consumer(no_one).refused_for(si::refusal::unset_id));
   CHECK(r.read_latest(no_one).refused_for(si::refusal::unset_id));
   r.rebind(alice);
-  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  REQUIRE(ring_push(r, alice, frame{1, 0}));
   r.rebind(nobody);
-  (void)r.try_publish(nobody, frame{});
+  CHECK(r.bind_producer(nobody).refused_for(si::refusal::unset_id));
   CHECK(r.read_latest(no_one).refused_for(si::refusal::unset_id));
-  CHECK(r.subscribe(no_one).refused_for(si::refusal::unset_id));
+  CHECK(r.bind_consumer(no_one).refused_for(si::refusal::unset_id));
 
   cache_t c(small_config());
   CHECK(c.open_session(nobody).refused_for(si::refusal::unset_id));
@@ -199,70 +206,70 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
 
 // ---- nothing delivered twice, nothing lost silently ---------------------------------------
 
-TEST_CASE("F3: a moved-from subscription refuses to read: no frame delivered twice, no loss counted twice") {
+TEST_CASE("F3: a moved-from ring consumer refuses to pop: no frame delivered twice, no loss counted twice") {
   ring_t r(4, alice);
-  auto s = r.subscribe(alice_r);
+  auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
-  REQUIRE(r.try_publish(alice, frame{1, 0}));
-  ring_t::subscription moved = std::move(*s);
-  auto got = moved.try_read();
+  REQUIRE(ring_push(r, alice, frame{1, 0}));
+  ring_t::consumer moved = std::move(*s);
+  auto got = moved.try_pop();
   REQUIRE(got);
   CHECK(got->seq == 0);
-  auto again = s->try_read();  // NOLINT(bugprone-use-after-move): the point of the test
+  auto again = s->try_pop();  // NOLINT(bugprone-use-after-move): the point of the test
   CHECK_FALSE(again.has_value());
   CHECK(again.refused_for(si::refusal::stale_binding));
   CHECK(s->lag() == 0);
-  // Lapped: only the live subscription reports the loss.
-  for (std::uint64_t i = 1; i <= 10; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
-  CHECK(s->try_read().refused_for(si::refusal::stale_binding));
-  CHECK(moved.try_read().refused_for(si::refusal::overrun));
+  // Lapped: only the live consumer reports the loss.
+  for (std::uint64_t i = 1; i <= 10; ++i) REQUIRE(ring_push(r, alice, frame{1, i}));
+  CHECK(s->try_pop().refused_for(si::refusal::stale_binding));
+  CHECK(moved.try_pop().refused_for(si::refusal::overrun));
   CHECK(r.counters().count(si::refusal::overrun) == 1);
   // Move-assigned: the source stops reading too.
-  auto fresh = r.subscribe(alice_r);
+  auto fresh = r.bind_consumer(alice_r);
   REQUIRE(fresh);
-  ring_t::subscription third = std::move(*fresh);
+  ring_t::consumer third = std::move(*fresh);
   third = std::move(moved);
-  CHECK(moved.try_read().refused_for(si::refusal::stale_binding));  // NOLINT(bugprone-use-after-move)
-  CHECK(third.try_read().has_value());
+  CHECK(moved.try_pop().refused_for(si::refusal::stale_binding));  // NOLINT(bugprone-use-after-move)
+  CHECK(third.try_pop().has_value());
 }
 
-TEST_CASE("F1: a subscription stale after two rebinds reports exactly the frames it never read, once") {
+TEST_CASE("F1: a ring consumer stale after two rebinds reports exactly the frames it never read, once") {
   ring_t r(16, alice);
-  auto s = r.subscribe(alice_r);
+  auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
-  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(r.try_publish(alice, frame{1, i}));
-  REQUIRE(s->try_read());  // read 1 of 5: 4 never read
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(ring_push(r, alice, frame{1, i}));
+  REQUIRE(s->try_pop());  // read 1 of 5: 4 never read
   r.rebind(bob);
-  REQUIRE(r.try_publish(bob, frame{2, 0}));
+  REQUIRE(ring_push(r, bob, frame{2, 0}));
   r.rebind(alice);
-  auto first = s->try_read();
+  auto first = s->try_pop();
   CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == 4);
-  auto second = s->try_read();
+  auto second = s->try_pop();
   CHECK(second.refused_for(si::refusal::stale_binding));
   CHECK(second.detail() == 0);  // reported once
 }
 
 TEST_CASE("F1: after more rebinds than the history holds, the loss is reported as unknown, never as 0") {
   ring_t r(16, alice);
-  auto s = r.subscribe(alice_r);
+  auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
-  REQUIRE(r.try_publish(alice, frame{1, 0}));
+  REQUIRE(ring_push(r, alice, frame{1, 0}));
   for (std::size_t k = 0; k <= ring_t::stale_history; ++k) r.rebind(k % 2 == 0 ? bob : alice);
-  auto first = s->try_read();
+  auto first = s->try_pop();
   CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == ring_t::lost_unknown);
-  CHECK(s->try_read().detail() == 0);
+  CHECK(s->try_pop().detail() == 0);
 }
 
-TEST_CASE("F1: a subscription that read everything before a rebind reports 0 lost") {
+TEST_CASE("F1: a ring consumer that read everything before a rebind reports 0 lost") {
   ring_t r(16, alice);
-  auto s = r.subscribe(alice_r);
+  auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
-  REQUIRE(r.try_publish(alice, frame{1, 0}));
-  REQUIRE(s->try_read());
+  REQUIRE(ring_push(r, alice, frame{1, 0}));
+  REQUIRE(s->try_pop());
   r.rebind(bob);
-  auto first = s->try_read();
+  auto first = s->try_pop();
   CHECK(first.refused_for(si::refusal::stale_binding));
   CHECK(first.detail() == 0);
 }

@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::rng;
@@ -31,7 +33,7 @@ struct tally {
   std::uint64_t delivered = 0;
   std::uint64_t reported_lost = 0;
   std::uint64_t cross_owner = 0;
-  std::uint64_t unread = 0;  // still waiting for a reader at the end, or unsubscribed: booked by the model
+  std::uint64_t unread = 0;  // still waiting for a reader at the end, or dropped unread: booked by the model
 };
 
 // ---------------- spsc_queue ----------------
@@ -203,8 +205,11 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
   std::uint64_t binding = 0;
   std::uint64_t binding_start = 0;
   std::uint64_t last_key = 0;  // index + 1
+  std::optional<ring_t::producer> prod;
+  std::uint64_t prod_owner = 0;
+  std::uint64_t prod_binding = 0;
   struct reader {
-    ring_t::subscription sub;
+    ring_t::consumer sub;
     std::uint64_t who;
     std::uint64_t binding;
     std::uint64_t start;
@@ -217,7 +222,7 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
   };
   std::vector<reader> readers;
   std::vector<std::uint64_t> binding_end;  // binding -> first index of the next binding
-  // Closes a reader's books: every frame of its binding since it subscribed was delivered,
+  // Closes a reader's books: every frame of its binding since it bound was delivered,
   // reported lost by the component, or is still unread (lag, or stale beyond one rebind).
   auto settle = [&](reader& rd) {
     const std::uint64_t end = rd.binding == binding ? log.size() : binding_end[rd.binding];
@@ -234,10 +239,23 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
     const std::uint64_t who = g.below(100) < 80 ? bound : g.below(owners);
     if (kind < 40) {
       const bool key = g.below(6) == 0;
-      const frame f{who, log.size()};
-      const auto s = ring.try_publish(owner_of(who), f, key);
-      if (who != bound) {
-        REQUIRE(s.refused_for(si::refusal::owner_mismatch));
+      // The writer keeps its producer across pushes and binds a new one now and then; one
+      // kept across a rebind must be refused stale.
+      if (!prod || g.below(5) == 0) {
+        auto p = ring.bind_producer(owner_of(who));
+        if (who != bound) {
+          REQUIRE(p.refused_for(si::refusal::owner_mismatch));
+          continue;
+        }
+        REQUIRE(p);
+        prod = *p;
+        prod_owner = who;
+        prod_binding = binding;
+      }
+      const frame f{prod_owner, log.size()};
+      const auto s = prod->try_push(f, key ? si::frame_kind::keyframe : si::frame_kind::delta);
+      if (prod_binding != binding) {
+        REQUIRE(s.refused_for(si::refusal::stale_binding));
       } else {
         REQUIRE(s);
         log.push_back({f, binding});
@@ -245,10 +263,10 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
       }
     } else if (kind < 45) {
       const bool keyframes = g.below(2) == 0;
-      auto s = ring.subscribe(requester_of(who),
-                              keyframes ? si::resync_policy::newest_keyframe : si::resync_policy::newest);
+      auto s = ring.bind_consumer(requester_of(who),
+                                  keyframes ? si::resync_policy::newest_keyframe : si::resync_policy::newest);
       if (who != bound) {
-        REQUIRE(s.refused_for(si::refusal::owner_mismatch));
+        REQUIRE(s.refused_for(si::refusal::not_bound));
         continue;
       }
       REQUIRE(s);
@@ -264,7 +282,7 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
     } else if (kind < 90) {
       if (readers.empty()) continue;
       reader& rd = readers[g.below(readers.size())];
-      auto r = rd.sub.try_read();
+      auto r = rd.sub.try_pop();
       const std::uint64_t w = log.size();
       if (rd.binding != binding) {
         REQUIRE(r.refused_for(si::refusal::stale_binding));
@@ -326,7 +344,7 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
 void run_pool(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t count = 4;
   constexpr std::size_t size = 64;
-  si::buffer_pool<> pool(count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release);
+  si::buffer_pool<> pool(pool_config(count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release));
   struct issued {
     si::pool_handle h;
     std::uint64_t owner_id;
@@ -341,7 +359,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
     const std::uint64_t kind = g.below(100);
     const std::uint64_t who = g.below(owners);
     if (kind < 25) {
-      auto w = pool.acquire(owner_of(who));
+      auto w = pool_acquire(pool, owner_of(who));
       if (in_use == count) {
         REQUIRE(w.refused_for(si::refusal::full));
         continue;
@@ -363,7 +381,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
       if (handles.empty()) continue;
       const issued& is = handles[g.below(handles.size())];
       const std::uint64_t reader_id = g.below(100) < 70 ? is.owner_id : g.below(owners);
-      auto n = pool.copy_out(is.h, requester_of(reader_id), out, size);
+      auto n = pool_copy_out(pool, is.h, requester_of(reader_id), out, size);
       if (is.released) {
         REQUIRE(n.refused_for(si::refusal::stale_handle));
       } else if (reader_id != is.owner_id) {
@@ -380,7 +398,7 @@ void run_pool(rng& g, std::uint64_t ops, tally& t) {
       if (handles.empty()) continue;
       issued& is = handles[g.below(handles.size())];
       const std::uint64_t releaser = g.below(100) < 80 ? is.owner_id : g.below(owners);
-      const auto s = pool.release(owner_of(releaser), is.h);
+      const auto s = pool_release(pool, owner_of(releaser), is.h);
       if (is.released) {
         REQUIRE(s.refused_for(si::refusal::stale_handle));
       } else if (releaser != is.owner_id) {

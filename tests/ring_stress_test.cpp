@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 
@@ -225,35 +227,45 @@ TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no to
   std::atomic<bool> done{false};
   std::thread writer([&] {
     std::uint64_t binding = 0;
+    auto p = ring.bind_producer(owner_of(owner_for_binding(0))).value();
     for (std::uint64_t i = 0; i < total; ++i) {
-      if (i != 0 && i % per_binding == 0) ring.rebind(owner_of(owner_for_binding(++binding)));
+      if (i != 0 && i % per_binding == 0) {
+        ring.rebind(owner_of(owner_for_binding(++binding)));
+        REQUIRE(p.try_push(wide_frame{}).refused_for(si::refusal::stale_binding));
+        p = ring.bind_producer(owner_of(owner_for_binding(binding))).value();
+      }
       const std::uint64_t o = owner_for_binding(binding);
-      REQUIRE(ring.try_publish(owner_of(o), wide_frame::make(o, i), i % 30 == 0));
+      const auto kind = i % 30 == 0 ? si::frame_kind::keyframe : si::frame_kind::delta;
+      REQUIRE(p.try_push(wide_frame::make(o, i), kind));
       if (i % 64 == 0) std::this_thread::yield();  // let the readers keep up sometimes
     }
     done.store(true, std::memory_order_release);
   });
   struct stats {
     std::uint64_t delivered = 0, cross = 0, torn = 0, bad_gap = 0, overruns = 0, latest = 0,
-                  subscriptions = 0;
+                  bindings = 0, foreign_latest = 0;
   };
   auto reader = [&](stats& st, si::resync_policy policy) {
     while (!done.load(std::memory_order_acquire)) {
-      // Find out who owns the ring now by trying each requester; only one may subscribe.
+      // Ask who owns the ring now; the answer may be outdated by the time it is used.
+      const si::owner now = ring.owner();
       for (std::uint64_t who = 1; who <= owners; ++who) {
+        if (now != owner_of(who)) continue;
         auto l = ring.read_latest(requester_of(who));
         if (l) {
           ++st.latest;
           if (l->owner_id != who) ++st.cross;
           if (!l->whole()) ++st.torn;
+        } else if (l.reason() == si::refusal::owner_mismatch) {
+          ++st.foreign_latest;  // a rebind landed after owner(): refused, counted as an alarm
         }
-        auto sub = ring.subscribe(requester_of(who), policy);
+        auto sub = ring.bind_consumer(requester_of(who), policy);
         if (!sub) continue;
-        ++st.subscriptions;
+        ++st.bindings;
         bool have_prev = false;
         std::uint64_t prev = 0, missed = 0;
         while (!done.load(std::memory_order_acquire)) {
-          auto r = sub->try_read();
+          auto r = sub->try_pop();
           if (r) {
             ++st.delivered;
             if (r->owner_id != who) ++st.cross;
@@ -284,14 +296,97 @@ TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no to
     CHECK(st->torn == 0);
     CHECK(st->bad_gap == 0);
     CHECK(st->delivered > 0);
-    CHECK(st->subscriptions > 1);  // rebinds forced resubscription
+    CHECK(st->bindings > 1);  // rebinds forced new consumers
   }
+  // Readers that ask owner() first raise no alarm but the few races they saw themselves.
+  CHECK(ring.counters().count(si::refusal::owner_mismatch) == a.foreign_latest + b.foreign_latest);
+  CHECK(ring.counters().count(si::refusal::unset_id) == 0);
+}
+
+TEST_CASE("F1 F3 F7: broadcast wait stress, consumers sleep in pop_for and bind_consumer_for across rebinds; every wake delivers or reports") {
+  const std::uint64_t total = streamiso_test::scaled(200'000, 10'000);
+  constexpr std::uint64_t per_binding = 2000;
+  using ring_t = si::broadcast_ring<wide_frame>;
+  ring_t ring(16, owner_of(owner_for_binding(0)), si::waits::enabled);
+  std::atomic<bool> done{false};
+  std::atomic<int> finished{0};
+  std::thread writer([&] {
+    std::uint64_t binding = 0;
+    auto p = ring.bind_producer(owner_of(owner_for_binding(0))).value();
+    for (std::uint64_t i = 0; i < total; ++i) {
+      if (i != 0 && i % per_binding == 0) {
+        ring.rebind(owner_of(owner_for_binding(++binding)));
+        p = ring.bind_producer(owner_of(owner_for_binding(binding))).value();
+      }
+      REQUIRE(p.try_push(wide_frame::make(owner_for_binding(binding), i)));
+      if (i % 16 == 0) std::this_thread::yield();  // readers fall asleep often
+    }
+    done.store(true, std::memory_order_seq_cst);
+    // Keep handing the camera round until every display has left, so that each one, asleep in
+    // a bind or a pop, is woken and learns the stream is over.
+    for (std::uint64_t k = 0; finished.load(std::memory_order_seq_cst) != 3; ++k) {
+      ring.rebind(owner_of(1 + k % owners));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  struct stats {
+    std::uint64_t delivered = 0, cross = 0, torn = 0, bad_gap = 0, bindings = 0, stale = 0;
+  };
+  // Each reader stands for one household's display: it waits for its own camera.
+  auto reader = [&](stats& st, std::uint64_t who) {
+    while (!done.load(std::memory_order_seq_cst)) {
+      auto sub = ring.bind_consumer_for(requester_of(who), std::chrono::seconds(60));
+      if (!sub) continue;
+      ++st.bindings;
+      bool have_prev = false;
+      std::uint64_t prev = 0, missed = 0;
+      for (;;) {
+        auto r = sub->pop_for(std::chrono::seconds(60));
+        if (r) {
+          ++st.delivered;
+          if (r->owner_id != who) ++st.cross;
+          if (!r->whole()) ++st.torn;
+          if (have_prev && r->seq - prev - 1 != missed) ++st.bad_gap;
+          prev = r->seq;
+          have_prev = true;
+          missed = 0;
+        } else if (r.reason() == si::refusal::overrun) {
+          missed += r.detail();
+        } else if (r.reason() == si::refusal::stale_binding) {
+          ++st.stale;
+          break;
+        }
+      }
+    }
+    finished.fetch_add(1, std::memory_order_seq_cst);
+  };
+  stats s1, s2, s3;
+  std::thread r1(reader, std::ref(s1), 1);
+  std::thread r2(reader, std::ref(s2), 2);
+  std::thread r3(reader, std::ref(s3), 3);
+  writer.join();
+  r1.join();
+  r2.join();
+  r3.join();
+  for (const stats* st : {&s1, &s2, &s3}) {
+    CHECK(st->cross == 0);
+    CHECK(st->torn == 0);
+    CHECK(st->bad_gap == 0);
+    CHECK(st->bindings >= 1);
+  }
+  CHECK(s1.delivered + s2.delivered + s3.delivered > 0);
+  // Waiting for a camera is never an alarm; the only ones are the single stale report each
+  // consumer gets when its binding ends.
+  CHECK(ring.counters().count(si::refusal::owner_mismatch) == 0);
+  CHECK(ring.counters().count(si::refusal::unset_id) == 0);
+  CHECK(ring.counters().count(si::refusal::stale_binding) == s1.stale + s2.stale + s3.stale);
+  CHECK(ring.counters().alarms() == s1.stale + s2.stale + s3.stale);
 }
 
 TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases and recycles them") {
   const std::uint64_t total = streamiso_test::scaled(150'000, 5'000);
   constexpr std::size_t buf_size = 256;
-  si::buffer_pool<> pool(6, buf_size, si::scrub_policy::on_release);
+  si::buffer_pool<> pool(pool_config(6, buf_size, si::scrub_policy::on_release));
   si::broadcast_ring<si::pool_handle> ring(4, owner_of(owner_for_binding(0)));
   std::atomic<bool> done{false};
   std::thread writer([&] {
@@ -300,7 +395,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
     unsigned char bytes[buf_size];
     for (std::uint64_t i = 0; i < total; ++i) {
       if (i != 0 && i % 3000 == 0) {
-        for (const auto& h : live) REQUIRE(pool.release(owner_of(owner_for_binding(binding)), h));
+        for (const auto& h : live) REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
         live.clear();
         ring.rebind(owner_of(owner_for_binding(++binding)));
       }
@@ -311,10 +406,10 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
       std::memcpy(bytes + 8, &i, 8);
       for (std::size_t k = 16; k < len; ++k) bytes[k] = static_cast<unsigned char>(o * 37 + i);
       for (;;) {
-        auto w = pool.acquire(owner_of(o));
+        auto w = pool_acquire(pool, owner_of(o));
         if (!w) {  // readers hold pins on everything: release the oldest and retry
           if (!live.empty()) {
-            REQUIRE(pool.release(owner_of(o), live.front()));
+            REQUIRE(pool_release(pool, owner_of(o), live.front()));
             live.erase(live.begin());
           }
           std::this_thread::yield();
@@ -323,16 +418,16 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
         REQUIRE(w->append(bytes, len));
         auto h = w->publish();
         REQUIRE(h);
-        REQUIRE(ring.try_publish(owner_of(o), *h));
+        REQUIRE(ring.bind_producer(owner_of(o))->try_push(*h));
         live.push_back(*h);
         break;
       }
       if (live.size() > 3) {
-        REQUIRE(pool.release(owner_of(o), live.front()));
+        REQUIRE(pool_release(pool, owner_of(o), live.front()));
         live.erase(live.begin());
       }
     }
-    for (const auto& h : live) REQUIRE(pool.release(owner_of(owner_for_binding(binding)), h));
+    for (const auto& h : live) REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
     done.store(true, std::memory_order_release);
   });
   struct stats {
@@ -343,7 +438,7 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
       for (std::uint64_t who = 1; who <= owners; ++who) {
         auto h = ring.read_latest(requester_of(who));
         if (!h) continue;
-        auto v = pool.read(*h, requester_of(who));
+        auto v = pool_read(pool, *h, requester_of(who));
         if (!v) {
           if (v.reason() == si::refusal::stale_handle) ++st.stale;
           else ++st.cross;  // a handle of the current binding must never be someone else's
@@ -384,9 +479,9 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
   // Everything was released and unpinned: the whole pool is free again.
   std::vector<si::buffer_pool<>::writable_buffer> all;
   for (std::size_t i = 0; i < pool.buffer_count(); ++i) {
-    auto w = pool.acquire(owner_of(1));
+    auto w = pool_acquire(pool, owner_of(1));
     REQUIRE(w);
     all.push_back(std::move(*w));
   }
-  CHECK(pool.acquire(owner_of(1)).refused_for(si::refusal::full));
+  CHECK(pool_acquire(pool, owner_of(1)).refused_for(si::refusal::full));
 }

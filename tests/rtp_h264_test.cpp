@@ -9,6 +9,7 @@
 #include "alloc_counter.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h264_depacketizer.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -25,7 +26,7 @@ const bytes slice = {0x41, 0x9A, 0x02, 0x03};
 const bytes sei = {0x06, 0x05, 0x01, 0xAA, 0x80};
 
 struct fixture {
-  si::buffer_pool<> pool{8, 4096};
+  si::buffer_pool<> pool{pool_config(8, 4096)};
   si::h264_depacketizer<> d{pool, cam};
   si::h264_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 1000;
@@ -41,7 +42,7 @@ struct fixture {
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
     CHECK(pad);
-    CHECK(pool.release(cam, au->handle).has_value());
+    CHECK(pool_release(pool, cam, au->handle).has_value());
     return b;
   }
   void check_accounting() {
@@ -106,7 +107,7 @@ TEST_CASE("F8 h264: single NAL unit packets make an Annex-B unit followed by zer
 }
 
 TEST_CASE("F8 h264: a recycled pool buffer shows nothing of its previous unit past the new one") {
-  si::buffer_pool<> pool{1, 256};
+  si::buffer_pool<> pool{pool_config(1, 256)};
   si::h264_depacketizer<> d{pool, cam};
   auto dc = *d.bind_consumer(viewer);
   bytes big(150, 0xEE);
@@ -114,11 +115,11 @@ TEST_CASE("F8 h264: a recycled pool buffer shows nothing of its previous unit pa
   CHECK(d.push({{big.data(), big.size()}, 1, 10, si::rtp_marker::set}).has_value());
   auto a = dc.try_pop();
   REQUIRE(streamiso_test::is_unit(a));
-  CHECK(pool.release(cam, a->handle).has_value());
+  CHECK(pool_release(pool, cam, a->handle).has_value());
   CHECK(d.push({{slice.data(), slice.size()}, 2, 20, si::rtp_marker::set}).has_value());
   auto b = dc.try_pop();
   REQUIRE(streamiso_test::is_unit(b));
-  auto v = pool.read(b->handle, viewer);
+  auto v = pool_read(pool, b->handle, viewer);
   REQUIRE(v.has_value());
   CHECK(v->size() == 4 + slice.size());
   for (std::size_t k = 0; k < si::decoder_padding_bytes; ++k) CHECK(v->data()[v->size() + k] == 0);
@@ -261,8 +262,8 @@ TEST_CASE("F1 h264: rebind to another owner drops queued units and forgets param
   auto au = oc->try_pop();
   REQUIRE(streamiso_test::is_unit(au));
   CHECK_FALSE(au->parameter_sets_prepended);
-  CHECK(f.pool.read(au->handle, viewer).refused_for(si::refusal::owner_mismatch));
-  CHECK(f.pool.release(other_cam, au->handle).has_value());
+  CHECK(pool_read(f.pool, au->handle, viewer).refused_for(si::refusal::owner_mismatch));
+  CHECK(pool_release(f.pool, other_cam, au->handle).has_value());
 }
 
 TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and reported") {
@@ -344,7 +345,7 @@ TEST_CASE("h264: a unit ends at the next timestamp when its marker is missing") 
 }
 
 TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards with their cause") {
-  si::buffer_pool<> pool{1, 128};
+  si::buffer_pool<> pool{pool_config(1, 128)};
   si::h264_depacketizer<> d{pool, cam};
   auto dc = *d.bind_consumer(viewer);
   bytes big(100, 0x01);
@@ -360,9 +361,9 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
       d.push({{slice.data(), slice.size()}, 3, 3, si::rtp_marker::set}).has_value());  // pool empty
   CHECK(streamiso_test::is_discard(dc.try_pop()));
   CHECK(d.last_discard().cause == si::au_discard_cause::pool_full);
-  CHECK(pool.release(cam, held->handle).has_value());
+  CHECK(pool_release(pool, cam, held->handle).has_value());
   // Queue: never drained.
-  si::buffer_pool<> many{64, 128};
+  si::buffer_pool<> many{pool_config(64, 128)};
   si::h264_depacketizer<> q{many, cam};
   auto qc = *q.bind_consumer(viewer);
   for (std::uint16_t i = 0; i < 40; ++i) {
@@ -377,7 +378,7 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
       ++gaps;
     } else {
       ++units;
-      CHECK(many.release(cam, r->handle).has_value());
+      CHECK(pool_release(many, cam, r->handle).has_value());
     }
   }
   CHECK(units == 16);
@@ -405,7 +406,7 @@ TEST_CASE(
 
 TEST_CASE("h264: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  si::buffer_pool<> pool{4, 8192};
+  si::buffer_pool<> pool{pool_config(4, 8192)};
   si::h264_depacketizer<> d{pool, cam};
   auto dc = *d.bind_consumer(viewer);
   bytes nal(3000, 0x5A);
@@ -430,7 +431,7 @@ TEST_CASE("h264: no allocation per packet after construction" *
     for (;;) {
       auto r = dc.try_pop();
       if (!r) break;
-      if (!r->discarded()) (void)pool.release(cam, r->handle);
+      if (!r->discarded()) (void)pool_release(pool, cam, r->handle);
     }
   }
   CHECK(probe.count() == 0);
@@ -470,7 +471,7 @@ TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is
 TEST_CASE(
     "F9 h264: create() refuses an unset owner and a parameter-set limit above 65536; the "
     "constructor throws") {
-  si::buffer_pool<> pool{2, 1024};
+  si::buffer_pool<> pool{pool_config(2, 1024)};
   CHECK(si::h264_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
   si::depacketizer_config cfg;
   cfg.max_parameter_set_bytes = 65'537;
@@ -491,7 +492,7 @@ TEST_CASE(
   auto first = c->try_pop();
   REQUIRE(streamiso_test::is_unit(first));
   CHECK(first->keyframe);
-  CHECK(pool.release(cam, first->handle).has_value());
+  CHECK(pool_release(pool, cam, first->handle).has_value());
   CHECK((*d)->push({{idr.data(), idr.size()}, 3, 10, si::rtp_marker::set}).has_value());
   auto second = c->try_pop();
   REQUIRE(streamiso_test::is_unit(second));
@@ -499,5 +500,5 @@ TEST_CASE(
   CHECK_FALSE(second->keyframe);
   CHECK_FALSE(second->parameter_sets_prepended);
   CHECK(streamiso_test::au_bytes(pool, *second, viewer) == annex_b({&idr}));
-  CHECK(pool.release(cam, second->handle).has_value());
+  CHECK(pool_release(pool, cam, second->handle).has_value());
 }

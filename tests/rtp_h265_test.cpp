@@ -9,6 +9,7 @@
 #include "alloc_counter.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h265_depacketizer.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -66,7 +67,7 @@ std::vector<bytes> fu(const bytes& nal, std::size_t piece) {
 }
 
 struct fixture {
-  si::buffer_pool<> pool{8, 4096};
+  si::buffer_pool<> pool{pool_config(8, 4096)};
   si::h265_depacketizer<> d{pool, cam};
   si::h265_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 65530;  // wraps during the tests
@@ -81,7 +82,7 @@ struct fixture {
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
     CHECK(pad);
-    CHECK(pool.release(cam, au->handle).has_value());
+    CHECK(pool_release(pool, cam, au->handle).has_value());
     return b;
   }
 };
@@ -214,7 +215,7 @@ TEST_CASE("h265: PACI and undefined types are ignored, not refused") {
 
 TEST_CASE("h265: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  si::buffer_pool<> pool{4, 8192};
+  si::buffer_pool<> pool{pool_config(4, 8192)};
   si::h265_depacketizer<> d{pool, cam};
   auto dc = *d.bind_consumer(viewer);
   bytes nal = nal_of(1, {});
@@ -233,7 +234,7 @@ TEST_CASE("h265: no allocation per packet after construction" *
                     si::rtp_marker_of(i + 1 == pieces.size())});
     }
     while (auto r = dc.try_pop()) {
-      if (!r->discarded()) (void)pool.release(cam, r->handle);
+      if (!r->discarded()) (void)pool_release(pool, cam, r->handle);
     }
   }
   CHECK(probe.count() == 0);
@@ -241,7 +242,7 @@ TEST_CASE("h265: no allocation per packet after construction" *
 }
 
 TEST_CASE("F1 h265: consumers are bound by the owner's requester only and go stale on rebind") {
-  si::buffer_pool<> pool{4, 4096};
+  si::buffer_pool<> pool{pool_config(4, 4096)};
   CHECK(si::h265_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
   auto d = si::h265_depacketizer<>::create(pool, cam);
   REQUIRE(d.has_value());

@@ -13,6 +13,7 @@
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
 #include "streamiso/rtx.hpp"
+#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -319,7 +320,7 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
 TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
-  si::buffer_pool<> pool(8, 2048);
+  si::buffer_pool<> pool(pool_config(8, 2048));
   si::h264_depacketizer<> depay(pool, cam_a);
   // One socket: A sends 1..5 (3 lost on the way); B, on the same port, sends its own 3.
   std::vector<bytes> wire;
@@ -349,11 +350,11 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
   REQUIRE(units.has_value());
   while (auto au = units->try_pop()) {
     if (au->discarded()) continue;
-    auto v = pool.read(au->handle, who);
+    auto v = pool_read(pool, au->handle, who);
     REQUIRE(v.has_value());
     for (std::size_t k = 4; k < v->size(); ++k) CHECK(v->data()[k] != 0xBB);
     delivered.push_back(au->timestamp);
-    CHECK(pool.release(cam_a, au->handle).has_value());
+    CHECK(pool_release(pool, cam_a, au->handle).has_value());
   }
   // The unit after the loss is discarded (its start may have been lost), B's never appears.
   CHECK(delivered == std::vector<std::uint32_t>{3000, 6000, 15000});

@@ -11,6 +11,7 @@
 #include "streamiso/rtp_depacketizer.hpp"
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
+#include "pool_calls.hpp"
 
 namespace streamiso_test {
 
@@ -81,7 +82,7 @@ bool is_discard(const R& r) {
 template <class Pool>
 bytes au_bytes(Pool& pool, const streamiso::access_unit& au, const streamiso::requester& who,
                bool* padding_zero = nullptr) {
-  auto v = pool.read(au.handle, who);
+  auto v = pool_read(pool, au.handle, who);
   if (!v) return {};
   bytes out(v->data(), v->data() + v->size());
   if (padding_zero != nullptr) {
@@ -130,7 +131,7 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   jc.initial_delay_us = 100'000;
   jc.max_packet_bytes = 1500;
   si::rtp_jitter_feed<> feed(cam, jc);
-  si::buffer_pool<> pool(32, 256 * 1024);
+  si::buffer_pool<> pool(pool_config(32, 256 * 1024));
   Depay<si::id128, si::exact_match> depay(pool, cam);
   auto consumer = *depay.bind_consumer(who);
   pipeline_output out;
@@ -147,7 +148,7 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
         u.random_access = au->random_access;
         u.prepended = au->parameter_sets_prepended;
         u.data = au_bytes(pool, *au, who, &u.padding_zero);
-        (void)pool.release(cam, au->handle);
+        (void)pool_release(pool, cam, au->handle);
         out.units.push_back(std::move(u));
       }
     }

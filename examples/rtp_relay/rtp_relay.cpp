@@ -142,7 +142,7 @@ struct viewer {
   int camera = -1;  // -1: a probing display
   std::string file;
   std::FILE* out = nullptr;
-  std::optional<si::broadcast_ring<si::pool_handle>::subscription> sub;
+  std::optional<si::broadcast_ring<si::pool_handle>::consumer> sub;
   bool done = false;
   std::uint64_t delivered = 0;
   std::uint64_t bytes = 0;
@@ -186,7 +186,7 @@ struct shared_world {
 class relay {
  public:
   relay(const char* mode, bool route_by_port, bool sends_feedback, std::size_t slots, shared_world& w, std::string dir)
-      : mode_(mode), route_by_port_(route_by_port), sends_feedback_(sends_feedback), world_(w), dir_(std::move(dir)), pool_(48 * slots, 96 * 1024),
+      : mode_(mode), route_by_port_(route_by_port), sends_feedback_(sends_feedback), world_(w), dir_(std::move(dir)), pool_(pool_config(slots)),
         slots_(slots) {}
 
   const char* mode() const { return mode_; }
@@ -244,7 +244,7 @@ class relay {
              codec_name(c.c);
     v.out = std::fopen((dir_ + "/" + v.file).c_str(), "wb");
     viewers_.push_back(std::move(v));
-    subscribe(viewers_.back());
+    bind(viewers_.back());
   }
 
   // The same camera, a new encoder session (new SSRC): a new epoch, same owner, same viewers.
@@ -332,14 +332,14 @@ class relay {
     }
   }
 
-  // Displays of every household probe every other household's slots: subscribe, latest
+  // Displays of every household probe every other household's slots: bind_consumer, latest
   // still, and the newest pool handle of that slot. All must be refused.
   void probe() {
     for (viewer& v : viewers_) {
       if (v.camera >= 0) {
         if (v.done) continue;
         // A viewer whose slot went to another household keeps asking for its camera.
-        if (!v.sub) subscribe(v);
+        if (!v.sub) bind(v);
         continue;
       }
       for (std::size_t s = 0; s < slots_.size(); ++s) {
@@ -349,14 +349,14 @@ class relay {
         if (c.household == v.household) continue;
         const si::requester who = requester_of(v.household, c);
         t_.probes += 3;
-        auto sub = st.ring->subscribe(who);
-        if (sub) ++t_.probes_served;  // a foreign subscription handed out is a failure already
+        auto sub = st.ring->bind_consumer(who);
+        if (sub) ++t_.probes_served;  // a foreign consumer handed out is a failure already
         else count(sub.reason());
         auto latest = st.ring->read_latest(who);
         if (latest) serve_probe(v, who, *latest);
         else if (!latest.refused_for(si::refusal::empty)) count(latest.reason());
         if (!st.published.empty()) {
-          auto view = pool_.read(st.published.back(), who);
+          auto view = view_as(who, st.published.back());
           if (view) {
             write(v, view->data(), view->size());
             ++t_.probes_served;
@@ -397,10 +397,27 @@ class relay {
  private:
   void count(si::refusal r) { ++t_.refusals[si::index_of(r)]; }
 
-  void subscribe(viewer& v) {
+  static si::buffer_pool_config pool_config(std::size_t slots) {
+    si::buffer_pool_config c;
+    c.buffer_count = 48 * slots;
+    c.buffer_size = 96 * 1024;
+    return c;
+  }
+  // The slot's owner gives a buffer back; refusals are counted by the pool.
+  void give_back(const slot_state& st, const si::pool_handle& h) {
+    if (auto w = pool_.bind_producer(st.own)) (void)w->release(h);
+  }
+  // A read as whichever household asks (viewers and probes alike).
+  si::result<si::buffer_pool<>::pinned_view> view_as(const si::requester& who, const si::pool_handle& h) {
+    auto c = pool_.bind_consumer(who);
+    if (!c) return si::refused{c.reason(), c.detail()};
+    return c->try_read(h);
+  }
+
+  void bind(viewer& v) {
     const camera& c = world_.cams[static_cast<std::size_t>(v.camera)];
     slot_state& st = slots_[static_cast<std::size_t>(c.slot)];
-    auto sub = st.ring->subscribe(requester_of(v.household, c));
+    auto sub = st.ring->bind_consumer(requester_of(v.household, c));
     if (sub) {
       v.sub.emplace(std::move(*sub));
     } else {
@@ -411,7 +428,7 @@ class relay {
 
   void serve_probe(viewer& v, const si::requester& who, const si::pool_handle& h) {
     ++t_.probes_served;  // the ring handed a foreign household a frame
-    auto view = pool_.read(h, who);
+    auto view = view_as(who, h);
     if (view) {
       write(v, view->data(), view->size());
       ++t_.probes_served;
@@ -461,18 +478,20 @@ class relay {
     // A picture that depends on a lost one is not decodable: wait for the next keyframe.
     if (st.waiting_keyframe && !au.keyframe) {
       ++t_.frames_skipped;
-      (void)pool_.release(st.own, au.handle);
+      give_back(st, au.handle);
       return;
     }
     st.waiting_keyframe = false;
-    if (!st.ring->try_publish(st.own, au.handle, au.keyframe)) {
-      (void)pool_.release(st.own, au.handle);
+    auto producer = st.ring->bind_producer(st.own);
+    if (!producer ||
+        !producer->try_push(au.handle, au.keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
+      give_back(st, au.handle);
       return;
     }
     ++t_.published;
     st.published.push_back(au.handle);
     if (st.published.size() > 16) {
-      (void)pool_.release(st.own, st.published.front());
+      give_back(st, st.published.front());
       st.published.pop_front();
     }
     const int origin = household_of_timestamp(st, au.timestamp);
@@ -480,20 +499,20 @@ class relay {
       if (v.camera < 0 || v.done || world_.cams[static_cast<std::size_t>(v.camera)].slot != s) continue;
       if (!v.sub) continue;
       for (;;) {
-        auto h = v.sub->try_read();
+        auto h = v.sub->try_pop();
         if (!h) {
           if (h.refused_for(si::refusal::empty)) break;
           count(h.reason());
           if (h.refused_for(si::refusal::stale_binding)) {
             v.sub.reset();
-            subscribe(v);  // refused when the slot went to another household
+            bind(v);  // refused (not_bound) when the slot went to another household
             if (!v.sub) v.done = true;
             break;
           }
           continue;
         }
         const camera& c = world_.cams[static_cast<std::size_t>(v.camera)];
-        auto view = pool_.read(*h, requester_of(v.household, c));
+        auto view = view_as(requester_of(v.household, c), *h);
         if (!view) {
           count(view.reason());
           continue;
@@ -552,7 +571,7 @@ class relay {
   }
 
   void release_all(slot_state& st) {
-    for (const auto& h : st.published) (void)pool_.release(st.own, h);
+    for (const auto& h : st.published) give_back(st, h);
     st.published.clear();
   }
 

@@ -4,7 +4,11 @@
 streamiso::pool_handle publish_one(streamiso::buffer_pool<>& pool);
 
 int main() {
-  streamiso::buffer_pool<> pool(4, 64);
+  streamiso::buffer_pool_config c;
+  c.buffer_count = 4;
+  c.buffer_size = 64;
+  streamiso::buffer_pool<> pool(c);
   const auto h = publish_one(pool);
-  return pool.read(h, streamiso::requester{1}) ? 0 : 1;
+  auto viewer = pool.bind_consumer(streamiso::requester{1});
+  return viewer && viewer->try_read(h) ? 0 : 1;
 }

@@ -3,7 +3,9 @@
 #include "streamiso/buffer_pool.hpp"
 
 streamiso::pool_handle publish_one(streamiso::buffer_pool<>& pool) {
-  auto w = pool.acquire(streamiso::owner{1});
+  auto producer = pool.bind_producer(streamiso::owner{1});
+  if (!producer) return {};
+  auto w = producer->try_acquire();
   if (!w) return {};
   const unsigned char b = 1;
   if (!w->append(&b, 1)) return {};

@@ -36,26 +36,35 @@ int close(cache_t* c, const session_t& s) { return outcome(c->close_session(s));
 
 ring_t* make_ring(void* storage, std::uint64_t owner) { return new (storage) ring_t(8, si::owner{owner}); }
 void destroy_ring(ring_t* r) { r->~ring_t(); }
-int subscribe(ring_t* r, std::uint64_t requester, sub_t* out) {
-  auto s = r->subscribe(si::requester{requester});
+int bind_consumer(ring_t* r, std::uint64_t requester, consumer_t* out) {
+  auto s = r->bind_consumer(si::requester{requester});
   if (!s) return code(s.reason());
-  new (out) sub_t(std::move(*s));
+  new (out) consumer_t(std::move(*s));
   return accepted;
 }
-int publish(ring_t* r, std::uint64_t owner, std::uint64_t frame) {
-  return outcome(r->try_publish(si::owner{owner}, frame));
+int push(ring_t* r, std::uint64_t owner, std::uint64_t frame) {
+  auto p = r->bind_producer(si::owner{owner});
+  if (!p) return code(p.reason());
+  return outcome(p->try_push(frame));
 }
-int read(sub_t* s, std::uint64_t* frame) {
-  auto f = s->try_read();
+int pop(consumer_t* s, std::uint64_t* frame) {
+  auto f = s->try_pop();
   if (!f) return code(f.reason());
   *frame = *f;
   return accepted;
 }
 
-pool_t* make_pool(void* storage) { return new (storage) pool_t(4, 64); }
+pool_t* make_pool(void* storage) {
+  si::buffer_pool_config c;
+  c.buffer_count = 4;
+  c.buffer_size = 64;
+  return new (storage) pool_t(c);
+}
 void destroy_pool(pool_t* p) { p->~pool_t(); }
 int pool_write(pool_t* p, std::uint64_t owner, unsigned char fill, si::pool_handle* out) {
-  auto w = p->acquire(si::owner{owner});
+  auto writer = p->bind_producer(si::owner{owner});
+  if (!writer) return code(writer.reason());
+  auto w = writer->try_acquire();
   if (!w) return code(w.reason());
   const std::vector<unsigned char> bytes(16, fill);
   if (!w->append(bytes.data(), bytes.size())) return code(si::refusal::oversized);
@@ -65,17 +74,21 @@ int pool_write(pool_t* p, std::uint64_t owner, unsigned char fill, si::pool_hand
   return accepted;
 }
 int pool_read(pool_t* p, const si::pool_handle& h, std::uint64_t requester, unsigned char* first) {
-  auto v = p->read(h, si::requester{requester});
+  auto reader = p->bind_consumer(si::requester{requester});
+  if (!reader) return code(reader.reason());
+  auto v = reader->try_read(h);
   if (!v) return code(v.reason());
   *first = v->data()[0];
   return accepted;
 }
 int pool_release(pool_t* p, std::uint64_t owner, const si::pool_handle& h) {
-  return outcome(p->release(si::owner{owner}, h));
+  auto writer = p->bind_producer(si::owner{owner});
+  if (!writer) return code(writer.reason());
+  return outcome(writer->release(h));
 }
 
 const api table{make_cache, destroy_cache, open,        get,          put,        close,
-                make_ring,  destroy_ring,  subscribe,   publish,      read,       make_pool,
+                make_ring,  destroy_ring,  bind_consumer, push,       pop,        make_pool,
                 destroy_pool, pool_write,  pool_read,   pool_release};
 }  // namespace
 

@@ -14,7 +14,7 @@ namespace si = streamiso;
 using cache_t = si::concurrent_session_cache<std::uint64_t, std::uint64_t>;
 using session_t = cache_t::session;
 using ring_t = si::broadcast_ring<std::uint64_t>;
-using sub_t = ring_t::subscription;
+using consumer_t = ring_t::consumer;
 using pool_t = si::buffer_pool<>;
 
 // Outcome of a call: 0 accepted, otherwise 1 + the refusal's index.
@@ -31,9 +31,9 @@ struct api {
 
   ring_t* (*make_ring)(void* storage, std::uint64_t owner);
   void (*destroy_ring)(ring_t*);
-  int (*subscribe)(ring_t*, std::uint64_t requester, sub_t* out);  // placement-new into out
-  int (*publish)(ring_t*, std::uint64_t owner, std::uint64_t frame);
-  int (*read)(sub_t*, std::uint64_t* frame);
+  int (*bind_consumer)(ring_t*, std::uint64_t requester, consumer_t* out);  // placement-new into out
+  int (*push)(ring_t*, std::uint64_t owner, std::uint64_t frame);  // through a fresh producer
+  int (*pop)(consumer_t*, std::uint64_t* frame);
 
   pool_t* (*make_pool)(void* storage);
   void (*destroy_pool)(pool_t*);

@@ -74,20 +74,20 @@ TEST_CASE("F10: a handle of plug-in A's pool is refused by plug-in B's pool, sam
   lib_b().destroy_pool(b);
 }
 
-TEST_CASE("F10: a ring re-created by plug-in B in plug-in A's ring storage refuses A's subscriptions") {
+TEST_CASE("F10: a ring re-created by plug-in B in plug-in A's ring storage refuses A's consumers") {
   storage<ring_t> slot;
-  storage<sub_t> sub_storage;
+  storage<consumer_t> sub_storage;
   ring_t* r = lib_a().make_ring(slot.get(), alice);
-  REQUIRE(lib_a().subscribe(r, alice, reinterpret_cast<sub_t*>(sub_storage.get())) == accepted);
-  sub_t* sub = std::launder(reinterpret_cast<sub_t*>(sub_storage.get()));
+  REQUIRE(lib_a().bind_consumer(r, alice, reinterpret_cast<consumer_t*>(sub_storage.get())) == accepted);
+  consumer_t* sub = std::launder(reinterpret_cast<consumer_t*>(sub_storage.get()));
   lib_a().destroy_ring(r);
   r = lib_b().make_ring(slot.get(), bob);
-  REQUIRE(lib_b().publish(r, bob, 0xB0B) == accepted);
+  REQUIRE(lib_b().push(r, bob, 0xB0B) == accepted);
   std::uint64_t frame = 0;
-  CHECK(lib_b().read(sub, &frame) == stale_binding);  // through B's code
-  CHECK(lib_a().read(sub, &frame) == stale_binding);  // and through A's
+  CHECK(lib_b().pop(sub, &frame) == stale_binding);  // through B's code
+  CHECK(lib_a().pop(sub, &frame) == stale_binding);  // and through A's
   CHECK(frame == 0);
-  sub->~sub_t();
+  sub->~consumer_t();
   lib_b().destroy_ring(r);
 }
 

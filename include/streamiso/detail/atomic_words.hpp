@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A trivially copyable value stored as relaxed atomic 64-bit words: the payload of a seqlock.
+// A trivially copyable value stored as relaxed atomic 64-bit words: the payload of a seqlock
+// (detail/seqlock.hpp holds the protocol).
 #ifndef STREAMISO_DETAIL_ATOMIC_WORDS_HPP
 #define STREAMISO_DETAIL_ATOMIC_WORDS_HPP
 
@@ -13,10 +14,6 @@
 
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
-
-// Defined only by streamiso's own tests, to put a component into states that are otherwise
-// reachable only through unlucky timing (a writer preempted mid-write). Never defined here.
-struct ring_test_access;
 
 // A seqlock reader copies while the writer may be storing. With plain memory that copy is a
 // data race (undefined behaviour in the C++ memory model, and ThreadSanitizer reports it even
@@ -57,45 +54,6 @@ class atomic_words {
 
  private:
   std::atomic<std::uint64_t> words_[word_count];
-};
-
-// A single-writer seqlock around one trivially copyable value. Readers never block the
-// writer; a reader that overlaps a write gets "no value" and decides itself whether to retry,
-// so callers stay wait-free.
-template <class T>
-class seqlocked {
- public:
-  seqlocked() noexcept = default;
-  explicit seqlocked(const T& v) noexcept { data_.store(v); }
-
-  // Single writer only.
-  void store(const T& v) noexcept {
-    const std::uint64_t s = seq_.load(std::memory_order_relaxed);  // relaxed: only we write seq_
-    seq_.store(s + 1, std::memory_order_relaxed);  // relaxed: ordered by the fence below
-    // release fence: a reader that sees any word stored below also sees the odd sequence
-    // above when it re-reads seq_ after its acquire fence in try_load().
-    std::atomic_thread_fence(std::memory_order_release);
-    data_.store(v);
-    seq_.store(s + 2, std::memory_order_release);  // release: pairs with try_load's acquire load
-  }
-
-  // True and fills `out` when the copy is consistent; false while a write overlaps.
-  [[nodiscard]] bool try_load(T& out) const noexcept {
-    const std::uint64_t s1 = seq_.load(std::memory_order_acquire);  // acquire: pairs with store()
-    if ((s1 & 1U) != 0) return false;
-    T copy = data_.load();
-    // acquire fence: orders the word loads before the re-read of seq_ (pairs with the release
-    // fence in store()).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq_.load(std::memory_order_relaxed) != s1) return false;  // relaxed: after the fence
-    out = copy;
-    return true;
-  }
-
- private:
-  friend struct ring_test_access;
-  std::atomic<std::uint64_t> seq_{0};
-  atomic_words<T> data_;
 };
 
 }  // namespace detail

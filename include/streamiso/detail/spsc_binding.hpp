@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "streamiso/config.hpp"
-#include "streamiso/detail/atomic_words.hpp"
+#include "streamiso/detail/seqlock.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/tag.hpp"

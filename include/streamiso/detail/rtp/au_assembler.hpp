@@ -238,7 +238,8 @@ class au_assembler {
   }
 
   bool open(const rtp_unit& u) noexcept {
-    auto b = pool_->acquire(owner_);
+    auto p = pool_->bind_producer(owner_);
+    auto b = p ? p->try_acquire() : result<writable>(refused{p.reason()});
     ts_ = u.timestamp;
     cur_ = access_unit{};
     cur_.timestamp = u.timestamp;
@@ -336,7 +337,7 @@ class au_assembler {
     cur_.size = size;
     cur_.marker = marker;
     if (q_.full()) {
-      (void)pool_->release(owner_, *h);
+      if (auto p = pool_->bind_producer(owner_)) (void)p->release(*h);
       record_discard(au_discard_cause::queue_full, cur_.packets);
       return;
     }
@@ -361,7 +362,9 @@ class au_assembler {
   }
 
   void drop_queue() noexcept {
-    q_.drain([this](const pool_handle& h) { (void)pool_->release(owner_, h); });
+    q_.drain([this](const pool_handle& h) {
+      if (auto p = pool_->bind_producer(owner_)) (void)p->release(h);
+    });
   }
 
   using writable = typename pool_type::writable_buffer;
