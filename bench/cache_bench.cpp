@@ -111,7 +111,7 @@ struct streamiso_impl_of {
     si::session_cache_config c;
     c.max_entries = cache_entries;
     c.max_sessions = 8;
-    c.max_tenants = 4;
+    c.max_owners = 4;
     return c;
   }
   cache_t cache{config()};

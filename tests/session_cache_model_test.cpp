@@ -99,7 +99,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
   std::vector<session> stale;  // closed or cut off: kept for late reads and writes
   std::uint64_t seq = 0;
 
-  auto tenant_of = [](const session& s) { return s.tenant().id().lo; };
+  auto tenant_of = [](const session& s) { return s.owner().id().lo; };
   auto open = [&](std::uint64_t tenant) {
     auto r = cache.open_session(si::owner{tenant});
     REQUIRE(r.has_value());
@@ -125,7 +125,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
       open(1 + rng.below(tenants));
     } else if (dice < 23) {  // a household revokes everything
       const std::uint64_t t = 1 + rng.below(tenants);
-      cache.invalidate_tenant(si::owner{t});
+      cache.invalidate_owner(si::owner{t});
       m.drop_tenant(t);
       for (std::size_t i = live.size(); i > 0; --i) {
         if (tenant_of(live[i - 1]) == t) retire(i - 1);
@@ -138,7 +138,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
     } else {
       const session s = use_stale ? stale[rng.below(stale.size())] : live[rng.below(live.size())];
       const std::uint64_t key = rng.below(keys);
-      const auto scope = rng.chance(25) ? si::cache_scope::tenant : si::cache_scope::session;
+      const auto scope = rng.chance(25) ? si::cache_scope::owner : si::cache_scope::session;
       const auto mk = model::key_of(key, scope, tenant_of(s), s.id());
       const std::int64_t now = clock.now().time_since_epoch().count();
       if (dice < 450) {  // put
@@ -166,7 +166,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
           ++totals.hits;
           const stamp& got = **r;
           const bool own = got.tenant == tenant_of(s) && got.key == key &&
-                           (scope == si::cache_scope::tenant || got.session == s.id());
+                           (scope == si::cache_scope::owner || got.session == s.id());
           totals.cross_session += own ? 0U : 1U;
           REQUIRE(own);
           REQUIRE(it != m.entries.end());
@@ -200,9 +200,9 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
 si::session_cache_config config(std::size_t entries, std::size_t tenant_quota) {
   si::session_cache_config c;
   c.max_entries = entries;
-  c.tenant_max_entries = tenant_quota;
+  c.owner_max_entries = tenant_quota;
   c.max_sessions = 128;
-  c.max_tenants = 16;
+  c.max_owners = 16;
   return c;
 }
 
@@ -251,20 +251,20 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
     } else {
       const session s = live[rng.below(live.size())];
       const std::uint64_t key = 16 * rng.below(6) + rng.below(4);  // 6 keys per chain
-      const auto scope = rng.chance(25) ? si::cache_scope::tenant : si::cache_scope::session;
-      const auto mk = std::make_tuple(key, static_cast<int>(scope), s.tenant().id().lo,
+      const auto scope = rng.chance(25) ? si::cache_scope::owner : si::cache_scope::session;
+      const auto mk = std::make_tuple(key, static_cast<int>(scope), s.owner().id().lo,
                                       scope == si::cache_scope::session ? s.id() : 0);
       if (dice < 60) {
         const auto ttl = rng.chance(40) ? typename Cache::duration{std::chrono::milliseconds(1 + rng.below(50))}
                                         : Cache::duration::max();
         ++seq;
-        REQUIRE(c.put(s, key, stamp{s.id(), s.tenant().id().lo, key, seq}, {scope, ttl}));
+        REQUIRE(c.put(s, key, stamp{s.id(), s.owner().id().lo, key, seq}, {scope, ttl}));
         latest[mk] = seq;
       } else {
         auto r = c.get(s, key, scope);
         if (r.has_value()) {
           REQUIRE((*r)->key == key);
-          REQUIRE((*r)->tenant == s.tenant().id().lo);
+          REQUIRE((*r)->tenant == s.owner().id().lo);
           REQUIRE((*r)->seq == latest[mk]);
           if (pinned.size() < 48 && rng.chance(95)) pinned.push_back(*r);
         }
@@ -274,7 +274,7 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
       const si::session_cache_stats st = c.stats();
       std::uint64_t entries = 0, bytes = 0;
       for (const auto& a : anchor) {
-        const auto u = c.tenant_usage(a);
+        const auto u = c.usage(a);
         entries += u.entries;
         bytes += u.bytes;
       }
@@ -292,9 +292,9 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
 si::session_cache_config heap_config(std::size_t entries, std::size_t quota, std::size_t shards) {
   si::session_cache_config c;
   c.max_entries = entries;
-  c.tenant_max_entries = quota;
+  c.owner_max_entries = quota;
   c.max_sessions = 64;
-  c.max_tenants = 8;
+  c.max_owners = 8;
   c.shards = shards;
   return c;
 }

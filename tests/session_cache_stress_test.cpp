@@ -1,7 +1,7 @@
 // Concurrent session-bound cache under races: getters and putters on many sessions while a
 // closer closes, reopens and invalidates them (a reconnect storm). Checks, on every delivery,
 // the owner stamp, and that nothing of a session is delivered or stored once close_session
-// (or invalidate_tenant) has returned. Runs under ThreadSanitizer in the tsan preset.
+// (or invalidate_owner) has returned. Runs under ThreadSanitizer in the tsan preset.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -131,7 +131,7 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
     if (rng.chance(10)) {
       // A household revokes everything at once: all its seats are cut off in one call.
       const std::uint64_t t = 1 + rng.below(tenants);
-      cache.invalidate_tenant(si::owner{t});
+      cache.invalidate_owner(si::owner{t});
       for (seat& place : st.table) {
         std::optional<session_t> old;
         std::size_t serial = 0;
@@ -141,7 +141,7 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
           serial = place.serial;
         }
         if (old->tenant().id().lo != t) continue;
-        // release pairs with the workers' acquire load: invalidate_tenant has returned.
+        // release pairs with the workers' acquire load: invalidate_owner has returned.
         st.closed[serial].store(true, std::memory_order_release);
         REQUIRE(cache.close_session(*old));  // frees the slot; the session was already dead
         rebind(place, t);
@@ -170,7 +170,7 @@ TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stor
   si::session_cache_config cfg;
   cfg.max_entries = 1024;  // smaller than the working set: evictions race too
   cfg.max_sessions = 64;
-  cfg.max_tenants = 8;
+  cfg.max_owners = 8;
   cfg.shards = 8;
   cache_t cache{cfg};
   const std::uint64_t rounds = streamiso_test::scaled(40'000, 10'000);
@@ -296,7 +296,7 @@ TEST_CASE("F1 F3: handles pinned and released on other threads while puts recycl
   si::session_cache_config cfg;
   cfg.max_entries = 64;  // a small pool (32 + 1 + 1 nodes per shard): pinning exhausts it
   cfg.max_sessions = 4;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cfg.shards = 2;
   pool_race st;
   st.cache = std::make_unique<frame_cache_t>(cfg);
