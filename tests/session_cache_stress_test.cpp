@@ -76,7 +76,7 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
       // if we see true, the close happens-before the call below.
       const bool closed_before = st.closed[serial].load(std::memory_order_acquire);
       if (rng.chance(30)) {
-        auto r = cache.put(*s, key, stamp{s->id(), s->tenant().id().lo, key});
+        auto r = cache.put(*s, key, stamp{s->id(), s->owner().id().lo, key});
         if (r.has_value()) {
           late_puts += closed_before ? 1U : 0U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
@@ -90,7 +90,7 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
           ++hits;
           late_hits += closed_before ? 1U : 0U;
           const stamp& got = **r;
-          cross += (got.session == s->id() && got.tenant == s->tenant().id().lo && got.key == key)
+          cross += (got.session == s->id() && got.tenant == s->owner().id().lo && got.key == key)
                        ? 0U
                        : 1U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
@@ -140,7 +140,7 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
           old = place.s;
           serial = place.serial;
         }
-        if (old->tenant().id().lo != t) continue;
+        if (old->owner().id().lo != t) continue;
         // release pairs with the workers' acquire load: invalidate_owner has returned.
         st.closed[serial].store(true, std::memory_order_release);
         REQUIRE(cache.close_session(*old));  // frees the slot; the session was already dead

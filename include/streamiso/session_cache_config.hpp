@@ -16,7 +16,15 @@ STREAMISO_BEGIN_NAMESPACE
 
 // Where an entry lives. Session scope (the default): only the session that wrote it reads it.
 // Owner scope: every live session of the same owner (household) reads it, never another's.
+// (g++ before 13 takes a scoped enumerator for a shadow of streamiso::owner; it is not one.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 enum class cache_scope : std::uint8_t { session, owner };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 struct session_cache_config {
   std::size_t max_entries = 1024;
