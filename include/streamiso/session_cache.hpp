@@ -1,48 +1,25 @@
 // SPDX-License-Identifier: MIT
 // Session-bound cache: every entry belongs to the session (or, explicitly, its owner) that
-// wrote it, and is served to no one else.
+// wrote it, and is served to no one else. Design, invariants and proofs: docs/cache.md.
 //
-// Design (long form in docs/cache.md):
 // - Sessions are issued by the cache (open_session) and cannot be forged. close_session and
 //   invalidate_owner are one atomic store each (O(1)); the entries they kill are unreadable
-//   at once and their memory is reclaimed lazily (by the next lookup or put that meets them
-//   under their key, or by the SIEVE hand, which they never escape since they are never hit).
-// - An entry's identity is (key, scope, owner). Two sessions putting one key hold two
-//   entries; a put never replaces another owner's entry, a get never serves one. Meeting a
-//   foreign entry under the requested key is counted as owner_mismatch; it is never a hit.
-// - Bounded by entries and by bytes (SizeOf), with per-owner quotas that follow the household
-//   (not a recycled record): an owner over its quota evicts its own entries (SIEVE over its own
-//   queue) before it may insert. Entries of dead households are evicted before live ones.
-// - Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue, one visited bit per entry, a
-//   hand that clears bits until it meets an unvisited entry. A hit only sets a bit.
-// - Each entry is one node holding what a hit reads (key, owner stamp, chain link, value; one
-//   64-byte line for small keys and values) plus a links record (queue links, hash, size,
-//   expiry, slots) in an array beside the pool (a heap-fallback node carries its own). A hit
-//   reads the record only for an entry with a TTL (its expiry). Nodes come from a
-//   pool per shard (max_entries nodes plus a few spares); buckets, pools and records of all
-//   shards are one allocation made with the cache, offered to the configured memory advice (huge pages); an evicted
-//   node's slot is reused by a later put once no handle refers to it. get hands out a
-//   one-pointer handle into the node; after construction get, put, erase, refusals and eviction
-//   allocate nothing (unless copying the Key allocates, or handles pin more evicted nodes
-//   than the pool has spares: then put allocates that node, counted in stats().heap_nodes).
-//   A handle may outlive eviction, close and the cache itself.
-// - TTL per entry, measured by an injected Clock (tests use manual_clock and never sleep).
+//   at once and reclaimed lazily (by a lookup, put or erase that meets them, or by eviction,
+//   which takes dead households' entries before any live one).
+// - An entry's identity is (key, scope, owner). A put never replaces another owner's entry,
+//   a get never serves one; meeting a foreign entry under the key is counted owner_mismatch.
+// - Bounded by entries and bytes (SizeOf), with per-owner quotas; SIEVE eviction.
+// - After construction get, put, erase, visit, refusals and eviction allocate nothing (unless
+//   copying the Key allocates, or handles pin every spare node: stats().heap_nodes).
+//   A value handle may outlive eviction, close and the cache itself.
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
 //
-// Thread safety:
-// - session_cache: none; one thread at a time (or external locking).
-// - concurrent_session_cache: every member function may be called from any thread. Entries
-//   are spread over shards by key hash; each shard has a short spin lock (critical sections
-//   are tens of nanoseconds). Sessions and owner records live in one registry (a std::mutex for
-//   open/close/invalidate) whose liveness words are atomics that get and put read without it.
-//
-// Linearizability rule (concurrent form): once close_session(s) has returned, no get that
-// starts afterwards (in happens-before order) returns an entry of s, and no put for s that
-// starts afterwards stores anything. The same holds for invalidate_owner(o) and every
-// session and owner-scope entry of o. A get or put concurrent with the close may take effect
-// before it (it is linearized at its liveness check); an entry such a put stores is dead on
-// arrival and never served.
+// Thread safety: session_cache, one thread at a time; concurrent_session_cache, any member
+// from any thread (a spin lock per shard; open/close/invalidate under one mutex; liveness
+// read lock-free). Linearizability: once close_session(s) has returned, no get that starts
+// afterwards returns an entry of s and no put for s that starts afterwards stores anything;
+// likewise invalidate_owner(o) for every session and owner-scope entry of o.
 #ifndef STREAMISO_SESSION_CACHE_HPP
 #define STREAMISO_SESSION_CACHE_HPP
 
@@ -64,6 +41,7 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/cache_arena.hpp"
 #include "streamiso/detail/cache_budget.hpp"
+#include "streamiso/detail/cache_layout.hpp"
 #include "streamiso/detail/cache_shard.hpp"
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
@@ -102,6 +80,7 @@ class basic_session_cache {
   using registry_lock = std::conditional_t<concurrent, std::mutex, detail::no_lock>;
   using registry_type = detail::session_registry<Id, registry_lock>;
   using shard_type = detail::cache_shard<Key, Value, Id, Hash, Clock, Match, registry_lock>;
+  using layout_type = detail::cache_layout<shard_type, concurrent>;
   static_assert(std::is_move_constructible<Value>::value, "Value is moved into its entry");
   static_assert(std::is_copy_constructible<Key>::value, "Key is copied into its entry");
 
@@ -139,7 +118,7 @@ class basic_session_cache {
   [[nodiscard]] static result<std::unique_ptr<basic_session_cache>> create(
       const session_cache_config& config, Clock clock = Clock{}, Hash hash = Hash{},
       SizeOf size_of = SizeOf{}, Match match = Match{}) noexcept {
-    if (const config_check c = check(config); c.why != refusal::empty) return refused{c.why};
+    if (const auto c = layout_type::check(config); c.why != refusal::empty) return refused{c.why};
 #if STREAMISO_HAS_EXCEPTIONS
     try {
 #endif
@@ -287,20 +266,6 @@ class basic_session_cache {
     shard_type core;
   };
 
-  // What a configuration asks for, derived once: shard count, per-shard limits, arena plan.
-  struct layout {
-    std::size_t shards = 1;
-    std::size_t owner_entries = 0;
-    std::size_t owner_bytes = 0;
-    detail::shard_limits limits{};
-    detail::cache_arena::plan arena;
-  };
-
-  struct config_check {
-    refusal why;  // refusal::empty when the configuration is good
-    const char* message;
-  };
-
   // The constructor proper; `config` is valid. Leaves arena_ null when the arena's block
   // cannot be had (the caller throws, aborts or refuses).
   basic_session_cache(const session_cache_config& config, Clock clock, Hash hash, SizeOf size_of,
@@ -309,7 +274,7 @@ class basic_session_cache {
         clock_(std::move(clock)),
         hash_(std::move(hash)),
         size_of_(std::move(size_of)) {
-    const layout l = layout_of(config);
+    const layout_type l = layout_type::of(config);
     const std::size_t n = l.shards;
     shard_mask_ = n - 1;
     max_value_bytes_ = config.max_value_bytes == 0 ? std::max<std::size_t>(config.max_bytes / 8, 1)
@@ -395,63 +360,9 @@ class basic_session_cache {
   }
 
   static const session_cache_config& validated(const session_cache_config& c) {
-    if (const config_check k = check(c); k.why != refusal::empty) STREAMISO_BAD_CONFIG(k.message);
+    if (const auto k = layout_type::check(c); k.why != refusal::empty) STREAMISO_BAD_CONFIG(k.message);
     return c;
   }
-
-  // Every rule a configuration must meet, with the refusal create() gives when it does not.
-  static config_check check(const session_cache_config& c) noexcept {
-    if (c.max_entries == 0 || c.max_bytes == 0) {
-      return {refusal::malformed, "session cache: max_entries and max_bytes must be > 0"};
-    }
-    if (c.max_sessions == 0 || c.max_owners == 0) {
-      return {refusal::malformed, "session cache: max_sessions and max_owners must be > 0"};
-    }
-    // Sessions and owner records are tables made with the cache (tens of bytes each).
-    if (c.max_sessions > max_registry_slots || c.max_owners > max_registry_slots) {
-      return {refusal::oversized, "session cache: more than 2^20 sessions or owners"};
-    }
-    if (c.max_entries >= std::numeric_limits<std::uint32_t>::max()) {
-      return {refusal::oversized, "session cache: max_entries too large"};
-    }
-    // shard_of() picks a shard with 24 hash bits, and every shard holds at least one entry.
-    if (concurrent && (c.shards > (std::size_t{1} << 24) || c.shards > c.max_entries)) {
-      return {refusal::oversized, "session cache: more shards than entries or hash bits"};
-    }
-    if (!layout_of(c).arena.fits()) {
-      return {refusal::oversized, "session cache: arrays larger than the address space"};
-    }
-    return {refusal::empty, nullptr};
-  }
-
-  static layout layout_of(const session_cache_config& c) noexcept {
-    layout l;
-    l.shards = shard_count(c);
-    l.owner_entries = c.owner_max_entries == 0 ? c.max_entries : c.owner_max_entries;
-    l.owner_bytes = c.owner_max_bytes == 0 ? c.max_bytes : c.owner_max_bytes;
-    constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
-    l.limits = l.shards > 1
-                   ? detail::shard_limits{per_shard(c.max_entries, l.shards), unbounded, unbounded, unbounded}
-                   : detail::shard_limits{c.max_entries, c.max_bytes, l.owner_entries, l.owner_bytes};
-    for (std::size_t i = 0; i < l.shards; ++i) shard_type::plan_arena(l.arena, l.limits);
-    return l;
-  }
-
-  static std::size_t shard_count(const session_cache_config& c) noexcept {
-    if (!concurrent) return 1;
-    // Enough shards that two threads rarely meet on one lock, few enough that each shard
-    // keeps a meaningful SIEVE queue (at least 64 slots).
-    std::size_t n = c.shards != 0 ? c.shards : 64;
-    n = detail::round_up_pow2(n);
-    while (n > 1 && c.max_entries / n < 64 && c.shards == 0) n >>= 1U;
-    return n;
-  }
-
-  static std::size_t per_shard(std::size_t total, std::size_t n) noexcept {
-    return total / n + (total % n != 0 ? 1 : 0);
-  }
-
-  static constexpr std::size_t max_registry_slots = std::size_t{1} << 20;
 
   [[nodiscard]] std::uint64_t hash_of(const Key& key) const noexcept {
     return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));

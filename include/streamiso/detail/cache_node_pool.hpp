@@ -234,6 +234,57 @@ class node_pool {
   free_slot* free_ = nullptr;
 };
 
+// A shard's share of its node pool, and where its nodes come from: a pooled slot, else (every
+// slot pinned by handles) a heap node. Closes the pool when the shard goes (the pool itself
+// goes when its last pinned node does).
+template <class Node>
+class node_source {
+ public:
+  node_source(std::size_t slots, cache_arena& arena) : pool_(new node_pool<Node>(slots, arena)) {}
+  node_source(const node_source&) = delete;
+  node_source& operator=(const node_source&) = delete;
+  ~node_source() { pool_->close(); }
+  node_pool<Node>* operator->() const noexcept { return pool_; }
+
+#if STREAMISO_HAS_EXCEPTIONS
+  // A node built from (key, value); null when no memory can be had or the value's move or the
+  // key's copy throws bad_alloc. Other exceptions propagate, with the slot given back.
+  // `heap_nodes` counts the heap fallbacks.
+  template <class Key, class Value>
+  [[nodiscard]] Node* make(const Key& key, Value&& value, std::uint64_t& heap_nodes) {
+    void* slot = pool_->take();
+    try {
+      if (slot == nullptr) return make_heap(key, std::move(value), heap_nodes);
+      return ::new (slot) Node(key, std::move(value));
+    } catch (const std::bad_alloc&) {
+      if (slot != nullptr) pool_->untake(slot);
+      return nullptr;
+    } catch (...) {
+      if (slot != nullptr) pool_->untake(slot);
+      throw;
+    }
+  }
+#else
+  // As above; built without exceptions, a Key or Value constructor cannot fail by throwing.
+  template <class Key, class Value>
+  [[nodiscard]] Node* make(const Key& key, Value&& value, std::uint64_t& heap_nodes) noexcept {
+    void* slot = pool_->take();
+    if (slot == nullptr) return make_heap(key, std::move(value), heap_nodes);
+    return ::new (slot) Node(key, std::move(value));
+  }
+#endif
+
+ private:
+  template <class Key, class Value>
+  static Node* make_heap(const Key& key, Value&& value, std::uint64_t& heap_nodes) {
+    Node* n = node_pool<Node>::make_heap(key, std::move(value));
+    if (n != nullptr) ++heap_nodes;
+    return n;
+  }
+
+  node_pool<Node>* pool_;
+};
+
 }  // namespace detail
 STREAMISO_END_NAMESPACE
 

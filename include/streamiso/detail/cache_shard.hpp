@@ -13,11 +13,11 @@
 #include "streamiso/detail/cache_arena.hpp"
 #include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/cache_households.hpp"
+#include "streamiso/detail/cache_index.hpp"
 #include "streamiso/detail/cache_links.hpp"
 #include "streamiso/detail/cache_node.hpp"
 #include "streamiso/detail/cache_node_pool.hpp"
 #include "streamiso/detail/cache_value_handle.hpp"
-#include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -53,11 +53,12 @@ class cache_shard {
   using node = cache_node<Key, Value, Id, time_point>;
   using links = typename node::links_type;
   using value_handle = cache_value_handle<node, Value>;
+  using index_type = cache_index<node>;
 
   // Adds this shard's arrays to its cache's arena plan, in the order the constructor carves
   // them: buckets, pool slots, links records.
   static void plan_arena(cache_arena::plan& p, const shard_limits& limits) noexcept {
-    p.add(bucket_count(limits), sizeof(node*), alignof(node*));
+    index_type::plan(p, limits.max_entries);
     const std::size_t slots = pool_slots(limits.max_entries);
     p.add(slots, node_pool<node>::slot_size, node_pool<node>::slot_align);
     p.add(slots, sizeof(links), alignof(links));
@@ -77,8 +78,7 @@ class cache_shard {
         reg_(&reg),
         clock_(&clock),
         match_(match),
-        buckets_(arena.carve_array<node*>(bucket_count(limits))),
-        bucket_mask_(bucket_count(limits) - 1),
+        index_(arena, limits.max_entries),
         pool_(pool_slots(limits.max_entries), arena),
         links_(arena.carve_array<links>(pool_->capacity()), pool_->base(), pool_->capacity()),
         households_(reg.max_tenants(), links_) {}
@@ -113,8 +113,8 @@ class cache_shard {
     if (STREAMISO_UNLIKELY(!reg_->is_live(s))) {
       return {nullptr, reg_->counters().record(refusal::stale_binding).reason};
     }
-    const std::uint8_t fp = fingerprint_of(h);
-    node*& head = buckets_[bucket_of(h)];
+    const std::uint8_t fp = index_type::fingerprint_of(h);
+    node*& head = index_.head(h);
     node** link = &head;
     node* n = head;
     while (n != nullptr && (n->fingerprint != fp || !(n->key == key))) {
@@ -139,15 +139,7 @@ class cache_shard {
     return find_slow(s, key, h, scope);
   }
 
-  // Starts loading h's bucket while the caller takes the shard lock. A prefetch is not an
-  // access, and the bucket array itself never moves after construction: safe without the lock.
-  void prefetch(std::uint64_t h) const noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(&buckets_[bucket_of(h)]);
-#else
-    static_cast<void>(h);
-#endif
-  }
+  void prefetch(std::uint64_t h) const noexcept { index_.prefetch(h); }
 
   // Stores value as s's entry for (key, scope). The node is made before anything is replaced
   // or evicted, so a failure to make it (`full`, or an exception from copying the key or
@@ -155,7 +147,7 @@ class cache_shard {
   [[nodiscard]] status put(const session& s, const Key& key, Value&& value, std::uint64_t h,
                            std::size_t bytes, time_point expires, cache_scope scope) {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
-    node* n = make_node(key, std::move(value));
+    node* n = pool_.make(key, std::move(value), stats_.heap_nodes);
     if (n == nullptr) return reg_->counters().record(refusal::full);
     stamp(*n, s, h, bytes, expires, scope);
 #if STREAMISO_HAS_EXCEPTIONS
@@ -197,9 +189,9 @@ class cache_shard {
                              cache_scope scope) noexcept {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
     bool foreign = false;
-    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
+    for (node** link = &index_.head(h); *link != nullptr;) {
       node* n = *link;
-      if (n->fingerprint != fingerprint_of(h) || !(n->key == key)) {
+      if (n->fingerprint != index_type::fingerprint_of(h) || !(n->key == key)) {
         link = &n->hnext;
       } else if (is_mine(*n, s, scope)) {
         *link = n->hnext;
@@ -255,20 +247,6 @@ class cache_shard {
   }
 
  private:
-  // The shard's share of its node pool: closes it (the pool goes when its last pinned node
-  // does) when the shard goes.
-  class pool_share {
-   public:
-    pool_share(std::size_t slots, cache_arena& arena) : p_(new node_pool<node>(slots, arena)) {}
-    pool_share(const pool_share&) = delete;
-    pool_share& operator=(const pool_share&) = delete;
-    ~pool_share() { p_->close(); }
-    node_pool<node>* operator->() const noexcept { return p_; }
-
-   private:
-    node_pool<node>* p_;
-  };
-
   sieve_queue<node> shard_queue() noexcept {
     return sieve_queue<node>{head_, tail_, hand_, &links::prev, &links::next};
   }
@@ -283,7 +261,7 @@ class cache_shard {
              cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
-    n.fingerprint = fingerprint_of(h);
+    n.fingerprint = index_type::fingerprint_of(h);
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.owner();
@@ -299,7 +277,7 @@ class cache_shard {
   // Before n (s's new entry) is linked: drops s's own entry under n's key and scope, and the
   // dead entries met under the key.
   void replace_own(const session& s, node* n, std::uint64_t h) {
-    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
+    for (node** link = &index_.head(h); *link != nullptr;) {
       node* e = *link;
       if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
         link = &e->hnext;
@@ -330,9 +308,9 @@ class cache_shard {
   STREAMISO_NOINLINE lookup find_slow(const session& s, const Key& key, std::uint64_t h,
                                       cache_scope scope) noexcept {
     bool foreign = false;
-    for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
+    for (node** link = &index_.head(h); *link != nullptr;) {
       node* n = *link;
-      if (n->fingerprint != fingerprint_of(h) || !(n->key == key)) {
+      if (n->fingerprint != index_type::fingerprint_of(h) || !(n->key == key)) {
         link = &n->hnext;
         continue;
       }
@@ -358,58 +336,10 @@ class cache_shard {
     return {nullptr, refusal::empty};
   }
 
-  // One bucket per entry of capacity, rounded up (load 0.5-1): with hits moving their entry to
-  // the front of its chain, a smaller array costs less than longer chains.
-  static std::size_t bucket_count(const shard_limits& limits) noexcept {
-    return round_up_pow2(limits.max_entries);
-  }
-
   // Slots for a full shard, plus one so that a put can make its node before it evicts, plus a
   // few for nodes pinned by handles after eviction (beyond them, put allocates; see node_pool).
   static std::size_t pool_slots(std::size_t max_entries) noexcept {
     return max_entries + 1 + max_entries / 32;
-  }
-
-#if STREAMISO_HAS_EXCEPTIONS
-  // A pooled node, else (every slot pinned by handles) a heap node; null when neither can be
-  // had or the value's move or key's copy throws bad_alloc. Other exceptions propagate, with
-  // the slot given back.
-  [[nodiscard]] node* make_node(const Key& key, Value&& value) {
-    void* slot = pool_->take();
-    try {
-      if (slot == nullptr) return make_heap_node(key, std::move(value));
-      return ::new (slot) node(key, std::move(value));
-    } catch (const std::bad_alloc&) {
-      if (slot != nullptr) pool_->untake(slot);
-      return nullptr;
-    } catch (...) {
-      if (slot != nullptr) pool_->untake(slot);
-      throw;
-    }
-  }
-#else
-  // As above; without exceptions, constructing a Key or Value cannot fail by throwing.
-  [[nodiscard]] node* make_node(const Key& key, Value&& value) noexcept {
-    void* slot = pool_->take();
-    if (slot == nullptr) return make_heap_node(key, std::move(value));
-    return ::new (slot) node(key, std::move(value));
-  }
-#endif
-
-  [[nodiscard]] node* make_heap_node(const Key& key, Value&& value) {
-    node* n = node_pool<node>::make_heap(key, std::move(value));
-    if (n != nullptr) ++stats_.heap_nodes;
-    return n;
-  }
-
-  // Bits of the mixed hash that neither the shard (bits 40 and up) nor, in shards of up to
-  // 2^32 buckets, the bucket uses: nodes sharing a bucket differ there.
-  static std::uint8_t fingerprint_of(std::uint64_t h) noexcept {
-    return static_cast<std::uint8_t>(h >> 32);
-  }
-
-  [[nodiscard]] std::size_t bucket_of(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>(h) & bucket_mask_;
   }
 
   // The owner check. The record generation names the owner record and its epoch; the owner
@@ -449,7 +379,7 @@ class cache_shard {
     } else {
       ++stats_.evictions;
     }
-    unchain(n);
+    index_.unchain(n, links_.of(n).hash);
     drop(n);
   }
 
@@ -467,17 +397,8 @@ class cache_shard {
     links_.close(slot);
   }
 
-  // Precondition: n is chained (every node the shard holds is).
-  void unchain(node* n) noexcept {
-    node** link = &buckets_[bucket_of(links_.of(n).hash)];
-    while (*link != n) link = &(*link)->hnext;
-    *link = n->hnext;
-  }
-
   void insert(node* n, std::uint64_t h) noexcept {
-    node*& bucket = buckets_[bucket_of(h)];
-    n->hnext = bucket;
-    bucket = n;
+    index_.push_front(n, h);
     links& l = links_.of(n);
     links_.link_front(shard_queue(), n, l);
     // put adopted the record for n's household, unless that household has died meanwhile.
@@ -493,9 +414,8 @@ class cache_shard {
   registry_type* reg_;
   const Clock* clock_;
   Match match_;
-  node** buckets_;           // in the arena: bucket_mask_ + 1 chain heads
-  std::size_t bucket_mask_;  // buckets - 1 (a power of two)
-  pool_share pool_;
+  index_type index_;
+  node_source<node> pool_;
   cache_links<node> links_;  // records in the arena, parallel to the pool's slots
   cache_households<node> households_;
   node* head_ = nullptr;
