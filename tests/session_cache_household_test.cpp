@@ -49,7 +49,7 @@ bool holds(Cache& c, const session_of<Cache>& s, std::uint64_t key, std::uint64_
 
 // ---- issue 12 item 5: accounting follows the household -------------------------------------
 
-TEST_CASE_TEMPLATE("F1: a recycled tenant record reports and charges only its new household's usage",
+TEST_CASE_TEMPLATE("F1: a recycled owner record reports and charges only its new household's usage",
                    Cache, single_t, sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 256;
@@ -225,7 +225,7 @@ TEST_CASE("F9: the per-value maximum is settable, and a refusal loses nothing") 
   CHECK(c.stats().bytes == 20 * mib + 600 * kib);
 }
 
-TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards") {
+TEST_CASE("F1: an owner quota holds for the household as a whole, across shards") {
   si::session_cache_config cfg;
   cfg.max_entries = 4096;
   cfg.shards = 64;

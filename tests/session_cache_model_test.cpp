@@ -324,12 +324,12 @@ TEST_CASE("F1 F2 F4 F5: model test of the sharded form, single thread: zero cros
   CHECK(cache.stats().evictions > ops / 3000);
 }
 
-TEST_CASE("F1 F3: heap nodes in tenant queues, with TTL, closes and pinned handles, keep owners and accounting") {
+TEST_CASE("F1 F3: heap nodes in owner queues, with TTL, closes and pinned handles, keep owners and accounting") {
   cache_of<si::session_cache> c{heap_config(16, 4, 1)};
   run_heap_fallback(c, streamiso_test::scaled(200'000), 0xABCD);
 }
 
-TEST_CASE("F1 F3: heap nodes in tenant queues, sharded form") {
+TEST_CASE("F1 F3: heap nodes in owner queues, sharded form") {
   cache_of<si::concurrent_session_cache> c{heap_config(32, 6, 4)};
   run_heap_fallback(c, streamiso_test::scaled(200'000), 0x1234);
 }

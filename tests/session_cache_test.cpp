@@ -196,7 +196,7 @@ TEST_CASE("F5: a late put for a closed session is refused and never served to th
   CHECK(c.stats().entries == 0);
 }
 
-TEST_CASE("F5: a late put after the tenant was invalidated is refused") {
+TEST_CASE("F5: a late put after the owner was invalidated is refused") {
   cache_t c{small_config()};
   const session_t s = open(c, 1);
   CHECK(c.invalidate_owner(si::owner{1}) == 1);
@@ -205,7 +205,7 @@ TEST_CASE("F5: a late put after the tenant was invalidated is refused") {
             .refused_for(si::refusal::stale_binding));
 }
 
-TEST_CASE("F4: invalidate_owner cuts off every session and entry of one tenant only, in O(1)") {
+TEST_CASE("F4: invalidate_owner cuts off every session and entry of one owner only, in O(1)") {
   cache_t c{small_config()};
   const session_t a1 = open(c, 1);
   const session_t a2 = open(c, 1);
@@ -226,7 +226,7 @@ TEST_CASE("F4: invalidate_owner cuts off every session and entry of one tenant o
   CHECK(c.close_session(a2));
 }
 
-TEST_CASE("F2: tenant scope is shared by one household's sessions, never across households") {
+TEST_CASE("F2: owner scope is shared by one household's sessions, never across households") {
   cache_t c{small_config()};
   const session_t phone = open(c, 1);
   const session_t hub = open(c, 1);
@@ -302,7 +302,7 @@ TEST_CASE("F9: malformed puts (ttl <= 0) are refused and lose nothing") {
   CHECK((*r)->seq == 0);
 }
 
-TEST_CASE("F9: a value larger than the cache is oversized, larger than the quota is quota") {
+TEST_CASE("F9: a value larger than the cache is oversized, larger than the owner's quota is over_limit") {
   si::session_cache_config cfg = small_config();
   cfg.max_bytes = 1000;
   cfg.owner_max_bytes = 100;
@@ -319,7 +319,7 @@ TEST_CASE("F9: a value larger than the cache is oversized, larger than the quota
   CHECK(c.usage(s).bytes == 60);
 }
 
-TEST_CASE("F1: over its byte quota a tenant evicts its own entries, not its neighbours'") {
+TEST_CASE("F1: over its byte quota an owner evicts its own entries, not its neighbours'") {
   si::session_cache_config cfg = small_config();
   cfg.max_bytes = 1000;
   cfg.owner_max_bytes = 100;
@@ -337,7 +337,7 @@ TEST_CASE("F1: over its byte quota a tenant evicts its own entries, not its neig
   CHECK(c.get(quiet, 1).has_value());
 }
 
-TEST_CASE("F1: over its entry quota a tenant evicts its own entries, not its neighbours'") {
+TEST_CASE("F1: over its entry quota an owner evicts its own entries, not its neighbours'") {
   si::session_cache_config cfg = small_config(10);
   cfg.owner_max_entries = 3;
   cache_t c{cfg};
@@ -394,7 +394,7 @@ TEST_CASE("F1: SIEVE evicts in the hand-checked order (differs from LRU), never 
   CHECK(read(c, s, 5).has_value());
 }
 
-TEST_CASE("F2: all keys collide in one bucket, many tenants: zero cross-session hits") {
+TEST_CASE("F2: all keys collide in one bucket, many owners: zero cross-session hits") {
   using colliding_t = si::session_cache<std::uint64_t, stamp, si::id128, all_collide,
                                         si::value_bytes, si::manual_clock>;
   si::session_cache_config cfg;
@@ -447,7 +447,7 @@ TEST_CASE("F1: a handle from get stays valid after eviction, replacement and clo
   CHECK((*h)->session == s.id());
 }
 
-TEST_CASE("F4: open_session is refused (full) when sessions or tenant records run out") {
+TEST_CASE("F4: open_session is refused (full) when sessions or owner records run out") {
   si::session_cache_config cfg = small_config();
   cfg.max_sessions = 2;
   cfg.max_owners = 2;
@@ -659,7 +659,7 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
 
 // ---- review: registry exhaustion, tenant_usage of foreign handles, byte accounting -------
 
-TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions are reclaimed") {
+TEST_CASE("F4: owner records held only by invalidated, never-closed sessions are reclaimed") {
   // A revoked device never calls close_session. Its slot is swept when slots run out; its
   // tenant record must be reclaimable too, or every new household is refused forever.
   si::session_cache_config cfg = small_config();
@@ -701,7 +701,7 @@ TEST_CASE("F4: a refused open_session does not recycle an idle household's recor
   (void)b;
 }
 
-TEST_CASE("F2 F9: tenant_usage answers only for the handle's own household, never out of bounds") {
+TEST_CASE("F2 F9: usage answers only for the handle's own household, never out of bounds") {
   si::session_cache_config small = small_config();
   small.max_owners = 1;
   cache_t c{small};
@@ -827,7 +827,7 @@ TEST_CASE("F9: a shard count the key hash cannot address is rejected by the cons
   CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
 }
 
-TEST_CASE("F2: with a match policy that accepts everyone, tenant generations still keep households apart") {
+TEST_CASE("F2: with a match policy that accepts everyone, owner generations still keep households apart") {
   // The owner stamp includes the tenant generation, unique per record and epoch; the match
   // policy is checked on top of it, never instead of it. (Kills the mutant where freshly bound
   // records share generation 0 and only the owner tag tells households apart.)
