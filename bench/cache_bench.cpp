@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <streamiso/huge_pages.hpp>
 #include <streamiso/session_cache.hpp>
 
 namespace {
@@ -112,6 +113,7 @@ struct streamiso_impl_of {
     c.max_entries = cache_entries;
     c.max_sessions = 8;
     c.max_owners = 4;
+    c.memory_advice = &si::advise_huge_pages;
     return c;
   }
   cache_t cache{config()};

@@ -13,6 +13,9 @@
 #include <vector>
 
 #include <streamiso/session_cache.hpp>
+#ifndef CACHE_CALLGRIND_BEFORE_RENAMES
+#include <streamiso/huge_pages.hpp>
+#endif
 
 namespace {
 namespace si = streamiso;
@@ -58,6 +61,7 @@ int run(std::uint64_t requests) {
   c.max_tenants = 4;
 #else
   c.max_owners = 4;
+  c.memory_advice = &si::advise_huge_pages;
 #endif
   Cache cache{c};
   auto opened = cache.open_session(si::owner{1});

@@ -53,13 +53,13 @@ struct shared_state {
   std::size_t capacity;
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> hits{0}, late_hits{0}, late_puts{0}, cross{0}, stale{0},
-      mismatches{0}, bad_refusals{0}, ops{0};
+      mismatches{0}, bad_refusals{0}, ops{0}, erased{0}, late_erases{0};
 };
 
 void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
   streamiso_test::rng rng{seed};
   std::uint64_t hits = 0, late_hits = 0, late_puts = 0, cross = 0, stale = 0, mismatches = 0,
-                bad = 0, ops = 0;
+                bad = 0, ops = 0, erased = 0, late_erases = 0;
   // relaxed: a stop request; the join orders everything the test reads afterwards.
   while (!st.stop.load(std::memory_order_relaxed)) {
     seat& chosen = st.table[rng.below(seats)];
@@ -81,6 +81,19 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
           late_puts += closed_before ? 1U : 0U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
           ++stale;
+        } else {
+          ++bad;
+        }
+      } else if (rng.chance(10)) {
+        // An erase races closes as a put does: once the close has returned, it removes nothing.
+        const si::status r = cache.erase(*s, key);
+        if (r) {
+          ++erased;
+          late_erases += closed_before ? 1U : 0U;
+        } else if (r.refused_for(si::refusal::stale_binding)) {
+          ++stale;
+        } else if (r.refused_for(si::refusal::owner_mismatch) || r.refused_for(si::refusal::empty)) {
+          bad += closed_before ? 1U : 0U;  // a closed session must be refused as stale first
         } else {
           ++bad;
         }
@@ -115,6 +128,8 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
   st.mismatches.fetch_add(mismatches, std::memory_order_relaxed);
   st.bad_refusals.fetch_add(bad, std::memory_order_relaxed);
   st.ops.fetch_add(ops, std::memory_order_relaxed);
+  st.erased.fetch_add(erased, std::memory_order_relaxed);
+  st.late_erases.fetch_add(late_erases, std::memory_order_relaxed);
 }
 
 void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
@@ -166,7 +181,7 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
 
 }  // namespace
 
-TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stored after close") {
+TEST_CASE("F4 F5: racing getters, putters, erasers and closers: nothing delivered, stored or erased after close") {
   si::session_cache_config cfg;
   cfg.max_entries = 1024;  // smaller than the working set: evictions race too
   cfg.max_sessions = 64;
@@ -191,13 +206,16 @@ TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stor
   CHECK(st.cross.load() == 0);
   CHECK(st.late_hits.load() == 0);
   CHECK(st.late_puts.load() == 0);
+  CHECK(st.late_erases.load() == 0);
   CHECK(st.bad_refusals.load() == 0);
   // The race was real: sessions were cut off under the workers, and hits did happen.
   CHECK(st.hits.load() > 100);
   CHECK(st.stale.load() > 0);
   CHECK(st.mismatches.load() > 0);
   const si::session_cache_stats s = cache.stats();
-  CHECK(s.inserts == s.entries + s.replaced + s.evictions + s.expirations + s.reclaimed);
+  CHECK(st.erased.load() > 0);
+  CHECK(s.erased == st.erased.load());
+  CHECK(s.inserts == s.entries + s.replaced + s.erased + s.evictions + s.expirations + s.reclaimed);
   CHECK(s.entries <= cfg.max_entries);
 }
 
@@ -325,5 +343,5 @@ TEST_CASE("F1 F3: handles pinned and released on other threads while puts recycl
   // About half of the pins are let go on the thread that did not take them.
   CHECK(st.released_across.load() * 10 > st.hits.load());
   CHECK(st.released_after.load() > 0);
-  CHECK(s.inserts == s.entries + s.replaced + s.evictions + s.expirations + s.reclaimed);
+  CHECK(s.inserts == s.entries + s.replaced + s.erased + s.evictions + s.expirations + s.reclaimed);
 }
