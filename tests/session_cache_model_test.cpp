@@ -260,6 +260,17 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
         ++seq;
         REQUIRE(c.put(s, key, stamp{s.id(), s.owner().id().lo, key, seq}, {scope, ttl}));
         latest[mk] = seq;
+      } else if (dice < 62) {
+        // Erase: the entry goes (a later hit would carry a seq the model no longer has), and a
+        // refusal is one get would give.
+        const si::status r = c.erase(s, key, scope);
+        if (r) {
+          REQUIRE(latest.count(mk) == 1);
+        } else {
+          REQUIRE((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::expired) ||
+                   r.refused_for(si::refusal::owner_mismatch)));
+        }
+        latest.erase(mk);
       } else {
         auto r = c.get(s, key, scope);
         if (r.has_value()) {
@@ -280,10 +291,11 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
       }
       REQUIRE(entries == st.entries);
       REQUIRE(bytes == st.bytes);
-      REQUIRE(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+      REQUIRE(st.inserts == st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
     }
   }
   const si::session_cache_stats st = c.stats();
+  CHECK(st.erased > 0);
   MESSAGE("heap_nodes=" << st.heap_nodes << " evictions=" << st.evictions
                         << " expirations=" << st.expirations << " reclaimed=" << st.reclaimed);
   CHECK(st.heap_nodes > ops / 50);
