@@ -47,7 +47,7 @@ bool holds(Cache& c, const session_of<Cache>& s, std::uint64_t key, std::uint64_
 
 }  // namespace
 
-// ---- issue 12 item 5: accounting follows the household -------------------------------------
+// ---- accounting follows the household ------------------------------------------------------
 
 TEST_CASE_TEMPLATE("F1: a recycled owner record reports and charges only its new household's usage",
                    Cache, single_t, sharded_t) {
@@ -153,7 +153,7 @@ TEST_CASE_TEMPLATE("F4: invalidate_owner counts only the sessions it cuts off", 
   static_cast<void>(s3);
 }
 
-// ---- issue 18 items 1 and 2: limits of the whole cache, whatever the shard count -----------
+// ---- limits of the whole cache, whatever the shard count -----------------------------------
 
 namespace {
 // A still that states its size (so tests can store megabytes without allocating them).
@@ -304,7 +304,7 @@ TEST_CASE("F1 F9: threads putting under one byte budget and household quotas kee
   }
 }
 
-// ---- issue 18 item 6: bad input loses nothing and costs nothing ----------------------------
+// ---- bad input loses nothing and costs nothing ---------------------------------------------
 
 namespace {
 // A key whose == throws on demand (a user key comparing through something that can fail).

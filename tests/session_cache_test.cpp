@@ -657,7 +657,7 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(calls == 2);
 }
 
-// ---- review: registry exhaustion, tenant_usage of foreign handles, byte accounting -------
+// ---- review: registry exhaustion, usage() of foreign handles, byte accounting -------
 
 TEST_CASE("F4: owner records held only by invalidated, never-closed sessions are reclaimed") {
   // A revoked device never calls close_session. Its slot is swept when slots run out; its
