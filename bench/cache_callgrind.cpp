@@ -13,9 +13,7 @@
 #include <vector>
 
 #include <streamiso/session_cache.hpp>
-#ifndef CACHE_CALLGRIND_BEFORE_RENAMES
 #include <streamiso/huge_pages.hpp>
-#endif
 
 namespace {
 namespace si = streamiso;
@@ -57,12 +55,8 @@ int run(std::uint64_t requests) {
   si::session_cache_config c;
   c.max_entries = cache_entries;
   c.max_sessions = 8;
-#ifdef CACHE_CALLGRIND_BEFORE_RENAMES  // to measure the library before the vocabulary change
-  c.max_tenants = 4;
-#else
   c.max_owners = 4;
   c.memory_advice = &si::advise_huge_pages;
-#endif
   Cache cache{c};
   auto opened = cache.open_session(si::owner{1});
   if (!opened) return 2;
