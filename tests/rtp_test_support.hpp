@@ -67,6 +67,16 @@ inline std::vector<bytes> split_annex_b(const std::uint8_t* p, std::size_t n) {
   return out;
 }
 
+// What a depacketizer consumer's try_pop() returned: a complete unit, or a discard report.
+template <class R>
+bool is_unit(const R& r) {
+  return r.has_value() && !r->discarded();
+}
+template <class R>
+bool is_discard(const R& r) {
+  return r.has_value() && r->discarded();
+}
+
 // Copies an access unit out of the pool (and checks its decoder padding is zeroed).
 template <class Pool>
 bytes au_bytes(Pool& pool, const streamiso::access_unit& au, const streamiso::requester& who,
@@ -113,7 +123,6 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   b.owner = cam;
   b.ssrc = ssrc;
   b.payload_type = pt;
-  b.epoch = 1;
   si::rtp_ingest<> in(b);
   si::jitter_config jc;
   jc.capacity = 1024;
@@ -123,13 +132,15 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   si::rtp_jitter_feed<> feed(cam, 1, jc);
   si::buffer_pool<> pool(32, 256 * 1024);
   Depay<si::id128, si::exact_match> depay(pool, cam);
+  auto consumer = *depay.bind_consumer(who);
   pipeline_output out;
-  // take() after every push: a push completes at most two units (the open one and its own),
+  // Pop after every push: a push completes at most two units (the open one and its own),
   // so the output queue never overflows.
   auto take_all = [&] {
-    for (;;) {
-      auto au = depay.take(who);
-      if (au) {
+    while (auto au = consumer.try_pop()) {
+      if (au->discarded()) {
+        ++out.discarded_units;
+      } else {
         delivered_unit u;
         u.timestamp = au->timestamp;
         u.keyframe = au->keyframe;
@@ -138,10 +149,6 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
         u.data = au_bytes(pool, *au, who, &u.padding_zero);
         (void)pool.release(cam, au->handle);
         out.units.push_back(std::move(u));
-      } else if (au.refused_for(si::refusal::gap)) {
-        ++out.discarded_units;
-      } else {
-        break;
       }
     }
   };
@@ -149,7 +156,7 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
     for (;;) {
       auto r = feed.pop(who, now);
       if (r) {
-        (void)depay.push({r->payload, r->sequence, r->timestamp, r->marker});
+        (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
         take_all();
       } else if (r.refused_for(si::refusal::gap)) {
         out.lost_packets += r.detail();
@@ -160,7 +167,7 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   };
   for (std::size_t i = 0; i < datagrams.size(); ++i) {
     drain(arrivals[i]);
-    if (auto a = in.accept(datagrams[i].data(), datagrams[i].size(), arrivals[i])) {
+    if (auto a = in.accept({datagrams[i].data(), datagrams[i].size()}, arrivals[i])) {
       if (feed.push(*a)) ++out.accepted;
     }
   }

@@ -55,7 +55,7 @@ class frame_feed {
     if (stamp == 0) stamp = 1;
     streamiso::jitter_packet<streamiso::rtp_payload_ref> p;
     p.owner = a.owner;
-    p.epoch = a.epoch;
+    p.epoch = jb_.epoch();
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;

@@ -86,7 +86,7 @@ class rtp_jitter_feed {
   // Hands an accepted packet to the jitter buffer; on success stores its payload. Refusals
   // are the jitter buffer's (counted there): owner_mismatch, stale_binding, duplicate, late,
   // malformed (empty payload), oversized, out_of_range.
-  [[nodiscard]] status push(const rtp_accepted<Owner>& a) noexcept {
+  [[nodiscard]] status push(const rtp_accepted<typename Owner::id_type>& a) noexcept {
     const std::uint32_t slot = a.sequence & mask_;
     status s = insert(a, slot);
     if (!s) return s;
@@ -102,7 +102,7 @@ class rtp_jitter_feed {
 
   // As push(), for a packet accepted from a datagram received in staging(): nothing is copied.
   // Refused malformed (counted) when the payload does not lie in the staging buffer.
-  [[nodiscard]] status push_staged(const rtp_accepted<Owner>& a) noexcept {
+  [[nodiscard]] status push_staged(const rtp_accepted<typename Owner::id_type>& a) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
     const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
     const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);
@@ -165,12 +165,12 @@ class rtp_jitter_feed {
  private:
   std::uint8_t* buffer(std::uint32_t i) noexcept { return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_; }
 
-  status insert(const rtp_accepted<Owner>& a, std::uint32_t slot) noexcept {
+  status insert(const rtp_accepted<typename Owner::id_type>& a, std::uint32_t slot) noexcept {
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;
     jitter_packet<rtp_payload_ref, Owner> p;
     p.owner = a.owner;
-    p.epoch = a.epoch;
+    p.epoch = jb_.epoch();  // the ingest checked the stream; the buffer its own epoch
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;
