@@ -12,8 +12,8 @@
 #include <cstring>
 #include <vector>
 
-#include <streamiso/session_cache.hpp>
 #include <streamiso/huge_pages.hpp>
+#include <streamiso/session_cache.hpp>
 
 namespace {
 namespace si = streamiso;
@@ -43,7 +43,8 @@ std::vector<std::uint64_t> zipf_trace() {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     z ^= z >> 31;
     const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-    const auto rank = static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+    const auto rank =
+        static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
     k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
   }
   return out;

@@ -29,8 +29,9 @@ namespace {
 
 using cache_t = si::session_cache<std::uint64_t, std::uint64_t, si::id128, std::hash<std::uint64_t>,
                                   si::value_bytes, si::manual_clock>;
-using ccache_t = si::concurrent_session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128,
-                                              std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
+using ccache_t =
+    si::concurrent_session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128,
+                                 std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
 
 si::session_cache_config small_config(std::size_t entries = 16) {
   si::session_cache_config c;
@@ -49,27 +50,33 @@ typename Cache::session open(Cache& c, std::uint64_t owner) {
 
 // What get says about (s, key, scope), as a refusal (empty = a hit would be `none`).
 template <class Cache>
-si::refusal get_says(Cache& c, const typename Cache::session& s, std::uint64_t key, si::cache_scope scope) {
+si::refusal get_says(Cache& c, const typename Cache::session& s, std::uint64_t key,
+                     si::cache_scope scope) {
   auto r = c.get(s, key, scope);
   return r ? si::refusal::empty : r.reason();
 }
 
 }  // namespace
 
-static_assert(std::is_same<decltype(std::declval<cache_t&>().erase(std::declval<const cache_t::session&>(),
-                                                                   std::uint64_t{})),
+static_assert(std::is_same<decltype(std::declval<cache_t&>().erase(
+                               std::declval<const cache_t::session&>(), std::uint64_t{})),
                            si::status>::value,
               "erase(session, key) -> status");
-static_assert(noexcept(std::declval<cache_t&>().erase(std::declval<const cache_t::session&>(), std::uint64_t{})),
+static_assert(noexcept(std::declval<cache_t&>().erase(std::declval<const cache_t::session&>(),
+                                                      std::uint64_t{})),
               "erase never throws");
-static_assert(std::is_same<decltype(std::declval<cache_t&>().counters()), si::refusal_counters&>::value,
-              "counters() on a mutable cache can install a hook");
-static_assert(std::is_same<decltype(std::declval<const cache_t&>().counters()), const si::refusal_counters&>::value,
+static_assert(
+    std::is_same<decltype(std::declval<cache_t&>().counters()), si::refusal_counters&>::value,
+    "counters() on a mutable cache can install a hook");
+static_assert(std::is_same<decltype(std::declval<const cache_t&>().counters()),
+                           const si::refusal_counters&>::value,
               "counters() on a const cache reads only");
-static_assert(std::is_same<cache_t::owner_type, si::owner>::value && std::is_same<cache_t::id_type, si::id128>::value &&
+static_assert(std::is_same<cache_t::owner_type, si::owner>::value &&
+                  std::is_same<cache_t::id_type, si::id128>::value &&
                   std::is_same<cache_t::requester_type, si::requester>::value,
               "the vocabulary's member types");
-static_assert(noexcept(cache_t::create(std::declval<const si::session_cache_config&>(), std::declval<si::manual_clock>())),
+static_assert(noexcept(cache_t::create(std::declval<const si::session_cache_config&>(),
+                                       std::declval<si::manual_clock>())),
               "create never throws (a default manual_clock argument allocates in the caller)");
 
 TEST_CASE("F2: erase removes the session's own entry from memory, and only it") {
@@ -99,7 +106,8 @@ TEST_CASE("F2: erase removes the session's own entry from memory, and only it") 
   CHECK(c.erase(a2, 8).reason() == si::refusal::empty);
   CHECK(c.counters().total() == before);
   CHECK(c.erase(a, 7, si::cache_scope::owner));
-  CHECK(c.get(a2, 7, si::cache_scope::owner).reason() == si::refusal::owner_mismatch);  // b's remains
+  CHECK(c.get(a2, 7, si::cache_scope::owner).reason() ==
+        si::refusal::owner_mismatch);  // b's remains
   CHECK(c.stats().erased == 2);
 }
 
@@ -108,10 +116,10 @@ TEST_CASE("F2: erase of a key of another owner or scope is refused exactly as ge
   const auto a = open(c, 1);
   const auto a2 = open(c, 1);
   const auto b = open(c, 2);
-  REQUIRE(c.put(a, 1, 11));                              // a's session entry only
-  REQUIRE(c.put(a, 2, 22, {si::cache_scope::owner}));    // household 1's owner entry only
-  REQUIRE(c.put(b, 3, 33));                              // household 2's session entry only
-  REQUIRE(c.put(b, 4, 44, {si::cache_scope::owner}));    // household 2's owner entry only
+  REQUIRE(c.put(a, 1, 11));                            // a's session entry only
+  REQUIRE(c.put(a, 2, 22, {si::cache_scope::owner}));  // household 1's owner entry only
+  REQUIRE(c.put(b, 3, 33));                            // household 2's session entry only
+  REQUIRE(c.put(b, 4, 44, {si::cache_scope::owner}));  // household 2's owner entry only
   const cache_t::session* sessions[] = {&a, &a2, &b};
   const si::cache_scope scopes[] = {si::cache_scope::session, si::cache_scope::owner};
   int refusals_checked = 0;
@@ -119,7 +127,8 @@ TEST_CASE("F2: erase of a key of another owner or scope is refused exactly as ge
     for (std::uint64_t key = 1; key <= 5; ++key) {
       for (const auto scope : scopes) {
         const si::refusal expected = get_says(c, *s, key, scope);
-        if (expected == si::refusal::empty && c.get(*s, key, scope).has_value()) continue;  // its own
+        if (expected == si::refusal::empty && c.get(*s, key, scope).has_value())
+          continue;  // its own
         const auto before = c.stats().entries;
         const si::status r = c.erase(*s, key, scope);
         CAPTURE(key);
@@ -132,14 +141,17 @@ TEST_CASE("F2: erase of a key of another owner or scope is refused exactly as ge
   }
   // The cases include both refusals a foreign key can give.
   CHECK(get_says(c, b, 1, si::cache_scope::session) == si::refusal::owner_mismatch);
-  CHECK(get_says(c, a2, 1, si::cache_scope::session) == si::refusal::owner_mismatch);  // a sibling's session entry
+  CHECK(get_says(c, a2, 1, si::cache_scope::session) ==
+        si::refusal::owner_mismatch);  // a sibling's session entry
   CHECK(get_says(c, a, 2, si::cache_scope::session) == si::refusal::empty);  // its own, other scope
   CHECK(refusals_checked > 20);
   CHECK(c.stats().entries == 4);
   CHECK(c.counters().count(si::refusal::owner_mismatch) > 0);
 }
 
-TEST_CASE("F4: erase by a closed, invalidated or foreign session is refused stale_binding and removes nothing") {
+TEST_CASE(
+    "F4: erase by a closed, invalidated or foreign session is refused stale_binding and removes "
+    "nothing") {
   cache_t c{small_config()};
   cache_t other{small_config()};
   const auto a = open(c, 1);
@@ -185,7 +197,8 @@ TEST_CASE("F1: erase allocates nothing" * doctest::skip(!streamiso_test::counts_
   CHECK(probe.count() == 0);
 }
 
-TEST_CASE("F1: in the sharded cache, erase gives the entry's bytes and quota back to the whole cache") {
+TEST_CASE(
+    "F1: in the sharded cache, erase gives the entry's bytes and quota back to the whole cache") {
   si::session_cache_config cfg;
   cfg.max_entries = 1024;
   cfg.shards = 8;
@@ -207,7 +220,8 @@ TEST_CASE("F1: in the sharded cache, erase gives the entry's bytes and quota bac
   CHECK(c.stats().entries == 4);
 }
 
-TEST_CASE("F9: create refuses every bad configuration (malformed / oversized) and builds a good one") {
+TEST_CASE(
+    "F9: create refuses every bad configuration (malformed / oversized) and builds a good one") {
   const auto refusal_of = [](const si::session_cache_config& cfg) {
     auto r = cache_t::create(cfg);
     return r ? si::refusal::empty : r.reason();

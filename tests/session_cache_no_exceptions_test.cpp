@@ -28,11 +28,13 @@ int main() {
   si::session_cache_config bad;
   bad.max_entries = 0;
   auto refused = cache_t::create(bad);
-  check(!refused && refused.reason() == si::refusal::malformed, "a zero max_entries is refused malformed");
+  check(!refused && refused.reason() == si::refusal::malformed,
+        "a zero max_entries is refused malformed");
   bad = si::session_cache_config{};
   bad.max_sessions = std::size_t{1} << 28;
   refused = cache_t::create(bad);
-  check(!refused && refused.reason() == si::refusal::oversized, "2^28 sessions are refused oversized");
+  check(!refused && refused.reason() == si::refusal::oversized,
+        "2^28 sessions are refused oversized");
 
   si::session_cache_config cfg;
   cfg.max_entries = 256;
@@ -48,11 +50,14 @@ int main() {
   check(static_cast<bool>(c.put(*a, "cam1/still", 42)), "put");
   auto got = c.get(*a, "cam1/still");
   check(got && **got == 42, "get serves the owner");
-  check(c.get(*b, "cam1/still").reason() == si::refusal::owner_mismatch, "get refuses another owner");
-  check(c.erase(*b, "cam1/still").reason() == si::refusal::owner_mismatch, "erase refuses another owner");
+  check(c.get(*b, "cam1/still").reason() == si::refusal::owner_mismatch,
+        "get refuses another owner");
+  check(c.erase(*b, "cam1/still").reason() == si::refusal::owner_mismatch,
+        "erase refuses another owner");
   check(static_cast<bool>(c.erase(*a, "cam1/still")), "erase removes the owner's entry");
   check(c.get(*a, "cam1/still").reason() == si::refusal::empty, "nothing left after erase");
-  for (int i = 0; i < 1000; ++i) check(static_cast<bool>(c.put(*a, std::to_string(i), 1)), "puts evict");
+  for (int i = 0; i < 1000; ++i)
+    check(static_cast<bool>(c.put(*a, std::to_string(i), 1)), "puts evict");
   check(c.stats().entries <= 256, "bounded");
   if (failures == 0) std::puts("session cache without exceptions: all checks passed");
   return failures == 0 ? 0 : 1;

@@ -58,22 +58,26 @@ STREAMISO_BEGIN_NAMESPACE
 // Shared implementation of session_cache (Lock = no lock, one shard) and
 // concurrent_session_cache (Lock = detail::spin_lock, several shards). Use the aliases below;
 // Lock is the shard lock and may be any BasicLockable (std::mutex works too).
-template <class Key, class Value, class Id, class Hash, class SizeOf, class Clock, class Match, class Lock>
+template <class Key, class Value, class Id, class Hash, class SizeOf, class Clock, class Match,
+          class Lock>
 class basic_session_cache {
   static_assert(is_match_policy<Match, basic_owner<Id>, basic_requester<Id>>::value,
                 "Match must be callable as bool(const owner&, const requester&)");
-  static_assert(std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
-                                    std::size_t>::value,
-                "Hash must map a Key to std::size_t");
-  static_assert(std::is_convertible<decltype(std::declval<const Key&>() == std::declval<const Key&>()),
-                                    bool>::value,
-                "Key must be equality comparable");
+  static_assert(
+      std::is_convertible<decltype(std::declval<const Hash&>()(std::declval<const Key&>())),
+                          std::size_t>::value,
+      "Hash must map a Key to std::size_t");
+  static_assert(
+      std::is_convertible<decltype(std::declval<const Key&>() == std::declval<const Key&>()),
+                          bool>::value,
+      "Key must be equality comparable");
   // Key's == must also not throw (not asserted: user keys rarely declare it noexcept). get,
   // erase and visit are noexcept, so a throw there terminates; put lets it propagate after
   // giving its new node back (entries it already replaced stay replaced).
-  static_assert(std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
-                                    std::size_t>::value,
-                "SizeOf must map a Value to its size in bytes");
+  static_assert(
+      std::is_convertible<decltype(std::declval<const SizeOf&>()(std::declval<const Value&>())),
+                          std::size_t>::value,
+      "SizeOf must map a Value to its size in bytes");
 
   static constexpr bool concurrent = !std::is_same<Lock, detail::no_lock>::value;
   // open/close/invalidate may scan tables: a sleeping mutex there, never a spin lock.
@@ -104,8 +108,8 @@ class basic_session_cache {
   // instead. Validated before anything is allocated: a bad configuration costs no memory.
   explicit basic_session_cache(const session_cache_config& config, Clock clock = Clock{},
                                Hash hash = Hash{}, SizeOf size_of = SizeOf{}, Match match = Match{})
-      : basic_session_cache(validated(config), std::move(clock), std::move(hash), std::move(size_of),
-                            std::move(match), nullptr) {
+      : basic_session_cache(validated(config), std::move(clock), std::move(hash),
+                            std::move(size_of), std::move(match), nullptr) {
     if (arena_ == nullptr) out_of_memory();
   }
   basic_session_cache(const basic_session_cache&) = delete;
@@ -122,8 +126,9 @@ class basic_session_cache {
 #if STREAMISO_HAS_EXCEPTIONS
     try {
 #endif
-      std::unique_ptr<basic_session_cache> cache{new (std::nothrow) basic_session_cache(
-          config, std::move(clock), std::move(hash), std::move(size_of), std::move(match), nullptr)};
+      std::unique_ptr<basic_session_cache> cache{
+          new (std::nothrow) basic_session_cache(config, std::move(clock), std::move(hash),
+                                                 std::move(size_of), std::move(match), nullptr)};
       if (cache == nullptr || cache->arena_ == nullptr) return refused{refusal::oversized};
       return cache;
 #if STREAMISO_HAS_EXCEPTIONS
@@ -193,14 +198,16 @@ class basic_session_cache {
   // with a byte bound or quotas, no room could be freed because puts in flight reserved it
   // all). Nothing already held is replaced or evicted before the node is made, except what a
   // sharded put evicts to reserve its room.
-  [[nodiscard]] status put(const session& s, const Key& key, Value value, put_options options = {}) {
+  [[nodiscard]] status put(const session& s, const Key& key, Value value,
+                           put_options options = {}) {
     if (options.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     const std::size_t bytes = size_of_(value);
     if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
     if (bytes > owner_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
     const std::uint64_t h = hash_of(key);
-    if (STREAMISO_UNLIKELY(budget_binds_)) return put_within_budget(s, key, std::move(value), h, bytes, options);
+    if (STREAMISO_UNLIKELY(budget_binds_))
+      return put_within_budget(s, key, std::move(value), h, bytes, options);
     shard_slot& sh = shard_of(h);
     const time_point expires = expiry_for(options.ttl);
     sh.core.prefetch(h);
@@ -277,8 +284,9 @@ class basic_session_cache {
     const layout_type l = layout_type::of(config);
     const std::size_t n = l.shards;
     shard_mask_ = n - 1;
-    max_value_bytes_ = config.max_value_bytes == 0 ? std::max<std::size_t>(config.max_bytes / 8, 1)
-                                                   : std::min(config.max_value_bytes, config.max_bytes);
+    max_value_bytes_ = config.max_value_bytes == 0
+                           ? std::max<std::size_t>(config.max_bytes / 8, 1)
+                           : std::min(config.max_value_bytes, config.max_bytes);
     owner_max_bytes_ = l.owner_bytes;
     constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
     // One shard enforces every limit itself. Several share one byte budget and one quota per
@@ -294,7 +302,8 @@ class basic_session_cache {
     detail::cache_budget* const shard_budget = shared ? budget_.get() : nullptr;
     shards_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(std::make_unique<shard_slot>(l.limits, registry_, clock_, match, *arena_, shard_budget));
+      shards_.push_back(
+          std::make_unique<shard_slot>(l.limits, registry_, clock_, match, *arena_, shard_budget));
     }
   }
 
@@ -309,7 +318,8 @@ class basic_session_cache {
 
   // put() when several shards share a byte budget or quotas: reserves first, then stores.
   STREAMISO_NOINLINE status put_within_budget(const session& s, const Key& key, Value&& value,
-                                              std::uint64_t h, std::size_t bytes, put_options options) {
+                                              std::uint64_t h, std::size_t bytes,
+                                              put_options options) {
     detail::budget_reservation held{*budget_, registry_type::tenant_slot_of(s),
                                     registry_type::tenant_gen_of(s), bytes};
     if (status room = make_room(bytes, h, held); !room) return room;
@@ -326,7 +336,8 @@ class basic_session_cache {
   // for the cache's bytes (home shard first, dead households first in each). Never holds two
   // shard locks. Refused `full` when a whole pass finds nothing to evict (every byte reserved
   // by puts in flight), `stale_binding` when the household died meanwhile.
-  [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h, detail::budget_reservation& r) noexcept {
+  [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h,
+                                 detail::budget_reservation& r) noexcept {
     const std::size_t home = static_cast<std::size_t>(h >> 40) & shard_mask_;
     for (;;) {
       const auto q = r.reserve_quota();
@@ -360,7 +371,8 @@ class basic_session_cache {
   }
 
   static const session_cache_config& validated(const session_cache_config& c) {
-    if (const auto k = layout_type::check(c); k.why != refusal::empty) STREAMISO_BAD_CONFIG(k.message);
+    if (const auto k = layout_type::check(c); k.why != refusal::empty)
+      STREAMISO_BAD_CONFIG(k.message);
     return c;
   }
 
@@ -396,14 +408,17 @@ class basic_session_cache {
 
 // Single-threaded session-bound cache: one shard, no locks.
 template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
-          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock, class Match = exact_match>
-using session_cache = basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::no_lock>;
+          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
+          class Match = exact_match>
+using session_cache =
+    basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
 // Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
 // liveness checks. Only max_entries is split across shards; the byte bound and the owners'
 // quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
-          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock, class Match = exact_match>
+          class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
+          class Match = exact_match>
 using concurrent_session_cache =
     basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::spin_lock>;
 

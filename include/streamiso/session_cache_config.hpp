@@ -30,7 +30,8 @@ struct session_cache_config {
   std::size_t max_entries = 1024;
   std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
   std::size_t max_sessions = 1024;  // open sessions at once; at most 2^20
-  std::size_t max_owners = 256;     // owner records (idle ones recycled least recently used); at most 2^20
+  std::size_t max_owners =
+      256;  // owner records (idle ones recycled least recently used); at most 2^20
   std::size_t owner_max_entries = 0;  // per-owner quota; 0 = max_entries
   std::size_t owner_max_bytes = 0;    // per-owner quota; 0 = max_bytes
   std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
@@ -54,7 +55,7 @@ struct basic_put_options {
 // Counters of what happened to entries, so that losses are reported, never silent.
 struct session_cache_stats {
   std::uint64_t hits = 0;
-  std::uint64_t misses = 0;       // nothing of the requester's under the key (not a refusal)
+  std::uint64_t misses = 0;  // nothing of the requester's under the key (not a refusal)
   std::uint64_t inserts = 0;
   std::uint64_t replaced = 0;     // an entry overwritten by a put of the same owner and key
   std::uint64_t erased = 0;       // entries removed by erase()
@@ -104,8 +105,8 @@ struct value_bytes {
   struct has_data_size : std::false_type {};
   template <class V>
   struct has_data_size<V, std::void_t<decltype(std::declval<const V&>().data()),
-                                      decltype(std::declval<const V&>().size())>>
-      : std::true_type {};
+                                      decltype(std::declval<const V&>().size())>> : std::true_type {
+  };
 };
 
 STREAMISO_END_NAMESPACE

@@ -59,11 +59,12 @@ class cache_arena {
   [[nodiscard]] static cache_arena* make(const plan& p,
                                          void (*advice)(void*, std::size_t) noexcept) noexcept {
     const std::size_t align = block_alignment(p);
-    void* block = ::operator new(p.bytes() == 0 ? 1 : p.bytes(), std::align_val_t{align}, std::nothrow);
+    void* block =
+        ::operator new (p.bytes() == 0 ? 1 : p.bytes(), std::align_val_t{align}, std::nothrow);
     if (block == nullptr) return nullptr;
     auto* a = new (std::nothrow) cache_arena(static_cast<unsigned char*>(block), p.bytes(), align);
     if (a == nullptr) {
-      ::operator delete(block, std::align_val_t{align});
+      ::operator delete (block, std::align_val_t{align});
       return nullptr;
     }
     if (advice != nullptr) advice(block, p.bytes());
@@ -114,7 +115,7 @@ class cache_arena {
 
   cache_arena(unsigned char* block, std::size_t size, std::size_t align) noexcept
       : align_(align), block_(block), size_(size) {}
-  ~cache_arena() { ::operator delete(block_, std::align_val_t{align_}); }
+  ~cache_arena() { ::operator delete (block_, std::align_val_t{align_}); }
 
   static std::size_t round_up(std::size_t n, std::size_t align) noexcept {
     return (n + align - 1) / align * align;

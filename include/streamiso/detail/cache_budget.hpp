@@ -126,7 +126,8 @@ class cache_budget {
 // entry that now holds it (its drop gives it back).
 class budget_reservation {
  public:
-  budget_reservation(cache_budget& b, std::uint32_t ts, std::uint64_t gen, std::size_t bytes) noexcept
+  budget_reservation(cache_budget& b, std::uint32_t ts, std::uint64_t gen,
+                     std::size_t bytes) noexcept
       : budget_(&b), ts_(ts), gen_(gen), bytes_(bytes) {}
   budget_reservation(const budget_reservation&) = delete;
   budget_reservation& operator=(const budget_reservation&) = delete;

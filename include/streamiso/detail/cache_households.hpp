@@ -36,7 +36,8 @@ class cache_households {
     Node* hand = nullptr;
   };
 
-  cache_households(std::size_t records, cache_links<Node>& table) : usage_(records), links_(&table) {}
+  cache_households(std::size_t records, cache_links<Node>& table)
+      : usage_(records), links_(&table) {}
   cache_households(const cache_households&) = delete;
   cache_households& operator=(const cache_households&) = delete;
 

@@ -22,7 +22,9 @@ class cache_index {
  public:
   // One bucket per entry of capacity, rounded up (load 0.5-1): with hits moving their entry to
   // the front of its chain, a smaller array costs less than longer chains.
-  static std::size_t bucket_count(std::size_t max_entries) noexcept { return round_up_pow2(max_entries); }
+  static std::size_t bucket_count(std::size_t max_entries) noexcept {
+    return round_up_pow2(max_entries);
+  }
   static void plan(cache_arena::plan& p, std::size_t max_entries) noexcept {
     p.add(bucket_count(max_entries), sizeof(Node*), alignof(Node*));
   }
@@ -31,9 +33,13 @@ class cache_index {
       : buckets_(arena.carve_array<Node*>(bucket_count(max_entries))),
         mask_(bucket_count(max_entries) - 1) {}
 
-  static std::uint8_t fingerprint_of(std::uint64_t h) noexcept { return static_cast<std::uint8_t>(h >> 32); }
+  static std::uint8_t fingerprint_of(std::uint64_t h) noexcept {
+    return static_cast<std::uint8_t>(h >> 32);
+  }
 
-  [[nodiscard]] Node*& head(std::uint64_t h) noexcept { return buckets_[static_cast<std::size_t>(h) & mask_]; }
+  [[nodiscard]] Node*& head(std::uint64_t h) noexcept {
+    return buckets_[static_cast<std::size_t>(h) & mask_];
+  }
 
   // Starts loading h's bucket while the caller takes the shard lock. A prefetch is not an
   // access, and the bucket array itself never moves after construction: safe without the lock.
@@ -59,8 +65,8 @@ class cache_index {
   }
 
  private:
-  Node** buckets_;     // in the arena: mask_ + 1 chain heads
-  std::size_t mask_;   // buckets - 1 (a power of two)
+  Node** buckets_;    // in the arena: mask_ + 1 chain heads
+  std::size_t mask_;  // buckets - 1 (a power of two)
 };
 
 }  // namespace detail

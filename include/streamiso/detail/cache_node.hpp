@@ -52,8 +52,7 @@ struct alignas(cache_line_size) alignas(TimePoint) cache_node_links {
 // in an array parallel to the pool.
 // (The strictest alignas wins: a line, or more for an over-aligned Key, Value or owner id.)
 template <class Key, class Value, class Id, class TimePoint>
-struct alignas(cache_line_size) alignas(Key) alignas(Value) alignas(basic_owner<Id>)
-    cache_node {
+struct alignas(cache_line_size) alignas(Key) alignas(Value) alignas(basic_owner<Id>) cache_node {
   using links_type = cache_node_links<cache_node, TimePoint>;
 
   cache_node(const Key& k, Value&& v) : key(k), value(std::move(v)) {}

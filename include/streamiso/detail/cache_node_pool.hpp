@@ -196,7 +196,8 @@ class node_pool {
   // stale access to the node that was there is reported instead of reading the next owner's.
   static free_slot* as_free_slot(void* p, free_slot* next) noexcept {
     auto* f = ::new (p) free_slot{next};
-    asan_poison(static_cast<unsigned char*>(p) + sizeof(free_slot), sizeof(storage) - sizeof(free_slot));
+    asan_poison(static_cast<unsigned char*>(p) + sizeof(free_slot),
+                sizeof(storage) - sizeof(free_slot));
     return f;
   }
   static void* unpoisoned(void* p) noexcept {

@@ -44,7 +44,8 @@ struct shard_limits {
 // Identity: an entry is (key, scope, owner), owner = record generation (unique per owner and
 // epoch) + owner tag + (session scope) session id. Two sessions putting the same key get two
 // entries; a put never replaces, and a get never serves, an entry of another owner.
-template <class Key, class Value, class Id, class Hash, class Clock, class Match, class RegistryLock>
+template <class Key, class Value, class Id, class Hash, class Clock, class Match,
+          class RegistryLock>
 class cache_shard {
  public:
   using registry_type = session_registry<Id, RegistryLock>;
@@ -67,8 +68,8 @@ class cache_shard {
   // `arena` holds what plan_arena() planned for this shard, next in line.
   // `budget`: the cache-wide byte budget and quotas of a sharded cache (null when this shard
   // enforces its limits alone); every entry the shard drops is given back to it.
-  cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock, const Match& match,
-              cache_arena& arena, cache_budget* budget)
+  cache_shard(const shard_limits& limits, registry_type& reg, const Clock& clock,
+              const Match& match, cache_arena& arena, cache_budget* budget)
       : limits_(limits),
         budget_(budget),
         // A quota at least as large as the shard can never bind before the shard's own limit
@@ -171,7 +172,8 @@ class cache_shard {
     // hostile size near SIZE_MAX must not wrap the sum back under the limit. (A node of a
     // household that died while this put ran is not the record's: it charges no one.)
     while (quotas_bind_ && n->tenant_gen == u.gen &&
-           (u.entries + 1 > limits_.owner_max_entries || nl.bytes > limits_.owner_max_bytes - u.bytes)) {
+           (u.entries + 1 > limits_.owner_max_entries ||
+            nl.bytes > limits_.owner_max_bytes - u.bytes)) {
       evict(links_.sieve_victim(households_.owner_queue(nl.tenant_slot)));
     }
     while (count_ + 1 > limits_.max_entries || nl.bytes > limits_.max_bytes - bytes_) {

@@ -291,7 +291,8 @@ class session_registry {
     std::uint32_t best = nil;
     for (std::size_t i = 0; i < tenant_count_; ++i) {
       const tenant_record& tr = tenants_[i];
-      if (tr.bound && tr.sessions == 0 && (best == nil || tr.last_used < tenants_[best].last_used)) {
+      if (tr.bound && tr.sessions == 0 &&
+          (best == nil || tr.last_used < tenants_[best].last_used)) {
         best = static_cast<std::uint32_t>(i);
       }
     }
