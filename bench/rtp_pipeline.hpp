@@ -5,7 +5,7 @@
 // receive::copy hands each prebuilt datagram to the ingest where it lies and the feed copies
 // the payload into its store (push). receive::staged first copies the datagram into the
 // feed's staging() buffer, standing for the recv() a real receive loop makes anyway, and the
-// feed keeps it there (push_staged): one payload copy fewer than copy mode plus a recv.
+// feed keeps it there (try_push_staged): one payload copy fewer than copy mode plus a recv.
 #ifndef STREAMISO_BENCH_RTP_PIPELINE_HPP
 #define STREAMISO_BENCH_RTP_PIPELINE_HPP
 
@@ -33,7 +33,7 @@ inline si::jitter_config jitter_settings() {
   si::jitter_config jc;
   jc.capacity = 2048;
   jc.max_misorder = 1024;
-  jc.adaptive = true;
+  jc.delay_mode = si::jitter_delay_mode::adaptive;
   jc.initial_delay_us = 5'000;
   jc.max_packet_bytes = 1500;
   return jc;
@@ -41,7 +41,7 @@ inline si::jitter_config jitter_settings() {
 
 struct receiver {
   si::rtp_ingest<> in{binding()};
-  si::rtp_jitter_feed<> feed{cam, 1, jitter_settings()};
+  si::rtp_jitter_feed<> feed{cam, jitter_settings()};
   si::buffer_pool<> pool{64, 16 * 1024};
   si::h264_depacketizer<> depay{pool, cam};
   si::requester who = si::as_requester(cam);
@@ -57,25 +57,21 @@ struct receiver {
       const std::int64_t now = base + t.arrival_us[i];
       const std::vector<std::uint8_t>& d = t.datagrams[i];
       if (mode == receive::copy) {
-        if (auto a = in.accept({d.data(), d.size()}, now)) (void)feed.push(*a);
+        if (auto a = in.accept({d.data(), d.size()}, now)) (void)feed.try_push(*a);
       } else {
         const si::rtp_receive_buffer rb = feed.staging();
         std::memcpy(rb.data, d.data(), d.size());  // recv()
-        if (auto a = in.accept({rb.data, d.size()}, now)) (void)feed.push_staged(*a);
+        if (auto a = in.accept({rb.data, d.size()}, now)) (void)feed.try_push_staged(*a);
       }
       drain(now);
     }
   }
 
   void drain(std::int64_t now) {
-    for (;;) {
-      auto r = feed.pop(who, now);
-      if (!r) {
-        if (r.refused_for(si::refusal::gap)) {
-          lost += r.detail();
-          continue;
-        }
-        return;
+    while (auto r = feed.try_pop(who, now)) {
+      if (r->is_gap()) {
+        lost += r->gap.count;
+        continue;
       }
       (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
       while (auto au = units_out.try_pop()) {

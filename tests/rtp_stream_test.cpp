@@ -60,7 +60,7 @@ si::jitter_config jitter_cfg() {
   si::jitter_config c;
   c.capacity = 256;
   c.max_misorder = 128;
-  c.adaptive = false;
+  c.delay_mode = si::jitter_delay_mode::fixed;
   c.initial_delay_us = 20'000;
   c.max_packet_bytes = 1500;
   return c;
@@ -273,53 +273,52 @@ TEST_CASE(
 
 TEST_CASE("rtp feed: reordered datagrams come out in sequence with their own bytes; gaps reported") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   const std::uint16_t order[] = {100, 102, 101, 104, 105};  // 103 lost
   for (std::uint16_t s : order) {
     const bytes d = datagram(ssrc_a, 96, s, s * 10U, false,
                              {0x41, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8)});
     auto a = in.accept({d.data(), d.size()}, 1000);
     REQUIRE(a.has_value());
-    CHECK(feed.push(*a).has_value());
+    CHECK(feed.try_push(*a).has_value());
   }
   // A duplicate is refused by the jitter buffer and does not overwrite the stored bytes.
   const bytes dup = datagram(ssrc_a, 96, 101, 1010, false, {0x41, 0xEE, 0xEE});
-  CHECK(feed.push(*in.accept({dup.data(), dup.size()}, 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.try_push(*in.accept({dup.data(), dup.size()}, 1000)).refused_for(si::refusal::duplicate));
   const si::requester who = si::as_requester(cam_a);
   std::vector<std::uint16_t> got;
   std::uint64_t gaps = 0;
   for (int i = 0; i < 10; ++i) {
-    auto r = feed.pop(who, 1'000'000);
-    if (r) {
+    auto r = feed.try_pop(who, 1'000'000);
+    if (!r) break;
+    if (r->is_gap()) {
+      gaps += r->gap.count;
+      CHECK(r->gap.first_seq == 103);
+    } else {
       REQUIRE(r->payload.size == 3);
       CHECK(r->payload.data[1] == static_cast<std::uint8_t>(r->sequence));
       got.push_back(r->sequence);
-    } else if (r.refused_for(si::refusal::gap)) {
-      gaps += r.detail();
-      CHECK(feed.jitter().last_gap().first_seq == 103);
-    } else {
-      break;
     }
   }
   CHECK(got == std::vector<std::uint16_t>{100, 101, 102, 104, 105});
   CHECK(gaps == 1);
-  CHECK(feed.pop(si::as_requester(cam_b), 1'000'000).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.try_pop(si::as_requester(cam_b), 1'000'000).refused_for(si::refusal::not_bound));
 }
 
 TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at construction") {
   si::jitter_config c = jitter_cfg();
   c.capacity = 1U << 17;
-  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, 1, c}), std::invalid_argument);
+  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
   c = jitter_cfg();
   c.max_packet_bytes = 0;
-  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, 1, c}), std::invalid_argument);
+  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
 }
 
 // The GStreamer leak: a relay routes by socket and stamps every datagram of a port
 // with camera A's owner. Camera B's packet carries A's lost sequence number.
 TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   si::buffer_pool<> pool(8, 2048);
   si::h264_depacketizer<> depay(pool, cam_a);
   // One socket: A sends 1..5 (3 lost on the way); B, on the same port, sends its own 3.
@@ -330,20 +329,18 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
   wire.insert(wire.begin() + 2, datagram(ssrc_b, 96, 3, 9000, true, {0x41, 0xBB}));
   for (const bytes& d : wire) {
     auto a = in.accept({d.data(), d.size()}, 100);
-    if (a) CHECK(feed.push(*a).has_value());
+    if (a) CHECK(feed.try_push(*a).has_value());
   }
   CHECK(in.stats().foreign_ssrc == 1);
   const si::requester who = si::as_requester(cam_a);
   std::uint64_t lost = 0;
   for (int i = 0; i < 10; ++i) {
-    auto r = feed.pop(who, 1'000'000);
-    if (r) {
-      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)})
-                .has_value());
-    } else if (r.refused_for(si::refusal::gap)) {
-      lost += r.detail();
+    auto r = feed.try_pop(who, 1'000'000);
+    if (!r) break;
+    if (r->is_gap()) {
+      lost += r->gap.count;
     } else {
-      break;
+      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)}).has_value());
     }
   }
   CHECK(lost == 1);  // sequence 3 reported lost, not filled by B
@@ -365,7 +362,7 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
 TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   std::vector<bytes> wire;
   for (std::uint16_t s = 0; s < 2000; ++s) wire.push_back(datagram(ssrc_a, 96, s, s * 100U, true));
   const bytes foreign = datagram(ssrc_b, 96, 1, 0, true);
@@ -375,14 +372,14 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   for (std::size_t i = 0; i < wire.size(); ++i) {
     const std::int64_t now = static_cast<std::int64_t>(i) * 1000;
     if (i % 2 == 0) {
-      if (auto a = in.accept({wire[i].data(), wire[i].size()}, now)) (void)feed.push(*a);
+      if (auto a = in.accept({wire[i].data(), wire[i].size()}, now)) (void)feed.try_push(*a);
     } else {  // zero-copy receive
       const si::rtp_receive_buffer rb = feed.staging();
       std::memcpy(rb.data, wire[i].data(), wire[i].size());
-      if (auto a = in.accept({rb.data, wire[i].size()}, now)) (void)feed.push_staged(*a);
+      if (auto a = in.accept({rb.data, wire[i].size()}, now)) (void)feed.try_push_staged(*a);
     }
     (void)in.accept({foreign.data(), foreign.size()}, now);
-    while (auto r = feed.pop(who, now)) ++out;
+    while (auto r = feed.try_pop(who, now)) ++out;
   }
   CHECK(probe.count() == 0);
   CHECK(out > 1900);
@@ -392,18 +389,20 @@ TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Ge
   si::rtp_ingest<> in(bind_a());
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 200'000;  // nothing is due yet: the holes are worth asking for
-  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  si::rtp_jitter_feed<> feed(cam_a, c);
   // 65530..65535, 0..12 with 65532, 65533, 2, 7 and 12 (last, so not known) missing.
   std::vector<std::uint16_t> sent;
   for (std::uint32_t i = 0; i < 19; ++i) {
     const auto s = static_cast<std::uint16_t>(65530U + i);
     if (s == 65532 || s == 65533 || s == 2 || s == 7 || s == 12) continue;
     const bytes d = datagram(ssrc_a, 96, s, i * 100, false);
-    REQUIRE(feed.push(*in.accept({d.data(), d.size()}, 1000)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 1000)).has_value());
     sent.push_back(s);
   }
   std::uint16_t missing[32];
-  auto n = feed.jitter().nack_list(si::as_requester(cam_a), 2000, missing, 32);
+  auto reader = feed.jitter().bind_consumer(si::as_requester(cam_a));
+  REQUIRE(reader);
+  auto n = reader->take_nacks(2000, missing);
   REQUIRE(n.has_value());
   REQUIRE(*n == 4);
   std::uint8_t pkt[64];
@@ -427,7 +426,7 @@ TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Ge
 
 TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhere is refused") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   const si::requester who = si::as_requester(cam_a);
   std::vector<const std::uint8_t*> buffers;
   for (std::uint16_t s = 10; s < 14; ++s) {
@@ -438,7 +437,7 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
     auto a = in.accept({rb.data, d.size()}, 1000);
     REQUIRE(a.has_value());
     CHECK(a->payload.data == rb.data + 12);
-    REQUIRE(feed.push_staged(*a).has_value());
+    REQUIRE(feed.try_push_staged(*a).has_value());
     CHECK(feed.staging().data != rb.data);  // the staged buffer now belongs to the packet
     buffers.push_back(rb.data);
   }
@@ -446,22 +445,22 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
   const bytes dup = datagram(ssrc_a, 96, 11, 1100, false, {0x41, 0xEE});
   const si::rtp_receive_buffer rb = feed.staging();
   std::memcpy(rb.data, dup.data(), dup.size());
-  CHECK(feed.push_staged(*in.accept({rb.data, dup.size()}, 1000))
+  CHECK(feed.try_push_staged(*in.accept({rb.data, dup.size()}, 1000))
             .refused_for(si::refusal::duplicate));
   CHECK(feed.staging().data == rb.data);
   // An accepted packet that was not received in staging.
   const bytes elsewhere = datagram(ssrc_a, 96, 14, 1400, false);
-  CHECK(feed.push_staged(*in.accept({elsewhere.data(), elsewhere.size()}, 1000))
+  CHECK(feed.try_push_staged(*in.accept({elsewhere.data(), elsewhere.size()}, 1000))
             .refused_for(si::refusal::malformed));
   for (std::uint16_t s = 10; s < 14; ++s) {
-    auto r = feed.pop(who, 1'000'000);
+    auto r = feed.try_pop(who, 1'000'000);
     REQUIRE(r.has_value());
     CHECK(r->sequence == s);
     REQUIRE(r->payload.size == 2);
     CHECK(r->payload.data[1] == s);  // its own bytes, not the duplicate's
     CHECK(r->payload.data == buffers[s - 10] + 12);
   }
-  CHECK(feed.pop(who, 1'000'000).refused_for(si::refusal::empty));
+  CHECK(feed.try_pop(who, 1'000'000).refused_for(si::refusal::empty));
 }
 
 TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back; nothing is released after") {
@@ -469,44 +468,75 @@ TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 500'000;
   c.max_dropout = 100;
-  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  si::rtp_jitter_feed<> feed(cam_a, c);
   const si::requester who = si::as_requester(cam_a);
   for (std::uint16_t s = 0; s < 5; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    REQUIRE(feed.push(*in.accept({d.data(), d.size()}, 0)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 0)).has_value());
   }
-  auto r = feed.reset(2);
-  REQUIRE(r.has_value());
-  CHECK(r->flushed == 5);
+  (void)feed.reset();
+  CHECK(feed.jitter().last_flush().flushed == 5);
   CHECK(feed.jitter().stats().awaiting_handback == 0);
   CHECK(feed.jitter().stats().handed_back == 5);
-  CHECK(feed.pop(who, 10'000'000).refused_for(si::refusal::empty));
+  CHECK(feed.try_pop(who, 10'000'000).refused_for(si::refusal::empty));
   // Epoch 2: a confirmed sequence jump (two consecutive packets far ahead) flushes too.
   si::rtp_binding<> b2 = bind_a();
   REQUIRE(in.rebind(b2).has_value());
   for (std::uint16_t s = 0; s < 3; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    REQUIRE(feed.push(*in.accept({d.data(), d.size()}, 0)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 0)).has_value());
   }
   for (std::uint16_t s = 5000; s < 5002; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    (void)feed.push(*in.accept({d.data(), d.size()}, 0));
+    (void)feed.try_push(*in.accept({d.data(), d.size()}, 0));
   }
   CHECK(feed.jitter().stats().awaiting_handback == 0);
   CHECK(feed.jitter().stats().handed_back == 8);
   std::vector<std::uint16_t> got;
   for (;;) {
-    auto p = feed.pop(who, 10'000'000);
-    if (p) {
-      got.push_back(p->sequence);
-    } else if (!p.refused_for(si::refusal::gap)) {
-      break;
-    }
+    auto p = feed.try_pop(who, 10'000'000);
+    if (!p) break;
+    if (!p->is_gap()) got.push_back(p->sequence);
   }
   // 5000 is refused while the jump is on probation; 5001 confirms it (jitter_buffer rule).
   CHECK(got == std::vector<std::uint16_t>{5001});
   // Rebind to another owner through the feed.
-  auto rb = feed.rebind(cam_b, 9);
-  REQUIRE(rb.has_value());
+  const si::generation before = feed.jitter().current_generation();
+  CHECK(feed.rebind(cam_b) != before);
+  CHECK(feed.jitter().owner() == cam_b);
   CHECK(feed.jitter().stats().awaiting_handback == 0);
+}
+
+TEST_CASE("F6 rtp feed: frame mode releases from a packet the caller flags as a keyframe; another owner's packet is refused") {
+  si::rtp_ingest<> in(bind_a());
+  si::jitter_config c = jitter_cfg();
+  c.mode = si::jitter_mode::frame;
+  si::rtp_jitter_feed<> feed(cam_a, c);
+  const si::requester who = si::as_requester(cam_a);
+  // Frame 1 (no keyframe flag) then frame 2 (flagged), one packet each, marker set.
+  const bytes f1 = datagram(ssrc_a, 96, 10, 3000, true, {0x41, 0x01});
+  const bytes f2 = datagram(ssrc_a, 96, 11, 6000, true, {0x41, 0x02});
+  REQUIRE(feed.try_push(*in.accept({f1.data(), f1.size()}, 1000)));
+  REQUIRE(feed.try_push(*in.accept({f2.data(), f2.size()}, 1000), si::packet_flags::keyframe));
+  std::vector<std::uint16_t> got;
+  std::uint64_t undecodable = 0;
+  while (auto r = feed.try_pop(who, 1'000'000)) {
+    if (r->is_gap()) {
+      CHECK(r->gap.cause == si::gap_cause::undecodable);
+      CHECK(r->sequence == 10);
+      undecodable += r->gap.count;
+    } else {
+      got.push_back(r->sequence);
+      CHECK(r->payload.data[1] == 0x02);
+    }
+  }
+  CHECK(undecodable == 1);  // a stream must start at a keyframe in frame mode
+  CHECK(got == std::vector<std::uint16_t>{11});
+  CHECK(feed.jitter().stats().awaiting_handback == 0);  // the discarded payload was taken back
+  // An accepted packet stamped with another owner (a mis-wired ingest) is refused, counted.
+  auto foreign = *in.accept({f2.data(), f2.size()}, 2000);
+  foreign.owner = cam_b;
+  foreign.sequence = 12;
+  CHECK(feed.try_push(foreign).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.jitter().counters().count(si::refusal::owner_mismatch) == 1);
 }

@@ -126,10 +126,10 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   si::rtp_ingest<> in(b);
   si::jitter_config jc;
   jc.capacity = 1024;
-  jc.adaptive = false;
+  jc.delay_mode = si::jitter_delay_mode::fixed;
   jc.initial_delay_us = 100'000;
   jc.max_packet_bytes = 1500;
-  si::rtp_jitter_feed<> feed(cam, 1, jc);
+  si::rtp_jitter_feed<> feed(cam, jc);
   si::buffer_pool<> pool(32, 256 * 1024);
   Depay<si::id128, si::exact_match> depay(pool, cam);
   auto consumer = *depay.bind_consumer(who);
@@ -154,21 +154,20 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   };
   auto drain = [&](std::int64_t now) {
     for (;;) {
-      auto r = feed.pop(who, now);
-      if (r) {
+      auto r = feed.try_pop(who, now);
+      if (!r) break;
+      if (r->is_gap()) {
+        out.lost_packets += r->gap.count;
+      } else {
         (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
         take_all();
-      } else if (r.refused_for(si::refusal::gap)) {
-        out.lost_packets += r.detail();
-      } else {
-        break;
       }
     }
   };
   for (std::size_t i = 0; i < datagrams.size(); ++i) {
     drain(arrivals[i]);
     if (auto a = in.accept({datagrams[i].data(), datagrams[i].size()}, arrivals[i])) {
-      if (feed.push(*a)) ++out.accepted;
+      if (feed.try_push(*a)) ++out.accepted;
     }
   }
   drain(arrivals.empty() ? 0 : arrivals.back() + 10'000'000);

@@ -221,9 +221,9 @@ class relay {
     jc.max_delay_us = 700'000;
     if (st.feed) {
       // O(1): the old owner's packets are flushed (counted in the stats) and refused from now on.
-      (void)st.feed->rebind(st.own, st.epoch, c.c);
+      (void)st.feed->rebind(st.own, c.c);
     } else {
-      st.feed.emplace(st.own, st.epoch, jc, c.c);
+      st.feed.emplace(st.own, jc, c.c);
     }
     if (c.c == codec::h264) {
       if (st.d264) (void)st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
@@ -255,7 +255,7 @@ class relay {
     si::rtp_binding<> b = st.ingest->binding();
     b.ssrc = c.ssrcs.back();
     (void)st.ingest->rebind(b);
-    (void)st.feed->reset(st.epoch);  // flushed packets are reported in its stats
+    (void)st.feed->reset();  // flushed packets are reported in its stats
     if (st.d264) st.d264->reset();
     if (st.d265) st.d265->reset();
     st.waiting_keyframe = true;
@@ -299,7 +299,7 @@ class relay {
       a.payload = v->payload();
     }
     ++t_.accepted;
-    if (auto p = st.feed->push(a); !p) {
+    if (auto p = st.feed->try_push(a); !p) {
       ++t_.refusals[si::index_of(p.reason())];
       return;
     }
@@ -315,21 +315,18 @@ class relay {
       slot_state& st = slots_[s];
       if (st.camera < 0) continue;
       const si::requester self = si::as_requester(st.own);
-      for (;;) {
-        auto r = st.feed->pop(self, now);
-        if (r) {
-          si::rtp_unit u{r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)};
-          const si::status pushed = st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
-                                        ? st.d264->push(u)
-                                        : st.d265->push(u);
-          if (!pushed) ++t_.refusals[si::index_of(pushed.reason())];
-          take_units(static_cast<int>(s), st);
-        } else if (r.refused_for(si::refusal::gap)) {
+      while (auto r = st.feed->try_pop(self, now)) {
+        if (r->is_gap()) {
           ++t_.jitter_gaps;
-          ++t_.refusals[si::index_of(si::refusal::gap)];
-        } else {
-          break;
+          ++t_.refusals[si::index_of(si::refusal::gap)];  // tallied with the depacketizer's gaps
+          continue;
         }
+        si::rtp_unit u{r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)};
+        const si::status pushed = st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
+                                      ? st.d264->push(u)
+                                      : st.d265->push(u);
+        if (!pushed) ++t_.refusals[si::index_of(pushed.reason())];
+        take_units(static_cast<int>(s), st);
       }
       feedback(static_cast<int>(s), st, now);
     }
@@ -515,7 +512,9 @@ class relay {
     const std::uint32_t media = world_.cams[static_cast<std::size_t>(st.camera)].ssrcs.back();
     std::uint8_t buf[512];
     std::uint16_t seqs[64];
-    auto n = st.feed->jitter().nack_list(self, now, seqs, 64);
+    auto reader = st.feed->jitter().bind_consumer(self);
+    if (!reader) return;
+    auto n = reader->take_nacks(now, seqs);
     if (n && *n > 0) {
       si::rtcp_nack_fields f;
       f.sender_ssrc = 0x5E1A7;
@@ -529,8 +528,8 @@ class relay {
         send_rtcp(s, buf, *w);
       }
     }
-    auto due = st.feed->jitter().keyframe_request_due(self, now);  // frame mode: rate-limited
-    if ((due && *due) || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
+    const auto due = reader->take_keyframe_request(now);  // frame mode: rate-limited
+    if (due || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
       st.last_pli_us = now;
       si::rtcp_pli_fields f;
       f.sender_ssrc = 0x5E1A7;
