@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <streamiso/huge_pages.hpp>
 #include <streamiso/session_cache.hpp>
 
 namespace {
@@ -111,7 +112,8 @@ struct streamiso_impl_of {
     si::session_cache_config c;
     c.max_entries = cache_entries;
     c.max_sessions = 8;
-    c.max_tenants = 4;
+    c.max_owners = 4;
+    c.memory_advice = &si::advise_huge_pages;
     return c;
   }
   cache_t cache{config()};

@@ -14,11 +14,11 @@ int main() {
   auto other = *stills.open_session(si::owner{0xB});  // household B
 
   if (!stills.put(phone, "cam1/still", "A's crib")) return 1;  // session scope (default)
-  if (!stills.put(phone, "cam1/poster", "A's poster", {si::cache_scope::tenant})) return 1;
+  if (!stills.put(phone, "cam1/poster", "A's poster", {si::cache_scope::owner})) return 1;
 
   auto mine = stills.get(phone, "cam1/still");                        // served: **mine == "A's crib"
   auto theirs = stills.get(other, "cam1/still");                      // refused: owner_mismatch
-  auto shared = stills.get(hub, "cam1/poster", si::cache_scope::tenant);  // served to the household
+  auto shared = stills.get(hub, "cam1/poster", si::cache_scope::owner);  // served to the household
   if (!theirs) std::printf("B refused: %s\n", si::to_string(theirs.reason()).data());
 
   if (!stills.close_session(phone)) return 1;  // O(1): every entry of `phone` is unreadable now

@@ -223,7 +223,7 @@ class hub {
     si::session_cache_config c;
     c.max_entries = cameras * 4 + 64;
     c.max_sessions = cameras * 2 + households * 4 + 64;
-    c.max_tenants = households + 16;
+    c.max_owners = households + 16;
     c.shards = 8;
     return c;
   }
@@ -490,7 +490,7 @@ class ingest_worker {
     totals_.add(totals_.bytes_published, handle->length);
     if (c.building_keyframe && c.session) {
       cache_type::put_options opts;
-      opts.scope = si::cache_scope::tenant;  // the household's displays share the still
+      opts.scope = si::cache_scope::owner;  // the household's displays share the still
       opts.ttl = std::chrono::seconds(2);     // an old still is a leak of the past
       (void)hub_.cache().put(*c.session, c.id, thumbnail(c.thumb.begin(), c.thumb.end()), opts);
     }
@@ -645,7 +645,7 @@ class viewer_worker {
       }
     }
     if (v.session) {
-      auto cached = hub_.cache().get(*v.session, v.camera, si::cache_scope::tenant);
+      auto cached = hub_.cache().get(*v.session, v.camera, si::cache_scope::owner);
       if (cached) {
         totals_.add(totals_.stills_cache);
         check_still(v, (*cached)->data(), (*cached)->size(), false);
@@ -673,7 +673,7 @@ class viewer_worker {
       if (hub_.ring(r).bind_consumer(v.who)) served = true;
       if (hub_.ring(r).read_latest(v.who)) served = true;
     }
-    if (v.session && hub_.cache().get(*v.session, other, si::cache_scope::tenant)) served = true;
+    if (v.session && hub_.cache().get(*v.session, other, si::cache_scope::owner)) served = true;
     if (served) {
       totals_.add(totals_.cross_owner);
     } else {
@@ -829,7 +829,7 @@ int run(const options& o) {
   }
   for (std::uint32_t r = 0; r < h.ring_count(); ++r) add(refusals, h.ring(r).counters().snapshot());
   add(refusals, h.pool().counters().snapshot());
-  add(refusals, h.cache().refusals().snapshot());
+  add(refusals, h.cache().counters().snapshot());
   h.release_everything();
 
   const std::uint64_t cross = totals::get(t.cross_owner);

@@ -491,7 +491,7 @@ class streamiso_path {
     si::pool_handle still{};
     bool have = false;
     if (s_index != relay::none) {
-      auto got = cache_.get(display_[h], s_index, si::cache_scope::tenant);
+      auto got = cache_.get(display_[h], s_index, si::cache_scope::owner);
       if (got) {
         still = **got;
         have = true;
@@ -532,7 +532,7 @@ class streamiso_path {
       if (s.jb) add(out, s.jb->counters().snapshot());
     }
     add(out, pool_.counters().snapshot());
-    add(out, cache_.refusals().snapshot());
+    add(out, cache_.counters().snapshot());
     return out;
   }
 
@@ -576,7 +576,7 @@ class streamiso_path {
     si::session_cache_config c;
     c.max_entries = households * 8 + 64;
     c.max_sessions = households * 4 + 64;
-    c.max_tenants = households + 8;
+    c.max_owners = households + 8;
     return c;
   }
 
@@ -666,7 +666,7 @@ class streamiso_path {
     if (!handle) return;
     const si::owner& who = homes_[s.owner].tag;
     cache::put_options opts;
-    opts.scope = si::cache_scope::tenant;  // every device of the household may read the still
+    opts.scope = si::cache_scope::owner;  // every device of the household may read the still
     opts.ttl = std::chrono::seconds(3);     // a stale still is a leak of the past
     const std::uint64_t key = relay_.slot_of(s.owner);
     if (!cache_.put(*s.camera, key, *handle, opts)) {

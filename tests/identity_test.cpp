@@ -47,7 +47,7 @@ si::session_cache_config small_config() {
   si::session_cache_config c;
   c.max_entries = 16;
   c.max_sessions = 8;
-  c.max_tenants = 4;
+  c.max_owners = 4;
   return c;
 }
 // A push through a freshly bound producer; the refusal of either step otherwise.

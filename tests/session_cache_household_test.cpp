@@ -47,30 +47,30 @@ bool holds(Cache& c, const session_of<Cache>& s, std::uint64_t key, std::uint64_
 
 }  // namespace
 
-// ---- issue 12 item 5: accounting follows the household -------------------------------------
+// ---- accounting follows the household ------------------------------------------------------
 
-TEST_CASE_TEMPLATE("F1: a recycled tenant record reports and charges only its new household's usage",
+TEST_CASE_TEMPLATE("F1: a recycled owner record reports and charges only its new household's usage",
                    Cache, single_t, sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 256;
   cfg.max_sessions = 8;
-  cfg.max_tenants = 1;  // household B must take over A's record
+  cfg.max_owners = 1;  // household B must take over A's record
   cfg.shards = 4;
-  cfg.tenant_max_entries = 128;
+  cfg.owner_max_entries = 128;
   Cache c{cfg};
   const auto a = open(c, 1);
   for (std::uint64_t k = 0; k < 50; ++k) REQUIRE(c.put(a, k, still(10, 1)));
   REQUIRE(c.close_session(a));
-  CHECK(c.tenant_usage(a).entries == 50);
+  CHECK(c.usage(a).entries == 50);
 
   const auto b = open(c, 2);  // recycles the record: A's 50 entries are dead
-  CHECK(c.tenant_usage(b).entries == 0);  // B's alone from the first call
-  CHECK(c.tenant_usage(b).bytes == 0);
-  CHECK(c.tenant_usage(a).entries == 0);
+  CHECK(c.usage(b).entries == 0);  // B's alone from the first call
+  CHECK(c.usage(b).bytes == 0);
+  CHECK(c.usage(a).entries == 0);
   // B may hold its whole quota: A's dead entries do not count against it.
   for (std::uint64_t k = 100; k < 164; ++k) REQUIRE(c.put(b, k, still(20, 2)));
-  CHECK(c.tenant_usage(b).entries == 64);
-  CHECK(c.tenant_usage(b).bytes == 64 * 20);
+  CHECK(c.usage(b).entries == 64);
+  CHECK(c.usage(b).bytes == 64 * 20);
   for (std::uint64_t k = 100; k < 164; ++k) CHECK(holds(c, b, k, 2));
   CHECK(c.stats().evictions == 0);  // no live entry of B's went for A's dead ones
 }
@@ -80,17 +80,17 @@ TEST_CASE_TEMPLATE("F1: an invalidated household's usage is not its next session
   si::session_cache_config cfg;
   cfg.max_entries = 256;
   cfg.max_sessions = 8;
-  cfg.max_tenants = 4;
+  cfg.max_owners = 4;
   cfg.shards = 4;
-  cfg.tenant_max_entries = 64;
+  cfg.owner_max_entries = 64;
   Cache c{cfg};
   const auto old_s = open(c, 1);
   for (std::uint64_t k = 0; k < 16; ++k) REQUIRE(c.put(old_s, k, still(10, 1)));
-  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+  CHECK(c.invalidate_owner(si::owner{1}) == 1);
   const auto fresh = open(c, 1);  // same household, new epoch: starts clean
-  CHECK(c.tenant_usage(fresh).entries == 0);
+  CHECK(c.usage(fresh).entries == 0);
   for (std::uint64_t k = 100; k < 116; ++k) REQUIRE(c.put(fresh, k, still(10, 1)));
-  CHECK(c.tenant_usage(fresh).entries == 16);
+  CHECK(c.usage(fresh).entries == 16);
   for (std::uint64_t k = 100; k < 116; ++k) CHECK(holds(c, fresh, k, 1));
   CHECK(c.stats().evictions == 0);
 }
@@ -100,7 +100,7 @@ TEST_CASE_TEMPLATE("F1: entries of dead households are evicted before any live e
   si::session_cache_config cfg;
   cfg.max_entries = 64;
   cfg.max_sessions = 8;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cfg.shards = 1;
   Cache c{cfg};
   const auto a = open(c, 1);
@@ -113,7 +113,7 @@ TEST_CASE_TEMPLATE("F1: entries of dead households are evicted before any live e
   }
   for (std::uint64_t k = 100; k < 124; ++k) REQUIRE(c.put(live, k, still(10, 2)));
   SUBCASE("invalidated") {
-    CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+    CHECK(c.invalidate_owner(si::owner{1}) == 1);
     const auto reader = open(c, 2);
     for (std::uint64_t k = 200; k < 240; ++k) REQUIRE(c.put(reader, k, still(10, 2)));
     for (std::uint64_t k = 100; k < 124; ++k) CHECK(holds(c, live, k, 2));
@@ -132,28 +132,28 @@ TEST_CASE_TEMPLATE("F1: entries of dead households are evicted before any live e
   CHECK(c.stats().entries == 64);
 }
 
-TEST_CASE_TEMPLATE("F4: invalidate_tenant counts only the sessions it cuts off", Cache, single_t,
+TEST_CASE_TEMPLATE("F4: invalidate_owner counts only the sessions it cuts off", Cache, single_t,
                    sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 64;
   cfg.max_sessions = 8;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   Cache c{cfg};
   const auto s1 = open(c, 1);
   const auto s2 = open(c, 1);
-  CHECK(c.invalidate_tenant(si::owner{1}) == 2);
-  CHECK(c.invalidate_tenant(si::owner{1}) == 0);  // both already cut off
+  CHECK(c.invalidate_owner(si::owner{1}) == 2);
+  CHECK(c.invalidate_owner(si::owner{1}) == 0);  // both already cut off
   const auto s3 = open(c, 1);
-  CHECK(c.invalidate_tenant(si::owner{1}) == 1);  // only s3
+  CHECK(c.invalidate_owner(si::owner{1}) == 1);  // only s3
   const auto s4 = open(c, 1);
   REQUIRE(c.close_session(s4));
-  CHECK(c.invalidate_tenant(si::owner{1}) == 0);  // s4 was closed, not cut off
+  CHECK(c.invalidate_owner(si::owner{1}) == 0);  // s4 was closed, not cut off
   static_cast<void>(s1);
   static_cast<void>(s2);
   static_cast<void>(s3);
 }
 
-// ---- issue 18 items 1 and 2: limits of the whole cache, whatever the shard count -----------
+// ---- limits of the whole cache, whatever the shard count -----------------------------------
 
 namespace {
 // A still that states its size (so tests can store megabytes without allocating them).
@@ -188,7 +188,7 @@ TEST_CASE("F9: a value up to the per-value maximum is accepted whatever the shar
       CHECK(c.stats().bytes <= cfg.max_bytes);
       CHECK(c.get(s, k).has_value());
     }
-    CHECK(c.refusals().count(si::refusal::oversized) == 1);
+    CHECK(c.counters().count(si::refusal::oversized) == 1);
   }
 }
 
@@ -225,13 +225,13 @@ TEST_CASE("F9: the per-value maximum is settable, and a refusal loses nothing") 
   CHECK(c.stats().bytes == 20 * mib + 600 * kib);
 }
 
-TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards") {
+TEST_CASE("F1: an owner quota holds for the household as a whole, across shards") {
   si::session_cache_config cfg;
   cfg.max_entries = 4096;
   cfg.shards = 64;
-  cfg.max_tenants = 4;
+  cfg.max_owners = 4;
   SUBCASE("entries") {
-    cfg.tenant_max_entries = 4;
+    cfg.owner_max_entries = 4;
     stills_t c{cfg};
     const auto quiet = open(c, 2);
     const auto busy = open(c, 1);
@@ -241,16 +241,16 @@ TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards"
     for (std::uint64_t k = 100; k < 200; ++k) {
       const auto& s = k % 2 == 0 ? busy : busy2;  // the quota is the household's
       REQUIRE(c.put(s, k, sized_still{10, 1}));
-      CHECK(c.tenant_usage(busy).entries <= 4);
+      CHECK(c.usage(busy).entries <= 4);
       CHECK(c.get(s, k).has_value());
     }
-    CHECK(c.tenant_usage(busy).entries == 4);
+    CHECK(c.usage(busy).entries == 4);
     CHECK(c.get(quiet, 1).has_value());
     CHECK(c.get(quiet, 2).has_value());
     CHECK(c.stats().entries == 6);
   }
   SUBCASE("bytes") {
-    cfg.tenant_max_bytes = 1000;
+    cfg.owner_max_bytes = 1000;
     cfg.max_value_bytes = 1000;
     stills_t c{cfg};
     const auto quiet = open(c, 2);
@@ -258,11 +258,11 @@ TEST_CASE("F1: a tenant quota holds for the household as a whole, across shards"
     REQUIRE(c.put(quiet, 1, sized_still{900, 2}));
     for (std::uint64_t k = 100; k < 200; ++k) {
       REQUIRE(c.put(busy, k, sized_still{300, 1}));
-      CHECK(c.tenant_usage(busy).bytes <= 1000);
+      CHECK(c.usage(busy).bytes <= 1000);
       CHECK(c.get(busy, k).has_value());
     }
-    CHECK(c.tenant_usage(busy).entries == 3);
-    CHECK(c.tenant_usage(quiet).bytes == 900);
+    CHECK(c.usage(busy).entries == 3);
+    CHECK(c.usage(quiet).bytes == 900);
     CHECK(c.put(busy, 7, sized_still{1001, 1}).refused_for(si::refusal::oversized));
   }
 }
@@ -272,9 +272,9 @@ TEST_CASE("F1 F9: threads putting under one byte budget and household quotas kee
   cfg.max_entries = 2048;
   cfg.shards = 16;
   cfg.max_bytes = 200'000;
-  cfg.tenant_max_entries = 40;
-  cfg.tenant_max_bytes = 60'000;
-  cfg.max_tenants = 8;
+  cfg.owner_max_entries = 40;
+  cfg.owner_max_bytes = 60'000;
+  cfg.max_owners = 8;
   stills_t c{cfg};
   constexpr int threads = 4;
   const std::uint64_t ops = streamiso_test::scaled(20'000, 2000);
@@ -299,12 +299,12 @@ TEST_CASE("F1 F9: threads putting under one byte budget and household quotas kee
   CHECK(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
   for (std::uint64_t t = 1; t <= 3; ++t) {
     const auto s = open(c, t);
-    CHECK(c.tenant_usage(s).entries <= cfg.tenant_max_entries);
-    CHECK(c.tenant_usage(s).bytes <= cfg.tenant_max_bytes);
+    CHECK(c.usage(s).entries <= cfg.owner_max_entries);
+    CHECK(c.usage(s).bytes <= cfg.owner_max_bytes);
   }
 }
 
-// ---- issue 18 item 6: bad input loses nothing and costs nothing ----------------------------
+// ---- bad input loses nothing and costs nothing ---------------------------------------------
 
 namespace {
 // A key whose == throws on demand (a user key comparing through something that can fail).
@@ -326,7 +326,7 @@ TEST_CASE("F9: a put whose key comparison throws gives its node back to the pool
   si::session_cache_config cfg;
   cfg.max_entries = 4;
   cfg.max_sessions = 4;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   touchy_t c{cfg};
   const auto s = open(c, 1);
   for (std::uint64_t k = 0; k < 4; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
@@ -350,9 +350,9 @@ TEST_CASE("F9: a configuration is validated before anything is allocated") {
   CHECK_THROWS_AS(single_t{cfg}, std::invalid_argument);
   CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);
   cfg.max_sessions = 8;
-  cfg.max_tenants = std::size_t{1} << 28;
+  cfg.max_owners = std::size_t{1} << 28;
   CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);
-  cfg.max_tenants = 8;
+  cfg.max_owners = 8;
   cfg.max_sessions = std::size_t{1} << 24;  // and a bad cache limit besides
   cfg.max_entries = 0;
   CHECK_THROWS_AS(sharded_t{cfg}, std::invalid_argument);

@@ -99,7 +99,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
   std::vector<session> stale;  // closed or cut off: kept for late reads and writes
   std::uint64_t seq = 0;
 
-  auto tenant_of = [](const session& s) { return s.tenant().id().lo; };
+  auto tenant_of = [](const session& s) { return s.owner().id().lo; };
   auto open = [&](std::uint64_t tenant) {
     auto r = cache.open_session(si::owner{tenant});
     REQUIRE(r.has_value());
@@ -125,7 +125,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
       open(1 + rng.below(tenants));
     } else if (dice < 23) {  // a household revokes everything
       const std::uint64_t t = 1 + rng.below(tenants);
-      cache.invalidate_tenant(si::owner{t});
+      cache.invalidate_owner(si::owner{t});
       m.drop_tenant(t);
       for (std::size_t i = live.size(); i > 0; --i) {
         if (tenant_of(live[i - 1]) == t) retire(i - 1);
@@ -138,7 +138,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
     } else {
       const session s = use_stale ? stale[rng.below(stale.size())] : live[rng.below(live.size())];
       const std::uint64_t key = rng.below(keys);
-      const auto scope = rng.chance(25) ? si::cache_scope::tenant : si::cache_scope::session;
+      const auto scope = rng.chance(25) ? si::cache_scope::owner : si::cache_scope::session;
       const auto mk = model::key_of(key, scope, tenant_of(s), s.id());
       const std::int64_t now = clock.now().time_since_epoch().count();
       if (dice < 450) {  // put
@@ -166,7 +166,7 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
           ++totals.hits;
           const stamp& got = **r;
           const bool own = got.tenant == tenant_of(s) && got.key == key &&
-                           (scope == si::cache_scope::tenant || got.session == s.id());
+                           (scope == si::cache_scope::owner || got.session == s.id());
           totals.cross_session += own ? 0U : 1U;
           REQUIRE(own);
           REQUIRE(it != m.entries.end());
@@ -200,9 +200,9 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
 si::session_cache_config config(std::size_t entries, std::size_t tenant_quota) {
   si::session_cache_config c;
   c.max_entries = entries;
-  c.tenant_max_entries = tenant_quota;
+  c.owner_max_entries = tenant_quota;
   c.max_sessions = 128;
-  c.max_tenants = 16;
+  c.max_owners = 16;
   return c;
 }
 
@@ -251,20 +251,31 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
     } else {
       const session s = live[rng.below(live.size())];
       const std::uint64_t key = 16 * rng.below(6) + rng.below(4);  // 6 keys per chain
-      const auto scope = rng.chance(25) ? si::cache_scope::tenant : si::cache_scope::session;
-      const auto mk = std::make_tuple(key, static_cast<int>(scope), s.tenant().id().lo,
+      const auto scope = rng.chance(25) ? si::cache_scope::owner : si::cache_scope::session;
+      const auto mk = std::make_tuple(key, static_cast<int>(scope), s.owner().id().lo,
                                       scope == si::cache_scope::session ? s.id() : 0);
       if (dice < 60) {
         const auto ttl = rng.chance(40) ? typename Cache::duration{std::chrono::milliseconds(1 + rng.below(50))}
                                         : Cache::duration::max();
         ++seq;
-        REQUIRE(c.put(s, key, stamp{s.id(), s.tenant().id().lo, key, seq}, {scope, ttl}));
+        REQUIRE(c.put(s, key, stamp{s.id(), s.owner().id().lo, key, seq}, {scope, ttl}));
         latest[mk] = seq;
+      } else if (dice < 62) {
+        // Erase: the entry goes (a later hit would carry a seq the model no longer has), and a
+        // refusal is one get would give.
+        const si::status r = c.erase(s, key, scope);
+        if (r) {
+          REQUIRE(latest.count(mk) == 1);
+        } else {
+          REQUIRE((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::expired) ||
+                   r.refused_for(si::refusal::owner_mismatch)));
+        }
+        latest.erase(mk);
       } else {
         auto r = c.get(s, key, scope);
         if (r.has_value()) {
           REQUIRE((*r)->key == key);
-          REQUIRE((*r)->tenant == s.tenant().id().lo);
+          REQUIRE((*r)->tenant == s.owner().id().lo);
           REQUIRE((*r)->seq == latest[mk]);
           if (pinned.size() < 48 && rng.chance(95)) pinned.push_back(*r);
         }
@@ -274,16 +285,17 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
       const si::session_cache_stats st = c.stats();
       std::uint64_t entries = 0, bytes = 0;
       for (const auto& a : anchor) {
-        const auto u = c.tenant_usage(a);
+        const auto u = c.usage(a);
         entries += u.entries;
         bytes += u.bytes;
       }
       REQUIRE(entries == st.entries);
       REQUIRE(bytes == st.bytes);
-      REQUIRE(st.inserts == st.entries + st.replaced + st.evictions + st.expirations + st.reclaimed);
+      REQUIRE(st.inserts == st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
     }
   }
   const si::session_cache_stats st = c.stats();
+  CHECK(st.erased > 0);
   MESSAGE("heap_nodes=" << st.heap_nodes << " evictions=" << st.evictions
                         << " expirations=" << st.expirations << " reclaimed=" << st.reclaimed);
   CHECK(st.heap_nodes > ops / 50);
@@ -292,9 +304,9 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
 si::session_cache_config heap_config(std::size_t entries, std::size_t quota, std::size_t shards) {
   si::session_cache_config c;
   c.max_entries = entries;
-  c.tenant_max_entries = quota;
+  c.owner_max_entries = quota;
   c.max_sessions = 64;
-  c.max_tenants = 8;
+  c.max_owners = 8;
   c.shards = shards;
   return c;
 }
@@ -324,12 +336,12 @@ TEST_CASE("F1 F2 F4 F5: model test of the sharded form, single thread: zero cros
   CHECK(cache.stats().evictions > ops / 3000);
 }
 
-TEST_CASE("F1 F3: heap nodes in tenant queues, with TTL, closes and pinned handles, keep owners and accounting") {
+TEST_CASE("F1 F3: heap nodes in owner queues, with TTL, closes and pinned handles, keep owners and accounting") {
   cache_of<si::session_cache> c{heap_config(16, 4, 1)};
   run_heap_fallback(c, streamiso_test::scaled(200'000), 0xABCD);
 }
 
-TEST_CASE("F1 F3: heap nodes in tenant queues, sharded form") {
+TEST_CASE("F1 F3: heap nodes in owner queues, sharded form") {
   cache_of<si::concurrent_session_cache> c{heap_config(32, 6, 4)};
   run_heap_fallback(c, streamiso_test::scaled(200'000), 0x1234);
 }

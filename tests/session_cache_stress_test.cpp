@@ -1,7 +1,7 @@
 // Concurrent session-bound cache under races: getters and putters on many sessions while a
 // closer closes, reopens and invalidates them (a reconnect storm). Checks, on every delivery,
 // the owner stamp, and that nothing of a session is delivered or stored once close_session
-// (or invalidate_tenant) has returned. Runs under ThreadSanitizer in the tsan preset.
+// (or invalidate_owner) has returned. Runs under ThreadSanitizer in the tsan preset.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -53,13 +53,13 @@ struct shared_state {
   std::size_t capacity;
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> hits{0}, late_hits{0}, late_puts{0}, cross{0}, stale{0},
-      mismatches{0}, bad_refusals{0}, ops{0};
+      mismatches{0}, bad_refusals{0}, ops{0}, erased{0}, late_erases{0};
 };
 
 void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
   streamiso_test::rng rng{seed};
   std::uint64_t hits = 0, late_hits = 0, late_puts = 0, cross = 0, stale = 0, mismatches = 0,
-                bad = 0, ops = 0;
+                bad = 0, ops = 0, erased = 0, late_erases = 0;
   // relaxed: a stop request; the join orders everything the test reads afterwards.
   while (!st.stop.load(std::memory_order_relaxed)) {
     seat& chosen = st.table[rng.below(seats)];
@@ -76,11 +76,24 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
       // if we see true, the close happens-before the call below.
       const bool closed_before = st.closed[serial].load(std::memory_order_acquire);
       if (rng.chance(30)) {
-        auto r = cache.put(*s, key, stamp{s->id(), s->tenant().id().lo, key});
+        auto r = cache.put(*s, key, stamp{s->id(), s->owner().id().lo, key});
         if (r.has_value()) {
           late_puts += closed_before ? 1U : 0U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
           ++stale;
+        } else {
+          ++bad;
+        }
+      } else if (rng.chance(10)) {
+        // An erase races closes as a put does: once the close has returned, it removes nothing.
+        const si::status r = cache.erase(*s, key);
+        if (r) {
+          ++erased;
+          late_erases += closed_before ? 1U : 0U;
+        } else if (r.refused_for(si::refusal::stale_binding)) {
+          ++stale;
+        } else if (r.refused_for(si::refusal::owner_mismatch) || r.refused_for(si::refusal::empty)) {
+          bad += closed_before ? 1U : 0U;  // a closed session must be refused as stale first
         } else {
           ++bad;
         }
@@ -90,7 +103,7 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
           ++hits;
           late_hits += closed_before ? 1U : 0U;
           const stamp& got = **r;
-          cross += (got.session == s->id() && got.tenant == s->tenant().id().lo && got.key == key)
+          cross += (got.session == s->id() && got.tenant == s->owner().id().lo && got.key == key)
                        ? 0U
                        : 1U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
@@ -115,6 +128,8 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
   st.mismatches.fetch_add(mismatches, std::memory_order_relaxed);
   st.bad_refusals.fetch_add(bad, std::memory_order_relaxed);
   st.ops.fetch_add(ops, std::memory_order_relaxed);
+  st.erased.fetch_add(erased, std::memory_order_relaxed);
+  st.late_erases.fetch_add(late_erases, std::memory_order_relaxed);
 }
 
 void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
@@ -131,7 +146,7 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
     if (rng.chance(10)) {
       // A household revokes everything at once: all its seats are cut off in one call.
       const std::uint64_t t = 1 + rng.below(tenants);
-      cache.invalidate_tenant(si::owner{t});
+      cache.invalidate_owner(si::owner{t});
       for (seat& place : st.table) {
         std::optional<session_t> old;
         std::size_t serial = 0;
@@ -140,8 +155,8 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
           old = place.s;
           serial = place.serial;
         }
-        if (old->tenant().id().lo != t) continue;
-        // release pairs with the workers' acquire load: invalidate_tenant has returned.
+        if (old->owner().id().lo != t) continue;
+        // release pairs with the workers' acquire load: invalidate_owner has returned.
         st.closed[serial].store(true, std::memory_order_release);
         REQUIRE(cache.close_session(*old));  // frees the slot; the session was already dead
         rebind(place, t);
@@ -166,11 +181,11 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
 
 }  // namespace
 
-TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stored after close") {
+TEST_CASE("F4 F5: racing getters, putters, erasers and closers: nothing delivered, stored or erased after close") {
   si::session_cache_config cfg;
   cfg.max_entries = 1024;  // smaller than the working set: evictions race too
   cfg.max_sessions = 64;
-  cfg.max_tenants = 8;
+  cfg.max_owners = 8;
   cfg.shards = 8;
   cache_t cache{cfg};
   const std::uint64_t rounds = streamiso_test::scaled(40'000, 10'000);
@@ -191,13 +206,16 @@ TEST_CASE("F4 F5: racing getters, putters and closers: nothing delivered or stor
   CHECK(st.cross.load() == 0);
   CHECK(st.late_hits.load() == 0);
   CHECK(st.late_puts.load() == 0);
+  CHECK(st.late_erases.load() == 0);
   CHECK(st.bad_refusals.load() == 0);
   // The race was real: sessions were cut off under the workers, and hits did happen.
   CHECK(st.hits.load() > 100);
   CHECK(st.stale.load() > 0);
   CHECK(st.mismatches.load() > 0);
   const si::session_cache_stats s = cache.stats();
-  CHECK(s.inserts == s.entries + s.replaced + s.evictions + s.expirations + s.reclaimed);
+  CHECK(st.erased.load() > 0);
+  CHECK(s.erased == st.erased.load());
+  CHECK(s.inserts == s.entries + s.replaced + s.erased + s.evictions + s.expirations + s.reclaimed);
   CHECK(s.entries <= cfg.max_entries);
 }
 
@@ -296,7 +314,7 @@ TEST_CASE("F1 F3: handles pinned and released on other threads while puts recycl
   si::session_cache_config cfg;
   cfg.max_entries = 64;  // a small pool (32 + 1 + 1 nodes per shard): pinning exhausts it
   cfg.max_sessions = 4;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cfg.shards = 2;
   pool_race st;
   st.cache = std::make_unique<frame_cache_t>(cfg);
@@ -325,5 +343,5 @@ TEST_CASE("F1 F3: handles pinned and released on other threads while puts recycl
   // About half of the pins are let go on the thread that did not take them.
   CHECK(st.released_across.load() * 10 > st.hits.load());
   CHECK(st.released_after.load() > 0);
-  CHECK(s.inserts == s.entries + s.replaced + s.evictions + s.expirations + s.reclaimed);
+  CHECK(s.inserts == s.entries + s.replaced + s.erased + s.evictions + s.expirations + s.reclaimed);
 }

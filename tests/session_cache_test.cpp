@@ -45,7 +45,7 @@ si::session_cache_config small_config(std::size_t entries = 16) {
   si::session_cache_config c;
   c.max_entries = entries;
   c.max_sessions = 64;
-  c.max_tenants = 16;
+  c.max_owners = 16;
   return c;
 }
 
@@ -56,7 +56,7 @@ session_t open(cache_t& c, std::uint64_t tenant) {
 }
 
 stamp stamp_for(const session_t& s, std::uint64_t key, std::uint64_t seq = 0) {
-  return stamp{s.id(), s.tenant().id().lo, key, seq};
+  return stamp{s.id(), s.owner().id().lo, key, seq};
 }
 
 // Reads key as s and checks that a hit carries s's own stamp: the test fails on any leak.
@@ -64,7 +64,7 @@ si::result<cache_t::value_handle> read(cache_t& c, const session_t& s, std::uint
                                        si::cache_scope scope = si::cache_scope::session) {
   auto r = c.get(s, key, scope);
   if (r) {
-    CHECK((*r)->tenant == s.tenant().id().lo);
+    CHECK((*r)->tenant == s.owner().id().lo);
     if (scope == si::cache_scope::session) CHECK((*r)->session == s.id());
     CHECK((*r)->key == key);
   }
@@ -96,7 +96,7 @@ TEST_CASE("F9: a bad configuration is rejected by the constructor") {
   c.max_sessions = 0;
   CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
   c = small_config();
-  c.max_tenants = 0;
+  c.max_owners = 0;
   CHECK_THROWS_AS(cache_t{c}, std::invalid_argument);
 }
 
@@ -111,7 +111,7 @@ TEST_CASE("F2: a session reads its own entry; another session under the same key
 
   auto theirs = read(c, b, 10);
   CHECK(theirs.refused_for(si::refusal::owner_mismatch));
-  CHECK(c.refusals().count(si::refusal::owner_mismatch) == 1);
+  CHECK(c.counters().count(si::refusal::owner_mismatch) == 1);
 
   // b writing the same key makes a second entry; neither overwrites nor serves the other.
   REQUIRE(c.put(b, 10, stamp_for(b, 10, 5)));
@@ -125,7 +125,7 @@ TEST_CASE("F2: a session reads its own entry; another session under the same key
   // A plain miss is not a refusal and is not counted as one.
   auto miss = read(c, a, 99);
   CHECK(miss.refused_for(si::refusal::empty));
-  CHECK(c.refusals().total() == 1);
+  CHECK(c.counters().total() == 1);
   CHECK(c.stats().misses == 1);
 }
 
@@ -146,7 +146,7 @@ TEST_CASE("F4: close_session makes the session's entries unreadable at once") {
   REQUIRE(c.close_session(a));
   CHECK(read(c, a, 1).refused_for(si::refusal::stale_binding));
   CHECK(read(c, a, 2).refused_for(si::refusal::stale_binding));
-  CHECK(c.refusals().count(si::refusal::stale_binding) == 2);
+  CHECK(c.counters().count(si::refusal::stale_binding) == 2);
   // Closing is O(1): the entries are still held until something meets them.
   CHECK(c.stats().entries == 2);
 }
@@ -180,7 +180,7 @@ TEST_CASE("F4: closing twice, or closing a session of another cache, is refused 
   REQUIRE(c.put(here, 1, stamp_for(here, 1)));
   CHECK(read(c, foreign, 1).refused_for(si::refusal::stale_binding));
   CHECK(c.put(foreign, 1, stamp_for(foreign, 1)).refused_for(si::refusal::stale_binding));
-  CHECK(c.refusals().count(si::refusal::stale_binding) == 4);
+  CHECK(c.counters().count(si::refusal::stale_binding) == 4);
 }
 
 TEST_CASE("F5: a late put for a closed session is refused and never served to the next one") {
@@ -192,62 +192,62 @@ TEST_CASE("F5: a late put for a closed session is refused and never served to th
   auto late = c.put(old_session, 5, stamp_for(old_session, 5));
   CHECK(late.refused_for(si::refusal::stale_binding));
   CHECK(read(c, next, 5).refused_for(si::refusal::empty));
-  CHECK(read(c, next, 5, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  CHECK(read(c, next, 5, si::cache_scope::owner).refused_for(si::refusal::empty));
   CHECK(c.stats().entries == 0);
 }
 
-TEST_CASE("F5: a late put after the tenant was invalidated is refused") {
+TEST_CASE("F5: a late put after the owner was invalidated is refused") {
   cache_t c{small_config()};
   const session_t s = open(c, 1);
-  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
+  CHECK(c.invalidate_owner(si::owner{1}) == 1);
   CHECK(c.put(s, 5, stamp_for(s, 5)).refused_for(si::refusal::stale_binding));
-  CHECK(c.put(s, 5, stamp_for(s, 5), {si::cache_scope::tenant})
+  CHECK(c.put(s, 5, stamp_for(s, 5), {si::cache_scope::owner})
             .refused_for(si::refusal::stale_binding));
 }
 
-TEST_CASE("F4: invalidate_tenant cuts off every session and entry of one tenant only, in O(1)") {
+TEST_CASE("F4: invalidate_owner cuts off every session and entry of one owner only, in O(1)") {
   cache_t c{small_config()};
   const session_t a1 = open(c, 1);
   const session_t a2 = open(c, 1);
   const session_t b = open(c, 2);
   REQUIRE(c.put(a1, 1, stamp_for(a1, 1)));
-  REQUIRE(c.put(a2, 2, stamp_for(a2, 2), {si::cache_scope::tenant}));
+  REQUIRE(c.put(a2, 2, stamp_for(a2, 2), {si::cache_scope::owner}));
   REQUIRE(c.put(b, 1, stamp_for(b, 1)));
-  CHECK(c.invalidate_tenant(si::owner{1}) == 2);
-  CHECK(c.invalidate_tenant(si::owner{77}) == 0);  // unknown tenant: nothing to do
+  CHECK(c.invalidate_owner(si::owner{1}) == 2);
+  CHECK(c.invalidate_owner(si::owner{77}) == 0);  // unknown tenant: nothing to do
   CHECK(read(c, a1, 1).refused_for(si::refusal::stale_binding));
-  CHECK(read(c, a2, 2, si::cache_scope::tenant).refused_for(si::refusal::stale_binding));
+  CHECK(read(c, a2, 2, si::cache_scope::owner).refused_for(si::refusal::stale_binding));
   CHECK(read(c, b, 1).has_value());
   // A session opened afterwards starts clean: the household's shared entry is gone too.
   const session_t a3 = open(c, 1);
-  CHECK(read(c, a3, 2, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  CHECK(read(c, a3, 2, si::cache_scope::owner).refused_for(si::refusal::empty));
   // Old sessions of the tenant can still be closed (their slots are freed).
   CHECK(c.close_session(a1));
   CHECK(c.close_session(a2));
 }
 
-TEST_CASE("F2: tenant scope is shared by one household's sessions, never across households") {
+TEST_CASE("F2: owner scope is shared by one household's sessions, never across households") {
   cache_t c{small_config()};
   const session_t phone = open(c, 1);
   const session_t hub = open(c, 1);
   const session_t neighbour = open(c, 2);
-  REQUIRE(c.put(phone, 8, stamp_for(phone, 8), {si::cache_scope::tenant}));
-  auto shared = read(c, hub, 8, si::cache_scope::tenant);
+  REQUIRE(c.put(phone, 8, stamp_for(phone, 8), {si::cache_scope::owner}));
+  auto shared = read(c, hub, 8, si::cache_scope::owner);
   REQUIRE(shared.has_value());
   CHECK((*shared)->session == phone.id());
-  CHECK(read(c, neighbour, 8, si::cache_scope::tenant).refused_for(si::refusal::owner_mismatch));
+  CHECK(read(c, neighbour, 8, si::cache_scope::owner).refused_for(si::refusal::owner_mismatch));
   // The scopes are separate: a tenant-scope entry is not served to a session-scope lookup.
   CHECK(read(c, hub, 8).refused_for(si::refusal::empty));
   // The shared entry outlives the session that wrote it (it belongs to the household).
   REQUIRE(c.close_session(phone));
-  CHECK(read(c, hub, 8, si::cache_scope::tenant).has_value());
+  CHECK(read(c, hub, 8, si::cache_scope::owner).has_value());
   // A put by another session of the household replaces the household's entry, nobody else's.
-  REQUIRE(c.put(hub, 8, stamp_for(hub, 8, 2), {si::cache_scope::tenant}));
-  REQUIRE(c.put(neighbour, 8, stamp_for(neighbour, 8, 3), {si::cache_scope::tenant}));
-  auto now = read(c, hub, 8, si::cache_scope::tenant);
+  REQUIRE(c.put(hub, 8, stamp_for(hub, 8, 2), {si::cache_scope::owner}));
+  REQUIRE(c.put(neighbour, 8, stamp_for(neighbour, 8, 3), {si::cache_scope::owner}));
+  auto now = read(c, hub, 8, si::cache_scope::owner);
   REQUIRE(now.has_value());
   CHECK((*now)->seq == 2);
-  auto theirs = read(c, neighbour, 8, si::cache_scope::tenant);
+  auto theirs = read(c, neighbour, 8, si::cache_scope::owner);
   REQUIRE(theirs.has_value());
   CHECK((*theirs)->seq == 3);
 }
@@ -262,7 +262,7 @@ TEST_CASE("F1: an expired entry is refused, never served, and the clock is injec
   CHECK(read(c, s, 1).has_value());
   clock.advance(1ms);
   CHECK(read(c, s, 1).refused_for(si::refusal::expired));
-  CHECK(c.refusals().count(si::refusal::expired) == 1);
+  CHECK(c.counters().count(si::refusal::expired) == 1);
   // The expired entry was dropped when met: the next lookup is a plain miss.
   CHECK(read(c, s, 1).refused_for(si::refusal::empty));
   clock.advance(std::chrono::hours(24 * 365));
@@ -296,50 +296,50 @@ TEST_CASE("F9: malformed puts (ttl <= 0) are refused and lose nothing") {
             .refused_for(si::refusal::malformed));
   CHECK(c.put(s, 1, stamp_for(s, 1, 9), {si::cache_scope::session, -5ms})
             .refused_for(si::refusal::malformed));
-  CHECK(c.refusals().count(si::refusal::malformed) == 2);
+  CHECK(c.counters().count(si::refusal::malformed) == 2);
   auto r = read(c, s, 1);
   REQUIRE(r.has_value());
   CHECK((*r)->seq == 0);
 }
 
-TEST_CASE("F9: a value larger than the cache is oversized, larger than the quota is quota") {
+TEST_CASE("F9: a value larger than the cache is oversized, larger than the owner's quota is over_limit") {
   si::session_cache_config cfg = small_config();
   cfg.max_bytes = 1000;
-  cfg.tenant_max_bytes = 100;
+  cfg.owner_max_bytes = 100;
   bytes_cache_t c{cfg};
   const auto s = *c.open_session(si::owner{1});
   REQUIRE(c.put(s, 1, std::vector<std::uint8_t>(60, 1)));
   CHECK(c.put(s, 2, std::vector<std::uint8_t>(1001, 2)).refused_for(si::refusal::oversized));
   CHECK(c.put(s, 2, std::vector<std::uint8_t>(101, 2)).refused_for(si::refusal::over_limit));
-  CHECK(c.refusals().count(si::refusal::oversized) == 1);
-  CHECK(c.refusals().count(si::refusal::over_limit) == 1);
+  CHECK(c.counters().count(si::refusal::oversized) == 1);
+  CHECK(c.counters().count(si::refusal::over_limit) == 1);
   auto kept = c.get(s, 1);  // nothing already accepted was lost
   REQUIRE(kept.has_value());
   CHECK((*kept)->size() == 60);
-  CHECK(c.tenant_usage(s).bytes == 60);
+  CHECK(c.usage(s).bytes == 60);
 }
 
-TEST_CASE("F1: over its byte quota a tenant evicts its own entries, not its neighbours'") {
+TEST_CASE("F1: over its byte quota an owner evicts its own entries, not its neighbours'") {
   si::session_cache_config cfg = small_config();
   cfg.max_bytes = 1000;
-  cfg.tenant_max_bytes = 100;
+  cfg.owner_max_bytes = 100;
   bytes_cache_t c{cfg};
   const auto busy = *c.open_session(si::owner{1});
   const auto quiet = *c.open_session(si::owner{2});
   REQUIRE(c.put(quiet, 1, std::vector<std::uint8_t>(40, 2)));
   for (std::uint64_t k = 10; k < 20; ++k) {
     REQUIRE(c.put(busy, k, std::vector<std::uint8_t>(40, 1)));
-    CHECK(c.tenant_usage(busy).bytes <= 100);
+    CHECK(c.usage(busy).bytes <= 100);
   }
-  CHECK(c.tenant_usage(busy).entries == 2);
+  CHECK(c.usage(busy).entries == 2);
   CHECK(c.get(busy, 19).has_value());
   CHECK(c.get(busy, 18).has_value());
   CHECK(c.get(quiet, 1).has_value());
 }
 
-TEST_CASE("F1: over its entry quota a tenant evicts its own entries, not its neighbours'") {
+TEST_CASE("F1: over its entry quota an owner evicts its own entries, not its neighbours'") {
   si::session_cache_config cfg = small_config(10);
-  cfg.tenant_max_entries = 3;
+  cfg.owner_max_entries = 3;
   cache_t c{cfg};
   const session_t quiet = open(c, 2);
   const session_t busy = open(c, 1);
@@ -349,7 +349,7 @@ TEST_CASE("F1: over its entry quota a tenant evicts its own entries, not its nei
   for (std::uint64_t k = 10; k < 40; ++k) {
     const session_t& s = (k % 2 == 0) ? busy : busy2;  // the quota is per tenant
     REQUIRE(c.put(s, k, stamp_for(s, k)));
-    CHECK(c.tenant_usage(busy).entries <= 3);
+    CHECK(c.usage(busy).entries <= 3);
   }
   CHECK(read(c, quiet, 1).has_value());
   CHECK(read(c, quiet, 2).has_value());
@@ -394,13 +394,13 @@ TEST_CASE("F1: SIEVE evicts in the hand-checked order (differs from LRU), never 
   CHECK(read(c, s, 5).has_value());
 }
 
-TEST_CASE("F2: all keys collide in one bucket, many tenants: zero cross-session hits") {
+TEST_CASE("F2: all keys collide in one bucket, many owners: zero cross-session hits") {
   using colliding_t = si::session_cache<std::uint64_t, stamp, si::id128, all_collide,
                                         si::value_bytes, si::manual_clock>;
   si::session_cache_config cfg;
   cfg.max_entries = 256;
   cfg.max_sessions = 64;
-  cfg.max_tenants = 32;
+  cfg.max_owners = 32;
   colliding_t c{cfg};
   std::vector<colliding_t::session> sessions;
   for (std::uint64_t t = 0; t < 32; ++t) {
@@ -412,14 +412,14 @@ TEST_CASE("F2: all keys collide in one bucket, many tenants: zero cross-session 
   for (std::uint64_t op = 0; op < streamiso_test::scaled(200'000, 20'000); ++op) {
     const auto& s = sessions[rng.below(sessions.size())];
     const std::uint64_t key = rng.below(8);  // few keys: every one is shared by many owners
-    const auto scope = rng.chance(30) ? si::cache_scope::tenant : si::cache_scope::session;
+    const auto scope = rng.chance(30) ? si::cache_scope::owner : si::cache_scope::session;
     if (rng.chance(40)) {
-      REQUIRE(c.put(s, key, stamp{s.id(), s.tenant().id().lo, key, op}, {scope}));
+      REQUIRE(c.put(s, key, stamp{s.id(), s.owner().id().lo, key, op}, {scope}));
     } else {
       auto r = c.get(s, key, scope);
       if (r) {
         ++hits;
-        REQUIRE((*r)->tenant == s.tenant().id().lo);
+        REQUIRE((*r)->tenant == s.owner().id().lo);
         REQUIRE((*r)->key == key);
         if (scope == si::cache_scope::session) REQUIRE((*r)->session == s.id());
       } else if (r.refused_for(si::refusal::owner_mismatch)) {
@@ -431,7 +431,7 @@ TEST_CASE("F2: all keys collide in one bucket, many tenants: zero cross-session 
   }
   CHECK(hits > 0);
   CHECK(mismatches > 0);
-  CHECK(c.refusals().count(si::refusal::owner_mismatch) == mismatches);
+  CHECK(c.counters().count(si::refusal::owner_mismatch) == mismatches);
 }
 
 TEST_CASE("F1: a handle from get stays valid after eviction, replacement and close") {
@@ -447,26 +447,26 @@ TEST_CASE("F1: a handle from get stays valid after eviction, replacement and clo
   CHECK((*h)->session == s.id());
 }
 
-TEST_CASE("F4: open_session is refused (full) when sessions or tenant records run out") {
+TEST_CASE("F4: open_session is refused (full) when sessions or owner records run out") {
   si::session_cache_config cfg = small_config();
   cfg.max_sessions = 2;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cache_t c{cfg};
   const session_t a = open(c, 1);
   const session_t b = open(c, 2);
   CHECK(c.open_session(si::owner{3}).refused_for(si::refusal::full));  // no tenant record
   CHECK(c.open_session(si::owner{1}).refused_for(si::refusal::full));  // no session slot
-  CHECK(c.refusals().count(si::refusal::full) == 2);
+  CHECK(c.counters().count(si::refusal::full) == 2);
   // Tenant 1 goes idle: its record is recycled for tenant 3, and its shared entry dies with it.
-  REQUIRE(c.put(a, 4, stamp_for(a, 4), {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 4, stamp_for(a, 4), {si::cache_scope::owner}));
   REQUIRE(c.close_session(a));
   const session_t t3 = open(c, 3);
-  CHECK(read(c, t3, 4, si::cache_scope::tenant).refused_for(si::refusal::empty));
+  CHECK(read(c, t3, 4, si::cache_scope::owner).refused_for(si::refusal::empty));
   REQUIRE(c.close_session(t3));
   const session_t a_again = open(c, 1);
-  CHECK(read(c, a_again, 4, si::cache_scope::tenant).refused_for(si::refusal::empty));
-  // Slots of sessions cut off by invalidate_tenant are reclaimed when slots run out.
-  CHECK(c.invalidate_tenant(si::owner{2}) == 1);
+  CHECK(read(c, a_again, 4, si::cache_scope::owner).refused_for(si::refusal::empty));
+  // Slots of sessions cut off by invalidate_owner are reclaimed when slots run out.
+  CHECK(c.invalidate_owner(si::owner{2}) == 1);
   REQUIRE(c.close_session(a_again));
   CHECK(c.open_session(si::owner{5}).has_value());
   CHECK(c.open_session(si::owner{5}).has_value());
@@ -572,7 +572,7 @@ TEST_CASE("F2: refusals reach the hook with the component name") {
                                 CHECK(e.component == "session_cache");
                               },
                               &seen};
-  c.set_refusal_hook(&hook);
+  c.counters().set_hook(&hook);
   const session_t a = open(c, 1);
   const session_t b = open(c, 2);
   REQUIRE(c.put(a, 1, stamp_for(a, 1)));
@@ -621,7 +621,7 @@ TEST_CASE("F9: put is refused `full` when the entry cannot be allocated, and los
   auto r = c.put(s, 1, fragile{12});
   fragile::fail = false;
   CHECK(r.refused_for(si::refusal::full));
-  CHECK(c.refusals().count(si::refusal::full) == 1);
+  CHECK(c.counters().count(si::refusal::full) == 1);
   auto kept = c.get(s, 1);
   REQUIRE(kept.has_value());
   CHECK((*kept)->v == 11);
@@ -635,7 +635,7 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   const session_t gone = open(c, 3);
   REQUIRE(c.put(a, 1, stamp_for(a, 1, 41)));
   REQUIRE(c.put(a, 2, stamp_for(a, 2), {si::cache_scope::session, 1s}));
-  REQUIRE(c.put(a, 3, stamp_for(a, 3), {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 3, stamp_for(a, 3), {si::cache_scope::owner}));
   REQUIRE(c.close_session(gone));
   int calls = 0;
   stamp seen{};
@@ -647,7 +647,7 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(c.visit(a, 1, copy_out));
   CHECK(seen.session == a.id());
   CHECK(seen.seq == 41);
-  CHECK(c.visit(a, 3, copy_out, si::cache_scope::tenant));
+  CHECK(c.visit(a, 3, copy_out, si::cache_scope::owner));
   CHECK(c.visit(b, 1, copy_out).refused_for(si::refusal::owner_mismatch));
   CHECK(c.visit(gone, 1, copy_out).refused_for(si::refusal::stale_binding));
   CHECK(c.visit(a, 9, copy_out).refused_for(si::refusal::empty));
@@ -657,19 +657,19 @@ TEST_CASE("F2 F4: visit reads the owner's entry in place, with get's refusals an
   CHECK(calls == 2);
 }
 
-// ---- review: registry exhaustion, tenant_usage of foreign handles, byte accounting -------
+// ---- review: registry exhaustion, usage() of foreign handles, byte accounting -------
 
-TEST_CASE("F4: tenant records held only by invalidated, never-closed sessions are reclaimed") {
+TEST_CASE("F4: owner records held only by invalidated, never-closed sessions are reclaimed") {
   // A revoked device never calls close_session. Its slot is swept when slots run out; its
   // tenant record must be reclaimable too, or every new household is refused forever.
   si::session_cache_config cfg = small_config();
   cfg.max_sessions = 8;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cache_t c{cfg};
   const session_t a = open(c, 1);
   const session_t b = open(c, 2);
-  CHECK(c.invalidate_tenant(si::owner{1}) == 1);
-  CHECK(c.invalidate_tenant(si::owner{2}) == 1);
+  CHECK(c.invalidate_owner(si::owner{1}) == 1);
+  CHECK(c.invalidate_owner(si::owner{2}) == 1);
   auto fresh = c.open_session(si::owner{3});
   REQUIRE(fresh.has_value());
   REQUIRE(c.put(*fresh, 1, stamp_for(*fresh, 1)));
@@ -685,44 +685,44 @@ TEST_CASE("F4: a refused open_session does not recycle an idle household's recor
   // entry survives a refused open by household 3.
   si::session_cache_config cfg = small_config();
   cfg.max_sessions = 2;
-  cfg.max_tenants = 2;
+  cfg.max_owners = 2;
   cache_t c{cfg};
   const session_t a = open(c, 1);
-  REQUIRE(c.put(a, 4, stamp_for(a, 4, 44), {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 4, stamp_for(a, 4, 44), {si::cache_scope::owner}));
   REQUIRE(c.close_session(a));  // household 1 is idle; its record and shared entry stay
   const session_t b = open(c, 2);
   const session_t b2 = open(c, 2);
   CHECK(c.open_session(si::owner{3}).refused_for(si::refusal::full));  // no session slot
   REQUIRE(c.close_session(b2));
   const session_t a_again = open(c, 1);
-  auto shared = read(c, a_again, 4, si::cache_scope::tenant);
+  auto shared = read(c, a_again, 4, si::cache_scope::owner);
   REQUIRE(shared.has_value());
   CHECK((*shared)->seq == 44);
   (void)b;
 }
 
-TEST_CASE("F2 F9: tenant_usage answers only for the handle's own household, never out of bounds") {
+TEST_CASE("F2 F9: usage answers only for the handle's own household, never out of bounds") {
   si::session_cache_config small = small_config();
-  small.max_tenants = 1;
+  small.max_owners = 1;
   cache_t c{small};
   const session_t a = open(c, 1);
   for (std::uint64_t k = 0; k < 3; ++k) REQUIRE(c.put(a, k, stamp_for(a, k)));
   REQUIRE(c.close_session(a));
-  CHECK(c.tenant_usage(a).entries == 3);  // a closed session's household is still bound
+  CHECK(c.usage(a).entries == 3);  // a closed session's household is still bound
   // Household 2 takes over the only tenant record: a's handle must not report 2's usage.
   const session_t b = open(c, 2);
   for (std::uint64_t k = 10; k < 15; ++k) REQUIRE(c.put(b, k, stamp_for(b, k)));
-  CHECK(c.tenant_usage(b).entries == 5);  // b's alone: none of a's dead entries
-  CHECK(c.tenant_usage(a).entries == 0);
-  CHECK(c.tenant_usage(a).bytes == 0);
+  CHECK(c.usage(b).entries == 5);  // b's alone: none of a's dead entries
+  CHECK(c.usage(a).entries == 0);
+  CHECK(c.usage(a).bytes == 0);
   // A handle of another cache names a tenant record this cache does not have.
   si::session_cache_config big = small_config();
-  big.max_tenants = 64;
+  big.max_owners = 64;
   cache_t other{big};
   std::vector<session_t> foreign;
   for (std::uint64_t t = 1; t <= 40; ++t) foreign.push_back(open(other, t));
-  CHECK(c.tenant_usage(foreign.back()).entries == 0);
-  CHECK(c.tenant_usage(foreign.back()).bytes == 0);
+  CHECK(c.usage(foreign.back()).entries == 0);
+  CHECK(c.usage(foreign.back()).bytes == 0);
 }
 
 namespace {
@@ -756,7 +756,7 @@ TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit")
   }
   SUBCASE("tenant byte quota") {
     si::session_cache_config cfg = small_config();
-    cfg.tenant_max_bytes = half + 10;
+    cfg.owner_max_bytes = half + 10;
     cfg.max_value_bytes = cfg.max_bytes;
     huge_t c{cfg};
     const auto s = *c.open_session(si::owner{1});
@@ -764,8 +764,8 @@ TEST_CASE("F9: huge declared sizes never wrap the byte accounting past a limit")
     REQUIRE(c.put(other, 7, declared_size{5, other.id()}));
     REQUIRE(c.put(s, 1, declared_size{half, s.id()}));
     REQUIRE(c.put(s, 2, declared_size{half, s.id()}));  // s's own first entry goes
-    CHECK(c.tenant_usage(s).bytes == half);
-    CHECK(c.tenant_usage(s).entries == 1);
+    CHECK(c.usage(s).bytes == half);
+    CHECK(c.usage(s).entries == 1);
     CHECK(c.get(other, 7).has_value());
   }
 }
@@ -827,7 +827,7 @@ TEST_CASE("F9: a shard count the key hash cannot address is rejected by the cons
   CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
 }
 
-TEST_CASE("F2: with a match policy that accepts everyone, tenant generations still keep households apart") {
+TEST_CASE("F2: with a match policy that accepts everyone, owner generations still keep households apart") {
   // The owner stamp includes the tenant generation, unique per record and epoch; the match
   // policy is checked on top of it, never instead of it. (Kills the mutant where freshly bound
   // records share generation 0 and only the owner tag tells households apart.)
@@ -839,11 +839,11 @@ TEST_CASE("F2: with a match policy that accepts everyone, tenant generations sti
   lax_t c{small_config()};
   const auto a = *c.open_session(si::owner{1});
   const auto b = *c.open_session(si::owner{2});
-  REQUIRE(c.put(a, 1, stamp{a.id(), 1, 1, 0}, {si::cache_scope::tenant}));
+  REQUIRE(c.put(a, 1, stamp{a.id(), 1, 1, 0}, {si::cache_scope::owner}));
   REQUIRE(c.put(a, 2, stamp{a.id(), 1, 2, 0}));
-  CHECK(c.get(b, 1, si::cache_scope::tenant).refused_for(si::refusal::owner_mismatch));
+  CHECK(c.get(b, 1, si::cache_scope::owner).refused_for(si::refusal::owner_mismatch));
   CHECK(c.get(b, 2).refused_for(si::refusal::owner_mismatch));
-  auto own = c.get(a, 1, si::cache_scope::tenant);
+  auto own = c.get(a, 1, si::cache_scope::owner);
   REQUIRE(own.has_value());
   CHECK((*own)->tenant == 1);
 }
@@ -995,7 +995,7 @@ TEST_CASE("F9: a node that cannot be made, pooled or from the heap, is `full` or
   CHECK_THROWS_AS((void)c.put(s, 3, touchy{33}), std::runtime_error);
   touchy::fail = touchy::mode::ok;
   check_kept();
-  CHECK(c.refusals().count(si::refusal::full) == 2);
+  CHECK(c.counters().count(si::refusal::full) == 2);
   // With every pooled node in use or pinned, the node comes from the heap: the same failures.
   {
     auto p1 = c.get(s, 1);
@@ -1021,7 +1021,7 @@ TEST_CASE("F9: a node that cannot be made, pooled or from the heap, is `full` or
   // No slot leaked by the failures: the pool serves every later put.
   for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, k, touchy{k}));
   CHECK(c.stats().heap_nodes == 1);
-  CHECK(c.refusals().count(si::refusal::full) == 3);
+  CHECK(c.counters().count(si::refusal::full) == 3);
 }
 
 // ---- review of the node pool: shared buckets, heap nodes, keys that fail to copy ----------
@@ -1234,7 +1234,7 @@ TEST_CASE("F9: a key that cannot be copied, into a pooled or a heap node, is `fu
     CHECK(**four == 44);
     CHECK(c.stats().entries == 2);
   }
-  CHECK(c.refusals().count(si::refusal::full) == 4);
+  CHECK(c.counters().count(si::refusal::full) == 4);
   // No slot leaked: with no handle held, the pool serves every later put.
   for (std::uint64_t k = 10; k < 40; ++k) REQUIRE(c.put(s, touchy_key{k}, k));
   CHECK(c.stats().heap_nodes == 1);

@@ -13,7 +13,7 @@ cache_t* make_cache(void* storage, std::size_t max_sessions) {
   si::session_cache_config c;
   c.max_entries = 64;
   c.max_sessions = max_sessions;
-  c.max_tenants = 8;
+  c.max_owners = 8;
   return new (storage) cache_t(c);
 }
 void destroy_cache(cache_t* c) { c->~cache_t(); }

@@ -9,24 +9,17 @@
 #include <cstdlib>
 #include <limits>
 #include <new>
-#include <stdexcept>
 #include <type_traits>
 
 #include "streamiso/config.hpp"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
 // The arrays a cache reads on every request, in one allocation instead of three per shard, so
-// that on Linux the kernel can back them with 2 MiB pages: a lookup then costs one TLB entry
-// per 2 MiB instead of per 4 KiB (the arrays of a 100 000-entry cache span 14 MiB). The hint is
-// madvise(MADV_HUGEPAGE), which matters where transparent huge pages are in `madvise` mode
-// (the default of Debian and most distributions); elsewhere nothing changes. It is only a hint:
-// the memory behaves the same either way.
+// that the memory advice of the configuration (streamiso/huge_pages.hpp) covers all of them at
+// once; a block of 2 MiB or more starts on a 2 MiB boundary, as huge pages cover only aligned
+// ranges.
 //
 // Lifetime: the block is parcelled out while the cache is built (carve, in the order the plan
 // was made), then never again. It goes when its last user goes: the cache, and each node pool,
@@ -36,30 +29,47 @@ class cache_arena {
   // The layout a cache asks for: arrays added in the order they will be carved.
   class plan {
    public:
-    // Throws std::length_error when the sizes overflow std::size_t (a 32-bit target with a
-    // huge max_entries): the block could not be addressed.
-    void add(std::size_t count, std::size_t size, std::size_t align) {
-      if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) too_large();
+    // Sizes that overflow std::size_t (a 32-bit target with a huge max_entries) make the plan
+    // unaddressable: fits() turns false and stays false.
+    void add(std::size_t count, std::size_t size, std::size_t align) noexcept {
+      if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) {
+        fits_ = false;
+        return;
+      }
       const std::size_t start = round_up(bytes_, align);
       if (start < bytes_ || count * size > std::numeric_limits<std::size_t>::max() - start) {
-        too_large();
+        fits_ = false;
+        return;
       }
       bytes_ = start + count * size;
       if (align > align_) align_ = align;
     }
+    [[nodiscard]] bool fits() const noexcept { return fits_; }
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
     [[nodiscard]] std::size_t align() const noexcept { return align_; }
 
    private:
-    [[noreturn]] static void too_large() {
-      throw std::length_error("session cache: arrays larger than the address space");
-    }
+    bool fits_ = true;
     std::size_t bytes_ = 0;
     std::size_t align_ = cache_line_size;
   };
 
-  // A block for `p`, one user (the caller). Throws std::bad_alloc.
-  static cache_arena* make(const plan& p) { return new cache_arena(p); }
+  // A block for `p` (which fits()), one user (the caller); `advice` (may be null) is called on
+  // it. Null when the memory cannot be had.
+  [[nodiscard]] static cache_arena* make(const plan& p,
+                                         void (*advice)(void*, std::size_t) noexcept) noexcept {
+    const std::size_t align = block_alignment(p);
+    void* block =
+        ::operator new (p.bytes() == 0 ? 1 : p.bytes(), std::align_val_t{align}, std::nothrow);
+    if (block == nullptr) return nullptr;
+    auto* a = new (std::nothrow) cache_arena(static_cast<unsigned char*>(block), p.bytes(), align);
+    if (a == nullptr) {
+      ::operator delete (block, std::align_val_t{align});
+      return nullptr;
+    }
+    if (advice != nullptr) advice(block, p.bytes());
+    return a;
+  }
 
   cache_arena(const cache_arena&) = delete;
   cache_arena& operator=(const cache_arena&) = delete;
@@ -103,33 +113,18 @@ class cache_arena {
  private:
   static constexpr std::size_t huge_page = std::size_t{2} << 20;
 
-  explicit cache_arena(const plan& p)
-      : align_(block_alignment(p)),
-        block_(static_cast<unsigned char*>(::operator new(p.bytes(), std::align_val_t{align_}))),
-        size_(p.bytes()) {
-    advise_huge_pages();
-  }
-  ~cache_arena() { ::operator delete(block_, std::align_val_t{align_}); }
+  cache_arena(unsigned char* block, std::size_t size, std::size_t align) noexcept
+      : align_(align), block_(block), size_(size) {}
+  ~cache_arena() { ::operator delete (block_, std::align_val_t{align_}); }
 
   static std::size_t round_up(std::size_t n, std::size_t align) noexcept {
     return (n + align - 1) / align * align;
   }
 
-  // What the arrays need; on Linux, a block large enough to hold a huge page starts on a 2 MiB
-  // boundary (huge pages cover 2 MiB-aligned ranges only).
+  // What the arrays need; a block large enough to hold a huge page starts on a 2 MiB boundary.
   static std::size_t block_alignment(const plan& p) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (p.bytes() >= huge_page && p.align() < huge_page) return huge_page;
-#endif
     return p.align();
-  }
-
-  void advise_huge_pages() noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const std::size_t whole = size_ / huge_page * huge_page;
-    // A refusal (an old kernel, THP compiled out) leaves ordinary pages: nothing to handle.
-    if (whole != 0) static_cast<void>(::madvise(block_, whole, MADV_HUGEPAGE));
-#endif
   }
 
   [[noreturn]] static void off_plan() noexcept {

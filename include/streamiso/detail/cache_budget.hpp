@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "streamiso/config.hpp"
-#include "streamiso/detail/session_registry.hpp"
+#include "streamiso/detail/spin_lock.hpp"
 
 STREAMISO_BEGIN_NAMESPACE
 
@@ -30,11 +30,11 @@ class cache_budget {
  public:
   enum class answer { ok, over, dead };
 
-  cache_budget(std::size_t max_bytes, bool bytes_bind, std::size_t tenant_max_entries,
-               std::size_t tenant_max_bytes, bool quotas_bind, std::size_t tenants)
+  cache_budget(std::size_t max_bytes, bool bytes_bind, std::size_t owner_max_entries,
+               std::size_t owner_max_bytes, bool quotas_bind, std::size_t tenants)
       : max_bytes_(max_bytes),
-        tenant_max_entries_(tenant_max_entries),
-        tenant_max_bytes_(tenant_max_bytes),
+        owner_max_entries_(owner_max_entries),
+        owner_max_bytes_(owner_max_bytes),
         bytes_bind_(bytes_bind),
         quotas_bind_(quotas_bind),
         households_(quotas_bind ? new household[tenants] : nullptr) {}
@@ -63,7 +63,7 @@ class cache_budget {
     std::lock_guard<spin_lock> guard(h.lock);
     if (h.gen > gen) return answer::dead;
     if (h.gen < gen) h = gen;  // a new household of the record starts from nothing
-    if (h.entries + 1 > tenant_max_entries_ || bytes > tenant_max_bytes_ - h.bytes) {
+    if (h.entries + 1 > owner_max_entries_ || bytes > owner_max_bytes_ - h.bytes) {
       return answer::over;
     }
     ++h.entries;
@@ -112,13 +112,55 @@ class cache_budget {
   };
 
   std::size_t max_bytes_;
-  std::size_t tenant_max_entries_;
-  std::size_t tenant_max_bytes_;
+  std::size_t owner_max_entries_;
+  std::size_t owner_max_bytes_;
   bool bytes_bind_;
   bool quotas_bind_;
   std::unique_ptr<household[]> households_;
   // Written by every put and drop of every shard: on its own line.
   alignas(cache_line_size) std::atomic<std::size_t> held_{0};
+};
+
+// What a sharded put reserved in the cache-wide budget for one household (record ts under
+// generation gen); given back when the reservation goes, unless keep() handed it to the
+// entry that now holds it (its drop gives it back).
+class budget_reservation {
+ public:
+  budget_reservation(cache_budget& b, std::uint32_t ts, std::uint64_t gen,
+                     std::size_t bytes) noexcept
+      : budget_(&b), ts_(ts), gen_(gen), bytes_(bytes) {}
+  budget_reservation(const budget_reservation&) = delete;
+  budget_reservation& operator=(const budget_reservation&) = delete;
+  ~budget_reservation() {
+    if (has_bytes_) budget_->release_bytes(bytes_);
+    if (has_quota_) budget_->release_quota(ts_, gen_, bytes_);
+  }
+
+  // Reserves the household's quota share; `over` means the caller must evict one of its
+  // entries and retry.
+  [[nodiscard]] cache_budget::answer reserve_quota() noexcept {
+    const cache_budget::answer a = budget_->try_reserve_quota(ts_, gen_, bytes_);
+    if (a == cache_budget::answer::ok) has_quota_ = budget_->quotas_bind();
+    return a;
+  }
+  // Reserves the bytes in the cache-wide bound; false means evict something and retry.
+  [[nodiscard]] bool reserve_bytes() noexcept {
+    if (!budget_->try_reserve_bytes(bytes_)) return false;
+    has_bytes_ = budget_->bytes_bind();
+    return true;
+  }
+  void keep() noexcept { has_bytes_ = has_quota_ = false; }
+
+  [[nodiscard]] std::uint32_t record() const noexcept { return ts_; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return gen_; }
+
+ private:
+  cache_budget* budget_;
+  std::uint32_t ts_;
+  std::uint64_t gen_;
+  std::size_t bytes_;
+  bool has_bytes_ = false;
+  bool has_quota_ = false;
 };
 
 }  // namespace detail

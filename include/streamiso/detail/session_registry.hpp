@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Sessions and tenants of a session-bound cache: who may read, and since when not.
+// Sessions and owner records of a session-bound cache: who may read, and since when not.
 #ifndef STREAMISO_DETAIL_SESSION_REGISTRY_HPP
 #define STREAMISO_DETAIL_SESSION_REGISTRY_HPP
 
@@ -12,129 +12,26 @@
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
+#include "streamiso/session.hpp"
 #include "streamiso/tag.hpp"
 
 STREAMISO_BEGIN_NAMESPACE
 
 namespace detail {
-template <class TenantId, class Lock>
-class session_registry;
-
-// A lock that does nothing, for the single-threaded cache.
-struct no_lock {
-  void lock() noexcept {}
-  void unlock() noexcept {}
-};
-
-// The shard lock of the concurrent cache. Critical sections are a few dozen nanoseconds, so a
-// test-and-test-and-set lock beats a futex mutex: unlock is a plain store, not an atomic
-// read-modify-write, and there is no call into the C library. A waiter spins briefly, then
-// yields, so a preempted holder (2 cores shared with other work) does not starve it.
-class spin_lock {
- public:
-  void lock() noexcept {
-    for (;;) {
-      // acquire pairs with the release in unlock(): the previous holder's writes are visible.
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      // relaxed: only a hint that the lock looks free; the exchange above re-checks.
-      for (unsigned spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
-        if (spins >= 64) {
-          std::this_thread::yield();
-          spins = 0;
-        }
-      }
-    }
-  }
-  [[nodiscard]] bool try_lock() noexcept {
-    // acquire pairs with the release in unlock(), as in lock().
-    return !locked_.exchange(true, std::memory_order_acquire);
-  }
-  void unlock() noexcept {
-    // release pairs with the acquire in lock()/try_lock(): publishes the critical section.
-    locked_.store(false, std::memory_order_release);
-  }
-
- private:
-  std::atomic<bool> locked_{false};
-};
 
 // A cache's identity, carried by each of its sessions. A per-library counter would restart in
 // every shared library built with hidden visibility (and a re-created cache would repeat an
 // earlier one's sessions): process-wide tokens do not (detail/binding_token.hpp, F10).
 inline std::uint64_t next_cache_uid() noexcept { return next_nonzero_token(); }
-
-// Spreads std::hash results that are the identity on integers.
-[[nodiscard]] constexpr std::uint64_t mix_hash(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDULL;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
-[[nodiscard]] inline std::size_t round_up_pow2(std::size_t n) noexcept {
-  std::size_t p = 1;
-  while (p < n) p <<= 1U;
-  return p;
-}
-}  // namespace detail
-
-// A session issued by a cache. Only the cache can make one (there is no constructor from
-// numbers and no default constructor), so a caller cannot forge another session's identity
-// or revive a closed one: the handle names its cache, its slot, a generation that is never
-// reused, and the generation of its tenant at the time it was opened. Copies denote the same
-// session and may be used from several threads at once.
-template <class TenantId>
-class basic_session {
- public:
-  using tenant_type = basic_owner<TenantId>;
-  using requester_type = basic_requester<TenantId>;
-
-  [[nodiscard]] const tenant_type& tenant() const noexcept { return tenant_; }
-  // The requester this session reads as: the household it belongs to.
-  [[nodiscard]] requester_type requester() const noexcept { return requester_type{tenant_.id()}; }
-  // Unique per cache and never reused, even after close: a reopened session gets a new id.
-  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-
-  friend bool operator==(const basic_session& a, const basic_session& b) noexcept {
-    return a.cache_ == b.cache_ && a.id_ == b.id_;
-  }
-  friend bool operator!=(const basic_session& a, const basic_session& b) noexcept {
-    return !(a == b);
-  }
-
- private:
-  template <class, class>
-  friend class detail::session_registry;
-
-  basic_session(const tenant_type& t, std::uint64_t cache, std::uint64_t id, std::uint32_t slot,
-                std::uint32_t tenant_slot, std::uint64_t tenant_gen) noexcept
-      : tenant_(t),
-        cache_(cache),
-        id_(id),
-        tenant_gen_(tenant_gen),
-        slot_(slot),
-        tenant_slot_(tenant_slot) {}
-
-  tenant_type tenant_;
-  std::uint64_t cache_;
-  std::uint64_t id_;
-  std::uint64_t tenant_gen_;
-  std::uint32_t slot_;
-  std::uint32_t tenant_slot_;
-};
-
-namespace detail {
 
 // The registry owns every session slot and tenant record of one cache. Readers (get/put on
 // any shard) only load two atomics per call: the session slot's live id and the tenant
@@ -144,19 +41,19 @@ namespace detail {
 // Liveness rule: a session is live iff its slot still holds its id and its tenant record still
 // holds the generation it was opened under. Closing stores 0 into the slot; invalidating a
 // tenant bumps the tenant generation. Both are one store: O(1), whatever the number of entries.
-template <class TenantId, class Lock>
+template <class Id, class Lock>
 class session_registry {
  public:
-  using session = basic_session<TenantId>;
-  using tenant_type = basic_owner<TenantId>;
+  using session = basic_session<Id>;
+  using owner_type = basic_owner<Id>;
 
   session_registry(std::size_t max_sessions, std::size_t max_tenants, std::string_view name)
       : counters_(name), uid_(next_cache_uid()) {
     if (max_sessions == 0 || max_tenants == 0) {
-      throw std::invalid_argument("session cache: max_sessions and max_tenants must be > 0");
+      STREAMISO_BAD_CONFIG("session cache: max_sessions and max_owners must be > 0");
     }
     if (max_sessions >= nil || max_tenants >= nil) {
-      throw std::invalid_argument("session cache: too many sessions or tenants");
+      STREAMISO_BAD_CONFIG("session cache: too many sessions or owners");
     }
     sessions_.reset(new session_slot[max_sessions]);
     tenants_.reset(new tenant_record[max_tenants]);
@@ -177,7 +74,7 @@ class session_registry {
   [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::size_t max_tenants() const noexcept { return tenant_count_; }
 
-  [[nodiscard]] result<session> open(const tenant_type& t) noexcept {
+  [[nodiscard]] result<session> open(const owner_type& t) noexcept {
     if (is_unset(t)) return counters_.record(refusal::unset_id);  // names no household
     std::lock_guard<Lock> guard(lock_);
     if (free_sessions_.empty()) sweep_stale_bindings();
@@ -221,7 +118,7 @@ class session_registry {
   }
 
   // Makes every session and entry of the tenant unreadable. Returns the sessions affected.
-  std::size_t invalidate(const tenant_type& t) noexcept {
+  std::size_t invalidate(const owner_type& t) noexcept {
     std::lock_guard<Lock> guard(lock_);
     const std::uint32_t ts = find_tenant(t);
     if (ts == nil) return 0;
@@ -272,7 +169,7 @@ class session_registry {
            // close_session returned sees 0 (or a newer id), never the closed id.
            sessions_[s.slot_].id.load(std::memory_order_acquire) == s.id_ &&
            // acquire pairs with the release store in invalidate().
-           tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
+           tenants_[s.owner_slot_].gen.load(std::memory_order_acquire) == s.owner_gen_;
   }
 
   // True iff s was issued here and its tenant record still holds the generation s was opened
@@ -281,7 +178,7 @@ class session_registry {
   [[nodiscard]] bool tenant_is_current(const session& s) const noexcept {
     return s.cache_ == uid_ &&
            // acquire pairs with the release stores of gen in bind/invalidate/unbind.
-           tenants_[s.tenant_slot_].gen.load(std::memory_order_acquire) == s.tenant_gen_;
+           tenants_[s.owner_slot_].gen.load(std::memory_order_acquire) == s.owner_gen_;
   }
 
   // Whether an entry written under (slot, id, tenant, gen) may still be read by anyone.
@@ -294,8 +191,8 @@ class session_registry {
 
   // Accessors for the shards; a session handle is opaque to everyone else.
   static std::uint32_t slot_of(const session& s) noexcept { return s.slot_; }
-  static std::uint32_t tenant_slot_of(const session& s) noexcept { return s.tenant_slot_; }
-  static std::uint64_t tenant_gen_of(const session& s) noexcept { return s.tenant_gen_; }
+  static std::uint32_t tenant_slot_of(const session& s) noexcept { return s.owner_slot_; }
+  static std::uint64_t tenant_gen_of(const session& s) noexcept { return s.owner_gen_; }
 
   static constexpr std::uint32_t nil = std::numeric_limits<std::uint32_t>::max();
 
@@ -309,7 +206,7 @@ class session_registry {
     // Drawn from one counter for all records, so a generation names its record too: equal
     // generations mean the same tenant in the same epoch. 0 = never bound.
     std::atomic<std::uint64_t> gen{0};
-    TenantId id{};
+    Id id{};
     std::uint64_t last_used = 0;
     std::size_t sessions = 0;          // slots held (open, or cut off and not yet closed)
     std::size_t current_sessions = 0;  // of those, opened under the current generation
@@ -349,12 +246,12 @@ class session_registry {
     }
   }
 
-  [[nodiscard]] std::size_t home_of(const TenantId& id) const noexcept {
-    return static_cast<std::size_t>(mix_hash(static_cast<std::uint64_t>(std::hash<TenantId>{}(id)))) &
+  [[nodiscard]] std::size_t home_of(const Id& id) const noexcept {
+    return static_cast<std::size_t>(mix_hash(static_cast<std::uint64_t>(std::hash<Id>{}(id)))) &
            (index_.size() - 1);
   }
 
-  [[nodiscard]] std::uint32_t find_tenant(const tenant_type& t) const noexcept {
+  [[nodiscard]] std::uint32_t find_tenant(const owner_type& t) const noexcept {
     const std::size_t mask = index_.size() - 1;
     for (std::size_t i = home_of(t.id());; i = (i + 1) & mask) {
       const std::uint32_t v = index_[i];
@@ -365,7 +262,7 @@ class session_registry {
 
   // The record of tenant t, binding a free or idle record if t has none. nil if all records
   // belong to tenants with open sessions.
-  [[nodiscard]] std::uint32_t bind_tenant(const tenant_type& t) noexcept {
+  [[nodiscard]] std::uint32_t bind_tenant(const owner_type& t) noexcept {
     if (const std::uint32_t ts = find_tenant(t); ts != nil) return ts;
     std::uint32_t ts = nil;
     if (!free_tenants_.empty()) {
@@ -394,7 +291,8 @@ class session_registry {
     std::uint32_t best = nil;
     for (std::size_t i = 0; i < tenant_count_; ++i) {
       const tenant_record& tr = tenants_[i];
-      if (tr.bound && tr.sessions == 0 && (best == nil || tr.last_used < tenants_[best].last_used)) {
+      if (tr.bound && tr.sessions == 0 &&
+          (best == nil || tr.last_used < tenants_[best].last_used)) {
         best = static_cast<std::uint32_t>(i);
       }
     }
