@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "streamiso/h264_depacketizer.hpp"
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
 

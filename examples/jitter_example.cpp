@@ -1,7 +1,7 @@
 // A camera stream over a bursty network: feed packets, play out complete frames, handle gaps,
 // NACKs and keyframe requests. The block between the README markers is the README snippet.
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/netsim.hpp>
+#include <streamiso/testing/netsim.hpp>
 
 #include <cstdint>
 #include <cstdio>
