@@ -358,6 +358,7 @@ class cache_value_handle {
   cache_value_handle(cache_value_handle&& o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
   // Both assignments take the new node before letting the old one go: `o` may live inside
   // the value that letting go destroys.
+  // NOLINTNEXTLINE(bugprone-unhandled-self-assignment): retain before release handles it
   cache_value_handle& operator=(const cache_value_handle& o) noexcept {
     Node* old = node_;
     node_ = o.node_;
@@ -585,6 +586,7 @@ class session_cache_shard {
   void replace_own(const session& s, node* n, std::uint64_t h) {
     for (node** link = &buckets_[bucket_of(h)]; *link != nullptr;) {
       node* e = *link;
+      // NOLINTNEXTLINE(bugprone-branch-clone): the cheap key test first, the same step last
       if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
         link = &e->hnext;
       } else if (is_mine(*e, s, n->scope)) {
