@@ -26,10 +26,9 @@ const si::owner cam{0xCA11, 7};
 
 constexpr std::int64_t trace_packets = 1 << 16;
 
-// Two copies of the trace, stamped with epochs 1 and 2, so iterations alternate epochs.
+// The trace's packets; every iteration replays them in a new binding (reset()).
 struct trace {
-  std::vector<packet> epoch1;
-  std::vector<packet> epoch2;
+  std::vector<packet> packets;
   std::int64_t span_us = 0;
 };
 
@@ -42,21 +41,16 @@ trace make_trace(double reorder) {
   spec.size_bytes = 1200;
   const auto arrivals = sim.run(spec);
   trace t;
-  for (std::uint32_t e : {1U, 2U}) {
-    auto& out = e == 1 ? t.epoch1 : t.epoch2;
-    for (const auto& a : arrivals) {
-      packet p;
-      p.owner = cam;
-      p.epoch = e;
-      p.seq = a.packet.seq;
-      p.timestamp = a.packet.timestamp;
-      p.arrival_us = a.arrival_us;
-      p.size_bytes = a.packet.size_bytes;
-      p.marker = a.packet.marker;
-      p.keyframe = a.packet.keyframe;
-      p.payload = static_cast<handle>(a.packet.index);
-      out.push_back(p);
-    }
+  for (const auto& a : arrivals) {
+    packet p;
+    p.seq = a.packet.seq;
+    p.timestamp = a.packet.timestamp;
+    p.arrival_us = a.arrival_us;
+    p.size_bytes = a.packet.size_bytes;
+    if (a.packet.marker) p.flags = p.flags | si::packet_flags::marker;
+    if (a.packet.keyframe) p.flags = p.flags | si::packet_flags::keyframe;
+    p.payload = static_cast<handle>(a.packet.index);
+    t.packets.push_back(p);
   }
   t.span_us = arrivals.back().arrival_us + 1'000'000;
   return t;
@@ -75,36 +69,35 @@ si::jitter_config bench_config() {
   c.min_delay_us = 10'000;  // as the baseline's fixed delay
   c.initial_delay_us = 10'000;
   c.max_delay_us = 50'000;
-  c.adaptive = true;
+  c.delay_mode = si::jitter_delay_mode::adaptive;
   return c;
 }
 
 void bm_streamiso(benchmark::State& state) {
   const trace& t = trace_for(static_cast<int>(state.range(0)));
-  buffer b{cam, 2, bench_config()};
+  buffer b{cam, bench_config()};
   const si::requester me = si::as_requester(cam);
   std::int64_t offset = 0;
   std::uint64_t released = 0;
   std::uint64_t checksum = 0;
-  bool odd = false;
   for (auto _ : state) {
-    odd = !odd;
-    (void)b.reset(odd ? 1U : 2U);  // O(1): the previous iteration's leftovers are flushed
-    const auto& packets = odd ? t.epoch1 : t.epoch2;
-    for (const packet& src : packets) {
+    (void)b.reset();  // O(1): the previous iteration's leftovers are flushed
+    auto in = *b.bind_producer(cam);
+    auto out = *b.bind_consumer(me);
+    for (const packet& src : t.packets) {
       packet p = src;
       p.arrival_us += offset;
-      (void)b.insert(p);
-      for (auto r = b.pop(me, p.arrival_us); r || r.reason() == si::refusal::gap; r = b.pop(me, p.arrival_us)) {
-        if (r) {
+      (void)in.try_push(p);
+      while (auto r = out.try_pop(p.arrival_us)) {
+        if (!r->is_gap()) {
           ++released;
           checksum += r->payload;
         }
       }
     }
     offset += t.span_us;
-    for (auto r = b.pop(me, offset); r || r.reason() == si::refusal::gap; r = b.pop(me, offset)) {
-      if (r) ++released;
+    while (auto r = out.try_pop(offset)) {
+      if (!r->is_gap()) ++released;
     }
   }
   benchmark::DoNotOptimize(checksum);
@@ -169,7 +162,7 @@ void bm_baseline(benchmark::State& state) {
   };
   for (auto _ : state) {
     b.clear();
-    for (const packet& src : t.epoch1) {
+    for (const packet& src : t.packets) {
       packet p = src;
       p.arrival_us += offset;
       b.insert(p);
@@ -199,17 +192,19 @@ void bm_quality(benchmark::State& state, ns::profile prof, std::int64_t fixed_de
     c.max_delay_us = 1'000'000;
     c.min_delay_us = fixed_delay_us == 0 ? 0 : fixed_delay_us;
     c.initial_delay_us = fixed_delay_us == 0 ? 20'000 : fixed_delay_us;
-    c.adaptive = fixed_delay_us == 0;
-    buffer b{cam, arrivals.front().packet.epoch, c};
-    const si::requester me = si::as_requester(cam);
+    c.delay_mode = fixed_delay_us == 0 ? si::jitter_delay_mode::adaptive : si::jitter_delay_mode::fixed;
+    buffer b{cam, c};
+    auto in = *b.bind_producer(cam);
+    auto out = *b.bind_consumer(si::as_requester(cam));
+    std::uint32_t session = arrivals.front().packet.epoch;
     std::uint64_t unique = 0;
     std::uint64_t late = 0;
     std::uint64_t released = 0;
     double delay_sum = 0.0;
     std::int64_t tick = 0;
     auto pop_at = [&](std::int64_t now) {
-      for (auto r = b.pop(me, now); r || r.reason() == si::refusal::gap; r = b.pop(me, now)) {
-        if (r) {
+      while (auto r = out.try_pop(now)) {
+        if (!r->is_gap()) {
           ++released;
           delay_sum += static_cast<double>(now - r->arrival_us);
         }
@@ -217,16 +212,21 @@ void bm_quality(benchmark::State& state, ns::profile prof, std::int64_t fixed_de
     };
     for (const auto& a : arrivals) {
       for (; tick < a.arrival_us; tick += 1'000) pop_at(tick);  // a 1 ms playout clock
-      if (a.packet.epoch > b.epoch()) (void)b.reset(a.packet.epoch);
+      if (a.packet.epoch > session) {  // a reconnect: a new binding
+        session = a.packet.epoch;
+        (void)b.reset();
+        in = *b.bind_producer(cam);
+        out = *b.bind_consumer(si::as_requester(cam));
+      }
       packet p;
-      p.owner = cam;
-      p.epoch = a.packet.epoch;
       p.seq = a.packet.seq;
       p.timestamp = a.packet.timestamp;
       p.arrival_us = a.arrival_us;
       p.size_bytes = a.packet.size_bytes;
       p.payload = static_cast<handle>(a.packet.index);
-      const auto r = b.insert(p);
+      // A straggler of an earlier session has no door: refused like a stale endpoint's push.
+      const auto r = a.packet.epoch == session ? in.try_push(p)
+                                               : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
       if (!a.duplicate) {
         ++unique;
         if (r.refused_for(si::refusal::late)) ++late;

@@ -183,6 +183,8 @@ void spsc_two_threads(benchmark::State& state) {
 // The default endpoints (window freshness) and the strict ones.
 STREAMISO_SPSC_BENCH("streamiso", streamiso_q<>, streamiso_q<>);
 using streamiso_strict_q = streamiso_q<si::freshness::strict>;
+// Built with waits::enabled (consumers may sleep; nobody does here): the cost of the option.
+STREAMISO_SPSC_BENCH("streamiso_waits_enabled", streamiso_waits_q, streamiso_waits_q);
 STREAMISO_SPSC_BENCH("streamiso_strict", streamiso_strict_q, streamiso_strict_q);
 // The harness effect: both endpoints on one line (two threads only; one thread is unaffected).
 using streamiso_adjacent_q = streamiso_q<si::freshness::window, true>;

@@ -1,11 +1,14 @@
 // RTP receive path, one thread, every check on: raw datagrams prebuilt in memory (H.264 access
 // units fragmented with FU-A, 1200-byte payloads) -> parse + owner binding (rtp_ingest) ->
 // jitter buffer (rtp_jitter_feed) -> H.264 depacketizer -> access units in pool buffers,
-// taken and released by their owner. Traces: in order, 5 % reordered, 2 % lost.
+// popped and released by their owner (rtp_pipeline.hpp). Traces: in order, 5 % reordered,
+// 2 % lost.
 //
-//   rtp/pipeline/<trace>   items_per_second = datagrams/s (wall time, like the GStreamer
-//                          baseline's); counters units, discarded, lost
-//   rtp/parse_only         items_per_second = datagrams/s through parse_rtp + binding alone
+//   rtp/pipeline/<trace>         items_per_second = datagrams/s (wall time, like the GStreamer
+//                                baseline's); counters units, discarded, lost
+//   rtp/pipeline_staged/<trace>  the same, each datagram copied into the feed's staging()
+//                                buffer (standing for recv()) and kept there: push_staged()
+//   rtp/parse_only               items_per_second = datagrams/s through parse_rtp + binding alone
 //
 // Per pass the sequence numbers and timestamps of the prebuilt datagrams are advanced in place
 // (the sender's job, outside the timed region), so the stream continues across passes.
@@ -13,12 +16,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "streamiso/h264_depacketizer.hpp"
-#include "streamiso/testing/netsim.hpp"
-#include "streamiso/rtp_jitter_feed.hpp"
-#include "streamiso/rtp_stream.hpp"
+#include "rtp_pipeline.hpp"
+#include "rtp_trace.hpp"
 
 #if defined(STREAMISO_HAVE_GSTREAMER)
 #include <gst/app/gstappsink.h>
@@ -31,94 +33,19 @@
 namespace si = streamiso;
 
 namespace {
-const si::owner cam{0xCA11, 7};
-constexpr std::uint32_t ssrc = 0x1234ABCDU;
-constexpr std::size_t trace_packets = 1 << 12;  // divides 65536: sequence numbers wrap cleanly
-constexpr std::size_t payload_bytes = 1200;
-constexpr std::size_t packets_per_unit = 8;
-constexpr std::int64_t packet_interval_us = 10;  // 100 000 datagrams/s of media time
+using rtp_bench::advance;
+using rtp_bench::cam;
+using rtp_bench::make_trace;
+using rtp_bench::packet_interval_us;
+using rtp_bench::ssrc;
+using rtp_bench::trace;
+using rtp_bench::trace_packets;
 
-struct trace {
-  std::vector<std::vector<std::uint8_t>> datagrams;  // in arrival order
-  std::vector<std::int64_t> arrival_us;               // offsets within a pass
-  std::vector<std::uint16_t> base_seq;
-  std::vector<std::uint32_t> base_ts;
-};
-
-// reorder_pct: share of datagrams displaced 1..3 places later; loss_pct: share dropped.
-trace make_trace(unsigned reorder_pct, unsigned loss_pct) {
-  si::netsim::rng rng(2026);
-  std::vector<std::vector<std::uint8_t>> in_order;
-  for (std::size_t i = 0; i < trace_packets; ++i) {
-    const std::size_t unit = i / packets_per_unit;
-    const std::size_t k = i % packets_per_unit;
-    std::vector<std::uint8_t> payload(payload_bytes, static_cast<std::uint8_t>(0x10 + (i & 0x3F)));
-    payload[0] = 0x7C;  // FU indicator: NRI 3, type 28
-    payload[1] = static_cast<std::uint8_t>((k == 0 ? 0x80 : 0) | (k + 1 == packets_per_unit ? 0x40 : 0) |
-                                           (unit % 30 == 0 ? 5 : 1));
-    std::vector<std::uint8_t> d(12 + payload_bytes);
-    si::rtp_header_fields h{k + 1 == packets_per_unit, 96, static_cast<std::uint16_t>(i),
-                            static_cast<std::uint32_t>(unit * 3000), ssrc};
-    (void)si::write_rtp(h, payload.data(), payload.size(), d.data(), d.size());
-    in_order.push_back(std::move(d));
-  }
-  std::vector<std::size_t> order(trace_packets);
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (std::size_t i = 0; i + 4 < order.size(); ++i) {
-    if (rng.next() % 100 < reorder_pct) std::swap(order[i], order[i + 1 + rng.next() % 3]);
-  }
-  trace t;
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    if (i > 0 && i + 1 < order.size() && rng.next() % 100 < loss_pct) continue;
-    const auto& d = in_order[order[i]];
-    t.datagrams.push_back(d);
-    t.arrival_us.push_back(static_cast<std::int64_t>(i) * packet_interval_us);
-    t.base_seq.push_back(static_cast<std::uint16_t>((d[2] << 8) | d[3]));
-    t.base_ts.push_back((std::uint32_t{d[4]} << 24) | (std::uint32_t{d[5]} << 16) |
-                        (std::uint32_t{d[6]} << 8) | d[7]);
-  }
-  return t;
-}
-
-void advance(trace& t, std::uint64_t pass) {
-  const auto seq_off = static_cast<std::uint16_t>(pass * trace_packets);
-  const auto ts_off = static_cast<std::uint32_t>(pass * (trace_packets / packets_per_unit) * 3000);
-  for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
-    auto& d = t.datagrams[i];
-    const auto s = static_cast<std::uint16_t>(t.base_seq[i] + seq_off);
-    const std::uint32_t ts = t.base_ts[i] + ts_off;
-    d[2] = static_cast<std::uint8_t>(s >> 8);
-    d[3] = static_cast<std::uint8_t>(s);
-    d[4] = static_cast<std::uint8_t>(ts >> 24);
-    d[5] = static_cast<std::uint8_t>(ts >> 16);
-    d[6] = static_cast<std::uint8_t>(ts >> 8);
-    d[7] = static_cast<std::uint8_t>(ts);
-  }
-}
-
-void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) {
+void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct,
+              rtp_bench::receive mode) {
   trace t = make_trace(reorder_pct, loss_pct);
-  si::rtp_binding<> b;
-  b.owner = cam;
-  b.ssrc = ssrc;
-  b.payload_type = 96;
-  b.epoch = 1;
-  si::rtp_ingest<> in(b);
-  si::jitter_config jc;
-  jc.capacity = 2048;
-  jc.max_misorder = 1024;
-  jc.adaptive = true;
-  jc.initial_delay_us = 5'000;
-  jc.max_packet_bytes = 1500;
-  si::rtp_jitter_feed<> feed(cam, 1, jc);
-  si::buffer_pool<> pool(64, 16 * 1024);
-  si::h264_depacketizer<> depay(pool, cam);
-  const si::requester who = si::as_requester(cam);
+  auto rx = std::make_unique<rtp_bench::receiver>();
   std::uint64_t pass = 0;
-  std::uint64_t units = 0;
-  std::uint64_t discarded = 0;
-  std::uint64_t lost = 0;
-  std::uint64_t bytes_out = 0;
   const std::int64_t pass_us = static_cast<std::int64_t>(trace_packets) * packet_interval_us;
   for (auto _ : state) {
     state.PauseTiming();
@@ -126,54 +53,23 @@ void pipeline(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) 
     const std::int64_t base = static_cast<std::int64_t>(pass) * pass_us;
     ++pass;
     state.ResumeTiming();
-    for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
-      const std::int64_t now = base + t.arrival_us[i];
-      if (auto a = in.accept(t.datagrams[i].data(), t.datagrams[i].size(), now)) (void)feed.push(*a);
-      for (;;) {
-        auto r = feed.pop(who, now);
-        if (!r) {
-          if (r.refused_for(si::refusal::gap)) {
-            lost += r.detail();
-            continue;
-          }
-          break;
-        }
-        (void)depay.push({r->payload, r->sequence, r->timestamp, r->marker});
-        for (;;) {
-          auto au = depay.take(who);
-          if (au) {
-            ++units;
-            bytes_out += au->size;
-            (void)pool.release(cam, au->handle);
-          } else if (au.refused_for(si::refusal::gap)) {
-            ++discarded;
-          } else {
-            break;
-          }
-        }
-      }
-    }
+    rx->pass(t, base, mode);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(t.datagrams.size()));
-  state.counters["units"] = benchmark::Counter(static_cast<double>(units));
-  state.counters["discarded"] = benchmark::Counter(static_cast<double>(discarded));
-  state.counters["lost"] = benchmark::Counter(static_cast<double>(lost));
-  state.counters["au_bytes"] = benchmark::Counter(static_cast<double>(bytes_out));
-  if (units == 0) state.SkipWithError("no access unit came out");
+  state.counters["units"] = benchmark::Counter(static_cast<double>(rx->units));
+  state.counters["discarded"] = benchmark::Counter(static_cast<double>(rx->discarded));
+  state.counters["lost"] = benchmark::Counter(static_cast<double>(rx->lost));
+  state.counters["au_bytes"] = benchmark::Counter(static_cast<double>(rx->bytes_out));
+  if (rx->units == 0) state.SkipWithError("no access unit came out");
 }
 
 void parse_only(benchmark::State& state) {
   trace t = make_trace(0, 0);
-  si::rtp_binding<> b;
-  b.owner = cam;
-  b.ssrc = ssrc;
-  b.payload_type = 96;
-  b.epoch = 1;
-  si::rtp_ingest<> in(b);
+  si::rtp_ingest<> in(rtp_bench::binding());
   for (auto _ : state) {
     for (const auto& d : t.datagrams) {
-      auto a = in.accept(d.data(), d.size(), 0);
+      auto a = in.accept({d.data(), d.size()}, 0);
       benchmark::DoNotOptimize(a);
     }
   }
@@ -242,10 +138,30 @@ void gstreamer(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct)
 #endif
 }  // namespace
 
-BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U)->Name("rtp/pipeline/in_order")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U)->Name("rtp/pipeline/reorder5")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U)->Name("rtp/pipeline/loss2")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U)->Name("rtp/pipeline/reorder5_loss2")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/reorder5")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U, rtp_bench::receive::copy)
+    ->Name("rtp/pipeline/reorder5_loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_in_order, 0U, 0U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_reorder5_loss2, 5U, 2U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/reorder5_loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 #if defined(STREAMISO_HAVE_GSTREAMER)
 BENCHMARK_CAPTURE(gstreamer, in_order, 0U, 0U)->Name("rtp/gstreamer/in_order")->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(gstreamer, reorder5, 5U, 0U)->Name("rtp/gstreamer/reorder5")->UseManualTime()->Unit(benchmark::kMillisecond);

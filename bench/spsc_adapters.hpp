@@ -33,16 +33,19 @@ using handle = si::pool_handle;  // the 16-byte item every queue carries
 // the consumer endpoint is written by its refreshes (its window's limit) and the producer
 // endpoint is read by every push (its token), so on one cache line the two threads fight
 // over that line on every refresh. Adjacent = false gives each endpoint its own line pair,
-// as two threads holding their own endpoints would.
-template <si::freshness F = si::freshness::window, bool Adjacent = false, class Id = si::id128>
+// as two threads holding their own endpoints would. W = waits::enabled builds the queue so
+// that consumers may sleep (each push then makes a seq_cst store and loads the sleeper count).
+template <si::freshness F = si::freshness::window, bool Adjacent = false, class Id = si::id128,
+          si::waits W = si::waits::disabled>
 struct streamiso_q {
   using queue_t = si::spsc_queue<handle, Id>;
   using consumer_t = typename queue_t::template basic_consumer<F>;
   static constexpr std::size_t apart = Adjacent ? alignof(consumer_t) : 128;
-  explicit streamiso_q(std::size_t cap)
-      : q(cap, si::basic_owner<Id>{1}),
-        in(q.bind_producer(si::basic_owner<Id>{1}).value()),
-        out(bind(q)) {}
+  explicit streamiso_q(std::size_t cap) : q(cap, W), in(bind_producer(q)), out(bind(q)) {}
+  static typename queue_t::producer bind_producer(queue_t& q) {
+    q.rebind(si::basic_owner<Id>{1});
+    return q.bind_producer(si::basic_owner<Id>{1}).value();
+  }
   static consumer_t bind(queue_t& q) {
     if constexpr (F == si::freshness::strict) {
       return q.bind_strict_consumer(si::basic_requester<Id>{1}).value();
@@ -61,6 +64,7 @@ struct streamiso_q {
   alignas(apart) typename queue_t::producer in;
   alignas(apart) consumer_t out;
 };
+using streamiso_waits_q = streamiso_q<si::freshness::window, false, si::id128, si::waits::enabled>;
 
 // The same endpoints called on themselves (in.try_push(h), out.try_pop()): no queue-side
 // "did this queue make the endpoint" compare; the endpoint's queue pointer is loaded instead.
@@ -79,7 +83,7 @@ struct streamiso_self_q : streamiso_q<F> {
 // streamiso's convenient form: owner compared on every push, requester on every pop.
 template <class Id = si::id128>
 struct streamiso_checked_q {
-  explicit streamiso_checked_q(std::size_t cap) : q(cap, me) {}
+  explicit streamiso_checked_q(std::size_t cap) : q(cap) { q.rebind(me); }
   bool push(const handle& h) noexcept { return static_cast<bool>(q.try_push(me, h)); }
   bool pop(handle& out) noexcept {
     auto r = q.try_pop(reader);

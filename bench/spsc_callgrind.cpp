@@ -48,7 +48,8 @@ int run(bool burst, std::uint64_t items) {
     }
   }
   escape(sum);
-  std::printf("sum %llu bad %llu\n", static_cast<unsigned long long>(sum), static_cast<unsigned long long>(bad));
+  std::printf("sum %llu bad %llu\n", static_cast<unsigned long long>(sum),
+              static_cast<unsigned long long>(bad));
   return bad == 0 ? 0 : 1;
 }
 }  // namespace
@@ -62,9 +63,12 @@ int main(int argc, char** argv) {
   const bool burst = std::strcmp(argv[2], "burst") == 0;
   const std::uint64_t items = std::strtoull(argv[3], nullptr, 10);
   if (std::strcmp(impl, "streamiso") == 0) return run<streamiso_q<>>(burst, items);
-  if (std::strcmp(impl, "streamiso_strict") == 0) return run<streamiso_q<si::freshness::strict>>(burst, items);
+  if (std::strcmp(impl, "streamiso_strict") == 0)
+    return run<streamiso_q<si::freshness::strict>>(burst, items);
+  if (std::strcmp(impl, "streamiso_waits") == 0) return run<streamiso_waits_q>(burst, items);
   if (std::strcmp(impl, "streamiso_self") == 0) return run<streamiso_self_q<>>(burst, items);
-  if (std::strcmp(impl, "streamiso_checked_each_call") == 0) return run<streamiso_checked_q<>>(burst, items);
+  if (std::strcmp(impl, "streamiso_checked_each_call") == 0)
+    return run<streamiso_checked_q<>>(burst, items);
   if (std::strcmp(impl, "cached_index") == 0) return run<cached_index_q>(burst, items);
 #ifdef STREAMISO_HAVE_RWQ
   if (std::strcmp(impl, "moodycamel") == 0) return run<moodycamel_q>(burst, items);

@@ -11,7 +11,7 @@ ir() {
 }
 printf '%-18s %-6s %s\n' impl case instr_per_item
 for c in item burst; do
-  for impl in streamiso streamiso_self streamiso_strict streamiso_checked_each_call cached_index boost moodycamel atomic_queue; do
+  for impl in streamiso streamiso_waits streamiso_self streamiso_strict streamiso_checked_each_call cached_index boost moodycamel atomic_queue; do
     a=$(ir "$impl" "$c" "$n") || continue
     b=$(ir "$impl" "$c" $((2 * n))) || continue
     [ -n "$a" ] && [ -n "$b" ] || continue

@@ -245,8 +245,11 @@ struct camera {
   std::uint32_t epochs_per_window = 1;
   std::size_t next = 0;
   std::uint64_t loop = 0;
-  std::uint32_t epoch = 0;          // the epoch the jitter buffer is bound to
+  std::uint32_t epoch = 0;          // the session the jitter buffer is bound to
   std::optional<jitter_type> jb;
+  std::optional<jitter_type::producer> in;        // this session's door
+  std::optional<jitter_type::producer> stale_in;  // the previous session's: refused, counted
+  std::optional<jitter_type::consumer> out;
   std::uint32_t ring = none;
   std::optional<pool_type::writable_buffer> building;
   std::array<std::uint8_t, thumbnail_bytes> thumb{};
@@ -358,7 +361,7 @@ class ingest_worker {
       cfg.max_misorder = 256;  // must stay below the capacity
       cfg.initial_delay_us = 40'000;
       cfg.max_delay_us = 500'000;
-      c->jb.emplace(c->tag, 0u, cfg);
+      c->jb.emplace(c->tag, cfg);
       c->epoch = 0;
     }
   }
@@ -389,16 +392,17 @@ class ingest_worker {
       const std::uint32_t epoch = a.packet.epoch + static_cast<std::uint32_t>(c.loop) * c.epochs_per_window;
       if (epoch > c.epoch) reconnect(c, epoch);
       si::jitter_packet<chunk_ref> p;
-      p.owner = c.tag;
-      p.epoch = epoch;
       p.seq = a.packet.seq;
       p.timestamp = a.packet.timestamp;
       p.arrival_us = a.arrival_us + offset;
       p.size_bytes = a.packet.size_bytes;
-      p.marker = a.packet.marker;
-      p.keyframe = a.packet.keyframe;
+      p.flags = (a.packet.marker ? si::packet_flags::marker : si::packet_flags::none) |
+                (a.packet.keyframe ? si::packet_flags::keyframe : si::packet_flags::none);
       p.payload = c.refs[a.packet.index];
-      (void)c.jb->insert(p);  // stragglers of an old epoch, duplicates, late: refused, counted
+      // Stragglers of an old session (through its stale door), duplicates, late: refused,
+      // counted. chunk_ref is a plain value, so dropped payloads need no hand-back.
+      auto& door = epoch == c.epoch ? c.in : c.stale_in;
+      if (door) (void)door->try_push(p);
       totals_.add(totals_.packets);
       if (++c.next == c.trace.size()) {
         c.next = 0;
@@ -410,7 +414,12 @@ class ingest_worker {
   // A new session of the camera: flush the old epoch (reported), move to a recycled ring,
   // and replace the camera's cache session.
   void reconnect(camera& c, std::uint32_t epoch) {
-    (void)c.jb->reset(epoch);  // the flush report also lands in the buffer's stats
+    (void)c.jb->reset();  // the flush report also lands in the buffer's stats
+    c.stale_in = c.in;
+    c.in.reset();
+    c.out.reset();
+    if (auto in = c.jb->bind_producer(c.tag)) c.in.emplace(*in);
+    if (auto out = c.jb->bind_consumer(si::as_requester(c.tag))) c.out.emplace(*out);
     c.epoch = epoch;
     c.building.reset();
     c.ring = hub_.move_camera(c.id, c.tag, c.ring);
@@ -422,19 +431,14 @@ class ingest_worker {
   }
 
   void drain(camera& c, ns::usec now) {
-    if (c.ring == none) return;
-    const si::requester me = si::as_requester(c.tag);
+    if (c.ring == none || !c.out) return;
     // After a loss, dependent frames are held back; the sender would be asked for a keyframe
     // (the simulated sender follows its own script, so the buffer's count is all that happens).
-    (void)c.jb->keyframe_request_due(me, now);
-    for (;;) {
-      auto d = c.jb->pop(me, now);
-      if (!d) {
-        if (d.reason() == si::refusal::gap) continue;  // reported in the buffer's stats
-        return;
-      }
+    (void)c.out->take_keyframe_request(now);
+    while (auto d = c.out->try_pop(now)) {
+      if (d->is_gap()) continue;  // reported in the buffer's stats
       delays_.add(d->playout_us - d->arrival_us);
-      if (d->frame_first) begin_frame(c, d->keyframe);
+      if (d->frame_first) begin_frame(c, si::has(d->flags, si::packet_flags::keyframe));
       if (!c.building) continue;
       append_chunk(c, d->payload);
       if (d->frame_last && c.building) end_frame(c);
@@ -798,7 +802,7 @@ int run(const options& o) {
     js.keyframe_requests += s.keyframe_requests;
     js.reordered += s.reordered;
     if (s.received != s.released + s.discarded + s.flushed + s.held) jitter_adds_up = false;
-    add(refusals, c.jb->refusals().snapshot());
+    add(refusals, c.jb->counters().snapshot());
   }
   for (std::uint32_t r = 0; r < h.ring_count(); ++r) add(refusals, h.ring(r).counters().snapshot());
   add(refusals, h.pool().counters().snapshot());

@@ -447,8 +447,13 @@ class streamiso_path {
     // for the previous household is flushed, never delivered -- and a fresh cache session.
     s.owner = h;
     owned_[h].push_back(s_index);
-    const std::uint32_t epoch = ++epoch_seen_[h];
-    if (!s.jb || !s.jb->rebind(homes_[h].tag, epoch)) s.jb.emplace(homes_[h].tag, epoch, jitter_config_);
+    if (s.jb) {
+      (void)s.jb->rebind(homes_[h].tag);  // every door the relay holds into it goes stale
+    } else {
+      s.jb.emplace(homes_[h].tag, jitter_config_);
+    }
+    s.out.reset();
+    if (auto out = s.jb->bind_consumer(si::as_requester(homes_[h].tag))) s.out.emplace(*out);
     s.camera = cache_.open_session(homes_[h].tag).value();
   }
 
@@ -458,18 +463,19 @@ class streamiso_path {
     slot& s = slots_[c.slot];
     if (!s.jb) return;
     drain(s, e.at);  // what was due before this packet leaves first
-    // The relay stamps what its (stale) connection table says; the buffer checks it.
+    // The relay pushes through the door its (stale) connection table holds for this
+    // connection; the buffer checks it.
+    auto door = door_of(c, s);
+    if (!door) return;  // the slot belongs to another household now: refused, counted
     si::jitter_packet<chunk_ref> p;
-    p.owner = homes_[c.household].tag;
-    p.epoch = epoch_of_connection(c);
     p.seq = e.packet.packet.seq;
     p.timestamp = e.packet.packet.timestamp;
     p.arrival_us = e.at;
     p.size_bytes = e.packet.packet.size_bytes;
-    p.marker = e.packet.packet.marker;
-    p.keyframe = e.packet.packet.keyframe;
-    p.payload = e.ref;
-    (void)s.jb->insert(p);  // a refusal is counted by the buffer; nothing else to do here
+    p.flags = (e.packet.packet.marker ? si::packet_flags::marker : si::packet_flags::none) |
+              (e.packet.packet.keyframe ? si::packet_flags::keyframe : si::packet_flags::none);
+    p.payload = e.ref;  // a plain value: a dropped one needs no hand-back
+    (void)door->try_push(p);  // a refusal is counted by the buffer; nothing else to do here
   }
 
   void on_request(std::uint32_t h, ns::usec now) {
@@ -523,7 +529,7 @@ class streamiso_path {
   [[nodiscard]] std::array<std::uint64_t, si::refusal_count> refusals() const {
     std::array<std::uint64_t, si::refusal_count> out{};
     for (const slot& s : slots_) {
-      if (s.jb) add(out, s.jb->refusals().snapshot());
+      if (s.jb) add(out, s.jb->counters().snapshot());
     }
     add(out, pool_.counters().snapshot());
     add(out, cache_.refusals().snapshot());
@@ -539,6 +545,7 @@ class streamiso_path {
   struct slot {
     std::uint32_t owner = relay::none;
     std::optional<jitter> jb;
+    std::optional<jitter::consumer> out;
     std::optional<cache::session> camera;
     std::optional<si::buffer_pool<>::writable_buffer> building;
     si::pool_handle current{};
@@ -578,13 +585,15 @@ class streamiso_path {
     for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
   }
 
-  std::uint32_t epoch_of_connection(const connection& c) {
-    // The jitter buffer's epoch counts the household's sessions as the relay saw them.
-    const auto it = connection_epoch_.find(key_of(c));
-    if (it != connection_epoch_.end()) return it->second;
-    const std::uint32_t e = epoch_seen_[c.household];
-    connection_epoch_.emplace(key_of(c), e);
-    return e;
+  // The producer the relay keeps for a connection into a slot, bound the first time the
+  // connection's packets reach that slot: when the slot has been rebound since, it is stale.
+  jitter::producer* door_of(const connection& c, slot& s) {
+    const auto key = std::make_pair(key_of(c), static_cast<std::uint32_t>(&s - slots_.data()));
+    const auto it = doors_.find(key);
+    if (it != doors_.end()) return &it->second;
+    auto in = s.jb->bind_producer(homes_[c.household].tag);
+    if (!in) return nullptr;
+    return &doors_.emplace(key, *in).first->second;
   }
   static std::uint64_t key_of(const connection& c) {
     return (std::uint64_t{c.household} << 32) | c.epoch;
@@ -629,16 +638,11 @@ class streamiso_path {
 
   // Complete frames leave the jitter buffer into a pool buffer, then into the cache.
   void drain(slot& s, ns::usec now) {
-    if (!s.jb) return;
-    const si::requester me = si::as_requester(homes_[s.owner].tag);
-    for (;;) {
-      auto d = s.jb->pop(me, now);
-      if (!d) {
-        if (d.reason() == si::refusal::gap) {
-          ++gaps_;
-          continue;
-        }
-        return;
+    if (!s.out) return;
+    while (auto d = s.out->try_pop(now)) {
+      if (d->is_gap()) {
+        ++gaps_;
+        continue;
       }
       if (d->frame_first) {
         auto buf = pool_.acquire(homes_[s.owner].tag);
@@ -706,8 +710,7 @@ class streamiso_path {
   cache cache_;
   std::vector<cache::session> display_;
   si::jitter_config jitter_config_ = frame_mode();
-  std::unordered_map<std::uint32_t, std::uint32_t> epoch_seen_;
-  std::unordered_map<std::uint64_t, std::uint32_t> connection_epoch_;
+  std::map<std::pair<std::uint64_t, std::uint32_t>, jitter::producer> doors_;
   std::priority_queue<late_response, std::vector<late_response>, arrives_later> late_;
   static constexpr ns::usec sweep_us = 20'000;
   ns::usec next_sweep_us_ = 0;

@@ -31,24 +31,40 @@ int main(int argc, char** argv) {
   const streamiso::owner camera{/*tenant=*/0xA, /*stream=*/42};
   streamiso::jitter_config cfg;
   cfg.mode = streamiso::jitter_mode::frame;  // release only complete, decodable frames
-  streamiso::jitter_buffer<std::uint32_t> jb{camera, /*epoch=*/1, cfg};
-  const auto me = streamiso::as_requester(camera);
+  streamiso::jitter_buffer<std::uint32_t> jb{camera, cfg};
+  auto in = jb.bind_producer(camera);                              // the receive loop's door
+  auto out = jb.bind_consumer(streamiso::as_requester(camera));    // the player's
+  if (!in || !out) return 1;
+  std::uint32_t session = 1;
 
   for (const auto& a : net.run(spec)) {  // arrivals, sorted by time
-    if (a.packet.epoch > jb.epoch()) (void)jb.reset(a.packet.epoch);  // reconnect: flush, report
-    const auto accepted = jb.insert({camera, a.packet.epoch, a.packet.seq, a.packet.timestamp,
-                                     a.arrival_us, a.packet.size_bytes, a.packet.marker,
-                                     a.packet.keyframe, static_cast<std::uint32_t>(a.packet.index)});
-    (void)accepted;  // a refusal (late, duplicate, foreign, ...) is counted in jb.stats()
-    for (auto r = jb.pop(me, a.arrival_us); r || r.refused_for(streamiso::refusal::gap);
-         r = jb.pop(me, a.arrival_us)) {
-      if (r) decode(*r, c);  // always the camera's own packet, in order
-      else ++c.gaps;         // jb.last_gap(): which sequence numbers, and why
+    if (a.packet.epoch > session) {      // reconnect: flush (jb.last_flush()), new endpoints
+      session = a.packet.epoch;
+      jb.reset();
+      in = jb.bind_producer(camera);
+      out = jb.bind_consumer(streamiso::as_requester(camera));
+      if (!in || !out) return 1;
+    }
+    if (a.packet.epoch < session) continue;  // a straggler of the last session
+    streamiso::jitter_packet<std::uint32_t> p;
+    p.seq = a.packet.seq;
+    p.timestamp = a.packet.timestamp;
+    p.arrival_us = a.arrival_us;
+    p.size_bytes = a.packet.size_bytes;
+    if (a.packet.marker) p.flags = p.flags | streamiso::packet_flags::marker;
+    if (a.packet.keyframe) p.flags = p.flags | streamiso::packet_flags::keyframe;
+    p.payload = static_cast<std::uint32_t>(a.packet.index);
+    const auto accepted = in->try_push(p);
+    (void)accepted;  // a refusal (late, duplicate, ...) is counted in jb.stats()
+    while (auto r = out->try_pop(a.arrival_us)) {
+      if (r->is_gap()) ++c.gaps;  // r->gap: which sequence numbers, and why
+      else decode(*r, c);         // always the camera's own packet, in order
     }
     std::uint16_t missing[16];
-    const auto n = jb.nack_list(me, a.arrival_us, missing, 16);
-    for (std::size_t i = 0; n && i < *n; ++i) send_nack(missing[i], c);
-    if (jb.keyframe_request_due(me, a.arrival_us).value_or(false)) request_keyframe(c);
+    if (const auto n = out->take_nacks(a.arrival_us, missing)) {
+      for (std::size_t i = 0; i < *n; ++i) send_nack(missing[i], c);
+    }
+    if (out->take_keyframe_request(a.arrival_us)) request_keyframe(c);
   }
   // [readme:end]
 

@@ -28,7 +28,8 @@ int main() {
   if (ring.read_latest(bob_viewer)) return 1;           // empty: never alice's still
   if (sub.try_read()) return 1;                         // alice's subscription is stale
 
-  si::spsc_queue<si::pool_handle> q(1024, bob);         // point to point, wait-free
+  si::spsc_queue<si::pool_handle> q(1024);              // point to point, wait-free
+  q.rebind(bob);                                        // bound to bob's camera
   return q.try_push(alice, handle) ? 1 : 0;             // refused at the door: owner_mismatch
 }
 // [readme:end]

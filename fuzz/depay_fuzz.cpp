@@ -1,6 +1,6 @@
 // libFuzzer harness for the H.264 and H.265 depacketizers (F1, F6, F8, F9), built twice
 // (STREAMISO_FUZZ_H265 selects the codec). The input is a script of RTP payloads with
-// sequence and timestamp moves (in order, duplicate, loss, jumps), takes and resets.
+// sequence and timestamp moves (in order, duplicate, loss, jumps), pops and resets.
 //
 // The pool's buffers are first filled with 0xFF by another owner and recycled. Payload bytes
 // 0xFF from the input are mapped to 0xFE, and no byte the depacketizer builds itself (start
@@ -9,7 +9,7 @@
 //   - every access unit: only this stream's bytes, starts with a start code, followed by
 //     decoder_padding_bytes zeros inside the buffer; readable by its owner only (F1, F8);
 //   - counts add up: packets == packets_in_units + packets_discarded + pending (every
-//     accepted packet accounted for); taken units never exceed completed units.
+//     accepted packet accounted for); popped units never exceed completed units.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -55,17 +55,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   depacketizer d(pool, cam);
   const si::requester viewer = si::as_requester(cam);
+  require(d.bind_consumer(si::as_requester(mallory)).refused_for(si::refusal::not_bound),
+          "foreign bind");
+  auto bound = d.bind_consumer(viewer);
+  require(bound.has_value(), "owner binds");
+  depacketizer::consumer units = *bound;
   std::uint16_t seq = 0;
   std::uint32_t ts = 0;
   std::uint64_t taken = 0;
   std::vector<std::uint8_t> payload;
   auto take_all = [&] {
-    require(d.take(si::as_requester(mallory)).refused_for(si::refusal::owner_mismatch), "foreign take");
     for (;;) {
-      auto au = d.take(viewer);
+      auto au = units.try_pop();
       if (!au) {
-        require(au.reason() == si::refusal::gap || au.reason() == si::refusal::empty, "take reason");
-        if (au.reason() == si::refusal::empty) break;
+        require(au.reason() == si::refusal::empty, "pop reason");
+        break;
+      }
+      if (au->discarded()) {
+        require(au->size == 0 && au->packets != 0, "a discard report carries no bytes");
         continue;
       }
       ++taken;
@@ -75,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(au->size >= 5 && v->data()[0] == 0 && v->data()[1] == 0 && v->data()[2] == 0 &&
                   v->data()[3] == 1,
               "starts with a start code");
-      for (std::size_t i = 0; i < au->size; ++i) require(v->data()[i] != 0xFF, "only this stream's bytes");
+      for (std::size_t i = 0; i < au->size; ++i)
+        require(v->data()[i] != 0xFF, "only this stream's bytes");
       for (std::size_t i = 0; i < si::decoder_padding_bytes; ++i) {
         require(v->data()[au->size + i] == 0, "zeroed padding");
       }
@@ -99,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t k = 0; k < len && i < size; ++k, ++i) {
       payload.push_back(data[i] == 0xFF ? 0xFE : data[i]);
     }
-    (void)d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq, ts, (op & 4) != 0});
+    (void)d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq, ts,
+                              si::rtp_marker_of((op & 4) != 0)});
     if ((op & 0x10) != 0) take_all();
     if ((op & 0x3F) == 0x20) d.reset();
     const auto& s = d.stats();

@@ -1,16 +1,20 @@
 // libFuzzer harness for the jitter buffer (F4, F6, F9). The input is a configuration
-// followed by a script of operations: inserts by two owners with arbitrary sequence numbers,
-// timestamps, epochs, sizes and flags; pops by both owners; NACK lists, keyframe requests
-// and resets, and rebinds that hand the buffer between the two owners. After every operation the harness checks the invariants and aborts on a
-// violation:
-//   - nothing is ever released to or for anyone but the bound owner (F4);
+// followed by a script of operations: pushes through the bound producer, a producer of an
+// earlier binding, or one asked for by the foreign owner, with arbitrary sequence numbers,
+// timestamps, sizes and flags; pops by the bound consumer, by an earlier binding's consumer and
+// attempts to bind the foreign requester; NACK lists, keyframe requests, resets, and rebinds
+// that hand the buffer between the two owners. After every operation the harness checks the
+// invariants and aborts on a violation:
+//   - nothing is ever accepted from or released to anyone but the bound owner's current
+//     endpoints (F4, F10);
 //   - a released packet is exactly one that was accepted, released once, in sequence order,
 //     with gaps only over sequence numbers that were never accepted (F6);
 //   - frame mode: frames come out whole (one timestamp, contiguous), and after any gap or
 //     flush the next frame starts with a keyframe; a frame that ends without a marker is
 //     followed directly by the next frame (released or discarded), never by a missing gap;
 //   - counts add up: received == released + discarded + flushed + held;
-//   - a refused insert changes nothing but the refusal counters (F9).
+//   - a refused push changes nothing but the refusal counters (F9);
+//   - every accepted payload comes back exactly once (released or handed back).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +30,7 @@ namespace si = streamiso;
 
 struct stamp {
   std::uint64_t owner_lo = 0;
-  std::uint32_t epoch = 0;
+  std::uint64_t gen = 0;  // the generation of the producer that pushed it
   std::uint16_t seq = 0;
   std::uint32_t id = 0;  // which insert operation wrote it
 };
@@ -63,7 +67,7 @@ si::jitter_config config_from(reader& in) {
   const std::uint8_t b = in.u8();
   c.capacity = std::size_t{16} << (a & 3);  // 16..128: small rings make collisions likely
   c.mode = (a & 4) != 0 ? si::jitter_mode::frame : si::jitter_mode::packet;
-  c.adaptive = (a & 8) != 0;
+  c.delay_mode = (a & 8) != 0 ? si::jitter_delay_mode::adaptive : si::jitter_delay_mode::fixed;
   c.max_misorder = static_cast<std::uint16_t>((b % c.capacity));
   c.max_dropout = static_cast<std::uint16_t>(1 + (b & 0x3F) * 50);
   c.min_delay_us = 0;
@@ -77,9 +81,19 @@ si::jitter_config config_from(reader& in) {
 
 struct harness {
   explicit harness(const si::jitter_config& c)
-      : b(alice, 1, c), frames(c.mode == si::jitter_mode::frame), need_key(frames) {}
+      : b(alice, c),
+        cur_in(*b.bind_producer(alice)),
+        cur_out(*b.bind_consumer(si::as_requester(alice))),
+        stale_in(cur_in),
+        stale_out(cur_out),
+        frames(c.mode == si::jitter_mode::frame),
+        need_key(frames) {}
 
   buffer b;
+  buffer::producer cur_in;     // the bound owner's endpoints
+  buffer::consumer cur_out;
+  buffer::producer stale_in;   // endpoints of the binding before (current until the first flush)
+  buffer::consumer stale_out;
   si::owner bound = alice;    // whom the buffer serves now
   si::owner other = mallory;  // the foreign owner (the previous one after a rebind)
   std::vector<std::uint8_t> accepted;  // by insert id: 1 accepted, 2 released/dropped
@@ -111,11 +125,25 @@ struct harness {
     }
   }
 
+  // After reset() or rebind(): the old endpoints become the stale ones.
+  void rebound() {
+    stale_in = cur_in;
+    stale_out = cur_out;
+    const auto p = b.bind_producer(bound);
+    const auto c = b.bind_consumer(si::as_requester(bound));
+    require(p.has_value() && c.has_value(), "the bound owner gets endpoints");
+    require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound), "foreign consumer");
+    cur_in = *p;
+    cur_out = *c;
+    require(!stale_in.current() && !stale_out.current(), "old endpoints stale after a new binding");
+  }
+
   void insert(reader& in, std::uint32_t id) {
     const std::uint8_t flags = in.u8();
     buffer::packet_type p;
-    p.owner = (flags & 1) != 0 ? other : bound;
-    p.epoch = b.epoch() + ((flags & 6) == 6 ? 1U : 0U) - ((flags & 6) == 2 ? 1U : 0U);
+    const bool foreign = (flags & 1) != 0;
+    const bool stale = (flags & 6) == 2 || (flags & 6) == 6;
+    buffer::producer& door = stale ? stale_in : cur_in;
     const std::uint8_t how = in.u8();
     if (how < 200) {
       seq_cursor = static_cast<std::uint16_t>(seq_cursor + static_cast<std::int8_t>(in.u8()) / 8);
@@ -130,22 +158,27 @@ struct harness {
     p.arrival_us = (flags & 0x40) != 0 && how == 255 ? -1 : now;
     const std::uint8_t size = in.u8();
     p.size_bytes = size == 0 ? 0 : size == 255 ? 5000 : size * 4U;
-    p.marker = (flags & 0x10) != 0;
-    p.keyframe = (flags & 0x20) != 0;
-    p.payload = stamp{p.owner.id().lo, p.epoch, p.seq, id};
+    if ((flags & 0x10) != 0) p.flags = p.flags | si::packet_flags::marker;
+    if ((flags & 0x20) != 0) p.flags = p.flags | si::packet_flags::keyframe;
+    p.payload = stamp{foreign ? other.id().lo : bound.id().lo, door.bound_generation().value(), p.seq, id};
 
     const auto before = b.stats();
-    const auto refusals_before = b.refusals().total();
-    const auto r = b.insert(p);
+    const auto refusals_before = b.counters().total();
+    if (foreign) {  // a mis-routed packet: its demultiplexer asks for a door and is refused
+      require(b.bind_producer(other).refused_for(si::refusal::owner_mismatch), "foreign producer");
+      require(b.counters().total() == refusals_before + 1, "refusal counted");
+      return;
+    }
+    const auto r = door.try_push(p);
     const auto after = b.stats();
     if (r) {
-      require(p.owner == bound, "accepted a foreign packet");
-      require(p.epoch == b.epoch(), "accepted a packet of another epoch");
+      require(door.current(), "accepted through a stale producer");
+      require(p.payload.gen == b.current_generation().value(), "accepted a packet of another binding");
       require(p.size_bytes != 0 && p.size_bytes <= 1200, "accepted a malformed packet");
       accepted[id] = 1;
       require(after.received == before.received + 1, "accept counted once");
     } else {
-      require(b.refusals().total() == refusals_before + 1, "refusal counted");
+      require(b.counters().total() == refusals_before + 1, "refusal counted");
       require(after.received == before.received && after.held == before.held &&
                   after.released == before.released && after.lost == before.lost &&
                   after.flushed == before.flushed,
@@ -162,7 +195,7 @@ struct harness {
     returned[id] = 1;
   }
   void give_back(const buffer::handback_type& h) {
-    require(h.payload.seq == h.seq && h.payload.epoch == h.epoch, "hand-back names another packet");
+    require(h.payload.seq == h.seq && h.payload.gen == h.generation.value(), "hand-back names another packet");
     come_back(h.payload.id);
   }
   void reclaim_all() {
@@ -178,7 +211,7 @@ struct harness {
   void check_frame(const buffer::delivery_type& d) {
     if (d.frame_first) {
       require(!in_frame, "frame started inside another");
-      require(!need_key || d.keyframe, "frame released after a loss without a keyframe");
+      require(!need_key || si::has(d.flags, si::packet_flags::keyframe), "frame released after a loss without a keyframe");
       require(!unmarked_end || d.timestamp != frame_ts, "frame without a marker ended early");
       need_key = false;
       in_frame = true;
@@ -189,23 +222,26 @@ struct harness {
     unmarked_end = false;
     if (d.frame_last) {
       in_frame = false;
-      unmarked_end = !d.marker;
+      unmarked_end = !si::has(d.flags, si::packet_flags::marker);
     }
   }
 
   void pop(bool foreign, std::uint8_t dt) {
     now += dt * 1000;
     if (foreign) {
-      const auto r = b.pop(si::as_requester(other), now);
-      require(r.refused_for(si::refusal::owner_mismatch), "foreign requester served");
+      require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound), "foreign requester bound");
+      if (!stale_out.current()) {
+        require(stale_out.try_pop(now).refused_for(si::refusal::stale_binding), "stale consumer served");
+      }
       return;
     }
     for (int guard = 0; guard < 300; ++guard) {
-      auto r = b.pop(si::as_requester(bound), now);
-      if (r) {
+      auto r = cur_out.try_pop(now);
+      if (r && !r->is_gap()) {
         const auto& d = *r;
         require(d.owner == bound && d.payload.owner_lo == bound.id().lo, "foreign release");
-        require(d.payload.epoch == b.epoch() && d.epoch == b.epoch(), "release of another epoch");
+        require(d.payload.gen == b.current_generation().value() && d.generation == b.current_generation(),
+                "release of another binding");
         require(d.payload.seq == d.seq, "payload/sequence mismatch");
         require(d.payload.id < accepted.size() && accepted[d.payload.id] == 1,
                 "released something not accepted, or twice");
@@ -214,14 +250,15 @@ struct harness {
         require(released_seq[d.seq] == 0, "a sequence number released twice in one sequence space");
         released_seq[d.seq] = 1;
         if (frames) check_frame(d);
-        if (have_expected) require(d.ext_seq == expected_next, "out-of-order release");
-        expected_next = d.ext_seq + 1;
+        if (have_expected) require(d.extended_seq == expected_next, "out-of-order release");
+        expected_next = d.extended_seq + 1;
         have_expected = true;
-      } else if (r.reason() == si::refusal::gap) {
-        const auto& g = b.last_gap();
-        require(g.count == r.detail() && g.count > 0, "gap detail");
-        if (have_expected) require(g.first_ext_seq == expected_next, "gap out of order");
-        expected_next = g.first_ext_seq + g.count;
+      } else if (r) {
+        const auto& g = r->gap;
+        require(r->owner == bound && r->generation == b.current_generation(), "gap of another binding");
+        require(g.count > 0, "gap detail");
+        if (have_expected) require(g.first_extended_seq == expected_next, "gap out of order");
+        expected_next = g.first_extended_seq + g.count;
         have_expected = true;
         if (frames) {
           require(!in_frame, "gap inside a released frame");
@@ -262,30 +299,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case 5: {
         const auto room = static_cast<std::size_t>(op % 33);
-        const auto n = h.b.nack_list(si::as_requester(h.bound), h.now, nacks, room);
+        const auto n = h.cur_out.take_nacks(h.now, nacks, room);
         require(n.has_value() && *n <= room, "nack list bound");
-        require(h.b.nack_list(si::as_requester(h.other), h.now, nacks, 32)
-                    .refused_for(si::refusal::owner_mismatch),
-                "foreign NACK list");
+        if (!h.stale_out.current()) {
+          require(h.stale_out.take_nacks(h.now, nacks).refused_for(si::refusal::stale_binding), "stale NACK list");
+        }
         break;
       }
       case 6:
         h.pop(true, in.u8());
-        (void)h.b.keyframe_request_due(si::as_requester(h.bound), h.now);
+        if (const auto k = h.cur_out.take_keyframe_request(h.now)) require(k->attempt >= 1, "keyframe request attempt");
         break;
       case 7: {
         if ((op & 0x40) != 0) h.reclaim_all();
-        const std::uint32_t old_epoch = h.b.epoch();
+        const si::generation old = h.b.current_generation();
         const auto held = h.b.size();
         if ((op & 0x80) != 0) {  // a relay hands the buffer to the other owner
-          const auto r = h.b.rebind(h.other, old_epoch + 1);
-          require(r.has_value() && r->flushed == held && h.b.empty(), "rebind flushes and reports");
+          require(h.b.rebind(h.other) != old, "rebind draws a new generation");
+          require(h.b.last_flush().flushed == held && h.b.last_flush().generation == old && h.b.empty(),
+                  "rebind flushes and reports");
           std::swap(h.bound, h.other);
-          require(h.b.bound_owner() == h.bound, "rebind binds the new owner");
+          require(h.b.owner() == h.bound, "rebind binds the new owner");
+          h.rebound();
           break;
         }
-        const auto r = h.b.reset(old_epoch + 1);
-        require(r.has_value() && r->flushed == held && h.b.empty(), "reset flushes and reports");
+        require(h.b.reset() != old, "reset draws a new generation");
+        require(h.b.last_flush().flushed == held && h.b.empty(), "reset flushes and reports");
+        h.rebound();
         break;
       }
     }
@@ -297,8 +337,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   h.now += 10'000'000;
   h.pop(false, 0);
   // Then flush and reclaim: every accepted payload has come back exactly once.
-  const auto r = h.b.reset(h.b.epoch() + 1);
-  require(r.has_value(), "final reset");
+  (void)h.b.reset();
   h.reclaim_all();
   require(h.b.size() == 0, "final reset left packets held");
   for (std::size_t i = 0; i < h.accepted.size(); ++i) {

@@ -46,7 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case si::rtcp_kind::generic_nack: {
         auto seqs = nacked(*m);
         require(!seqs.empty(), "a NACK reports at least its PID");
-        auto w = si::write_nack(m->sender_ssrc(), m->media_ssrc(), seqs.data(), seqs.size(), out, sizeof out);
+        si::rtcp_nack_fields f;
+        f.sender_ssrc = m->sender_ssrc();
+        f.media_ssrc = m->media_ssrc();
+        f.lost = seqs.data();
+        f.lost_count = seqs.size();
+        auto w = si::write_nack(f, {out, sizeof out});
         if (!w) {
           require(w.reason() == si::refusal::oversized, "nack write refusal");
           break;
@@ -65,7 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case si::rtcp_kind::pli: {
-        auto w = si::write_pli(m->sender_ssrc(), m->media_ssrc(), out, sizeof out);
+        si::rtcp_pli_fields f;
+        f.sender_ssrc = m->sender_ssrc();
+        f.media_ssrc = m->media_ssrc();
+        auto w = si::write_pli(f, {out, sizeof out});
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
         require(m2 && m2->kind() == si::rtcp_kind::pli && m2->media_ssrc() == m->media_ssrc(), "pli round trip");
@@ -74,7 +82,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case si::rtcp_kind::fir: {
         require(m->fir_count() >= 1, "fir entries");
         const si::rtcp_fir_entry e = m->fir(m->fir_count() - 1);
-        auto w = si::write_fir(m->sender_ssrc(), e.ssrc, e.sequence, out, sizeof out);
+        si::rtcp_fir_fields f;
+        f.sender_ssrc = m->sender_ssrc();
+        f.media_ssrc = e.ssrc;
+        f.sequence = e.sequence;
+        auto w = si::write_fir(f, {out, sizeof out});
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
         require(m2 && m2->kind() == si::rtcp_kind::fir && m2->fir(0).ssrc == e.ssrc &&
@@ -84,7 +96,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case si::rtcp_kind::sender_report: {
         const si::rtcp_sender_info s = m->sender_info();
-        auto w = si::write_sender_report(m->sender_ssrc(), s, out, sizeof out);
+        si::rtcp_sender_report_fields f;
+        f.sender_ssrc = m->sender_ssrc();
+        f.info = s;
+        auto w = si::write_sender_report(f, {out, sizeof out});
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
         require(m2 && m2->kind() == si::rtcp_kind::sender_report, "sr reads back");

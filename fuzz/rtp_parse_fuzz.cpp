@@ -50,8 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (std::size_t i = 0; i < v.csrc_count(); ++i) (void)v.csrc(i);
     std::vector<std::uint8_t> out(12 + v.payload().size);
-    auto w = si::write_rtp({v.marker(), v.payload_type(), v.sequence(), v.timestamp(), v.ssrc()},
-                           v.payload().data, v.payload().size, out.data(), out.size());
+    si::rtp_header_fields h;
+    h.marker = si::rtp_marker_of(v.marker());
+    h.payload_type = v.payload_type();
+    h.sequence = v.sequence();
+    h.timestamp = v.timestamp();
+    h.ssrc = v.ssrc();
+    auto w = si::write_rtp(h, v.payload(), {out.data(), out.size()});
     require(w.has_value(), "write back");
     auto back = si::parse_rtp(out.data(), *w);
     require(back && back->sequence() == v.sequence() && back->timestamp() == v.timestamp() &&
@@ -68,15 +73,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   b.owner = si::owner{1, 2};
   b.ssrc = 0x01020304U;
   b.payload_type = 96;
-  b.epoch = 3;
-  b.has_rtx = true;
+  b.rtx = si::retransmissions::enabled;
   b.rtx_ssrc = 0x05060708U;
   b.rtx_payload_type = 97;
   si::rtp_ingest<> in(b);
-  auto a = in.accept(d, size, 0);
+  auto a = in.accept({d, size}, 0);
   if (a) {
     require(r.has_value(), "ingest accepts only parsable datagrams");
-    require(a->owner == b.owner && a->epoch == b.epoch, "stamped with the binding");
+    require(a->owner == b.owner && a->generation == in.current_generation(),
+            "stamped with the binding");
     require((r->ssrc() == b.ssrc && r->payload_type() == b.payload_type) ||
                 (r->ssrc() == b.rtx_ssrc && r->payload_type() == b.rtx_payload_type && a->retransmission),
             "only the bound stream");
@@ -84,8 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto& s = in.stats();
   require(s.datagrams == 1 && s.datagrams == s.accepted + s.malformed + s.foreign_ssrc +
-                                                 s.foreign_payload_type + s.foreign_rtx_payload_type,
+                                                 s.suspected_ssrc + s.foreign_payload_type +
+                                                 s.foreign_rtx_payload_type,
           "ingest counts add up");
-  require(in.refusals().total() == s.datagrams - s.accepted, "every refusal counted");
+  require(in.counters().total() == s.datagrams - s.accepted, "every refusal counted");
   return 0;
 }

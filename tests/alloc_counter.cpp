@@ -45,6 +45,17 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
   ++g_allocations;
   return std::malloc(size == 0 ? 1 : size);
 }
+// The aligned nothrow forms too (spsc_queue::create() uses one): left to the runtime, their
+// memory would come from an allocator that the replaced deletes below do not free into.
+void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+  ++g_allocations;
+  void* p = nullptr;
+  const std::size_t align = static_cast<std::size_t>(al) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(al);
+  return posix_memalign(&p, align, size == 0 ? 1 : size) == 0 ? p : nullptr;
+}
+void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t& tag) noexcept {
+  return operator new(size, al, tag);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

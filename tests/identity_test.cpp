@@ -114,11 +114,13 @@ TEST_CASE("F10: a session cache re-created in the same storage refuses the old c
 TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old queue's endpoints") {
   using q_t = si::spsc_queue<frame>;
   std::optional<q_t> slot;
-  slot.emplace(8, alice);
+  slot.emplace(8);
+  slot->rebind(alice);
   auto in = slot->bind_producer(alice).value();
   auto out = slot->bind_consumer(alice_r).value();
   slot.reset();
-  slot.emplace(8, bob);
+  slot.emplace(8);
+  slot->rebind(bob);
   auto bob_in = slot->bind_producer(bob).value();
   REQUIRE(slot->try_push(bob_in, frame{2, 0}));
   CHECK(slot->try_push(in, frame{1, 0}).refused_for(si::refusal::stale_binding));
@@ -190,7 +192,8 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
   CHECK(c.open_session(nobody).refused_for(si::refusal::unset_id));
 
   // Components that check through exact_match refuse too (owner_mismatch).
-  si::spsc_queue<frame> q(4, nobody);
+  si::spsc_queue<frame> q(4);
+  q.rebind(nobody);
   CHECK_FALSE(q.bind_consumer(no_one).has_value());
 }
 

@@ -1,5 +1,5 @@
-// Every accepted payload comes back to the writer exactly once: released by pop(), or handed
-// back (insert outcome or reclaim()) with the reason it was dropped. A refused payload never
+// Every accepted payload comes back to the writer exactly once: released by a consumer, or handed
+// back (push outcome or reclaim()) with the reason it was dropped. A refused payload never
 // comes back: it stayed with the caller.
 #include <doctest/doctest.h>
 
@@ -27,7 +27,9 @@ struct ledger {
   std::uint64_t flushing_inserts = 0;
 
   void insert(buffer& b, const packet& p) {
-    const auto r = b.insert(p);
+    auto in = b.bind_producer(cam);  // after a reset, a new endpoint
+    REQUIRE(in);
+    const auto r = in->try_push(p);
     if (!r) {
       refused.push_back(p.payload);
       return;
@@ -41,8 +43,10 @@ struct ledger {
     ++reasons[h.reason];
   }
   void drain(buffer& b, std::int64_t now) {
-    for (auto r = b.pop(me, now); r || r.refused_for(si::refusal::gap); r = b.pop(me, now)) {
-      if (r) ++returned[r->payload];
+    auto out = b.bind_consumer(me);
+    REQUIRE(out);
+    while (auto r = out->try_pop(now)) {
+      if (!r->is_gap()) ++returned[r->payload];
     }
   }
   void reclaim(buffer& b) {
@@ -51,17 +55,15 @@ struct ledger {
   }
 };
 
-packet make(std::uint32_t epoch, std::uint16_t seq, std::uint32_t ts, std::int64_t at, std::uint32_t id,
-            bool marker = false, bool key = false) {
+packet make(std::uint16_t seq, std::uint32_t ts, std::int64_t at, std::uint32_t id, bool marker = false,
+            bool key = false) {
   packet p;
-  p.owner = cam;
-  p.epoch = epoch;
   p.seq = seq;
   p.timestamp = ts;
   p.arrival_us = at;
   p.size_bytes = 100;
-  p.marker = marker;
-  p.keyframe = key;
+  p.flags = (marker ? si::packet_flags::marker : si::packet_flags::none) |
+            (key ? si::packet_flags::keyframe : si::packet_flags::none);
   p.payload = id;
   return p;
 }
@@ -86,50 +88,50 @@ void check_exactly_once(const ledger& l, const buffer& b) {
 
 TEST_CASE("F6: flushed, jumped and duplicate payloads each come back exactly once; refused ones stay with the caller") {
   si::jitter_config c;
-  c.adaptive = false;
+  c.delay_mode = si::jitter_delay_mode::fixed;
   c.initial_delay_us = 20 * ms;
   c.capacity = 64;
   c.max_misorder = 32;
   c.max_dropout = 100;
-  buffer b{cam, 1, c};
+  buffer b{cam, c};
   ledger l;
   std::uint32_t id = 1;
   std::int64_t t = 0;
   // Held packets, a duplicate, then a reset with packets held: flushed ones wait for reclaim.
-  for (std::uint16_t s = 10; s < 20; ++s) l.insert(b, make(1, s, s * 900u, t += 10 * ms, id++));
-  l.insert(b, make(1, 15, 15 * 900u, t, id++));  // duplicate: refused
+  for (std::uint16_t s = 10; s < 20; ++s) l.insert(b, make(s, s * 900u, t += 10 * ms, id++));
+  l.insert(b, make(15, 15 * 900u, t, id++));  // duplicate: refused
   CHECK(l.refused.size() == 1);
   l.drain(b, t - 40 * ms);  // releases a few
-  const auto r = b.reset(2);
-  REQUIRE(r);
-  CHECK(r->flushed > 0);
-  CHECK(b.stats().awaiting_handback == r->flushed);
+  (void)b.reset();
+  const si::flush_report r = b.last_flush();
+  CHECK(r.flushed > 0);
+  CHECK(b.stats().awaiting_handback == r.flushed);
   // New packets reuse some of the flushed slots: their payloads come back in the outcome.
-  for (std::uint16_t s = 18; s < 20; ++s) l.insert(b, make(2, s, s * 900u, t += 10 * ms, id++));
+  for (std::uint16_t s = 18; s < 20; ++s) l.insert(b, make(s, s * 900u, t += 10 * ms, id++));
   CHECK(l.reasons[si::drop_reason::flushed] == 2);
   // A confirmed jump says so in the insert outcome.
-  for (std::uint16_t s = 20; s < 26; ++s) l.insert(b, make(2, s, s * 900u, t += 10 * ms, id++));
+  for (std::uint16_t s = 20; s < 26; ++s) l.insert(b, make(s, s * 900u, t += 10 * ms, id++));
   const std::uint64_t refused_before = l.refused.size();
-  l.insert(b, make(2, 5000, 1, t += 10 * ms, id++));  // out of range: refused (probation)
+  l.insert(b, make(5000, 1, t += 10 * ms, id++));  // out of range: refused (probation)
   CHECK(l.refused.size() == refused_before + 1);
   CHECK(l.flushing_inserts == 0);
-  l.insert(b, make(2, 5001, 901, t += 10 * ms, id++));
+  l.insert(b, make(5001, 901, t += 10 * ms, id++));
   CHECK(l.flushing_inserts == 1);
-  CHECK(b.last_flush().sequence_jump);
+  CHECK(b.last_flush().cause == si::flush_cause::sequence_jump);
   l.drain(b, t + 100 * ms);
-  REQUIRE(b.reset(3));
+  (void)b.reset();
   l.reclaim(b);
   check_exactly_once(l, b);
 }
 
 TEST_CASE("F6: frame mode: payloads of undecodable frames come back with their reason") {
   si::jitter_config c;
-  c.adaptive = false;
+  c.delay_mode = si::jitter_delay_mode::fixed;
   c.initial_delay_us = 20 * ms;
   c.capacity = 64;
   c.max_misorder = 32;
   c.mode = si::jitter_mode::frame;
-  buffer b{cam, 1, c};
+  buffer b{cam, c};
   ledger l;
   std::uint32_t id = 1;
   std::int64_t t = 0;
@@ -137,7 +139,7 @@ TEST_CASE("F6: frame mode: payloads of undecodable frames come back with their r
   for (std::uint32_t f = 0; f < 12; ++f) {
     for (int k = 0; k < 3; ++k) {
       const bool lost = f == 3 && k == 1;  // frame 3 loses a part: 4..11 depend on it
-      if (!lost) l.insert(b, make(1, seq, f * 3000, t, id++, k == 2, f == 0 && k == 0));
+      if (!lost) l.insert(b, make(seq, f * 3000, t, id++, k == 2, f == 0 && k == 0));
       ++seq;
       t += 11 * ms;
       l.drain(b, t);

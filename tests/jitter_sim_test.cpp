@@ -60,8 +60,13 @@ std::vector<tagged_arrival> tag(const std::vector<ns::arrival>& t, const si::own
 // Drives one buffer (bound to alice) through a trace and checks every invariant on the way.
 run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tagged_arrival>& trace,
                  const si::jitter_config& cfg) {
-  buffer b{alice, sent.front().epoch, cfg};
-  const si::requester me = si::as_requester(alice);
+  buffer b{alice, cfg};
+  // The receiver's sessions: the simulator's epoch it is in, and one producer per epoch seen
+  // (a demultiplexer keeps the endpoint of each session; an older session's is stale).
+  std::uint32_t session = sent.front().epoch;
+  std::map<std::uint32_t, buffer::producer> producers;
+  producers.emplace(session, *b.bind_producer(alice));
+  auto out = *b.bind_consumer(si::as_requester(alice));
   std::vector<fate> fates(sent.size());
   // Sequence number -> send index, per epoch (each epoch is far shorter than 65536 packets).
   std::map<std::uint32_t, std::pair<std::uint16_t, std::uint64_t>> epoch_base;
@@ -80,13 +85,13 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
   std::uint32_t frame_ts = 0;
   std::uint16_t nacks[64];
 
-  auto mark_flush = [&](const si::flush_report& f) {
+  auto mark_flush = [&](const si::flush_report& f, std::uint32_t flushed_epoch) {
     have_expected = false;  // a new sequence space starts
     chain_ok = false;
     if (f.flushed + f.missing == 0) return;
     for (std::uint16_t s = f.first_seq;; s = static_cast<std::uint16_t>(s + 1)) {
-      const auto i = index_of(f.epoch, s);
-      if (i < fates.size() && sent[i].epoch == f.epoch) ++fates[i].flushed;
+      const auto i = index_of(flushed_epoch, s);
+      if (i < fates.size() && sent[i].epoch == flushed_epoch) ++fates[i].flushed;
       if (s == f.last_seq) break;
     }
     have_expected = false;
@@ -95,18 +100,19 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
 
   auto pop_all = [&](std::int64_t now) {
     for (;;) {
-      auto r = b.pop(me, now);
-      if (r) {
+      auto r = out.try_pop(now);
+      if (r && !r->is_gap()) {
         const auto& d = *r;
         if (!(d.owner == alice) || d.payload.owner_lo != alice.id().lo) ++res.foreign_released;
-        REQUIRE(d.payload.epoch == b.epoch());
+        REQUIRE(d.payload.epoch == session);
+        REQUIRE(d.generation == b.current_generation());
         REQUIRE(d.payload.index < sent.size());
         const auto& orig = sent[d.payload.index];
         CHECK(orig.seq == d.seq);  // the packet is the one sent under this sequence number
-        CHECK(orig.epoch == d.epoch);
-        CHECK(index_of(d.epoch, d.seq) == d.payload.index);
-        if (have_expected) CHECK(d.ext_seq == expected_next);  // in order, no skips
-        expected_next = d.ext_seq + 1;
+        CHECK(orig.epoch == session);
+        CHECK(index_of(session, d.seq) == d.payload.index);
+        if (have_expected) CHECK(d.extended_seq == expected_next);  // in order, no skips
+        expected_next = d.extended_seq + 1;
         have_expected = true;
         CHECK(fates[d.payload.index].accepted);
         ++fates[d.payload.index].released;
@@ -115,7 +121,7 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
         if (cfg.mode == si::jitter_mode::frame) {
           if (d.frame_first) {
             CHECK(frame_open == 0);
-            CHECK((d.keyframe || chain_ok));  // never a frame that depends on lost data
+            CHECK((si::has(d.flags, si::packet_flags::keyframe) || chain_ok));  // never a frame that depends on lost data
             frame_ts = d.timestamp;
           }
           CHECK(d.timestamp == frame_ts);
@@ -125,16 +131,17 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
             chain_ok = true;
           }
         }
-      } else if (r.reason() == si::refusal::gap) {
-        const auto& g = b.last_gap();
-        if (have_expected) CHECK(g.first_ext_seq == expected_next);
-        expected_next = g.first_ext_seq + g.count;
+      } else if (r) {
+        const auto& g = r->gap;
+        CHECK(r->owner == alice);
+        if (have_expected) CHECK(g.first_extended_seq == expected_next);
+        expected_next = g.first_extended_seq + g.count;
         have_expected = true;
         chain_ok = false;
         CHECK(frame_open == 0);
         for (std::uint64_t k = 0; k < g.count; ++k) {
-          const auto i = index_of(b.epoch(), g.first_ext_seq + k);
-          if (i >= fates.size() || sent[i].epoch != b.epoch()) continue;
+          const auto i = index_of(session, g.first_extended_seq + k);
+          if (i >= fates.size() || sent[i].epoch != session) continue;
           if (g.cause == si::gap_cause::missing) {
             CHECK_FALSE(fates[i].accepted);  // a gap never hides a packet that was accepted
             ++fates[i].lost;
@@ -155,32 +162,39 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
     const auto& a = t.a;
     const std::int64_t now = a.arrival_us;
     pop_all(now);
-    if (t.who == alice && a.packet.epoch > b.epoch()) {  // the receiver learnt of a reconnect
-      auto f = b.reset(a.packet.epoch);
-      REQUIRE(f);
-      mark_flush(*f);
+    if (t.who == alice && a.packet.epoch > session) {  // the receiver learnt of a reconnect
+      (void)b.reset();
+      mark_flush(b.last_flush(), session);
+      session = a.packet.epoch;
+      producers.emplace(session, *b.bind_producer(alice));
+      out = *b.bind_consumer(si::as_requester(alice));
+    }
+    if (t.who == bob) {  // the socket's demultiplexer asks for a door for bob's packets
+      CHECK(b.bind_producer(bob).refused_for(si::refusal::owner_mismatch));
+      continue;
     }
     buffer::packet_type p;
-    p.owner = t.who;
-    p.epoch = a.packet.epoch;
     p.seq = a.packet.seq;
     p.timestamp = a.packet.timestamp;
     p.arrival_us = a.arrival_us;
     p.size_bytes = a.packet.size_bytes;
-    p.marker = a.packet.marker;
-    p.keyframe = a.packet.keyframe;
+    p.flags = (a.packet.marker ? si::packet_flags::marker : si::packet_flags::none) |
+              (a.packet.keyframe ? si::packet_flags::keyframe : si::packet_flags::none);
     p.payload = stamp{t.who.id().lo, a.packet.epoch, a.packet.index};
     const auto before = b.stats();
-    const auto r = b.insert(p);
-    if (t.who == bob) {
-      CHECK(r.refused_for(si::refusal::owner_mismatch));
-      continue;
-    }
+    const auto door = producers.find(a.packet.epoch);
+    // A straggler of a session the receiver never saw start has no door at all.
+    const auto r = door != producers.end() ? door->second.try_push(p)
+                                           : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
     if (!a.duplicate) ++res.unique_arrivals;
     if (r) {
       CHECK_FALSE(fates[a.packet.index].accepted);  // accepted at most once
       fates[a.packet.index].accepted = true;
-      if (b.last_flush().sequence_jump && b.stats().resets != before.resets) mark_flush(b.last_flush());
+      if (r->flushed) {
+        CHECK(b.stats().resets == before.resets + 1);
+        CHECK(b.last_flush().cause == si::flush_cause::sequence_jump);
+        mark_flush(r->flush, session);
+      }
     } else {
       const auto why = r.reason();
       const bool known = why == si::refusal::duplicate || why == si::refusal::late ||
@@ -190,11 +204,11 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
       if (why == si::refusal::late && !a.duplicate && !fates[a.packet.index].accepted) {
         ++res.late_arrivals_of_arrived;
       }
-      if (why == si::refusal::stale_binding) CHECK(a.packet.epoch < b.epoch());
+      if (why == si::refusal::stale_binding) CHECK(a.packet.epoch < session);
     }
     if (now >= next_nack) {
-      (void)b.nack_list(si::as_requester(alice), now, nacks, 64);
-      (void)b.keyframe_request_due(si::as_requester(alice), now);
+      (void)out.take_nacks(now, nacks);
+      (void)out.take_keyframe_request(now);
       next_nack = now + 10'000;
     }
   }
@@ -339,7 +353,7 @@ TEST_CASE("F6: a fixed short delay on a jittery network loses packets late; the 
   const auto sent = sim.make_stream(video(6000, 1));
   const auto trace = sim.transmit(sent);
   auto fixed = sim_config(si::jitter_mode::packet);
-  fixed.adaptive = false;
+  fixed.delay_mode = si::jitter_delay_mode::fixed;
   fixed.min_delay_us = 0;
   fixed.initial_delay_us = 5'000;
   const auto f = drive(sent, tag(trace, alice), fixed);

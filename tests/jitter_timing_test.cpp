@@ -5,16 +5,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "jitter_rig.hpp"
 #include "streamiso/jitter_buffer.hpp"
 
 namespace si = streamiso;
 
 namespace {
 using buffer = si::jitter_buffer<std::uint32_t>;
+using rig = streamiso_test::jitter_rig<buffer>;
 using packet = buffer::packet_type;
 constexpr std::int64_t ms = 1000;
 const si::owner cam{0xD1, 3};
-const si::requester me = si::as_requester(cam);
 
 struct outcome {
   std::uint64_t late = 0;           // refused as late, after the first minute
@@ -29,14 +30,14 @@ struct outcome {
 template <class TsOf>
 outcome run(std::uint64_t packets, TsOf ts_of) {
   si::jitter_config c;  // packet mode, adaptive, 1 s max
-  buffer b{cam, 1, c};
+  rig b{cam, c};
   outcome o;
   const std::uint64_t minute = 50 * 60;
   std::vector<packet> pending;  // the held-back packet, delivered after the next two
   auto deliver = [&](const packet& p, std::uint64_t n) {
     const auto r = b.insert(p);
     if (!r && r.reason() == si::refusal::late && n >= minute) ++o.late;
-    for (auto d = b.pop(me, p.arrival_us); d || d.refused_for(si::refusal::gap); d = b.pop(me, p.arrival_us)) {
+    while (auto d = b.out.try_pop(p.arrival_us)) {
     }
   };
   std::int64_t held_at = 0;
@@ -44,8 +45,6 @@ outcome run(std::uint64_t packets, TsOf ts_of) {
   bool holding = false;
   for (std::uint64_t n = 0; n < packets; ++n) {
     packet p;
-    p.owner = cam;
-    p.epoch = 1;
     p.seq = static_cast<std::uint16_t>(n);
     p.timestamp = ts_of(n);
     p.arrival_us = 10 * ms + static_cast<std::int64_t>(n) * 20 * ms + static_cast<std::int64_t>(n * 7919 % 10) * ms;

@@ -44,7 +44,8 @@ struct tally {
 void run_spsc(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t cap = 8;
   using queue_t = si::spsc_queue<frame>;
-  queue_t q(cap, owner_of(0));
+  queue_t q(cap);
+  q.rebind(owner_of(0));
   struct entry {
     frame f;
     std::uint64_t binding;
@@ -148,9 +149,9 @@ void run_spsc(rng& g, std::uint64_t ops, tally& t) {
       const bool strict = kind == 94;
       if (who != bound) {
         if (strict) {
-          REQUIRE(q.bind_strict_consumer(requester_of(who)).refused_for(si::refusal::owner_mismatch));
+          REQUIRE(q.bind_strict_consumer(requester_of(who)).refused_for(si::refusal::not_bound));
         } else {
-          REQUIRE(q.bind_consumer(requester_of(who)).refused_for(si::refusal::owner_mismatch));
+          REQUIRE(q.bind_consumer(requester_of(who)).refused_for(si::refusal::not_bound));
         }
       } else if (strict) {
         se = q.bind_strict_consumer(requester_of(who)).value();

@@ -21,27 +21,30 @@ struct ring_test_access {
   // rebind() stores the new token, then writes the binding under the seqlock: stop there.
   template <class Q>
   static std::uint64_t begin_rebind_write(Q& q) {
-    const std::uint64_t old = q.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
-    q.token_.store(next_binding_token(), std::memory_order_relaxed);
-    q.binding_.seq_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t old =
+        q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.binding_.token_.store(next_binding_token(), std::memory_order_relaxed);
+    q.binding_.record_.seq_.fetch_add(1, std::memory_order_relaxed);
     return old;
   }
   // ...and put back what was there, as if the write had never started.
   template <class Q>
   static void undo_rebind_write(Q& q, std::uint64_t old_token) {
-    q.binding_.seq_.fetch_add(1, std::memory_order_relaxed);  // relaxed: single-threaded test
-    q.token_.store(old_token, std::memory_order_relaxed);
+    q.binding_.record_.seq_.fetch_add(1,
+                                      std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.binding_.token_.store(old_token, std::memory_order_relaxed);
   }
   // rebind() has stored the new token but not yet begun the seqlock write: stop there.
   template <class Q>
   static std::uint64_t begin_rebind_token_only(Q& q) {
-    const std::uint64_t old = q.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
-    q.token_.store(next_binding_token(), std::memory_order_relaxed);
+    const std::uint64_t old =
+        q.binding_.token_.load(std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.binding_.token_.store(next_binding_token(), std::memory_order_relaxed);
     return old;
   }
   template <class Q>
   static void undo_rebind_token_only(Q& q, std::uint64_t old_token) {
-    q.token_.store(old_token, std::memory_order_relaxed);  // relaxed: single-threaded test
+    q.binding_.token_.store(old_token, std::memory_order_relaxed);  // relaxed: single-threaded test
   }
   // The binding as the seqlock holds it now, and a way to put an earlier one back: what a
   // consumer sees when its binding read ran just before a rebind's seqlock write and its
@@ -54,7 +57,7 @@ struct ring_test_access {
   }
   template <class Q, class B>
   static void put_binding(Q& q, const B& b) {
-    q.binding_.store(b);
+    q.binding_.record_.store(b);
   }
 };
 }  // namespace detail
@@ -78,15 +81,33 @@ std::uint64_t count(const queue& q, si::refusal r) { return q.counters().count(r
 static_assert(!std::is_copy_constructible<queue>::value, "a queue is not copyable");
 
 TEST_CASE("F9: spsc capacity must be a power of two >= 1") {
-  CHECK_THROWS_AS(queue(0, alice), std::invalid_argument);
-  CHECK_THROWS_AS(queue(3, alice), std::invalid_argument);
-  CHECK_THROWS_AS(queue(1000, alice), std::invalid_argument);
-  CHECK(queue(1, alice).capacity() == 1);
-  CHECK(queue(1024, alice).capacity() == 1024);
+#if STREAMISO_HAS_EXCEPTIONS
+  CHECK_THROWS_AS(queue(0), std::invalid_argument);
+  CHECK_THROWS_AS(queue(3), std::invalid_argument);
+  CHECK_THROWS_AS(queue(1000), std::invalid_argument);
+  CHECK_THROWS_AS(queue(std::size_t{1} << 63), std::invalid_argument);
+#endif
+  CHECK(queue(1).capacity() == 1);
+  CHECK(queue(1024).capacity() == 1024);
+}
+
+TEST_CASE("F9: spsc create refuses a bad capacity (malformed, oversized) and never throws") {
+  static_assert(noexcept(queue::create(4)), "create() is the no-throw way in");
+  CHECK(queue::create(0).refused_for(si::refusal::malformed));
+  CHECK(queue::create(3).refused_for(si::refusal::malformed));
+  CHECK(queue::create(std::size_t{1} << 63).refused_for(si::refusal::oversized));
+  auto q = queue::create(8, si::waits::enabled);
+  REQUIRE(q);
+  CHECK((*q)->capacity() == 8);
+  CHECK((*q)->waits_enabled());
+  (*q)->rebind(alice);
+  REQUIRE((*q)->try_push(alice, frame{1, 0}));
+  CHECK((*q)->try_pop(alice_r)->owner_id == 1);
 }
 
 TEST_CASE("F1: spsc push of a foreign owner is refused at the door and nothing is queued") {
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   const auto s = q.try_push(bob, frame{2, 0});
   CHECK(s.refused_for(si::refusal::owner_mismatch));
   CHECK(q.empty());
@@ -94,7 +115,8 @@ TEST_CASE("F1: spsc push of a foreign owner is refused at the door and nothing i
 }
 
 TEST_CASE("F1: spsc pop by a non-matching requester is refused and consumes nothing") {
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 7}));
   auto r = q.try_pop(bob_r);
   CHECK(r.refused_for(si::refusal::owner_mismatch));
@@ -106,15 +128,18 @@ TEST_CASE("F1: spsc pop by a non-matching requester is refused and consumes noth
   CHECK(ok->seq == 7);
 }
 
-TEST_CASE("F1: spsc a wrong requester on an empty queue learns nothing: owner_mismatch, not empty") {
-  queue q(4, alice);
+TEST_CASE(
+    "F1: spsc a wrong requester on an empty queue learns nothing: owner_mismatch, not empty") {
+  queue q(4);
+  q.rebind(alice);
   CHECK(q.try_pop(bob_r).refused_for(si::refusal::owner_mismatch));
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::empty));
   CHECK(count(q, si::refusal::empty) == 0);  // empty is an outcome, not counted
 }
 
 TEST_CASE("F9: spsc full is refused, counted, and loses nothing already accepted") {
-  queue q(2, alice);
+  queue q(2);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   REQUIRE(q.try_push(alice, frame{1, 1}));
   CHECK(q.try_push(alice, frame{1, 2}).refused_for(si::refusal::full));
@@ -127,7 +152,8 @@ TEST_CASE("F9: spsc full is refused, counted, and loses nothing already accepted
 }
 
 TEST_CASE("F3: spsc capacity 1 alternates push and pop across many wraparounds") {
-  queue q(1, alice);
+  queue q(1);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 10000; ++i) {
     REQUIRE(q.try_push(alice, frame{1, i}));
     REQUIRE(q.try_push(alice, frame{1, i}).refused_for(si::refusal::full));
@@ -138,7 +164,8 @@ TEST_CASE("F3: spsc capacity 1 alternates push and pop across many wraparounds")
 }
 
 TEST_CASE("F3: spsc FIFO order survives index wraparound of the slot array") {
-  queue q(8, alice);
+  queue q(8);
+  q.rebind(alice);
   std::uint64_t next_push = 0;
   std::uint64_t next_pop = 0;
   for (int round = 0; round < 1000; ++round) {
@@ -152,8 +179,11 @@ TEST_CASE("F3: spsc FIFO order survives index wraparound of the slot array") {
   }
 }
 
-TEST_CASE("F1: spsc rebind makes queued frames stale: dropped, reported with their count, never delivered") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc rebind makes queued frames stale: dropped, reported with their count, never "
+    "delivered") {
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   q.rebind(bob);
   // The old owner can no longer read anything, not even their own old frames.
@@ -171,8 +201,10 @@ TEST_CASE("F1: spsc rebind makes queued frames stale: dropped, reported with the
   CHECK(f->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc stale frames ahead of new frames are dropped, then the new owner's frames flow") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc stale frames ahead of new frames are dropped, then the new owner's frames flow") {
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
@@ -188,7 +220,8 @@ TEST_CASE("F1: spsc stale frames ahead of new frames are dropped, then the new o
 }
 
 TEST_CASE("F1: spsc rebinding back to the same owner still invalidates the earlier frames") {
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto g1 = q.rebind(bob);
   const auto g2 = q.rebind(alice);
@@ -199,7 +232,8 @@ TEST_CASE("F1: spsc rebinding back to the same owner still invalidates the earli
 }
 
 TEST_CASE("F9: spsc move-only frames move through and are destroyed exactly once") {
-  si::spsc_queue<std::unique_ptr<int>> q(2, alice);
+  si::spsc_queue<std::unique_ptr<int>> q(2);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, std::make_unique<int>(1)));
   auto p = std::make_unique<int>(2);
   REQUIRE(q.try_push(bob, std::move(p)).refused_for(si::refusal::owner_mismatch));
@@ -217,7 +251,8 @@ TEST_CASE("F9: spsc move-only frames move through and are destroyed exactly once
 }
 
 TEST_CASE("F9: spsc refusals reach the hook with the component name") {
-  queue q(1, alice);
+  queue q(1);
+  q.rebind(alice);
   struct seen_t {
     int calls = 0;
     si::refusal last = si::refusal::empty;
@@ -242,15 +277,18 @@ TEST_CASE("F1: spsc custom id type and match policy") {
       return (o.id() >> 8) == (r.id() >> 8);
     }
   };
-  si::spsc_queue<std::uint32_t, std::uint32_t, same_household> q(4, si::basic_owner<std::uint32_t>{0x101});
+  si::spsc_queue<std::uint32_t, std::uint32_t, same_household> q(4);
+  q.rebind(si::basic_owner<std::uint32_t>{0x101});
   REQUIRE(q.try_push(si::basic_owner<std::uint32_t>{0x101}, 5U));
-  CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x201}).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x201})
+            .refused_for(si::refusal::owner_mismatch));
   CHECK(q.try_pop(si::basic_requester<std::uint32_t>{0x102}).value() == 5U);
 }
 
 TEST_CASE("F1: spsc push, pop and rebind allocate nothing after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  queue q(64, alice);
+  queue q(64);
+  q.rebind(alice);
   streamiso_test::allocation_probe probe;
   for (std::uint64_t i = 0; i < 1000; ++i) {
     REQUIRE(q.try_push(alice, frame{1, i}));
@@ -264,12 +302,14 @@ TEST_CASE("F1: spsc push, pop and rebind allocate nothing after construction" *
   CHECK(probe.count() == 0);
 }
 
-TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
-  queue q(4, alice);
+TEST_CASE(
+    "F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
   CHECK(q.try_pop(alice_r).refused_for(si::refusal::empty));
-  CHECK(q.size() == 1);  // nothing consumed
+  CHECK(q.size() == 1);                                       // nothing consumed
   si::detail::ring_test_access::undo_rebind_write(q, token);  // same binding again
   auto f = q.try_pop(alice_r);
   REQUIRE(f);
@@ -281,9 +321,12 @@ TEST_CASE("F1: spsc a pop that meets a rebind being written gets empty (not coun
 // frozen here: the pop sees the rebind's token, reads the binding just before the seqlock
 // write (still alice's), then the rebind to bob completes and bob pushes; the pop then loads
 // tail_ and finds bob's frame at its head. It must not hand it to alice.
-TEST_CASE("F1: spsc a per-call pop whose binding read predates a rebind never hands the new owner's frame to the old requester") {
+TEST_CASE(
+    "F1: spsc a per-call pop whose binding read predates a rebind never hands the new owner's "
+    "frame to the old requester") {
   using access = si::detail::ring_test_access;
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   REQUIRE(q.try_pop(alice_r)->seq == 0);  // alice has read everything of hers
   const auto alices = access::binding_of(q);
@@ -305,9 +348,12 @@ TEST_CASE("F1: spsc a per-call pop whose binding read predates a rebind never ha
 // bind_consumer promises "empty (not counted) while a rebind is being written". rebind()
 // stores the new token first and writes the binding through the seqlock second; in between,
 // the seqlock still shows the old binding as complete.
-TEST_CASE("F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never an endpoint stale at birth") {
+TEST_CASE(
+    "F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never "
+    "an endpoint stale at birth") {
   using access = si::detail::ring_test_access;
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto token = access::begin_rebind_token_only(q);
   auto c = q.bind_consumer(alice_r);
@@ -324,7 +370,8 @@ TEST_CASE("F1: spsc bind_consumer between a rebind's token store and its seqlock
 // ---------------- endpoints: the owner check once, at bind time ----------------
 
 TEST_CASE("F1: spsc endpoints carry the bound owner's frames, in order, with no per-call tag") {
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   auto in = q.bind_producer(alice).value();
   auto out = q.bind_consumer(alice_r).value();
   CHECK(out.who() == alice_r);
@@ -346,24 +393,32 @@ TEST_CASE("F1: spsc endpoints carry the bound owner's frames, in order, with no 
 }
 
 TEST_CASE("F1: spsc bind_producer for a foreign owner is refused (owner_mismatch, counted)") {
-  queue q(4, alice);
+  queue q(4);
+  q.rebind(alice);
   auto p = q.bind_producer(bob);
   CHECK(p.refused_for(si::refusal::owner_mismatch));
   CHECK(count(q, si::refusal::owner_mismatch) == 1);
   CHECK(q.empty());
 }
 
-TEST_CASE("F1: spsc bind_consumer for a non-matching requester is refused and consumes nothing") {
-  queue q(4, alice);
+TEST_CASE(
+    "F1: spsc bind_consumer for a non-matching requester is refused not_bound (no alarm) and "
+    "consumes nothing") {
+  queue q(4);
+  q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
-  CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::owner_mismatch));
-  CHECK(count(q, si::refusal::owner_mismatch) == 1);
+  CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::not_bound));
+  CHECK(count(q, si::refusal::not_bound) == 1);
+  CHECK(q.counters().alarms() == 0);
   CHECK(q.size() == 1);
   CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
 }
 
-TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_binding); its own rebind moves it") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc a producer endpoint of an earlier binding is refused (stale_binding); its own rebind "
+    "moves it") {
+  queue q(8);
+  q.rebind(alice);
   auto in = q.bind_producer(alice).value();
   REQUIRE(in.try_push(frame{1, 0}));
   q.rebind(bob);
@@ -376,7 +431,8 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   const auto g = bob_in.rebind(alice);  // handed back: bob's endpoint now pushes for alice
   CHECK(bob_in.bound_generation() == g);
   CHECK(bob_in.current());
-  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_binding));  // a rebind to the same owner too
+  CHECK(in.try_push(frame{1, 2})
+            .refused_for(si::refusal::stale_binding));  // a rebind to the same owner too
   REQUIRE(bob_in.try_push(frame{1, 3}));
   auto out = q.bind_consumer(alice_r).value();
   auto r = out.try_pop();
@@ -387,8 +443,11 @@ TEST_CASE("F1: spsc a producer endpoint of an earlier binding is refused (stale_
   CHECK(f->seq == 3);
 }
 
-TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on its next pop, even with its own frames still queued") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc a strict consumer endpoint of an earlier binding is stale on its next pop, even with "
+    "its own frames still queued") {
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_strict_consumer(alice_r).value();
   static_assert(decltype(alice_out)::policy == si::freshness::strict, "the strict form");
@@ -416,8 +475,11 @@ TEST_CASE("F1: spsc a strict consumer endpoint of an earlier binding is stale on
 // The window rule (the default endpoint): after a rebind, the endpoint may finish the
 // window it had already proven -- its own binding's frames, to its own requester -- and is
 // stale at its next refresh. The new owner's requester never sees those frames.
-TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a rebind, then is stale; the new owner never gets its frames") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc a window consumer endpoint finishes its own window after a rebind, then is stale; "
+    "the new owner never gets its frames") {
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_consumer(alice_r).value();
   static_assert(decltype(alice_out)::policy == si::freshness::window, "the default form");
@@ -448,8 +510,11 @@ TEST_CASE("F1: spsc a window consumer endpoint finishes its own window after a r
   CHECK(q.empty());
 }
 
-TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after a rebind, then is stale") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc a window consumer endpoint delivers at most its window after a rebind, then is "
+    "stale") {
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_consumer(alice_r).value();
   REQUIRE(alice_out.try_pop()->seq == 0);  // window [1, 8)
@@ -474,8 +539,11 @@ TEST_CASE("F1: spsc a window consumer endpoint delivers at most its window after
   CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next pop") {
-  queue q(8, alice);
+TEST_CASE(
+    "F1: spsc a consumer endpoint whose window is empty at the rebind is stale on its very next "
+    "pop") {
+  queue q(8);
+  q.rebind(alice);
   auto alice_out = q.bind_consumer(alice_r).value();
   REQUIRE(q.try_push(alice, frame{1, 0}));
   q.rebind(alice);  // even the same owner: a new session
@@ -491,8 +559,11 @@ TEST_CASE("F1: spsc a consumer endpoint whose window is empty at the rebind is s
   CHECK(fresh.try_pop()->seq == 1);
 }
 
-TEST_CASE("F1: spsc foreign frames ahead of a new endpoint are dropped and counted, whatever the number of rebinds") {
-  queue q(16, alice);
+TEST_CASE(
+    "F1: spsc foreign frames ahead of a new endpoint are dropped and counted, whatever the number "
+    "of rebinds") {
+  queue q(16);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
@@ -510,14 +581,15 @@ TEST_CASE("F1: spsc foreign frames ahead of a new endpoint are dropped and count
 }
 
 TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without crossing owners") {
-  queue q(8, alice);
+  queue q(8);
+  q.rebind(alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
   auto alice_out = q.bind_consumer(alice_r).value();
-  REQUIRE(alice_out.try_pop()->seq == 0);      // its window now reaches index 3
-  REQUIRE(q.try_pop(alice_r)->seq == 1);       // the per-call form moves the same head
+  REQUIRE(alice_out.try_pop()->seq == 0);  // its window now reaches index 3
+  REQUIRE(q.try_pop(alice_r)->seq == 1);   // the per-call form moves the same head
   q.rebind(bob);
   for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(q.try_push(bob, frame{2, i}));
-  auto r = q.try_pop(bob_r);                   // strict: sees the rebind at once
+  auto r = q.try_pop(bob_r);  // strict: sees the rebind at once
   REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 1);
   CHECK(q.try_pop(bob_r)->owner_id == 2);
@@ -530,8 +602,10 @@ TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without cro
 }
 
 TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), nothing consumed") {
-  queue qa(4, alice);
-  queue qb(4, bob);
+  queue qa(4);
+  qa.rebind(alice);
+  queue qb(4);
+  qb.rebind(bob);
   REQUIRE(qa.try_push(alice, frame{1, 0}));
   REQUIRE(qb.try_push(bob, frame{2, 0}));
   auto alice_out = qa.bind_consumer(alice_r).value();
@@ -546,12 +620,16 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
 // The hot path compares one token: an endpoint whose window is open (frames it may pop
 // without a refresh) must still be refused by a queue that did not make it, even when that
 // queue's head is inside the window and both queues are on their first binding.
-TEST_CASE("F1: spsc an endpoint with an open window is refused by another queue; the same generation is no pass") {
-  queue qa(8, alice);
-  queue qb(8, bob);
+TEST_CASE(
+    "F1 F10: spsc an endpoint with an open window is refused by another queue; generations differ "
+    "across queues") {
+  queue qa(8);
+  qa.rebind(alice);
+  queue qb(8);
+  qb.rebind(bob);
   auto alice_out = qa.bind_consumer(alice_r).value();
   auto alice_in = qa.bind_producer(alice).value();
-  CHECK(alice_out.bound_generation() == qb.bind_consumer(bob_r).value().bound_generation());
+  CHECK(alice_out.bound_generation() != qb.bind_consumer(bob_r).value().bound_generation());
   for (std::uint32_t i = 0; i < 4; ++i) {
     REQUIRE(qa.try_push(alice_in, frame{1, i}));
     REQUIRE(qb.try_push(bob, frame{2, i}));
@@ -566,8 +644,11 @@ TEST_CASE("F1: spsc an endpoint with an open window is refused by another queue;
   CHECK(qb.try_pop(bob_r)->owner_id == 2);
 }
 
-TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old binding") {
-  queue q(4, alice);
+TEST_CASE(
+    "F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old "
+    "binding") {
+  queue q(4);
+  q.rebind(alice);
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
   CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::empty));
   CHECK(q.counters().total() == 0);
@@ -575,8 +656,11 @@ TEST_CASE("F1: spsc bind_consumer during a half-written rebind gets empty (not c
   CHECK(q.bind_consumer(alice_r));
 }
 
-TEST_CASE("F9: spsc move-only frames through endpoints; a refused push leaves the frame with the caller") {
-  si::spsc_queue<std::unique_ptr<int>> q(1, alice);
+TEST_CASE(
+    "F9: spsc move-only frames through endpoints; a refused push leaves the frame with the "
+    "caller") {
+  si::spsc_queue<std::unique_ptr<int>> q(1);
+  q.rebind(alice);
   auto in = q.bind_producer(alice).value();
   auto out = q.bind_consumer(alice_r).value();
   REQUIRE(in.try_emplace(new int(1)));
@@ -590,7 +674,8 @@ TEST_CASE("F9: spsc move-only frames through endpoints; a refused push leaves th
 
 TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
-  queue q(64, alice);
+  queue q(64);
+  q.rebind(alice);
   auto in = q.bind_producer(alice).value();
   auto out = q.bind_consumer(alice_r).value();
   streamiso_test::allocation_probe probe;
@@ -607,7 +692,7 @@ TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing afte
       in.rebind(bob);
       in.rebind(alice);
     }
-    CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::owner_mismatch));
+    CHECK(q.bind_consumer(bob_r).refused_for(si::refusal::not_bound));
   }
   CHECK(probe.count() == 0);
 }
@@ -617,7 +702,9 @@ TEST_CASE("F1: spsc endpoint push, pop, rebind and re-bind allocate nothing afte
 // consumer pops through an endpoint and, when it goes stale, binds again for whichever owner
 // is current. Every delivery is checked against the endpoint's requester, the frame's
 // integrity word and the sequence; nothing may be lost silently.
-TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross-owner pop, delivered + dropped == pushed") {
+TEST_CASE(
+    "F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross-owner pop, delivered + "
+    "dropped == pushed") {
   struct wide {
     std::uint64_t owner_id;
     std::uint64_t seq;
@@ -627,7 +714,8 @@ TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross
   auto check_of = [](std::uint64_t o, std::uint64_t s) { return (o * 0x9E3779B97F4A7C15ULL) ^ ~s; };
   const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 3001;  // not a multiple of the capacity
-  si::spsc_queue<wide> q(64, si::owner{1});
+  si::spsc_queue<wide> q(64);
+  q.rebind(si::owner{1});
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;
   std::thread producer([&] {
@@ -702,7 +790,9 @@ TEST_CASE("F1 F3 F7: spsc endpoint stress, producer rebinds mid-stream; no cross
 // gets an old binding's frame) and is the same for every frame one endpoint delivers; a
 // strict endpoint never delivers a frame of a binding whose replacement had finished before
 // the pop began; a window endpoint delivers at most one window (capacity) of such frames.
-TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no old-binding frame to a new owner, strict none after rebind, window at most one window") {
+TEST_CASE(
+    "F1 F4: spsc stress, window and strict endpoints around rebinds; no old-binding frame to a new "
+    "owner, strict none after rebind, window at most one window") {
   struct tagged {
     std::uint64_t owner_id;
     std::uint64_t seq;
@@ -712,7 +802,8 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   constexpr std::uint64_t owners = 3;
   constexpr std::size_t cap = 8;
   const std::uint64_t total = streamiso_test::scaled(400'000, 20'000);
-  tq q(cap, si::owner{1});
+  tq q(cap);
+  q.rebind(si::owner{1});
   std::atomic<std::uint64_t> rebinds_done{0};
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;
@@ -735,15 +826,16 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   });
 
   std::uint64_t delivered = 0, dropped = 0, cross = 0, older_than_bind = 0, mixed = 0;
-  std::uint64_t strict_late = 0, window_late = 0, window_late_max = 0, strict_pops = 0, window_pops = 0;
+  std::uint64_t strict_late = 0, window_late = 0, window_late_max = 0, strict_pops = 0,
+                window_pops = 0;
   streamiso_test::rng crng(0xc0ffee);
   // One endpoint at a time, of either form; what the test knows about it.
   struct held {
     bool strict = false;
     std::uint64_t bound_after = 0;  // rebinds finished before it was bound
     bool seen = false;
-    std::uint64_t binding = 0;      // of its first delivery
-    std::uint64_t late = 0;         // deliveries of a binding known to be replaced
+    std::uint64_t binding = 0;  // of its first delivery
+    std::uint64_t late = 0;     // deliveries of a binding known to be replaced
   } e;
   tq::consumer wc = q.bind_consumer(si::requester{1}).value();
   tq::strict_consumer sc = q.bind_strict_consumer(si::requester{1}).value();
@@ -812,6 +904,134 @@ TEST_CASE("F1 F4: spsc stress, window and strict endpoints around rebinds; no ol
   CHECK(q.empty());
   CHECK(strict_pops > 0);
   CHECK(window_pops > 0);
-  MESSAGE("window endpoints delivered " << window_late << " frames of a binding already replaced (at most "
-                                        << window_late_max << " per endpoint)");
+  MESSAGE("window endpoints delivered "
+          << window_late << " frames of a binding already replaced (at most " << window_late_max
+          << " per endpoint)");
+}
+
+// ---------------- who owns the queue now; waiting viewers are not alarms ----------------
+
+TEST_CASE(
+    "F1 F2: spsc a fresh queue is bound to nobody: pushes refused unset_id, binds not_bound, "
+    "nothing readable") {
+  queue q(4);
+  CHECK(si::is_unset(q.owner()));
+  CHECK(q.current_generation().is_unbound());
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_emplace(si::owner{}, frame{0, 1}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_push(alice, frame{1, 0}).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.bind_producer(alice).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.bind_producer(si::owner{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.bind_strict_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.try_pop(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.try_pop(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.empty());
+  const auto g = q.rebind(alice);
+  CHECK_FALSE(g.is_unbound());
+  CHECK(q.current_generation() == g);
+  CHECK(q.owner() == alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  CHECK(q.bind_consumer(alice_r).value().try_pop()->owner_id == 1);
+}
+
+TEST_CASE(
+    "F1 F10: spsc owner() and current_generation() follow every rebind; generations are never "
+    "reused") {
+  queue q(4);
+  queue other(4);
+  const auto g1 = q.rebind(alice);
+  const auto o1 = other.rebind(alice);
+  CHECK(g1 != o1);  // process-unique: another queue's generation is never this one's
+  auto in = q.bind_producer(alice).value();
+  CHECK(in.bound_generation() == g1);
+  CHECK(q.bind_consumer(alice_r).value().bound_generation() == g1);
+  const auto g2 = q.rebind(bob);
+  CHECK(q.owner() == bob);
+  CHECK(q.current_generation() == g2);
+  CHECK(g2 != g1);
+  const auto g3 = q.rebind(alice);  // the same owner again is a new binding
+  CHECK(g3 != g1);
+  CHECK(g3 != g2);
+  CHECK(q.owner() == alice);
+  CHECK(in.try_push(frame{1, 0}).refused_for(si::refusal::stale_binding));
+}
+
+TEST_CASE(
+    "F2: spsc an unset owner or requester is refused unset_id wherever it arrives on a bound "
+    "queue") {
+  queue q(4);
+  q.rebind(alice);
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_producer(si::owner{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.bind_strict_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_pop(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(count(q, si::refusal::unset_id) == 5);
+  CHECK(q.empty());
+}
+
+TEST_CASE(
+    "F1: spsc rebind to the unset owner unbinds: queued frames go stale, pushes are refused, binds "
+    "say not_bound") {
+  queue q(4);
+  q.rebind(alice);
+  auto in = q.bind_producer(alice).value();
+  REQUIRE(in.try_push(frame{1, 0}));
+  REQUIRE(in.try_push(frame{1, 1}));
+  auto out = q.bind_consumer(alice_r).value();
+  q.rebind(si::owner{});
+  CHECK(si::is_unset(q.owner()));
+  CHECK_FALSE(q.current_generation().is_unbound());  // still a new binding: old endpoints go stale
+  CHECK(in.try_push(frame{1, 2}).refused_for(si::refusal::stale_binding));
+  CHECK(q.try_push(si::owner{}, frame{0, 0}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_push(alice, frame{1, 3}).refused_for(si::refusal::owner_mismatch));
+  CHECK(out.try_pop().refused_for(si::refusal::stale_binding));
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(q.size() == 2);
+  // A producer endpoint moved to the unbound binding pushes nothing either.
+  in.rebind(si::owner{});
+  CHECK(in.try_push(frame{0, 4}).refused_for(si::refusal::unset_id));
+  q.rebind(bob);
+  REQUIRE(q.try_push(bob, frame{2, 0}));
+  auto bob_out = q.bind_consumer(bob_r).value();
+  auto dropped = bob_out.try_pop();
+  REQUIRE(dropped.refused_for(si::refusal::stale_binding));
+  CHECK(dropped.detail() == 2);  // alice's two frames, never handed to bob
+  CHECK(bob_out.try_pop()->owner_id == 2);
+}
+
+// The flood this refusal exists for: a viewer waiting for its camera polls bind_consumer()
+// in a loop. Each poll is counted (not_bound), none is an alarm, and a real read of another
+// owner's frames still raises one.
+TEST_CASE("F1: spsc a waiting viewer's polls raise no alarm; a real foreign read still does") {
+  queue q(8);
+  q.rebind(alice);
+  REQUIRE(q.try_push(alice, frame{1, 0}));
+  for (int i = 0; i < 1000; ++i) {
+    auto c = q.bind_consumer(bob_r);
+    REQUIRE(c.refused_for(si::refusal::not_bound));
+    CHECK_FALSE(si::is_alarm(c.reason()));
+    if (q.owner() == bob) break;  // the viewer may also ask who owns the queue
+  }
+  CHECK(count(q, si::refusal::not_bound) == 1000);
+  CHECK(q.counters().alarms() == 0);
+  CHECK(q.size() == 1);  // nothing consumed by the polls
+  // A read of alice's frames by bob: owner_mismatch, an alarm.
+  CHECK(q.try_pop(bob_r).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.counters().alarms() == 1);
+  // An endpoint of another queue: also an alarm.
+  queue other(8);
+  other.rebind(bob);
+  auto bobs = other.bind_consumer(bob_r).value();
+  CHECK(q.try_pop(bobs).refused_for(si::refusal::owner_mismatch));
+  CHECK(q.counters().alarms() == 2);
+  CHECK(q.size() == 1);
+  // The camera comes: the same poll now succeeds, and alice's frame is dropped, not shown.
+  q.rebind(bob);
+  auto c = q.bind_consumer(bob_r);
+  REQUIRE(c);
+  auto r = c.value().try_pop();
+  CHECK(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 1);
 }

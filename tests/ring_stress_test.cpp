@@ -50,7 +50,8 @@ std::uint64_t owner_for_binding(std::uint64_t binding) { return 1 + binding % ow
 TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, delivered + stale == pushed") {
   const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 5000;
-  si::spsc_queue<wide_frame> q(256, owner_of(owner_for_binding(0)));
+  si::spsc_queue<wide_frame> q(256);
+  q.rebind(owner_of(owner_for_binding(0)));
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;
   std::thread producer([&] {
@@ -110,8 +111,10 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
 TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the producer thread) mixed; no cross-owner or post-rebind delivery, counts add up") {
   using wq = si::spsc_queue<wide_frame>;
   const std::uint64_t total = streamiso_test::scaled(100'000, 10'000);
-  wq q(2, owner_of(1));
-  si::spsc_queue<wq::strict_consumer> handoff(4, owner_of(99));
+  wq q(2);
+  q.rebind(owner_of(1));
+  si::spsc_queue<wq::strict_consumer> handoff(4);
+  handoff.rebind(owner_of(99));
   std::atomic<std::uint64_t> rebinds_done{0};
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -26,14 +27,16 @@ const bytes sei = {0x06, 0x05, 0x01, 0xAA, 0x80};
 struct fixture {
   si::buffer_pool<> pool{8, 4096};
   si::h264_depacketizer<> d{pool, cam};
+  si::h264_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 1000;
 
   si::status push(const bytes& payload, std::uint32_t ts, bool marker) {
-    return d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq++, ts, marker});
+    return d.push(si::rtp_unit{si::byte_view{payload.data(), payload.size()}, seq++, ts,
+                               si::rtp_marker_of(marker)});
   }
   bytes take_bytes(si::access_unit* info = nullptr) {
-    auto au = d.take(viewer);
-    REQUIRE(au.has_value());
+    auto au = c.try_pop();
+    REQUIRE(streamiso_test::is_unit(au));
     if (info != nullptr) *info = *au;
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
@@ -98,22 +101,23 @@ TEST_CASE("F8 h264: single NAL unit packets make an Annex-B unit followed by zer
   CHECK(au.marker);
   CHECK_FALSE(au.random_access);
   CHECK_FALSE(au.keyframe);
-  CHECK(f.d.take(viewer).refused_for(si::refusal::empty));
+  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
   f.check_accounting();
 }
 
 TEST_CASE("F8 h264: a recycled pool buffer shows nothing of its previous unit past the new one") {
   si::buffer_pool<> pool{1, 256};
   si::h264_depacketizer<> d{pool, cam};
+  auto dc = *d.bind_consumer(viewer);
   bytes big(150, 0xEE);
   big[0] = 0x41;
-  CHECK(d.push({{big.data(), big.size()}, 1, 10, true}).has_value());
-  auto a = d.take(viewer);
-  REQUIRE(a.has_value());
+  CHECK(d.push({{big.data(), big.size()}, 1, 10, si::rtp_marker::set}).has_value());
+  auto a = dc.try_pop();
+  REQUIRE(streamiso_test::is_unit(a));
   CHECK(pool.release(cam, a->handle).has_value());
-  CHECK(d.push({{slice.data(), slice.size()}, 2, 20, true}).has_value());
-  auto b = d.take(viewer);
-  REQUIRE(b.has_value());
+  CHECK(d.push({{slice.data(), slice.size()}, 2, 20, si::rtp_marker::set}).has_value());
+  auto b = dc.try_pop();
+  REQUIRE(streamiso_test::is_unit(b));
   auto v = pool.read(b->handle, viewer);
   REQUIRE(v.has_value());
   CHECK(v->size() == 4 + slice.size());
@@ -167,9 +171,12 @@ TEST_CASE("F6 h264: a lost FU-A fragment discards the whole unit and reports it"
   si::access_unit au;
   CHECK(f.take_bytes(&au) == annex_b({&slice}));
   CHECK(au.timestamp == 100);
-  auto gap = f.d.take(viewer);
-  REQUIRE(gap.refused_for(si::refusal::gap));
-  CHECK(gap.detail() == 4);  // the four fragments that did arrive
+  auto gap = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(gap));
+  CHECK(gap->packets == 4);  // the four fragments that did arrive
+  CHECK(gap->timestamp == 200);
+  CHECK(gap->discard == si::au_discard_cause::loss);
+  CHECK(gap->size == 0);
   CHECK(f.d.last_discard().timestamp == 200);
   CHECK(f.d.last_discard().cause == si::au_discard_cause::loss);
   CHECK(f.take_bytes(&au) == annex_b({&slice}));
@@ -185,12 +192,12 @@ TEST_CASE("F6 h264: loss between units discards the unit that follows (its start
   f.seq += 2;  // two packets lost: maybe the first NALs of ts 200
   CHECK(f.push(slice, 200, true).has_value());
   CHECK(f.push(slice, 300, true).has_value());
-  CHECK(f.d.take(viewer).has_value());
-  auto g = f.d.take(viewer);
-  REQUIRE(g.refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_unit(f.c.try_pop()));
+  auto g = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(g));
   CHECK(f.d.last_discard().timestamp == 200);
-  auto third = f.d.take(viewer);
-  REQUIRE(third.has_value());
+  auto third = f.c.try_pop();
+  REQUIRE(streamiso_test::is_unit(third));
   CHECK(third->timestamp == 300);
   f.check_accounting();
 }
@@ -235,13 +242,24 @@ TEST_CASE("F1 h264: rebind to another owner drops queued units and forgets param
   fixture f;
   CHECK(f.push(stap_a({&sps, &pps}), 0, false).has_value());
   CHECK(f.push(idr, 0, true).has_value());
-  f.d.rebind(other_cam);
-  CHECK(f.d.take(viewer).refused_for(si::refusal::owner_mismatch));
+  const si::generation before = f.d.current_generation();
+  auto gen = f.d.rebind(other_cam);
+  REQUIRE(gen.has_value());
+  CHECK(*gen != before);
+  CHECK(f.d.current_generation() == *gen);
+  CHECK(f.d.owner() == other_cam);
+  // The old owner's consumer is stale, and it cannot bind again: the stream is not theirs now.
+  CHECK(f.c.try_pop().refused_for(si::refusal::stale_binding));
+  CHECK(f.d.counters().count(si::refusal::stale_binding) == 1);
+  CHECK(f.d.bind_consumer(viewer).refused_for(si::refusal::not_bound));
   const si::requester other = si::as_requester(other_cam);
-  CHECK(f.d.take(other).refused_for(si::refusal::empty));
+  auto oc = f.d.bind_consumer(other);
+  REQUIRE(oc.has_value());
+  CHECK(oc->bound_generation() == *gen);
+  CHECK(oc->try_pop().refused_for(si::refusal::empty));
   CHECK(f.push(idr, 10, true).has_value());
-  auto au = f.d.take(other);
-  REQUIRE(au.has_value());
+  auto au = oc->try_pop();
+  REQUIRE(streamiso_test::is_unit(au));
   CHECK_FALSE(au->parameter_sets_prepended);
   CHECK(f.pool.read(au->handle, viewer).refused_for(si::refusal::owner_mismatch));
   CHECK(f.pool.release(other_cam, au->handle).has_value());
@@ -268,15 +286,16 @@ TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and r
     CHECK(f.push(slice, 50, false).has_value());
     auto r = f.push(c, 50, true);
     CHECK(r.refused_for(si::refusal::malformed));
-    auto g = f.d.take(viewer);
-    REQUIRE(g.refused_for(si::refusal::gap));
-    CHECK(g.detail() == 2);
+    auto g = f.c.try_pop();
+    REQUIRE(streamiso_test::is_discard(g));
+    CHECK(g->packets == 2);
+    CHECK(g->discard == si::au_discard_cause::malformed);
     CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
     CHECK(f.d.stats().malformed_packets == 1);
-    CHECK(f.d.refusals().count(si::refusal::malformed) == 1);
+    CHECK(f.d.counters().count(si::refusal::malformed) == 1);
     // The stream goes on.
     CHECK(f.push(slice, 60, true).has_value());
-    CHECK(f.d.take(viewer).has_value());
+    CHECK(streamiso_test::is_unit(f.c.try_pop()));
     f.check_accounting();
   }
 }
@@ -294,8 +313,8 @@ TEST_CASE("F9 h264: FU-A middle without a start, and a new start inside a fragme
   // A marker inside an unfinished fragment.
   fixture h;
   CHECK(h.push({0x7C, 0x85, 0x01}, 2, true).has_value());
-  auto r = h.d.take(viewer);
-  CHECK(r.refused_for(si::refusal::gap));
+  auto r = h.c.try_pop();
+  CHECK(streamiso_test::is_discard(r));
   CHECK(h.d.last_discard().cause == si::au_discard_cause::malformed);
 }
 
@@ -305,7 +324,7 @@ TEST_CASE("h264: joining mid-unit skips to the next unit start; undefined NAL ty
   CHECK(f.push({0x7C, 0x45, 0x02}, 1, true).has_value());
   CHECK(f.push({0x1E, 0x00}, 2, false).has_value());  // type 30: ignored
   CHECK(f.push(slice, 2, true).has_value());
-  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_discard(f.c.try_pop()));
   si::access_unit au;
   CHECK(f.take_bytes(&au) == annex_b({&slice}));
   CHECK(au.packets == 2);
@@ -327,35 +346,38 @@ TEST_CASE("h264: a unit ends at the next timestamp when its marker is missing") 
 TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards with their cause") {
   si::buffer_pool<> pool{1, 128};
   si::h264_depacketizer<> d{pool, cam};
+  auto dc = *d.bind_consumer(viewer);
   bytes big(100, 0x01);
   big[0] = 0x41;
-  CHECK(d.push({{big.data(), big.size()}, 1, 1, true}).has_value());  // 4 + 100 + 64 > 128
-  CHECK(d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(d.push({{big.data(), big.size()}, 1, 1, si::rtp_marker::set})
+            .has_value());  // 4 + 100 + 64 > 128
+  CHECK(streamiso_test::is_discard(dc.try_pop()));
   CHECK(d.last_discard().cause == si::au_discard_cause::oversized);
-  CHECK(d.push({{slice.data(), slice.size()}, 2, 2, true}).has_value());
-  auto held = d.take(viewer);
-  REQUIRE(held.has_value());
-  CHECK(d.push({{slice.data(), slice.size()}, 3, 3, true}).has_value());  // pool empty
-  CHECK(d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(d.push({{slice.data(), slice.size()}, 2, 2, si::rtp_marker::set}).has_value());
+  auto held = dc.try_pop();
+  REQUIRE(streamiso_test::is_unit(held));
+  CHECK(
+      d.push({{slice.data(), slice.size()}, 3, 3, si::rtp_marker::set}).has_value());  // pool empty
+  CHECK(streamiso_test::is_discard(dc.try_pop()));
   CHECK(d.last_discard().cause == si::au_discard_cause::pool_full);
   CHECK(pool.release(cam, held->handle).has_value());
   // Queue: never drained.
   si::buffer_pool<> many{64, 128};
   si::h264_depacketizer<> q{many, cam};
+  auto qc = *q.bind_consumer(viewer);
   for (std::uint16_t i = 0; i < 40; ++i) {
-    CHECK(q.push({{slice.data(), slice.size()}, i, i, true}).has_value());
+    CHECK(q.push({{slice.data(), slice.size()}, i, i, si::rtp_marker::set}).has_value());
   }
   std::uint64_t units = 0;
   std::uint64_t gaps = 0;
   for (;;) {
-    auto r = q.take(viewer);
-    if (r) {
-      ++units;
-      CHECK(many.release(cam, r->handle).has_value());
-    } else if (r.refused_for(si::refusal::gap)) {
+    auto r = qc.try_pop();
+    if (!r) break;
+    if (r->discarded()) {
       ++gaps;
     } else {
-      break;
+      ++units;
+      CHECK(many.release(cam, r->handle).has_value());
     }
   }
   CHECK(units == 16);
@@ -366,18 +388,26 @@ TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards
   CHECK(s.packets == s.packets_in_units + s.packets_discarded + q.packets_pending());
 }
 
-TEST_CASE("F1 h264: take() refuses a requester that is not the owner, and counts it") {
+TEST_CASE(
+    "F1 h264: bind_consumer refuses a requester that is not the owner (not_bound) or unset, and "
+    "counts it") {
   fixture f;
   CHECK(f.push(slice, 1, true).has_value());
-  CHECK(f.d.take(si::as_requester(other_cam)).refused_for(si::refusal::owner_mismatch));
-  CHECK(f.d.refusals().count(si::refusal::owner_mismatch) == 1);
-  CHECK(f.d.take(viewer).has_value());
+  CHECK(f.d.bind_consumer(si::as_requester(other_cam)).refused_for(si::refusal::not_bound));
+  CHECK(f.d.counters().count(si::refusal::not_bound) == 1);
+  CHECK(f.d.counters().alarms() == 0);  // waiting for a camera is not an alarm
+  CHECK(f.d.bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(f.d.counters().count(si::refusal::unset_id) == 1);
+  CHECK(f.d.rebind(si::owner{}).refused_for(si::refusal::unset_id));
+  CHECK(f.d.owner() == cam);
+  CHECK(streamiso_test::is_unit(f.c.try_pop()));
 }
 
 TEST_CASE("h264: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::buffer_pool<> pool{4, 8192};
   si::h264_depacketizer<> d{pool, cam};
+  auto dc = *d.bind_consumer(viewer);
   bytes nal(3000, 0x5A);
   nal[0] = 0x65;
   const auto pieces = fu_a(nal, 1200);
@@ -385,21 +415,22 @@ TEST_CASE("h264: no allocation per packet after construction" *
   std::uint16_t seq = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint32_t frame = 0; frame < 200; ++frame) {
-    if (frame % 50 == 0) CHECK(d.push({{ps.data(), ps.size()}, seq++, frame, false}).has_value());
+    if (frame % 50 == 0)
+      CHECK(d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear}).has_value());
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       if (frame % 7 == 3 && i == 1) {
         ++seq;  // loss
         continue;
       }
-      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, i + 1 == pieces.size()});
+      (void)d.push({{pieces[i].data(), pieces[i].size()},
+                    seq++,
+                    frame,
+                    si::rtp_marker_of(i + 1 == pieces.size())});
     }
     for (;;) {
-      auto r = d.take(viewer);
-      if (r) {
-        (void)pool.release(cam, r->handle);
-      } else if (!r.refused_for(si::refusal::gap)) {
-        break;
-      }
+      auto r = dc.try_pop();
+      if (!r) break;
+      if (!r->discarded()) (void)pool.release(cam, r->handle);
     }
   }
   CHECK(probe.count() == 0);
@@ -413,9 +444,9 @@ TEST_CASE("F8 h264: a unit of ignored types only is reported, never handed out e
   (void)f.take_bytes();
   CHECK(f.push({0x1E, 0x00}, 2, false).has_value());  // type 30
   CHECK(f.push({0x1F, 0x00}, 2, true).has_value());   // type 31
-  auto r = f.d.take(viewer);
-  REQUIRE(r.refused_for(si::refusal::gap));
-  CHECK(r.detail() == 2);
+  auto r = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(r));
+  CHECK(r->packets == 2);
   CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
   f.check_accounting();
 }
@@ -425,13 +456,48 @@ TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is
   CHECK(f.push(slice, 1, false).has_value());
   f.seq -= 1;  // the same number again
   CHECK(f.push(slice, 1, true).has_value());
-  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_discard(f.c.try_pop()));
   CHECK(f.d.stats().lost_packets == 0);
   f.seq -= 5;  // backwards
   CHECK(f.push(slice, 2, true).has_value());
-  CHECK(f.d.take(viewer).refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_discard(f.c.try_pop()));
   CHECK(f.d.stats().lost_packets == 0);
   CHECK(f.push(slice, 3, true).has_value());
-  CHECK(f.d.take(viewer).has_value());
+  CHECK(streamiso_test::is_unit(f.c.try_pop()));
   f.check_accounting();
+}
+
+TEST_CASE(
+    "F9 h264: create() refuses an unset owner and a parameter-set limit above 65536; the "
+    "constructor throws") {
+  si::buffer_pool<> pool{2, 1024};
+  CHECK(si::h264_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
+  si::depacketizer_config cfg;
+  cfg.max_parameter_set_bytes = 65'537;
+  CHECK(si::h264_depacketizer<>::create(pool, cam, cfg).refused_for(si::refusal::oversized));
+  CHECK_THROWS_AS((si::h264_depacketizer<>{pool, si::owner{}}), std::invalid_argument);
+  CHECK_THROWS_AS((si::h264_depacketizer<>{pool, cam, cfg}), std::invalid_argument);
+  cfg.max_parameter_set_bytes = 65'536;
+  cfg.parameter_sets = si::parameter_set_policy::pass_through;
+  auto d = si::h264_depacketizer<>::create(pool, cam, cfg);
+  REQUIRE(d.has_value());
+  CHECK((*d)->owner() == cam);
+  // pass_through: a later IDR is delivered as sent, without the remembered sets.
+  auto c = (*d)->bind_consumer(viewer);
+  REQUIRE(c.has_value());
+  const bytes ps = stap_a({&sps, &pps});
+  CHECK((*d)->push({{ps.data(), ps.size()}, 1, 0, si::rtp_marker::clear}).has_value());
+  CHECK((*d)->push({{idr.data(), idr.size()}, 2, 0, si::rtp_marker::set}).has_value());
+  auto first = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(first));
+  CHECK(first->keyframe);
+  CHECK(pool.release(cam, first->handle).has_value());
+  CHECK((*d)->push({{idr.data(), idr.size()}, 3, 10, si::rtp_marker::set}).has_value());
+  auto second = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(second));
+  CHECK(second->random_access);
+  CHECK_FALSE(second->keyframe);
+  CHECK_FALSE(second->parameter_sets_prepended);
+  CHECK(streamiso_test::au_bytes(pool, *second, viewer) == annex_b({&idr}));
+  CHECK(pool.release(cam, second->handle).has_value());
 }

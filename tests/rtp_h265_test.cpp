@@ -68,13 +68,15 @@ std::vector<bytes> fu(const bytes& nal, std::size_t piece) {
 struct fixture {
   si::buffer_pool<> pool{8, 4096};
   si::h265_depacketizer<> d{pool, cam};
+  si::h265_depacketizer<>::consumer c = *d.bind_consumer(viewer);
   std::uint16_t seq = 65530;  // wraps during the tests
   si::status push(const bytes& p, std::uint32_t ts, bool marker) {
-    return d.push(si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, marker});
+    return d.push(
+        si::rtp_unit{si::byte_view{p.data(), p.size()}, seq++, ts, si::rtp_marker_of(marker)});
   }
   bytes take_bytes(si::access_unit* info = nullptr) {
-    auto au = d.take(viewer);
-    REQUIRE(au.has_value());
+    auto au = c.try_pop();
+    REQUIRE(streamiso_test::is_unit(au));
     if (info != nullptr) *info = *au;
     bool pad = false;
     bytes b = streamiso_test::au_bytes(pool, *au, viewer, &pad);
@@ -139,12 +141,13 @@ TEST_CASE("F6 h265: a lost FU discards the whole unit (across a sequence wrap) a
     (void)f.push(pieces[i], 2, i + 1 == pieces.size());
   }
   CHECK(f.push(trail, 3, true).has_value());
-  CHECK(f.d.take(viewer).has_value());
-  auto g = f.d.take(viewer);
-  REQUIRE(g.refused_for(si::refusal::gap));
+  CHECK(streamiso_test::is_unit(f.c.try_pop()));
+  auto g = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(g));
+  CHECK(g->timestamp == 2);
   CHECK(f.d.last_discard().timestamp == 2);
-  auto last = f.d.take(viewer);
-  REQUIRE(last.has_value());
+  auto last = f.c.try_pop();
+  REQUIRE(streamiso_test::is_unit(last));
   CHECK(last->timestamp == 3);
   const auto& s = f.d.stats();
   CHECK(s.packets == s.packets_in_units + s.packets_discarded + f.d.packets_pending());
@@ -190,11 +193,12 @@ TEST_CASE("F9 h265: every malformed payload is refused and its unit reported") {
     fixture f;
     CHECK(f.push(trail, 50, false).has_value());
     CHECK(f.push(c, 50, true).refused_for(si::refusal::malformed));
-    auto g = f.d.take(viewer);
-    REQUIRE(g.refused_for(si::refusal::gap));
+    auto g = f.c.try_pop();
+    REQUIRE(streamiso_test::is_discard(g));
+    CHECK(g->discard == si::au_discard_cause::malformed);
     CHECK(f.d.last_discard().cause == si::au_discard_cause::malformed);
     CHECK(f.push(trail, 60, true).has_value());
-    CHECK(f.d.take(viewer).has_value());
+    CHECK(streamiso_test::is_unit(f.c.try_pop()));
   }
 }
 
@@ -212,6 +216,7 @@ TEST_CASE("h265: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::buffer_pool<> pool{4, 8192};
   si::h265_depacketizer<> d{pool, cam};
+  auto dc = *d.bind_consumer(viewer);
   bytes nal = nal_of(1, {});
   nal.resize(3000, 0x33);
   const auto pieces = fu(nal, 1200);
@@ -219,12 +224,40 @@ TEST_CASE("h265: no allocation per packet after construction" *
   std::uint16_t seq = 0;
   streamiso_test::allocation_probe probe;
   for (std::uint32_t frame = 0; frame < 200; ++frame) {
-    if (frame % 50 == 0) (void)d.push({{ps.data(), ps.size()}, seq++, frame, false});
+    if (frame % 50 == 0)
+      (void)d.push({{ps.data(), ps.size()}, seq++, frame, si::rtp_marker::clear});
     for (std::size_t i = 0; i < pieces.size(); ++i) {
-      (void)d.push({{pieces[i].data(), pieces[i].size()}, seq++, frame, i + 1 == pieces.size()});
+      (void)d.push({{pieces[i].data(), pieces[i].size()},
+                    seq++,
+                    frame,
+                    si::rtp_marker_of(i + 1 == pieces.size())});
     }
-    while (auto r = d.take(viewer)) (void)pool.release(cam, r->handle);
+    while (auto r = dc.try_pop()) {
+      if (!r->discarded()) (void)pool.release(cam, r->handle);
+    }
   }
   CHECK(probe.count() == 0);
   CHECK(d.stats().units == 200);
+}
+
+TEST_CASE("F1 h265: consumers are bound by the owner's requester only and go stale on rebind") {
+  si::buffer_pool<> pool{4, 4096};
+  CHECK(si::h265_depacketizer<>::create(pool, si::owner{}).refused_for(si::refusal::unset_id));
+  auto d = si::h265_depacketizer<>::create(pool, cam);
+  REQUIRE(d.has_value());
+  const si::owner other_cam{0xEE, 9};
+  CHECK((*d)->bind_consumer(si::as_requester(other_cam)).refused_for(si::refusal::not_bound));
+  CHECK((*d)->bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  const si::h265_depacketizer<>& view = **d;
+  CHECK(view.counters().alarms() == 1);  // the unset id; not_bound is no alarm
+  CHECK(view.counters().count(si::refusal::not_bound) == 1);
+  auto c = (*d)->bind_consumer(viewer);
+  REQUIRE(c.has_value());
+  CHECK(c->try_pop().refused_for(si::refusal::empty));
+  auto g = (*d)->rebind(other_cam);
+  REQUIRE(g.has_value());
+  CHECK(c->try_pop().refused_for(si::refusal::stale_binding));
+  auto oc = (*d)->bind_consumer(si::as_requester(other_cam));
+  REQUIRE(oc.has_value());
+  CHECK(oc->bound_generation() == *g);
 }

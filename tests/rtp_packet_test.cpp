@@ -233,8 +233,13 @@ TEST_CASE("F9 rtp: CSRC, extension and padding together") {
 TEST_CASE("rtp: write_rtp round trip and its refusals") {
   std::uint8_t out[32];
   const std::uint8_t pl[3] = {1, 2, 3};
-  si::rtp_header_fields h{true, 97, 0xFFFF, 0x80000001U, 0x01020304U};
-  auto n = si::write_rtp(h, pl, 3, out, sizeof out);
+  si::rtp_header_fields h;
+  h.marker = si::rtp_marker::set;
+  h.payload_type = 97;
+  h.sequence = 0xFFFF;
+  h.timestamp = 0x80000001U;
+  h.ssrc = 0x01020304U;
+  auto n = si::write_rtp(h, {pl, 3}, {out, sizeof out});
   REQUIRE(n.has_value());
   CHECK(*n == 15);
   auto r = si::parse_rtp(out, *n);
@@ -245,11 +250,13 @@ TEST_CASE("rtp: write_rtp round trip and its refusals") {
   CHECK(r->timestamp() == 0x80000001U);
   CHECK(r->ssrc() == 0x01020304U);
   CHECK(r->payload().data[2] == 3);
-  auto small = si::write_rtp(h, pl, 3, out, 14);
+  auto small = si::write_rtp(h, {pl, 3}, {out, 14});
   CHECK(small.refused_for(si::refusal::oversized));
   CHECK(small.detail() == 15);
+  CHECK(si::write_rtp(h, {pl, 3}, {nullptr, 0}).refused_for(si::refusal::oversized));
+  CHECK(si::write_rtp(h, {nullptr, 3}, {out, sizeof out}).refused_for(si::refusal::malformed));
   h.payload_type = 128;
-  CHECK(si::write_rtp(h, pl, 3, out, sizeof out).refused_for(si::refusal::malformed));
+  CHECK(si::write_rtp(h, {pl, 3}, {out, sizeof out}).refused_for(si::refusal::malformed));
 }
 
 // ---- RTCP ----
@@ -257,7 +264,7 @@ TEST_CASE("rtp: write_rtp round trip and its refusals") {
 TEST_CASE("F9 rtcp: Generic NACK packs PID+BLP and round-trips") {
   const std::uint16_t lost[] = {100, 101, 103, 116, 117, 200, 65535, 0, 3};
   std::uint8_t out[64];
-  auto n = si::write_nack(0x11111111U, 0x22222222U, lost, 9, out, sizeof out);
+  auto n = si::write_nack({0x11111111U, 0x22222222U, lost, 9}, {out, sizeof out});
   REQUIRE(n.has_value());
   // 100 covers 101,103,116 (d = 1, 3, 16); 117 starts a new item; 200; 65535 covers 0 and 3.
   CHECK(*n == 12 + 4 * 4);
@@ -288,15 +295,24 @@ TEST_CASE("F9 rtcp: Generic NACK packs PID+BLP and round-trips") {
 TEST_CASE("rtcp: writers refuse short buffers and empty lists without writing") {
   std::uint8_t out[27] = {};
   const std::uint16_t one[] = {5};
-  auto n = si::write_nack(1, 2, one, 1, out, 15);
+  si::rtcp_nack_fields f;
+  f.sender_ssrc = 1;
+  f.media_ssrc = 2;
+  f.lost = one;
+  f.lost_count = 1;
+  auto n = si::write_nack(f, {out, 15});
   CHECK(n.refused_for(si::refusal::oversized));
   CHECK(n.detail() == 16);
   CHECK(out[0] == 0);
-  CHECK(si::write_nack(1, 2, one, 0, out, sizeof out).refused_for(si::refusal::malformed));
-  CHECK(si::write_nack(1, 2, nullptr, 1, out, sizeof out).refused_for(si::refusal::malformed));
-  CHECK(si::write_pli(1, 2, out, 11).refused_for(si::refusal::oversized));
-  CHECK(si::write_fir(1, 2, 3, out, 19).refused_for(si::refusal::oversized));
-  CHECK(si::write_sender_report(1, {}, out, 27).refused_for(si::refusal::oversized));
+  f.lost_count = 0;
+  CHECK(si::write_nack(f, {out, sizeof out}).refused_for(si::refusal::malformed));
+  f.lost = nullptr;
+  f.lost_count = 1;
+  CHECK(si::write_nack(f, {out, sizeof out}).refused_for(si::refusal::malformed));
+  CHECK(si::write_pli({1, 2}, {out, 11}).refused_for(si::refusal::oversized));
+  CHECK(si::write_pli({1, 2}, {nullptr, 12}).refused_for(si::refusal::oversized));
+  CHECK(si::write_fir({1, 2, 3}, {out, 19}).refused_for(si::refusal::oversized));
+  CHECK(si::write_sender_report({1, {}}, {out, 27}).refused_for(si::refusal::oversized));
   CHECK(out[0] == 0);
 }
 
@@ -304,9 +320,19 @@ TEST_CASE("F9 rtcp: PLI, FIR and SR round-trip in one compound packet") {
   std::uint8_t out[128];
   std::size_t pos = 0;
   si::rtcp_sender_info s{0xE1234567U, 0x80000000U, 90000, 42, 4242};
-  pos += *si::write_sender_report(0xAAAA0001U, s, out + pos, sizeof out - pos);
-  pos += *si::write_pli(0xAAAA0001U, 0xBBBB0002U, out + pos, sizeof out - pos);
-  pos += *si::write_fir(0xAAAA0001U, 0xBBBB0002U, 7, out + pos, sizeof out - pos);
+  si::rtcp_sender_report_fields srf;
+  srf.sender_ssrc = 0xAAAA0001U;
+  srf.info = s;
+  si::rtcp_pli_fields pf;
+  pf.sender_ssrc = 0xAAAA0001U;
+  pf.media_ssrc = 0xBBBB0002U;
+  si::rtcp_fir_fields ff;
+  ff.sender_ssrc = 0xAAAA0001U;
+  ff.media_ssrc = 0xBBBB0002U;
+  ff.sequence = 7;
+  pos += *si::write_sender_report(srf, {out + pos, sizeof out - pos});
+  pos += *si::write_pli(pf, {out + pos, sizeof out - pos});
+  pos += *si::write_fir(ff, {out + pos, sizeof out - pos});
   CHECK(pos == 28 + 12 + 20);
   si::rtcp_reader rd(out, pos);
   auto sr = rd.next();
@@ -338,7 +364,7 @@ TEST_CASE("F9 rtcp: PLI, FIR and SR round-trip in one compound packet") {
 
 TEST_CASE("F9 rtcp: every refusal of the reader, and it stays at the end after one") {
   std::uint8_t pli[12];
-  (void)si::write_pli(1, 2, pli, sizeof pli);
+  (void)si::write_pli({1, 2}, {pli, sizeof pli});
   // Short header.
   si::rtcp_reader r1(pli, 3);
   CHECK(rtcp_error_of(r1.next()) == si::rtcp_error::too_short);
@@ -414,10 +440,15 @@ TEST_CASE("F4 rtx: unwrap restores the original sequence number and payload") {
   const si::rtx_binding b{0x5555U, 97, 0x1111U, 96};
   std::uint8_t orig[20];
   const std::uint8_t pl[4] = {9, 8, 7, 6};
-  auto on = si::write_rtp({true, 96, 1234, 0xABCDEF01U, 0x1111U}, pl, 4, orig, sizeof orig);
+  si::rtp_header_fields h;
+  h.marker = si::rtp_marker::set;
+  h.sequence = 1234;
+  h.timestamp = 0xABCDEF01U;
+  h.ssrc = 0x1111U;
+  auto on = si::write_rtp(h, {pl, 4}, {orig, sizeof orig});
   REQUIRE(on.has_value());
   std::uint8_t rtx[32];
-  auto n = si::write_rtx(b, 77, *si::parse_rtp(orig, *on), rtx, sizeof rtx);
+  auto n = si::write_rtx({b, 77, *si::parse_rtp(orig, *on)}, {rtx, sizeof rtx});
   REQUIRE(n.has_value());
   CHECK(*n == 12 + 2 + 4);
   auto v = si::parse_rtp(rtx, *n);
@@ -433,7 +464,10 @@ TEST_CASE("F4 rtx: unwrap restores the original sequence number and payload") {
   CHECK(u->media_payload_type == 96);
   REQUIRE(u->payload.size == 4);
   CHECK(u->payload.data[3] == 6);
-  CHECK(si::write_rtx(b, 77, *si::parse_rtp(orig, *on), rtx, 17).refused_for(si::refusal::oversized));
+  CHECK(si::write_rtx({b, 77, *si::parse_rtp(orig, *on)}, {rtx, 17})
+            .refused_for(si::refusal::oversized));
+  CHECK(si::write_rtx({b, 77, si::rtp_view{}}, {rtx, sizeof rtx})
+            .refused_for(si::refusal::malformed));
 }
 
 TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {
@@ -441,9 +475,12 @@ TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {
   const si::rtx_binding theirs{0x6666U, 97, 0x2222U, 96};
   std::uint8_t orig[16];
   const std::uint8_t pl[2] = {1, 2};
-  auto on = si::write_rtp({false, 96, 10, 0, 0x2222U}, pl, 2, orig, sizeof orig);
+  si::rtp_header_fields h;
+  h.sequence = 10;
+  h.ssrc = 0x2222U;
+  auto on = si::write_rtp(h, {pl, 2}, {orig, sizeof orig});
   std::uint8_t rtx[32];
-  auto n = si::write_rtx(theirs, 1, *si::parse_rtp(orig, *on), rtx, sizeof rtx);
+  auto n = si::write_rtx({theirs, 1, *si::parse_rtp(orig, *on)}, {rtx, sizeof rtx});
   auto u = si::unwrap_rtx(*si::parse_rtp(rtx, *n), mine);
   REQUIRE(u.refused_for(si::refusal::owner_mismatch));
   CHECK(u.detail() == static_cast<std::uint64_t>(si::rtx_error::foreign_ssrc));
@@ -456,7 +493,10 @@ TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {
   CHECK(t.detail() == static_cast<std::uint64_t>(si::rtx_error::foreign_type));
   // No OSN (a padding-only probe).
   std::uint8_t probe[16];
-  auto pn = si::write_rtp({false, 97, 2, 0, 0x5555U}, pl, 1, probe, sizeof probe);
+  h.payload_type = 97;
+  h.sequence = 2;
+  h.ssrc = 0x5555U;
+  auto pn = si::write_rtp(h, {pl, 1}, {probe, sizeof probe});
   auto z = si::unwrap_rtx(*si::parse_rtp(probe, *pn), mine);
   REQUIRE(z.refused_for(si::refusal::malformed));
   CHECK(z.detail() == static_cast<std::uint64_t>(si::rtx_error::no_osn));

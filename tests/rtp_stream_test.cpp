@@ -27,19 +27,24 @@ bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint
                std::initializer_list<std::uint8_t> payload = {0x41, 0x01}) {
   bytes out(12 + payload.size());
   const bytes pl(payload);
-  auto n = si::write_rtp({marker, pt, seq, ts, ssrc}, pl.data(), pl.size(), out.data(), out.size());
+  si::rtp_header_fields h;
+  h.marker = si::rtp_marker_of(marker);
+  h.payload_type = pt;
+  h.sequence = seq;
+  h.timestamp = ts;
+  h.ssrc = ssrc;
+  auto n = si::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
   REQUIRE(n.has_value());
   return out;
 }
 
-si::rtp_binding<> bind_a(std::uint32_t epoch = 1) {
+si::rtp_binding<> bind_a() {
   si::rtp_binding<> b;
   b.owner = cam_a;
   b.ssrc = ssrc_a;
   b.payload_type = 96;
   b.clock_rate_hz = 90'000;
-  b.epoch = epoch;
-  b.has_rtx = true;
+  b.rtx = si::retransmissions::enabled;
   b.rtx_ssrc = 0xAAAA0099U;
   b.rtx_payload_type = 97;
   return b;
@@ -47,15 +52,15 @@ si::rtp_binding<> bind_a(std::uint32_t epoch = 1) {
 
 void check_sum(const si::rtp_ingest<>& in) {
   const auto& s = in.stats();
-  CHECK(s.datagrams == s.accepted + s.malformed + s.foreign_ssrc + s.foreign_payload_type +
-                           s.foreign_rtx_payload_type);
+  CHECK(s.datagrams == s.accepted + s.malformed + s.foreign_ssrc + s.suspected_ssrc +
+                           s.foreign_payload_type + s.foreign_rtx_payload_type);
 }
 
 si::jitter_config jitter_cfg() {
   si::jitter_config c;
   c.capacity = 256;
   c.max_misorder = 128;
-  c.adaptive = false;
+  c.delay_mode = si::jitter_delay_mode::fixed;
   c.initial_delay_us = 20'000;
   c.max_packet_bytes = 1500;
   return c;
@@ -65,10 +70,11 @@ si::jitter_config jitter_cfg() {
 TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused as foreign and counted") {
   si::rtp_ingest<> in(bind_a());
   const bytes ok = datagram(ssrc_a, 96, 1, 100, true);
-  auto a = in.accept(ok.data(), ok.size(), 5);
+  auto a = in.accept({ok.data(), ok.size()}, 5);
   REQUIRE(a.has_value());
   CHECK(a->owner == cam_a);
-  CHECK(a->epoch == 1);
+  CHECK_FALSE(a->generation.is_unbound());
+  CHECK(a->generation == in.current_generation());
   CHECK(a->sequence == 1);
   CHECK(a->timestamp == 100);
   CHECK(a->marker);
@@ -76,57 +82,80 @@ TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused 
   CHECK_FALSE(a->retransmission);
   CHECK(a->payload.size == 2);
   const bytes other_ssrc = datagram(ssrc_b, 96, 2, 100, false);
-  auto f = in.accept(other_ssrc.data(), other_ssrc.size(), 6);
+  auto f = in.accept({other_ssrc.data(), other_ssrc.size()}, 6);
   REQUIRE(f.refused_for(si::refusal::owner_mismatch));
   CHECK(f.detail() == static_cast<std::uint64_t>(si::rtp_foreign::ssrc));
   const bytes other_pt = datagram(ssrc_a, 100, 2, 100, false);
-  auto g = in.accept(other_pt.data(), other_pt.size(), 6);
+  auto g = in.accept({other_pt.data(), other_pt.size()}, 6);
   REQUIRE(g.refused_for(si::refusal::owner_mismatch));
   CHECK(g.detail() == static_cast<std::uint64_t>(si::rtp_foreign::payload_type));
   const bytes bad = {0x40, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-  auto m = in.accept(bad.data(), bad.size(), 7);
+  auto m = in.accept({bad.data(), bad.size()}, 7);
   REQUIRE(m.refused_for(si::refusal::malformed));
   CHECK(si::rtp_error_of(m.detail()) == si::rtp_error::bad_version);
   CHECK(in.stats().foreign_ssrc == 1);
   CHECK(in.stats().foreign_payload_type == 1);
   CHECK(in.stats().malformed == 1);
-  CHECK(in.refusals().count(si::refusal::owner_mismatch) == 2);
-  CHECK(in.refusals().count(si::refusal::malformed) == 1);
+  CHECK(in.counters().count(si::refusal::owner_mismatch) == 2);
+  CHECK(in.counters().count(si::refusal::malformed) == 1);
   check_sum(in);
 }
 
-TEST_CASE("F4 rtp ingest: an SSRC change is never accepted silently; rebind needs a new epoch") {
+TEST_CASE(
+    "F4 rtp ingest: an SSRC change is never accepted silently; rebind draws a new generation") {
   si::rtp_ingest<> in(bind_a());
   const bytes first = datagram(ssrc_a, 96, 10, 0, true);
-  REQUIRE(in.accept(first.data(), first.size(), 0).has_value());
+  auto before = in.accept({first.data(), first.size()}, 0);
+  REQUIRE(before.has_value());
   // The encoder restarted with a new SSRC (and a new random sequence).
   constexpr std::uint32_t restarted = 0xAAAA7777U;
   for (std::uint16_t i = 0; i < 5; ++i) {
     const bytes d = datagram(restarted, 96, static_cast<std::uint16_t>(5000 + i), 9000, false);
-    CHECK(in.accept(d.data(), d.size(), 10 + i).refused_for(si::refusal::owner_mismatch));
+    // An alarm until the change is suspected; then the stream waits for its rebind.
+    const si::refusal expected = i < 3 ? si::refusal::owner_mismatch : si::refusal::not_bound;
+    auto r = in.accept({d.data(), d.size()}, 10 + i);
+    CHECK(r.refused_for(expected));
+    CHECK(r.detail() == static_cast<std::uint64_t>(si::rtp_foreign::ssrc));
     CHECK(in.ssrc_change_suspected() == (i + 1 >= 3));
   }
   CHECK(in.suspected_ssrc() == restarted);
   CHECK(in.stats().ssrc_changes_suspected == 1);
-  // The caller decides: same epoch is refused, a new epoch switches.
-  si::rtp_binding<> nb = bind_a(1);
+  CHECK(in.stats().foreign_ssrc == 3);
+  CHECK(in.stats().suspected_ssrc == 2);
+  CHECK(in.counters().count(si::refusal::owner_mismatch) == 3);
+  CHECK(in.counters().count(si::refusal::not_bound) == 2);
+  CHECK(in.counters().alarms() == 3);
+  // Another unknown SSRC in between is an alarm again and restarts the run.
+  const bytes intruder = datagram(0x0BADBEEFU, 96, 1, 0, false);
+  CHECK(in.accept({intruder.data(), intruder.size()}, 16).refused_for(si::refusal::owner_mismatch));
+  CHECK_FALSE(in.ssrc_change_suspected());
+  const bytes again = datagram(restarted, 96, 5006, 9000, false);
+  CHECK(in.accept({again.data(), again.size()}, 17).refused_for(si::refusal::owner_mismatch));
+  // The caller decides, and the switch is a new binding: a new generation.
+  si::rtp_binding<> nb = bind_a();
   nb.ssrc = restarted;
-  CHECK(in.rebind(nb).refused_for(si::refusal::stale_binding));
-  nb.epoch = 2;
-  REQUIRE(in.rebind(nb).has_value());
+  auto g = in.rebind(nb);
+  REQUIRE(g.has_value());
+  CHECK(*g != before->generation);
+  CHECK(in.current_generation() == *g);
   CHECK_FALSE(in.ssrc_change_suspected());
   const bytes d = datagram(restarted, 96, 5005, 9000, false);
-  auto a = in.accept(d.data(), d.size(), 20);
+  auto a = in.accept({d.data(), d.size()}, 20);
   REQUIRE(a.has_value());
-  CHECK(a->epoch == 2);
+  CHECK(a->generation == *g);
   CHECK(a->extended_timestamp == 0);  // the new stream's time starts over
   // The old SSRC is now foreign.
   const bytes old = datagram(ssrc_a, 96, 11, 3000, true);
-  CHECK(in.accept(old.data(), old.size(), 21).refused_for(si::refusal::owner_mismatch));
-  // A payload type above 127 in a rebind is refused.
-  nb.epoch = 3;
+  CHECK(in.accept({old.data(), old.size()}, 21).refused_for(si::refusal::owner_mismatch));
+  // A payload type above 127 or an unset owner in a rebind is refused; nothing changes.
   nb.payload_type = 200;
   CHECK(in.rebind(nb).refused_for(si::refusal::malformed));
+  nb.payload_type = 96;
+  nb.owner = si::owner{};
+  CHECK(in.rebind(nb).refused_for(si::refusal::unset_id));
+  CHECK(in.owner() == cam_a);
+  CHECK(in.current_generation() == *g);
+  CHECK(in.binding().ssrc == restarted);
   check_sum(in);
 }
 
@@ -134,7 +163,7 @@ TEST_CASE("F4 rtp ingest: packets of another payload type from a new SSRC do not
   si::rtp_ingest<> in(bind_a());
   for (std::uint16_t i = 0; i < 10; ++i) {
     const bytes d = datagram(0x12345678U, 0, i, 0, false);  // audio on the same socket
-    CHECK(in.accept(d.data(), d.size(), 0).refused_for(si::refusal::owner_mismatch));
+    CHECK(in.accept({d.data(), d.size()}, 0).refused_for(si::refusal::owner_mismatch));
   }
   CHECK_FALSE(in.ssrc_change_suspected());
 }
@@ -144,9 +173,10 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   const bytes orig = datagram(ssrc_a, 96, 700, 1234, true, {0x41, 0x09, 0x08});
   const si::rtx_binding mine{0xAAAA0099U, 97, ssrc_a, 96};
   bytes rtx(64);
-  auto n = si::write_rtx(mine, 3, *si::parse_rtp(orig.data(), orig.size()), rtx.data(), rtx.size());
+  auto n =
+      si::write_rtx({mine, 3, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
   REQUIRE(n.has_value());
-  auto a = in.accept(rtx.data(), *n, 50);
+  auto a = in.accept({rtx.data(), *n}, 50);
   REQUIRE(a.has_value());
   CHECK(a->retransmission);
   CHECK(a->sequence == 700);
@@ -155,25 +185,27 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   CHECK(a->payload.data[2] == 0x08);
   // Camera B's retransmission stream, and a wrong RTX payload type.
   const si::rtx_binding theirs{0xBBBB0099U, 97, ssrc_b, 96};
-  n = si::write_rtx(theirs, 4, *si::parse_rtp(orig.data(), orig.size()), rtx.data(), rtx.size());
-  CHECK(in.accept(rtx.data(), *n, 51).refused_for(si::refusal::owner_mismatch));
+  n = si::write_rtx({theirs, 4, *si::parse_rtp(orig.data(), orig.size())},
+                    {rtx.data(), rtx.size()});
+  CHECK(in.accept({rtx.data(), *n}, 51).refused_for(si::refusal::owner_mismatch));
   si::rtx_binding wrong_pt = mine;
   wrong_pt.rtx_payload_type = 98;
-  n = si::write_rtx(wrong_pt, 5, *si::parse_rtp(orig.data(), orig.size()), rtx.data(), rtx.size());
-  auto w = in.accept(rtx.data(), *n, 52);
+  n = si::write_rtx({wrong_pt, 5, *si::parse_rtp(orig.data(), orig.size())},
+                    {rtx.data(), rtx.size()});
+  auto w = in.accept({rtx.data(), *n}, 52);
   REQUIRE(w.refused_for(si::refusal::owner_mismatch));
   CHECK(w.detail() == static_cast<std::uint64_t>(si::rtp_foreign::rtx_payload_type));
   const bytes probe = datagram(0xAAAA0099U, 97, 6, 0, false, {0x00});
-  CHECK(in.accept(probe.data(), probe.size(), 53).refused_for(si::refusal::malformed));
+  CHECK(in.accept({probe.data(), probe.size()}, 53).refused_for(si::refusal::malformed));
   CHECK(in.stats().retransmissions == 1);
   CHECK(in.stats().foreign_ssrc == 1);
   CHECK(in.stats().foreign_rtx_payload_type == 1);
   // Without an RTX binding the RTX SSRC is just foreign.
   si::rtp_binding<> plain = bind_a();
-  plain.has_rtx = false;
+  plain.rtx = si::retransmissions::disabled;
   si::rtp_ingest<> in2(plain);
-  n = si::write_rtx(mine, 7, *si::parse_rtp(orig.data(), orig.size()), rtx.data(), rtx.size());
-  CHECK(in2.accept(rtx.data(), *n, 0).refused_for(si::refusal::owner_mismatch));
+  n = si::write_rtx({mine, 7, *si::parse_rtp(orig.data(), orig.size())}, {rtx.data(), rtx.size()});
+  CHECK(in2.accept({rtx.data(), *n}, 0).refused_for(si::refusal::owner_mismatch));
   check_sum(in);
 }
 
@@ -183,79 +215,110 @@ TEST_CASE("rtp ingest: timestamps extended across the 32-bit wrap; sender report
   const bytes d0 = datagram(ssrc_a, 96, 1, start, false);
   const bytes d1 = datagram(ssrc_a, 96, 2, start + 0x200, false);  // wrapped
   const bytes d2 = datagram(ssrc_a, 96, 3, start + 0x100, false);  // reordered, before d1
-  CHECK(in.accept(d0.data(), d0.size(), 0)->extended_timestamp == 0);
-  CHECK(in.accept(d1.data(), d1.size(), 0)->extended_timestamp == 0x200);
-  CHECK(in.accept(d2.data(), d2.size(), 0)->extended_timestamp == 0x100);
+  CHECK(in.accept({d0.data(), d0.size()}, 0)->extended_timestamp == 0);
+  CHECK(in.accept({d1.data(), d1.size()}, 0)->extended_timestamp == 0x200);
+  CHECK(in.accept({d2.data(), d2.size()}, 0)->extended_timestamp == 0x100);
   CHECK(in.media_time_us(90'000) == 1'000'000);
   CHECK(in.wallclock_us(0).refused_for(si::refusal::empty));
   // SR: NTP 100.5 s <-> RTP 9000.
   si::rtcp_sender_info sr{100, 0x80000000U, 9000, 1, 1};
-  CHECK(in.on_sender_report(ssrc_b, sr).refused_for(si::refusal::owner_mismatch));
-  REQUIRE(in.on_sender_report(ssrc_a, sr).has_value());
+  CHECK(in.apply_sender_report({ssrc_b, sr}).refused_for(si::refusal::owner_mismatch));
+  // From the wire: written, read back by rtcp_reader, applied.
+  std::uint8_t pkt[64];
+  si::rtcp_sender_report_fields f;
+  f.sender_ssrc = ssrc_a;
+  f.info = sr;
+  auto w = si::write_sender_report(f, {pkt, sizeof pkt});
+  REQUIRE(w.has_value());
+  si::rtcp_pli_fields pli;
+  pli.sender_ssrc = ssrc_a;
+  pli.media_ssrc = ssrc_b;
+  auto w2 = si::write_pli(pli, {pkt + *w, sizeof pkt - *w});
+  REQUIRE(w2.has_value());
+  si::rtcp_reader rd(pkt, *w + *w2);
+  auto m = rd.next();
+  REQUIRE(m.has_value());
+  REQUIRE(in.apply_sender_report(*m).has_value());
+  auto not_sr = rd.next();
+  REQUIRE(not_sr.has_value());
+  CHECK(in.apply_sender_report(*not_sr).refused_for(si::refusal::malformed));
   CHECK(*in.wallclock_us(9000) == 100'500'000);
   CHECK(*in.wallclock_us(9000 + 45'000) == 101'000'000);
   CHECK(*in.wallclock_us(9000U - 90'000U) == 99'500'000);
   CHECK(in.stats().sender_reports == 1);
 }
 
-TEST_CASE("rtp ingest: invalid bindings are refused at construction") {
+TEST_CASE(
+    "rtp ingest: invalid bindings are refused at construction; create() refuses without throwing") {
   si::rtp_binding<> b = bind_a();
   b.clock_rate_hz = 10;
   CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
+  CHECK(si::rtp_ingest<>::create(b).refused_for(si::refusal::malformed));
   b = bind_a();
   b.payload_type = 128;
   CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
+  CHECK(si::rtp_ingest<>::create(b).refused_for(si::refusal::malformed));
+  b = bind_a();
+  b.rtx_ssrc = b.ssrc;  // RTX on the media SSRC: every packet would be ambiguous
+  CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
+  CHECK(si::rtp_ingest<>::create(b).refused_for(si::refusal::malformed));
+  b = bind_a();
+  b.owner = si::owner{};
+  CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
+  CHECK(si::rtp_ingest<>::create(b).refused_for(si::refusal::unset_id));
+  auto ok = si::rtp_ingest<>::create(bind_a());
+  REQUIRE(ok.has_value());
+  CHECK((*ok)->owner() == cam_a);
 }
 
 TEST_CASE("rtp feed: reordered datagrams come out in sequence with their own bytes; gaps reported") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   const std::uint16_t order[] = {100, 102, 101, 104, 105};  // 103 lost
   for (std::uint16_t s : order) {
     const bytes d = datagram(ssrc_a, 96, s, s * 10U, false,
                              {0x41, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8)});
-    auto a = in.accept(d.data(), d.size(), 1000);
+    auto a = in.accept({d.data(), d.size()}, 1000);
     REQUIRE(a.has_value());
-    CHECK(feed.push(*a).has_value());
+    CHECK(feed.try_push(*a).has_value());
   }
   // A duplicate is refused by the jitter buffer and does not overwrite the stored bytes.
   const bytes dup = datagram(ssrc_a, 96, 101, 1010, false, {0x41, 0xEE, 0xEE});
-  CHECK(feed.push(*in.accept(dup.data(), dup.size(), 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.try_push(*in.accept({dup.data(), dup.size()}, 1000)).refused_for(si::refusal::duplicate));
   const si::requester who = si::as_requester(cam_a);
   std::vector<std::uint16_t> got;
   std::uint64_t gaps = 0;
   for (int i = 0; i < 10; ++i) {
-    auto r = feed.pop(who, 1'000'000);
-    if (r) {
+    auto r = feed.try_pop(who, 1'000'000);
+    if (!r) break;
+    if (r->is_gap()) {
+      gaps += r->gap.count;
+      CHECK(r->gap.first_seq == 103);
+    } else {
       REQUIRE(r->payload.size == 3);
       CHECK(r->payload.data[1] == static_cast<std::uint8_t>(r->sequence));
       got.push_back(r->sequence);
-    } else if (r.refused_for(si::refusal::gap)) {
-      gaps += r.detail();
-      CHECK(feed.jitter().last_gap().first_seq == 103);
-    } else {
-      break;
     }
   }
   CHECK(got == std::vector<std::uint16_t>{100, 101, 102, 104, 105});
   CHECK(gaps == 1);
-  CHECK(feed.pop(si::as_requester(cam_b), 1'000'000).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.try_pop(si::as_requester(cam_b), 1'000'000).refused_for(si::refusal::not_bound));
 }
 
 TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at construction") {
   si::jitter_config c = jitter_cfg();
   c.capacity = 1U << 17;
-  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, 1, c}), std::invalid_argument);
+  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
   c = jitter_cfg();
   c.max_packet_bytes = 0;
-  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, 1, c}), std::invalid_argument);
+  CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
 }
 
-// The GStreamer leak (issue 16): a relay routes by socket and stamps every datagram of a port
-// with camera A's owner and epoch. Camera B's packet carries A's lost sequence number.
+// The GStreamer leak: a relay routes by socket and stamps every datagram of a port
+// with camera A's owner. Camera B's packet carries A's lost sequence number.
 TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   si::buffer_pool<> pool(8, 2048);
   si::h264_depacketizer<> depay(pool, cam_a);
   // One socket: A sends 1..5 (3 lost on the way); B, on the same port, sends its own 3.
@@ -265,35 +328,32 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
   }
   wire.insert(wire.begin() + 2, datagram(ssrc_b, 96, 3, 9000, true, {0x41, 0xBB}));
   for (const bytes& d : wire) {
-    auto a = in.accept(d.data(), d.size(), 100);
-    if (a) CHECK(feed.push(*a).has_value());
+    auto a = in.accept({d.data(), d.size()}, 100);
+    if (a) CHECK(feed.try_push(*a).has_value());
   }
   CHECK(in.stats().foreign_ssrc == 1);
   const si::requester who = si::as_requester(cam_a);
   std::uint64_t lost = 0;
   for (int i = 0; i < 10; ++i) {
-    auto r = feed.pop(who, 1'000'000);
-    if (r) {
-      CHECK(depay.push({r->payload, r->sequence, r->timestamp, r->marker}).has_value());
-    } else if (r.refused_for(si::refusal::gap)) {
-      lost += r.detail();
+    auto r = feed.try_pop(who, 1'000'000);
+    if (!r) break;
+    if (r->is_gap()) {
+      lost += r->gap.count;
     } else {
-      break;
+      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)}).has_value());
     }
   }
   CHECK(lost == 1);  // sequence 3 reported lost, not filled by B
   std::vector<std::uint32_t> delivered;
-  for (;;) {
-    auto au = depay.take(who);
-    if (au) {
-      auto v = pool.read(au->handle, who);
-      REQUIRE(v.has_value());
-      for (std::size_t k = 4; k < v->size(); ++k) CHECK(v->data()[k] != 0xBB);
-      delivered.push_back(au->timestamp);
-      CHECK(pool.release(cam_a, au->handle).has_value());
-    } else if (!au.refused_for(si::refusal::gap)) {
-      break;
-    }
+  auto units = depay.bind_consumer(who);
+  REQUIRE(units.has_value());
+  while (auto au = units->try_pop()) {
+    if (au->discarded()) continue;
+    auto v = pool.read(au->handle, who);
+    REQUIRE(v.has_value());
+    for (std::size_t k = 4; k < v->size(); ++k) CHECK(v->data()[k] != 0xBB);
+    delivered.push_back(au->timestamp);
+    CHECK(pool.release(cam_a, au->handle).has_value());
   }
   // The unit after the loss is discarded (its start may have been lost), B's never appears.
   CHECK(delivered == std::vector<std::uint32_t>{3000, 6000, 15000});
@@ -302,7 +362,7 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
 TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
           doctest::skip(!streamiso_test::counts_allocations)) {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   std::vector<bytes> wire;
   for (std::uint16_t s = 0; s < 2000; ++s) wire.push_back(datagram(ssrc_a, 96, s, s * 100U, true));
   const bytes foreign = datagram(ssrc_b, 96, 1, 0, true);
@@ -312,14 +372,14 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   for (std::size_t i = 0; i < wire.size(); ++i) {
     const std::int64_t now = static_cast<std::int64_t>(i) * 1000;
     if (i % 2 == 0) {
-      if (auto a = in.accept(wire[i].data(), wire[i].size(), now)) (void)feed.push(*a);
+      if (auto a = in.accept({wire[i].data(), wire[i].size()}, now)) (void)feed.try_push(*a);
     } else {  // zero-copy receive
       const si::rtp_receive_buffer rb = feed.staging();
       std::memcpy(rb.data, wire[i].data(), wire[i].size());
-      if (auto a = in.accept(rb.data, wire[i].size(), now)) (void)feed.push_staged(*a);
+      if (auto a = in.accept({rb.data, wire[i].size()}, now)) (void)feed.try_push_staged(*a);
     }
-    (void)in.accept(foreign.data(), foreign.size(), now);
-    while (auto r = feed.pop(who, now)) ++out;
+    (void)in.accept({foreign.data(), foreign.size()}, now);
+    while (auto r = feed.try_pop(who, now)) ++out;
   }
   CHECK(probe.count() == 0);
   CHECK(out > 1900);
@@ -329,22 +389,29 @@ TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Ge
   si::rtp_ingest<> in(bind_a());
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 200'000;  // nothing is due yet: the holes are worth asking for
-  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  si::rtp_jitter_feed<> feed(cam_a, c);
   // 65530..65535, 0..12 with 65532, 65533, 2, 7 and 12 (last, so not known) missing.
   std::vector<std::uint16_t> sent;
   for (std::uint32_t i = 0; i < 19; ++i) {
     const auto s = static_cast<std::uint16_t>(65530U + i);
     if (s == 65532 || s == 65533 || s == 2 || s == 7 || s == 12) continue;
     const bytes d = datagram(ssrc_a, 96, s, i * 100, false);
-    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 1000)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 1000)).has_value());
     sent.push_back(s);
   }
   std::uint16_t missing[32];
-  auto n = feed.jitter().nack_list(si::as_requester(cam_a), 2000, missing, 32);
+  auto reader = feed.jitter().bind_consumer(si::as_requester(cam_a));
+  REQUIRE(reader);
+  auto n = reader->take_nacks(2000, missing);
   REQUIRE(n.has_value());
   REQUIRE(*n == 4);
   std::uint8_t pkt[64];
-  auto w = si::write_nack(0x0BADF00DU, ssrc_a, missing, *n, pkt, sizeof pkt);
+  si::rtcp_nack_fields nf;
+  nf.sender_ssrc = 0x0BADF00DU;
+  nf.media_ssrc = ssrc_a;
+  nf.lost = missing;
+  nf.lost_count = *n;
+  auto w = si::write_nack(nf, {pkt, sizeof pkt});
   REQUIRE(w.has_value());
   CHECK(*w == 12 + 4);  // one item: PID 65532, BLP bits for 65533 (d 1), 2 (d 6), 7 (d 11)
   si::rtcp_reader rd(pkt, *w);
@@ -359,7 +426,7 @@ TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Ge
 
 TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhere is refused") {
   si::rtp_ingest<> in(bind_a());
-  si::rtp_jitter_feed<> feed(cam_a, 1, jitter_cfg());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   const si::requester who = si::as_requester(cam_a);
   std::vector<const std::uint8_t*> buffers;
   for (std::uint16_t s = 10; s < 14; ++s) {
@@ -367,10 +434,10 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
     const si::rtp_receive_buffer rb = feed.staging();
     REQUIRE(rb.size >= d.size());
     std::memcpy(rb.data, d.data(), d.size());  // stands for recv()
-    auto a = in.accept(rb.data, d.size(), 1000);
+    auto a = in.accept({rb.data, d.size()}, 1000);
     REQUIRE(a.has_value());
     CHECK(a->payload.data == rb.data + 12);
-    REQUIRE(feed.push_staged(*a).has_value());
+    REQUIRE(feed.try_push_staged(*a).has_value());
     CHECK(feed.staging().data != rb.data);  // the staged buffer now belongs to the packet
     buffers.push_back(rb.data);
   }
@@ -378,21 +445,22 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
   const bytes dup = datagram(ssrc_a, 96, 11, 1100, false, {0x41, 0xEE});
   const si::rtp_receive_buffer rb = feed.staging();
   std::memcpy(rb.data, dup.data(), dup.size());
-  CHECK(feed.push_staged(*in.accept(rb.data, dup.size(), 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.try_push_staged(*in.accept({rb.data, dup.size()}, 1000))
+            .refused_for(si::refusal::duplicate));
   CHECK(feed.staging().data == rb.data);
   // An accepted packet that was not received in staging.
   const bytes elsewhere = datagram(ssrc_a, 96, 14, 1400, false);
-  CHECK(feed.push_staged(*in.accept(elsewhere.data(), elsewhere.size(), 1000))
+  CHECK(feed.try_push_staged(*in.accept({elsewhere.data(), elsewhere.size()}, 1000))
             .refused_for(si::refusal::malformed));
   for (std::uint16_t s = 10; s < 14; ++s) {
-    auto r = feed.pop(who, 1'000'000);
+    auto r = feed.try_pop(who, 1'000'000);
     REQUIRE(r.has_value());
     CHECK(r->sequence == s);
     REQUIRE(r->payload.size == 2);
     CHECK(r->payload.data[1] == s);  // its own bytes, not the duplicate's
     CHECK(r->payload.data == buffers[s - 10] + 12);
   }
-  CHECK(feed.pop(who, 1'000'000).refused_for(si::refusal::empty));
+  CHECK(feed.try_pop(who, 1'000'000).refused_for(si::refusal::empty));
 }
 
 TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back; nothing is released after") {
@@ -400,44 +468,75 @@ TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 500'000;
   c.max_dropout = 100;
-  si::rtp_jitter_feed<> feed(cam_a, 1, c);
+  si::rtp_jitter_feed<> feed(cam_a, c);
   const si::requester who = si::as_requester(cam_a);
   for (std::uint16_t s = 0; s < 5; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 0)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 0)).has_value());
   }
-  auto r = feed.reset(2);
-  REQUIRE(r.has_value());
-  CHECK(r->flushed == 5);
+  (void)feed.reset();
+  CHECK(feed.jitter().last_flush().flushed == 5);
   CHECK(feed.jitter().stats().awaiting_handback == 0);
   CHECK(feed.jitter().stats().handed_back == 5);
-  CHECK(feed.pop(who, 10'000'000).refused_for(si::refusal::empty));
+  CHECK(feed.try_pop(who, 10'000'000).refused_for(si::refusal::empty));
   // Epoch 2: a confirmed sequence jump (two consecutive packets far ahead) flushes too.
-  si::rtp_binding<> b2 = bind_a(2);
+  si::rtp_binding<> b2 = bind_a();
   REQUIRE(in.rebind(b2).has_value());
   for (std::uint16_t s = 0; s < 3; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    REQUIRE(feed.push(*in.accept(d.data(), d.size(), 0)).has_value());
+    REQUIRE(feed.try_push(*in.accept({d.data(), d.size()}, 0)).has_value());
   }
   for (std::uint16_t s = 5000; s < 5002; ++s) {
     const bytes d = datagram(ssrc_a, 96, s, s * 100U, false);
-    (void)feed.push(*in.accept(d.data(), d.size(), 0));
+    (void)feed.try_push(*in.accept({d.data(), d.size()}, 0));
   }
   CHECK(feed.jitter().stats().awaiting_handback == 0);
   CHECK(feed.jitter().stats().handed_back == 8);
   std::vector<std::uint16_t> got;
   for (;;) {
-    auto p = feed.pop(who, 10'000'000);
-    if (p) {
-      got.push_back(p->sequence);
-    } else if (!p.refused_for(si::refusal::gap)) {
-      break;
-    }
+    auto p = feed.try_pop(who, 10'000'000);
+    if (!p) break;
+    if (!p->is_gap()) got.push_back(p->sequence);
   }
   // 5000 is refused while the jump is on probation; 5001 confirms it (jitter_buffer rule).
   CHECK(got == std::vector<std::uint16_t>{5001});
   // Rebind to another owner through the feed.
-  auto rb = feed.rebind(cam_b, 9);
-  REQUIRE(rb.has_value());
+  const si::generation before = feed.jitter().current_generation();
+  CHECK(feed.rebind(cam_b) != before);
+  CHECK(feed.jitter().owner() == cam_b);
   CHECK(feed.jitter().stats().awaiting_handback == 0);
+}
+
+TEST_CASE("F6 rtp feed: frame mode releases from a packet the caller flags as a keyframe; another owner's packet is refused") {
+  si::rtp_ingest<> in(bind_a());
+  si::jitter_config c = jitter_cfg();
+  c.mode = si::jitter_mode::frame;
+  si::rtp_jitter_feed<> feed(cam_a, c);
+  const si::requester who = si::as_requester(cam_a);
+  // Frame 1 (no keyframe flag) then frame 2 (flagged), one packet each, marker set.
+  const bytes f1 = datagram(ssrc_a, 96, 10, 3000, true, {0x41, 0x01});
+  const bytes f2 = datagram(ssrc_a, 96, 11, 6000, true, {0x41, 0x02});
+  REQUIRE(feed.try_push(*in.accept({f1.data(), f1.size()}, 1000)));
+  REQUIRE(feed.try_push(*in.accept({f2.data(), f2.size()}, 1000), si::packet_flags::keyframe));
+  std::vector<std::uint16_t> got;
+  std::uint64_t undecodable = 0;
+  while (auto r = feed.try_pop(who, 1'000'000)) {
+    if (r->is_gap()) {
+      CHECK(r->gap.cause == si::gap_cause::undecodable);
+      CHECK(r->sequence == 10);
+      undecodable += r->gap.count;
+    } else {
+      got.push_back(r->sequence);
+      CHECK(r->payload.data[1] == 0x02);
+    }
+  }
+  CHECK(undecodable == 1);  // a stream must start at a keyframe in frame mode
+  CHECK(got == std::vector<std::uint16_t>{11});
+  CHECK(feed.jitter().stats().awaiting_handback == 0);  // the discarded payload was taken back
+  // An accepted packet stamped with another owner (a mis-wired ingest) is refused, counted.
+  auto foreign = *in.accept({f2.data(), f2.size()}, 2000);
+  foreign.owner = cam_b;
+  foreign.sequence = 12;
+  CHECK(feed.try_push(foreign).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.jitter().counters().count(si::refusal::owner_mismatch) == 1);
 }

@@ -67,6 +67,16 @@ inline std::vector<bytes> split_annex_b(const std::uint8_t* p, std::size_t n) {
   return out;
 }
 
+// What a depacketizer consumer's try_pop() returned: a complete unit, or a discard report.
+template <class R>
+bool is_unit(const R& r) {
+  return r.has_value() && !r->discarded();
+}
+template <class R>
+bool is_discard(const R& r) {
+  return r.has_value() && r->discarded();
+}
+
 // Copies an access unit out of the pool (and checks its decoder padding is zeroed).
 template <class Pool>
 bytes au_bytes(Pool& pool, const streamiso::access_unit& au, const streamiso::requester& who,
@@ -113,23 +123,24 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
   b.owner = cam;
   b.ssrc = ssrc;
   b.payload_type = pt;
-  b.epoch = 1;
   si::rtp_ingest<> in(b);
   si::jitter_config jc;
   jc.capacity = 1024;
-  jc.adaptive = false;
+  jc.delay_mode = si::jitter_delay_mode::fixed;
   jc.initial_delay_us = 100'000;
   jc.max_packet_bytes = 1500;
-  si::rtp_jitter_feed<> feed(cam, 1, jc);
+  si::rtp_jitter_feed<> feed(cam, jc);
   si::buffer_pool<> pool(32, 256 * 1024);
   Depay<si::id128, si::exact_match> depay(pool, cam);
+  auto consumer = *depay.bind_consumer(who);
   pipeline_output out;
-  // take() after every push: a push completes at most two units (the open one and its own),
+  // Pop after every push: a push completes at most two units (the open one and its own),
   // so the output queue never overflows.
   auto take_all = [&] {
-    for (;;) {
-      auto au = depay.take(who);
-      if (au) {
+    while (auto au = consumer.try_pop()) {
+      if (au->discarded()) {
+        ++out.discarded_units;
+      } else {
         delivered_unit u;
         u.timestamp = au->timestamp;
         u.keyframe = au->keyframe;
@@ -138,30 +149,25 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vec
         u.data = au_bytes(pool, *au, who, &u.padding_zero);
         (void)pool.release(cam, au->handle);
         out.units.push_back(std::move(u));
-      } else if (au.refused_for(si::refusal::gap)) {
-        ++out.discarded_units;
-      } else {
-        break;
       }
     }
   };
   auto drain = [&](std::int64_t now) {
     for (;;) {
-      auto r = feed.pop(who, now);
-      if (r) {
-        (void)depay.push({r->payload, r->sequence, r->timestamp, r->marker});
-        take_all();
-      } else if (r.refused_for(si::refusal::gap)) {
-        out.lost_packets += r.detail();
+      auto r = feed.try_pop(who, now);
+      if (!r) break;
+      if (r->is_gap()) {
+        out.lost_packets += r->gap.count;
       } else {
-        break;
+        (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
+        take_all();
       }
     }
   };
   for (std::size_t i = 0; i < datagrams.size(); ++i) {
     drain(arrivals[i]);
-    if (auto a = in.accept(datagrams[i].data(), datagrams[i].size(), arrivals[i])) {
-      if (feed.push(*a)) ++out.accepted;
+    if (auto a = in.accept({datagrams[i].data(), datagrams[i].size()}, arrivals[i])) {
+      if (feed.try_push(*a)) ++out.accepted;
     }
   }
   drain(arrivals.empty() ? 0 : arrivals.back() + 10'000'000);

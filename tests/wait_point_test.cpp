@@ -69,3 +69,18 @@ TEST_CASE("wait_point: lost-wakeup race, 20000 hand-offs each waited for") {
   }
   CHECK(timeouts == 0);
 }
+
+TEST_CASE("wait_point: an endless timeout does not overflow into the past") {
+  sd::wait_point wp;
+  std::atomic<int> value{0};
+  std::thread producer([&] {
+    std::this_thread::sleep_for(5ms);
+    value.store(1, std::memory_order_seq_cst);
+    wp.notify();
+  });
+  // Overflowing now() + hours::max() would give a deadline in the past: the wait would return
+  // false at once instead of waking on the publish.
+  CHECK(wp.wait_for([&] { return value.load(std::memory_order_seq_cst) != 0; },
+                    std::chrono::hours::max()));
+  producer.join();
+}

@@ -205,11 +205,10 @@ class relay {
     b.owner = st.own;
     b.ssrc = c.ssrcs.back();
     b.payload_type = payload_type;
-    b.epoch = st.epoch;
     if (first) {
       st.ingest.emplace(b);
     } else {
-      (void)st.ingest->rebind(b);  // the epoch changed, so this is accepted
+      (void)st.ingest->rebind(b);  // a new binding: a new generation
     }
     si::jitter_config jc;
     jc.capacity = 2048;
@@ -223,14 +222,14 @@ class relay {
     jc.max_delay_us = 700'000;
     if (st.feed) {
       // O(1): the old owner's packets are flushed (counted in the stats) and refused from now on.
-      (void)st.feed->rebind(st.own, st.epoch, c.c);
+      (void)st.feed->rebind(st.own, c.c);
     } else {
-      st.feed.emplace(st.own, st.epoch, jc, c.c);
+      st.feed.emplace(st.own, jc, c.c);
     }
     if (c.c == codec::h264) {
-      if (st.d264) st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
+      if (st.d264) (void)st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
     } else {
-      if (st.d265) st.d265->rebind(st.own); else st.d265.emplace(pool_, st.own);
+      if (st.d265) (void)st.d265->rebind(st.own); else st.d265.emplace(pool_, st.own);
     }
     if (!st.ring) {
       st.ring = std::make_unique<si::broadcast_ring<si::pool_handle>>(32, st.own);
@@ -256,9 +255,8 @@ class relay {
     st.epoch += 1;
     si::rtp_binding<> b = st.ingest->binding();
     b.ssrc = c.ssrcs.back();
-    b.epoch = st.epoch;
     (void)st.ingest->rebind(b);
-    (void)st.feed->reset(st.epoch);  // flushed packets are reported in its stats
+    (void)st.feed->reset();  // flushed packets are reported in its stats
     if (st.d264) st.d264->reset();
     if (st.d265) st.d265->reset();
     st.waiting_keyframe = true;
@@ -279,10 +277,11 @@ class relay {
     ++t_.datagrams;
     si::rtp_accepted<> a;
     if (!route_by_port_) {
-      auto r = st.ingest->accept(d, n, now);
+      auto r = st.ingest->accept({d, n}, now);
       if (!r) {
         ++t_.refusals[si::index_of(r.reason())];
-        if (r.reason() == si::refusal::owner_mismatch) ++t_.foreign_ssrc; else ++t_.malformed;
+        const bool foreign = r.reason() == si::refusal::owner_mismatch || r.reason() == si::refusal::not_bound;
+        if (foreign) ++t_.foreign_ssrc; else ++t_.malformed;
         return;
       }
       a = *r;
@@ -294,7 +293,6 @@ class relay {
         return;
       }
       a.owner = st.own;
-      a.epoch = st.epoch;
       a.sequence = v->sequence();
       a.timestamp = v->timestamp();
       a.arrival_us = now;
@@ -302,7 +300,7 @@ class relay {
       a.payload = v->payload();
     }
     ++t_.accepted;
-    if (auto p = st.feed->push(a); !p) {
+    if (auto p = st.feed->try_push(a); !p) {
       ++t_.refusals[si::index_of(p.reason())];
       return;
     }
@@ -318,21 +316,18 @@ class relay {
       slot_state& st = slots_[s];
       if (st.camera < 0) continue;
       const si::requester self = si::as_requester(st.own);
-      for (;;) {
-        auto r = st.feed->pop(self, now);
-        if (r) {
-          si::rtp_unit u{r->payload, r->sequence, r->timestamp, r->marker};
-          const si::status pushed = st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
-                                        ? st.d264->push(u)
-                                        : st.d265->push(u);
-          if (!pushed) ++t_.refusals[si::index_of(pushed.reason())];
-          take_units(static_cast<int>(s), st);
-        } else if (r.refused_for(si::refusal::gap)) {
+      while (auto r = st.feed->try_pop(self, now)) {
+        if (r->is_gap()) {
           ++t_.jitter_gaps;
-          ++t_.refusals[si::index_of(si::refusal::gap)];
-        } else {
-          break;
+          ++t_.refusals[si::index_of(si::refusal::gap)];  // tallied with the depacketizer's gaps
+          continue;
         }
+        si::rtp_unit u{r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)};
+        const si::status pushed = st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
+                                      ? st.d264->push(u)
+                                      : st.d265->push(u);
+        if (!pushed) ++t_.refusals[si::index_of(pushed.reason())];
+        take_units(static_cast<int>(s), st);
       }
       feedback(static_cast<int>(s), st, now);
     }
@@ -394,7 +389,8 @@ class relay {
       flushed_ += js.flushed + js.held;  // held at the end: the run stopped, counted here
       const auto& is = st.ingest->stats();
       ingest_balanced_ = ingest_balanced_ && is.datagrams == is.accepted + is.malformed + is.foreign_ssrc +
-                                                                 is.foreign_payload_type + is.foreign_rtx_payload_type;
+                                                                 is.suspected_ssrc + is.foreign_payload_type +
+                                                                 is.foreign_rtx_payload_type;
     }
   }
   bool ingest_counts_add_up() const { return ingest_balanced_; }
@@ -443,18 +439,16 @@ class relay {
 
   template <class Depay>
   void take_from(int s, slot_state& st, Depay& d) {
-    const si::requester self = si::as_requester(st.own);
-    for (;;) {
-      auto au = d.take(self);
-      if (au) {
-        ++t_.units;
-        on_unit(s, st, *au);
-      } else if (au.refused_for(si::refusal::gap)) {
+    auto units = d.bind_consumer(si::as_requester(st.own));
+    if (!units) return;
+    while (auto au = units->try_pop()) {
+      if (au->discarded()) {
         ++t_.units_discarded;
         if (!st.waiting_keyframe) ++t_.keyframe_waits;
         st.waiting_keyframe = true;
       } else {
-        break;
+        ++t_.units;
+        on_unit(s, st, *au);
       }
     }
   }
@@ -519,19 +513,29 @@ class relay {
     const std::uint32_t media = world_.cams[static_cast<std::size_t>(st.camera)].ssrcs.back();
     std::uint8_t buf[512];
     std::uint16_t seqs[64];
-    auto n = st.feed->jitter().nack_list(self, now, seqs, 64);
+    auto reader = st.feed->jitter().bind_consumer(self);
+    if (!reader) return;
+    auto n = reader->take_nacks(now, seqs);
     if (n && *n > 0) {
-      auto w = si::write_nack(0x5E1A7, media, seqs, *n, buf, sizeof buf);
+      si::rtcp_nack_fields f;
+      f.sender_ssrc = 0x5E1A7;
+      f.media_ssrc = media;
+      f.lost = seqs;
+      f.lost_count = *n;
+      auto w = si::write_nack(f, {buf, sizeof buf});
       if (w) {
         ++t_.nacks;
         t_.nack_seqs += *n;
         send_rtcp(s, buf, *w);
       }
     }
-    auto due = st.feed->jitter().keyframe_request_due(self, now);  // frame mode: rate-limited
-    if ((due && *due) || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
+    const auto due = reader->take_keyframe_request(now);  // frame mode: rate-limited
+    if (due || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
       st.last_pli_us = now;
-      auto w = si::write_pli(0x5E1A7, media, buf, sizeof buf);
+      si::rtcp_pli_fields f;
+      f.sender_ssrc = 0x5E1A7;
+      f.media_ssrc = media;
+      auto w = si::write_pli(f, {buf, sizeof buf});
       if (w) {
         ++t_.plis;
         send_rtcp(s, buf, *w);

@@ -6,17 +6,21 @@
 // when its SPS and PPS are in it, or were remembered from earlier in the stream and prepended
 // (the remembered sets belong to this depacketizer's stream and are forgotten by reset() and
 // rebind(), never shared). Loss discards whole access units (see detail/rtp/au_assembler.hpp)
-// and reports each through take().
+// and reports each to the consumer in its place.
 //
 // One thread owns a depacketizer; the pool must outlive it. No allocation after construction.
 #ifndef STREAMISO_H264_DEPACKETIZER_HPP
 #define STREAMISO_H264_DEPACKETIZER_HPP
 
 #include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
 
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/rtp/au_assembler.hpp"
+#include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
 #include "streamiso/tag.hpp"
@@ -38,8 +42,30 @@ class h264_depacketizer {
   using owner_type = basic_owner<Id>;
   using requester_type = basic_requester<Id>;
 
+  using id_type = Id;
+  using value_type = access_unit;
+  using consumer = typename detail::au_assembler<Id, Match>::consumer;
+
+  // Throws std::invalid_argument (aborts under -fno-exceptions) for an unset owner or a
+  // max_parameter_set_bytes above 65536; std::bad_alloc without memory. The pool must outlive
+  // the depacketizer.
   h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
-      : a_(pool, o, cfg, 0b110) {}
+      : a_(pool, o, cfg, 0b110) {
+    if (!a_.check(o, cfg))
+      STREAMISO_BAD_CONFIG("h264_depacketizer: unset owner or max_parameter_set_bytes > 65536");
+    if (!a_.allocated()) detail::au_out_of_memory();
+  }
+
+  // As the constructor, refusing instead: unset_id, oversized (the configuration, or no memory).
+  [[nodiscard]] static result<std::unique_ptr<h264_depacketizer>> create(
+      pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {}) noexcept {
+    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c)
+      return refused{c.reason(), c.detail()};
+    std::unique_ptr<h264_depacketizer> d(new (std::nothrow)
+                                             h264_depacketizer(pool, o, cfg, nothrow_tag{}));
+    if (!d || !d->a_.allocated()) return refused{refusal::oversized};
+    return result<std::unique_ptr<h264_depacketizer>>(std::move(d));
+  }
 
   // One payload in sequence order. Refused malformed (counted; the access unit it belongs
   // to is discarded and reported) for an empty payload or one that breaks RFC 6184:
@@ -69,29 +95,39 @@ class h264_depacketizer {
     if (!ok) {
       a_.fail(au_discard_cause::malformed);
       a_.end_packet(u.marker);
-      return a_.refusals().record(refusal::malformed, type);
+      return a_.counters().record(refusal::malformed, type);
     }
     a_.end_packet(u.marker);
     return {};
   }
 
-  // The next access unit, in order; refused gap (detail = packets dropped, the cause in
-  // last_discard()) for a discarded one, empty when none is ready, owner_mismatch (counted)
-  // for a requester that is not the bound owner.
-  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept { return a_.take(who); }
+  // A consumer of the access units, for the bound owner's requester only: refused unset_id
+  // for an unset requester, not_bound (counted, not an alarm) for anyone else.
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    return a_.bind_consumer(who);
+  }
 
   // A new epoch of the same owner: the open unit is discarded (reported), parameter sets
-  // forgotten, sequence tracking restarted.
+  // forgotten, sequence tracking restarted. Consumers stay bound.
   void reset() noexcept { a_.reset(); }
-  // Another owner: as reset(), and completed units still queued are released unread.
-  void rebind(const owner_type& o) noexcept { a_.rebind(o); }
+  // Another owner: as reset(), completed units still queued are released unread, and every
+  // consumer is refused stale_binding from now on. Refused unset_id for an unset owner.
+  [[nodiscard]] result<generation> rebind(const owner_type& o) noexcept { return a_.rebind(o); }
 
   [[nodiscard]] const depacketizer_stats& stats() const noexcept { return a_.stats(); }
   [[nodiscard]] std::uint64_t packets_pending() const noexcept { return a_.packets_pending(); }
   [[nodiscard]] const au_discard& last_discard() const noexcept { return a_.last_discard(); }
-  [[nodiscard]] refusal_counters& refusals() noexcept { return a_.refusals(); }
+  [[nodiscard]] refusal_counters& counters() noexcept { return a_.counters(); }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return a_.counters(); }
+  [[nodiscard]] const owner_type& owner() const noexcept { return a_.owner(); }
+  [[nodiscard]] generation current_generation() const noexcept { return a_.current_generation(); }
 
  private:
+  struct nothrow_tag {};
+  h264_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
+                    nothrow_tag) noexcept
+      : a_(pool, o, cfg, 0b110) {}
+
   static detail::nal_role role(std::uint8_t type) noexcept {
     if (type == h264_nal::idr) return detail::nal_role::vcl_random_access;
     if (type >= 1 && type <= 4) return detail::nal_role::vcl;

@@ -12,10 +12,14 @@
 #define STREAMISO_H265_DEPACKETIZER_HPP
 
 #include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
 
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/rtp/au_assembler.hpp"
+#include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
 #include "streamiso/tag.hpp"
@@ -40,8 +44,30 @@ class h265_depacketizer {
   using owner_type = basic_owner<Id>;
   using requester_type = basic_requester<Id>;
 
+  using id_type = Id;
+  using value_type = access_unit;
+  using consumer = typename detail::au_assembler<Id, Match>::consumer;
+
+  // Throws std::invalid_argument (aborts under -fno-exceptions) for an unset owner or a
+  // max_parameter_set_bytes above 65536; std::bad_alloc without memory. The pool must outlive
+  // the depacketizer.
   h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {})
-      : a_(pool, o, cfg, 0b111) {}
+      : a_(pool, o, cfg, 0b111) {
+    if (!a_.check(o, cfg))
+      STREAMISO_BAD_CONFIG("h265_depacketizer: unset owner or max_parameter_set_bytes > 65536");
+    if (!a_.allocated()) detail::au_out_of_memory();
+  }
+
+  // As the constructor, refusing instead: unset_id, oversized (the configuration, or no memory).
+  [[nodiscard]] static result<std::unique_ptr<h265_depacketizer>> create(
+      pool_type& pool, const owner_type& o, const depacketizer_config& cfg = {}) noexcept {
+    if (const status c = detail::au_assembler<Id, Match>::check(o, cfg); !c)
+      return refused{c.reason(), c.detail()};
+    std::unique_ptr<h265_depacketizer> d(new (std::nothrow)
+                                             h265_depacketizer(pool, o, cfg, nothrow_tag{}));
+    if (!d || !d->a_.allocated()) return refused{refusal::oversized};
+    return result<std::unique_ptr<h265_depacketizer>>(std::move(d));
+  }
 
   // One payload in sequence order. Refused malformed (counted; its access unit discarded and
   // reported) for a payload shorter than its headers, the forbidden bit set, a TemporalId of
@@ -70,23 +96,33 @@ class h265_depacketizer {
     if (!ok) {
       a_.fail(au_discard_cause::malformed);
       a_.end_packet(u.marker);
-      return a_.refusals().record(refusal::malformed, type);
+      return a_.counters().record(refusal::malformed, type);
     }
     a_.end_packet(u.marker);
     return {};
   }
 
-  // As h264_depacketizer::take().
-  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept { return a_.take(who); }
+  // As in h264_depacketizer.
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    return a_.bind_consumer(who);
+  }
   void reset() noexcept { a_.reset(); }
-  void rebind(const owner_type& o) noexcept { a_.rebind(o); }
+  [[nodiscard]] result<generation> rebind(const owner_type& o) noexcept { return a_.rebind(o); }
 
   [[nodiscard]] const depacketizer_stats& stats() const noexcept { return a_.stats(); }
   [[nodiscard]] std::uint64_t packets_pending() const noexcept { return a_.packets_pending(); }
   [[nodiscard]] const au_discard& last_discard() const noexcept { return a_.last_discard(); }
-  [[nodiscard]] refusal_counters& refusals() noexcept { return a_.refusals(); }
+  [[nodiscard]] refusal_counters& counters() noexcept { return a_.counters(); }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return a_.counters(); }
+  [[nodiscard]] const owner_type& owner() const noexcept { return a_.owner(); }
+  [[nodiscard]] generation current_generation() const noexcept { return a_.current_generation(); }
 
  private:
+  struct nothrow_tag {};
+  h265_depacketizer(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
+                    nothrow_tag) noexcept
+      : a_(pool, o, cfg, 0b111) {}
+
   // F = 0 and TemporalId + 1 != 0 (RFC 7798 1.1.4).
   static bool header_ok(const std::uint8_t* p) noexcept { return (p[0] & 0x80) == 0 && (p[1] & 0x07) != 0; }
 

@@ -37,6 +37,9 @@ class [[nodiscard]] result {
                 "result<T&> would hand out a reference that a later write can invalidate; "
                 "return a value or an owning handle");
   static_assert(!std::is_same<std::decay_t<T>, refused>::value, "result<refused> is ambiguous");
+  static_assert(!std::is_same<std::remove_cv_t<T>, bool>::value,
+                "result<bool> is true when not refused, whatever the answer, so its `if` reads "
+                "inverted: return bool for a yes/no question, or a result of a named type");
 
  public:
   using value_type = T;

@@ -220,15 +220,43 @@ inline void write_rtcp_header(std::uint8_t* out, std::uint8_t fmt, std::uint8_t 
 }
 }  // namespace detail
 
-// Packs lost sequence numbers into Generic NACK items (PID + BLP) and writes one RTPFB
-// message. `seqs` should be in ascending (wrapping) order, as jitter_buffer::nack_list()
-// returns them; each later number within 16 of the current PID joins its bitmask.
-// Returns bytes written; refused oversized (detail = bytes needed) when `cap` is too small,
-// malformed when n == 0. Nothing is written on a refusal.
-[[nodiscard]] inline result<std::size_t> write_nack(std::uint32_t sender_ssrc,
-                                                    std::uint32_t media_ssrc,
-                                                    const std::uint16_t* seqs, std::size_t n,
-                                                    std::uint8_t* out, std::size_t cap) noexcept {
+// The fields of an RFC 4585 Generic NACK: who asks, about which stream, and the lost
+// sequence numbers in ascending (wrapping) order, as jitter_buffer::nack_list() returns them.
+struct rtcp_nack_fields {
+  std::uint32_t sender_ssrc = 0;
+  std::uint32_t media_ssrc = 0;
+  const std::uint16_t* lost = nullptr;
+  std::size_t lost_count = 0;
+};
+
+// RFC 4585 6.3.1 Picture Loss Indication.
+struct rtcp_pli_fields {
+  std::uint32_t sender_ssrc = 0;
+  std::uint32_t media_ssrc = 0;
+};
+
+// RFC 5104 4.3.1 Full Intra Request for one media sender. `sequence` is the command sequence
+// number, incremented by the caller for each new request.
+struct rtcp_fir_fields {
+  std::uint32_t sender_ssrc = 0;
+  std::uint32_t media_ssrc = 0;
+  std::uint8_t sequence = 0;
+};
+
+// RFC 3550 6.4.1 sender report without report blocks.
+struct rtcp_sender_report_fields {
+  std::uint32_t sender_ssrc = 0;
+  rtcp_sender_info info{};
+};
+
+// Packs the lost sequence numbers into Generic NACK items (PID + BLP) and writes one RTPFB
+// message: each later number within 16 of the current PID joins its bitmask.
+// Returns bytes written; refused oversized (detail = bytes needed) when `out` is too small,
+// malformed when there is no lost sequence number. Nothing is written on a refusal.
+[[nodiscard]] inline result<std::size_t> write_nack(const rtcp_nack_fields& f,
+                                                    byte_span out) noexcept {
+  const std::uint16_t* seqs = f.lost;
+  const std::size_t n = f.lost_count;
   if (seqs == nullptr || n == 0) return refused{refusal::malformed};
   std::size_t items = 0;
   for (std::size_t i = 0; i < n;) {
@@ -241,11 +269,11 @@ inline void write_rtcp_header(std::uint8_t* out, std::uint8_t fmt, std::uint8_t 
   }
   const std::size_t need = 12 + 4 * items;
   if (items > 0xFFFF - 2) return refused{refusal::oversized, need};
-  if (out == nullptr || cap < need) return refused{refusal::oversized, need};
-  detail::write_rtcp_header(out, 1, rtcp_type::rtpfb, need);
-  detail::store_be32(out + 4, sender_ssrc);
-  detail::store_be32(out + 8, media_ssrc);
-  std::uint8_t* w = out + 12;
+  if (out.data == nullptr || out.size < need) return refused{refusal::oversized, need};
+  detail::write_rtcp_header(out.data, 1, rtcp_type::rtpfb, need);
+  detail::store_be32(out.data + 4, f.sender_ssrc);
+  detail::store_be32(out.data + 8, f.media_ssrc);
+  std::uint8_t* w = out.data + 12;
   for (std::size_t i = 0; i < n;) {
     const std::uint16_t pid = seqs[i++];
     std::uint16_t blp = 0;
@@ -262,46 +290,42 @@ inline void write_rtcp_header(std::uint8_t* out, std::uint8_t fmt, std::uint8_t 
   return need;
 }
 
-// RFC 4585 6.3.1 Picture Loss Indication (12 bytes).
-[[nodiscard]] inline result<std::size_t> write_pli(std::uint32_t sender_ssrc,
-                                                   std::uint32_t media_ssrc, std::uint8_t* out,
-                                                   std::size_t cap) noexcept {
-  if (out == nullptr || cap < 12) return refused{refusal::oversized, 12};
-  detail::write_rtcp_header(out, 1, rtcp_type::psfb, 12);
-  detail::store_be32(out + 4, sender_ssrc);
-  detail::store_be32(out + 8, media_ssrc);
+// 12 bytes; refused oversized (detail = 12) when `out` is too small.
+[[nodiscard]] inline result<std::size_t> write_pli(const rtcp_pli_fields& f,
+                                                   byte_span out) noexcept {
+  if (out.data == nullptr || out.size < 12) return refused{refusal::oversized, 12};
+  detail::write_rtcp_header(out.data, 1, rtcp_type::psfb, 12);
+  detail::store_be32(out.data + 4, f.sender_ssrc);
+  detail::store_be32(out.data + 8, f.media_ssrc);
   return std::size_t{12};
 }
 
-// RFC 5104 4.3.1 Full Intra Request for one media sender (20 bytes). `sequence` is the
-// command sequence number, incremented by the caller for each new request.
-[[nodiscard]] inline result<std::size_t> write_fir(std::uint32_t sender_ssrc,
-                                                   std::uint32_t media_ssrc,
-                                                   std::uint8_t sequence, std::uint8_t* out,
-                                                   std::size_t cap) noexcept {
-  if (out == nullptr || cap < 20) return refused{refusal::oversized, 20};
-  detail::write_rtcp_header(out, 4, rtcp_type::psfb, 20);
-  detail::store_be32(out + 4, sender_ssrc);
-  detail::store_be32(out + 8, 0);  // media source SSRC: unused in FIR (RFC 5104 4.3.1.2)
-  detail::store_be32(out + 12, media_ssrc);
-  out[16] = sequence;
-  out[17] = out[18] = out[19] = 0;
+// 20 bytes; refused oversized (detail = 20) when `out` is too small.
+[[nodiscard]] inline result<std::size_t> write_fir(const rtcp_fir_fields& f,
+                                                   byte_span out) noexcept {
+  if (out.data == nullptr || out.size < 20) return refused{refusal::oversized, 20};
+  std::uint8_t* o = out.data;
+  detail::write_rtcp_header(o, 4, rtcp_type::psfb, 20);
+  detail::store_be32(o + 4, f.sender_ssrc);
+  detail::store_be32(o + 8, 0);  // media source SSRC: unused in FIR (RFC 5104 4.3.1.2)
+  detail::store_be32(o + 12, f.media_ssrc);
+  o[16] = f.sequence;
+  o[17] = o[18] = o[19] = 0;
   return std::size_t{20};
 }
 
-// RFC 3550 6.4.1 sender report without report blocks (28 bytes).
-[[nodiscard]] inline result<std::size_t> write_sender_report(std::uint32_t sender_ssrc,
-                                                             const rtcp_sender_info& s,
-                                                             std::uint8_t* out,
-                                                             std::size_t cap) noexcept {
-  if (out == nullptr || cap < 28) return refused{refusal::oversized, 28};
-  detail::write_rtcp_header(out, 0, rtcp_type::sender_report, 28);
-  detail::store_be32(out + 4, sender_ssrc);
-  detail::store_be32(out + 8, s.ntp_seconds);
-  detail::store_be32(out + 12, s.ntp_fraction);
-  detail::store_be32(out + 16, s.rtp_timestamp);
-  detail::store_be32(out + 20, s.packet_count);
-  detail::store_be32(out + 24, s.octet_count);
+// 28 bytes; refused oversized (detail = 28) when `out` is too small.
+[[nodiscard]] inline result<std::size_t> write_sender_report(const rtcp_sender_report_fields& f,
+                                                             byte_span out) noexcept {
+  if (out.data == nullptr || out.size < 28) return refused{refusal::oversized, 28};
+  std::uint8_t* o = out.data;
+  detail::write_rtcp_header(o, 0, rtcp_type::sender_report, 28);
+  detail::store_be32(o + 4, f.sender_ssrc);
+  detail::store_be32(o + 8, f.info.ntp_seconds);
+  detail::store_be32(o + 12, f.info.ntp_fraction);
+  detail::store_be32(o + 16, f.info.rtp_timestamp);
+  detail::store_be32(o + 20, f.info.packet_count);
+  detail::store_be32(o + 24, f.info.octet_count);
   return std::size_t{28};
 }
 

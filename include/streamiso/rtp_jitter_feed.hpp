@@ -9,10 +9,14 @@
 // packet is released: a reference that outlived its bytes is refused (stale_handle), never
 // read (F3). A slot is private to this feed, and the feed to one bound stream at a time.
 //
-// Zero-copy receive. Instead of push() (which copies the payload), the receive loop may read
-// the next datagram straight into staging(), accept() it there, and push_staged() it: the
+// Zero-copy receive. Instead of try_push() (which copies the payload), the receive loop may
+// read the next datagram straight into staging(), accept() it there, and try_push_staged() it: the
 // staging buffer then becomes the packet's slot buffer and the slot's old buffer (free: its
 // packet was released, flushed or never there) becomes the next staging buffer.
+//
+// Binding. The feed pushes through a producer endpoint of its jitter buffer, bound to the
+// buffer's owner; reset() and rebind() re-bind it. Which RTP session a datagram belongs to is
+// the rtp_ingest's check (it refuses another session's datagrams); the feed checks the owner.
 //
 // One thread owns a feed. No allocation after construction.
 #ifndef STREAMISO_RTP_JITTER_FEED_HPP
@@ -22,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "streamiso/config.hpp"
@@ -45,29 +50,35 @@ struct rtp_receive_buffer {
   std::size_t size = 0;
 };
 
-// A packet released by the jitter buffer, in sequence order. `payload` stays valid until the
-// next call to push(), push_staged() or pop() on the feed, and until the next write into
-// staging().
+// A packet released by the jitter buffer, in sequence order, or a gap (kind == gap, `gap` says
+// which numbers and why). `payload` stays valid until the next call to try_push(),
+// try_push_staged() or try_pop() on the feed, and until the next write into staging().
 struct rtp_released {
+  delivery_kind kind = delivery_kind::packet;
+  gap_range gap{};
   std::uint16_t sequence = 0;
   std::uint64_t extended_sequence = 0;
   std::uint32_t timestamp = 0;
   jitter_usec arrival_us = 0;
   bool marker = false;
   byte_view payload;
+
+  [[nodiscard]] bool is_gap() const noexcept { return kind == delivery_kind::gap; }
 };
 
-template <class Owner = owner, class Match = exact_match>
+template <class Id = id128, class Match = exact_match>
 class rtp_jitter_feed {
  public:
-  using jitter_type = jitter_buffer<rtp_payload_ref, Owner, Match>;
+  using jitter_type = jitter_buffer<rtp_payload_ref, Id, Match>;
+  using owner_type = typename jitter_type::owner_type;
   using requester_type = typename jitter_type::requester_type;
 
   // cfg.capacity must be at most 65536 (slots are indexed by the 16-bit sequence number);
   // cfg.max_packet_bytes bounds the stored payload. Throws std::invalid_argument otherwise
-  // (and for whatever jitter_buffer refuses).
-  rtp_jitter_feed(const Owner& bound_owner, std::uint32_t epoch, const jitter_config& cfg)
-      : jb_(bound_owner, epoch, checked(cfg)),
+  // (and for whatever jitter_buffer refuses; aborts under -fno-exceptions).
+  rtp_jitter_feed(const owner_type& first_owner, const jitter_config& cfg)
+      : jb_(first_owner, checked(cfg)),
+        in_(producer_of(jb_)),
         slot_bytes_(std::size_t{cfg.max_packet_bytes} + header_room),
         mask_(static_cast<std::uint32_t>(cfg.capacity - 1)),
         bytes_(new std::uint8_t[(cfg.capacity + 1) * slot_bytes_]()),
@@ -83,12 +94,17 @@ class rtp_jitter_feed {
   // max_packet_bytes, when datagrams are received in place.
   static constexpr std::size_t header_room = 256;
 
-  // Hands an accepted packet to the jitter buffer; on success stores its payload. Refusals
-  // are the jitter buffer's (counted there): owner_mismatch, stale_binding, duplicate, late,
-  // malformed (empty payload), oversized, out_of_range.
-  [[nodiscard]] status push(const rtp_accepted<Owner>& a) noexcept {
+  // Hands an accepted packet to the jitter buffer; on success stores its payload. `flags`
+  // adds what only the codec can tell (packet_flags::keyframe on the first packet of a
+  // keyframe, for frame mode); the marker comes from the packet. Refusals are counted in the
+  // jitter buffer: owner_mismatch (another owner's packet), and the jitter buffer's own
+  // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...).
+  // The push and pop paths are inlined into the receive loop: out of line, each call pays a
+  // frame and a copy of its result, about 10 % of the whole receive path.
+  [[nodiscard]] STREAMISO_JITTER_INLINE status try_push(const rtp_accepted<Id>& a,
+                                                        packet_flags flags = packet_flags::none) noexcept {
     const std::uint32_t slot = a.sequence & mask_;
-    status s = insert(a, slot);
+    status s = insert(a, slot, flags);
     if (!s) return s;
     // Accepted, so the payload is at most max_packet_bytes.
     std::memcpy(buffer(buffer_of_[slot]), a.payload.data, a.payload.size);
@@ -100,17 +116,18 @@ class rtp_jitter_feed {
   // datagram the socket truncated (MSG_TRUNC) must be dropped, not accepted.
   [[nodiscard]] rtp_receive_buffer staging() noexcept { return {buffer(staging_), slot_bytes_}; }
 
-  // As push(), for a packet accepted from a datagram received in staging(): nothing is copied.
-  // Refused malformed (counted) when the payload does not lie in the staging buffer.
-  [[nodiscard]] status push_staged(const rtp_accepted<Owner>& a) noexcept {
+  // As try_push(), for a packet accepted from a datagram received in staging(): nothing is
+  // copied. Refused malformed (counted) when the payload does not lie in the staging buffer.
+  [[nodiscard]] status try_push_staged(const rtp_accepted<Id>& a,
+                                       packet_flags flags = packet_flags::none) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
     const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
     const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);
     if (STREAMISO_UNLIKELY(p < st || p - st > slot_bytes_ || a.payload.size > slot_bytes_ - (p - st))) {
-      return jb_.refusals().record(refusal::malformed);
+      return jb_.counters().record(refusal::malformed);
     }
     const std::uint32_t slot = a.sequence & mask_;
-    status s = insert(a, slot);
+    status s = insert(a, slot, flags);
     if (!s) return s;
     // The slot's buffer is free: the jitter buffer accepted a packet for this slot, so the
     // one before it was released, flushed or never there.
@@ -121,63 +138,87 @@ class rtp_jitter_feed {
     return s;
   }
 
-  // The next due packet (see jitter_buffer::pop): refused gap (detail = count, range in
-  // jitter().last_gap()) for missing data, empty when nothing is due, owner_mismatch for a
-  // requester that is not the bound owner, stale_handle if the stored bytes were replaced.
-  [[nodiscard]] result<rtp_released> pop(const requester_type& who, jitter_usec now) noexcept {
-    auto d = jb_.pop(who, now);
-    if (!d) {
-      if (d.reason() == refusal::gap) reclaim_all();  // frame mode discards come back here
-      return refused{d.reason(), d.detail()};
+  // The next due packet or gap for `who` (see jitter_buffer's consumer try_pop): empty when
+  // nothing is due, not_bound for a requester that is not the bound owner, stale_handle if
+  // the stored bytes were replaced. Per-call identity: the feed keeps the consumer endpoint
+  // of the last requester and binds again only when the requester or the binding changes.
+  [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(const requester_type& who, jitter_usec now) noexcept {
+    if (STREAMISO_UNLIKELY(!out_ || !(out_->who() == who) || !out_->current())) {
+      auto c = jb_.bind_consumer(who);
+      if (!c) return refused{c.reason(), c.detail()};
+      out_.emplace(*c);
+    }
+    auto d = out_->try_pop(now);
+    if (!d) return refused{d.reason(), d.detail()};
+    rtp_released out;
+    out.sequence = d->seq;
+    out.extended_sequence = d->extended_seq;
+    out.timestamp = d->timestamp;
+    out.arrival_us = d->arrival_us;
+    if (d->is_gap()) {
+      reclaim_all();  // frame mode discards come back here
+      out.kind = delivery_kind::gap;
+      out.gap = d->gap;
+      out.sequence = d->gap.first_seq;
+      out.extended_sequence = d->gap.first_extended_seq;
+      return out;
     }
     const rtp_payload_ref r = d->payload;
     if (STREAMISO_UNLIKELY(r.slot > mask_ || stamps_[r.slot] != r.stamp || r.stamp == 0)) {
-      return jb_.refusals().record(refusal::stale_handle, d->seq);
+      return jb_.counters().record(refusal::stale_handle, d->seq);
     }
-    rtp_released out;
-    out.sequence = d->seq;
-    out.extended_sequence = d->ext_seq;
-    out.timestamp = d->timestamp;
-    out.arrival_us = d->arrival_us;
-    out.marker = d->marker;
+    out.marker = has(d->flags, packet_flags::marker);
     out.payload = byte_view{buffer(buffer_of_[r.slot]) + offsets_[r.slot], sizes_[r.slot]};
     stamps_[r.slot] = 0;  // released: a second reference to the same bytes fails
     return out;
   }
 
-  // The jitter buffer's reset() and rebind(), with the dropped payloads taken back at once.
-  [[nodiscard]] result<flush_report> reset(std::uint32_t new_epoch) noexcept {
-    auto r = jb_.reset(new_epoch);
-    reclaim_all();
-    return r;
+  // The jitter buffer's reset() and rebind() (what was dropped: jitter().last_flush()), with
+  // the dropped payloads taken back at once and the feed's endpoints bound again.
+  generation reset() noexcept {
+    const generation g = jb_.reset();
+    after_flush();
+    return g;
   }
-  [[nodiscard]] result<flush_report> rebind(const Owner& new_owner, std::uint32_t new_epoch) noexcept {
-    auto r = jb_.rebind(new_owner, new_epoch);
-    reclaim_all();
-    return r;
+  generation rebind(const owner_type& new_owner) noexcept {
+    const generation g = jb_.rebind(new_owner);
+    after_flush();
+    return g;
   }
 
-  // The buffer itself (statistics, nack_list, keyframe_request_due). Call reset() and
-  // rebind() through the feed, so that dropped payloads are taken back.
+  // The buffer itself (statistics; bind_consumer for take_nacks and take_keyframe_request).
+  // Call reset() and rebind() through the feed, so that dropped payloads are taken back.
   [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
   [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
 
  private:
   std::uint8_t* buffer(std::uint32_t i) noexcept { return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_; }
 
-  status insert(const rtp_accepted<Owner>& a, std::uint32_t slot) noexcept {
+  // The bound owner's producer; none while the owner is unset (a feed waiting for rebind()).
+  static std::optional<typename jitter_type::producer> producer_of(jitter_type& jb) noexcept {
+    auto p = jb.bind_producer(jb.owner());
+    if (!p) return std::nullopt;
+    return *p;
+  }
+
+  void after_flush() noexcept {
+    reclaim_all();
+    in_ = producer_of(jb_);
+    out_.reset();
+  }
+
+  STREAMISO_JITTER_INLINE status insert(const rtp_accepted<Id>& a, std::uint32_t slot, packet_flags flags) noexcept {
+    if (STREAMISO_UNLIKELY(!in_ || !(a.owner == jb_.owner()))) return jb_.counters().record(refusal::owner_mismatch);
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;
-    jitter_packet<rtp_payload_ref, Owner> p;
-    p.owner = a.owner;
-    p.epoch = a.epoch;
+    jitter_packet<rtp_payload_ref> p;
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;
     p.size_bytes = a.payload.size > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(a.payload.size);
-    p.marker = a.marker;
+    p.flags = flags | (a.marker ? packet_flags::marker : packet_flags::none);
     p.payload = rtp_payload_ref{slot, stamp};
-    auto r = jb_.insert(p);
+    auto r = in_->try_push(p);
     if (!r) return refused{r.reason(), r.detail()};
     // A payload handed back in the outcome lived in this same slot (same ring index): its
     // stamp is overwritten below. A flush makes every held payload dead: take them back.
@@ -200,14 +241,16 @@ class rtp_jitter_feed {
   }
 
   static const jitter_config& checked(const jitter_config& c) {
-    if (c.capacity > 65536) throw std::invalid_argument("rtp_jitter_feed: capacity must be <= 65536");
+    if (c.capacity > 65536) STREAMISO_BAD_CONFIG("rtp_jitter_feed: capacity must be <= 65536");
     if (c.max_packet_bytes == 0 || c.max_packet_bytes > 65536) {
-      throw std::invalid_argument("rtp_jitter_feed: max_packet_bytes must be in [1, 65536]");
+      STREAMISO_BAD_CONFIG("rtp_jitter_feed: max_packet_bytes must be in [1, 65536]");
     }
     return c;
   }
 
   jitter_type jb_;
+  std::optional<typename jitter_type::producer> in_;
+  std::optional<typename jitter_type::consumer> out_;
   std::size_t slot_bytes_;
   std::uint32_t mask_;
   std::unique_ptr<std::uint8_t[]> bytes_;

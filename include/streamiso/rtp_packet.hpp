@@ -69,6 +69,19 @@ struct byte_view {
   [[nodiscard]] bool empty() const noexcept { return size == 0; }
 };
 
+// A borrowed writable byte range: where a writer puts a datagram or an RTCP message.
+struct byte_span {
+  std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+};
+
+// The RTP marker bit (RFC 3550 5.1): for video, the last packet of an access unit.
+enum class rtp_marker : std::uint8_t { clear, set };
+
+[[nodiscard]] constexpr rtp_marker rtp_marker_of(bool bit) noexcept {
+  return bit ? rtp_marker::set : rtp_marker::clear;
+}
+
 namespace detail {
 [[nodiscard]] constexpr std::uint16_t load_be16(const std::uint8_t* p) noexcept {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
@@ -244,7 +257,7 @@ class rtp_view {
 
 // The fields of a header to write (tests, relays and the bench build datagrams with it).
 struct rtp_header_fields {
-  bool marker = false;
+  rtp_marker marker = rtp_marker::clear;
   std::uint8_t payload_type = 96;
   std::uint16_t sequence = 0;
   std::uint32_t timestamp = 0;
@@ -252,20 +265,23 @@ struct rtp_header_fields {
 };
 
 // Writes a 12-byte header (no CSRC, no extension, no padding) followed by the payload.
-// Returns the datagram's size; refused (oversized, detail = needed) when `cap` is too small,
-// malformed when the payload type does not fit 7 bits.
-[[nodiscard]] inline result<std::size_t> write_rtp(const rtp_header_fields& h, const void* payload,
-                                                   std::size_t payload_size, std::uint8_t* out,
-                                                   std::size_t cap) noexcept {
+// Returns the datagram's size; refused (oversized, detail = needed) when `out` is too small,
+// malformed when the payload type does not fit 7 bits or a non-empty payload has no bytes.
+[[nodiscard]] inline result<std::size_t> write_rtp(const rtp_header_fields& h, byte_view payload,
+                                                   byte_span out) noexcept {
   if (h.payload_type > 127) return refused{refusal::malformed, h.payload_type};
-  const std::size_t need = rtp_view::fixed_header_bytes + payload_size;
-  if (out == nullptr || cap < need || need < payload_size) return refused{refusal::oversized, need};
-  out[0] = 0x80;
-  out[1] = static_cast<std::uint8_t>((h.marker ? 0x80 : 0) | h.payload_type);
-  detail::store_be16(out + 2, h.sequence);
-  detail::store_be32(out + 4, h.timestamp);
-  detail::store_be32(out + 8, h.ssrc);
-  if (payload_size != 0) std::memcpy(out + rtp_view::fixed_header_bytes, payload, payload_size);
+  if (payload.data == nullptr && payload.size != 0) return refused{refusal::malformed};
+  const std::size_t need = rtp_view::fixed_header_bytes + payload.size;
+  if (out.data == nullptr || out.size < need || need < payload.size) {
+    return refused{refusal::oversized, need};
+  }
+  std::uint8_t* o = out.data;
+  o[0] = 0x80;
+  o[1] = static_cast<std::uint8_t>((h.marker == rtp_marker::set ? 0x80 : 0) | h.payload_type);
+  detail::store_be16(o + 2, h.sequence);
+  detail::store_be32(o + 4, h.timestamp);
+  detail::store_be32(o + 8, h.ssrc);
+  if (payload.size != 0) std::memcpy(o + rtp_view::fixed_header_bytes, payload.data, payload.size);
   return need;
 }
 

@@ -1,25 +1,32 @@
 // SPDX-License-Identifier: MIT
 // One RTP stream bound to its owner: the ingest step between a socket and the jitter buffer.
 //
-// An rtp_ingest is bound to (owner, SSRC, payload type, clock rate, epoch) and optionally to
-// the RTX stream that retransmits it. It accepts only that stream's datagrams; anything else
-// is refused and counted, never re-labelled. A relay that routes by socket and stamps every
-// datagram of a port with one owner therefore cannot hand camera B's packet to camera A's
-// jitter buffer, where it would fill A's lost sequence number (F6) or restart A's stream (F4).
+// An rtp_ingest is bound to (owner, SSRC, payload type, clock rate) and optionally to the RTX
+// stream that retransmits it, under a generation drawn from detail::binding_token (never
+// chosen by the caller) that every accepted packet carries. It accepts only that stream's
+// datagrams; anything else is refused and counted, never re-labelled. A relay that routes by
+// socket and stamps every datagram of a port with one owner therefore cannot hand camera B's
+// packet to camera A's jitter buffer, where it would fill A's lost sequence number (F6) or
+// restart A's stream (F4).
 //
 // An SSRC change of the same camera (encoder restart, RTSP re-SETUP) is refused like any
 // foreign stream; once several consecutive datagrams of one new SSRC carry the bound payload
-// type, ssrc_change_suspected() says so, and the caller decides: rebind() with a new epoch.
+// type, ssrc_change_suspected() says so, and the caller decides: rebind(). From then until
+// the rebind, that SSRC's datagrams are refused not_bound (the stream waits for its caller: an
+// alarm per datagram would bury a real one); every other unknown SSRC stays owner_mismatch.
 //
 // One thread owns an ingest (the receive loop). No allocation after construction.
 #ifndef STREAMISO_RTP_STREAM_HPP
 #define STREAMISO_RTP_STREAM_HPP
 
 #include <cstdint>
-#include <stdexcept>
+#include <memory>
+#include <new>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/binding_token.hpp"
+#include "streamiso/generation.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtcp_feedback.hpp"
@@ -29,22 +36,24 @@
 
 STREAMISO_BEGIN_NAMESPACE
 
-template <class Owner = owner>
+// Whether a binding accepts the retransmission stream (RFC 4588) named in it.
+enum class retransmissions : std::uint8_t { disabled, enabled };
+
+template <class Id = id128>
 struct rtp_binding {
-  Owner owner{};
+  basic_owner<Id> owner{};
   std::uint32_t ssrc = 0;
   std::uint8_t payload_type = 96;
   std::uint32_t clock_rate_hz = 90'000;
-  std::uint32_t epoch = 0;
-  bool has_rtx = false;  // when true, the RTX stream below is accepted as retransmissions
-  std::uint32_t rtx_ssrc = 0;
+  retransmissions rtx = retransmissions::disabled;
+  std::uint32_t rtx_ssrc = 0;  // read only when rtx is enabled
   std::uint8_t rtx_payload_type = 0;
   // Consecutive datagrams of one unknown SSRC with the bound payload type before
   // ssrc_change_suspected() turns true (they are refused all the same).
   std::uint32_t ssrc_change_threshold = 3;
 };
 
-// The detail of an owner_mismatch refusal from rtp_ingest::accept().
+// The detail of an owner_mismatch (or not_bound) refusal from rtp_ingest::accept().
 enum class rtp_foreign : std::uint8_t {
   ssrc = 1,              // neither the media nor the RTX SSRC
   payload_type = 2,      // the media SSRC with another payload type
@@ -53,10 +62,10 @@ enum class rtp_foreign : std::uint8_t {
 
 // A datagram accepted as this stream's, in the media stream's terms (RTX unwrapped).
 // Borrowed: `payload` points into the datagram.
-template <class Owner = owner>
+template <class Id = id128>
 struct rtp_accepted {
-  Owner owner{};
-  std::uint32_t epoch = 0;
+  basic_owner<Id> owner{};
+  streamiso::generation generation{};  // the ingest's binding it was accepted under
   std::uint16_t sequence = 0;  // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
   std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
@@ -66,13 +75,15 @@ struct rtp_accepted {
   byte_view payload;
 };
 
-// Counts that add up: datagrams == accepted + refused (by reason below).
+// Counts that add up: datagrams == accepted + malformed + foreign_ssrc + suspected_ssrc +
+// foreign_payload_type + foreign_rtx_payload_type.
 struct rtp_ingest_stats {
   std::uint64_t datagrams = 0;
   std::uint64_t accepted = 0;
   std::uint64_t retransmissions = 0;  // accepted through the RTX stream
   std::uint64_t malformed = 0;
-  std::uint64_t foreign_ssrc = 0;
+  std::uint64_t foreign_ssrc = 0;    // refused owner_mismatch
+  std::uint64_t suspected_ssrc = 0;  // the suspected new SSRC, refused not_bound
   std::uint64_t foreign_payload_type = 0;
   std::uint64_t foreign_rtx_payload_type = 0;
   std::uint64_t ssrc_changes_suspected = 0;  // times ssrc_change_suspected() turned true
@@ -80,32 +91,46 @@ struct rtp_ingest_stats {
   std::uint64_t sender_reports = 0;
 };
 
-template <class Owner = owner>
+template <class Id = id128>
 class rtp_ingest {
  public:
-  using binding_type = rtp_binding<Owner>;
-  using accepted_type = rtp_accepted<Owner>;
+  using id_type = Id;
+  using owner_type = basic_owner<Id>;
+  using requester_type = basic_requester<Id>;
+  using binding_type = rtp_binding<Id>;
+  using value_type = rtp_accepted<Id>;
 
-  // Throws std::invalid_argument for a clock rate outside [1000, 10^7] or a payload type
-  // above 127.
-  explicit rtp_ingest(const binding_type& b) : b_(validated(b)), counters_("rtp_ingest") {}
+  // Throws std::invalid_argument (aborts under -fno-exceptions) for a binding that create()
+  // refuses.
+  explicit rtp_ingest(const binding_type& b)
+      : b_(validated(b)), gen_(detail::next_nonzero_token()), counters_("rtp_ingest") {}
+
+  // Refuses a binding as rebind() does: unset_id for an unset owner, malformed for a clock
+  // rate outside [1000, 10^7], a payload type above 127, or an RTX SSRC equal to the media
+  // SSRC; oversized when the object cannot be allocated.
+  [[nodiscard]] static result<std::unique_ptr<rtp_ingest>> create(const binding_type& b) noexcept {
+    if (const status c = check(b); !c) return refused{c.reason(), c.detail()};
+    std::unique_ptr<rtp_ingest> p(new (std::nothrow) rtp_ingest(b));
+    if (!p) return refused{refusal::oversized};
+    return p;
+  }
 
   rtp_ingest(const rtp_ingest&) = delete;
   rtp_ingest& operator=(const rtp_ingest&) = delete;
 
   // Parses and checks one datagram. Refusals (all counted): malformed (detail = rtp_error,
-  // or rtx_error::no_osn for an RTX packet without payload), owner_mismatch (detail =
-  // rtp_foreign) for another stream's datagram.
-  [[nodiscard]] result<accepted_type> accept(const void* data, std::size_t size,
-                                             jitter_usec arrival_us) noexcept {
+  // or rtx_error::no_osn for an RTX packet without payload); owner_mismatch (detail =
+  // rtp_foreign) for another stream's datagram; not_bound (detail = rtp_foreign::ssrc) for
+  // the suspected new SSRC of this camera, until the caller rebinds.
+  [[nodiscard]] result<value_type> accept(byte_view datagram, jitter_usec arrival_us) noexcept {
     ++stats_.datagrams;
-    auto v = parse_rtp(data, size);
+    auto v = parse_rtp(datagram.data, datagram.size);
     if (STREAMISO_UNLIKELY(!v)) {
       ++stats_.malformed;
       return counters_.record(v.reason(), v.detail());
     }
     const rtp_view& p = *v;
-    accepted_type a;
+    value_type a;
     if (STREAMISO_LIKELY(p.ssrc() == b_.ssrc)) {
       if (STREAMISO_UNLIKELY(p.payload_type() != b_.payload_type)) {
         ++stats_.foreign_payload_type;
@@ -114,7 +139,7 @@ class rtp_ingest {
       a.sequence = p.sequence();
       a.payload = p.payload();
       a.marker = p.marker();
-    } else if (b_.has_rtx && p.ssrc() == b_.rtx_ssrc) {
+    } else if (b_.rtx == retransmissions::enabled && p.ssrc() == b_.rtx_ssrc) {
       auto u = unwrap_rtx(p, rtx_binding{b_.rtx_ssrc, b_.rtx_payload_type, b_.ssrc, b_.payload_type});
       if (!u) {
         if (u.reason() == refusal::malformed) {
@@ -130,13 +155,11 @@ class rtp_ingest {
       a.retransmission = true;
       ++stats_.retransmissions;
     } else {
-      note_unknown_ssrc(p);
-      ++stats_.foreign_ssrc;
-      return foreign(rtp_foreign::ssrc);
+      return unknown_ssrc(p);
     }
     candidate_run_ = 0;
     a.owner = b_.owner;
-    a.epoch = b_.epoch;
+    a.generation = gen_;
     a.timestamp = p.timestamp();
     a.extended_timestamp = extend_timestamp(p.timestamp(), a.retransmission);
     a.arrival_us = arrival_us;
@@ -146,13 +169,17 @@ class rtp_ingest {
 
   // An RTCP sender report from this stream's SSRC maps its RTP time to wall-clock time.
   // Refused owner_mismatch (counted) for another sender's report.
-  [[nodiscard]] status on_sender_report(std::uint32_t sender_ssrc,
-                                        const rtcp_sender_info& s) noexcept {
-    if (sender_ssrc != b_.ssrc) return counters_.record(refusal::owner_mismatch, sender_ssrc);
-    sr_ = s;
+  [[nodiscard]] status apply_sender_report(const rtcp_sender_report_fields& sr) noexcept {
+    if (sr.sender_ssrc != b_.ssrc) return counters_.record(refusal::owner_mismatch, sr.sender_ssrc);
+    sr_ = sr.info;
     have_sr_ = true;
     ++stats_.sender_reports;
     return {};
+  }
+  // The same, from a message of rtcp_reader; refused malformed (counted) for any other kind.
+  [[nodiscard]] status apply_sender_report(const rtcp_message& m) noexcept {
+    if (m.kind() != rtcp_kind::sender_report) return counters_.record(refusal::malformed);
+    return apply_sender_report(rtcp_sender_report_fields{m.sender_ssrc(), m.sender_info()});
   }
 
   // Wall-clock time (microseconds since 1900-01-01, NTP's epoch) of an RTP timestamp, from
@@ -171,40 +198,48 @@ class rtp_ingest {
     return extended_timestamp * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
   }
 
-  // Binds the ingest to another stream (or the same camera's new SSRC). The epoch must
-  // change: everything accepted under the old binding belongs to the old epoch, which the
-  // jitter buffer then refuses (stale_binding). Refused stale_binding (counted) otherwise.
-  [[nodiscard]] status rebind(const binding_type& b) noexcept {
-    if (b.epoch == b_.epoch) return counters_.record(refusal::stale_binding, b.epoch);
-    if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000 || b.payload_type > 127 ||
-        b.rtx_payload_type > 127) {
-      return counters_.record(refusal::malformed);
-    }
+  // Binds the ingest to another stream (or the same camera's new SSRC) under a new
+  // generation: what was accepted before carries the old one. Timestamp extension and the
+  // sender-report mapping start over. Refused (counted; nothing changes) as create() refuses.
+  [[nodiscard]] result<generation> rebind(const binding_type& b) noexcept {
+    if (const status c = check(b); !c) return counters_.record(c.reason(), c.detail());
     b_ = b;
+    gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
     candidate_ssrc_ = 0;
     suspected_ = false;
     have_ts_ = false;
     have_sr_ = false;
     ++stats_.rebinds;
-    return {};
+    return gen_;
   }
 
   [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
+  [[nodiscard]] const owner_type& owner() const noexcept { return b_.owner; }
+  [[nodiscard]] generation current_generation() const noexcept { return gen_; }
   [[nodiscard]] const binding_type& binding() const noexcept { return b_; }
   [[nodiscard]] const rtp_ingest_stats& stats() const noexcept { return stats_; }
-  [[nodiscard]] refusal_counters& refusals() noexcept { return counters_; }
-  [[nodiscard]] const refusal_counters& refusals() const noexcept { return counters_; }
+  [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
 
  private:
+  [[nodiscard]] static status check(const binding_type& b) noexcept {
+    if (b.owner.id() == Id{}) return refused{refusal::unset_id};
+    if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000) return refused{refusal::malformed};
+    if (b.payload_type > 127 || b.rtx_payload_type > 127) return refused{refusal::malformed};
+    if (b.rtx == retransmissions::enabled && b.rtx_ssrc == b.ssrc)
+      return refused{refusal::malformed};
+    return {};
+  }
+
   static const binding_type& validated(const binding_type& b) {
-    if (b.clock_rate_hz < 1000 || b.clock_rate_hz > 10'000'000) {
-      throw std::invalid_argument("rtp_ingest: clock_rate_hz must be in [1000, 10^7]");
-    }
-    if (b.payload_type > 127 || b.rtx_payload_type > 127) {
-      throw std::invalid_argument("rtp_ingest: payload types are 7 bits");
-    }
+    const status c = check(b);
+    if (!c && c.reason() == refusal::unset_id)
+      STREAMISO_BAD_CONFIG("rtp_ingest: the owner's id is unset");
+    if (!c)
+      STREAMISO_BAD_CONFIG(
+          "rtp_ingest: clock_rate_hz in [1000, 10^7], 7-bit payload types, rtx_ssrc != ssrc");
     return b;
   }
 
@@ -212,17 +247,25 @@ class rtp_ingest {
     return counters_.record(refusal::owner_mismatch, static_cast<std::uint64_t>(why));
   }
 
-  void note_unknown_ssrc(const rtp_view& p) noexcept {
-    if (p.payload_type() != b_.payload_type) return;  // another kind of stream entirely
-    if (p.ssrc() != candidate_ssrc_) {
-      candidate_ssrc_ = p.ssrc();
-      candidate_run_ = 0;
-      suspected_ = false;
+  // An SSRC that is neither the media nor the RTX stream's. Once a run of one SSRC with the
+  // bound payload type made the change suspected, its datagrams wait for the caller's rebind.
+  refused unknown_ssrc(const rtp_view& p) noexcept {
+    if (p.payload_type() == b_.payload_type) {  // another payload type: another kind of stream
+      if (p.ssrc() != candidate_ssrc_) {
+        candidate_ssrc_ = p.ssrc();
+        candidate_run_ = 0;
+        suspected_ = false;
+      } else if (suspected_) {
+        ++stats_.suspected_ssrc;
+        return counters_.record(refusal::not_bound, static_cast<std::uint64_t>(rtp_foreign::ssrc));
+      }
+      if (++candidate_run_ >= b_.ssrc_change_threshold) {
+        suspected_ = true;
+        ++stats_.ssrc_changes_suspected;
+      }
     }
-    if (++candidate_run_ >= b_.ssrc_change_threshold && !suspected_) {
-      suspected_ = true;
-      ++stats_.ssrc_changes_suspected;
-    }
+    ++stats_.foreign_ssrc;
+    return foreign(rtp_foreign::ssrc);
   }
 
   // RTP timestamps wrap every 2^32 units (13 h at 90 kHz); extended by the signed distance
@@ -241,6 +284,7 @@ class rtp_ingest {
   }
 
   binding_type b_;
+  generation gen_;
   rtp_ingest_stats stats_{};
   std::uint32_t candidate_ssrc_ = 0;
   std::uint32_t candidate_run_ = 0;

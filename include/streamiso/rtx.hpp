@@ -65,25 +65,33 @@ enum class rtx_error : std::uint8_t {
   return u;
 }
 
-// Wraps an original packet's payload as an RTX packet of `b` (what a sender or a test does).
-// Returns the datagram size; refusals as write_rtp().
-[[nodiscard]] inline result<std::size_t> write_rtx(const rtx_binding& b, std::uint16_t rtx_sequence,
-                                                   const rtp_view& original, std::uint8_t* out,
-                                                   std::size_t cap) noexcept {
-  const byte_view pl = original.payload();
+// What write_rtx() wraps: the original packet, as the RTX stream's packet `rtx_sequence`.
+struct rtx_wrap_fields {
+  rtx_binding stream{};
+  std::uint16_t rtx_sequence = 0;
+  rtp_view original{};
+};
+
+// Wraps an original packet's payload as an RTX packet (what a sender or a test does).
+// Returns the datagram size; refusals as write_rtp(), and malformed for an `original` that
+// parse_rtp() did not produce.
+[[nodiscard]] inline result<std::size_t> write_rtx(const rtx_wrap_fields& f,
+                                                   byte_span out) noexcept {
+  if (f.original.datagram().data == nullptr) return refused{refusal::malformed};  // not parsed
+  const byte_view pl = f.original.payload();
   const std::size_t need = rtp_view::fixed_header_bytes + 2 + pl.size;
-  if (out == nullptr || cap < need) return refused{refusal::oversized, need};
+  if (out.data == nullptr || out.size < need) return refused{refusal::oversized, need};
   rtp_header_fields h;
-  h.marker = original.marker();
-  h.payload_type = b.rtx_payload_type;
-  h.sequence = rtx_sequence;
-  h.timestamp = original.timestamp();
-  h.ssrc = b.rtx_ssrc;
+  h.marker = rtp_marker_of(f.original.marker());
+  h.payload_type = f.stream.rtx_payload_type;
+  h.sequence = f.rtx_sequence;
+  h.timestamp = f.original.timestamp();
+  h.ssrc = f.stream.rtx_ssrc;
   std::uint8_t osn[2];
-  detail::store_be16(osn, original.sequence());
-  auto w = write_rtp(h, osn, 2, out, cap);
+  detail::store_be16(osn, f.original.sequence());
+  auto w = write_rtp(h, byte_view{osn, 2}, out);
   if (!w) return w;
-  if (pl.size != 0) std::memcpy(out + *w, pl.data, pl.size);
+  if (pl.size != 0) std::memcpy(out.data + *w, pl.data, pl.size);
   return need;
 }
 

@@ -1,11 +1,12 @@
-// Corollary 3: a refused packet cannot go unnoticed; insert() returns a [[nodiscard]] status.
+// Corollary 3: a refused packet cannot go unnoticed; a producer's try_push() returns a
+// [[nodiscard]] result.
 #include "streamiso/jitter_buffer.hpp"
 
-bool feed(streamiso::jitter_buffer<int>& b, const streamiso::jitter_buffer<int>::packet_type& p) {
+bool feed(streamiso::jitter_buffer<int>::producer& in, const streamiso::jitter_buffer<int>::packet_type& p) {
 #ifdef STREAMISO_MISUSE
-  b.insert(p);
+  in.try_push(p);
   return true;
 #else
-  return b.insert(p).has_value();
+  return in.try_push(p).has_value();
 #endif
 }

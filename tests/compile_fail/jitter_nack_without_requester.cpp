@@ -1,5 +1,5 @@
 // Corollary 1: even the NACK list (which sequence numbers of the owner's stream are
-// missing) is a read and needs a requester.
+// missing) is a read and needs a requester: it lives on a consumer, bound to one.
 #include <cstddef>
 #include <cstdint>
 
@@ -9,8 +9,9 @@ std::size_t missing(streamiso::jitter_buffer<int>& b, const streamiso::requester
   std::uint16_t out[8];
 #ifdef STREAMISO_MISUSE
   (void)who;
-  return b.nack_list(1000, out, 8).value_or(0);
+  return b.take_nacks(1000, out).value_or(0);
 #else
-  return b.nack_list(who, 1000, out, 8).value_or(0);
+  auto c = b.bind_consumer(who);
+  return c ? c->take_nacks(1000, out).value_or(0) : 0;
 #endif
 }

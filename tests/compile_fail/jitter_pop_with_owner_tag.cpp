@@ -4,8 +4,8 @@
 
 bool take(streamiso::jitter_buffer<int>& b) {
 #ifdef STREAMISO_MISUSE
-  return b.pop(b.bound_owner(), 1000).has_value();
+  return b.bind_consumer(b.owner()).has_value();
 #else
-  return b.pop(streamiso::as_requester(b.bound_owner()), 1000).has_value();
+  return b.bind_consumer(streamiso::as_requester(b.owner())).has_value();
 #endif
 }

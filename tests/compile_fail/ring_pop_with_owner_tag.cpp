@@ -4,7 +4,8 @@
 
 bool caller() {
   const streamiso::owner me{1};
-  streamiso::spsc_queue<int> q(4, me);
+  streamiso::spsc_queue<int> q(4);
+  q.rebind(me);
 #ifdef STREAMISO_MISUSE
   return q.try_pop(me).has_value();
 #else

@@ -2,7 +2,8 @@
 #include "streamiso/spsc_queue.hpp"
 
 bool caller() {
-  streamiso::spsc_queue<int> q(4, streamiso::owner{1});
+  streamiso::spsc_queue<int> q(4);
+  q.rebind(streamiso::owner{1});
 #ifdef STREAMISO_MISUSE
   return q.try_pop().has_value();
 #else

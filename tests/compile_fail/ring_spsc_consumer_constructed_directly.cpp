@@ -4,7 +4,8 @@
 
 bool caller() {
   using queue = streamiso::spsc_queue<int>;
-  queue q(4, streamiso::owner{1});
+  queue q(4);
+  q.rebind(streamiso::owner{1});
 #ifdef STREAMISO_MISUSE
   queue::consumer c;
   return c.try_pop().has_value();

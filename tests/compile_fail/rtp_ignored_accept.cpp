@@ -3,9 +3,9 @@
 
 bool feed(streamiso::rtp_ingest<>& in, const unsigned char* d, std::size_t n) {
 #ifdef STREAMISO_MISUSE
-  in.accept(d, n, 0);
+  in.accept({d, n}, 0);
   return true;
 #else
-  return in.accept(d, n, 0).has_value();
+  return in.accept({d, n}, 0).has_value();
 #endif
 }

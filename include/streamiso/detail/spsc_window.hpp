@@ -51,9 +51,9 @@ namespace detail {
 // Freshness. The window form (the default endpoint) pops [head, limit) without looking at
 // token_; a rebind is seen at the endpoint's first refresh that happens-after it (I6 b, by
 // coherence), which answers stale_binding with detail 0 and consumes nothing. So after
-// rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more, all of them G's,
-// to G's own requester; the new owner's requester never gets one (its endpoint's first
-// refresh drops them, I6 c). The strict form also compares token_ with v before every pop
+// rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more,
+// all of them G's, to G's own requester; the new owner's requester never gets one (its endpoint's
+// first refresh drops them, I6 c). The strict form also compares token_ with v before every pop
 // from the window: a pop that starts after rebind() returned (happens-after it) reads the
 // new token or a later one by coherence, and is refused: nothing of G after the rebind.
 struct spsc_window {

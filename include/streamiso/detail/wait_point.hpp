@@ -69,9 +69,18 @@ class wait_point {
     return ok;
   }
 
+  // A timeout too long to add to now() (hours::max()) waits until the clock's end instead of
+  // overflowing into the past.
   template <class Ready, class Rep, class Period>
   bool wait_for(Ready&& ready, std::chrono::duration<Rep, Period> timeout) noexcept {
-    return wait_until(static_cast<Ready&&>(ready), std::chrono::steady_clock::now() + timeout);
+    using clock = std::chrono::steady_clock;
+    const auto now = clock::now();
+    const auto room = clock::time_point::max() - now;
+    const auto wanted = std::chrono::duration_cast<clock::duration>(
+        timeout > std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(room)
+            ? room
+            : std::chrono::duration_cast<clock::duration>(timeout));
+    return wait_until(static_cast<Ready&&>(ready), now + wanted);
   }
 
  private:

@@ -7,26 +7,46 @@
 // sequence number discards the open unit, and, because the missing packets may have been the
 // start of the next one, the unit the next payload belongs to as well (the first unit after
 // start-up too, unless its first payload begins a NAL unit). A discarded unit is reported
-// through take(), never delivered in part.
+// through the consumer's try_pop() in its place, never delivered in part.
+//
+// Readers. The output queue belongs to the bound owner. A reader binds once
+// (bind_consumer: the owner's requester only) and pops through the consumer; rebind() draws a
+// new generation, so a consumer bound before it is refused stale_binding.
 #ifndef STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 #define STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/config.hpp"
+#include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/rtp/au_queue.hpp"
+#include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
 #include "streamiso/tag.hpp"
 
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
+
+// A depacketizer's constructor without memory for its parameter-set store.
+[[noreturn]] inline void au_out_of_memory() {
+#if STREAMISO_HAS_EXCEPTIONS
+  throw std::bad_alloc();
+#else
+  std::fputs("streamiso: depacketizer: out of memory\n", stderr);
+  std::abort();
+#endif
+}
 
 // What a NAL unit is to the assembler; the codec classifies.
 enum class nal_role : std::uint8_t { other, vcl, vcl_random_access, vps, sps, pps };
@@ -38,19 +58,50 @@ class au_assembler {
   using owner_type = basic_owner<Id>;
   using requester_type = basic_requester<Id>;
 
+  // Hands out the bound owner's access units, one at a time, in order. A value that the
+  // receive thread keeps; the depacketizer must outlive it.
+  class consumer {
+   public:
+    // The next access unit, or the report of one that was discarded (its `discard` says
+    // why); refused empty when none is ready, stale_binding (counted) after a rebind.
+    [[nodiscard]] result<access_unit> try_pop() noexcept { return a_->pop(gen_); }
+    [[nodiscard]] generation bound_generation() const noexcept { return gen_; }
+
+   private:
+    friend class au_assembler;
+    consumer(au_assembler* a, generation g) noexcept : a_(a), gen_(g) {}
+    au_assembler* a_;
+    generation gen_;
+  };
+
+  // Why a configuration cannot be used (create() refuses with it; the constructors throw, or
+  // abort without exceptions).
+  [[nodiscard]] static status check(const owner_type& o, const depacketizer_config& cfg) noexcept {
+    if (o.id() == Id{}) return refused{refusal::unset_id};
+    if (cfg.max_parameter_set_bytes > max_parameter_set_limit) return refused{refusal::oversized};
+    return {};
+  }
+  static constexpr std::size_t max_parameter_set_limit = 65'536;
+
   // required_sets: bit 0 VPS, 1 SPS, 2 PPS (what a random-access unit needs to decode).
+  // The parameter-set store is allocated without throwing; allocated() says whether it was.
   au_assembler(pool_type& pool, const owner_type& o, const depacketizer_config& cfg,
-               unsigned required_sets)
+               unsigned required_sets) noexcept
       : pool_(&pool),
         owner_(o),
-        max_set_bytes_(cfg.max_parameter_set_bytes),
-        prepend_sets_(cfg.prepend_parameter_sets),
+        max_set_bytes_(cfg.max_parameter_set_bytes < max_parameter_set_limit
+                           ? cfg.max_parameter_set_bytes
+                           : max_parameter_set_limit),
+        prepend_sets_(cfg.parameter_sets == parameter_set_policy::prepend),
         required_(required_sets),
-        sets_(new std::uint8_t[3 * cfg.max_parameter_set_bytes + 1]()) {}
+        gen_(next_nonzero_token()),
+        sets_(new (std::nothrow) std::uint8_t[3 * max_set_bytes_ + 1]()) {}
 
   au_assembler(const au_assembler&) = delete;
   au_assembler& operator=(const au_assembler&) = delete;
   ~au_assembler() { drop_queue(); }
+
+  [[nodiscard]] bool allocated() const noexcept { return sets_ != nullptr; }
 
   // Starts a payload: boundaries and loss. False when the payload is to be skipped (it
   // belongs to a unit already discarded); it is counted either way.
@@ -94,8 +145,8 @@ class au_assembler {
   }
 
   // Ends a payload: the marker closes the unit.
-  void end_packet(bool marker) noexcept {
-    if (!marker) return;
+  void end_packet(rtp_marker marker) noexcept {
+    if (marker != rtp_marker::set) return;
     if (state_ == state::open) {
       if (in_fragment_) {
         fail(au_discard_cause::malformed);
@@ -138,21 +189,16 @@ class au_assembler {
     if (state_ == state::open) discard(c);
   }
 
-  [[nodiscard]] result<access_unit> take(const requester_type& who) noexcept {
-    if (!match_(owner_, who)) return counters_.record(refusal::owner_mismatch);
-    if (q_count_ == 0) return refused{refusal::empty};
-    event e = q_[q_head_];
-    q_head_ = (q_head_ + 1) % q_.size();
-    --q_count_;
-    if (e.discarded) {
-      last_discard_ = e.discard;
-      return refused{refusal::gap, e.discard.packets};
-    }
-    return e.unit;
+  // A consumer for the bound owner's requester. Refused unset_id for an unset requester and
+  // not_bound (counted, not an alarm) for anyone else: the stream is not theirs, now.
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    if (who.id() == Id{}) return counters_.record(refusal::unset_id);
+    if (!match_(owner_, who)) return counters_.record(refusal::not_bound);
+    return consumer(this, gen_);
   }
 
   // Forgets the stream: the open unit is discarded (reported), parameter sets are cleared;
-  // completed units still queued stay there for take().
+  // completed units still queued stay there for the consumer.
   void reset() noexcept {
     if (state_ == state::open) discard(au_discard_cause::loss);
     finish_skipping();
@@ -160,29 +206,36 @@ class au_assembler {
     started_ = false;
     std::memset(sizes_.data(), 0, sizeof(sizes_));
   }
-  void rebind(const owner_type& o) noexcept {
+  // Another owner: as reset(), queued units released unread, every consumer stale. Refused
+  // unset_id (counted; nothing changes) for an unset owner.
+  [[nodiscard]] result<generation> rebind(const owner_type& o) noexcept {
+    if (o.id() == Id{}) return counters_.record(refusal::unset_id);
     reset();
     drop_queue();
     owner_ = o;
+    gen_ = generation{next_nonzero_token()};
+    return gen_;
   }
+  [[nodiscard]] generation current_generation() const noexcept { return gen_; }
 
   [[nodiscard]] const depacketizer_stats& stats() const noexcept { return stats_; }
   [[nodiscard]] std::uint64_t packets_pending() const noexcept {
     return state_ == state::open ? cur_.packets : state_ == state::skipping ? skipped_ : 0;
   }
-  [[nodiscard]] const au_discard& last_discard() const noexcept { return last_discard_; }
-  [[nodiscard]] const owner_type& bound_owner() const noexcept { return owner_; }
-  [[nodiscard]] refusal_counters& refusals() noexcept { return counters_; }
+  [[nodiscard]] const au_discard& last_discard() const noexcept { return q_.last_discard(); }
+  [[nodiscard]] const owner_type& owner() const noexcept { return owner_; }
+  [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
 
  private:
   enum class state : std::uint8_t { idle, open, skipping };
-  struct event {
-    bool discarded = false;
-    access_unit unit{};
-    au_discard discard{};
-  };
   static constexpr std::uint8_t start_code[4] = {0, 0, 0, 1};
   static constexpr std::uint8_t zeros[decoder_padding_bytes] = {};
+
+  result<access_unit> pop(generation g) noexcept {
+    if (STREAMISO_UNLIKELY(g != gen_)) return counters_.record(refusal::stale_binding);
+    return q_.pop();
+  }
 
   bool open(const rtp_unit& u) noexcept {
     auto b = pool_->acquire(owner_);
@@ -282,7 +335,7 @@ class au_assembler {
     cur_.handle = *h;
     cur_.size = size;
     cur_.marker = marker;
-    if (q_count_ == q_.size()) {
+    if (q_.full()) {
       (void)pool_->release(owner_, *h);
       record_discard(au_discard_cause::queue_full, cur_.packets);
       return;
@@ -291,10 +344,7 @@ class au_assembler {
     ++stats_.units;
     if (cur_.keyframe) ++stats_.keyframes;
     if (cur_.parameter_sets_prepended) ++stats_.parameter_sets_prepended;
-    event& e = q_[(q_head_ + q_count_) % q_.size()];
-    ++q_count_;
-    e.discarded = false;
-    e.unit = cur_;
+    q_.push(cur_);
   }
 
   void discard(au_discard_cause c) noexcept {
@@ -307,24 +357,11 @@ class au_assembler {
   void record_discard(au_discard_cause c, std::uint32_t packets) noexcept {
     stats_.packets_discarded += packets;
     ++stats_.units_discarded;
-    au_discard d{ts_, packets, c};
-    counters_.record(refusal::gap, packets);
-    if (q_count_ == q_.size()) {  // no room to report it in order: keep the latest
-      last_discard_ = d;
-      return;
-    }
-    event& e = q_[(q_head_ + q_count_) % q_.size()];
-    ++q_count_;
-    e.discarded = true;
-    e.discard = d;
+    q_.report(au_discard{ts_, packets, c});
   }
 
   void drop_queue() noexcept {
-    for (; q_count_ != 0; --q_count_) {
-      event& e = q_[q_head_];
-      if (!e.discarded) (void)pool_->release(owner_, e.unit.handle);
-      q_head_ = (q_head_ + 1) % q_.size();
-    }
+    q_.drain([this](const pool_handle& h) { (void)pool_->release(owner_, h); });
   }
 
   using writable = typename pool_type::writable_buffer;
@@ -334,6 +371,7 @@ class au_assembler {
   bool prepend_sets_;
   unsigned required_;
   Match match_{};
+  generation gen_;
   std::unique_ptr<std::uint8_t[]> sets_;
   std::array<std::size_t, 3> sizes_{};
   std::optional<writable> buf_;
@@ -348,10 +386,7 @@ class au_assembler {
   bool seen_vcl_ = false;
   bool in_fragment_ = false;
   unsigned seen_sets_ = 0;
-  std::array<event, 16> q_{};
-  std::size_t q_head_ = 0;
-  std::size_t q_count_ = 0;
-  au_discard last_discard_{};
+  au_queue q_;
   depacketizer_stats stats_{};
   refusal_counters counters_{"depacketizer"};
 };

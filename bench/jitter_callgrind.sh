@@ -1,0 +1,17 @@
+#!/bin/sh
+# Instructions per packet of the jitter buffer (push + releases), from callgrind:
+# (Ir at 2N passes - Ir at N passes) / (N * 65536), so building the trace cancels out.
+#   bench/jitter_callgrind.sh build/bench/bench/jitter_callgrind [N]
+set -eu
+bin=$1
+n=${2:-2}
+ir() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 >/dev/null |
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+printf '%-10s %s\n' trace instr_per_packet
+for pct in 0 5 20; do
+  a=$(ir "$pct" "$n")
+  b=$(ir "$pct" $((2 * n)))
+  printf '%-10s %s\n' "reorder$pct" "$(echo "scale=2; ($b - $a) / ($n * 65536)" | bc)"
+done

@@ -1,0 +1,92 @@
+// The RTP receive path that rtp_bench times and rtp_callgrind counts: parse + owner binding
+// (rtp_ingest) -> jitter buffer (rtp_jitter_feed) -> H.264 depacketizer -> access units in
+// pool buffers, popped and released by their owner, every check on.
+//
+// receive::copy hands each prebuilt datagram to the ingest where it lies and the feed copies
+// the payload into its store (push). receive::staged first copies the datagram into the
+// feed's staging() buffer, standing for the recv() a real receive loop makes anyway, and the
+// feed keeps it there (try_push_staged): one payload copy fewer than copy mode plus a recv.
+#ifndef STREAMISO_BENCH_RTP_PIPELINE_HPP
+#define STREAMISO_BENCH_RTP_PIPELINE_HPP
+
+#include <cstdint>
+#include <cstring>
+
+#include "rtp_trace.hpp"
+#include "streamiso/h264_depacketizer.hpp"
+#include "streamiso/rtp_jitter_feed.hpp"
+#include "streamiso/rtp_stream.hpp"
+
+namespace rtp_bench {
+
+enum class receive : std::uint8_t { copy, staged };
+
+inline si::rtp_binding<> binding() {
+  si::rtp_binding<> b;
+  b.owner = cam;
+  b.ssrc = ssrc;
+  b.payload_type = 96;
+  return b;
+}
+
+inline si::jitter_config jitter_settings() {
+  si::jitter_config jc;
+  jc.capacity = 2048;
+  jc.max_misorder = 1024;
+  jc.delay_mode = si::jitter_delay_mode::adaptive;
+  jc.initial_delay_us = 5'000;
+  jc.max_packet_bytes = 1500;
+  return jc;
+}
+
+struct receiver {
+  si::rtp_ingest<> in{binding()};
+  si::rtp_jitter_feed<> feed{cam, jitter_settings()};
+  si::buffer_pool<> pool{64, 16 * 1024};
+  si::h264_depacketizer<> depay{pool, cam};
+  si::requester who = si::as_requester(cam);
+  si::h264_depacketizer<>::consumer units_out = *depay.bind_consumer(who);
+  std::uint64_t units = 0;
+  std::uint64_t discarded = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t bytes_out = 0;
+
+  // One pass over the trace, the first datagram arriving at `base` (microseconds).
+  void pass(const trace& t, std::int64_t base, receive mode) {
+    for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
+      const std::int64_t now = base + t.arrival_us[i];
+      const std::vector<std::uint8_t>& d = t.datagrams[i];
+      if (mode == receive::copy) {
+        if (auto a = in.accept({d.data(), d.size()}, now)) (void)feed.try_push(*a);
+      } else {
+        const si::rtp_receive_buffer rb = feed.staging();
+        std::memcpy(rb.data, d.data(), d.size());  // recv()
+        if (auto a = in.accept({rb.data, d.size()}, now)) (void)feed.try_push_staged(*a);
+      }
+      drain(now);
+    }
+  }
+
+  void drain(std::int64_t now) {
+    while (auto r = feed.try_pop(who, now)) {
+      if (r->is_gap()) {
+        lost += r->gap.count;
+        continue;
+      }
+      (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
+      while (auto au = units_out.try_pop()) {
+        if (au->discarded()) {
+          ++discarded;
+        } else {
+          ++units;
+          bytes_out += au->size;
+          (void)pool.release(cam, au->handle);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace rtp_bench
+
+#endif

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// spsc_queue's per-call forms: the identity passed on every call instead of kept in an
+// endpoint. spsc_queue inherits them (Queue is the queue, which befriends this class).
+#ifndef STREAMISO_DETAIL_SPSC_PER_CALL_HPP
+#define STREAMISO_DETAIL_SPSC_PER_CALL_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "streamiso/config.hpp"
+#include "streamiso/detail/spsc_binding.hpp"
+#include "streamiso/detail/spsc_window.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/result.hpp"
+#include "streamiso/tag.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+
+// What they add over endpoints: nothing to keep. A caller that cannot hold an endpoint per
+// owner (a demultiplexer whose owner changes from frame to frame, a relay that looks the
+// queue up per packet) names the identity on each call. The price: the push compares the
+// owner on every call (an endpoint compares one token), and the pop matches the requester
+// and compares the binding token on every call (strict freshness: a rebind before the call
+// is never missed). Both run on the queue's own push/pop machinery and may be mixed with
+// endpoints on one queue.
+template <class Queue, class Frame, class Id>
+class spsc_per_call {
+ public:
+  // Refused owner_mismatch (unset_id for an unset owner) unless `who` is the bound owner;
+  // full when there is no room. On refusal the frame stays with the caller.
+  [[nodiscard]] status try_push(const basic_owner<Id>& who, Frame&& frame) noexcept {
+    return try_emplace(who, std::move(frame));
+  }
+  template <class F = Frame,
+            std::enable_if_t<std::is_nothrow_copy_constructible<F>::value, int> = 0>
+  [[nodiscard]] status try_push(const basic_owner<Id>& who, const Frame& frame) noexcept {
+    return try_emplace(who, frame);
+  }
+  template <class... Args>
+  [[nodiscard]] status try_emplace(const basic_owner<Id>& who, Args&&... args) noexcept {
+    Queue& q = queue();
+    // An unset `who` equals the owner of an unbound queue: the queue's make_room() refuses it.
+    if (STREAMISO_UNLIKELY(who != q.prod_.owner)) return q.refuse_writer(who);
+    return q.emplace_unchecked(std::forward<Args>(args)...);
+  }
+
+  // The head frame if the requester matches the current owner. Outcomes: owner_mismatch
+  // (counted, nothing consumed, and nothing learnt, not even "empty"; unset_id for an unset
+  // requester; not_bound while the queue is bound to nobody), empty (not counted; also while
+  // a rebind is being written), stale_binding (counted; frames of an earlier binding dropped,
+  // detail = how many).
+  [[nodiscard]] result<Frame> try_pop(const basic_requester<Id>& who) noexcept {
+    Queue& q = queue();
+    auto& c = q.cons_;
+    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token) && !refresh_view(q)) {
+      return refused{refusal::empty};  // a rebind is being written right now: try again
+    }
+    if (STREAMISO_UNLIKELY(!q.match_(c.view.owner, who))) return refuse_reader(q, who);
+    // relaxed: only this thread writes head_.
+    const std::uint64_t h = q.head_.load(std::memory_order_relaxed);
+    const std::uint64_t limit = c.win.limit;
+    if (STREAMISO_LIKELY(h < limit)) return q.take(h);
+    // acquire: pairs with the producer's release (or seq_cst) store of tail_.
+    const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
+    // A rebind landed between the check above and this load: the requester was matched
+    // against a binding that is gone. Nothing consumed; the next call sees the new one.
+    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return refused{refusal::empty};
+    return q.refill(c.win, limit, h, t);
+  }
+
+ private:
+  Queue& queue() noexcept { return static_cast<Queue&>(*this); }
+
+  // The per-call pop's view of the current binding; its window restarts empty.
+  static bool refresh_view(Queue& q) noexcept {
+    typename Queue::binding b;
+    if (!q.binding_.try_load(b)) return false;
+    q.cons_.view = b;
+    q.cons_.win = spsc_window{b.gen.value(), b.start, 0};
+    return true;
+  }
+
+  // Out of line: kept apart, the compiler cannot fold its identity tests into the hot path.
+  STREAMISO_NOINLINE static refused refuse_reader(Queue& q,
+                                                  const basic_requester<Id>& who) noexcept {
+    return q.counters_.record(reader_refusal(q.cons_.view.owner, who));
+  }
+};
+
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_DETAIL_SPSC_PER_CALL_HPP
