@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "streamiso/jitter_buffer.hpp"
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 
 namespace si = streamiso;
 namespace ns = streamiso::netsim;

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 #include "streamiso/rtp_packet.hpp"
 #include "streamiso/tag.hpp"
 

@@ -7,7 +7,7 @@
 
 int main() {
   namespace si = streamiso;
-  // --- README snippet (docs/cache.md) begins ---
+  // [readme:cache]
   si::concurrent_session_cache<std::string, std::string> stills{si::session_cache_config{}};
   auto phone = *stills.open_session(si::owner{0xA});  // household A, one viewer
   auto hub = *stills.open_session(si::owner{0xA});    // household A, another viewer
@@ -25,7 +25,7 @@ int main() {
   auto late = stills.put(phone, "cam1/still", "late reply");          // refused: stale_binding
   auto again = *stills.open_session(si::owner{0xA});                  // a reconnect is a new session
   auto fresh = stills.get(again, "cam1/still");                       // empty: nothing carried over
-  // --- README snippet ends ---
+  // [readme:end]
 
   std::printf("mine=%s shared=%s late=%s fresh=%s\n", mine ? (*mine)->c_str() : "-",
               shared ? (*shared)->c_str() : "-",

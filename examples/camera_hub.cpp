@@ -12,7 +12,7 @@
 #include <streamiso/broadcast_ring.hpp>
 #include <streamiso/buffer_pool.hpp>
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/netsim.hpp>
+#include <streamiso/testing/netsim.hpp>
 #include <streamiso/session_cache.hpp>
 
 #include <unistd.h>

@@ -19,7 +19,7 @@
 // streamiso serves a single foreign byte.
 #include <streamiso/buffer_pool.hpp>
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/netsim.hpp>
+#include <streamiso/testing/netsim.hpp>
 #include <streamiso/session_cache.hpp>
 
 #include <algorithm>

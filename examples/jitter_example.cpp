@@ -1,7 +1,7 @@
 // A camera stream over a bursty network: feed packets, play out complete frames, handle gaps,
-// NACKs and keyframe requests. The block between the README markers is the README snippet.
+// NACKs and keyframe requests. The [readme:jitter] region is README.md's snippet.
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/netsim.hpp>
+#include <streamiso/testing/netsim.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   spec.keyframe_interval = 15;
   counts c;
 
-  // README snippet begins
+  // [readme:jitter]
   const streamiso::owner camera{/*tenant=*/0xA, /*stream=*/42};
   streamiso::jitter_config cfg;
   cfg.mode = streamiso::jitter_mode::frame;  // release only complete, decodable frames
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     }
     if (out->take_keyframe_request(a.arrival_us)) request_keyframe(c);
   }
-  // README snippet ends
+  // [readme:end]
 
   const auto s = jb.stats();
   std::printf("received %llu, released %llu, discarded (undecodable) %llu, lost %llu, held %llu\n",

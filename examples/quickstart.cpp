@@ -5,6 +5,7 @@
 #include <cstdio>
 
 namespace {
+// [readme:vocabulary]
 struct still {
   streamiso::owner owner;
   int frame_number;
@@ -18,6 +19,7 @@ streamiso::result<still> read_still(const still& s, const streamiso::requester& 
   }
   return s;
 }
+// [readme:end]
 
 void print_refusal(void*, const streamiso::refusal_event& e) noexcept {
   std::printf("  hook: %.*s refused: %.*s\n", static_cast<int>(e.component.size()),

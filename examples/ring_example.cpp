@@ -1,6 +1,6 @@
-// The README snippet for the frame rings (docs/ring.md), compiled and run by CTest so it
-// never rots. Keep the two in sync: the lines between the markers are the snippet.
-// --- snippet begins ---
+// The frame rings and the tagged buffer pool (docs/ring.md). The region between the readme
+// markers is copied into README.md by scripts/sync_readme.py (CTest readme.snippets).
+// [readme:ring]
 #include <streamiso/streamiso.hpp>
 
 #include <cstdio>
@@ -46,4 +46,4 @@ int main() {
   q.rebind(bob);                                      // bound to bob's camera
   return q.try_push(alice, *handle) ? 1 : 0;          // refused at the door: owner_mismatch
 }
-// --- snippet ends ---
+// [readme:end]

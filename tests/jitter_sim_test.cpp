@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "streamiso/jitter_buffer.hpp"
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 #include "test_support.hpp"
 
 namespace si = streamiso;

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 
 namespace ns = streamiso::netsim;
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "streamiso/netsim.hpp"
+#include "streamiso/testing/netsim.hpp"
 
 #ifndef STREAMISO_TEST_SCALE_DIVISOR
 #define STREAMISO_TEST_SCALE_DIVISOR 1

@@ -43,6 +43,7 @@
 #include "../common/cli.hpp"
 #include "frame_feed.hpp"
 #include "streamiso/streamiso.hpp"
+#include "streamiso/testing/netsim.hpp"
 
 extern char** environ;
 

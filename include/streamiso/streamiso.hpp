@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The umbrella header: includes every public streamiso header and nothing else.
+// The umbrella header: includes every public streamiso header and nothing else. Test support
+// (streamiso/testing/) is not included: a test includes it by name.
 #ifndef STREAMISO_STREAMISO_HPP
 #define STREAMISO_STREAMISO_HPP
 
@@ -10,7 +11,6 @@
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/accounting.hpp"
-#include "streamiso/netsim.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/session_cache.hpp"
 #include "streamiso/spsc_queue.hpp"

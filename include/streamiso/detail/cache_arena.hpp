@@ -90,6 +90,7 @@ class cache_arena {
   template <class T>
   [[nodiscard]] T* carve_array(std::size_t n) {
     static_assert(std::is_trivially_destructible<T>::value, "arena arrays are never destroyed");
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): T may be a pointer; its size is meant
     T* first = static_cast<T*>(carve(n * sizeof(T), alignof(T)));
     for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(first + i)) T();
     return first;

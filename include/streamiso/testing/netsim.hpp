@@ -2,8 +2,13 @@
 // A deterministic degraded-network simulator: seeded, driven by simulated time, no sleeping,
 // no threads. It turns a sender's packet stream into the arrival trace a receiver would see
 // on a poor network, so tests, examples and benchmarks can share reproducible bad networks.
-#ifndef STREAMISO_NETSIM_HPP
-#define STREAMISO_NETSIM_HPP
+// Test support: installed with the library but not part of the umbrella header.
+//
+// Bad input (a profile, stream_spec or send order out of range) is a programming error of the
+// test that builds it: std::invalid_argument, or a message and abort() under -fno-exceptions.
+// Code that must not abort asks why_invalid() first.
+#ifndef STREAMISO_TESTING_NETSIM_HPP
+#define STREAMISO_TESTING_NETSIM_HPP
 
 #include <algorithm>
 #include <cmath>
@@ -171,12 +176,21 @@ inline std::vector<profile> all_profiles() {
   return {good(), lossy(), bursty(), spiky(), reconnecting()};
 }
 
-// Looks a named profile up; throws std::invalid_argument for an unknown name.
+// Whether `name` is one of the named profiles.
+[[nodiscard]] inline bool is_profile_name(std::string_view name) {
+  for (const auto& p : all_profiles()) {
+    if (p.name == name) return true;
+  }
+  return false;
+}
+
+// Looks a named profile up; an unknown name is a bad configuration (see the top of the file).
 inline profile by_name(std::string_view name) {
   for (auto& p : all_profiles()) {
     if (p.name == name) return p;
   }
-  throw std::invalid_argument("streamiso::netsim: unknown profile name");
+  STREAMISO_BAD_CONFIG("streamiso::netsim: unknown profile name");
+  return profile{};  // not reached: kept for compilers that do not see abort() as the end
 }
 
 // What the sender sends. Frames of `packets_per_frame` packets; every
@@ -210,12 +224,66 @@ class rng {
   std::uint64_t state_;
 };
 
+// Why a profile, a stream_spec or a send order would be refused by the simulator, or nullptr
+// when it is fine: the no-abort way to check input under -fno-exceptions.
+[[nodiscard]] inline const char* why_invalid(const profile& p) noexcept {
+  const double probs[] = {p.loss,
+                          p.burst.p_good_to_bad,
+                          p.burst.p_bad_to_good,
+                          p.burst.loss_in_good,
+                          p.burst.loss_in_bad,
+                          p.spike_probability,
+                          p.reorder_probability,
+                          p.duplicate_probability};
+  for (double x : probs) {
+    if (!(x >= 0.0 && x <= 1.0)) return "streamiso::netsim: probability outside [0, 1]";
+  }
+  const usec delays[] = {p.base_delay_us,  p.jitter_us,        p.spike_scale_us,
+                         p.spike_cap_us,   p.reorder_delay_us, p.duplicate_delay_us};
+  for (usec d : delays) {
+    if (d < 0 || d > max_delay_us) return "streamiso::netsim: a delay outside [0, max_delay_us]";
+  }
+  if (!(p.spike_alpha > 0.0)) return "streamiso::netsim: bad spike shape";
+  for (std::size_t i = 0; i < p.script.size(); ++i) {
+    const outage& o = p.script[i];
+    if (o.start_us < 0 || o.start_us > max_time_us || o.duration_us < 0 || o.duration_us > max_time_us ||
+        (i > 0 && o.start_us < p.script[i - 1].start_us + p.script[i - 1].duration_us)) {
+      return "streamiso::netsim: script events must be sorted, disjoint and within max_time_us";
+    }
+  }
+  return nullptr;
+}
+
+[[nodiscard]] inline const char* why_invalid(const stream_spec& spec) noexcept {
+  if (!(spec.packets_per_second > 0.0) || spec.packets_per_frame == 0 || spec.clock_rate_hz == 0) {
+    return "streamiso::netsim: bad stream_spec";
+  }
+  const double packet_gap_us = 1e6 / spec.packets_per_second;
+  if (spec.start_us < 0 || spec.start_us > max_time_us ||
+      static_cast<double>(spec.start_us) + static_cast<double>(spec.packets) * packet_gap_us >
+          static_cast<double>(max_time_us)) {
+    return "streamiso::netsim: stream_spec times beyond max_time_us";
+  }
+  return nullptr;
+}
+
+[[nodiscard]] inline const char* why_invalid(const std::vector<sent_packet>& sent) noexcept {
+  usec previous = 0;
+  for (const sent_packet& p : sent) {
+    if (p.send_us < previous || p.send_us > max_time_us) {
+      return "streamiso::netsim: send times must be ordered, in [0, max_time_us]";
+    }
+    previous = p.send_us;
+  }
+  return nullptr;
+}
+
 // Turns sender streams into arrival traces. All randomness comes from the seed; two
 // simulators with the same profile and seed produce identical traces.
 class simulator {
  public:
   simulator(profile p, std::uint64_t seed) : profile_(std::move(p)), rng_(seed) {
-    validate();
+    if (const char* why = why_invalid(profile_)) STREAMISO_BAD_CONFIG(why);
   }
 
   [[nodiscard]] const profile& network() const noexcept { return profile_; }
@@ -223,15 +291,8 @@ class simulator {
   // The sender side: a stream of spec.packets packets, with the profile's scripted
   // reconnects applied (each one starts a new epoch with fresh SSRC and sequence base).
   [[nodiscard]] std::vector<sent_packet> make_stream(const stream_spec& spec) {
-    if (!(spec.packets_per_second > 0.0) || spec.packets_per_frame == 0 || spec.clock_rate_hz == 0) {
-      throw std::invalid_argument("streamiso::netsim: bad stream_spec");
-    }
+    if (const char* why = why_invalid(spec)) STREAMISO_BAD_CONFIG(why);
     const double packet_gap_us = 1e6 / spec.packets_per_second;
-    if (spec.start_us < 0 || spec.start_us > max_time_us ||
-        static_cast<double>(spec.start_us) + static_cast<double>(spec.packets) * packet_gap_us >
-            static_cast<double>(max_time_us)) {
-      throw std::invalid_argument("streamiso::netsim: stream_spec times beyond max_time_us");
-    }
     std::vector<sent_packet> out;
     out.reserve(static_cast<std::size_t>(spec.packets));
     const double ticks_per_frame = static_cast<double>(spec.clock_rate_hz) *
@@ -274,10 +335,10 @@ class simulator {
   }
 
   // The network side: what arrives, when, sorted by arrival time (ties by send order).
-  // `sent` must be in send order, with send times in [0, max_time_us]; throws
-  // std::invalid_argument otherwise (before simulating anything).
+  // `sent` must be in send order, with send times in [0, max_time_us] (checked before anything
+  // is simulated; see why_invalid).
   [[nodiscard]] std::vector<arrival> transmit(const std::vector<sent_packet>& sent) {
-    check_send_times(sent);
+    if (const char* why = why_invalid(sent)) STREAMISO_BAD_CONFIG(why);
     std::vector<arrival> out;
     out.reserve(sent.size() + sent.size() / 8);
     bool bad_state = false;
@@ -370,46 +431,6 @@ class simulator {
     return v < static_cast<double>(profile_.spike_cap_us) ? static_cast<usec>(v) : profile_.spike_cap_us;
   }
 
-  static void check_send_times(const std::vector<sent_packet>& sent) {
-    usec previous = 0;
-    for (const sent_packet& p : sent) {
-      if (p.send_us < previous || p.send_us > max_time_us) {
-        throw std::invalid_argument("streamiso::netsim: send times must be ordered, in [0, max_time_us]");
-      }
-      previous = p.send_us;
-    }
-  }
-
-  void validate() const {
-    const double probs[] = {profile_.loss,
-                            profile_.burst.p_good_to_bad,
-                            profile_.burst.p_bad_to_good,
-                            profile_.burst.loss_in_good,
-                            profile_.burst.loss_in_bad,
-                            profile_.spike_probability,
-                            profile_.reorder_probability,
-                            profile_.duplicate_probability};
-    for (double p : probs) {
-      if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("streamiso::netsim: probability outside [0, 1]");
-    }
-    const usec delays[] = {profile_.base_delay_us,  profile_.jitter_us,        profile_.spike_scale_us,
-                           profile_.spike_cap_us,   profile_.reorder_delay_us, profile_.duplicate_delay_us};
-    for (usec d : delays) {
-      if (d < 0 || d > max_delay_us) {
-        throw std::invalid_argument("streamiso::netsim: a delay outside [0, max_delay_us]");
-      }
-    }
-    if (!(profile_.spike_alpha > 0.0)) throw std::invalid_argument("streamiso::netsim: bad spike shape");
-    for (std::size_t i = 0; i < profile_.script.size(); ++i) {
-      const outage& o = profile_.script[i];
-      if (o.start_us < 0 || o.start_us > max_time_us || o.duration_us < 0 || o.duration_us > max_time_us ||
-          (i > 0 && o.start_us < profile_.script[i - 1].start_us + profile_.script[i - 1].duration_us)) {
-        throw std::invalid_argument(
-            "streamiso::netsim: script events must be sorted, disjoint and within max_time_us");
-      }
-    }
-  }
-
   profile profile_;
   rng rng_;
 };
@@ -458,4 +479,4 @@ inline trace_summary summarize(const std::vector<arrival>& trace, std::uint32_t 
 }  // namespace netsim
 STREAMISO_END_NAMESPACE
 
-#endif  // STREAMISO_NETSIM_HPP
+#endif  // STREAMISO_TESTING_NETSIM_HPP
