@@ -10,7 +10,9 @@
 namespace {
 namespace si = streamiso;
 
-void count_calls(void* ctx, const si::refusal_event&) noexcept { ++*static_cast<std::uint64_t*>(ctx); }
+void count_calls(void* ctx, const si::refusal_event&) noexcept {
+  ++*static_cast<std::uint64_t*>(ctx);
+}
 
 si::result<std::uint64_t> checked_read(std::uint64_t value, const si::owner& o,
                                        const si::requester& r, si::refusal_counters& c) {

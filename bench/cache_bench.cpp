@@ -44,7 +44,8 @@ const std::vector<std::uint64_t>& zipf_trace() {
       z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
       z ^= z >> 31;
       const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-      const auto rank = static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+      const auto rank =
+          static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
       k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
     }
     return out;
@@ -84,7 +85,8 @@ class lru_cache {
  private:
   std::mutex m_;
   std::list<std::pair<std::uint64_t, std::uint64_t>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, std::uint64_t>>::iterator> map_;
+  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, std::uint64_t>>::iterator>
+      map_;
   std::size_t capacity_;
 };
 
@@ -134,7 +136,8 @@ struct streamiso_impl_of {
 static_assert(sizeof(si::detail::cache_node<std::uint64_t, std::uint64_t, si::id128,
                                             std::chrono::steady_clock::time_point>) == 64,
               "an 8-byte key/value entry node no longer fits one cache line");
-using streamiso_impl = streamiso_impl_of<si::concurrent_session_cache<std::uint64_t, std::uint64_t>>;
+using streamiso_impl =
+    streamiso_impl_of<si::concurrent_session_cache<std::uint64_t, std::uint64_t>>;
 using streamiso_unlocked_impl = streamiso_impl_of<si::session_cache<std::uint64_t, std::uint64_t>>;
 
 // The same cache read in place (visit): no handle, so no reference count is touched.
@@ -162,7 +165,8 @@ void cache_zipf_readthrough(benchmark::State& state) {
   if (state.thread_index() == 0) {
     shared_instance<Impl>() = std::make_unique<Impl>();
     auto s = shared_instance<Impl>()->open();
-    for (std::uint64_t k : trace) benchmark::DoNotOptimize(shared_instance<Impl>()->read_through(s, k));
+    for (std::uint64_t k : trace)
+      benchmark::DoNotOptimize(shared_instance<Impl>()->read_through(s, k));
   }
   std::size_t pos = (trace.size() / 2) * static_cast<std::size_t>(state.thread_index());
   std::uint64_t hits = 0;
@@ -176,9 +180,9 @@ void cache_zipf_readthrough(benchmark::State& state) {
     pos = (pos + 1) & (trace.size() - 1);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-  state.counters["hit_ratio"] = benchmark::Counter(
-      ops == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(ops),
-      benchmark::Counter::kAvgThreads);
+  state.counters["hit_ratio"] =
+      benchmark::Counter(ops == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(ops),
+                         benchmark::Counter::kAvgThreads);
   if (state.thread_index() == 0) shared_instance<Impl>().reset();
 }
 

@@ -3,7 +3,8 @@
 // quality table (late loss and added delay) of the adaptive buffer versus fixed delays.
 //
 //   jitter/streamiso/<trace>  vs  jitter/baseline/<trace>      items_per_second = packets/s
-//   jitter/quality/<profile>/<setting>                          counters late_loss_pct, added_delay_ms
+//   jitter/quality/<profile>/<setting>                          counters late_loss_pct,
+//   added_delay_ms
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -123,7 +124,8 @@ class map_reorder_buffer {
       started_ = true;
       ext = highest_ = next_ = (std::uint64_t{1} << 32) + p.seq;
     } else {
-      const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
+      const auto d = static_cast<std::int16_t>(
+          static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
       ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
       if (ext < next_) return;  // late
       if (ext > highest_) highest_ = ext;
@@ -192,7 +194,8 @@ void bm_quality(benchmark::State& state, ns::profile prof, std::int64_t fixed_de
     c.max_delay_us = 1'000'000;
     c.min_delay_us = fixed_delay_us == 0 ? 0 : fixed_delay_us;
     c.initial_delay_us = fixed_delay_us == 0 ? 20'000 : fixed_delay_us;
-    c.delay_mode = fixed_delay_us == 0 ? si::jitter_delay_mode::adaptive : si::jitter_delay_mode::fixed;
+    c.delay_mode =
+        fixed_delay_us == 0 ? si::jitter_delay_mode::adaptive : si::jitter_delay_mode::fixed;
     buffer b{cam, c};
     auto in = *b.bind_producer(cam);
     auto out = *b.bind_consumer(si::as_requester(cam));
@@ -212,7 +215,7 @@ void bm_quality(benchmark::State& state, ns::profile prof, std::int64_t fixed_de
     };
     for (const auto& a : arrivals) {
       for (; tick < a.arrival_us; tick += 1'000) pop_at(tick);  // a 1 ms playout clock
-      if (a.packet.epoch > session) {  // a reconnect: a new binding
+      if (a.packet.epoch > session) {                           // a reconnect: a new binding
         session = a.packet.epoch;
         (void)b.reset();
         in = *b.bind_producer(cam);
@@ -225,8 +228,10 @@ void bm_quality(benchmark::State& state, ns::profile prof, std::int64_t fixed_de
       p.size_bytes = a.packet.size_bytes;
       p.payload = static_cast<handle>(a.packet.index);
       // A straggler of an earlier session has no door: refused like a stale endpoint's push.
-      const auto r = a.packet.epoch == session ? in.try_push(p)
-                                               : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
+      const auto r =
+          a.packet.epoch == session
+              ? in.try_push(p)
+              : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
       if (!a.duplicate) {
         ++unique;
         if (r.refused_for(si::refusal::late)) ++late;
@@ -249,9 +254,11 @@ void register_all() {
   for (const auto& prof : ns::all_profiles()) {
     for (std::int64_t fixed : {std::int64_t{0}, std::int64_t{20'000}, std::int64_t{50'000},
                                std::int64_t{120'000}, std::int64_t{200'000}}) {
-      const std::string setting = fixed == 0 ? "adaptive" : "fixed" + std::to_string(fixed / 1000) + "ms";
-      benchmark::RegisterBenchmark(("jitter/quality/" + std::string(prof.name) + "/" + setting).c_str(),
-                                   [prof, fixed](benchmark::State& s) { bm_quality(s, prof, fixed); })
+      const std::string setting =
+          fixed == 0 ? "adaptive" : "fixed" + std::to_string(fixed / 1000) + "ms";
+      benchmark::RegisterBenchmark(
+          ("jitter/quality/" + std::string(prof.name) + "/" + setting).c_str(),
+          [prof, fixed](benchmark::State& s) { bm_quality(s, prof, fixed); })
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond);
     }

@@ -20,10 +20,9 @@
 
 #include "spsc_adapters.hpp"
 
-
 namespace {
 namespace si = streamiso;
-using namespace spsc_bench;  // NOLINT(google-build-using-namespace): the adapters
+using namespace spsc_bench;               // NOLINT(google-build-using-namespace): the adapters
 constexpr std::uint64_t batch = 1 << 20;  // items per benchmark iteration
 constexpr std::int64_t batch_items = static_cast<std::int64_t>(batch);
 
@@ -145,7 +144,7 @@ void spsc_two_threads(benchmark::State& state) {
         if (Pause) cpu_pause();
       }
     }
-    bad->value.store(wrong, std::memory_order_relaxed);  // relaxed: read after join
+    bad->value.store(wrong, std::memory_order_relaxed);       // relaxed: read after join
     empties->value.store(misses, std::memory_order_relaxed);  // relaxed: read after join
   });
   pin_this_thread(0);
@@ -167,19 +166,24 @@ void spsc_two_threads(benchmark::State& state) {
   // Full/empty oscillation: refused pushes and empty pops per item moved (relaxed: after join).
   const double items = static_cast<double>(produced);
   state.counters["full_per_item"] = static_cast<double>(fulls) / items;
-  state.counters["empty_per_item"] = static_cast<double>(empties->value.load(std::memory_order_relaxed)) / items;
+  state.counters["empty_per_item"] =
+      static_cast<double>(empties->value.load(std::memory_order_relaxed)) / items;
 }
 
-#define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                                  \
-  BENCHMARK(spsc_one_thread<Q1024>)->Name("spsc/" impl "/1thread_cap1024")->Arg(1024);      \
-  BENCHMARK(spsc_one_thread_burst<Q1024>)->Name("spsc/" impl "/1thread_burst512_cap1024")   \
-      ->Arg(1024);                                                                          \
-  BENCHMARK(spsc_two_threads<Q1024>)->Name("spsc/" impl "/2threads_cap1024")->Arg(1024)    \
-      ->UseRealTime();                                                                      \
-  BENCHMARK(spsc_two_threads<Q1024, true>)->Name("spsc/" impl "/2threads_pause_cap1024")    \
-      ->Arg(1024)->UseRealTime();                                                           \
-  BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)      \
-      ->UseRealTime()
+#define STREAMISO_SPSC_BENCH(impl, Q, Q1024)                                           \
+  BENCHMARK(spsc_one_thread<Q1024>)->Name("spsc/" impl "/1thread_cap1024")->Arg(1024); \
+  BENCHMARK(spsc_one_thread_burst<Q1024>)                                              \
+      ->Name("spsc/" impl "/1thread_burst512_cap1024")                                 \
+      ->Arg(1024);                                                                     \
+  BENCHMARK(spsc_two_threads<Q1024>)                                                   \
+      ->Name("spsc/" impl "/2threads_cap1024")                                         \
+      ->Arg(1024)                                                                      \
+      ->UseRealTime();                                                                 \
+  BENCHMARK(spsc_two_threads<Q1024, true>)                                             \
+      ->Name("spsc/" impl "/2threads_pause_cap1024")                                   \
+      ->Arg(1024)                                                                      \
+      ->UseRealTime();                                                                 \
+  BENCHMARK(spsc_two_threads<Q>)->Name("spsc/" impl "/2threads_cap65536")->Arg(65536)->UseRealTime()
 
 // The default endpoints (window freshness) and the strict ones.
 STREAMISO_SPSC_BENCH("streamiso", streamiso_q<>, streamiso_q<>);
@@ -189,8 +193,10 @@ STREAMISO_SPSC_BENCH("streamiso_waits_enabled", streamiso_waits_q, streamiso_wai
 STREAMISO_SPSC_BENCH("streamiso_strict", streamiso_strict_q, streamiso_strict_q);
 // The harness effect: both endpoints on one line (two threads only; one thread is unaffected).
 using streamiso_adjacent_q = streamiso_q<si::freshness::window, true>;
-BENCHMARK(spsc_two_threads<streamiso_adjacent_q>)->Name("spsc/streamiso_adjacent_endpoints/2threads_cap1024")
-    ->Arg(1024)->UseRealTime();
+BENCHMARK(spsc_two_threads<streamiso_adjacent_q>)
+    ->Name("spsc/streamiso_adjacent_endpoints/2threads_cap1024")
+    ->Arg(1024)
+    ->UseRealTime();
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call", streamiso_checked_q<>, streamiso_checked_q<>);
 // The same with a 32-bit id: cheaper tags for the per-call form.
 STREAMISO_SPSC_BENCH("streamiso_checked_each_call_id32", streamiso_checked_q<std::uint32_t>,
@@ -311,7 +317,9 @@ void broadcast_write(benchmark::State& state) {
   std::uint64_t total = 0;
   for (auto n : got) total += n;
   if (readers > 0) {
-    state.counters["kept_up"] = static_cast<double>(total) / static_cast<double>(published * static_cast<std::uint64_t>(readers));
+    state.counters["kept_up"] =
+        static_cast<double>(total) /
+        static_cast<double>(published * static_cast<std::uint64_t>(readers));
   }
   state.SetItemsProcessed(state.iterations() * batch_items);
 }
@@ -329,13 +337,19 @@ void broadcast_read_latest(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-#define STREAMISO_BCAST_BENCH(impl, B)                                                          \
-  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_0readers")->Args({1024, 0})  \
-      ->UseRealTime();                                                                        \
-  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_1reader")->Args({1024, 1})   \
-      ->UseRealTime();                                                                        \
-  BENCHMARK(broadcast_write<B>)->Name("broadcast/" impl "/write_2readers")->Args({1024, 2})  \
-      ->UseRealTime();                                                                        \
+#define STREAMISO_BCAST_BENCH(impl, B)            \
+  BENCHMARK(broadcast_write<B>)                   \
+      ->Name("broadcast/" impl "/write_0readers") \
+      ->Args({1024, 0})                           \
+      ->UseRealTime();                            \
+  BENCHMARK(broadcast_write<B>)                   \
+      ->Name("broadcast/" impl "/write_1reader")  \
+      ->Args({1024, 1})                           \
+      ->UseRealTime();                            \
+  BENCHMARK(broadcast_write<B>)                   \
+      ->Name("broadcast/" impl "/write_2readers") \
+      ->Args({1024, 2})                           \
+      ->UseRealTime();                            \
   BENCHMARK(broadcast_read_latest<B>)->Name("broadcast/" impl "/read_latest")
 
 STREAMISO_BCAST_BENCH("streamiso", streamiso_bcast);
@@ -361,7 +375,7 @@ void broadcast_roundtrip(benchmark::State& state) {
   std::thread echo([&] {
     pin_this_thread(1);
     auto in = ping.bind_consumer(si::requester{1});
-    auto out = pong.bind_producer(b);  // pong's writer thread is this one
+    auto out = pong.bind_producer(b);              // pong's writer thread is this one
     ready.store(true, std::memory_order_release);  // release: the main thread pushes after
     if (!in || !out) return;
     while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a flag polled every 100 ms at most
@@ -390,8 +404,12 @@ void broadcast_roundtrip(benchmark::State& state) {
   state.counters["timeouts"] = static_cast<double>(lost);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(broadcast_roundtrip<true>)->Name("broadcast/streamiso_waits/wake_roundtrip")->UseRealTime();
-BENCHMARK(broadcast_roundtrip<false>)->Name("broadcast/streamiso_waits/spin_roundtrip")->UseRealTime();
+BENCHMARK(broadcast_roundtrip<true>)
+    ->Name("broadcast/streamiso_waits/wake_roundtrip")
+    ->UseRealTime();
+BENCHMARK(broadcast_roundtrip<false>)
+    ->Name("broadcast/streamiso_waits/spin_roundtrip")
+    ->UseRealTime();
 
 // ---- buffer_pool: one frame's life (acquire, append, publish, read, release) ----
 // Frames alternate between 1400 and 200 bytes, so half the publishes follow a longer frame in

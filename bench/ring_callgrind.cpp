@@ -23,7 +23,8 @@ void escape(T& v) {
 }
 
 int report(std::uint64_t sum, std::uint64_t bad) {
-  std::printf("sum %llu bad %llu\n", static_cast<unsigned long long>(sum), static_cast<unsigned long long>(bad));
+  std::printf("sum %llu bad %llu\n", static_cast<unsigned long long>(sum),
+              static_cast<unsigned long long>(bad));
   return bad == 0 ? 0 : 1;
 }
 
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
   const std::uint64_t items = std::strtoull(argv[2], nullptr, 10);
   if (std::strncmp(c, "waits_", 6) == 0) return ring_case(c + 6, items, si::waits::enabled);
   if (std::strcmp(c, "pool_none") == 0) return pool_case(si::scrub_policy::none, -1, items);
-  if (std::strcmp(c, "pool_on_release") == 0) return pool_case(si::scrub_policy::on_release, -1, items);
+  if (std::strcmp(c, "pool_on_release") == 0)
+    return pool_case(si::scrub_policy::on_release, -1, items);
   if (std::strcmp(c, "pool_none_padding0") == 0) return pool_case(si::scrub_policy::none, 0, items);
   return ring_case(c, items, si::waits::disabled);
 }

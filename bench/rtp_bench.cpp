@@ -80,10 +80,10 @@ void parse_only(benchmark::State& state) {
 #if defined(STREAMISO_HAVE_GSTREAMER)
 // The same datagrams through GStreamer 1.22: appsrc ! rtpjitterbuffer ! rtph264depay ! appsink
 // (byte-stream, au-aligned, as ours). Per pass a pipeline is built and set playing (not
-// timed) without a clock, then the timer runs from the first push to the end-of-stream at the sink. Per
-// packet GStreamer allocates a GstBuffer and copies the datagram (gst_buffer_new_memdup),
-// the jitter buffer queues it and hands it to its own streaming thread, the depayloader
-// assembles the access unit in a GstAdapter.
+// timed) without a clock, then the timer runs from the first push to the end-of-stream at the sink.
+// Per packet GStreamer allocates a GstBuffer and copies the datagram (gst_buffer_new_memdup), the
+// jitter buffer queues it and hands it to its own streaming thread, the depayloader assembles the
+// access unit in a GstAdapter.
 void gstreamer(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct) {
   gst_init(nullptr, nullptr);
   trace t = make_trace(reorder_pct, loss_pct);
@@ -163,10 +163,22 @@ BENCHMARK_CAPTURE(pipeline, staged_reorder5_loss2, 5U, 2U, rtp_bench::receive::s
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 #if defined(STREAMISO_HAVE_GSTREAMER)
-BENCHMARK_CAPTURE(gstreamer, in_order, 0U, 0U)->Name("rtp/gstreamer/in_order")->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(gstreamer, reorder5, 5U, 0U)->Name("rtp/gstreamer/reorder5")->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(gstreamer, loss2, 0U, 2U)->Name("rtp/gstreamer/loss2")->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(gstreamer, reorder5_loss2, 5U, 2U)->Name("rtp/gstreamer/reorder5_loss2")->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, in_order, 0U, 0U)
+    ->Name("rtp/gstreamer/in_order")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, reorder5, 5U, 0U)
+    ->Name("rtp/gstreamer/reorder5")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, loss2, 0U, 2U)
+    ->Name("rtp/gstreamer/loss2")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(gstreamer, reorder5_loss2, 5U, 2U)
+    ->Name("rtp/gstreamer/reorder5_loss2")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 #endif
 BENCHMARK(parse_only)->Name("rtp/parse_only")->Unit(benchmark::kMillisecond);
 

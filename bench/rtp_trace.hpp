@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "streamiso/testing/netsim.hpp"
 #include "streamiso/rtp_packet.hpp"
 #include "streamiso/tag.hpp"
+#include "streamiso/testing/netsim.hpp"
 
 namespace rtp_bench {
 namespace si = streamiso;

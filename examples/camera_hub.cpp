@@ -12,8 +12,8 @@
 #include <streamiso/broadcast_ring.hpp>
 #include <streamiso/buffer_pool.hpp>
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/testing/netsim.hpp>
 #include <streamiso/session_cache.hpp>
+#include <streamiso/testing/netsim.hpp>
 
 #include <unistd.h>
 
@@ -157,7 +157,8 @@ class hub {
       rings_.push_back(std::make_unique<ring_slot>(si::owner{0, 0}));
       free_rings_.push_back(static_cast<std::uint32_t>(i));
     }
-    for (std::size_t c = 0; c < cameras; ++c) directory_[c].store(none, std::memory_order_relaxed);  // relaxed: before threads start
+    for (std::size_t c = 0; c < cameras; ++c)
+      directory_[c].store(none, std::memory_order_relaxed);  // relaxed: before threads start
   }
 
   // A camera (re)connects: it leaves its ring (releasing what the ring held) and takes the
@@ -251,12 +252,12 @@ struct camera {
   si::owner tag;
   std::uint64_t payload = 0;
   std::uint32_t chunks_per_frame = 1;
-  std::vector<ns::arrival> trace;   // one window; replayed with an offset when the run is longer
-  std::vector<chunk_ref> refs;      // by sent packet index
+  std::vector<ns::arrival> trace;  // one window; replayed with an offset when the run is longer
+  std::vector<chunk_ref> refs;     // by sent packet index
   std::uint32_t epochs_per_window = 1;
   std::size_t next = 0;
   std::uint64_t loop = 0;
-  std::uint32_t epoch = 0;          // the session the jitter buffer is bound to
+  std::uint32_t epoch = 0;  // the session the jitter buffer is bound to
   std::optional<jitter_type> jb;
   std::optional<jitter_type::producer> in;        // this session's door
   std::optional<jitter_type::producer> stale_in;  // the previous session's: refused, counted
@@ -277,7 +278,8 @@ ns::profile camera_network(const options& o, std::uint64_t seed) {
   // Half the loss is independent, half comes in bursts (the chain is bad 0.66 % of the time).
   p.loss = o.loss / 100.0 * 0.5;
   const double bad_fraction = 0.002 / (0.002 + 0.3);
-  p.burst = ns::gilbert_elliott{0.002, 0.3, 0.0, std::min(1.0, o.loss / 100.0 * 0.5 / bad_fraction)};
+  p.burst =
+      ns::gilbert_elliott{0.002, 0.3, 0.0, std::min(1.0, o.loss / 100.0 * 0.5 / bad_fraction)};
   p.reorder_probability = 0.01;
   p.reorder_delay_us = 20'000;
   p.duplicate_probability = 0.005;
@@ -296,7 +298,8 @@ ns::profile camera_network(const options& o, std::uint64_t seed) {
   for (int k = 1; k <= static_cast<int>(o.reconnects); ++k) {
     const double start_us = spacing_us * k + r.uniform() * std::min(300'000.0, spacing_us / 4);
     const double down_us = std::min(50'000 + r.uniform() * 200'000, spacing_us / 2);
-    p.script.push_back(ns::outage{static_cast<ns::usec>(start_us), static_cast<ns::usec>(down_us), true});
+    p.script.push_back(
+        ns::outage{static_cast<ns::usec>(start_us), static_cast<ns::usec>(down_us), true});
   }
   return p;
 }
@@ -361,7 +364,8 @@ struct delay_histogram {
 
 class ingest_worker {
  public:
-  ingest_worker(hub& h, totals& t, std::vector<camera*> cams) : hub_(h), totals_(t), cams_(std::move(cams)) {}
+  ingest_worker(hub& h, totals& t, std::vector<camera*> cams)
+      : hub_(h), totals_(t), cams_(std::move(cams)) {}
 
   // Epoch 0 is "not connected yet": the camera's first packet connects it like a reconnect.
   void start() {
@@ -400,7 +404,8 @@ class ingest_worker {
       const ns::arrival& a = c.trace[c.next];
       const ns::usec offset = static_cast<ns::usec>(c.loop) * trace_window_us;
       if (a.arrival_us + offset > now) return;
-      const std::uint32_t epoch = a.packet.epoch + static_cast<std::uint32_t>(c.loop) * c.epochs_per_window;
+      const std::uint32_t epoch =
+          a.packet.epoch + static_cast<std::uint32_t>(c.loop) * c.epochs_per_window;
       if (epoch > c.epoch) reconnect(c, epoch);
       si::jitter_packet<chunk_ref> p;
       p.seq = a.packet.seq;
@@ -474,8 +479,7 @@ class ingest_worker {
       c.building.reset();
       return;
     }
-    example::fill_payload_range(bytes.data(), offset, chunk_bytes, length, ref.owner,
-                                ref.frame);
+    example::fill_payload_range(bytes.data(), offset, chunk_bytes, length, ref.owner, ref.frame);
     if (offset == 0) std::copy(bytes.begin(), bytes.begin() + thumbnail_bytes, c.thumb.begin());
     if (!c.building->append(bytes.data(), bytes.size())) c.building.reset();
   }
@@ -491,7 +495,7 @@ class ingest_worker {
     if (c.building_keyframe && c.session) {
       cache_type::put_options opts;
       opts.scope = si::cache_scope::owner;  // the household's displays share the still
-      opts.ttl = std::chrono::seconds(2);     // an old still is a leak of the past
+      opts.ttl = std::chrono::seconds(2);   // an old still is a leak of the past
       (void)hub_.cache().put(*c.session, c.id, thumbnail(c.thumb.begin(), c.thumb.end()), opts);
     }
   }
@@ -527,7 +531,12 @@ class viewer_worker {
  public:
   viewer_worker(hub& h, totals& t, std::vector<viewer*> vs, std::size_t cameras,
                 std::size_t households, std::uint64_t seed)
-      : hub_(h), totals_(t), viewers_(std::move(vs)), cameras_(cameras), households_(households), rng_(seed) {}
+      : hub_(h),
+        totals_(t),
+        viewers_(std::move(vs)),
+        cameras_(cameras),
+        households_(households),
+        rng_(seed) {}
 
   void step(clock_type::time_point now) {
     for (viewer* v : viewers_) {
@@ -596,7 +605,8 @@ class viewer_worker {
         return;  // empty, stale (bind again next time), torn
       }
       // Every frame since the last one read was either skipped with a report or is this one.
-      if (v.have_last && f->pub_seq != v.last_pub + 1 + v.reported) totals_.add(totals_.conservation_errors);
+      if (v.have_last && f->pub_seq != v.last_pub + 1 + v.reported)
+        totals_.add(totals_.conservation_errors);
       v.have_last = true;
       v.last_pub = f->pub_seq;
       v.reported = 0;
@@ -691,7 +701,8 @@ class viewer_worker {
 
 // ---------------------------------- main ----------------------------------
 
-void add(std::array<std::uint64_t, si::refusal_count>& a, const std::array<std::uint64_t, si::refusal_count>& b) {
+void add(std::array<std::uint64_t, si::refusal_count>& a,
+         const std::array<std::uint64_t, si::refusal_count>& b) {
   for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
 }
 
@@ -713,7 +724,8 @@ int run(const options& o) {
     cams[c].household = c % n_households;
     cams[c].tag = camera_tag(cams[c].household, c);
     cams[c].payload = payload_id(cams[c].household, c);
-    cams[c].chunks_per_frame = min_chunks + static_cast<std::uint32_t>(pick.next() % (max_chunks - min_chunks + 1));
+    cams[c].chunks_per_frame =
+        min_chunks + static_cast<std::uint32_t>(pick.next() % (max_chunks - min_chunks + 1));
     build_camera(cams[c], o);
   }
   std::vector<viewer> viewers;
@@ -742,7 +754,8 @@ int run(const options& o) {
   for (std::uint32_t i = 0; i < n_viewer_threads; ++i) {
     std::vector<viewer*> mine;
     for (std::size_t v = i; v < viewers.size(); v += n_viewer_threads) mine.push_back(&viewers[v]);
-    watchers.push_back(std::make_unique<viewer_worker>(h, t, std::move(mine), n_cameras, n_households, seed + i));
+    watchers.push_back(
+        std::make_unique<viewer_worker>(h, t, std::move(mine), n_cameras, n_households, seed + i));
   }
 
   const auto start = clock_type::now();
@@ -781,20 +794,25 @@ int run(const options& o) {
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const double window = std::min(o.seconds, trace_window_us / 1e6);
     const double in_window = elapsed - window * std::floor(elapsed / window);
-    const auto due = static_cast<std::uint64_t>(std::floor(elapsed / window)) * static_cast<std::uint64_t>(o.reconnects) +
-                     static_cast<std::uint64_t>(std::floor(in_window * (o.reconnects + 1.0) / window));
+    const auto due =
+        static_cast<std::uint64_t>(std::floor(elapsed / window)) *
+            static_cast<std::uint64_t>(o.reconnects) +
+        static_cast<std::uint64_t>(std::floor(in_window * (o.reconnects + 1.0) / window));
     if (due > storms) {
       storms = due;
       t.add(t.storms_seen);
     }
     if (tty) {
-      std::printf("\r[%5.1fs] packets %9llu  frames %8llu  delivered %9llu  stills %7llu  rebinds %5llu  cross-owner %llu ",
-                  elapsed, static_cast<unsigned long long>(totals::get(t.packets)),
-                  static_cast<unsigned long long>(totals::get(t.frames_published)),
-                  static_cast<unsigned long long>(totals::get(t.frames_delivered)),
-                  static_cast<unsigned long long>(totals::get(t.stills_latest) + totals::get(t.stills_cache)),
-                  static_cast<unsigned long long>(totals::get(t.rebinds)),
-                  static_cast<unsigned long long>(totals::get(t.cross_owner)));
+      std::printf(
+          "\r[%5.1fs] packets %9llu  frames %8llu  delivered %9llu  stills %7llu  rebinds %5llu  "
+          "cross-owner %llu ",
+          elapsed, static_cast<unsigned long long>(totals::get(t.packets)),
+          static_cast<unsigned long long>(totals::get(t.frames_published)),
+          static_cast<unsigned long long>(totals::get(t.frames_delivered)),
+          static_cast<unsigned long long>(totals::get(t.stills_latest) +
+                                          totals::get(t.stills_cache)),
+          static_cast<unsigned long long>(totals::get(t.rebinds)),
+          static_cast<unsigned long long>(totals::get(t.cross_owner)));
       std::fflush(stdout);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 50));
@@ -838,57 +856,72 @@ int run(const options& o) {
   const std::uint64_t delivered = totals::get(t.frames_delivered);
   const std::uint64_t bytes = totals::get(t.bytes_delivered);
 
-  std::printf("camera_hub: %u cameras in %u households, %u viewers per camera, %.1f s, loss %.1f%%, jitter %.0f ms, "
-              "%u reconnect storms, seed %llu, %u ingest + %u viewer threads\n",
-              n_cameras, n_households, static_cast<unsigned>(o.viewers), wall, o.loss, o.jitter_ms,
-              static_cast<unsigned>(o.reconnects), static_cast<unsigned long long>(seed), n_ingest, n_viewer_threads);
+  std::printf(
+      "camera_hub: %u cameras in %u households, %u viewers per camera, %.1f s, loss %.1f%%, jitter "
+      "%.0f ms, "
+      "%u reconnect storms, seed %llu, %u ingest + %u viewer threads\n",
+      n_cameras, n_households, static_cast<unsigned>(o.viewers), wall, o.loss, o.jitter_ms,
+      static_cast<unsigned>(o.reconnects), static_cast<unsigned long long>(seed), n_ingest,
+      n_viewer_threads);
   std::printf("  %-34s %12llu   (%llu reordered, %llu duplicates, %llu late)\n", "packets received",
-              static_cast<unsigned long long>(totals::get(t.packets)), static_cast<unsigned long long>(js.reordered),
-              static_cast<unsigned long long>(js.duplicates), static_cast<unsigned long long>(js.late));
-  std::printf("  %-34s %12llu   (%.1f MB)\n", "frames published", static_cast<unsigned long long>(totals::get(t.frames_published)),
+              static_cast<unsigned long long>(totals::get(t.packets)),
+              static_cast<unsigned long long>(js.reordered),
+              static_cast<unsigned long long>(js.duplicates),
+              static_cast<unsigned long long>(js.late));
+  std::printf("  %-34s %12llu   (%.1f MB)\n", "frames published",
+              static_cast<unsigned long long>(totals::get(t.frames_published)),
               mb(totals::get(t.bytes_published)));
-  std::printf("  %-34s %12llu   (%.1f MB, %.1f frames/s, %.1f MB/s, every byte checked)\n", "frames delivered to viewers",
-              static_cast<unsigned long long>(delivered), mb(bytes), static_cast<double>(delivered) / wall,
-              mb(bytes) / wall);
-  std::printf("  %-34s %12llu   (latest frame %llu, cached still %llu)\n", "stills served to displays",
-              static_cast<unsigned long long>(totals::get(t.stills_latest) + totals::get(t.stills_cache)),
-              static_cast<unsigned long long>(totals::get(t.stills_latest)),
-              static_cast<unsigned long long>(totals::get(t.stills_cache)));
-  std::printf("  %-34s   p50 %6.1f ms   p99 %6.1f ms   (jitter buffer, simulated network time)\n", "added delay",
-              delays.percentile_ms(0.50), delays.percentile_ms(0.99));
-  std::printf("  %-34s %12llu   (sequence numbers; %llu recovered, %llu flushed at reconnects)\n", "gaps reported",
-              static_cast<unsigned long long>(js.lost), static_cast<unsigned long long>(js.recovered),
+  std::printf("  %-34s %12llu   (%.1f MB, %.1f frames/s, %.1f MB/s, every byte checked)\n",
+              "frames delivered to viewers", static_cast<unsigned long long>(delivered), mb(bytes),
+              static_cast<double>(delivered) / wall, mb(bytes) / wall);
+  std::printf(
+      "  %-34s %12llu   (latest frame %llu, cached still %llu)\n", "stills served to displays",
+      static_cast<unsigned long long>(totals::get(t.stills_latest) + totals::get(t.stills_cache)),
+      static_cast<unsigned long long>(totals::get(t.stills_latest)),
+      static_cast<unsigned long long>(totals::get(t.stills_cache)));
+  std::printf("  %-34s   p50 %6.1f ms   p99 %6.1f ms   (jitter buffer, simulated network time)\n",
+              "added delay", delays.percentile_ms(0.50), delays.percentile_ms(0.99));
+  std::printf("  %-34s %12llu   (sequence numbers; %llu recovered, %llu flushed at reconnects)\n",
+              "gaps reported", static_cast<unsigned long long>(js.lost),
+              static_cast<unsigned long long>(js.recovered),
               static_cast<unsigned long long>(js.flushed));
-  std::printf("  %-34s %12llu\n", "keyframe requests", static_cast<unsigned long long>(js.keyframe_requests));
+  std::printf("  %-34s %12llu\n", "keyframe requests",
+              static_cast<unsigned long long>(js.keyframe_requests));
   std::printf("  %-34s %12llu   (rebinds %llu, display session reopens %llu)\n", "reconnects",
-              static_cast<unsigned long long>(totals::get(t.rebinds)), static_cast<unsigned long long>(totals::get(t.rebinds)),
+              static_cast<unsigned long long>(totals::get(t.rebinds)),
+              static_cast<unsigned long long>(totals::get(t.rebinds)),
               static_cast<unsigned long long>(totals::get(t.session_reopens)));
   std::printf("  %-34s   overrun %llu, stale after rebind %llu, buffer recycled %llu (frames)\n",
-              "losses reported to viewers", static_cast<unsigned long long>(totals::get(t.reported_overrun)),
+              "losses reported to viewers",
+              static_cast<unsigned long long>(totals::get(t.reported_overrun)),
               static_cast<unsigned long long>(totals::get(t.reported_stale)),
               static_cast<unsigned long long>(totals::get(t.reported_recycled)));
-  std::printf("  %-34s %12llu   (all refused: %llu)\n", "cross-household probes", static_cast<unsigned long long>(totals::get(t.probes)),
+  std::printf("  %-34s %12llu   (all refused: %llu)\n", "cross-household probes",
+              static_cast<unsigned long long>(totals::get(t.probes)),
               static_cast<unsigned long long>(totals::get(t.probes_refused)));
   std::printf("  refusals by reason:");
   for (std::size_t i = 0; i < refusals.size(); ++i) {
     if (refusals[i] == 0 || static_cast<si::refusal>(i) == si::refusal::empty) continue;
     const auto name = si::to_string(static_cast<si::refusal>(i));
-    std::printf(" %.*s %llu", static_cast<int>(name.size()), name.data(), static_cast<unsigned long long>(refusals[i]));
+    std::printf(" %.*s %llu", static_cast<int>(name.size()), name.data(),
+                static_cast<unsigned long long>(refusals[i]));
   }
   std::printf("\n");
   std::printf("  %-34s %s\n", "counts add up",
-              (jitter_adds_up && conservation == 0) ? "yes (jitter: received = released + discarded + flushed + held; "
-                                                      "viewers: delivered + reported = published)"
-                                                    : "NO");
-  std::printf("  %-34s %12llu   (torn or corrupt: %llu)\n", "cross-owner deliveries", static_cast<unsigned long long>(cross),
-              static_cast<unsigned long long>(torn));
+              (jitter_adds_up && conservation == 0)
+                  ? "yes (jitter: received = released + discarded + flushed + held; "
+                    "viewers: delivered + reported = published)"
+                  : "NO");
+  std::printf("  %-34s %12llu   (torn or corrupt: %llu)\n", "cross-owner deliveries",
+              static_cast<unsigned long long>(cross), static_cast<unsigned long long>(torn));
 
   if (cross != 0 || torn != 0) {
     std::printf("FAIL: a delivery crossed owners or was torn\n");
     return exit_crossed;
   }
   if (!jitter_adds_up || conservation != 0) {
-    std::printf("FAIL: counts do not add up (%llu viewer mismatches)\n", static_cast<unsigned long long>(conservation));
+    std::printf("FAIL: counts do not add up (%llu viewer mismatches)\n",
+                static_cast<unsigned long long>(conservation));
     return exit_crossed;
   }
   if (delivered == 0) {
@@ -902,19 +935,22 @@ int run(const options& o) {
 
 int main(int argc, char** argv) {
   options o;
-  example::cli cli("camera_hub",
-                   "A multi-tenant camera relay under a degraded network; every viewer checks every byte.",
-                   exit_codes_help);
+  example::cli cli(
+      "camera_hub",
+      "A multi-tenant camera relay under a degraded network; every viewer checks every byte.",
+      exit_codes_help);
   cli.add("cameras", "cameras", &o.cameras, 1, max_cameras, true);
-  cli.add("viewers", "viewers per camera (app, smart display, recorder, ...)", &o.viewers, 1, 16, true);
+  cli.add("viewers", "viewers per camera (app, smart display, recorder, ...)", &o.viewers, 1, 16,
+          true);
   cli.add("households", "households the cameras belong to (at most --cameras)", &o.households, 1,
           max_cameras, true);
   cli.add("seconds", "wall-clock seconds to run", &o.seconds, 0.2, 3600, false);
   cli.add("loss", "packet loss, percent (part of it bursty)", &o.loss, 0, 50, false);
   cli.add("jitter-ms", "network jitter, milliseconds", &o.jitter_ms, 0, 1000, false);
-  cli.add("reconnects",
-          "reconnect storms (every camera reconnects), spread evenly over each min(--seconds, 10) s",
-          &o.reconnects, 0, 100, true);
+  cli.add(
+      "reconnects",
+      "reconnect storms (every camera reconnects), spread evenly over each min(--seconds, 10) s",
+      &o.reconnects, 0, 100, true);
   cli.add("seed", "seed of the simulated networks", &o.seed, 0, 1e15, true);
   cli.add("threads", "worker threads (a third ingest, the rest viewers)", &o.threads, 2, 64, true);
   if (const auto code = cli.exit_code(argc, argv)) return *code;

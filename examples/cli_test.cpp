@@ -68,9 +68,9 @@ int main() {
     refuses(seed, s);
   }
   // Not plain decimal numbers.
-  for (const char* s : {"0x10", "0X10", "0x1p4", "inf", "-inf", "infinity", "nan", "NaN", "", " ", " 5",
-                        "5 ", "5x", "1,5", "1.5.0", "e5", ".", "+", "-", "1e", "1e+", "--5", "++5",
-                        "0b101", "1_000", "\t5"}) {
+  for (const char* s : {"0x10", "0X10", "0x1p4", "inf", "-inf", "infinity", "nan",   "NaN", "",
+                        " ",    " 5",   "5 ",    "5x",  "1,5",  "1.5.0",    "e5",    ".",   "+",
+                        "-",    "1e",   "1e+",   "--5", "++5",  "0b101",    "1_000", "\t5"}) {
     refuses(whole, s);
     refuses(real, s);
   }

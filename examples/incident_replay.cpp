@@ -19,8 +19,8 @@
 // streamiso serves a single foreign byte.
 #include <streamiso/buffer_pool.hpp>
 #include <streamiso/jitter_buffer.hpp>
-#include <streamiso/testing/netsim.hpp>
 #include <streamiso/session_cache.hpp>
+#include <streamiso/testing/netsim.hpp>
 
 #include <algorithm>
 #include <array>
@@ -46,8 +46,8 @@ namespace {
 namespace si = streamiso;
 namespace ns = streamiso::netsim;
 
-constexpr std::size_t chunk_bytes = 1000;     // payload bytes per packet
-constexpr std::uint32_t max_chunks = 8;       // packets per frame, at most
+constexpr std::size_t chunk_bytes = 1000;  // payload bytes per packet
+constexpr std::uint32_t max_chunks = 8;    // packets per frame, at most
 constexpr std::size_t still_bytes = chunk_bytes * max_chunks;
 constexpr std::size_t relay_connections = 8;  // pooled connections that carry still responses
 constexpr ns::usec response_timeout_us = 1'000'000;
@@ -58,7 +58,8 @@ constexpr std::size_t max_requests_per_connection = 32;
 // Exit codes (also in --help); 2 is a bad command line (example::exit_usage).
 constexpr int exit_crossed = 1;         // streamiso served a foreign byte
 constexpr int exit_proves_nothing = 3;  // the naive path did not leak, or streamiso served nothing
-constexpr double max_household_seconds = 20480;  // households x simulated seconds: 4096 x 5 s is ~300 MB
+constexpr double max_household_seconds =
+    20480;  // households x simulated seconds: 4096 x 5 s is ~300 MB
 constexpr std::string_view exit_codes_help =
     "exit codes:\n"
     "  0  the naive cache leaked and streamiso served no foreign byte\n"
@@ -80,10 +81,10 @@ struct options {
 // What a packet carries, as the sender wrote it. The relay copies the chunk's bytes; they are
 // regenerated here from the sender's own fields (the example's stand-in for a memcpy).
 struct chunk_ref {
-  std::uint64_t owner = 0;  // the sender household's payload id (never the relay's idea of it)
-  std::uint64_t frame = 0;  // global frame number within the household
-  std::uint32_t chunk = 0;  // position in the frame
-  std::uint32_t chunks = 0; // chunks in this frame
+  std::uint64_t owner = 0;   // the sender household's payload id (never the relay's idea of it)
+  std::uint64_t frame = 0;   // global frame number within the household
+  std::uint32_t chunk = 0;   // position in the frame
+  std::uint32_t chunks = 0;  // chunks in this frame
 };
 
 void write_chunk(std::uint8_t* dst, const chunk_ref& c) noexcept {
@@ -182,7 +183,8 @@ std::vector<event> build_scenario(const options& o, std::vector<household>& home
     }
     // Periodic refreshes, about once a second.
     for (ns::usec t = 300'000 + static_cast<ns::usec>(pick.next() % 700'000);
-         t < static_cast<ns::usec>(o.seconds * 1e6); t += 700'000 + static_cast<ns::usec>(pick.next() % 600'000)) {
+         t < static_cast<ns::usec>(o.seconds * 1e6);
+         t += 700'000 + static_cast<ns::usec>(pick.next() % 600'000)) {
       events.push_back(event{t, event_kind::request, h, {}, {}});
     }
   }
@@ -261,7 +263,7 @@ struct report {
   std::uint64_t served = 0;
   std::uint64_t wrong_household = 0;  // stills with at least one foreign chunk
   std::uint64_t foreign_chunks = 0;
-  std::uint64_t glitched = 0;         // stills with blank or broken chunks (own stream only)
+  std::uint64_t glitched = 0;  // stills with blank or broken chunks (own stream only)
   std::uint64_t timeouts = 0;
   std::array<std::uint64_t, class_count> by_class{};
 };
@@ -327,7 +329,7 @@ class naive_path {
       return;
     }
     if (mine.arrives - now > response_timeout_us) {
-      ++report_.timeouts;           // the client gives up; the response still comes
+      ++report_.timeouts;  // the client gives up; the response still comes
       pending_[conn].push_back(mine);
       return;
     }
@@ -393,7 +395,8 @@ class naive_path {
     ++report_.served;
     bool glitch = false;
     std::vector<std::size_t> positions;
-    const std::uint64_t foreign = check_still(r.bytes.data(), r.length, homes_[h].payload_id, glitch, &positions);
+    const std::uint64_t foreign =
+        check_still(r.bytes.data(), r.length, homes_[h].payload_id, glitch, &positions);
     if (glitch) ++report_.glitched;
     if (foreign == 0) return;
     ++report_.wrong_household;
@@ -423,8 +426,8 @@ class naive_path {
 class streamiso_path {
  public:
   using jitter = si::jitter_buffer<chunk_ref>;
-  using cache = si::session_cache<std::uint64_t, si::pool_handle, si::id128, std::hash<std::uint64_t>,
-                                  si::value_bytes, si::manual_clock>;
+  using cache = si::session_cache<std::uint64_t, si::pool_handle, si::id128,
+                                  std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
 
   streamiso_path(const std::vector<household>& homes, std::size_t spare, std::uint64_t seed)
       : homes_(homes),
@@ -474,7 +477,7 @@ class streamiso_path {
     p.size_bytes = e.packet.packet.size_bytes;
     p.flags = (e.packet.packet.marker ? si::packet_flags::marker : si::packet_flags::none) |
               (e.packet.packet.keyframe ? si::packet_flags::keyframe : si::packet_flags::none);
-    p.payload = e.ref;  // a plain value: a dropped one needs no hand-back
+    p.payload = e.ref;        // a plain value: a dropped one needs no hand-back
     (void)door->try_push(p);  // a refusal is counted by the buffer; nothing else to do here
   }
 
@@ -559,7 +562,9 @@ class streamiso_path {
     ns::usec arrives;
   };
   struct arrives_later {
-    bool operator()(const late_response& a, const late_response& b) const noexcept { return a.arrives > b.arrives; }
+    bool operator()(const late_response& a, const late_response& b) const noexcept {
+      return a.arrives > b.arrives;
+    }
   };
 
   static si::jitter_config frame_mode() {
@@ -652,7 +657,8 @@ class streamiso_path {
       if (!s.building) continue;
       std::array<std::uint8_t, chunk_bytes> bytes{};
       write_chunk(bytes.data(), d->payload);
-      if (d->payload.chunk * chunk_bytes != s.building->size() || !s.building->append(bytes.data(), bytes.size())) {
+      if (d->payload.chunk * chunk_bytes != s.building->size() ||
+          !s.building->append(bytes.data(), bytes.size())) {
         s.building.reset();  // not the chunk expected next: drop the frame, never patch it
         continue;
       }
@@ -667,7 +673,7 @@ class streamiso_path {
     const si::owner& who = homes_[s.owner].tag;
     cache::put_options opts;
     opts.scope = si::cache_scope::owner;  // every device of the household may read the still
-    opts.ttl = std::chrono::seconds(3);     // a stale still is a leak of the past
+    opts.ttl = std::chrono::seconds(3);   // a stale still is a leak of the past
     const std::uint64_t key = relay_.slot_of(s.owner);
     if (!cache_.put(*s.camera, key, *handle, opts)) {
       give_back(who, *handle);
@@ -706,7 +712,8 @@ class streamiso_path {
     if (!view) return;  // refused (stale handle, foreign owner): counted by the pool
     ++report_.served;
     bool glitch = false;
-    const std::uint64_t foreign = check_still(view->data(), view->size(), homes_[h].payload_id, glitch, nullptr);
+    const std::uint64_t foreign =
+        check_still(view->data(), view->size(), homes_[h].payload_id, glitch, nullptr);
     if (glitch) ++report_.glitched;
     if (foreign != 0) {
       ++report_.wrong_household;
@@ -736,7 +743,8 @@ class streamiso_path {
 };
 
 void print_row(const char* label, std::uint64_t naive, const std::string& streamiso) {
-  std::printf("  %-44s %12llu   %12s\n", label, static_cast<unsigned long long>(naive), streamiso.c_str());
+  std::printf("  %-44s %12llu   %12s\n", label, static_cast<unsigned long long>(naive),
+              streamiso.c_str());
 }
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
@@ -770,11 +778,16 @@ int run(const options& o) {
 
   const report& n = naive.result();
   const report& s = safe.result();
-  const auto poor = static_cast<std::size_t>(std::count_if(homes.begin(), homes.end(), [](const household& h) { return h.poor; }));
-  std::printf("incident_replay: %zu households (%zu on extremely poor networks), %.0f simulated s, seed %llu\n",
-              homes.size(), poor, o.seconds, static_cast<unsigned long long>(seed));
-  std::printf("  relay: %zu slots recycled first-in first-out, %zu pooled response connections, %zu events\n\n",
-              homes.size() + spare, relay_connections, events.size());
+  const auto poor = static_cast<std::size_t>(
+      std::count_if(homes.begin(), homes.end(), [](const household& h) { return h.poor; }));
+  std::printf(
+      "incident_replay: %zu households (%zu on extremely poor networks), %.0f simulated s, seed "
+      "%llu\n",
+      homes.size(), poor, o.seconds, static_cast<unsigned long long>(seed));
+  std::printf(
+      "  relay: %zu slots recycled first-in first-out, %zu pooled response connections, %zu "
+      "events\n\n",
+      homes.size() + spare, relay_connections, events.size());
   std::printf("  %-44s %12s   %12s\n", "", "naive cache", "streamiso");
   print_row("still requests", n.requests, num(s.requests));
   print_row("stills served", n.served, num(s.served));
@@ -790,21 +803,25 @@ int run(const options& o) {
     const auto r = static_cast<si::refusal>(i);
     if (r == si::refusal::empty || refusals[i] == 0) continue;
     const std::string label = std::string(si::to_string(r));
-    std::printf("  %-44s %12s   %12llu\n", label.c_str(), "-", static_cast<unsigned long long>(refusals[i]));
+    std::printf("  %-44s %12s   %12llu\n", label.c_str(), "-",
+                static_cast<unsigned long long>(refusals[i]));
   }
   std::printf("  %-44s %12s   %12llu\n", "(frames published through the pool)", "-",
               static_cast<unsigned long long>(safe.frames_published()));
 
   if (s.wrong_household != 0 || s.foreign_chunks != 0) {
-    std::printf("\nFAIL: streamiso served %llu foreign stills\n", static_cast<unsigned long long>(s.wrong_household));
+    std::printf("\nFAIL: streamiso served %llu foreign stills\n",
+                static_cast<unsigned long long>(s.wrong_household));
     return exit_crossed;
   }
   if (n.wrong_household == 0 || s.served == 0) {
-    std::printf("\nproves nothing: %s\n", n.wrong_household == 0 ? "the naive path did not leak on this night"
-                                                                : "streamiso served no stills at all");
+    std::printf("\nproves nothing: %s\n", n.wrong_household == 0
+                                              ? "the naive path did not leak on this night"
+                                              : "streamiso served no stills at all");
     return exit_proves_nothing;
   }
-  std::printf("\ncross-owner stills: naive %llu, streamiso 0\n", static_cast<unsigned long long>(n.wrong_household));
+  std::printf("\ncross-owner stills: naive %llu, streamiso 0\n",
+              static_cast<unsigned long long>(n.wrong_household));
   return 0;
 }
 
@@ -812,19 +829,25 @@ int run(const options& o) {
 
 int main(int argc, char** argv) {
   options o;
-  example::cli cli("incident_replay",
-                   "Replays the 2019 still-cache incident through a naive cache and through streamiso.",
-                   exit_codes_help);
-  cli.add("households", "households, one camera and one smart display each", &o.households, 2, 4096, true);
-  cli.add("seconds", "simulated seconds (--households x --seconds at most 20480)", &o.seconds, 1, 3600, false);
-  cli.add("poor", "percent of households on extremely poor networks", &o.poor_percent, 0, 100, false);
-  cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s, 0.5, 3600, false);
+  example::cli cli(
+      "incident_replay",
+      "Replays the 2019 still-cache incident through a naive cache and through streamiso.",
+      exit_codes_help);
+  cli.add("households", "households, one camera and one smart display each", &o.households, 2, 4096,
+          true);
+  cli.add("seconds", "simulated seconds (--households x --seconds at most 20480)", &o.seconds, 1,
+          3600, false);
+  cli.add("poor", "percent of households on extremely poor networks", &o.poor_percent, 0, 100,
+          false);
+  cli.add("reconnect-every", "mean seconds between a camera's reconnects", &o.reconnect_every_s,
+          0.5, 3600, false);
   cli.add("spare-slots", "relay slots beyond one per household", &o.spare_slots, 1, 1024, true);
   cli.add("seed", "seed of the simulated night", &o.seed, 0, 1e15, true);
   if (const auto code = cli.exit_code(argc, argv)) return *code;
   if (o.households * o.seconds > max_household_seconds) {
     char why[128];
-    std::snprintf(why, sizeof why, "--households x --seconds is %.15g, above %.15g (the night is built in memory)",
+    std::snprintf(why, sizeof why,
+                  "--households x --seconds is %.15g, above %.15g (the night is built in memory)",
                   o.households * o.seconds, max_household_seconds);
     return cli.refuse(why);
   }

@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
   streamiso::jitter_config cfg;
   cfg.mode = streamiso::jitter_mode::frame;  // release only complete, decodable frames
   streamiso::jitter_buffer<std::uint32_t> jb{camera, cfg};
-  auto in = jb.bind_producer(camera);                              // the receive loop's door
-  auto out = jb.bind_consumer(streamiso::as_requester(camera));    // the player's
+  auto in = jb.bind_producer(camera);                            // the receive loop's door
+  auto out = jb.bind_consumer(streamiso::as_requester(camera));  // the player's
   if (!in || !out) return 1;
   std::uint32_t session = 1;
 
@@ -57,8 +57,10 @@ int main(int argc, char** argv) {
     const auto accepted = in->try_push(p);
     (void)accepted;  // a refusal (late, duplicate, ...) is counted in jb.stats()
     while (auto r = out->try_pop(a.arrival_us)) {
-      if (r->is_gap()) ++c.gaps;  // r->gap: which sequence numbers, and why
-      else decode(*r, c);         // always the camera's own packet, in order
+      if (r->is_gap())
+        ++c.gaps;  // r->gap: which sequence numbers, and why
+      else
+        decode(*r, c);  // always the camera's own packet, in order
     }
     std::uint16_t missing[16];
     if (const auto n = out->take_nacks(a.arrival_us, missing)) {
@@ -70,13 +72,15 @@ int main(int argc, char** argv) {
 
   const auto s = jb.stats();
   std::printf("received %llu, released %llu, discarded (undecodable) %llu, lost %llu, held %llu\n",
-              static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.released),
+              static_cast<unsigned long long>(s.received),
+              static_cast<unsigned long long>(s.released),
               static_cast<unsigned long long>(s.discarded), static_cast<unsigned long long>(s.lost),
               static_cast<unsigned long long>(s.held));
-  std::printf("gaps %llu, NACKs %llu, keyframe requests %llu, target delay %lld ms, jitter %lld us\n",
-              static_cast<unsigned long long>(c.gaps), static_cast<unsigned long long>(c.nacks),
-              static_cast<unsigned long long>(c.keyframe_requests),
-              static_cast<long long>(s.target_delay_us / 1000), static_cast<long long>(s.jitter_us));
+  std::printf(
+      "gaps %llu, NACKs %llu, keyframe requests %llu, target delay %lld ms, jitter %lld us\n",
+      static_cast<unsigned long long>(c.gaps), static_cast<unsigned long long>(c.nacks),
+      static_cast<unsigned long long>(c.keyframe_requests),
+      static_cast<long long>(s.target_delay_us / 1000), static_cast<long long>(s.jitter_us));
   const bool adds_up = s.received == s.released + s.discarded + s.flushed + s.held;
   return adds_up && c.frames_packets == s.released && s.released > 0 ? 0 : 1;
 }

@@ -23,7 +23,8 @@ streamiso::result<still> read_still(const still& s, const streamiso::requester& 
 
 void print_refusal(void*, const streamiso::refusal_event& e) noexcept {
   std::printf("  hook: %.*s refused: %.*s\n", static_cast<int>(e.component.size()),
-              e.component.data(), static_cast<int>(e.reason == streamiso::refusal::owner_mismatch ? 14 : 7),
+              e.component.data(),
+              static_cast<int>(e.reason == streamiso::refusal::owner_mismatch ? 14 : 7),
               streamiso::to_string(e.reason).data());
 }
 }  // namespace

@@ -104,10 +104,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t op = data[i++];
     const std::size_t len = i < size ? data[i++] : 0;
     switch (op & 3) {
-      case 0: ++seq; break;
-      case 1: break;  // duplicate / stale sequence number
-      case 2: seq = static_cast<std::uint16_t>(seq + 2 + ((op >> 6) & 3)); break;  // loss
-      default: seq = static_cast<std::uint16_t>(seq - 1 - ((op >> 6) & 3)); break;  // backwards
+      case 0:
+        ++seq;
+        break;
+      case 1:
+        break;  // duplicate / stale sequence number
+      case 2:
+        seq = static_cast<std::uint16_t>(seq + 2 + ((op >> 6) & 3));
+        break;  // loss
+      default:
+        seq = static_cast<std::uint16_t>(seq - 1 - ((op >> 6) & 3));
+        break;  // backwards
     }
     if ((op & 8) != 0) ts += 3000;
     payload.clear();
@@ -119,7 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((op & 0x10) != 0) take_all();
     if ((op & 0x3F) == 0x20) d.reset();
     const auto& s = d.stats();
-    require(s.packets == s.packets_in_units + s.packets_discarded + d.packets_pending(), "accounting");
+    require(s.packets == s.packets_in_units + s.packets_discarded + d.packets_pending(),
+            "accounting");
     require(taken <= s.units, "taken <= completed");
   }
   take_all();

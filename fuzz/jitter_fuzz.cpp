@@ -53,7 +53,9 @@ class reader {
   bool done() const { return i_ >= n_; }
   std::uint8_t u8() { return i_ < n_ ? d_[i_++] : 0; }
   std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(u16()) | (static_cast<std::uint32_t>(u16()) << 16); }
+  std::uint32_t u32() {
+    return static_cast<std::uint32_t>(u16()) | (static_cast<std::uint32_t>(u16()) << 16);
+  }
 
  private:
   const std::uint8_t* d_;
@@ -90,23 +92,23 @@ struct harness {
         need_key(frames) {}
 
   buffer b;
-  buffer::producer cur_in;     // the bound owner's endpoints
+  buffer::producer cur_in;  // the bound owner's endpoints
   buffer::consumer cur_out;
-  buffer::producer stale_in;   // endpoints of the binding before (current until the first flush)
+  buffer::producer stale_in;  // endpoints of the binding before (current until the first flush)
   buffer::consumer stale_out;
-  si::owner bound = alice;    // whom the buffer serves now
-  si::owner other = mallory;  // the foreign owner (the previous one after a rebind)
+  si::owner bound = alice;             // whom the buffer serves now
+  si::owner other = mallory;           // the foreign owner (the previous one after a rebind)
   std::vector<std::uint8_t> accepted;  // by insert id: 1 accepted, 2 released/dropped
   std::vector<std::uint8_t> returned;  // by insert id: times its payload came back
   std::vector<std::uint8_t> released_seq = std::vector<std::uint8_t>(65536, 0);  // this space
   std::uint64_t expected_next = 0;
   bool have_expected = false;
   std::uint64_t last_resets = 0;
-  bool frames;                 // frame mode
-  bool need_key;               // the next frame must start with a keyframe
-  bool in_frame = false;       // between a frame_first and its frame_last
+  bool frames;            // frame mode
+  bool need_key;          // the next frame must start with a keyframe
+  bool in_frame = false;  // between a frame_first and its frame_last
   std::uint32_t frame_ts = 0;
-  bool unmarked_end = false;   // the last frame ended without a marker at frame_ts
+  bool unmarked_end = false;  // the last frame ended without a marker at frame_ts
   std::int64_t now = 0;
   std::uint16_t seq_cursor = 0;
   std::uint32_t ts_cursor = 0;
@@ -132,7 +134,8 @@ struct harness {
     const auto p = b.bind_producer(bound);
     const auto c = b.bind_consumer(si::as_requester(bound));
     require(p.has_value() && c.has_value(), "the bound owner gets endpoints");
-    require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound), "foreign consumer");
+    require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound),
+            "foreign consumer");
     cur_in = *p;
     cur_out = *c;
     require(!stale_in.current() && !stale_out.current(), "old endpoints stale after a new binding");
@@ -160,7 +163,8 @@ struct harness {
     p.size_bytes = size == 0 ? 0 : size == 255 ? 5000 : size * 4U;
     if ((flags & 0x10) != 0) p.flags = p.flags | si::packet_flags::marker;
     if ((flags & 0x20) != 0) p.flags = p.flags | si::packet_flags::keyframe;
-    p.payload = stamp{foreign ? other.id().lo : bound.id().lo, door.bound_generation().value(), p.seq, id};
+    p.payload =
+        stamp{foreign ? other.id().lo : bound.id().lo, door.bound_generation().value(), p.seq, id};
 
     const auto before = b.stats();
     const auto refusals_before = b.counters().total();
@@ -173,7 +177,8 @@ struct harness {
     const auto after = b.stats();
     if (r) {
       require(door.current(), "accepted through a stale producer");
-      require(p.payload.gen == b.current_generation().value(), "accepted a packet of another binding");
+      require(p.payload.gen == b.current_generation().value(),
+              "accepted a packet of another binding");
       require(p.size_bytes != 0 && p.size_bytes <= 1200, "accepted a malformed packet");
       accepted[id] = 1;
       require(after.received == before.received + 1, "accept counted once");
@@ -190,12 +195,14 @@ struct harness {
 
   // One payload coming back to the writer: per payload, never twice, never a refused one.
   void come_back(std::uint32_t id) {
-    require(id < accepted.size() && accepted[id] != 0, "a payload came back that was never accepted");
+    require(id < accepted.size() && accepted[id] != 0,
+            "a payload came back that was never accepted");
     require(returned[id] == 0, "a payload came back twice");
     returned[id] = 1;
   }
   void give_back(const buffer::handback_type& h) {
-    require(h.payload.seq == h.seq && h.payload.gen == h.generation.value(), "hand-back names another packet");
+    require(h.payload.seq == h.seq && h.payload.gen == h.generation.value(),
+            "hand-back names another packet");
     come_back(h.payload.id);
   }
   void reclaim_all() {
@@ -211,7 +218,8 @@ struct harness {
   void check_frame(const buffer::delivery_type& d) {
     if (d.frame_first) {
       require(!in_frame, "frame started inside another");
-      require(!need_key || si::has(d.flags, si::packet_flags::keyframe), "frame released after a loss without a keyframe");
+      require(!need_key || si::has(d.flags, si::packet_flags::keyframe),
+              "frame released after a loss without a keyframe");
       require(!unmarked_end || d.timestamp != frame_ts, "frame without a marker ended early");
       need_key = false;
       in_frame = true;
@@ -229,9 +237,11 @@ struct harness {
   void pop(bool foreign, std::uint8_t dt) {
     now += dt * 1000;
     if (foreign) {
-      require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound), "foreign requester bound");
+      require(b.bind_consumer(si::as_requester(other)).refused_for(si::refusal::not_bound),
+              "foreign requester bound");
       if (!stale_out.current()) {
-        require(stale_out.try_pop(now).refused_for(si::refusal::stale_binding), "stale consumer served");
+        require(stale_out.try_pop(now).refused_for(si::refusal::stale_binding),
+                "stale consumer served");
       }
       return;
     }
@@ -240,7 +250,8 @@ struct harness {
       if (r && !r->is_gap()) {
         const auto& d = *r;
         require(d.owner == bound && d.payload.owner_lo == bound.id().lo, "foreign release");
-        require(d.payload.gen == b.current_generation().value() && d.generation == b.current_generation(),
+        require(d.payload.gen == b.current_generation().value() &&
+                    d.generation == b.current_generation(),
                 "release of another binding");
         require(d.payload.seq == d.seq, "payload/sequence mismatch");
         require(d.payload.id < accepted.size() && accepted[d.payload.id] == 1,
@@ -255,7 +266,8 @@ struct harness {
         have_expected = true;
       } else if (r) {
         const auto& g = r->gap;
-        require(r->owner == bound && r->generation == b.current_generation(), "gap of another binding");
+        require(r->owner == bound && r->generation == b.current_generation(),
+                "gap of another binding");
         require(g.count > 0, "gap detail");
         if (have_expected) require(g.first_extended_seq == expected_next, "gap out of order");
         expected_next = g.first_extended_seq + g.count;
@@ -302,13 +314,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto n = h.cur_out.take_nacks(h.now, nacks, room);
         require(n.has_value() && *n <= room, "nack list bound");
         if (!h.stale_out.current()) {
-          require(h.stale_out.take_nacks(h.now, nacks).refused_for(si::refusal::stale_binding), "stale NACK list");
+          require(h.stale_out.take_nacks(h.now, nacks).refused_for(si::refusal::stale_binding),
+                  "stale NACK list");
         }
         break;
       }
       case 6:
         h.pop(true, in.u8());
-        if (const auto k = h.cur_out.take_keyframe_request(h.now)) require(k->attempt >= 1, "keyframe request attempt");
+        if (const auto k = h.cur_out.take_keyframe_request(h.now))
+          require(k->attempt >= 1, "keyframe request attempt");
         break;
       case 7: {
         if ((op & 0x40) != 0) h.reclaim_all();
@@ -316,8 +330,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto held = h.b.size();
         if ((op & 0x80) != 0) {  // a relay hands the buffer to the other owner
           require(h.b.rebind(h.other) != old, "rebind draws a new generation");
-          require(h.b.last_flush().flushed == held && h.b.last_flush().generation == old && h.b.empty(),
-                  "rebind flushes and reports");
+          require(
+              h.b.last_flush().flushed == held && h.b.last_flush().generation == old && h.b.empty(),
+              "rebind flushes and reports");
           std::swap(h.bound, h.other);
           require(h.b.owner() == h.bound, "rebind binds the new owner");
           h.rebound();

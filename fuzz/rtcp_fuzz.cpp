@@ -59,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
         require(m2 && m2->kind() == si::rtcp_kind::generic_nack, "nack reads back");
-        require(m2->sender_ssrc() == m->sender_ssrc() && m2->media_ssrc() == m->media_ssrc(), "nack ssrcs");
+        require(m2->sender_ssrc() == m->sender_ssrc() && m2->media_ssrc() == m->media_ssrc(),
+                "nack ssrcs");
         auto a = seqs;
         auto b = nacked(*m2);
         std::sort(a.begin(), a.end());
@@ -76,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto w = si::write_pli(f, {out, sizeof out});
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
-        require(m2 && m2->kind() == si::rtcp_kind::pli && m2->media_ssrc() == m->media_ssrc(), "pli round trip");
+        require(m2 && m2->kind() == si::rtcp_kind::pli && m2->media_ssrc() == m->media_ssrc(),
+                "pli round trip");
         break;
       }
       case si::rtcp_kind::fir: {

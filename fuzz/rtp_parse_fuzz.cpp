@@ -24,7 +24,8 @@ void require(bool ok, const char* what) {
 }
 
 bool inside(const si::byte_view& v, const std::uint8_t* d, std::size_t n) {
-  return v.size == 0 || (v.data >= d && v.size <= n && v.data - d <= static_cast<std::ptrdiff_t>(n - v.size));
+  return v.size == 0 ||
+         (v.data >= d && v.size <= n && v.data - d <= static_cast<std::ptrdiff_t>(n - v.size));
 }
 }  // namespace
 
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (int guard = 0; guard < 4096; ++guard) {
         auto e = v.extension().next(cursor);
         if (!e) break;
-        require(inside(e->value, v.extension().body().data, v.extension().body().size), "element inside");
+        require(inside(e->value, v.extension().body().data, v.extension().body().size),
+                "element inside");
         require(guard < 4095, "extension walk terminates");
       }
     }
@@ -61,7 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto back = si::parse_rtp(out.data(), *w);
     require(back && back->sequence() == v.sequence() && back->timestamp() == v.timestamp() &&
                 back->ssrc() == v.ssrc() && back->marker() == v.marker() &&
-                back->payload_type() == v.payload_type() && back->payload().size == v.payload().size,
+                back->payload_type() == v.payload_type() &&
+                back->payload().size == v.payload().size,
             "round trip");
   } else {
     require(r.reason() == si::refusal::malformed, "parse refusal reason");
@@ -83,7 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(a->owner == b.owner && a->generation == in.current_generation(),
             "stamped with the binding");
     require((r->ssrc() == b.ssrc && r->payload_type() == b.payload_type) ||
-                (r->ssrc() == b.rtx_ssrc && r->payload_type() == b.rtx_payload_type && a->retransmission),
+                (r->ssrc() == b.rtx_ssrc && r->payload_type() == b.rtx_payload_type &&
+                 a->retransmission),
             "only the bound stream");
     require(inside(a->payload, d, size), "payload inside the datagram");
   }

@@ -18,7 +18,8 @@ void* counted_alloc(std::size_t size) {
 void* counted_aligned_alloc(std::size_t size, std::size_t align) {
   ++g_allocations;
   void* p = nullptr;
-  if (posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, size == 0 ? 1 : size) != 0) {
+  if (posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, size == 0 ? 1 : size) !=
+      0) {
     throw std::bad_alloc{};
   }
   return p;
@@ -50,7 +51,8 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
 void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
   ++g_allocations;
   void* p = nullptr;
-  const std::size_t align = static_cast<std::size_t>(al) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(al);
+  const std::size_t align =
+      static_cast<std::size_t>(al) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(al);
   return posix_memalign(&p, align, size == 0 ? 1 : size) == 0 ? p : nullptr;
 }
 void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t& tag) noexcept {

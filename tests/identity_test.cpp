@@ -6,8 +6,8 @@
 #include <optional>
 #include <vector>
 
-#include "streamiso/streamiso.hpp"
 #include "pool_calls.hpp"
+#include "streamiso/streamiso.hpp"
 
 // These tests destroy and re-create containers inside std::optional; g++ 12 at -O2/-O3 then
 // reports members of the disengaged optional as maybe-uninitialized (a false positive of its
@@ -80,7 +80,9 @@ TEST_CASE("F10: a broadcast_ring re-created in the same storage refuses the old 
   CHECK(slot->read_latest(alice_r).refused_for(si::refusal::owner_mismatch));
 }
 
-TEST_CASE("F10: a buffer_pool re-created in the same storage refuses the old pool's handles, same owner or not") {
+TEST_CASE(
+    "F10: a buffer_pool re-created in the same storage refuses the old pool's handles, same owner "
+    "or not") {
   std::optional<pool_t> slot;
   slot.emplace(pool_config(2, 64));
   const auto old_h = write(*slot, alice, 0xA1, 8);
@@ -138,7 +140,8 @@ TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old que
 
 // ---- a handle used on the wrong instance ---------------------------------------------------
 
-TEST_CASE("F10: a pool handle names its pool: main and sub stream pools of one owner are not mixed up") {
+TEST_CASE(
+    "F10: a pool handle names its pool: main and sub stream pools of one owner are not mixed up") {
   pool_t main_stream(pool_config(2, 64));
   pool_t sub_stream(pool_config(2, 64));
   const auto hm = write(main_stream, alice, 0xAA, 16);
@@ -206,7 +209,9 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
 
 // ---- nothing delivered twice, nothing lost silently ---------------------------------------
 
-TEST_CASE("F3: a moved-from ring consumer refuses to pop: no frame delivered twice, no loss counted twice") {
+TEST_CASE(
+    "F3: a moved-from ring consumer refuses to pop: no frame delivered twice, no loss counted "
+    "twice") {
   ring_t r(4, alice);
   auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
@@ -229,11 +234,13 @@ TEST_CASE("F3: a moved-from ring consumer refuses to pop: no frame delivered twi
   REQUIRE(fresh);
   ring_t::consumer third = std::move(*fresh);
   third = std::move(moved);
-  CHECK(moved.try_pop().refused_for(si::refusal::stale_binding));  // NOLINT(bugprone-use-after-move)
+  CHECK(
+      moved.try_pop().refused_for(si::refusal::stale_binding));  // NOLINT(bugprone-use-after-move)
   CHECK(third.try_pop().has_value());
 }
 
-TEST_CASE("F1: a ring consumer stale after two rebinds reports exactly the frames it never read, once") {
+TEST_CASE(
+    "F1: a ring consumer stale after two rebinds reports exactly the frames it never read, once") {
   ring_t r(16, alice);
   auto s = r.bind_consumer(alice_r);
   REQUIRE(s);
@@ -250,7 +257,8 @@ TEST_CASE("F1: a ring consumer stale after two rebinds reports exactly the frame
   CHECK(second.detail() == 0);  // reported once
 }
 
-TEST_CASE("F1: after more rebinds than the history holds, the loss is reported as unknown, never as 0") {
+TEST_CASE(
+    "F1: after more rebinds than the history holds, the loss is reported as unknown, never as 0") {
   ring_t r(16, alice);
   auto s = r.bind_consumer(alice_r);
   REQUIRE(s);

@@ -45,7 +45,8 @@ packet pkt(const si::owner& o, std::uint16_t seq, std::int64_t arrival_us, std::
   p.payload = stamp{o.id().lo, 0, seq};
   return p;
 }
-packet on_time(std::uint16_t seq, std::uint32_t n, std::int64_t extra_us = 0, const si::owner& o = alice) {
+packet on_time(std::uint16_t seq, std::uint32_t n, std::int64_t extra_us = 0,
+               const si::owner& o = alice) {
   return pkt(o, seq, 5 * ms + static_cast<std::int64_t>(n) * 10 * ms + extra_us, n * 900);
 }
 
@@ -136,7 +137,8 @@ TEST_CASE("F6: reordered packets come out in sequence order") {
 
 TEST_CASE("F6: a missing packet becomes a reported gap, never filled with other data") {
   rig b{alice, fixed()};
-  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 3, 4}) REQUIRE(b.insert(on_time(i, i)));
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 3, 4})
+    REQUIRE(b.insert(on_time(i, i)));
   // Nothing after the hole is due yet: the gap is not declared early.
   CHECK(drain(b, 35 * ms) == std::vector<event>{pk(0), pk(1)});
   const auto out = drain(b, 1000 * ms);
@@ -226,9 +228,10 @@ TEST_CASE("F6: a packet whose sequence was already declared lost is refused as l
 
 TEST_CASE("F9: sequence numbers beyond the misorder or dropout window are refused without harm") {
   rig b{alice, fixed()};  // max_misorder 32, max_dropout 1000, capacity 64
-  for (std::uint16_t i = 0; i < 40; ++i) REQUIRE(b.insert(on_time(static_cast<std::uint16_t>(100 + i), i)));
-  CHECK(b.insert(on_time(60, 40)).refused_for(si::refusal::out_of_range));   // 79 behind
-  CHECK(b.insert(on_time(5000, 40)).refused_for(si::refusal::out_of_range)); // far ahead
+  for (std::uint16_t i = 0; i < 40; ++i)
+    REQUIRE(b.insert(on_time(static_cast<std::uint16_t>(100 + i), i)));
+  CHECK(b.insert(on_time(60, 40)).refused_for(si::refusal::out_of_range));    // 79 behind
+  CHECK(b.insert(on_time(5000, 40)).refused_for(si::refusal::out_of_range));  // far ahead
   // Within the dropout but its ring slot still holds an older packet: refused, not overwritten.
   CHECK(b.insert(on_time(100 + 64, 64)).refused_for(si::refusal::out_of_range));
   CHECK(b.counters().count(si::refusal::out_of_range) == 3);
@@ -301,9 +304,11 @@ TEST_CASE("F4: endpoints of an earlier binding are refused as stale_binding, on 
   CHECK(b.size() == 1);
 }
 
-TEST_CASE("F4: reset while packets are buffered flushes them with a report and refuses the old epoch") {
+TEST_CASE(
+    "F4: reset while packets are buffered flushes them with a report and refuses the old epoch") {
   rig b{alice, fixed()};
-  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{10, 11, 13, 14}) REQUIRE(b.insert(on_time(i, i)));
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{10, 11, 13, 14})
+    REQUIRE(b.insert(on_time(i, i)));
   CHECK(drain(b, 125 * ms) == std::vector<event>{pk(10)});  // 11, 13, 14 still held
   const si::generation old = b.current_generation();
   rig::producer old_in = b.in;
@@ -333,9 +338,12 @@ TEST_CASE("F4: reset while packets are buffered flushes them with a report and r
   check_conservation(b);
 }
 
-TEST_CASE("F4: a confirmed sequence jump beyond max_dropout flushes the old space; its stragglers are stale") {
+TEST_CASE(
+    "F4: a confirmed sequence jump beyond max_dropout flushes the old space; its stragglers are "
+    "stale") {
   rig b{alice, fixed()};
-  for (std::uint16_t i = 0; i < 5; ++i) REQUIRE(b.insert(on_time(static_cast<std::uint16_t>(100 + i), i)));
+  for (std::uint16_t i = 0; i < 5; ++i)
+    REQUIRE(b.insert(on_time(static_cast<std::uint16_t>(100 + i), i)));
   // One far packet is only a suspect; a second consecutive one confirms the jump.
   CHECK(b.insert(on_time(30'000, 5)).refused_for(si::refusal::out_of_range));
   CHECK(b.size() == 5);
@@ -352,12 +360,14 @@ TEST_CASE("F4: a confirmed sequence jump beyond max_dropout flushes the old spac
   check_conservation(b);
 }
 
-TEST_CASE("F6: the NACK list names missing packets, bounded in retries and spaced by the interval") {
+TEST_CASE(
+    "F6: the NACK list names missing packets, bounded in retries and spaced by the interval") {
   si::jitter_config c = fixed(100 * ms);
   c.nack_max_retries = 3;
   c.nack_retry_interval_us = 20 * ms;
   rig b{alice, c};
-  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 4, 5}) REQUIRE(b.insert(on_time(i, i)));
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 4, 5})
+    REQUIRE(b.insert(on_time(i, i)));
   std::uint16_t list[8];
   auto n = b.out.take_nacks(60 * ms, list, 8);
   REQUIRE(n);
@@ -376,7 +386,8 @@ TEST_CASE("F6: the NACK list names missing packets, bounded in retries and space
   // Once the packet after the hole is due (45 + 100 ms), the hole is not worth asking for.
   si::jitter_config c2 = fixed(100 * ms);
   rig b2{alice, c2};
-  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 4}) REQUIRE(b2.insert(on_time(i, i)));
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 4})
+    REQUIRE(b2.insert(on_time(i, i)));
   CHECK(*b2.out.take_nacks(144 * ms, list, 8) == 2);
   CHECK(*b2.out.take_nacks(145 * ms, list, 8) == 0);
 }
@@ -384,7 +395,8 @@ TEST_CASE("F6: the NACK list names missing packets, bounded in retries and space
 TEST_CASE("F6: a retransmission just before its deadline fills the gap; just after, it is late") {
   for (const bool in_time : {true, false}) {
     rig b{alice, fixed(50 * ms)};
-    for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 3}) REQUIRE(b.insert(on_time(i, i)));
+    for (const std::uint16_t i : std::initializer_list<std::uint16_t>{0, 1, 3})
+      REQUIRE(b.insert(on_time(i, i)));
     std::uint16_t list[4];
     REQUIRE(*b.out.take_nacks(40 * ms, list, 4) == 1);
     CHECK(list[0] == 2);
@@ -424,8 +436,9 @@ TEST_CASE("F6: the start-up window puts the first packets in order instead of dr
 namespace {
 // Frame mode: three packets per frame; frame f has ts f*2700 and arrives f*30 ms.
 packet fpkt(std::uint32_t frame, std::uint32_t part, bool key, std::int64_t extra = 0) {
-  auto p = pkt(alice, static_cast<std::uint16_t>(frame * 3 + part),
-               5 * ms + static_cast<std::int64_t>(frame) * 30 * ms + part * ms + extra, frame * 2700);
+  auto p =
+      pkt(alice, static_cast<std::uint16_t>(frame * 3 + part),
+          5 * ms + static_cast<std::int64_t>(frame) * 30 * ms + part * ms + extra, frame * 2700);
   if (part == 2) p.flags = p.flags | si::packet_flags::marker;
   if (key && part == 0) p.flags = p.flags | si::packet_flags::keyframe;
   return p;
@@ -455,7 +468,9 @@ TEST_CASE("F6: frame mode releases only complete frames, whole, first and last m
   CHECK(last == std::vector<bool>{false, false, true});
 }
 
-TEST_CASE("F6: after a loss, frame mode holds dependent frames until the next keyframe and asks for one") {
+TEST_CASE(
+    "F6: after a loss, frame mode holds dependent frames until the next keyframe and asks for "
+    "one") {
   rig b{alice, frame_cfg()};
   // Frames 0 (key), 1 (loses its middle packet), 2, 3 (delta), 4 (key), 5 (delta).
   for (std::uint32_t f = 0; f < 6; ++f) {
@@ -465,11 +480,12 @@ TEST_CASE("F6: after a loss, frame mode holds dependent frames until the next ke
     }
   }
   const auto out = drain(b, 10'000 * ms);
-  const std::vector<event> want{pk(0),     pk(1),  pk(2),  gp(3, 1),  // frame 1's head, undecodable
-                                gp(4, 1),                                // the lost packet
-                                gp(5, 1),                                // frame 1's tail
-                                gp(6, 3),  gp(9, 3),                     // frames 2, 3 depend on it
-                                pk(12),    pk(13), pk(14), pk(15), pk(16), pk(17)};
+  const std::vector<event> want{
+      pk(0),    pk(1),    pk(2),  gp(3, 1),  // frame 1's head, undecodable
+      gp(4, 1),                              // the lost packet
+      gp(5, 1),                              // frame 1's tail
+      gp(6, 3), gp(9, 3),                    // frames 2, 3 depend on it
+      pk(12),   pk(13),   pk(14), pk(15),   pk(16), pk(17)};
   CHECK_MESSAGE(out == want, describe(out));
   const auto s = b.stats();
   CHECK(s.discarded == 8);
@@ -519,7 +535,8 @@ TEST_CASE("F6: frame mode gives up an incomplete frame once a later packet is du
   CHECK(drain(b, 54 * ms) == std::vector<event>{pk(0), pk(1), pk(2)});
 }
 
-TEST_CASE("F9: the adaptive target grows at once on a spike and shrinks slowly, within min and max") {
+TEST_CASE(
+    "F9: the adaptive target grows at once on a spike and shrinks slowly, within min and max") {
   si::jitter_config c;
   c.capacity = 1024;
   c.min_delay_us = 10 * ms;
@@ -626,13 +643,16 @@ TEST_CASE("F9: refusals are counted and reported to the hook") {
   REQUIRE(b.insert(on_time(0, 0)));
   CHECK_FALSE(b.bind_producer(bob));
   CHECK_FALSE(b.insert(on_time(0, 0)));
-  CHECK(seen.reasons == std::vector<si::refusal>{si::refusal::owner_mismatch, si::refusal::duplicate});
+  CHECK(seen.reasons ==
+        std::vector<si::refusal>{si::refusal::owner_mismatch, si::refusal::duplicate});
   CHECK(b.stats().refused == 2);
   b.counters().set_hook(nullptr);
 }
 
-TEST_CASE("F9: after construction nothing allocates: try_push, try_pop, take_nacks, keyframe requests, next_due, reclaim, reset, rebind, binding endpoints" *
-          doctest::skip(!streamiso_test::counts_allocations)) {
+TEST_CASE(
+    "F9: after construction nothing allocates: try_push, try_pop, take_nacks, keyframe requests, "
+    "next_due, reclaim, reset, rebind, binding endpoints" *
+    doctest::skip(!streamiso_test::counts_allocations)) {
   si::jitter_config c = frame_cfg();
   c.capacity = 1024;
   c.max_misorder = 512;
@@ -666,7 +686,8 @@ TEST_CASE("F9: after construction nothing allocates: try_push, try_pop, take_nac
   CHECK(released > 1000);
 }
 
-TEST_CASE("F9: hostile times given to take_keyframe_request neither overflow nor break the rate limit") {
+TEST_CASE(
+    "F9: hostile times given to take_keyframe_request neither overflow nor break the rate limit") {
   rig b{alice, frame_cfg()};
   // No keyframe ever arrives: frames are discarded and a keyframe is wanted.
   for (std::uint32_t f = 1; f < 4; ++f) {
@@ -686,7 +707,9 @@ TEST_CASE("F9: hostile times given to take_keyframe_request neither overflow nor
   CHECK(b.stats().keyframe_requests == 2);
 }
 
-TEST_CASE("F9: a missing run longer than the misorder window: NACK retries stay bounded, every NACK is acceptable") {
+TEST_CASE(
+    "F9: a missing run longer than the misorder window: NACK retries stay bounded, every NACK is "
+    "acceptable") {
   si::jitter_config c = fixed(1000 * ms);
   c.capacity = 16;
   c.max_misorder = 8;
@@ -720,9 +743,12 @@ TEST_CASE("F9: a missing run longer than the misorder window: NACK retries stay 
   CHECK(b.stats().flushed == 0);
 }
 
-TEST_CASE("F4: after a reset, a new session reusing the old sequence numbers never gets the old epoch's held packets") {
+TEST_CASE(
+    "F4: after a reset, a new session reusing the old sequence numbers never gets the old epoch's "
+    "held packets") {
   rig b{alice, fixed()};
-  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{10, 11, 13, 14}) REQUIRE(b.insert(on_time(i, i)));
+  for (const std::uint16_t i : std::initializer_list<std::uint16_t>{10, 11, 13, 14})
+    REQUIRE(b.insert(on_time(i, i)));
   CHECK(drain(b, 125 * ms) == std::vector<event>{pk(10)});  // 11, 13, 14 of epoch 1 still held
   (void)b.reset();
   b.bind();
@@ -735,7 +761,9 @@ TEST_CASE("F4: after a reset, a new session reusing the old sequence numbers nev
   check_conservation(b);
 }
 
-TEST_CASE("F9: two consecutive stale copies far behind are not a sequence jump: nothing flushed, nothing released twice") {
+TEST_CASE(
+    "F9: two consecutive stale copies far behind are not a sequence jump: nothing flushed, nothing "
+    "released twice") {
   rig b{alice, fixed()};  // max_misorder 32, capacity 64
   std::vector<event> out;
   for (std::uint16_t i = 0; i < 60; ++i) {
@@ -757,7 +785,9 @@ TEST_CASE("F9: two consecutive stale copies far behind are not a sequence jump: 
 
 // ---------------- rebind: a relay recycles the buffer for another owner ----------------
 
-TEST_CASE("F1: rebind hands the buffer to another owner: the old owner's held packets are reported, never delivered") {
+TEST_CASE(
+    "F1: rebind hands the buffer to another owner: the old owner's held packets are reported, "
+    "never delivered") {
   rig b{alice, fixed()};
   for (std::uint16_t n = 0; n < 5; ++n) REQUIRE(b.insert(on_time(n, n)));
   REQUIRE(b.size() == 5);
@@ -775,7 +805,7 @@ TEST_CASE("F1: rebind hands the buffer to another owner: the old owner's held pa
   // A late packet of alice's is refused at the door, through her old producer or a new one.
   CHECK(b.insert(on_time(5, 5)).refused_for(si::refusal::stale_binding));
   CHECK(b.bind_producer(alice).refused_for(si::refusal::owner_mismatch));
-  b.bind();  // bob's endpoints
+  b.bind();                                                           // bob's endpoints
   CHECK(b.out.try_pop(10'000 * ms).refused_for(si::refusal::empty));  // bob finds nothing
   // Bob's stream reuses alice's sequence numbers: he gets his own packets only.
   for (std::uint16_t n = 0; n < 5; ++n) REQUIRE(b.insert(on_time(n, n + 1000, 0, bob)));
@@ -784,7 +814,9 @@ TEST_CASE("F1: rebind hands the buffer to another owner: the old owner's held pa
   check_conservation(b);
 }
 
-TEST_CASE("F10: a rebind to the owner already bound still draws a new generation: old endpoints go stale") {
+TEST_CASE(
+    "F10: a rebind to the owner already bound still draws a new generation: old endpoints go "
+    "stale") {
   rig b{alice, fixed()};
   REQUIRE(b.insert(on_time(0, 0)));
   const si::generation g = b.current_generation();
@@ -807,7 +839,8 @@ TEST_CASE("F1: a rebound buffer plays out the next owner's stream exactly as a n
   // Alice's camera on a spiky network long enough to move the adaptive target.
   std::int64_t now = 0;
   for (std::uint32_t n = 0; n < 3000; ++n) {
-    const std::int64_t spike = n % 50 == 7 ? 180 * ms : static_cast<std::int64_t>(n * 7919 % 23) * ms;
+    const std::int64_t spike =
+        n % 50 == 7 ? 180 * ms : static_cast<std::int64_t>(n * 7919 % 23) * ms;
     now = 5 * ms + static_cast<std::int64_t>(n) * 10 * ms + spike;
     (void)used.insert(pkt(alice, static_cast<std::uint16_t>(n), now, n * 900));
     (void)drain(used, static_cast<std::int64_t>(n) * 10 * ms);
@@ -822,9 +855,11 @@ TEST_CASE("F1: a rebound buffer plays out the next owner's stream exactly as a n
   std::uint16_t list_fresh[32];
   for (std::uint32_t n = 0; n < 2000; ++n) {
     if (n % 37 == 11) continue;  // lost
-    const std::int64_t jitter = static_cast<std::int64_t>(n * 104729 % 17) * ms + (n % 41 == 3 ? 25 * ms : 0);
+    const std::int64_t jitter =
+        static_cast<std::int64_t>(n * 104729 % 17) * ms + (n % 41 == 3 ? 25 * ms : 0);
     const auto seq = static_cast<std::uint16_t>(60000 + n);  // wraps through 65535
-    const packet p = pkt(bob, seq, t0 + static_cast<std::int64_t>(n) * 10 * ms + jitter, 123456 + n * 900);
+    const packet p =
+        pkt(bob, seq, t0 + static_cast<std::int64_t>(n) * 10 * ms + jitter, 123456 + n * 900);
     const auto su = used.insert(p);
     const auto sf = fresh.insert(p);
     REQUIRE(static_cast<bool>(su) == static_cast<bool>(sf));

@@ -25,7 +25,8 @@ constexpr std::int64_t ms = 1000;
 const si::owner cam{0xC0FFEE, 1};
 const si::requester me = si::as_requester(cam);
 
-packet at(std::uint16_t seq, std::int64_t arrival_us, si::packet_flags flags = si::packet_flags::none) {
+packet at(std::uint16_t seq, std::int64_t arrival_us,
+          si::packet_flags flags = si::packet_flags::none) {
   packet p;
   p.seq = seq;
   p.timestamp = seq * 900U;
@@ -57,7 +58,8 @@ struct fake_clock {
 };
 }  // namespace
 
-TEST_CASE("F10: a jitter buffer re-created in the same storage refuses the old buffer's endpoints") {
+TEST_CASE(
+    "F10: a jitter buffer re-created in the same storage refuses the old buffer's endpoints") {
   std::optional<buffer> slot;
   slot.emplace(cam, fixed(20 * ms));
   auto in = slot->bind_producer(cam);
@@ -150,7 +152,9 @@ TEST_CASE("F6: pop_until sleeps until the head is due, not to the deadline, and 
   CHECK(clock.sleeps.size() == sleeps);
 }
 
-TEST_CASE("F6: in frame mode pop_until waits for a frame's end until it is given up, then reports the gap") {
+TEST_CASE(
+    "F6: in frame mode pop_until waits for a frame's end until it is given up, then reports the "
+    "gap") {
   si::jitter_config c = fixed(20 * ms);
   c.mode = si::jitter_mode::frame;
   c.max_delay_us = 100 * ms;

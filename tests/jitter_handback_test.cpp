@@ -55,8 +55,8 @@ struct ledger {
   }
 };
 
-packet make(std::uint16_t seq, std::uint32_t ts, std::int64_t at, std::uint32_t id, bool marker = false,
-            bool key = false) {
+packet make(std::uint16_t seq, std::uint32_t ts, std::int64_t at, std::uint32_t id,
+            bool marker = false, bool key = false) {
   packet p;
   p.seq = seq;
   p.timestamp = ts;
@@ -76,17 +76,21 @@ void check_exactly_once(const ledger& l, const buffer& b) {
     CHECK(a.second == 1);
     const auto it = l.returned.find(a.first);
     REQUIRE_MESSAGE(it != l.returned.end(), "payload " << a.first << " never came back");
-    CHECK_MESSAGE(it->second == 1, "payload " << a.first << " came back " << it->second << " times");
+    CHECK_MESSAGE(it->second == 1,
+                  "payload " << a.first << " came back " << it->second << " times");
   }
   for (const auto id : l.refused) {
-    if (l.accepted.count(id) == 0) CHECK_MESSAGE(l.returned.count(id) == 0, "refused payload " << id << " came back");
+    if (l.accepted.count(id) == 0)
+      CHECK_MESSAGE(l.returned.count(id) == 0, "refused payload " << id << " came back");
   }
   const auto s = b.stats();
   CHECK(s.received == s.released + s.handed_back + s.awaiting_handback + s.held);
 }
 }  // namespace
 
-TEST_CASE("F6: flushed, jumped and duplicate payloads each come back exactly once; refused ones stay with the caller") {
+TEST_CASE(
+    "F6: flushed, jumped and duplicate payloads each come back exactly once; refused ones stay "
+    "with the caller") {
   si::jitter_config c;
   c.delay_mode = si::jitter_delay_mode::fixed;
   c.initial_delay_us = 20 * ms;

@@ -38,7 +38,8 @@ struct jitter_rig : Buffer {
   // Pushes through `in`. A payload with a `gen` field is stamped with the producer's
   // generation, so a release can be checked against the binding it was pushed under.
   streamiso::result<typename Buffer::push_outcome> insert(packet p) noexcept {
-    if constexpr (has_gen_field<typename Buffer::value_type>::value) p.payload.gen = in.bound_generation().value();
+    if constexpr (has_gen_field<typename Buffer::value_type>::value)
+      p.payload.gen = in.bound_generation().value();
     return in.try_push(p);
   }
 

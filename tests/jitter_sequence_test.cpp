@@ -64,7 +64,9 @@ struct player {
 };
 }  // namespace
 
-TEST_CASE("F6: two stale copies more than a ring length behind are not a new sequence space: nothing replayed, lost or flushed") {
+TEST_CASE(
+    "F6: two stale copies more than a ring length behind are not a new sequence space: nothing "
+    "replayed, lost or flushed") {
   rig b{cam, small()};
   player pl;
   std::int64_t t = 0;
@@ -92,7 +94,9 @@ TEST_CASE("F6: two stale copies more than a ring length behind are not a new seq
   pl.check_once();
 }
 
-TEST_CASE("F4: after a same-epoch sequence restart, a straggler of the old range that lands ahead of the new stream is stale") {
+TEST_CASE(
+    "F4: after a same-epoch sequence restart, a straggler of the old range that lands ahead of the "
+    "new stream is stale") {
   rig b{cam, small()};
   player pl;
   std::int64_t t = 0;
@@ -129,8 +133,11 @@ TEST_CASE("F4: after a same-epoch sequence restart, a straggler of the old range
   CHECK(pl.out.size() - played_before == 99);
 }
 
-TEST_CASE("F6: a sequence restart less than a ring length behind is confirmed like a jump, not refused as duplicates") {
-  for (const std::uint16_t behind : {std::uint16_t{49}, std::uint16_t{10}}) {  // outside, then inside the misorder window
+TEST_CASE(
+    "F6: a sequence restart less than a ring length behind is confirmed like a jump, not refused "
+    "as duplicates") {
+  for (const std::uint16_t behind :
+       {std::uint16_t{49}, std::uint16_t{10}}) {  // outside, then inside the misorder window
     CAPTURE(behind);
     rig b{cam, small()};
     player pl;

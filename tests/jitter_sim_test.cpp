@@ -73,15 +73,16 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
   for (const auto& p : sent) epoch_base.emplace(p.epoch, std::make_pair(p.seq, p.index));
   auto index_of = [&](std::uint32_t epoch, std::uint64_t ext_seq_or_seq) {
     const auto& base = epoch_base.at(epoch);
-    return base.second + static_cast<std::uint16_t>(static_cast<std::uint16_t>(ext_seq_or_seq) - base.first);
+    return base.second +
+           static_cast<std::uint16_t>(static_cast<std::uint16_t>(ext_seq_or_seq) - base.first);
   };
 
   run_result res;
   double added_delay_sum = 0.0;
   std::uint64_t expected_next = 0;  // extended seq the next event must start at
   bool have_expected = false;
-  bool chain_ok = false;            // frame mode: a decoder could decode the next delta frame
-  std::uint64_t frame_open = 0;     // packets of the frame being released
+  bool chain_ok = false;         // frame mode: a decoder could decode the next delta frame
+  std::uint64_t frame_open = 0;  // packets of the frame being released
   std::uint32_t frame_ts = 0;
   std::uint16_t nacks[64];
 
@@ -121,7 +122,8 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
         if (cfg.mode == si::jitter_mode::frame) {
           if (d.frame_first) {
             CHECK(frame_open == 0);
-            CHECK((si::has(d.flags, si::packet_flags::keyframe) || chain_ok));  // never a frame that depends on lost data
+            CHECK((si::has(d.flags, si::packet_flags::keyframe) ||
+                   chain_ok));  // never a frame that depends on lost data
             frame_ts = d.timestamp;
           }
           CHECK(d.timestamp == frame_ts);
@@ -184,8 +186,9 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
     const auto before = b.stats();
     const auto door = producers.find(a.packet.epoch);
     // A straggler of a session the receiver never saw start has no door at all.
-    const auto r = door != producers.end() ? door->second.try_push(p)
-                                           : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
+    const auto r = door != producers.end()
+                       ? door->second.try_push(p)
+                       : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
     if (!a.duplicate) ++res.unique_arrivals;
     if (r) {
       CHECK_FALSE(fates[a.packet.index].accepted);  // accepted at most once
@@ -231,7 +234,8 @@ run_result drive(const std::vector<ns::sent_packet>& sent, const std::vector<tag
   }
   CHECK(accepted == s.received);
   CHECK(released == s.released);
-  res.mean_added_delay_us = s.released == 0 ? 0.0 : added_delay_sum / static_cast<double>(s.released);
+  res.mean_added_delay_us =
+      s.released == 0 ? 0.0 : added_delay_sum / static_cast<double>(s.released);
   return res;
 }
 
@@ -308,9 +312,10 @@ TEST_CASE("F4: two owners interleaved on one socket: zero foreign releases, outp
       const auto trace_b = sim_b.transmit(sent_b);
       auto mixed = tag(trace_a, alice);
       for (const auto& t : tag(trace_b, bob)) mixed.push_back(t);
-      std::stable_sort(mixed.begin(), mixed.end(), [](const tagged_arrival& x, const tagged_arrival& y) {
-        return x.a.arrival_us < y.a.arrival_us;
-      });
+      std::stable_sort(mixed.begin(), mixed.end(),
+                       [](const tagged_arrival& x, const tagged_arrival& y) {
+                         return x.a.arrival_us < y.a.arrival_us;
+                       });
       const auto cfg = sim_config(si::jitter_mode::packet);
       const auto alone = drive(sent_a, tag(trace_a, alice), cfg);
       const auto together = drive(sent_a, mixed, cfg);
@@ -333,7 +338,8 @@ TEST_CASE("F6: the adaptive target tracks the simulated jitter and keeps late lo
       const auto trace = sim.transmit(sent);
       const auto r = drive(sent, tag(trace, alice), sim_config(si::jitter_mode::packet));
       sum_target += static_cast<double>(r.stats.target_delay_us) / 1000.0;
-      late_rate += static_cast<double>(r.late_arrivals_of_arrived) / static_cast<double>(r.unique_arrivals);
+      late_rate +=
+          static_cast<double>(r.late_arrivals_of_arrived) / static_cast<double>(r.unique_arrivals);
     }
     target_ms[std::string(prof.name)] = sum_target / seeds;
     CAPTURE(prof.name);
@@ -348,7 +354,8 @@ TEST_CASE("F6: the adaptive target tracks the simulated jitter and keeps late lo
   CHECK(target_ms["spiky"] > target_ms["good"]);
 }
 
-TEST_CASE("F6: a fixed short delay on a jittery network loses packets late; the adaptive one does not") {
+TEST_CASE(
+    "F6: a fixed short delay on a jittery network loses packets late; the adaptive one does not") {
   ns::simulator sim{ns::lossy(), 3};
   const auto sent = sim.make_stream(video(6000, 1));
   const auto trace = sim.transmit(sent);

@@ -29,7 +29,8 @@ struct arrival {
 };
 
 struct result_t {
-  std::uint64_t sent = 0, arrived_unique = 0, late_after_convergence = 0, arrived_after_convergence = 0;
+  std::uint64_t sent = 0, arrived_unique = 0, late_after_convergence = 0,
+                arrived_after_convergence = 0;
   std::int64_t max_target_after_convergence = 0;
   std::uint64_t restarts = 0, jumps = 0;
 };
@@ -45,7 +46,7 @@ result_t soak(double ppm, std::uint64_t seed, std::int64_t duration_us) {
   result_t res;
   std::uint16_t seq = static_cast<std::uint16_t>(rng.below(65536));
   std::uint32_t ts_base = static_cast<std::uint32_t>(rng.next());
-  double ts_acc = 0;             // sender media clock, in ticks, drifting
+  double ts_acc = 0;               // sender media clock, in ticks, drifting
   std::vector<arrival> in_flight;  // small: a few hundred ms of packets
   auto back = [&](std::uint32_t id) {
     REQUIRE(id < packets);
@@ -67,7 +68,9 @@ result_t soak(double ppm, std::uint64_t seed, std::int64_t duration_us) {
       if (!d->is_gap()) back(d->payload);
     }
     for (auto h = b.reclaim(); h; h = b.reclaim()) back(h->payload);
-    if (a.at >= 2 * minute) res.max_target_after_convergence = std::max(res.max_target_after_convergence, b.target_delay_us());
+    if (a.at >= 2 * minute)
+      res.max_target_after_convergence =
+          std::max(res.max_target_after_convergence, b.target_delay_us());
   };
   for (std::uint64_t n = 0; n < packets; ++n) {
     const std::int64_t send = static_cast<std::int64_t>(n) * period;
@@ -93,7 +96,8 @@ result_t soak(double ppm, std::uint64_t seed, std::int64_t duration_us) {
     if (rng.below(200) == 0) in_flight.push_back({send + delay + 5 * ms, p, true});
     ++res.arrived_unique;
     // Deliver everything due before the next send, in arrival order.
-    std::sort(in_flight.begin(), in_flight.end(), [](const arrival& x, const arrival& y) { return x.at < y.at; });
+    std::sort(in_flight.begin(), in_flight.end(),
+              [](const arrival& x, const arrival& y) { return x.at < y.at; });
     std::size_t k = 0;
     for (; k < in_flight.size() && in_flight[k].at <= send + period; ++k) {
       arrival a = in_flight[k];
@@ -124,15 +128,19 @@ result_t soak(double ppm, std::uint64_t seed, std::int64_t duration_us) {
 }
 }  // namespace
 
-TEST_CASE("F6: six simulated hours at +-100 and +-1000 ppm drift, with timestamp jumps and encoder restarts: bounded target, little late loss, every packet accounted for") {
+TEST_CASE(
+    "F6: six simulated hours at +-100 and +-1000 ppm drift, with timestamp jumps and encoder "
+    "restarts: bounded target, little late loss, every packet accounted for") {
   const std::int64_t hours = 6;
-  const std::int64_t duration =
-      static_cast<std::int64_t>(streamiso_test::scaled(static_cast<std::uint64_t>(hours * 60), 30)) * minute;
+  const std::int64_t duration = static_cast<std::int64_t>(streamiso_test::scaled(
+                                    static_cast<std::uint64_t>(hours * 60), 30)) *
+                                minute;
   for (const double ppm : {100.0, -100.0, 1000.0, -1000.0}) {
     CAPTURE(ppm);
     const auto r = soak(ppm, 0x5eed + static_cast<std::uint64_t>(ppm + 2000), duration);
-    MESSAGE("ppm " << ppm << ": max target " << r.max_target_after_convergence / 1000 << " ms, late "
-                   << r.late_after_convergence << " of " << r.arrived_after_convergence);
+    MESSAGE("ppm " << ppm << ": max target " << r.max_target_after_convergence / 1000
+                   << " ms, late " << r.late_after_convergence << " of "
+                   << r.arrived_after_convergence);
     // Bound: path jitter is 0-15 ms plus 60 ms for 5 % of packets; the target sits near the
     // 95th percentile of that (<= 80 ms). 150 ms leaves room, yet is far below the 1 s cap
     // that a drifting or jump-poisoned reference reaches.

@@ -18,9 +18,9 @@ constexpr std::int64_t ms = 1000;
 const si::owner cam{0xD1, 3};
 
 struct outcome {
-  std::uint64_t late = 0;           // refused as late, after the first minute
-  std::uint64_t reordered = 0;      // packets sent out of order, after the first minute
-  std::int64_t max_target_us = 0;   // after the first minute
+  std::uint64_t late = 0;          // refused as late, after the first minute
+  std::uint64_t reordered = 0;     // packets sent out of order, after the first minute
+  std::int64_t max_target_us = 0;  // after the first minute
   std::int64_t final_target_us = 0;
 };
 
@@ -47,7 +47,8 @@ outcome run(std::uint64_t packets, TsOf ts_of) {
     packet p;
     p.seq = static_cast<std::uint16_t>(n);
     p.timestamp = ts_of(n);
-    p.arrival_us = 10 * ms + static_cast<std::int64_t>(n) * 20 * ms + static_cast<std::int64_t>(n * 7919 % 10) * ms;
+    p.arrival_us = 10 * ms + static_cast<std::int64_t>(n) * 20 * ms +
+                   static_cast<std::int64_t>(n * 7919 % 10) * ms;
     p.size_bytes = 100;
     p.payload = static_cast<std::uint32_t>(n);
     if (n % 10 == 7) {
@@ -80,32 +81,40 @@ TEST_CASE("F9: a timing baseline: the steady stream converges, no reordered pack
 }
 
 TEST_CASE("F9: one packet with a timestamp 1.1 s ahead does not pin the target delay") {
-  const auto o = run(50 * 900, [](std::uint64_t n) { return ticks(n) + (n == 50 * 120 ? 99'000u : 0u); });
+  const auto o =
+      run(50 * 900, [](std::uint64_t n) { return ticks(n) + (n == 50 * 120 ? 99'000u : 0u); });
   CHECK(o.late == 0);
   CHECK(o.final_target_us < 100 * ms);
 }
 
-TEST_CASE("F9: a backward timestamp step of 1 s (encoder restart, camera clock fix) does not pin the target delay") {
+TEST_CASE(
+    "F9: a backward timestamp step of 1 s (encoder restart, camera clock fix) does not pin the "
+    "target delay") {
   for (const std::uint32_t step : {90'000u, 180'000u, 900'000u}) {
     CAPTURE(step);
-    const auto o = run(50 * 900, [step](std::uint64_t n) { return ticks(n) - (n >= 50 * 120 ? step : 0u); });
+    const auto o =
+        run(50 * 900, [step](std::uint64_t n) { return ticks(n) - (n >= 50 * 120 ? step : 0u); });
     CHECK(o.final_target_us < 100 * ms);
     CHECK(o.late <= 2);  // at most the packets around the step itself
   }
 }
 
 TEST_CASE("F9: a forward timestamp step of 1.1 s does not pin the target delay") {
-  const auto o = run(50 * 900, [](std::uint64_t n) { return ticks(n) + (n >= 50 * 120 ? 99'000u : 0u); });
+  const auto o =
+      run(50 * 900, [](std::uint64_t n) { return ticks(n) + (n >= 50 * 120 ? 99'000u : 0u); });
   CHECK(o.final_target_us < 100 * ms);
   CHECK(o.late <= 2);
 }
 
-TEST_CASE("F6: sender clock drift of 100 and 1000 ppm, either way, over 3 hours: the target stays put, no late loss") {
+TEST_CASE(
+    "F6: sender clock drift of 100 and 1000 ppm, either way, over 3 hours: the target stays put, "
+    "no late loss") {
   for (const double ppm : {100.0, -100.0, 1000.0, -1000.0}) {
     CAPTURE(ppm);
     const double rate = 1.0 + ppm * 1e-6;  // sender ticks per true tick
     const auto o = run(50 * 3600 * 3, [rate](std::uint64_t n) {
-      return static_cast<std::uint32_t>(static_cast<std::uint64_t>(static_cast<double>(n) * 1800.0 * rate));
+      return static_cast<std::uint32_t>(
+          static_cast<std::uint64_t>(static_cast<double>(n) * 1800.0 * rate));
     });
     CHECK(o.max_target_us < 100 * ms);
     CHECK(o.late == 0);

@@ -16,7 +16,8 @@ namespace {
 using slot = d::jitter_slot<std::uint32_t, int, int>;
 using ring = d::jitter_ring<slot>;
 
-void hold(ring& r, std::uint64_t ext, std::int64_t expected_us, std::uint32_t ts, std::uint8_t flags = 0) {
+void hold(ring& r, std::uint64_t ext, std::int64_t expected_us, std::uint32_t ts,
+          std::uint8_t flags = 0) {
   slot& s = r.at(ext);
   s.key = ext;
   s.gen = r.gen();
@@ -46,11 +47,11 @@ TEST_CASE("F4: a sequence jump is confirmed only by two consecutive packets with
   d::jitter_sequence q;
   q.start(100);
   CHECK_FALSE(q.confirms_jump(9000, 1000, 90'000));
-  CHECK_FALSE(q.confirms_jump(9002, 1000, 90'000));   // not the next number: restarts probation
+  CHECK_FALSE(q.confirms_jump(9002, 1000, 90'000));     // not the next number: restarts probation
   CHECK(q.confirms_jump(9003, 1000 + 90'000, 90'000));  // next number, timestamp 1 s later
-  CHECK_FALSE(q.confirms_jump(9004, 1000, 90'000));  // timestamp backwards: not a follower
+  CHECK_FALSE(q.confirms_jump(9004, 1000, 90'000));     // timestamp backwards: not a follower
   CHECK_FALSE(q.confirms_jump(9005, 1000 + 90'001, 90'000));  // more than 1 s later
-  q.accepted(1, d::jitter_sequence::origin + 100, 1000);  // an accepted packet ends probation
+  q.accepted(1, d::jitter_sequence::origin + 100, 1000);      // an accepted packet ends probation
   CHECK_FALSE(q.confirms_jump(9006, 1000, 90'000));
 }
 
@@ -71,7 +72,9 @@ TEST_CASE("F4: the space a confirmed jump left recognises its stragglers by numb
   CHECK_FALSE(q.old_straggler(505, 3000 * 5, 0));
 }
 
-TEST_CASE("F6: delay estimation: a steady stream keeps the minimum; a spike raises the target at once, it falls slowly") {
+TEST_CASE(
+    "F6: delay estimation: a steady stream keeps the minimum; a spike raises the target at once, "
+    "it falls slowly") {
   d::jitter_delay_settings s;
   s.min_delay_us = 2'000;
   s.initial_delay_us = 2'000;
@@ -129,7 +132,8 @@ TEST_CASE("F6: delay estimation: a retransmission stays out of the estimate") {
   CHECK(e.jitter_us() == 0);
 }
 
-TEST_CASE("F6: NACK tracking asks for each missing number, respects the retry interval and the cap") {
+TEST_CASE(
+    "F6: NACK tracking asks for each missing number, respects the retry interval and the cap") {
   ring r{64};
   r.next_gen();
   hold(r, 100, 0, 0);
@@ -159,7 +163,9 @@ TEST_CASE("F6: NACK tracking asks for each missing number, respects the retry in
   CHECK(t.take(r, 104, 110, 2'000'000, deadline, out, 8, gave_up) == 0);
 }
 
-TEST_CASE("F6: frame assembly releases a complete frame, discards until a keyframe after a loss, rate-limits requests") {
+TEST_CASE(
+    "F6: frame assembly releases a complete frame, discards until a keyframe after a loss, "
+    "rate-limits requests") {
   ring r{64};
   r.next_gen();
   const std::uint8_t key = d::jitter_flag_keyframe;
@@ -176,7 +182,7 @@ TEST_CASE("F6: frame assembly releases a complete frame, discards until a keyfra
   CHECK(rel.what == action::release);
   CHECK(rel.last == 11);
   CHECK(f.at_head(r, 12, 12, 500, deadline, 1000).what == action::wait);  // may still come
-  const auto gone = f.at_head(r, 12, 12, 1200, deadline, 1000);          // given up
+  const auto gone = f.at_head(r, 12, 12, 1200, deadline, 1000);           // given up
   CHECK(gone.what == action::discard);
   CHECK(f.keyframe_wanted());
   hold(r, 14, 300, 27000, end);  // a complete non-key frame: useless until a keyframe

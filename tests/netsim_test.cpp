@@ -138,7 +138,8 @@ TEST_CASE("F6 harness: heavy-tailed spikes delay some packets by far more than t
   CHECK(worst <= 30'000 + 5'000 + 600'000 + 30'000);
 }
 
-TEST_CASE("F4 harness: outages lose what is sent; reconnects start a new epoch, SSRC and sequence base") {
+TEST_CASE(
+    "F4 harness: outages lose what is sent; reconnects start a new epoch, SSRC and sequence base") {
   ns::profile p;
   p.script = {ns::outage{100'000, 50'000, false}, ns::outage{300'000, 20'000, true},
               ns::outage{600'000, 20'000, true}};
@@ -168,7 +169,9 @@ TEST_CASE("F4 harness: outages lose what is sent; reconnects start a new epoch, 
   CHECK(sent[0].keyframe);
 }
 
-TEST_CASE("F4 harness: the reconnecting profile delivers old-epoch stragglers after the new epoch began") {
+TEST_CASE(
+    "F4 harness: the reconnecting profile delivers old-epoch stragglers after the new epoch "
+    "began") {
   ns::simulator sim{ns::reconnecting(), 21};
   const auto t = sim.run(spec_of(4000));  // 20 s: many reconnects
   std::uint32_t newest = 0;
@@ -191,7 +194,8 @@ TEST_CASE("F9 harness: frames, markers and keyframes follow the spec") {
     CHECK(sent[i].marker == (i % 3 == 2));
     CHECK(sent[i].keyframe == (i % 30 == 0));
     if (i % 3 != 0) CHECK(sent[i].timestamp == sent[i - 1].timestamp);
-    if (i % 3 == 0 && i > 0) CHECK(static_cast<std::uint32_t>(sent[i].timestamp - sent[i - 1].timestamp) == 900);
+    if (i % 3 == 0 && i > 0)
+      CHECK(static_cast<std::uint32_t>(sent[i].timestamp - sent[i - 1].timestamp) == 900);
   }
 }
 

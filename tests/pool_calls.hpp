@@ -7,8 +7,9 @@
 
 #include "streamiso/buffer_pool.hpp"
 
-inline streamiso::buffer_pool_config pool_config(std::size_t buffer_count, std::size_t buffer_size,
-                                                 streamiso::scrub_policy scrub = streamiso::scrub_policy::none) {
+inline streamiso::buffer_pool_config pool_config(
+    std::size_t buffer_count, std::size_t buffer_size,
+    streamiso::scrub_policy scrub = streamiso::scrub_policy::none) {
   streamiso::buffer_pool_config c;
   c.buffer_count = buffer_count;
   c.buffer_size = buffer_size;
@@ -24,7 +25,8 @@ streamiso::result<typename P::writable_buffer> pool_acquire(P& p, const typename
 }
 
 template <class P>
-streamiso::status pool_release(P& p, const typename P::owner_type& o, const streamiso::pool_handle& h) {
+streamiso::status pool_release(P& p, const typename P::owner_type& o,
+                               const streamiso::pool_handle& h) {
   auto e = p.bind_producer(o);
   if (!e) return streamiso::refused{e.reason(), e.detail()};
   return e->release(h);

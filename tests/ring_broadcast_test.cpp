@@ -4,8 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "alloc_counter.hpp"
 #include "streamiso/broadcast_ring.hpp"
@@ -34,7 +34,8 @@ struct ring_test_access {
     const auto old = r.writer_.gen;
     r.writer_.gen = generation{next_nonzero_token()};
     r.writer_.owner = o;
-    for (std::size_t k = R::stale_history - 1; k > 0; --k) r.writer_.ended[k] = r.writer_.ended[k - 1];
+    for (std::size_t k = R::stale_history - 1; k > 0; --k)
+      r.writer_.ended[k] = r.writer_.ended[k - 1];
     r.writer_.ended[0] = typename R::ended_binding{old.value(), r.writer_.next};
     r.history_.store(r.writer_.ended);
     r.binding_.store(typename R::binding{o, r.writer_.gen, r.writer_.next});
@@ -65,15 +66,19 @@ const si::requester alice_r{1};
 const si::requester bob_r{2};
 
 // One push through a freshly bound producer: what a writer whose owner changes between frames does.
-si::status push(ring& r, const si::owner& o, const frame& f, si::frame_kind kind = si::frame_kind::delta) {
+si::status push(ring& r, const si::owner& o, const frame& f,
+                si::frame_kind kind = si::frame_kind::delta) {
   auto p = r.bind_producer(o);
   if (!p) return si::refused{p.reason(), p.detail()};
   return p->try_push(f, kind);
 }
-si::frame_kind kind_if(bool keyframe) { return keyframe ? si::frame_kind::keyframe : si::frame_kind::delta; }
+si::frame_kind kind_if(bool keyframe) {
+  return keyframe ? si::frame_kind::keyframe : si::frame_kind::delta;
+}
 }  // namespace
 
-TEST_CASE("F9: broadcast capacity must be a power of two >= 2; create() refuses instead of throwing") {
+TEST_CASE(
+    "F9: broadcast capacity must be a power of two >= 2; create() refuses instead of throwing") {
   CHECK_THROWS_AS(ring(0, alice), std::invalid_argument);
   CHECK_THROWS_AS(ring(1, alice), std::invalid_argument);
   CHECK_THROWS_AS(ring(6, alice), std::invalid_argument);
@@ -88,7 +93,9 @@ TEST_CASE("F9: broadcast capacity must be a power of two >= 2; create() refuses 
   CHECK((*made)->owner() == alice);
 }
 
-TEST_CASE("F1: broadcast bind_producer by a foreign or unset owner is refused; a producer goes stale on rebind") {
+TEST_CASE(
+    "F1: broadcast bind_producer by a foreign or unset owner is refused; a producer goes stale on "
+    "rebind") {
   ring r(4, alice);
   CHECK(r.bind_producer(bob).refused_for(si::refusal::owner_mismatch));
   CHECK(r.bind_producer(si::owner{}).refused_for(si::refusal::unset_id));
@@ -108,7 +115,9 @@ TEST_CASE("F1: broadcast bind_producer by a foreign or unset owner is refused; a
   CHECK(again->try_push(frame{1, 1}));
 }
 
-TEST_CASE("F1: broadcast bind_consumer by a non-owner is not_bound (no alarm); read_latest by a non-owner is an alarm") {
+TEST_CASE(
+    "F1: broadcast bind_consumer by a non-owner is not_bound (no alarm); read_latest by a "
+    "non-owner is an alarm") {
   ring r(4, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
   CHECK(r.bind_consumer(bob_r).refused_for(si::refusal::not_bound));
@@ -118,10 +127,13 @@ TEST_CASE("F1: broadcast bind_consumer by a non-owner is not_bound (no alarm); r
   CHECK(r.counters().alarms() == 1);
 }
 
-TEST_CASE("F1: broadcast a viewer polling for its camera raises no alarm, and binds once the camera is its own") {
+TEST_CASE(
+    "F1: broadcast a viewer polling for its camera raises no alarm, and binds once the camera is "
+    "its own") {
   ring r(4, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
-  for (int i = 0; i < 1000; ++i) REQUIRE(r.bind_consumer(bob_r).refused_for(si::refusal::not_bound));
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(r.bind_consumer(bob_r).refused_for(si::refusal::not_bound));
   CHECK(r.counters().count(si::refusal::not_bound) == 1000);
   CHECK(r.counters().alarms() == 0);  // polling is flow, not isolation
   CHECK(r.owner() == alice);
@@ -161,7 +173,9 @@ TEST_CASE("F3: broadcast readers keep independent cursors and see every frame in
   CHECK(a.try_pop().refused_for(si::refusal::empty));
 }
 
-TEST_CASE("F3: broadcast a lapped reader gets overrun with the number missed, then resumes at the newest") {
+TEST_CASE(
+    "F3: broadcast a lapped reader gets overrun with the number missed, then resumes at the "
+    "newest") {
   ring r(4, alice);
   auto s = r.bind_consumer(alice_r).value();
   for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(push(r, alice, frame{1, i}));
@@ -175,7 +189,9 @@ TEST_CASE("F3: broadcast a lapped reader gets overrun with the number missed, th
   CHECK(r.counters().count(si::refusal::overrun) == 1);
 }
 
-TEST_CASE("F3: broadcast a reader exactly one capacity behind is treated as lapped (the slot is being reused)") {
+TEST_CASE(
+    "F3: broadcast a reader exactly one capacity behind is treated as lapped (the slot is being "
+    "reused)") {
   ring r(4, alice);
   auto s = r.bind_consumer(alice_r).value();
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(push(r, alice, frame{1, i}));
@@ -209,7 +225,9 @@ TEST_CASE("F3: broadcast keyframe resync falls back to newest when the keyframe 
   CHECK(s.try_pop()->seq == 11);
 }
 
-TEST_CASE("F1: broadcast read_latest is empty after rebind until the new owner's first frame (the incident)") {
+TEST_CASE(
+    "F1: broadcast read_latest is empty after rebind until the new owner's first frame (the "
+    "incident)") {
   ring r(8, alice);
   CHECK(r.read_latest(alice_r).refused_for(si::refusal::empty));
   for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(push(r, alice, frame{1, i}));
@@ -224,7 +242,8 @@ TEST_CASE("F1: broadcast read_latest is empty after rebind until the new owner's
   CHECK(f->owner_id == 2);
 }
 
-TEST_CASE("F1: broadcast rebind makes earlier consumers stale and reports what they never read, once") {
+TEST_CASE(
+    "F1: broadcast rebind makes earlier consumers stale and reports what they never read, once") {
   ring r(8, alice);
   auto s = r.bind_consumer(alice_r).value();
   for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(push(r, alice, frame{1, i}));
@@ -295,7 +314,9 @@ TEST_CASE("F1: broadcast with waits, push and pop_for allocate nothing after con
   CHECK(probe.count() == 0);
 }
 
-TEST_CASE("F7: broadcast bind_consumer and read_latest during a half-written rebind give empty, never the old owner") {
+TEST_CASE(
+    "F7: broadcast bind_consumer and read_latest during a half-written rebind give empty, never "
+    "the old owner") {
   ring r(4, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
   si::detail::ring_test_access::bump_binding_sequence(r);  // odd: a rebind is being written
@@ -305,7 +326,8 @@ TEST_CASE("F7: broadcast bind_consumer and read_latest during a half-written reb
   CHECK(r.read_latest(alice_r)->seq == 0);
 }
 
-TEST_CASE("F7: broadcast read_latest refuses (torn, counted) when the newest slot is never stable") {
+TEST_CASE(
+    "F7: broadcast read_latest refuses (torn, counted) when the newest slot is never stable") {
   ring r(4, alice);
   for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(push(r, alice, frame{1, i}));
   // Frame 2's slot looks mid-write (2i+1) to every attempt: a writer stuck inside the seqlock.
@@ -322,7 +344,9 @@ TEST_CASE("F7: broadcast read_latest refuses (torn, counted) when the newest slo
   CHECK(o.detail() == 1);
 }
 
-TEST_CASE("F1: broadcast a whole copy stamped with another binding's generation is refused, not delivered") {
+TEST_CASE(
+    "F1: broadcast a whole copy stamped with another binding's generation is refused, not "
+    "delivered") {
   // The tag is compared only after the sequence re-check: here the copy is whole (valid
   // sequence) but the slot carries the previous binding's generation, as a lapped copy of a
   // recycled slot would. Both read paths must refuse it.
@@ -338,7 +362,9 @@ TEST_CASE("F1: broadcast a whole copy stamped with another binding's generation 
   CHECK(r.counters().count(si::refusal::stale_binding) == 2);
 }
 
-TEST_CASE("F1: broadcast bind_consumer during a half-published rebind is refused empty, never handed out stale") {
+TEST_CASE(
+    "F1: broadcast bind_consumer during a half-published rebind is refused empty, never handed out "
+    "stale") {
   ring r(8, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
   si::detail::ring_test_access::rebind_binding_only(r, bob);  // binding is Bob's, gen_ not yet
@@ -366,11 +392,14 @@ TEST_CASE("F1: broadcast bind_consumer during a half-published rebind is refused
 // wait, so a lost wake hangs the test (and CTest's timeout fails it) instead of passing late.
 constexpr auto forever = std::chrono::hours(1);
 
-TEST_CASE("F9: broadcast pop_for and bind_consumer_for on a ring built without waits are refused malformed") {
+TEST_CASE(
+    "F9: broadcast pop_for and bind_consumer_for on a ring built without waits are refused "
+    "malformed") {
   ring r(4, alice);
   auto c = r.bind_consumer(alice_r).value();
   CHECK(c.pop_for(std::chrono::milliseconds(1)).refused_for(si::refusal::malformed));
-  CHECK(r.bind_consumer_for(bob_r, std::chrono::milliseconds(1)).refused_for(si::refusal::malformed));
+  CHECK(
+      r.bind_consumer_for(bob_r, std::chrono::milliseconds(1)).refused_for(si::refusal::malformed));
   CHECK(r.counters().count(si::refusal::malformed) == 2);
 }
 
@@ -402,7 +431,9 @@ TEST_CASE("F1: broadcast a consumer sleeping in pop_for wakes for the next frame
   CHECK(got->seq == 42);
 }
 
-TEST_CASE("F1: broadcast a rebind wakes a sleeping consumer, which is told stale_binding, never given the new owner's frame") {
+TEST_CASE(
+    "F1: broadcast a rebind wakes a sleeping consumer, which is told stale_binding, never given "
+    "the new owner's frame") {
   ring r(4, alice, si::waits::enabled);
   auto c = r.bind_consumer(alice_r).value();
   std::atomic<bool> sleeping{false};
@@ -420,7 +451,9 @@ TEST_CASE("F1: broadcast a rebind wakes a sleeping consumer, which is told stale
   CHECK(c.pop_for(std::chrono::milliseconds(1)).refused_for(si::refusal::stale_binding));
 }
 
-TEST_CASE("F1: broadcast bind_consumer_for sleeps through another owner's frames and binds at the rebind to its camera") {
+TEST_CASE(
+    "F1: broadcast bind_consumer_for sleeps through another owner's frames and binds at the rebind "
+    "to its camera") {
   ring r(4, alice, si::waits::enabled);
   std::atomic<bool> sleeping{false};
   si::result<ring::consumer> got = si::refused{si::refusal::empty};
@@ -442,8 +475,10 @@ TEST_CASE("F1: broadcast bind_consumer_for sleeps through another owner's frames
 
 TEST_CASE("F1: broadcast bind_consumer_for times out not_bound, counted once, not an alarm") {
   ring r(4, alice, si::waits::enabled);
-  CHECK(r.bind_consumer_for(bob_r, std::chrono::milliseconds(2)).refused_for(si::refusal::not_bound));
-  CHECK(r.bind_consumer_for(si::requester{}, std::chrono::seconds(30)).refused_for(si::refusal::unset_id));
+  CHECK(
+      r.bind_consumer_for(bob_r, std::chrono::milliseconds(2)).refused_for(si::refusal::not_bound));
+  CHECK(r.bind_consumer_for(si::requester{}, std::chrono::seconds(30))
+            .refused_for(si::refusal::unset_id));
   CHECK(r.counters().count(si::refusal::not_bound) == 1);
   CHECK(r.counters().alarms() == 1);  // the unset requester
 }

@@ -7,11 +7,11 @@
 #include <optional>
 #include <vector>
 
+#include "pool_calls.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::rng;
@@ -33,7 +33,8 @@ struct tally {
   std::uint64_t delivered = 0;
   std::uint64_t reported_lost = 0;
   std::uint64_t cross_owner = 0;
-  std::uint64_t unread = 0;  // still waiting for a reader at the end, or dropped unread: booked by the model
+  std::uint64_t unread =
+      0;  // still waiting for a reader at the end, or dropped unread: booked by the model
 };
 
 // ---------------- spsc_queue ----------------
@@ -263,8 +264,8 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
       }
     } else if (kind < 45) {
       const bool keyframes = g.below(2) == 0;
-      auto s = ring.bind_consumer(requester_of(who),
-                                  keyframes ? si::resync_policy::newest_keyframe : si::resync_policy::newest);
+      auto s = ring.bind_consumer(requester_of(who), keyframes ? si::resync_policy::newest_keyframe
+                                                               : si::resync_policy::newest);
       if (who != bound) {
         REQUIRE(s.refused_for(si::refusal::not_bound));
         continue;
@@ -344,7 +345,8 @@ void run_broadcast(rng& g, std::uint64_t ops, tally& t) {
 void run_pool(rng& g, std::uint64_t ops, tally& t) {
   constexpr std::size_t count = 4;
   constexpr std::size_t size = 64;
-  si::buffer_pool<> pool(pool_config(count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release));
+  si::buffer_pool<> pool(pool_config(
+      count, size, g.below(2) == 0 ? si::scrub_policy::none : si::scrub_policy::on_release));
   struct issued {
     si::pool_handle h;
     std::uint64_t owner_id;
@@ -423,7 +425,9 @@ TEST_CASE("F1 F3 F8: randomized model, spsc_queue: zero cross-owner, delivered +
   CHECK(t.reported_lost > 0);
 }
 
-TEST_CASE("F1 F3: randomized model, broadcast_ring: zero cross-owner, delivered + lost + unread == published") {
+TEST_CASE(
+    "F1 F3: randomized model, broadcast_ring: zero cross-owner, delivered + lost + unread == "
+    "published") {
   rng g(0x5eed'0002);
   tally t;
   run_broadcast(g, streamiso_test::scaled(1'000'000), t);

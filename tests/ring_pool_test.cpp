@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "pool_calls.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 
@@ -23,7 +23,9 @@ struct ring_test_access {
     p.meta_[index].state.fetch_add(n, std::memory_order_relaxed);  // relaxed: single-threaded test
   }
   template <class P>
-  static std::uint64_t pin_limit(const P&) { return P::pin_mask; }
+  static std::uint64_t pin_limit(const P&) {
+    return P::pin_mask;
+  }
 };
 }  // namespace detail
 STREAMISO_END_NAMESPACE
@@ -122,7 +124,9 @@ TEST_CASE("F1: pool read by the owner sees exactly the published bytes; others a
   CHECK(p.counters().count(si::refusal::owner_mismatch) == 1);
 }
 
-TEST_CASE("F3: pool a handle whose buffer was recycled is refused as stale, even when the buffer is reused") {
+TEST_CASE(
+    "F3: pool a handle whose buffer was recycled is refused as stale, even when the buffer is "
+    "reused") {
   pool p(pool_config(1, 64));
   const auto h1 = write_frame(p, alice, 0xA1, 8);
   REQUIRE(pool_release(p, alice, h1));
@@ -153,7 +157,9 @@ TEST_CASE("F8: pool a short frame in a recycled buffer never shows the previous 
   for (std::size_t i = 5; i < out.size(); ++i) CHECK(out[i] == 0);
 }
 
-TEST_CASE("F8: pool publishing more than was written is refused (malformed) and the buffer stays writable") {
+TEST_CASE(
+    "F8: pool publishing more than was written is refused (malformed) and the buffer stays "
+    "writable") {
   pool p(pool_config(1, 64));
   const auto h1 = write_frame(p, alice, 0xA1, 60);
   REQUIRE(pool_release(p, alice, h1));
@@ -220,7 +226,8 @@ TEST_CASE("F9: pool exhausted is refused (full); abandoning a buffer returns it"
   CHECK(p.counters().count(si::refusal::full) == 1);
 }
 
-TEST_CASE("F9: pool forged handles are refused: index out of range, generation 0, future generation") {
+TEST_CASE(
+    "F9: pool forged handles are refused: index out of range, generation 0, future generation") {
   pool p(pool_config(2, 8));
   const auto h = write_frame(p, alice, 1, 4);
   si::pool_handle bad_index = h;
@@ -238,7 +245,8 @@ TEST_CASE("F9: pool forged handles are refused: index out of range, generation 0
   CHECK(pool_read(p, lying_length, alice_r)->size() == 4);
 }
 
-TEST_CASE("F7: pool a pinned reader keeps the bytes whole while the owner releases and others acquire") {
+TEST_CASE(
+    "F7: pool a pinned reader keeps the bytes whole while the owner releases and others acquire") {
   pool p(pool_config(1, 16));
   const auto h = write_frame(p, alice, 0xA1, 16);
   auto v = pool_read(p, h, alice_r);
@@ -246,7 +254,8 @@ TEST_CASE("F7: pool a pinned reader keeps the bytes whole while the owner releas
   REQUIRE(pool_release(p, alice, h));
   CHECK(pool_acquire(p, bob).refused_for(si::refusal::full));  // not recycled while pinned
   for (std::size_t i = 0; i < 16; ++i) CHECK(v->data()[i] == 0xA1);
-  CHECK(pool_read(p, h, alice_r).refused_for(si::refusal::stale_handle));  // no new pins after release
+  CHECK(pool_read(p, h, alice_r)
+            .refused_for(si::refusal::stale_handle));  // no new pins after release
   v->reset();
   CHECK(pool_acquire(p, bob));
 }
@@ -277,8 +286,9 @@ TEST_CASE("F1: pool handles ride a broadcast ring; a rebind hides them from the 
   CHECK(v->data()[0] == 0xB2);
 }
 
-TEST_CASE("F8: pool acquire, append, publish, read and release allocate nothing after construction" *
-          doctest::skip(!streamiso_test::counts_allocations)) {
+TEST_CASE(
+    "F8: pool acquire, append, publish, read and release allocate nothing after construction" *
+    doctest::skip(!streamiso_test::counts_allocations)) {
   pool p(pool_config(4, 256));
   std::vector<unsigned char> bytes(200, 7);
   streamiso_test::allocation_probe probe;
@@ -294,7 +304,8 @@ TEST_CASE("F8: pool acquire, append, publish, read and release allocate nothing 
   CHECK(probe.count() == 0);
 }
 
-TEST_CASE("F9: pool too many concurrent pins is refused (over_limit), and the buffer stays intact") {
+TEST_CASE(
+    "F9: pool too many concurrent pins is refused (over_limit), and the buffer stays intact") {
   pool p(pool_config(1, 8));
   const auto h = write_frame(p, alice, 0xA1, 8);
   using access = si::detail::ring_test_access;
@@ -308,7 +319,8 @@ TEST_CASE("F9: pool too many concurrent pins is refused (over_limit), and the bu
   CHECK(v->data()[0] == 0xA1);
 }
 
-TEST_CASE("F9: pool rejects a count x size that overflows instead of allocating a wrapped-around block") {
+TEST_CASE(
+    "F9: pool rejects a count x size that overflows instead of allocating a wrapped-around block") {
   // count * size wraps to 0 (or a small number): buffers would alias or run past the block,
   // so one owner's bytes would be another's. The constructor must refuse the configuration.
   const std::size_t half = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
@@ -316,7 +328,9 @@ TEST_CASE("F9: pool rejects a count x size that overflows instead of allocating 
   CHECK_THROWS_AS(pool(pool_config(3, half / 3 * 2 + 8)), std::invalid_argument);
 }
 
-TEST_CASE("F9: pool copy_out of a non-empty frame into a null destination is refused, whatever size it claims") {
+TEST_CASE(
+    "F9: pool copy_out of a non-empty frame into a null destination is refused, whatever size it "
+    "claims") {
   pool p(pool_config(1, 8));
   auto w = pool_acquire(p, alice);
   REQUIRE(w);
@@ -332,7 +346,8 @@ TEST_CASE("F9: pool copy_out of a non-empty frame into a null destination is ref
   CHECK(out[2] == 3);
 }
 
-TEST_CASE("F9: pool copy_out of a zero-length frame into a null, zero-size destination is defined") {
+TEST_CASE(
+    "F9: pool copy_out of a zero-length frame into a null, zero-size destination is defined") {
   pool p(pool_config(1, 8));
   auto w = pool_acquire(p, alice);
   REQUIRE(w);
@@ -356,17 +371,22 @@ void check_view_padding(pool& p, const si::pool_handle& h, const si::requester& 
   std::size_t own = 0;
   std::size_t zero = 0;
   for (std::size_t i = 0; i < n + v->padding(); ++i) {
-    if (i < n) own += v->data()[i] == fill;
-    else zero += v->data()[i] == 0;
+    if (i < n)
+      own += v->data()[i] == fill;
+    else
+      zero += v->data()[i] == 0;
   }
   CHECK(own == n);
   CHECK(zero == v->padding());
 }
 }  // namespace
 
-TEST_CASE("F8: every view reads size() + padding bytes; past the written length only zeros, after a longer frame of another owner") {
+TEST_CASE(
+    "F8: every view reads size() + padding bytes; past the written length only zeros, after a "
+    "longer frame of another owner") {
   CHECK(pool::default_padding >= 64);
-  for (std::size_t pad : {pool::default_padding, std::size_t{0}, std::size_t{1}, std::size_t{200}}) {
+  for (std::size_t pad :
+       {pool::default_padding, std::size_t{0}, std::size_t{1}, std::size_t{200}}) {
     CAPTURE(pad);
     si::buffer_pool_config c = pool_config(1, 512);
     c.padding = pad;
@@ -386,7 +406,9 @@ TEST_CASE("F8: every view reads size() + padding bytes; past the written length 
   }
 }
 
-TEST_CASE("F8: bytes appended but not published, and a frame abandoned unpublished, never show in the padding") {
+TEST_CASE(
+    "F8: bytes appended but not published, and a frame abandoned unpublished, never show in the "
+    "padding") {
   pool p(pool_config(1, 256));
   {
     auto w = pool_acquire(p, bob);

@@ -10,11 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "pool_calls.hpp"
 #include "streamiso/broadcast_ring.hpp"
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/spsc_queue.hpp"
 #include "test_support.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 
@@ -43,13 +43,17 @@ struct wide_frame {
   std::uint64_t digest() const noexcept {
     return mix(mix(owner_id, seq), pad[0] ^ pad[1] ^ pad[2]);
   }
-  bool whole() const noexcept { return check == digest() && pad[0] == (seq ^ 1) && pad[2] == (seq ^ 3); }
+  bool whole() const noexcept {
+    return check == digest() && pad[0] == (seq ^ 1) && pad[2] == (seq ^ 3);
+  }
 };
 
 std::uint64_t owner_for_binding(std::uint64_t binding) { return 1 + binding % owners; }
 }  // namespace
 
-TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, delivered + stale == pushed") {
+TEST_CASE(
+    "F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, delivered + stale == "
+    "pushed") {
   const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 5000;
   si::spsc_queue<wide_frame> q(256);
@@ -110,7 +114,9 @@ TEST_CASE("F1 F3: spsc stress, producer rebinds mid-stream; no cross-owner pop, 
 // Checked on every delivery: the requester matches the stamp (no cross-owner pop), the frame
 // is whole, sequences grow, and no frame of a binding the consumer knows was replaced (the
 // producer announces each finished rebind with a release store) is ever delivered.
-TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the producer thread) mixed; no cross-owner or post-rebind delivery, counts add up") {
+TEST_CASE(
+    "F1 F3: spsc stress, per-call pops and endpoints (some made on the producer thread) mixed; no "
+    "cross-owner or post-rebind delivery, counts add up") {
   using wq = si::spsc_queue<wide_frame>;
   const std::uint64_t total = streamiso_test::scaled(100'000, 10'000);
   wq q(2);
@@ -219,7 +225,9 @@ TEST_CASE("F1 F3: spsc stress, per-call pops and endpoints (some made on the pro
   CHECK(handed > 0);
 }
 
-TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no torn or foreign frame, gaps == reported overruns") {
+TEST_CASE(
+    "F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no torn or foreign frame, "
+    "gaps == reported overruns") {
   const std::uint64_t total = streamiso_test::scaled(1'000'000, 20'000);
   constexpr std::uint64_t per_binding = 20000;
   using ring_t = si::broadcast_ring<wide_frame>;
@@ -303,7 +311,9 @@ TEST_CASE("F1 F3 F7: broadcast stress, 2 readers vs a writer that rebinds; no to
   CHECK(ring.counters().count(si::refusal::unset_id) == 0);
 }
 
-TEST_CASE("F1 F3 F7: broadcast wait stress, consumers sleep in pop_for and bind_consumer_for across rebinds; every wake delivers or reports") {
+TEST_CASE(
+    "F1 F3 F7: broadcast wait stress, consumers sleep in pop_for and bind_consumer_for across "
+    "rebinds; every wake delivers or reports") {
   const std::uint64_t total = streamiso_test::scaled(200'000, 10'000);
   constexpr std::uint64_t per_binding = 2000;
   using ring_t = si::broadcast_ring<wide_frame>;
@@ -383,7 +393,8 @@ TEST_CASE("F1 F3 F7: broadcast wait stress, consumers sleep in pop_for and bind_
   CHECK(ring.counters().alarms() == s1.stale + s2.stale + s3.stale);
 }
 
-TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases and recycles them") {
+TEST_CASE(
+    "F7 F8 F3: pool stress, readers pin handles while the writer releases and recycles them") {
   const std::uint64_t total = streamiso_test::scaled(150'000, 5'000);
   constexpr std::size_t buf_size = 256;
   si::buffer_pool<> pool(pool_config(6, buf_size, si::scrub_policy::on_release));
@@ -395,7 +406,8 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
     unsigned char bytes[buf_size];
     for (std::uint64_t i = 0; i < total; ++i) {
       if (i != 0 && i % 3000 == 0) {
-        for (const auto& h : live) REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
+        for (const auto& h : live)
+          REQUIRE(pool_release(pool, owner_of(owner_for_binding(binding)), h));
         live.clear();
         ring.rebind(owner_of(owner_for_binding(++binding)));
       }
@@ -440,8 +452,10 @@ TEST_CASE("F7 F8 F3: pool stress, readers pin handles while the writer releases 
         if (!h) continue;
         auto v = pool_read(pool, *h, requester_of(who));
         if (!v) {
-          if (v.reason() == si::refusal::stale_handle) ++st.stale;
-          else ++st.cross;  // a handle of the current binding must never be someone else's
+          if (v.reason() == si::refusal::stale_handle)
+            ++st.stale;
+          else
+            ++st.cross;  // a handle of the current binding must never be someone else's
           continue;
         }
         ++st.reads;

@@ -42,9 +42,12 @@ int main(int argc, char** argv) {
     datagrams = std::move(kept);
   }
   std::vector<std::int64_t> arrivals(datagrams.size());
-  for (std::size_t i = 0; i < arrivals.size(); ++i) arrivals[i] = static_cast<std::int64_t>(i) * 1000;
-  const auto o = h265 ? streamiso_test::run_pipeline<streamiso::h265_depacketizer>(datagrams, arrivals, 305419896, 96)
-                      : streamiso_test::run_pipeline<streamiso::h264_depacketizer>(datagrams, arrivals, 305419896, 96);
+  for (std::size_t i = 0; i < arrivals.size(); ++i)
+    arrivals[i] = static_cast<std::int64_t>(i) * 1000;
+  const auto o = h265 ? streamiso_test::run_pipeline<streamiso::h265_depacketizer>(
+                            datagrams, arrivals, 305419896, 96)
+                      : streamiso_test::run_pipeline<streamiso::h264_depacketizer>(
+                            datagrams, arrivals, 305419896, 96);
   std::FILE* f = std::fopen(argv[3], "wb");
   if (f == nullptr || datagrams.empty() || o.units.empty()) return 1;
   for (const auto& u : o.units) std::fwrite(u.data.data(), 1, u.data.size(), f);

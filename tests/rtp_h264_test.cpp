@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "pool_calls.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h264_depacketizer.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -137,7 +137,8 @@ TEST_CASE("h264: STAP-A with SPS and PPS, then an IDR: a keyframe") {
   CHECK(f.d.stats().keyframes == 1);
 }
 
-TEST_CASE("h264: FU-A reassembles a fragmented NAL unit (header rebuilt from indicator and FU header)") {
+TEST_CASE(
+    "h264: FU-A reassembles a fragmented NAL unit (header rebuilt from indicator and FU header)") {
   fixture f;
   bytes nal = {0x65};  // NRI 3, IDR
   for (int i = 0; i < 50; ++i) nal.push_back(static_cast<std::uint8_t>(i + 1));
@@ -220,7 +221,9 @@ TEST_CASE("h264: parameter sets remembered per stream and prepended to a later I
   CHECK(f.d.stats().parameter_sets_prepended == 1);
 }
 
-TEST_CASE("F4 h264: an IDR without parameter sets is random access but not a keyframe; reset forgets them") {
+TEST_CASE(
+    "F4 h264: an IDR without parameter sets is random access but not a keyframe; reset forgets "
+    "them") {
   fixture f;
   CHECK(f.push(idr, 0, true).has_value());
   si::access_unit au;
@@ -268,19 +271,19 @@ TEST_CASE("F1 h264: rebind to another owner drops queued units and forgets param
 
 TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and reported") {
   const bytes cases[] = {
-      {},                                 // empty
-      {0x78},                             // STAP-A without units
-      {0x78, 0x00},                       // STAP-A size cut
-      {0x78, 0x00, 0x05, 0x41, 0x01},     // STAP-A size past the end
-      {0x78, 0x00, 0x00},                 // STAP-A zero-size unit
-      {0x78, 0x00, 0x02, 0x7C, 0x01},     // STAP-A carrying an FU-A
-      {0x7C, 0x85},                       // FU-A without payload
-      {0x7C, 0xC5, 0x01},                 // FU-A with start and end
-      {0x7C, 0x9C, 0x01},                 // FU-A of type 28
-      {0x7C, 0x80, 0x01},                 // FU-A of type 0
-      {0x79, 0x00, 0x00, 0x01},           // STAP-B (interleaved)
-      {0x7A, 0x00},                       // MTAP16
-      {0x7D, 0x85, 0x00, 0x00, 0x01},     // FU-B
+      {},                              // empty
+      {0x78},                          // STAP-A without units
+      {0x78, 0x00},                    // STAP-A size cut
+      {0x78, 0x00, 0x05, 0x41, 0x01},  // STAP-A size past the end
+      {0x78, 0x00, 0x00},              // STAP-A zero-size unit
+      {0x78, 0x00, 0x02, 0x7C, 0x01},  // STAP-A carrying an FU-A
+      {0x7C, 0x85},                    // FU-A without payload
+      {0x7C, 0xC5, 0x01},              // FU-A with start and end
+      {0x7C, 0x9C, 0x01},              // FU-A of type 28
+      {0x7C, 0x80, 0x01},              // FU-A of type 0
+      {0x79, 0x00, 0x00, 0x01},        // STAP-B (interleaved)
+      {0x7A, 0x00},                    // MTAP16
+      {0x7D, 0x85, 0x00, 0x00, 0x01},  // FU-B
   };
   for (const bytes& c : cases) {
     fixture f;
@@ -301,7 +304,8 @@ TEST_CASE("F9 h264: every malformed payload is refused, its unit discarded and r
   }
 }
 
-TEST_CASE("F9 h264: FU-A middle without a start, and a new start inside a fragment, are malformed") {
+TEST_CASE(
+    "F9 h264: FU-A middle without a start, and a new start inside a fragment, are malformed") {
   fixture f;
   CHECK(f.push(slice, 1, true).has_value());  // start-up
   (void)f.take_bytes();
@@ -344,7 +348,8 @@ TEST_CASE("h264: a unit ends at the next timestamp when its marker is missing") 
   CHECK(au.marker);
 }
 
-TEST_CASE("h264: oversized unit, empty pool and a full output queue are discards with their cause") {
+TEST_CASE(
+    "h264: oversized unit, empty pool and a full output queue are discards with their cause") {
   si::buffer_pool<> pool{pool_config(1, 128)};
   si::h264_depacketizer<> d{pool, cam};
   auto dc = *d.bind_consumer(viewer);
@@ -452,7 +457,8 @@ TEST_CASE("F8 h264: a unit of ignored types only is reported, never handed out e
   f.check_accounting();
 }
 
-TEST_CASE("F9 h264: a repeated or earlier sequence number breaks the unit but is not counted lost") {
+TEST_CASE(
+    "F9 h264: a repeated or earlier sequence number breaks the unit but is not counted lost") {
   fixture f;
   CHECK(f.push(slice, 1, false).has_value());
   f.seq -= 1;  // the same number again

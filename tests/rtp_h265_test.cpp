@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "pool_calls.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h265_depacketizer.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -113,7 +113,8 @@ TEST_CASE("h265: every IRAP type 16..21 is random access; 22/23 (reserved) and o
   }
 }
 
-TEST_CASE("h265: FU reassembles with the header rebuilt (type from the FU header, layer and TID kept)") {
+TEST_CASE(
+    "h265: FU reassembles with the header rebuilt (type from the FU header, layer and TID kept)") {
   fixture f;
   bytes nal = nal_of(20, {});  // CRA
   nal[1] = 0x03;               // TID 3
@@ -175,20 +176,20 @@ TEST_CASE("h265: VPS/SPS/PPS remembered and prepended to a later IRAP; only afte
 
 TEST_CASE("F9 h265: every malformed payload is refused and its unit reported") {
   const bytes cases[] = {
-      {},                                      // empty
-      {0x02},                                  // one byte
-      {0x02, 0x01},                            // header only
-      {0x82, 0x01, 0x00},                      // forbidden bit
-      {0x02, 0x00, 0x00},                      // TID 0
-      {0x60, 0x01},                            // AP without units
-      {0x60, 0x01, 0x00},                      // AP size cut
-      {0x60, 0x01, 0x00, 0x09, 0x02, 0x01},    // AP size past the end
-      {0x60, 0x01, 0x00, 0x02, 0x02, 0x01},    // AP unit shorter than 3 bytes
+      {},                                          // empty
+      {0x02},                                      // one byte
+      {0x02, 0x01},                                // header only
+      {0x82, 0x01, 0x00},                          // forbidden bit
+      {0x02, 0x00, 0x00},                          // TID 0
+      {0x60, 0x01},                                // AP without units
+      {0x60, 0x01, 0x00},                          // AP size cut
+      {0x60, 0x01, 0x00, 0x09, 0x02, 0x01},        // AP size past the end
+      {0x60, 0x01, 0x00, 0x02, 0x02, 0x01},        // AP unit shorter than 3 bytes
       {0x60, 0x01, 0x00, 0x03, 0x62, 0x01, 0x00},  // AP carrying an FU
-      {0x62, 0x01, 0x81},                      // FU without payload
-      {0x62, 0x01, 0xC1, 0x00},                // FU start and end
-      {0x62, 0x01, 0xB1, 0x00},                // FU of type 49
-      {0x62, 0x01, 0x01, 0x00},                // FU middle without start
+      {0x62, 0x01, 0x81},                          // FU without payload
+      {0x62, 0x01, 0xC1, 0x00},                    // FU start and end
+      {0x62, 0x01, 0xB1, 0x00},                    // FU of type 49
+      {0x62, 0x01, 0x01, 0x00},                    // FU middle without start
   };
   for (const bytes& c : cases) {
     fixture f;

@@ -28,8 +28,8 @@ si::result<si::rtp_view> parse(const bytes& b) { return si::parse_rtp(b.data(), 
 
 TEST_CASE("F9 rtp: every fixed header field is read from its RFC 3550 position") {
   // V=2 P=0 X=0 CC=2 | M=1 PT=111 | seq 0xBEEF | ts 0x01020304 | SSRC 0xCAFEBABE | 2 CSRCs
-  const bytes d = {0x82, 0xEF, 0xBE, 0xEF, 0x01, 0x02, 0x03, 0x04, 0xCA, 0xFE, 0xBA, 0xBE,
-                   0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0xAA, 0xBB};
+  const bytes d = {0x82, 0xEF, 0xBE, 0xEF, 0x01, 0x02, 0x03, 0x04, 0xCA, 0xFE, 0xBA,
+                   0xBE, 0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0xAA, 0xBB};
   auto r = parse(d);
   REQUIRE(r.has_value());
   CHECK(r->version() == 2);
@@ -123,8 +123,8 @@ TEST_CASE("F9 rtp: padding count validated against the length") {
 TEST_CASE("F9 rtp: header extension with RFC 8285 one-byte elements") {
   // X=1; profile 0xBEDE, length 2 words: id 1 len 1 (0x10 AB), pad 0, id 3 len 3 (0x32 ...),
   // then padding to the word boundary.
-  const bytes d = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00, 0x02,
-                   0x10, 0xAB, 0x00, 0x32, 0x01, 0x02, 0x03, 0x00, 0x77};
+  const bytes d = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,    0,    3,   0xBE,
+                   0xDE, 0x00, 0x02, 0x10, 0xAB, 0x00, 0x32, 0x01, 0x02, 0x03, 0x00, 0x77};
   auto r = parse(d);
   REQUIRE(r.has_value());
   CHECK(r->has_extension());
@@ -155,8 +155,8 @@ TEST_CASE("F9 rtp: header extension with RFC 8285 one-byte elements") {
 
 TEST_CASE("F9 rtp: header extension with RFC 8285 two-byte elements") {
   // profile 0x1000 (appbits 0), 2 words: id 5 len 0, id 200 len 2 (AA BB), pad.
-  const bytes d = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0x10, 0x00, 0x00, 0x02,
-                   0x05, 0x00, 0xC8, 0x02, 0xAA, 0xBB, 0x00, 0x00};
+  const bytes d = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,    0,    3,
+                   0x10, 0x00, 0x00, 0x02, 0x05, 0x00, 0xC8, 0x02, 0xAA, 0xBB, 0x00, 0x00};
   auto r = parse(d);
   REQUIRE(r.has_value());
   const si::rtp_extension e = r->extension();
@@ -174,17 +174,19 @@ TEST_CASE("F9 rtp: header extension with RFC 8285 two-byte elements") {
   CHECK(e.next(c).refused_for(si::refusal::empty));
 }
 
-TEST_CASE("F9 rtp: extension refusals (truncated block, element past its block, reserved id, other profile)") {
+TEST_CASE(
+    "F9 rtp: extension refusals (truncated block, element past its block, reserved id, other "
+    "profile)") {
   // Header of the extension cut short.
   const bytes cut = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00};
   CHECK(error_of(parse(cut)) == si::rtp_error::extension_truncated);
   // Length says 2 words, only 1 present.
-  const bytes short_body = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00, 0x02,
-                            0x10, 0xAB, 0x00, 0x00};
+  const bytes short_body = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,
+                            0,    3,    0xBE, 0xDE, 0x00, 0x02, 0x10, 0xAB, 0x00, 0x00};
   CHECK(error_of(parse(short_body)) == si::rtp_error::extension_truncated);
   // One-byte element of length 4 in a 4-byte block (header byte + 4 > 4).
-  const bytes elem = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00, 0x01,
-                      0x13, 0x01, 0x02, 0x03};
+  const bytes elem = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,
+                      0,    3,    0xBE, 0xDE, 0x00, 0x01, 0x13, 0x01, 0x02, 0x03};
   auto r = parse(elem);
   REQUIRE(r.has_value());  // the block is fine for RFC 3550; only RFC 8285 reading refuses
   std::size_t c = 0;
@@ -193,20 +195,22 @@ TEST_CASE("F9 rtp: extension refusals (truncated block, element past its block, 
   CHECK(si::rtp_error_of(e.detail()) == si::rtp_error::bad_extension);
   CHECK(r->extension().next(c).refused_for(si::refusal::empty));  // stays at the end
   // Reserved id 15.
-  const bytes reserved = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00, 0x01,
-                          0xF0, 0x00, 0x00, 0x00};
+  const bytes reserved = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,
+                          0,    3,    0xBE, 0xDE, 0x00, 0x01, 0xF0, 0x00, 0x00, 0x00};
   c = 0;
-  CHECK(si::rtp_error_of(parse(reserved)->extension().next(c).detail()) == si::rtp_error::bad_extension);
+  CHECK(si::rtp_error_of(parse(reserved)->extension().next(c).detail()) ==
+        si::rtp_error::bad_extension);
   // Two-byte element whose length runs past the block.
-  const bytes two = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0x10, 0x00, 0x00, 0x01,
-                     0x01, 0x05, 0xAA, 0xBB};
+  const bytes two = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,
+                     0,    3,    0x10, 0x00, 0x00, 0x01, 0x01, 0x05, 0xAA, 0xBB};
   c = 0;
   CHECK(si::rtp_error_of(parse(two)->extension().next(c).detail()) == si::rtp_error::bad_extension);
   // A lone two-byte id at the end of the block (no length byte).
-  const bytes lone = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0x10, 0x00, 0x00, 0x01,
-                      0x00, 0x00, 0x00, 0x09};
+  const bytes lone = {0x90, 0x60, 0,    1,    0,    0,    0,    2,    0,    0,
+                      0,    3,    0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09};
   c = 0;
-  CHECK(si::rtp_error_of(parse(lone)->extension().next(c).detail()) == si::rtp_error::bad_extension);
+  CHECK(si::rtp_error_of(parse(lone)->extension().next(c).detail()) ==
+        si::rtp_error::bad_extension);
   // A profile that is neither form.
   const bytes other = {0x90, 0x60, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0x12, 0x34, 0x00, 0x00};
   auto o = parse(other);
@@ -217,8 +221,9 @@ TEST_CASE("F9 rtp: extension refusals (truncated block, element past its block, 
 }
 
 TEST_CASE("F9 rtp: CSRC, extension and padding together") {
-  const bytes d = {0xB1, 0xE0, 0x12, 0x34, 0, 0, 0, 9, 0, 0, 0, 7, 0xDE, 0xAD, 0xBE, 0xEF,
-                   0xBE, 0xDE, 0x00, 0x01, 0x20, 0x01, 0x02, 0x03, 0x55, 0x66, 0x00, 0x00, 0x03};
+  const bytes d = {0xB1, 0xE0, 0x12, 0x34, 0,    0,    0,    9,    0,    0,
+                   0,    7,    0xDE, 0xAD, 0xBE, 0xEF, 0xBE, 0xDE, 0x00, 0x01,
+                   0x20, 0x01, 0x02, 0x03, 0x55, 0x66, 0x00, 0x00, 0x03};
   auto r = parse(d);
   REQUIRE(r.has_value());
   CHECK(r->csrc(0) == 0xDEADBEEFU);

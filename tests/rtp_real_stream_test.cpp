@@ -71,7 +71,8 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
     CHECK(o.lost_packets == 0);
     CHECK(o.accepted == s.datagrams.size());
     CHECK(nals_of(o) == s.es_nals);
-    const auto keyframes = std::count_if(o.units.begin(), o.units.end(), [](const auto& u) { return u.keyframe; });
+    const auto keyframes =
+        std::count_if(o.units.begin(), o.units.end(), [](const auto& u) { return u.keyframe; });
     CHECK(keyframes == 3);  // -g 10
     CHECK(o.units[0].keyframe);
     CHECK(o.units[10].keyframe);
@@ -82,7 +83,8 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
   SUBCASE("reordered within the jitter delay: the same stream") {
     std::vector<bytes> d = s.datagrams;
     for (std::size_t i = 1; i + 1 < d.size(); i += 5) std::swap(d[i], d[i + 1]);
-    const auto o = streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
+    const auto o =
+        streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
     CHECK(o.discarded_units == 0);
     CHECK(nals_of(o) == s.es_nals);
   }
@@ -96,8 +98,10 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
     for (std::size_t i = 1; i + 1 < s.datagrams.size(); ++i) {
       const bytes& d = s.datagrams[i];
       const std::uint32_t ts = si::parse_rtp(d.data(), d.size())->timestamp();
-      const std::uint32_t next_ts = si::parse_rtp(s.datagrams[i + 1].data(), s.datagrams[i + 1].size())->timestamp();
-      const std::uint32_t prev_ts = si::parse_rtp(s.datagrams[i - 1].data(), s.datagrams[i - 1].size())->timestamp();
+      const std::uint32_t next_ts =
+          si::parse_rtp(s.datagrams[i + 1].data(), s.datagrams[i + 1].size())->timestamp();
+      const std::uint32_t prev_ts =
+          si::parse_rtp(s.datagrams[i - 1].data(), s.datagrams[i - 1].size())->timestamp();
       if (ts == ts15 && prev_ts == ts15 && next_ts == ts15) {
         victim = i;
         break;
@@ -106,7 +110,8 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
     REQUIRE(victim != 0);
     std::vector<bytes> d = s.datagrams;
     d.erase(d.begin() + static_cast<std::ptrdiff_t>(victim));
-    const auto o = streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
+    const auto o =
+        streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
     CHECK(o.lost_packets == 1);
     CHECK(o.discarded_units == 1);
     REQUIRE(o.units.size() == 29);
@@ -125,15 +130,18 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
     for (const bytes& dg : s.datagrams) {
       const auto v = si::parse_rtp(dg.data(), dg.size());
       const std::uint8_t b0 = v->payload().data[0];
-      const std::uint8_t type = h265 ? static_cast<std::uint8_t>((b0 >> 1) & 0x3F) : static_cast<std::uint8_t>(b0 & 0x1F);
+      const std::uint8_t type =
+          h265 ? static_cast<std::uint8_t>((b0 >> 1) & 0x3F) : static_cast<std::uint8_t>(b0 & 0x1F);
       if (type == param_aggregate_type && !first) continue;  // drop later parameter sets
       if (type == param_aggregate_type) first = false;
       d.push_back(dg);
     }
     REQUIRE(d.size() < s.datagrams.size());
     const std::uint16_t base_seq = seq_of(d[0]);
-    for (std::size_t i = 0; i < d.size(); ++i) set_seq(d[i], static_cast<std::uint16_t>(base_seq + i));
-    const auto o = streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
+    for (std::size_t i = 0; i < d.size(); ++i)
+      set_seq(d[i], static_cast<std::uint16_t>(base_seq + i));
+    const auto o =
+        streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
     CHECK(o.discarded_units == 0);
     CHECK(o.units.size() == 30);
     CHECK(o.units[10].keyframe);
@@ -148,7 +156,8 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
     std::size_t at = 0;
     for (const auto& u : o.units) {
       const std::size_t n = streamiso_test::split_annex_b(u.data.data(), u.data.size()).size();
-      std::vector<bytes> a(got.begin() + static_cast<std::ptrdiff_t>(at), got.begin() + static_cast<std::ptrdiff_t>(at + n));
+      std::vector<bytes> a(got.begin() + static_cast<std::ptrdiff_t>(at),
+                           got.begin() + static_cast<std::ptrdiff_t>(at + n));
       std::vector<bytes> b(s.es_nals.begin() + static_cast<std::ptrdiff_t>(at),
                            s.es_nals.begin() + static_cast<std::ptrdiff_t>(at + n));
       std::sort(a.begin(), a.end());
@@ -167,7 +176,8 @@ void check_codec(const char* base, std::uint8_t param_aggregate_type, bool h265)
       d.push_back(other);
       d.push_back(dg);
     }
-    const auto o = streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
+    const auto o =
+        streamiso_test::run_pipeline<Depay>(d, paced(d.size()), capture_ssrc, capture_pt);
     CHECK(o.accepted == s.datagrams.size());
     CHECK(nals_of(o) == s.es_nals);
   }

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "pool_calls.hpp"
 #include "rtp_test_support.hpp"
 #include "streamiso/h264_depacketizer.hpp"
 #include "streamiso/rtcp_feedback.hpp"
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
 #include "streamiso/rtx.hpp"
-#include "pool_calls.hpp"
 
 namespace si = streamiso;
 using streamiso_test::bytes;
@@ -24,8 +24,8 @@ const si::owner cam_b{0xB, 2};
 constexpr std::uint32_t ssrc_a = 0xAAAA0001U;
 constexpr std::uint32_t ssrc_b = 0xBBBB0002U;
 
-bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts, bool marker,
-               std::initializer_list<std::uint8_t> payload = {0x41, 0x01}) {
+bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
+               bool marker, std::initializer_list<std::uint8_t> payload = {0x41, 0x01}) {
   bytes out(12 + payload.size());
   const bytes pl(payload);
   si::rtp_header_fields h;
@@ -68,7 +68,8 @@ si::jitter_config jitter_cfg() {
 }
 }  // namespace
 
-TEST_CASE("F6 rtp ingest: a datagram of another SSRC or payload type is refused as foreign and counted") {
+TEST_CASE(
+    "F6 rtp ingest: a datagram of another SSRC or payload type is refused as foreign and counted") {
   si::rtp_ingest<> in(bind_a());
   const bytes ok = datagram(ssrc_a, 96, 1, 100, true);
   auto a = in.accept({ok.data(), ok.size()}, 5);
@@ -160,7 +161,8 @@ TEST_CASE(
   check_sum(in);
 }
 
-TEST_CASE("F4 rtp ingest: packets of another payload type from a new SSRC do not raise the suspicion") {
+TEST_CASE(
+    "F4 rtp ingest: packets of another payload type from a new SSRC do not raise the suspicion") {
   si::rtp_ingest<> in(bind_a());
   for (std::uint16_t i = 0; i < 10; ++i) {
     const bytes d = datagram(0x12345678U, 0, i, 0, false);  // audio on the same socket
@@ -210,7 +212,8 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   check_sum(in);
 }
 
-TEST_CASE("rtp ingest: timestamps extended across the 32-bit wrap; sender report maps to wall clock") {
+TEST_CASE(
+    "rtp ingest: timestamps extended across the 32-bit wrap; sender report maps to wall clock") {
   si::rtp_ingest<> in(bind_a());
   const std::uint32_t start = 0xFFFFFF00U;
   const bytes d0 = datagram(ssrc_a, 96, 1, start, false);
@@ -272,20 +275,23 @@ TEST_CASE(
   CHECK((*ok)->owner() == cam_a);
 }
 
-TEST_CASE("rtp feed: reordered datagrams come out in sequence with their own bytes; gaps reported") {
+TEST_CASE(
+    "rtp feed: reordered datagrams come out in sequence with their own bytes; gaps reported") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   const std::uint16_t order[] = {100, 102, 101, 104, 105};  // 103 lost
   for (std::uint16_t s : order) {
-    const bytes d = datagram(ssrc_a, 96, s, s * 10U, false,
-                             {0x41, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8)});
+    const bytes d =
+        datagram(ssrc_a, 96, s, s * 10U, false,
+                 {0x41, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8)});
     auto a = in.accept({d.data(), d.size()}, 1000);
     REQUIRE(a.has_value());
     CHECK(feed.try_push(*a).has_value());
   }
   // A duplicate is refused by the jitter buffer and does not overwrite the stored bytes.
   const bytes dup = datagram(ssrc_a, 96, 101, 1010, false, {0x41, 0xEE, 0xEE});
-  CHECK(feed.try_push(*in.accept({dup.data(), dup.size()}, 1000)).refused_for(si::refusal::duplicate));
+  CHECK(feed.try_push(*in.accept({dup.data(), dup.size()}, 1000))
+            .refused_for(si::refusal::duplicate));
   const si::requester who = si::as_requester(cam_a);
   std::vector<std::uint16_t> got;
   std::uint64_t gaps = 0;
@@ -317,7 +323,8 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
 
 // The GStreamer leak: a relay routes by socket and stamps every datagram of a port
 // with camera A's owner. Camera B's packet carries A's lost sequence number.
-TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
+TEST_CASE(
+    "F6 rtp: a relay routing by socket cannot conceal camera A's loss with camera B's packet") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
   si::buffer_pool<> pool(pool_config(8, 2048));
@@ -341,7 +348,8 @@ TEST_CASE("F6 rtp: a relay routing by socket cannot conceal camera A's loss with
     if (r->is_gap()) {
       lost += r->gap.count;
     } else {
-      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)}).has_value());
+      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)})
+                .has_value());
     }
   }
   CHECK(lost == 1);  // sequence 3 reported lost, not filled by B
@@ -386,7 +394,8 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   CHECK(out > 1900);
 }
 
-TEST_CASE("F6 rtp feed: the jitter buffer's missing sequence numbers become a Generic NACK and back") {
+TEST_CASE(
+    "F6 rtp feed: the jitter buffer's missing sequence numbers become a Generic NACK and back") {
   si::rtp_ingest<> in(bind_a());
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 200'000;  // nothing is due yet: the holes are worth asking for
@@ -464,7 +473,9 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
   CHECK(feed.try_pop(who, 1'000'000).refused_for(si::refusal::empty));
 }
 
-TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back; nothing is released after") {
+TEST_CASE(
+    "F4 rtp feed: reset and sequence jumps take every dropped payload back; nothing is released "
+    "after") {
   si::rtp_ingest<> in(bind_a());
   si::jitter_config c = jitter_cfg();
   c.initial_delay_us = 500'000;
@@ -508,7 +519,9 @@ TEST_CASE("F4 rtp feed: reset and sequence jumps take every dropped payload back
   CHECK(feed.jitter().stats().awaiting_handback == 0);
 }
 
-TEST_CASE("F6 rtp feed: frame mode releases from a packet the caller flags as a keyframe; another owner's packet is refused") {
+TEST_CASE(
+    "F6 rtp feed: frame mode releases from a packet the caller flags as a keyframe; another "
+    "owner's packet is refused") {
   si::rtp_ingest<> in(bind_a());
   si::jitter_config c = jitter_cfg();
   c.mode = si::jitter_mode::frame;

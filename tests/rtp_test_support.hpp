@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "pool_calls.hpp"
 #include "streamiso/buffer_pool.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
 #include "streamiso/rtp_jitter_feed.hpp"
 #include "streamiso/rtp_stream.hpp"
-#include "pool_calls.hpp"
 
 namespace streamiso_test {
 
@@ -22,7 +22,8 @@ inline bytes read_file(const std::string& path) {
   bytes out;
   if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
     std::uint8_t buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) != 0;) out.insert(out.end(), buf, buf + n);
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) != 0;)
+      out.insert(out.end(), buf, buf + n);
     std::fclose(f);
   }
   return out;
@@ -115,8 +116,9 @@ struct pipeline_output {
 // The whole receive path: ingest bound to (owner, ssrc, pt) -> jitter feed -> depacketizer
 // -> pool buffers, with datagram i arriving at arrivals[i] (microseconds).
 template <template <class, class> class Depay>
-pipeline_output run_pipeline(const std::vector<bytes>& datagrams, const std::vector<std::int64_t>& arrivals,
-                             std::uint32_t ssrc, std::uint8_t pt) {
+pipeline_output run_pipeline(const std::vector<bytes>& datagrams,
+                             const std::vector<std::int64_t>& arrivals, std::uint32_t ssrc,
+                             std::uint8_t pt) {
   namespace si = streamiso;
   const si::owner cam{0x5EED, 7};
   const si::requester who = si::as_requester(cam);

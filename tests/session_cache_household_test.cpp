@@ -22,9 +22,9 @@ using session_of = typename Cache::session;
 
 using single_t = si::session_cache<std::uint64_t, bytes_t, si::id128, std::hash<std::uint64_t>,
                                    si::value_bytes, si::manual_clock>;
-using sharded_t = si::concurrent_session_cache<std::uint64_t, bytes_t, si::id128,
-                                               std::hash<std::uint64_t>, si::value_bytes,
-                                               si::manual_clock>;
+using sharded_t =
+    si::concurrent_session_cache<std::uint64_t, bytes_t, si::id128, std::hash<std::uint64_t>,
+                                 si::value_bytes, si::manual_clock>;
 
 template <class Cache>
 session_of<Cache> open(Cache& c, std::uint64_t tenant) {
@@ -34,7 +34,9 @@ session_of<Cache> open(Cache& c, std::uint64_t tenant) {
 }
 
 // A value of `n` bytes, each the low byte of `tag` (so a read can tell whose it is).
-bytes_t still(std::size_t n, std::uint64_t tag) { return bytes_t(n, static_cast<std::uint8_t>(tag)); }
+bytes_t still(std::size_t n, std::uint64_t tag) {
+  return bytes_t(n, static_cast<std::uint8_t>(tag));
+}
 
 // Reads key as s and checks the bytes are the ones s's household wrote under `tag`.
 template <class Cache>
@@ -63,7 +65,7 @@ TEST_CASE_TEMPLATE("F1: a recycled owner record reports and charges only its new
   REQUIRE(c.close_session(a));
   CHECK(c.usage(a).entries == 50);
 
-  const auto b = open(c, 2);  // recycles the record: A's 50 entries are dead
+  const auto b = open(c, 2);       // recycles the record: A's 50 entries are dead
   CHECK(c.usage(b).entries == 0);  // B's alone from the first call
   CHECK(c.usage(b).bytes == 0);
   CHECK(c.usage(a).entries == 0);
@@ -75,8 +77,8 @@ TEST_CASE_TEMPLATE("F1: a recycled owner record reports and charges only its new
   CHECK(c.stats().evictions == 0);  // no live entry of B's went for A's dead ones
 }
 
-TEST_CASE_TEMPLATE("F1: an invalidated household's usage is not its next sessions' usage",
-                   Cache, single_t, sharded_t) {
+TEST_CASE_TEMPLATE("F1: an invalidated household's usage is not its next sessions' usage", Cache,
+                   single_t, sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 256;
   cfg.max_sessions = 8;
@@ -164,9 +166,9 @@ struct sized_still {
 struct sized_bytes {
   std::size_t operator()(const sized_still& v) const noexcept { return v.bytes; }
 };
-using stills_t = si::concurrent_session_cache<std::uint64_t, sized_still, si::id128,
-                                              std::hash<std::uint64_t>, sized_bytes,
-                                              si::manual_clock>;
+using stills_t =
+    si::concurrent_session_cache<std::uint64_t, sized_still, si::id128, std::hash<std::uint64_t>,
+                                 sized_bytes, si::manual_clock>;
 constexpr std::size_t kib = 1024;
 constexpr std::size_t mib = 1024 * kib;
 }  // namespace
@@ -317,7 +319,9 @@ struct touchy_key {
   }
 };
 struct touchy_hash {
-  std::size_t operator()(const touchy_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+  std::size_t operator()(const touchy_key& k) const noexcept {
+    return static_cast<std::size_t>(k.v);
+  }
 };
 }  // namespace
 

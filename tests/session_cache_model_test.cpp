@@ -26,12 +26,14 @@ struct stamp {
 
 // Four keys share each hash value: chains always mix keys, sessions and tenants.
 struct colliding_hash {
-  std::size_t operator()(std::uint64_t k) const noexcept { return static_cast<std::size_t>(k % 16); }
+  std::size_t operator()(std::uint64_t k) const noexcept {
+    return static_cast<std::size_t>(k % 16);
+  }
 };
 
 template <template <class...> class Cache>
-using cache_of = Cache<std::uint64_t, stamp, si::id128, colliding_hash, si::value_bytes,
-                       si::manual_clock>;
+using cache_of =
+    Cache<std::uint64_t, stamp, si::id128, colliding_hash, si::value_bytes, si::manual_clock>;
 
 constexpr std::uint64_t tenants = 12;
 constexpr std::uint64_t keys = 64;
@@ -42,7 +44,8 @@ constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 // entries eagerly on close/invalidate (the cache does so lazily), and never evicts, so it is
 // a superset of the cache's live entries.
 struct model {
-  using entry_key = std::tuple<std::uint64_t, int, std::uint64_t, std::uint64_t>;  // key scope tenant session
+  using entry_key =
+      std::tuple<std::uint64_t, int, std::uint64_t, std::uint64_t>;  // key scope tenant session
   struct value {
     std::uint64_t seq;
     std::int64_t expires;
@@ -56,7 +59,7 @@ struct model {
   void drop_session(std::uint64_t session) {
     for (auto it = entries.begin(); it != entries.end();) {
       it = (std::get<1>(it->first) == 0 && std::get<3>(it->first) == session) ? entries.erase(it)
-                                                                               : std::next(it);
+                                                                              : std::next(it);
     }
   }
   void drop_tenant(std::uint64_t tenant) {
@@ -143,8 +146,8 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
       const std::int64_t now = clock.now().time_since_epoch().count();
       if (dice < 450) {  // put
         const bool with_ttl = rng.chance(40);
-        const duration ttl = with_ttl ? duration{std::chrono::milliseconds(1 + rng.below(400))}
-                                      : duration::max();
+        const duration ttl =
+            with_ttl ? duration{std::chrono::milliseconds(1 + rng.below(400))} : duration::max();
         ++seq;
         auto r = cache.put(s, key, stamp{s.id(), tenant_of(s), key, seq}, {scope, ttl});
         if (use_stale) {
@@ -255,8 +258,9 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
       const auto mk = std::make_tuple(key, static_cast<int>(scope), s.owner().id().lo,
                                       scope == si::cache_scope::session ? s.id() : 0);
       if (dice < 60) {
-        const auto ttl = rng.chance(40) ? typename Cache::duration{std::chrono::milliseconds(1 + rng.below(50))}
-                                        : Cache::duration::max();
+        const auto ttl =
+            rng.chance(40) ? typename Cache::duration{std::chrono::milliseconds(1 + rng.below(50))}
+                           : Cache::duration::max();
         ++seq;
         REQUIRE(c.put(s, key, stamp{s.id(), s.owner().id().lo, key, seq}, {scope, ttl}));
         latest[mk] = seq;
@@ -291,7 +295,8 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
       }
       REQUIRE(entries == st.entries);
       REQUIRE(bytes == st.bytes);
-      REQUIRE(st.inserts == st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
+      REQUIRE(st.inserts ==
+              st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
     }
   }
   const si::session_cache_stats st = c.stats();
@@ -336,7 +341,9 @@ TEST_CASE("F1 F2 F4 F5: model test of the sharded form, single thread: zero cros
   CHECK(cache.stats().evictions > ops / 3000);
 }
 
-TEST_CASE("F1 F3: heap nodes in owner queues, with TTL, closes and pinned handles, keep owners and accounting") {
+TEST_CASE(
+    "F1 F3: heap nodes in owner queues, with TTL, closes and pinned handles, keep owners and "
+    "accounting") {
   cache_of<si::session_cache> c{heap_config(16, 4, 1)};
   run_heap_fallback(c, streamiso_test::scaled(200'000), 0xABCD);
 }

@@ -52,8 +52,8 @@ struct shared_state {
   std::unique_ptr<std::atomic<bool>[]> closed;
   std::size_t capacity;
   std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> hits{0}, late_hits{0}, late_puts{0}, cross{0}, stale{0},
-      mismatches{0}, bad_refusals{0}, ops{0}, erased{0}, late_erases{0};
+  std::atomic<std::uint64_t> hits{0}, late_hits{0}, late_puts{0}, cross{0}, stale{0}, mismatches{0},
+      bad_refusals{0}, ops{0}, erased{0}, late_erases{0};
 };
 
 void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
@@ -92,7 +92,8 @@ void worker(cache_t& cache, shared_state& st, std::uint64_t seed) {
           late_erases += closed_before ? 1U : 0U;
         } else if (r.refused_for(si::refusal::stale_binding)) {
           ++stale;
-        } else if (r.refused_for(si::refusal::owner_mismatch) || r.refused_for(si::refusal::empty)) {
+        } else if (r.refused_for(si::refusal::owner_mismatch) ||
+                   r.refused_for(si::refusal::empty)) {
           bad += closed_before ? 1U : 0U;  // a closed session must be refused as stale first
         } else {
           ++bad;
@@ -181,7 +182,9 @@ void closer(cache_t& cache, shared_state& st, std::uint64_t rounds) {
 
 }  // namespace
 
-TEST_CASE("F4 F5: racing getters, putters, erasers and closers: nothing delivered, stored or erased after close") {
+TEST_CASE(
+    "F4 F5: racing getters, putters, erasers and closers: nothing delivered, stored or erased "
+    "after close") {
   si::session_cache_config cfg;
   cfg.max_entries = 1024;  // smaller than the working set: evictions race too
   cfg.max_sessions = 64;
@@ -230,7 +233,9 @@ struct frame {
 };
 using frame_cache_t = si::concurrent_session_cache<std::uint64_t, frame>;
 
-std::uint64_t check_of(std::uint64_t key, std::uint64_t serial) { return ~key ^ (serial * 0x9E3779B97F4A7C15ULL); }
+std::uint64_t check_of(std::uint64_t key, std::uint64_t serial) {
+  return ~key ^ (serial * 0x9E3779B97F4A7C15ULL);
+}
 
 // A handle and what it showed when get returned it.
 struct held_frame {
@@ -244,7 +249,7 @@ struct pool_race {
   std::optional<frame_cache_t::session> viewer;
   std::mutex mailbox_m;
   std::array<std::vector<held_frame>, 2> inbox;  // inbox[w]: handles worker 1-w hands to worker w
-  std::uint64_t rounds = 0;  // per worker
+  std::uint64_t rounds = 0;                      // per worker
   std::atomic<int> parked{0};
   std::atomic<bool> cache_gone{false};
   std::atomic<std::uint64_t> bad{0}, hits{0}, released_after{0}, released_across{0};
@@ -310,7 +315,9 @@ void pool_worker(pool_race& st, std::size_t me, std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("F1 F3: handles pinned and released on other threads while puts recycle nodes, and after the cache is gone") {
+TEST_CASE(
+    "F1 F3: handles pinned and released on other threads while puts recycle nodes, and after the "
+    "cache is gone") {
   si::session_cache_config cfg;
   cfg.max_entries = 64;  // a small pool (32 + 1 + 1 nodes per shard): pinning exhausts it
   cfg.max_sessions = 4;

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
-#include "test_support.hpp"
 #include "streamiso/session_cache.hpp"
 #include "streamiso/streamiso.hpp"
+#include "test_support.hpp"
 
 namespace si = streamiso;
 using namespace std::chrono_literals;
@@ -37,8 +37,9 @@ struct all_collide {
 
 using cache_t = si::session_cache<std::uint64_t, stamp, si::id128, std::hash<std::uint64_t>,
                                   si::value_bytes, si::manual_clock>;
-using bytes_cache_t = si::session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128,
-                                        std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
+using bytes_cache_t =
+    si::session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128, std::hash<std::uint64_t>,
+                      si::value_bytes, si::manual_clock>;
 using session_t = cache_t::session;
 
 si::session_cache_config small_config(std::size_t entries = 16) {
@@ -75,14 +76,16 @@ si::result<cache_t::value_handle> read(cache_t& c, const session_t& s, std::uint
 
 // ---- compile-time: sessions cannot be made up --------------------------------------------
 static_assert(!std::is_default_constructible<session_t>::value, "F4: no empty session");
-static_assert(!std::is_constructible<session_t, std::uint64_t>::value, "F4: no session from a number");
+static_assert(!std::is_constructible<session_t, std::uint64_t>::value,
+              "F4: no session from a number");
 static_assert(!std::is_constructible<session_t, si::owner>::value, "F4: a tenant is not a session");
 static_assert(!std::is_constructible<session_t, si::owner, std::uint64_t, std::uint64_t,
                                      std::uint32_t, std::uint32_t, std::uint64_t>::value,
               "F4: the raw-number constructor is private to the cache");
 static_assert(std::is_copy_constructible<session_t>::value, "copies name the same session");
-static_assert(std::is_same<decltype(*std::declval<const cache_t::value_handle&>()), const stamp&>::value,
-              "get hands out a read-only handle");
+static_assert(
+    std::is_same<decltype(*std::declval<const cache_t::value_handle&>()), const stamp&>::value,
+    "get hands out a read-only handle");
 static_assert(sizeof(cache_t::value_handle) == sizeof(void*), "the handle is one pointer");
 
 TEST_CASE("F9: a bad configuration is rejected by the constructor") {
@@ -302,7 +305,8 @@ TEST_CASE("F9: malformed puts (ttl <= 0) are refused and lose nothing") {
   CHECK((*r)->seq == 0);
 }
 
-TEST_CASE("F9: a value larger than the cache is oversized, larger than the owner's quota is over_limit") {
+TEST_CASE(
+    "F9: a value larger than the cache is oversized, larger than the owner's quota is over_limit") {
   si::session_cache_config cfg = small_config();
   cfg.max_bytes = 1000;
   cfg.owner_max_bytes = 100;
@@ -488,7 +492,8 @@ TEST_CASE("F1: counts add up: every entry is held, replaced, evicted, expired or
       clock.advance(10ms);
     } else if (rng.chance(50)) {
       const auto ttl = rng.chance(50) ? cache_t::duration::max() : cache_t::duration{50ms};
-      REQUIRE(c.put(live[i], rng.below(16), stamp_for(live[i], 0), {si::cache_scope::session, ttl}));
+      REQUIRE(
+          c.put(live[i], rng.below(16), stamp_for(live[i], 0), {si::cache_scope::session, ttl}));
     } else {
       (void)c.get(live[i], rng.below(16));
     }
@@ -789,7 +794,9 @@ struct fragile_key {
   friend bool operator==(const fragile_key& a, const fragile_key& b) noexcept { return a.v == b.v; }
 };
 struct fragile_key_hash {
-  std::size_t operator()(const fragile_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+  std::size_t operator()(const fragile_key& k) const noexcept {
+    return static_cast<std::size_t>(k.v);
+  }
 };
 }  // namespace
 
@@ -827,7 +834,9 @@ TEST_CASE("F9: a shard count the key hash cannot address is rejected by the cons
   CHECK(ok.stats().entries <= 16);  // ceil(10 / 8) per shard, as documented
 }
 
-TEST_CASE("F2: with a match policy that accepts everyone, owner generations still keep households apart") {
+TEST_CASE(
+    "F2: with a match policy that accepts everyone, owner generations still keep households "
+    "apart") {
   // The owner stamp includes the tenant generation, unique per record and epoch; the match
   // policy is checked on top of it, never instead of it. (Kills the mutant where freshly bound
   // records share generation 0 and only the owner tag tells households apart.)
@@ -850,7 +859,9 @@ TEST_CASE("F2: with a match policy that accepts everyone, owner generations stil
 
 // ---- node pool: pinned nodes, handles outliving the cache, failures while making a node --
 
-TEST_CASE("F1 F3: a node pinned by a handle is not reused until released; beyond the spares put allocates and counts it") {
+TEST_CASE(
+    "F1 F3: a node pinned by a handle is not reused until released; beyond the spares put "
+    "allocates and counts it") {
   cache_t c{small_config(8)};  // 8 entries: a pool of 9 nodes (one spare)
   const session_t a = open(c, 1);
   for (std::uint64_t k = 0; k < 8; ++k) REQUIRE(c.put(a, k, stamp_for(a, k, 100 + k)));
@@ -972,7 +983,9 @@ struct touchy {
 };
 }  // namespace
 
-TEST_CASE("F9: a node that cannot be made, pooled or from the heap, is `full` or throws, and loses nothing") {
+TEST_CASE(
+    "F9: a node that cannot be made, pooled or from the heap, is `full` or throws, and loses "
+    "nothing") {
   using touchy_t = si::session_cache<std::uint64_t, touchy>;
   touchy_t c{small_config(2)};  // a pool of 3 nodes
   const auto s = *c.open_session(si::owner{1});
@@ -1036,7 +1049,8 @@ struct pinned_read {
 };
 }  // namespace
 
-TEST_CASE("F2 F3: with every key in one bucket, eviction and removal unlink exactly their own node") {
+TEST_CASE(
+    "F2 F3: with every key in one bucket, eviction and removal unlink exactly their own node") {
   // Every node of the cache shares one chain, so each eviction (bucket walk from the stored
   // hash), expiry, replacement and reclaim unlinks a node among neighbours of equal hash and
   // fingerprint. Unlinking the wrong one leaves a live entry unreachable (a sweep finds fewer
@@ -1062,9 +1076,11 @@ TEST_CASE("F2 F3: with every key in one bucket, eviction and removal unlink exac
     const std::uint64_t k = rng.below(keys);
     const std::uint64_t roll = rng.below(100);
     if (roll < 50) {
-      const auto ttl = rng.chance(25) ? colliding_cache_t::duration{std::chrono::milliseconds(1 + rng.below(3))}
-                                      : colliding_cache_t::duration::max();
-      REQUIRE(c.put(sessions[i], k, stamp{sessions[i].id(), i + 1, k, op}, {si::cache_scope::session, ttl}));
+      const auto ttl =
+          rng.chance(25) ? colliding_cache_t::duration{std::chrono::milliseconds(1 + rng.below(3))}
+                         : colliding_cache_t::duration::max();
+      REQUIRE(c.put(sessions[i], k, stamp{sessions[i].id(), i + 1, k, op},
+                    {si::cache_scope::session, ttl}));
       latest[i][k] = op;
     } else if (roll < 80) {
       auto r = c.get(sessions[i], k);
@@ -1181,11 +1197,15 @@ struct touchy_key {
   friend bool operator==(const touchy_key& a, const touchy_key& b) noexcept { return a.v == b.v; }
 };
 struct touchy_key_hash {
-  std::size_t operator()(const touchy_key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+  std::size_t operator()(const touchy_key& k) const noexcept {
+    return static_cast<std::size_t>(k.v);
+  }
 };
 }  // namespace
 
-TEST_CASE("F9: a key that cannot be copied, into a pooled or a heap node, is `full` or throws, and loses nothing") {
+TEST_CASE(
+    "F9: a key that cannot be copied, into a pooled or a heap node, is `full` or throws, and loses "
+    "nothing") {
   using keyed_t = si::session_cache<touchy_key, std::uint64_t, si::id128, touchy_key_hash>;
   keyed_t c{small_config(2)};  // a pool of 3 nodes
   const auto s = *c.open_session(si::owner{1});
@@ -1253,7 +1273,9 @@ using box_cache_t = si::session_cache<std::uint64_t, box>;
 using box_handle = box_cache_t::value_handle;
 }  // namespace
 
-TEST_CASE("F9: assigning a handle from a handle kept inside the value it releases is safe (copy and move)") {
+TEST_CASE(
+    "F9: assigning a handle from a handle kept inside the value it releases is safe (copy and "
+    "move)") {
   si::session_cache_config c = small_config();
   box_cache_t cache(c);
   const auto s = cache.open_session(si::owner{1}).value();
@@ -1296,7 +1318,7 @@ TEST_CASE("F3: under ASan a free pool slot is poisoned until a put takes it agai
   REQUIRE(c.put(s, 2, stamp_for(s, 2)));  // takes the spare slot, then evicts key 1
   CHECK(c.get(s, 1).refused_for(si::refusal::empty));
   CHECK(__asan_address_is_poisoned(first) == 1);  // key 1's value: a free slot now
-  REQUIRE(c.put(s, 3, stamp_for(s, 3)));  // takes key 1's slot back (last in, first out)
+  REQUIRE(c.put(s, 3, stamp_for(s, 3)));          // takes key 1's slot back (last in, first out)
   const void* third = nullptr;
   REQUIRE(c.visit(s, 3, [&](const stamp& v) { third = &v; }));
   CHECK(third == first);

@@ -2,4 +2,6 @@
 // this executable fail to link.
 #include "streamiso/streamiso.hpp"
 
-int streamiso_two_tu_a() { return static_cast<int>(streamiso::to_string(streamiso::refusal::full).size()); }
+int streamiso_two_tu_a() {
+  return static_cast<int>(streamiso::to_string(streamiso::refusal::full).size());
+}

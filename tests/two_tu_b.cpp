@@ -1,3 +1,5 @@
 #include "streamiso/streamiso.hpp"
 
-int streamiso_two_tu_b() { return static_cast<int>(streamiso::to_string(streamiso::refusal::gap).size()); }
+int streamiso_two_tu_b() {
+  return static_cast<int>(streamiso::to_string(streamiso::refusal::gap).size());
+}

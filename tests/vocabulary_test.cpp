@@ -21,13 +21,16 @@ namespace si = streamiso;
 // ---- compile-time checks (the true compile-fail tests live in tests/compile_fail) ----
 // F2/F9: a raw integer never becomes a tag implicitly, and the two tag kinds never mix.
 static_assert(!std::is_convertible<int, si::owner>::value, "F2: int must not convert to owner");
-static_assert(!std::is_convertible<std::uint64_t, si::requester>::value, "F2: no implicit requester");
+static_assert(!std::is_convertible<std::uint64_t, si::requester>::value,
+              "F2: no implicit requester");
 static_assert(!std::is_convertible<si::id128, si::owner>::value, "F2: an id is not yet a tag");
 static_assert(!std::is_convertible<si::owner, si::requester>::value, "owner is not a requester");
 static_assert(!std::is_convertible<si::requester, si::owner>::value, "requester is not an owner");
 static_assert(!std::is_constructible<si::requester, si::owner>::value, "use as_requester()");
-static_assert(std::is_constructible<si::owner, std::uint64_t>::value, "explicit construction works");
-static_assert(std::is_constructible<si::owner, std::uint64_t, std::uint64_t>::value, "owner{hi, lo}");
+static_assert(std::is_constructible<si::owner, std::uint64_t>::value,
+              "explicit construction works");
+static_assert(std::is_constructible<si::owner, std::uint64_t, std::uint64_t>::value,
+              "owner{hi, lo}");
 static_assert(std::is_trivially_copyable<si::owner>::value, "tags fit in lock-free slots");
 static_assert(sizeof(si::owner) == 16, "the default id is 128 bits");
 static_assert(sizeof(si::basic_owner<std::uint32_t>) == 4, "a narrow id packs into a slot");
@@ -180,13 +183,12 @@ TEST_CASE("refusal hook sees each refusal once, and can be removed") {
   CHECK(c.count(si::refusal::late) == 1);
 }
 
-TEST_CASE("recording a refusal does not allocate" * doctest::skip(!streamiso_test::counts_allocations)) {
+TEST_CASE("recording a refusal does not allocate" *
+          doctest::skip(!streamiso_test::counts_allocations)) {
   si::refusal_counters c;
   int calls = 0;
-  const si::refusal_hook hook{[](void* ctx, const si::refusal_event&) noexcept {
-                                ++*static_cast<int*>(ctx);
-                              },
-                              &calls};
+  const si::refusal_hook hook{
+      [](void* ctx, const si::refusal_event&) noexcept { ++*static_cast<int*>(ctx); }, &calls};
   c.set_hook(&hook);
   streamiso_test::allocation_probe probe;
   for (int i = 0; i < 1000; ++i) (void)c.record(si::refusal::full);
@@ -243,7 +245,8 @@ TEST_CASE("F9: a refusal value outside the enumeration is counted apart, never o
   (void)c.record(far_past, 2);
   CHECK(c.count(just_past) == 2);  // both land in the one "outside the enumeration" counter
   CHECK(c.count(far_past) == 2);
-  for (std::size_t i = 0; i < si::refusal_count; ++i) CHECK(c.count(static_cast<si::refusal>(i)) == 0);
+  for (std::size_t i = 0; i < si::refusal_count; ++i)
+    CHECK(c.count(static_cast<si::refusal>(i)) == 0);
   CHECK(c.total() == 2);
   REQUIRE(log.events.size() == 2);  // the hook is intact and was told, with the value as given
   CHECK(log.events[1].reason == far_past);
@@ -251,7 +254,9 @@ TEST_CASE("F9: a refusal value outside the enumeration is counted apart, never o
   CHECK(log.events.size() == 3);
 }
 
-TEST_CASE("F9: set_hook(nullptr) waits for a hook call under way; once it returns the hook is never called") {
+TEST_CASE(
+    "F9: set_hook(nullptr) waits for a hook call under way; once it returns the hook is never "
+    "called") {
   si::refusal_counters c{"cam"};
   struct blocking_hook {
     std::atomic<int> entered{0};
@@ -259,14 +264,14 @@ TEST_CASE("F9: set_hook(nullptr) waits for a hook call under way; once it return
     std::atomic<int> calls{0};
   };
   auto state = std::make_unique<blocking_hook>();
-  const auto hook = std::make_unique<si::refusal_hook>(si::refusal_hook{
-      [](void* ctx, const si::refusal_event&) noexcept {
-        auto* s = static_cast<blocking_hook*>(ctx);
-        s->calls.fetch_add(1);
-        s->entered.store(1);
-        while (!s->let_go.load()) std::this_thread::yield();
-      },
-      state.get()});
+  const auto hook = std::make_unique<si::refusal_hook>(
+      si::refusal_hook{[](void* ctx, const si::refusal_event&) noexcept {
+                         auto* s = static_cast<blocking_hook*>(ctx);
+                         s->calls.fetch_add(1);
+                         s->entered.store(1);
+                         while (!s->let_go.load()) std::this_thread::yield();
+                       },
+                       state.get()});
   c.set_hook(hook.get());
   std::thread recorder([&] { (void)c.record(si::refusal::gap); });
   while (state->entered.load() == 0) std::this_thread::yield();  // the hook is running

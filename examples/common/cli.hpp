@@ -119,7 +119,8 @@ class cli {
       const option_spec* spec = find(arg);
       if (spec == nullptr) return fail("unknown option --" + std::string(arg));
       double v = 0;
-      if (auto why = check_value(*spec, value, v)) return fail("--" + std::string(spec->name) + ": " + *why);
+      if (auto why = check_value(*spec, value, v))
+        return fail("--" + std::string(spec->name) + ": " + *why);
       *spec->target = v;
     }
     return outcome::run;
@@ -129,9 +130,12 @@ class cli {
   // (0 after --help, exit_usage after a bad option), nothing when it should run.
   std::optional<int> exit_code(int argc, char** argv) {
     switch (parse(argc, argv)) {
-      case outcome::help: return 0;
-      case outcome::error: return exit_usage;
-      case outcome::run: break;
+      case outcome::help:
+        return 0;
+      case outcome::error:
+        return exit_usage;
+      case outcome::run:
+        break;
     }
     return std::nullopt;
   }
@@ -148,7 +152,8 @@ class cli {
   // The values in effect, one line (for --dry-run).
   void print_values(std::FILE* out) const {
     std::fprintf(out, "%.*s", int(program_.size()), program_.data());
-    for (const auto& s : specs_) std::fprintf(out, " --%.*s %.15g", int(s.name.size()), s.name.data(), *s.target);
+    for (const auto& s : specs_)
+      std::fprintf(out, " --%.*s %.15g", int(s.name.size()), s.name.data(), *s.target);
     std::fprintf(out, "\n");
   }
 
@@ -160,7 +165,8 @@ class cli {
                    s.name.data(), int(s.help.size()), s.help.data(), *s.target,
                    s.integral ? "whole number" : "range", s.min, s.max);
     }
-    std::fprintf(out, "  --%-16s %s\n", "dry-run", "check the options, print them and exit without running");
+    std::fprintf(out, "  --%-16s %s\n", "dry-run",
+                 "check the options, print them and exit without running");
     std::fprintf(out, "  --%-16s %s\n", "help", "print this help and exit");
     if (!epilog_.empty()) std::fprintf(out, "\n%.*s\n", int(epilog_.size()), epilog_.data());
   }

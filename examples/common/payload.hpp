@@ -65,10 +65,12 @@ struct checked_payload {
   if (length < payload_header_size) return {payload_check::corrupt, 0, 0};
   payload_header h{};
   std::memcpy(&h, src, sizeof h);
-  if (h.magic != payload_magic || h.length != length) return {payload_check::corrupt, h.owner, h.frame};
+  if (h.magic != payload_magic || h.length != length)
+    return {payload_check::corrupt, h.owner, h.frame};
   if (h.owner != expected_owner) return {payload_check::foreign, h.owner, h.frame};
   for (std::size_t i = payload_header_size; i < length; ++i) {
-    if (src[i] != pattern_byte(h.owner, h.frame, i)) return {payload_check::foreign, h.owner, h.frame};
+    if (src[i] != pattern_byte(h.owner, h.frame, i))
+      return {payload_check::foreign, h.owner, h.frame};
   }
   return {payload_check::ok, h.owner, h.frame};
 }
@@ -82,7 +84,8 @@ struct checked_payload {
   if (h.magic != payload_magic || h.length < n) return {payload_check::corrupt, h.owner, h.frame};
   if (h.owner != expected_owner) return {payload_check::foreign, h.owner, h.frame};
   for (std::size_t i = payload_header_size; i < n; ++i) {
-    if (src[i] != pattern_byte(h.owner, h.frame, i)) return {payload_check::foreign, h.owner, h.frame};
+    if (src[i] != pattern_byte(h.owner, h.frame, i))
+      return {payload_check::foreign, h.owner, h.frame};
   }
   return {payload_check::ok, h.owner, h.frame};
 }

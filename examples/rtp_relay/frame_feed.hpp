@@ -33,7 +33,8 @@ class frame_feed {
   using feed_type = streamiso::rtp_jitter_feed<>;
   using jitter_type = feed_type::jitter_type;
 
-  frame_feed(const streamiso::owner& o, streamiso::jitter_config cfg, codec c) : feed_(o, framed(cfg)), codec_(c) {}
+  frame_feed(const streamiso::owner& o, streamiso::jitter_config cfg, codec c)
+      : feed_(o, framed(cfg)), codec_(c) {}
 
   [[nodiscard]] streamiso::status try_push(const streamiso::rtp_accepted<>& a) noexcept {
     return feed_.try_push(a, keyframe_start(a.payload, codec_) ? streamiso::packet_flags::keyframe
@@ -41,8 +42,8 @@ class frame_feed {
   }
 
   // The next packet of a whole, decodable frame, or a gap; see rtp_jitter_feed::try_pop.
-  [[nodiscard]] streamiso::result<streamiso::rtp_released> try_pop(const streamiso::requester& who,
-                                                                   streamiso::jitter_usec now) noexcept {
+  [[nodiscard]] streamiso::result<streamiso::rtp_released> try_pop(
+      const streamiso::requester& who, streamiso::jitter_usec now) noexcept {
     return feed_.try_pop(who, now);
   }
 

@@ -65,7 +65,8 @@ struct household_colour {
   int r, g, b;
 };
 // What each household's cameras draw: a filled box in the middle of ffmpeg's testsrc.
-constexpr household_colour colours[] = {{"red", 255, 0, 0}, {"green", 0, 255, 0}, {"blue", 0, 0, 255}, {"yellow", 255, 255, 0}};
+constexpr household_colour colours[] = {
+    {"red", 255, 0, 0}, {"green", 0, 255, 0}, {"blue", 0, 0, 255}, {"yellow", 255, 255, 0}};
 constexpr int household_count = 4;
 
 // A camera: one encoder session per SSRC; a restart draws a new SSRC (same camera, same owner).
@@ -83,15 +84,21 @@ struct camera {
   bool have_ts = false;
 };
 
-si::owner owner_of(const camera& c) { return si::owner{static_cast<std::uint64_t>(c.household + 1), static_cast<std::uint64_t>(c.id + 1)}; }
+si::owner owner_of(const camera& c) {
+  return si::owner{static_cast<std::uint64_t>(c.household + 1),
+                   static_cast<std::uint64_t>(c.id + 1)};
+}
 // A household asking for a camera: the requester names the household, so only the camera's
 // own household matches its owner tag.
 si::requester requester_of(int household, const camera& c) {
-  return si::requester{static_cast<std::uint64_t>(household + 1), static_cast<std::uint64_t>(c.id + 1)};
+  return si::requester{static_cast<std::uint64_t>(household + 1),
+                       static_cast<std::uint64_t>(c.id + 1)};
 }
 
 usec now_us(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
 }
 
 // ---- the impairment stage: per slot, a fate for every datagram, drawn by the simulator ----
@@ -132,7 +139,8 @@ struct pending_datagram {
   std::array<std::uint8_t, max_datagram> bytes{};
 };
 struct later_first {
-  bool operator()(const std::shared_ptr<pending_datagram>& a, const std::shared_ptr<pending_datagram>& b) const {
+  bool operator()(const std::shared_ptr<pending_datagram>& a,
+                  const std::shared_ptr<pending_datagram>& b) const {
     return a->due != b->due ? a->due > b->due : a->order > b->order;
   }
 };
@@ -169,7 +177,8 @@ struct slot_state {
 
 struct relay_totals {
   std::uint64_t datagrams = 0, accepted = 0, foreign_ssrc = 0, malformed = 0;
-  std::uint64_t jitter_gaps = 0, units = 0, units_discarded = 0, keyframe_waits = 0, frames_skipped = 0;
+  std::uint64_t jitter_gaps = 0, units = 0, units_discarded = 0, keyframe_waits = 0,
+                frames_skipped = 0;
   std::uint64_t published = 0, delivered = 0, cross_household = 0, unknown_origin = 0;
   std::uint64_t nacks = 0, nack_seqs = 0, plis = 0, rtcp_unsent = 0;
   std::uint64_t probes = 0, probes_served = 0;
@@ -178,16 +187,22 @@ struct relay_totals {
 
 struct shared_world {
   std::vector<camera> cams;
-  std::map<std::uint32_t, int> ssrc_household;  // ground truth from the spawner
-  std::vector<int> rtcp_fd;                     // per slot
+  std::map<std::uint32_t, int> ssrc_household;           // ground truth from the spawner
+  std::vector<int> rtcp_fd;                              // per slot
   std::vector<std::optional<sockaddr_in>> encoder_rtcp;  // learned from the encoder's SRs
-  int out_fd = -1;                              // sends RTCP feedback
+  int out_fd = -1;                                       // sends RTCP feedback
 };
 
 class relay {
  public:
-  relay(const char* mode, bool route_by_port, bool sends_feedback, std::size_t slots, shared_world& w, std::string dir)
-      : mode_(mode), route_by_port_(route_by_port), sends_feedback_(sends_feedback), world_(w), dir_(std::move(dir)), pool_(pool_config(slots)),
+  relay(const char* mode, bool route_by_port, bool sends_feedback, std::size_t slots,
+        shared_world& w, std::string dir)
+      : mode_(mode),
+        route_by_port_(route_by_port),
+        sends_feedback_(sends_feedback),
+        world_(w),
+        dir_(std::move(dir)),
+        pool_(pool_config(slots)),
         slots_(slots) {}
 
   const char* mode() const { return mode_; }
@@ -227,9 +242,15 @@ class relay {
       st.feed.emplace(st.own, jc, c.c);
     }
     if (c.c == codec::h264) {
-      if (st.d264) (void)st.d264->rebind(st.own); else st.d264.emplace(pool_, st.own);
+      if (st.d264)
+        (void)st.d264->rebind(st.own);
+      else
+        st.d264.emplace(pool_, st.own);
     } else {
-      if (st.d265) (void)st.d265->rebind(st.own); else st.d265.emplace(pool_, st.own);
+      if (st.d265)
+        (void)st.d265->rebind(st.own);
+      else
+        st.d265.emplace(pool_, st.own);
     }
     if (!st.ring) {
       st.ring = std::make_unique<si::broadcast_ring<si::pool_handle>>(32, st.own);
@@ -241,8 +262,8 @@ class relay {
     viewer v;
     v.household = c.household;
     v.camera = cam_id;
-    v.file = std::string(mode_) + "/viewer_hh" + std::to_string(c.household) + "_cam" + std::to_string(cam_id) + "." +
-             codec_name(c.c);
+    v.file = std::string(mode_) + "/viewer_hh" + std::to_string(c.household) + "_cam" +
+             std::to_string(cam_id) + "." + codec_name(c.c);
     v.out = std::fopen((dir_ + "/" + v.file).c_str(), "wb");
     viewers_.push_back(std::move(v));
     bind(viewers_.back());
@@ -280,8 +301,12 @@ class relay {
       auto r = st.ingest->accept({d, n}, now);
       if (!r) {
         ++t_.refusals[si::index_of(r.reason())];
-        const bool foreign = r.reason() == si::refusal::owner_mismatch || r.reason() == si::refusal::not_bound;
-        if (foreign) ++t_.foreign_ssrc; else ++t_.malformed;
+        const bool foreign =
+            r.reason() == si::refusal::owner_mismatch || r.reason() == si::refusal::not_bound;
+        if (foreign)
+          ++t_.foreign_ssrc;
+        else
+          ++t_.malformed;
         return;
       }
       a = *r;
@@ -323,9 +348,10 @@ class relay {
           continue;
         }
         si::rtp_unit u{r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)};
-        const si::status pushed = st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
-                                      ? st.d264->push(u)
-                                      : st.d265->push(u);
+        const si::status pushed =
+            st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
+                ? st.d264->push(u)
+                : st.d265->push(u);
         if (!pushed) ++t_.refusals[si::index_of(pushed.reason())];
         take_units(static_cast<int>(s), st);
       }
@@ -351,11 +377,15 @@ class relay {
         const si::requester who = requester_of(v.household, c);
         t_.probes += 3;
         auto sub = st.ring->bind_consumer(who);
-        if (sub) ++t_.probes_served;  // a foreign consumer handed out is a failure already
-        else count(sub.reason());
+        if (sub)
+          ++t_.probes_served;  // a foreign consumer handed out is a failure already
+        else
+          count(sub.reason());
         auto latest = st.ring->read_latest(who);
-        if (latest) serve_probe(v, who, *latest);
-        else if (!latest.refused_for(si::refusal::empty)) count(latest.reason());
+        if (latest)
+          serve_probe(v, who, *latest);
+        else if (!latest.refused_for(si::refusal::empty))
+          count(latest.reason());
         if (!st.published.empty()) {
           auto view = view_as(who, st.published.back());
           if (view) {
@@ -388,9 +418,10 @@ class relay {
       const auto js = st.feed->jitter().stats();
       flushed_ += js.flushed + js.held;  // held at the end: the run stopped, counted here
       const auto& is = st.ingest->stats();
-      ingest_balanced_ = ingest_balanced_ && is.datagrams == is.accepted + is.malformed + is.foreign_ssrc +
-                                                                 is.suspected_ssrc + is.foreign_payload_type +
-                                                                 is.foreign_rtx_payload_type;
+      ingest_balanced_ =
+          ingest_balanced_ && is.datagrams == is.accepted + is.malformed + is.foreign_ssrc +
+                                                  is.suspected_ssrc + is.foreign_payload_type +
+                                                  is.foreign_rtx_payload_type;
     }
   }
   bool ingest_counts_add_up() const { return ingest_balanced_; }
@@ -409,7 +440,8 @@ class relay {
     if (auto w = pool_.bind_producer(st.own)) (void)w->release(h);
   }
   // A read as whichever household asks (viewers and probes alike).
-  si::result<si::buffer_pool<>::pinned_view> view_as(const si::requester& who, const si::pool_handle& h) {
+  si::result<si::buffer_pool<>::pinned_view> view_as(const si::requester& who,
+                                                     const si::pool_handle& h) {
     auto c = pool_.bind_consumer(who);
     if (!c) return si::refused{c.reason(), c.detail()};
     return c->try_read(h);
@@ -471,8 +503,10 @@ class relay {
   }
 
   void take_units(int s, slot_state& st) {
-    if (world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264) take_from(s, st, *st.d264);
-    else take_from(s, st, *st.d265);
+    if (world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264)
+      take_from(s, st, *st.d264);
+    else
+      take_from(s, st, *st.d265);
   }
 
   void on_unit(int s, slot_state& st, const si::access_unit& au) {
@@ -484,8 +518,8 @@ class relay {
     }
     st.waiting_keyframe = false;
     auto producer = st.ring->bind_producer(st.own);
-    if (!producer ||
-        !producer->try_push(au.handle, au.keyframe ? si::frame_kind::keyframe : si::frame_kind::delta)) {
+    if (!producer || !producer->try_push(au.handle, au.keyframe ? si::frame_kind::keyframe
+                                                                : si::frame_kind::delta)) {
       give_back(st, au.handle);
       return;
     }
@@ -497,7 +531,8 @@ class relay {
     }
     const int origin = household_of_timestamp(st, au.timestamp);
     for (viewer& v : viewers_) {
-      if (v.camera < 0 || v.done || world_.cams[static_cast<std::size_t>(v.camera)].slot != s) continue;
+      if (v.camera < 0 || v.done || world_.cams[static_cast<std::size_t>(v.camera)].slot != s)
+        continue;
       if (!v.sub) continue;
       for (;;) {
         auto h = v.sub->try_pop();
@@ -520,8 +555,10 @@ class relay {
         }
         write(v, view->data(), view->size());
         ++t_.delivered;
-        if (origin < 0) ++t_.unknown_origin;
-        else if (origin != v.household) ++v.cross_household, ++t_.cross_household;
+        if (origin < 0)
+          ++t_.unknown_origin;
+        else if (origin != v.household)
+          ++v.cross_household, ++t_.cross_household;
       }
     }
   }
@@ -594,23 +631,27 @@ pid_t spawn_camera(const camera& c, int port, double seconds, const std::string&
   char filter[256];
   const household_colour& col = colours[c.household];
   // testsrc moves (so P-frames carry data); the household's colour fills the middle.
-  std::snprintf(filter, sizeof filter,
-                "testsrc=size=%dx%d:rate=25,drawbox=x=96:y=72:w=128:h=96:color=0x%02X%02X%02X:t=fill", width, height,
-                col.r, col.g, col.b);
+  std::snprintf(
+      filter, sizeof filter,
+      "testsrc=size=%dx%d:rate=25,drawbox=x=96:y=72:w=128:h=96:color=0x%02X%02X%02X:t=fill", width,
+      height, col.r, col.g, col.b);
   const std::string dur = std::to_string(seconds);
   const std::string ssrc = std::to_string(c.ssrcs.back());
   const std::string url = "rtp://127.0.0.1:" + std::to_string(port) + "?pkt_size=1200";
-  std::vector<std::string> args = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi",
-                                   "-i", filter, "-t", dur};
+  std::vector<std::string> args = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel",
+                                   "error",  "-re",          "-f",       "lavfi",
+                                   "-i",     filter,         "-t",       dur};
   if (c.c == codec::h264) {
-    for (const char* a : {"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"}) args.emplace_back(a);
+    for (const char* a : {"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"})
+      args.emplace_back(a);
   } else {
-    for (const char* a : {"-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency", "-x265-params", "log-level=error"})
+    for (const char* a : {"-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
+                          "-x265-params", "log-level=error"})
       args.emplace_back(a);
   }
   // Parameter sets in-band before every keyframe, as cameras send them.
-  for (const char* a : {"-g", "10", "-bf", "0", "-pix_fmt", "yuv420p", "-bsf:v", "dump_extra=freq=keyframe",
-                        "-payload_type", "96", "-ssrc"})
+  for (const char* a : {"-g", "10", "-bf", "0", "-pix_fmt", "yuv420p", "-bsf:v",
+                        "dump_extra=freq=keyframe", "-payload_type", "96", "-ssrc"})
     args.emplace_back(a);
   args.push_back(ssrc);
   args.emplace_back("-f");
@@ -665,13 +706,16 @@ struct captured {
 int run(int argc, char** argv) {
   double seconds = 10, seed = 1, base_port = 39000;
   std::string out_dir = "rtp_relay_out";
-  example::cli cli("rtp_relay",
-                   "Real encoders (ffmpeg x264/x265) over loopback RTP through a streamiso relay and a naive\n"
-                   "route-by-port relay, side by side; viewers write Annex-B files (see run_relay_test.sh).\n"
-                   "Needs ffmpeg with libx264 and libx265. Output directory: $RTP_RELAY_OUT or ./rtp_relay_out.");
+  example::cli cli(
+      "rtp_relay",
+      "Real encoders (ffmpeg x264/x265) over loopback RTP through a streamiso relay and a naive\n"
+      "route-by-port relay, side by side; viewers write Annex-B files (see run_relay_test.sh).\n"
+      "Needs ffmpeg with libx264 and libx265. Output directory: $RTP_RELAY_OUT or "
+      "./rtp_relay_out.");
   cli.add("seconds", "how long the cameras stream", &seconds, 4, 120, false);
   cli.add("seed", "seed of the impairment stage", &seed, 0, 1e9, true);
-  cli.add("port", "first UDP port (127.0.0.1); uses 10 ports from here", &base_port, 1024, 65000, true);
+  cli.add("port", "first UDP port (127.0.0.1); uses 10 ports from here", &base_port, 1024, 65000,
+          true);
   if (auto rc = cli.exit_code(argc, argv)) return *rc;
   if (const char* e = std::getenv("RTP_RELAY_OUT")) out_dir = e;
   ::signal(SIGPIPE, SIG_IGN);
@@ -686,7 +730,8 @@ int run(int argc, char** argv) {
   si::netsim::rng r(static_cast<std::uint64_t>(seed) * 7919 + 17);
   // ffmpeg's -ssrc takes a signed 32-bit value: draw 31 bits.
   auto ssrc = [&] { return static_cast<std::uint32_t>((r.next() & 0x7FFFFFFF) | 1); };
-  const int plan[][3] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 2}, {2, 0, 3}, {2, 0, 4}, {3, 0, 3}};  // household, h265?, slot
+  const int plan[][3] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 2},
+                         {2, 0, 3}, {2, 0, 4}, {3, 0, 3}};  // household, h265?, slot
   for (int i = 0; i < 6; ++i) {
     camera c;
     c.id = i;
@@ -710,11 +755,13 @@ int run(int argc, char** argv) {
     rtp_fd[static_cast<std::size_t>(s)] = udp_socket(port);
     w.rtcp_fd[static_cast<std::size_t>(s)] = udp_socket(port + 1);
     if (rtp_fd[static_cast<std::size_t>(s)] < 0 || w.rtcp_fd[static_cast<std::size_t>(s)] < 0) {
-      std::fprintf(stderr, "rtp_relay: cannot bind 127.0.0.1:%d/%d: %s\n", port, port + 1, std::strerror(errno));
+      std::fprintf(stderr, "rtp_relay: cannot bind 127.0.0.1:%d/%d: %s\n", port, port + 1,
+                   std::strerror(errno));
       return 2;
     }
     fates[static_cast<std::size_t>(s)] =
-        fates_for(si::netsim::by_name(slot_profile[s]), static_cast<std::uint64_t>(seed) * 1000 + static_cast<std::uint64_t>(s));
+        fates_for(si::netsim::by_name(slot_profile[s]),
+                  static_cast<std::uint64_t>(seed) * 1000 + static_cast<std::uint64_t>(s));
   }
   w.out_fd = udp_socket(0);
   const int replay_fd = udp_socket(0);
@@ -737,8 +784,10 @@ int run(int argc, char** argv) {
     for (relay* rl2 : relays) rl2->add_display(h);
   }
 
-  std::printf("rtp_relay: %d cameras (1 x265) in %d households, %.0f s, seed %.0f, 127.0.0.1:%.0f-%.0f, impairment per slot:",
-              6, household_count, seconds, seed, base_port, base_port + 2 * slots - 1);
+  std::printf(
+      "rtp_relay: %d cameras (1 x265) in %d households, %.0f s, seed %.0f, 127.0.0.1:%.0f-%.0f, "
+      "impairment per slot:",
+      6, household_count, seconds, seed, base_port, base_port + 2 * slots - 1);
   for (int s = 0; s < slots; ++s) std::printf(" %s", slot_profile[s]);
   std::printf("\n");
   std::fflush(stdout);
@@ -748,12 +797,13 @@ int run(int argc, char** argv) {
   const usec total_us = static_cast<usec>(seconds * 1e6);
   // The old camera stops at stop_at; the relay gives its slot away once the port has been
   // silent long enough (rebind_at), the replay starts then, and the new camera a little later.
-  const usec restart_at = total_us * 35 / 100, stop_at = total_us / 2, handover_at = stop_at + 700'000,
-             incoming_at = handover_at + 600'000;
+  const usec restart_at = total_us * 35 / 100, stop_at = total_us / 2,
+             handover_at = stop_at + 700'000, incoming_at = handover_at + 600'000;
   for (int i = 0; i < 5; ++i) {
     camera& c = w.cams[static_cast<std::size_t>(i)];
     // -t bounds an encoder left behind by a crash; the warm-up below may take up to 15 s.
-    c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 16, out_dir + "/cam" + std::to_string(i) + ".log");
+    c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 16,
+                         out_dir + "/cam" + std::to_string(i) + ".log");
     c.running = c.pid > 0;
     if (!c.running) {
       std::fprintf(stderr, "rtp_relay: cannot start ffmpeg\n");
@@ -761,13 +811,17 @@ int run(int argc, char** argv) {
     }
   }
 
-  std::priority_queue<std::shared_ptr<pending_datagram>, std::vector<std::shared_ptr<pending_datagram>>, later_first> net;
-  std::uint64_t order = 0, impaired_lost = 0, duplicated = 0, replayed_sent = 0, replayed_arrived = 0, rtcp_in = 0;
+  std::priority_queue<std::shared_ptr<pending_datagram>,
+                      std::vector<std::shared_ptr<pending_datagram>>, later_first>
+      net;
+  std::uint64_t order = 0, impaired_lost = 0, duplicated = 0, replayed_sent = 0,
+                replayed_arrived = 0, rtcp_in = 0;
   std::deque<captured> capture;
   std::vector<captured> replay;
   std::size_t replay_next = 0;
   usec replay_t0 = 0;
-  bool restarted = false, old_stopped = false, handed_over = false, incoming_started = false, stopped = false;
+  bool restarted = false, old_stopped = false, handed_over = false, incoming_started = false,
+       stopped = false;
   usec next_progress = 1'000'000, next_probe = 200'000;
   const usec end_us = total_us + 1'500'000;  // encoders stop at total_us; then drain
   // The script's clock starts when every encoder has sent its first datagram (ffmpeg takes a
@@ -784,19 +838,23 @@ int run(int argc, char** argv) {
     usec now = now_us(t0);
     if (start_us >= 0 && now - start_us >= end_us) break;
     if (start_us < 0 && now > 15'000'000) {
-      std::fprintf(stderr, "rtp_relay: the encoders did not all start within 15 s (see %s/cam*.log)\n", out_dir.c_str());
+      std::fprintf(stderr,
+                   "rtp_relay: the encoders did not all start within 15 s (see %s/cam*.log)\n",
+                   out_dir.c_str());
       for (camera& c : w.cams) stop_camera(c);
       return 2;
     }
     int timeout_ms = 2;
-    if (!net.empty()) timeout_ms = static_cast<int>(std::clamp<usec>((net.top()->due - now) / 1000, 0, 2));
+    if (!net.empty())
+      timeout_ms = static_cast<int>(std::clamp<usec>((net.top()->due - now) / 1000, 0, 2));
     (void)::poll(pfd.data(), pfd.size(), timeout_ms);
     now = now_us(t0);
     for (int s = 0; s < slots; ++s) {
       for (;;) {  // RTP
         sockaddr_in from{};
         socklen_t fl = sizeof from;
-        const ssize_t n = ::recvfrom(rtp_fd[static_cast<std::size_t>(s)], buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        const ssize_t n = ::recvfrom(rtp_fd[static_cast<std::size_t>(s)], buf, sizeof buf, 0,
+                                     reinterpret_cast<sockaddr*>(&from), &fl);
         if (n <= 0) break;
         const bool is_replay = from.sin_port == replay_addr.sin_port;
         if (is_replay) {
@@ -812,11 +870,14 @@ int run(int argc, char** argv) {
             c.last_ts = ts;
             if (c.id == stopping_cam && !handed_over) {
               capture.push_back(captured{now, std::vector<std::uint8_t>(buf, buf + n)});
-              while (capture.size() > 2 && now - capture.front().at > 3'000'000) capture.pop_front();
+              while (capture.size() > 2 && now - capture.front().at > 3'000'000)
+                capture.pop_front();
             }
           }
         }
-        const fate f = fates[static_cast<std::size_t>(s)][fate_next[static_cast<std::size_t>(s)]++ % fates[static_cast<std::size_t>(s)].size()];
+        const fate f =
+            fates[static_cast<std::size_t>(s)][fate_next[static_cast<std::size_t>(s)]++ %
+                                               fates[static_cast<std::size_t>(s)].size()];
         if (f.lost) {
           ++impaired_lost;
           continue;
@@ -836,22 +897,28 @@ int run(int argc, char** argv) {
       for (;;) {  // RTCP from the encoder: where to send feedback
         sockaddr_in from{};
         socklen_t fl = sizeof from;
-        const ssize_t n = ::recvfrom(w.rtcp_fd[static_cast<std::size_t>(s)], buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        const ssize_t n = ::recvfrom(w.rtcp_fd[static_cast<std::size_t>(s)], buf, sizeof buf, 0,
+                                     reinterpret_cast<sockaddr*>(&from), &fl);
         if (n <= 0) break;
         ++rtcp_in;
         si::rtcp_reader rd(buf, static_cast<std::size_t>(n));
         auto m = rd.next();
-        if (m && m->kind() == si::rtcp_kind::sender_report) w.encoder_rtcp[static_cast<std::size_t>(s)] = from;
+        if (m && m->kind() == si::rtcp_kind::sender_report)
+          w.encoder_rtcp[static_cast<std::size_t>(s)] = from;
       }
     }
     // The replay of the stopped camera's captured datagrams, at their original pace.
-    while (replay_next < replay.size() && replay_t0 + (replay[replay_next].at - replay.front().at) <= now) {
+    while (replay_next < replay.size() &&
+           replay_t0 + (replay[replay_next].at - replay.front().at) <= now) {
       sockaddr_in to{};
       to.sin_family = AF_INET;
       to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      to.sin_port = htons(static_cast<std::uint16_t>(static_cast<int>(base_port) + 2 * handover_slot));
+      to.sin_port =
+          htons(static_cast<std::uint16_t>(static_cast<int>(base_port) + 2 * handover_slot));
       const auto& d = replay[replay_next++].bytes;
-      if (::sendto(replay_fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) > 0) ++replayed_sent;
+      if (::sendto(replay_fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                   sizeof to) > 0)
+        ++replayed_sent;
     }
     while (!net.empty() && net.top()->due <= now) {
       const auto p = net.top();
@@ -861,7 +928,8 @@ int run(int argc, char** argv) {
     for (relay* rl2 : relays) rl2->pump(now);
 
     // ---- the script ----
-    if (start_us < 0 && std::all_of(w.cams.begin(), w.cams.begin() + 5, [](const camera& c) { return c.datagrams_sent > 0; })) {
+    if (start_us < 0 && std::all_of(w.cams.begin(), w.cams.begin() + 5,
+                                    [](const camera& c) { return c.datagrams_sent > 0; })) {
       start_us = now;
       next_progress = 1'000'000;
       next_probe = 200'000;
@@ -874,11 +942,12 @@ int run(int argc, char** argv) {
       c.ssrcs.push_back(ssrc());
       w.ssrc_household[c.ssrcs.back()] = c.household;
       for (relay* rl2 : relays) rl2->restart_session(c.slot);
-      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(tl) / 1e6,
+      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot,
+                           seconds + 1 - static_cast<double>(tl) / 1e6,
                            out_dir + "/cam" + std::to_string(c.id) + ".log");
       c.running = c.pid > 0;
-      std::fprintf(stderr, "\n[%5.1fs] camera %d restarted: new SSRC %08x, new epoch\n", static_cast<double>(tl) / 1e6, c.id,
-                   c.ssrcs.back());
+      std::fprintf(stderr, "\n[%5.1fs] camera %d restarted: new SSRC %08x, new epoch\n",
+                   static_cast<double>(tl) / 1e6, c.id, c.ssrcs.back());
     }
     if (!old_stopped && tl >= stop_at) {
       old_stopped = true;
@@ -891,7 +960,8 @@ int run(int argc, char** argv) {
       std::size_t from = capture.size();
       for (std::size_t i = 0; i < capture.size(); ++i) {
         const auto v = si::parse_rtp(capture[i].bytes.data(), capture[i].bytes.size());
-        if (now - capture[i].at <= 2'700'000 && v && relay_example::keyframe_start(v->payload(), codec::h264)) {
+        if (now - capture[i].at <= 2'700'000 && v &&
+            relay_example::keyframe_start(v->payload(), codec::h264)) {
           from = i;
           break;
         }
@@ -899,15 +969,19 @@ int run(int argc, char** argv) {
       replay.assign(capture.begin() + static_cast<std::ptrdiff_t>(from), capture.end());
       replay_next = 0;
       replay_t0 = now;
-      std::fprintf(stderr, "\n[%5.1fs] camera %d (household %d) silent since it stopped 0.7 s ago; port %d and its slot go to camera %d (household %d); "
+      std::fprintf(stderr,
+                   "\n[%5.1fs] camera %d (household %d) silent since it stopped 0.7 s ago; port %d "
+                   "and its slot go to camera %d (household %d); "
                    "replaying %zu captured datagrams of camera %d onto the port\n",
-                   static_cast<double>(tl) / 1e6, stopping_cam, w.cams[stopping_cam].household, static_cast<int>(base_port) + 2 * handover_slot,
-                   incoming_cam, w.cams[incoming_cam].household, replay.size(), stopping_cam);
+                   static_cast<double>(tl) / 1e6, stopping_cam, w.cams[stopping_cam].household,
+                   static_cast<int>(base_port) + 2 * handover_slot, incoming_cam,
+                   w.cams[incoming_cam].household, replay.size(), stopping_cam);
     }
     if (!incoming_started && tl >= incoming_at) {
       incoming_started = true;
       camera& c = w.cams[incoming_cam];
-      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot, seconds + 1 - static_cast<double>(tl) / 1e6,
+      c.pid = spawn_camera(c, static_cast<int>(base_port) + 2 * c.slot,
+                           seconds + 1 - static_cast<double>(tl) / 1e6,
                            out_dir + "/cam" + std::to_string(c.id) + ".log");
       c.running = c.pid > 0;
     }
@@ -923,7 +997,8 @@ int run(int argc, char** argv) {
       for (const camera& c : w.cams) {
         int status = 0;
         if (c.running && ::waitpid(c.pid, &status, WNOHANG) == c.pid) {
-          std::fprintf(stderr, "rtp_relay: camera %d's ffmpeg exited early (see %s/cam%d.log)\n", c.id, out_dir.c_str(), c.id);
+          std::fprintf(stderr, "rtp_relay: camera %d's ffmpeg exited early (see %s/cam%d.log)\n",
+                       c.id, out_dir.c_str(), c.id);
           return 2;
         }
       }
@@ -934,10 +1009,16 @@ int run(int argc, char** argv) {
       for (const camera& c : w.cams) sent += c.frames_sent;
       const auto& b = bound.totals();
       const auto& nv = naive.totals();
-      std::fprintf(stderr, "%s[%5.1fs] frames sent %6llu  bound: delivered %6llu refused-foreign %5llu cross %llu | naive: delivered %6llu cross %llu ",
-                   tty ? "\r" : "\n", static_cast<double>(tl) / 1e6, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(b.delivered),
-                   static_cast<unsigned long long>(b.foreign_ssrc), static_cast<unsigned long long>(b.cross_household),
-                   static_cast<unsigned long long>(nv.delivered), static_cast<unsigned long long>(nv.cross_household));
+      std::fprintf(stderr,
+                   "%s[%5.1fs] frames sent %6llu  bound: delivered %6llu refused-foreign %5llu "
+                   "cross %llu | naive: delivered %6llu cross %llu ",
+                   tty ? "\r" : "\n", static_cast<double>(tl) / 1e6,
+                   static_cast<unsigned long long>(sent),
+                   static_cast<unsigned long long>(b.delivered),
+                   static_cast<unsigned long long>(b.foreign_ssrc),
+                   static_cast<unsigned long long>(b.cross_household),
+                   static_cast<unsigned long long>(nv.delivered),
+                   static_cast<unsigned long long>(nv.cross_household));
     }
   }
   for (camera& c : w.cams) stop_camera(c);
@@ -952,16 +1033,20 @@ int run(int argc, char** argv) {
   std::FILE* m = std::fopen((out_dir + "/manifest.txt").c_str(), "w");
   if (m == nullptr) return 2;
   std::fprintf(m, "size %d %d\n", width, height);
-  for (int h = 0; h < household_count; ++h) std::fprintf(m, "household %d %d %d %d %s\n", h, colours[h].r, colours[h].g, colours[h].b, colours[h].name);
+  for (int h = 0; h < household_count; ++h)
+    std::fprintf(m, "household %d %d %d %d %s\n", h, colours[h].r, colours[h].g, colours[h].b,
+                 colours[h].name);
   for (relay* rl2 : relays) {
     for (const viewer& v : rl2->viewers()) {
       if (v.camera >= 0) {
         const camera& c = w.cams[static_cast<std::size_t>(v.camera)];
-        std::fprintf(m, "viewer %s %s %s %d %d %s %llu %llu\n", rl2->mode(), v.file.c_str(), codec_name(c.c), v.household, v.camera,
-                     slot_profile[c.slot], static_cast<unsigned long long>(c.frames_sent), static_cast<unsigned long long>(v.delivered));
-      } else {
-        std::fprintf(m, "display %s %s h264 %d -1 - 0 %llu\n", rl2->mode(), v.file.c_str(), v.household,
+        std::fprintf(m, "viewer %s %s %s %d %d %s %llu %llu\n", rl2->mode(), v.file.c_str(),
+                     codec_name(c.c), v.household, v.camera, slot_profile[c.slot],
+                     static_cast<unsigned long long>(c.frames_sent),
                      static_cast<unsigned long long>(v.delivered));
+      } else {
+        std::fprintf(m, "display %s %s h264 %d -1 - 0 %llu\n", rl2->mode(), v.file.c_str(),
+                     v.household, static_cast<unsigned long long>(v.delivered));
       }
     }
   }
@@ -971,12 +1056,17 @@ int run(int argc, char** argv) {
   std::uint64_t sent_frames = 0, sent_dg = 0;
   for (const camera& c : w.cams) sent_frames += c.frames_sent, sent_dg += c.datagrams_sent;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::printf("  encoders: %llu datagrams, %llu frames sent; impairment dropped %llu, duplicated %llu; replayed %llu of %llu; RTCP in %llu\n",
-              u(sent_dg), u(sent_frames), u(impaired_lost), u(duplicated), u(replayed_arrived), u(replayed_sent), u(rtcp_in));
+  std::printf(
+      "  encoders: %llu datagrams, %llu frames sent; impairment dropped %llu, duplicated %llu; "
+      "replayed %llu of %llu; RTCP in %llu\n",
+      u(sent_dg), u(sent_frames), u(impaired_lost), u(duplicated), u(replayed_arrived),
+      u(replayed_sent), u(rtcp_in));
   std::printf("\n  %-40s %12s %12s\n", "", "streamiso", "route by port");
   const auto& b = bound.totals();
   const auto& nv = naive.totals();
-  auto row = [&](const char* name, std::uint64_t x, std::uint64_t y) { std::printf("  %-40s %12llu %12llu\n", name, u(x), u(y)); };
+  auto row = [&](const char* name, std::uint64_t x, std::uint64_t y) {
+    std::printf("  %-40s %12llu %12llu\n", name, u(x), u(y));
+  };
   row("datagrams into the relay", b.datagrams, nv.datagrams);
   row("accepted by the ingest", b.accepted, nv.accepted);
   row("refused: foreign SSRC (owner_mismatch)", b.foreign_ssrc, nv.foreign_ssrc);
@@ -1001,9 +1091,12 @@ int run(int argc, char** argv) {
     std::printf(" %.*s %llu", static_cast<int>(name.size()), name.data(), u(b.refusals[i]));
   }
   std::printf("\n");
-  std::printf("  %-40s %12s\n", "ingest counts add up", bound.ingest_counts_add_up() ? "yes" : "NO");
+  std::printf("  %-40s %12s\n", "ingest counts add up",
+              bound.ingest_counts_add_up() ? "yes" : "NO");
   row("cross-household deliveries (frames)", b.cross_household, nv.cross_household);
-  std::printf("  (frames whose RTP timestamp belongs to another household's SSRC; decoded pictures: rtp_relay_check)\n");
+  std::printf(
+      "  (frames whose RTP timestamp belongs to another household's SSRC; decoded pictures: "
+      "rtp_relay_check)\n");
   std::printf("manifest: %s/manifest.txt\n", out_dir.c_str());
   if (!bound_routes_by_port && (b.cross_household != 0 || b.probes_served != 0)) {
     std::printf("FAIL: the bound relay delivered another household's frames\n");

@@ -49,7 +49,8 @@ int classify(const std::vector<colour>& hh, double r, double g, double b, bool& 
   int best = -1;
   double best_d = 1e18;
   for (std::size_t i = 0; i < hh.size(); ++i) {
-    const double d = (r - hh[i].r) * (r - hh[i].r) + (g - hh[i].g) * (g - hh[i].g) + (b - hh[i].b) * (b - hh[i].b);
+    const double d = (r - hh[i].r) * (r - hh[i].r) + (g - hh[i].g) * (g - hh[i].g) +
+                     (b - hh[i].b) * (b - hh[i].b);
     if (d < best_d) best_d = d, best = static_cast<int>(i);
   }
   recognised = best >= 0 && std::fabs(r - hh[static_cast<std::size_t>(best)].r) <= tolerance &&
@@ -58,14 +59,16 @@ int classify(const std::vector<colour>& hh, double r, double g, double b, bool& 
   return best;
 }
 
-verdict check_file(const std::string& dir, const entry& e, const std::vector<colour>& hh, int w, int h) {
+verdict check_file(const std::string& dir, const entry& e, const std::vector<colour>& hh, int w,
+                   int h) {
   verdict v;
   const std::string path = dir + "/" + e.file;
   std::ifstream probe(path, std::ios::binary | std::ios::ate);
   if (!probe || probe.tellg() == 0) return v;
   const std::string err = path + ".decode_errors.txt";
-  const std::string cmd = "ffmpeg -hide_banner -nostdin -v error -f " + std::string(e.codec == "h265" ? "hevc" : "h264") +
-                          " -i '" + path + "' -f rawvideo -pix_fmt rgb24 - 2>'" + err + "'";
+  const std::string cmd = "ffmpeg -hide_banner -nostdin -v error -f " +
+                          std::string(e.codec == "h265" ? "hevc" : "h264") + " -i '" + path +
+                          "' -f rawvideo -pix_fmt rgb24 - 2>'" + err + "'";
   std::FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return v;
   std::vector<unsigned char> frame(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
@@ -75,7 +78,10 @@ verdict check_file(const std::string& dir, const entry& e, const std::vector<col
     double r = 0, g = 0, b = 0;
     for (int y = y0; y < y1; ++y) {
       for (int x = x0; x < x1; ++x) {
-        const unsigned char* px = &frame[(static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * 3];
+        const unsigned char* px =
+            &frame[(static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                    static_cast<std::size_t>(x)) *
+                   3];
         r += px[0], g += px[1], b += px[2];
       }
     }
@@ -83,9 +89,12 @@ verdict check_file(const std::string& dir, const entry& e, const std::vector<col
     bool recognised = false;
     const int who = classify(hh, r / n, g / n, b / n, recognised);
     ++v.decoded;
-    if (!recognised) ++v.unrecognised;
-    else if (who == e.household) ++v.own;
-    else ++v.foreign;
+    if (!recognised)
+      ++v.unrecognised;
+    else if (who == e.household)
+      ++v.own;
+    else
+      ++v.foreign;
   }
   ::pclose(p);
   std::ifstream errs(err);
@@ -129,7 +138,8 @@ int main(int argc, char** argv) {
     } else if (tag == "viewer" || tag == "display") {
       entry e;
       e.kind = tag;
-      s >> e.mode >> e.file >> e.codec >> e.household >> e.camera >> e.profile >> e.sent >> e.delivered;
+      s >> e.mode >> e.file >> e.codec >> e.household >> e.camera >> e.profile >> e.sent >>
+          e.delivered;
       entries.push_back(e);
     }
   }
@@ -138,47 +148,64 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::printf("rtp_relay_check: ffmpeg decodes each viewer's file; a picture is a household's when each channel of the box's\n"
-              "mean colour is within %d of it (0..255). Floors (decoded / sent):", tolerance);
+  std::printf(
+      "rtp_relay_check: ffmpeg decodes each viewer's file; a picture is a household's when each "
+      "channel of the box's\n"
+      "mean colour is within %d of it (0..255). Floors (decoded / sent):",
+      tolerance);
   for (const auto& [k, v] : min_share) std::printf(" %s %.0f%%", k.c_str(), v * 100);
-  std::printf("\n\n  %-6s %-30s %-8s %-12s %6s %9s %7s %6s %7s %7s %6s %6s\n", "relay", "file", "owner", "network", "sent",
-              "delivered", "decoded", "share", "own", "FOREIGN", "unrec", "errors");
+  std::printf("\n\n  %-6s %-30s %-8s %-12s %6s %9s %7s %6s %7s %7s %6s %6s\n", "relay", "file",
+              "owner", "network", "sent", "delivered", "decoded", "share", "own", "FOREIGN",
+              "unrec", "errors");
   std::map<std::string, verdict> sum;
   std::vector<std::string> failures;
   for (const entry& e : entries) {
     const verdict v = check_file(dir, e, hh, w, h);
     verdict& t = sum[e.mode];
-    t.decoded += v.decoded, t.own += v.own, t.foreign += v.foreign, t.unrecognised += v.unrecognised, t.errors += v.errors;
-    const double share = e.sent ? static_cast<double>(v.decoded) / static_cast<double>(e.sent) : 0.0;
-    std::printf("  %-6s %-30s %-8s %-12s %6llu %9llu %7llu %5.0f%% %7llu %7llu %6llu %6llu\n", e.mode.c_str(), e.file.c_str(),
-                hh[static_cast<std::size_t>(e.household)].name.c_str(), e.profile.c_str(), e.sent, e.delivered, v.decoded,
-                share * 100, v.own, v.foreign, v.unrecognised, v.errors);
+    t.decoded += v.decoded, t.own += v.own, t.foreign += v.foreign,
+        t.unrecognised += v.unrecognised, t.errors += v.errors;
+    const double share =
+        e.sent ? static_cast<double>(v.decoded) / static_cast<double>(e.sent) : 0.0;
+    std::printf("  %-6s %-30s %-8s %-12s %6llu %9llu %7llu %5.0f%% %7llu %7llu %6llu %6llu\n",
+                e.mode.c_str(), e.file.c_str(),
+                hh[static_cast<std::size_t>(e.household)].name.c_str(), e.profile.c_str(), e.sent,
+                e.delivered, v.decoded, share * 100, v.own, v.foreign, v.unrecognised, v.errors);
     if (e.mode != "bound") continue;
     const std::string what = e.file + ": ";
-    if (v.foreign) failures.push_back(what + std::to_string(v.foreign) + " pictures of another household");
-    if (v.unrecognised) failures.push_back(what + std::to_string(v.unrecognised) + " pictures of no household (glitches)");
+    if (v.foreign)
+      failures.push_back(what + std::to_string(v.foreign) + " pictures of another household");
+    if (v.unrecognised)
+      failures.push_back(what + std::to_string(v.unrecognised) +
+                         " pictures of no household (glitches)");
     if (v.errors) failures.push_back(what + std::to_string(v.errors) + " decode errors");
     if (e.kind == "display") {
-      if (e.delivered || v.decoded) failures.push_back(what + "a probing display was served frames");
+      if (e.delivered || v.decoded)
+        failures.push_back(what + "a probing display was served frames");
       continue;
     }
     if (v.decoded != e.delivered) {
-      failures.push_back(what + "decoded " + std::to_string(v.decoded) + " pictures of " + std::to_string(e.delivered) + " delivered");
+      failures.push_back(what + "decoded " + std::to_string(v.decoded) + " pictures of " +
+                         std::to_string(e.delivered) + " delivered");
     }
     const auto floor = min_share.find(e.profile);
     if (floor != min_share.end() && share < floor->second) {
-      failures.push_back(what + "decoded share " + std::to_string(share) + " below the floor for " + e.profile);
+      failures.push_back(what + "decoded share " + std::to_string(share) + " below the floor for " +
+                         e.profile);
     }
   }
   std::printf("\n  %-40s %12s %14s\n", "decoded pictures", "streamiso", "route by port");
-  auto row = [&](const char* name, unsigned long long a, unsigned long long b) { std::printf("  %-40s %12llu %14llu\n", name, a, b); };
+  auto row = [&](const char* name, unsigned long long a, unsigned long long b) {
+    std::printf("  %-40s %12llu %14llu\n", name, a, b);
+  };
   row("decoded", sum["bound"].decoded, sum["naive"].decoded);
   row("  own household's", sum["bound"].own, sum["naive"].own);
   row("  ANOTHER household's", sum["bound"].foreign, sum["naive"].foreign);
   row("  no household's (glitches)", sum["bound"].unrecognised, sum["naive"].unrecognised);
   row("decode errors", sum["bound"].errors, sum["naive"].errors);
   if (sum["naive"].foreign == 0) {
-    failures.push_back("the route-by-port relay showed no other household's picture: the incident was not reproduced");
+    failures.push_back(
+        "the route-by-port relay showed no other household's picture: the incident was not "
+        "reproduced");
   }
   for (const auto& f : failures) std::printf("FAIL: %s\n", f.c_str());
   if (!failures.empty()) return 1;

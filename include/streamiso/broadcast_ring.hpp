@@ -97,7 +97,8 @@ class broadcast_ring {
       std::size_t capacity, const owner_type& first_owner = owner_type{},
       waits wait_mode = waits::disabled, Match match = Match{}) noexcept {
     if (!valid_capacity(capacity)) return refused{refusal::malformed, capacity};
-    if (capacity > static_cast<std::size_t>(-1) / sizeof(slot)) return refused{refusal::oversized, capacity};
+    if (capacity > static_cast<std::size_t>(-1) / sizeof(slot))
+      return refused{refusal::oversized, capacity};
     std::unique_ptr<slot[]> slots(new (std::nothrow) slot[capacity]);
     if (!slots) return refused{refusal::oversized, capacity};
     std::unique_ptr<broadcast_ring> r(new (std::nothrow) broadcast_ring(
@@ -150,8 +151,8 @@ class broadcast_ring {
   // not_bound (counted, not an alarm) while the ring is bound to someone else, which is how a
   // viewer waiting for its camera is told "not yet"; empty (not counted) while a rebind is
   // being written.
-  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who,
-                                               resync_policy policy = resync_policy::newest) noexcept {
+  [[nodiscard]] result<consumer> bind_consumer(
+      const requester_type& who, resync_policy policy = resync_policy::newest) noexcept {
     result<consumer> c = make_consumer(who, policy);
     if (!c && c.reason() != refusal::empty) counters_.record(c.reason());
     return c;
@@ -168,15 +169,16 @@ class broadcast_ring {
       const std::uint64_t g = gen_.load(std::memory_order_seq_cst);  // seq_cst: wait_point's pair
       result<consumer> c = make_consumer(who, policy);
       if (c || c.reason() == refusal::unset_id) return bind_consumer_counted(std::move(c));
-      const bool moved = rebound_.wait_until(
-          [&] { return gen_.load(std::memory_order_seq_cst) != g; }, deadline);  // seq_cst: as above
+      const bool moved =
+          rebound_.wait_until([&] { return gen_.load(std::memory_order_seq_cst) != g; },
+                              deadline);  // seq_cst: as above
       if (!moved) return bind_consumer_counted(make_consumer(who, policy));
     }
   }
   template <class Rep, class Period>
-  [[nodiscard]] result<consumer> bind_consumer_for(const requester_type& who,
-                                                   std::chrono::duration<Rep, Period> timeout,
-                                                   resync_policy policy = resync_policy::newest) noexcept {
+  [[nodiscard]] result<consumer> bind_consumer_for(
+      const requester_type& who, std::chrono::duration<Rep, Period> timeout,
+      resync_policy policy = resync_policy::newest) noexcept {
     return bind_consumer_until(who, std::chrono::steady_clock::now() + timeout, policy);
   }
 
@@ -216,7 +218,9 @@ class broadcast_ring {
     return generation{gen_.load(std::memory_order_acquire)};
   }
 
-  [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_) + 1; }
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    return static_cast<std::size_t>(mask_) + 1;
+  }
   [[nodiscard]] waits wait_mode() const noexcept { return waits_; }
   // Frames pushed since construction (all bindings). acquire: a statistic, pairs with push().
   [[nodiscard]] std::uint64_t published() const noexcept {
@@ -257,15 +261,20 @@ class broadcast_ring {
 
   broadcast_ring(std::unique_ptr<slot[]> slots, std::size_t capacity, const owner_type& first_owner,
                  waits wait_mode, Match match) noexcept
-      : mask_(static_cast<std::uint64_t>(capacity) - 1), waits_(wait_mode),
-        slots_(std::move(slots)), match_(match), counters_("broadcast_ring") {
+      : mask_(static_cast<std::uint64_t>(capacity) - 1),
+        waits_(wait_mode),
+        slots_(std::move(slots)),
+        match_(match),
+        counters_("broadcast_ring") {
     writer_.owner = first_owner;
     writer_.gen = generation{detail::next_nonzero_token()};
     binding_.store(binding{first_owner, writer_.gen, 0});
     gen_.store(writer_.gen.value(), std::memory_order_relaxed);  // relaxed: before sharing
   }
 
-  std::size_t slot_of(std::uint64_t i) const noexcept { return static_cast<std::size_t>(i & mask_); }
+  std::size_t slot_of(std::uint64_t i) const noexcept {
+    return static_cast<std::size_t>(i & mask_);
+  }
 
   status push(const Frame& frame, frame_kind kind) noexcept {
     const std::uint64_t i = writer_.next;

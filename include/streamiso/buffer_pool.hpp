@@ -203,8 +203,12 @@ class buffer_pool {
   }
 
   buffer_pool(const buffer_pool_config& cfg, Match match, allocation a) noexcept
-      : cfg_(cfg), stride_(cfg.buffer_size + cfg.padding), bytes_(std::move(a.bytes)),
-        meta_(std::move(a.metas)), match_(match), free_(std::move(a.links)),
+      : cfg_(cfg),
+        stride_(cfg.buffer_size + cfg.padding),
+        bytes_(std::move(a.bytes)),
+        meta_(std::move(a.metas)),
+        match_(match),
+        free_(std::move(a.links)),
         counters_("buffer_pool") {
     const std::uint64_t token = detail::next_nonzero_token();
     tag_ = (token & tag_mask) != 0 ? (token & tag_mask) : 1;
@@ -273,8 +277,8 @@ class buffer_pool {
       if ((s >> gen_shift) != gen || (s & live_bit) == 0) return refusal::stale_handle;
       if ((s & pin_mask) == pin_mask) return refusal::over_limit;
       // acquire: pairs with the release store in publish(); owner, length and bytes visible.
-    } while (!st.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed));
+    } while (
+        !st.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed));
     return refusal::empty;
   }
 
@@ -289,7 +293,8 @@ class buffer_pool {
   void recycle(std::uint32_t i, std::uint64_t gen) noexcept {
     meta& m = meta_[i];
     if (m.written > m.dirty) m.dirty = m.written;
-    if (cfg_.scrub == scrub_policy::on_release && m.written != 0) std::memset(bytes_of(i), 0, m.written);
+    if (cfg_.scrub == scrub_policy::on_release && m.written != 0)
+      std::memset(bytes_of(i), 0, m.written);
     m.written = 0;
     m.length = 0;
     std::uint64_t next_gen = (gen + 1) & gen_mask;
@@ -309,7 +314,8 @@ class buffer_pool {
       std::memset(bytes_of(i) + length, 0, end - length);
       if (end == m.dirty) m.dirty = length;
     }
-    const std::uint64_t gen = m.state.load(std::memory_order_relaxed) >> gen_shift;  // relaxed: ours
+    const std::uint64_t gen =
+        m.state.load(std::memory_order_relaxed) >> gen_shift;  // relaxed: ours
     // release: pairs with pin()'s acquire CAS; owner, length and bytes are visible to readers.
     m.state.store((gen << gen_shift) | live_bit, std::memory_order_release);
     return pool_handle{(tag_ << tag_shift) | gen, i,

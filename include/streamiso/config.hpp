@@ -26,10 +26,10 @@
 #ifdef NDEBUG
 #define STREAMISO_ASSERT(cond, msg) static_cast<void>(0)
 #else
-#define STREAMISO_ASSERT(cond, msg)                                                        \
-  ((cond) ? static_cast<void>(0)                                                         \
-          : (std::fprintf(stderr, "%s:%d: streamiso precondition failed: %s (%s)\n",     \
-                          __FILE__, __LINE__, msg, #cond),                               \
+#define STREAMISO_ASSERT(cond, msg)                                                            \
+  ((cond) ? static_cast<void>(0)                                                               \
+          : (std::fprintf(stderr, "%s:%d: streamiso precondition failed: %s (%s)\n", __FILE__, \
+                          __LINE__, msg, #cond),                                               \
              std::abort()))
 #endif
 #endif

@@ -124,7 +124,9 @@ class h265_depacketizer {
       : a_(pool, o, cfg, 0b111) {}
 
   // F = 0 and TemporalId + 1 != 0 (RFC 7798 1.1.4).
-  static bool header_ok(const std::uint8_t* p) noexcept { return (p[0] & 0x80) == 0 && (p[1] & 0x07) != 0; }
+  static bool header_ok(const std::uint8_t* p) noexcept {
+    return (p[0] & 0x80) == 0 && (p[1] & 0x07) != 0;
+  }
 
   static detail::nal_role role(std::uint8_t type) noexcept {
     if (type >= h265_nal::irap_first && type <= h265_nal::irap_last) {

@@ -63,7 +63,9 @@ class jitter_buffer {
     // left). A refused packet's payload stays with the caller. An accepted payload comes
     // back exactly once: from a consumer, or as a jitter_handback (reclaim(), or `displaced`
     // in a later outcome). The outcome says whether this push confirmed a jump and flushed.
-    [[nodiscard]] result<push_outcome> try_push(const packet_type& p) noexcept { return jb_->push(gen_, p); }
+    [[nodiscard]] result<push_outcome> try_push(const packet_type& p) noexcept {
+      return jb_->push(gen_, p);
+    }
 
     [[nodiscard]] generation bound_generation() const noexcept { return gen_; }
     [[nodiscard]] bool current() const noexcept { return gen_ == jb_->binding_.gen; }
@@ -85,7 +87,8 @@ class jitter_buffer {
     // values count as the latest seen). Loop: `while (auto r = c.try_pop(now)) use(*r);`
     [[nodiscard]] result<delivery_type> try_pop(jitter_usec now) noexcept {
       if (STREAMISO_UNLIKELY(!current())) return jb_->stale();
-      return jb_->core_.pop(now, jb_->binding_, [this](const owner_type& o) { return jb_->match_(o, who_); });
+      return jb_->core_.pop(now, jb_->binding_,
+                            [this](const owner_type& o) { return jb_->match_(o, who_); });
     }
 
     // How long until try_pop() has something if nothing is pushed meanwhile (0: now);
@@ -102,8 +105,8 @@ class jitter_buffer {
     // `void sleep_until(jitter_usec)` in the time base of the packets' arrival_us
     // (steady_jitter_clock in jitter_clock.hpp).
     template <class Clock>
-    [[nodiscard]] result<delivery_type> pop_until(jitter_usec deadline, Clock& clock) noexcept(noexcept(clock.now()) &&
-                                                                                          noexcept(clock.sleep_until(deadline))) {
+    [[nodiscard]] result<delivery_type> pop_until(jitter_usec deadline, Clock& clock) noexcept(
+        noexcept(clock.now()) && noexcept(clock.sleep_until(deadline))) {
       for (;;) {
         const jitter_usec now = clock.now();
         auto r = try_pop(now);
@@ -121,13 +124,16 @@ class jitter_buffer {
     // Missing sequence numbers worth asking the sender for now (see docs/jitter.md, "NACK"),
     // oldest first: at most `max` are written to `out`; returns how many. Each one taken
     // counts as a request sent (retry limits). malformed for a null `out` with max > 0.
-    [[nodiscard]] result<std::size_t> take_nacks(jitter_usec now, std::uint16_t* out, std::size_t max) noexcept {
+    [[nodiscard]] result<std::size_t> take_nacks(jitter_usec now, std::uint16_t* out,
+                                                 std::size_t max) noexcept {
       if (STREAMISO_UNLIKELY(!current())) return jb_->stale();
-      if (STREAMISO_UNLIKELY(out == nullptr && max != 0)) return jb_->core_.counters().record(refusal::malformed);
+      if (STREAMISO_UNLIKELY(out == nullptr && max != 0))
+        return jb_->core_.counters().record(refusal::malformed);
       return jb_->core_.take_nacks(now, out, max);
     }
     template <std::size_t N>
-    [[nodiscard]] result<std::size_t> take_nacks(jitter_usec now, std::uint16_t (&out)[N]) noexcept {
+    [[nodiscard]] result<std::size_t> take_nacks(jitter_usec now,
+                                                 std::uint16_t (&out)[N]) noexcept {
       return take_nacks(now, out, N);
     }
 
@@ -163,8 +169,8 @@ class jitter_buffer {
   // As the constructor, but never throws or aborts: a bad configuration is refused
   // (oversized for a capacity above 2^20, malformed otherwise), and so is an allocation
   // failure (oversized) where exceptions are enabled.
-  [[nodiscard]] static result<std::unique_ptr<jitter_buffer>> create(const owner_type& first_owner,
-                                                                     const jitter_config& cfg = {}) noexcept {
+  [[nodiscard]] static result<std::unique_ptr<jitter_buffer>> create(
+      const owner_type& first_owner, const jitter_config& cfg = {}) noexcept {
     if (config_error(cfg) != nullptr) {
       return refused{cfg.capacity > max_capacity ? refusal::oversized : refusal::malformed};
     }
@@ -182,8 +188,10 @@ class jitter_buffer {
   // A producer endpoint for `packet_owner`: refused unset_id for an unset id, owner_mismatch
   // (counted, an alarm: a mis-routed socket) unless it is the bound owner.
   [[nodiscard]] result<producer> bind_producer(const owner_type& packet_owner) noexcept {
-    if (STREAMISO_UNLIKELY(is_unset(packet_owner))) return core_.counters().record(refusal::unset_id);
-    if (STREAMISO_UNLIKELY(!(packet_owner == binding_.owner))) return core_.counters().record(refusal::owner_mismatch);
+    if (STREAMISO_UNLIKELY(is_unset(packet_owner)))
+      return core_.counters().record(refusal::unset_id);
+    if (STREAMISO_UNLIKELY(!(packet_owner == binding_.owner)))
+      return core_.counters().record(refusal::owner_mismatch);
     return producer(this, binding_.gen);
   }
 
@@ -191,7 +199,8 @@ class jitter_buffer {
   // an alarm: a viewer waiting for its camera) unless `who` matches the bound owner.
   [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
     if (STREAMISO_UNLIKELY(is_unset(who))) return core_.counters().record(refusal::unset_id);
-    if (STREAMISO_UNLIKELY(!match_(binding_.owner, who))) return core_.counters().record(refusal::not_bound);
+    if (STREAMISO_UNLIKELY(!match_(binding_.owner, who)))
+      return core_.counters().record(refusal::not_bound);
     return consumer(this, who, binding_.gen);
   }
 
@@ -240,20 +249,23 @@ class jitter_buffer {
     if (c.clock_rate_hz < 1000 || c.clock_rate_hz > 10'000'000) {
       return "jitter_buffer: clock_rate_hz must be in [1000, 10^7]";
     }
-    if (c.min_delay_us < 0 || c.min_delay_us > c.initial_delay_us || c.initial_delay_us > c.max_delay_us ||
-        c.max_delay_us > 60'000'000) {
+    if (c.min_delay_us < 0 || c.min_delay_us > c.initial_delay_us ||
+        c.initial_delay_us > c.max_delay_us || c.max_delay_us > 60'000'000) {
       return "jitter_buffer: need 0 <= min <= initial <= max <= 60 s delay";
     }
     if (c.delay_percentile < 1 || c.delay_percentile > 100 || c.decrease_step_us < 0) {
       return "jitter_buffer: delay_percentile in [1, 100], step >= 0";
     }
-    if (c.max_misorder >= c.capacity || c.max_misorder >= 32768 || c.max_dropout == 0 || c.max_dropout >= 32768) {
+    if (c.max_misorder >= c.capacity || c.max_misorder >= 32768 || c.max_dropout == 0 ||
+        c.max_dropout >= 32768) {
       return "jitter_buffer: max_misorder < capacity, 0 < max_dropout < 32768";
     }
-    if (c.max_packet_bytes == 0 || c.nack_retry_interval_us < 0 || c.keyframe_request_interval_us < 0) {
+    if (c.max_packet_bytes == 0 || c.nack_retry_interval_us < 0 ||
+        c.keyframe_request_interval_us < 0) {
       return "jitter_buffer: bad packet size or NACK/keyframe interval";
     }
-    if (c.mode != jitter_mode::packet && c.mode != jitter_mode::frame) return "jitter_buffer: unknown mode";
+    if (c.mode != jitter_mode::packet && c.mode != jitter_mode::frame)
+      return "jitter_buffer: unknown mode";
     if (c.delay_mode != jitter_delay_mode::adaptive && c.delay_mode != jitter_delay_mode::fixed) {
       return "jitter_buffer: unknown delay_mode";
     }

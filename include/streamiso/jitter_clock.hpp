@@ -17,10 +17,14 @@ class steady_jitter_clock {
   steady_jitter_clock() noexcept : origin_(std::chrono::steady_clock::now()) {}
 
   [[nodiscard]] jitter_usec now() const noexcept {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - origin_).count();
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                 origin_)
+        .count();
   }
   // May wake early (a signal) or late (scheduling); pop_until() reads now() again after it.
-  void sleep_until(jitter_usec t) const noexcept { std::this_thread::sleep_until(origin_ + std::chrono::microseconds(t)); }
+  void sleep_until(jitter_usec t) const noexcept {
+    std::this_thread::sleep_until(origin_ + std::chrono::microseconds(t));
+  }
 
  private:
   std::chrono::steady_clock::time_point origin_;

@@ -33,10 +33,10 @@ struct jitter_config {
   jitter_usec max_delay_us = 1'000'000;
   jitter_usec initial_delay_us = 50'000;  // also the delay of jitter_delay_mode::fixed
   jitter_delay_mode delay_mode = jitter_delay_mode::adaptive;
-  std::uint32_t delay_percentile = 95;    // of relative arrival delay, in [1, 100]
-  jitter_usec decrease_step_us = 500;     // slow down: at most this much per update
-  std::uint16_t max_misorder = 512;       // how far behind the highest seq a packet may be
-  std::uint16_t max_dropout = 3000;       // a bigger forward jump needs confirmation
+  std::uint32_t delay_percentile = 95;  // of relative arrival delay, in [1, 100]
+  jitter_usec decrease_step_us = 500;   // slow down: at most this much per update
+  std::uint16_t max_misorder = 512;     // how far behind the highest seq a packet may be
+  std::uint16_t max_dropout = 3000;     // a bigger forward jump needs confirmation
   std::uint32_t max_packet_bytes = 1500;
   jitter_mode mode = jitter_mode::packet;
   std::uint8_t nack_max_retries = 10;
@@ -58,7 +58,9 @@ enum class packet_flags : std::uint8_t {
   return static_cast<packet_flags>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
 }
 // True when every bit of `f` is set in `set`.
-[[nodiscard]] constexpr bool has(packet_flags set, packet_flags f) noexcept { return (set & f) == f; }
+[[nodiscard]] constexpr bool has(packet_flags set, packet_flags f) noexcept {
+  return (set & f) == f;
+}
 
 // What the receive loop hands to a producer endpoint; the endpoint supplies owner and binding.
 // Build it with named fields (`p.seq = ...;` or C++20 designated initialisers).
@@ -120,9 +122,9 @@ enum class flush_cause : std::uint8_t {
 // What a flush threw away, so that nothing is dropped silently.
 struct flush_report {
   streamiso::generation generation{};  // the binding whose packets were flushed
-  std::uint64_t flushed = 0;        // accepted packets dropped without release
-  std::uint64_t missing = 0;        // sequence numbers inside the window that never came
-  std::uint16_t first_seq = 0;      // window [first_seq, last_seq] (16-bit, may wrap)
+  std::uint64_t flushed = 0;           // accepted packets dropped without release
+  std::uint64_t missing = 0;           // sequence numbers inside the window that never came
+  std::uint16_t first_seq = 0;         // window [first_seq, last_seq] (16-bit, may wrap)
   std::uint16_t last_seq = 0;
   flush_cause cause = flush_cause::reset;
 };
@@ -137,7 +139,7 @@ enum class drop_reason : std::uint8_t {
 // An accepted payload handed back to the writer, with the reason it was not released.
 template <class Payload, class Id = id128>
 struct jitter_handback {
-  basic_owner<Id> owner{};            // the owner it was pushed under
+  basic_owner<Id> owner{};             // the owner it was pushed under
   streamiso::generation generation{};  // and the binding
   std::uint16_t seq = 0;
   drop_reason reason = drop_reason::flushed;
@@ -177,7 +179,7 @@ struct jitter_stats {
   std::uint64_t gaps = 0;        // gap deliveries
   std::uint64_t duplicates = 0;  // refusals, by reason
   std::uint64_t late = 0;
-  std::uint64_t refused = 0;     // all refusals
+  std::uint64_t refused = 0;  // all refusals
   std::uint64_t nacks_sent = 0;
   std::uint64_t nacks_given_up = 0;
   std::uint64_t keyframe_requests = 0;

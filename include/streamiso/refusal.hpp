@@ -46,11 +46,14 @@ enum class refusal_class : std::uint8_t { isolation, input, flow };
     case refusal::owner_mismatch:
     case refusal::stale_binding:
     case refusal::stale_handle:
-    case refusal::unset_id: return refusal_class::isolation;
+    case refusal::unset_id:
+      return refusal_class::isolation;
     case refusal::malformed:
     case refusal::oversized:
-    case refusal::out_of_range: return refusal_class::input;
-    default: return refusal_class::flow;
+    case refusal::out_of_range:
+      return refusal_class::input;
+    default:
+      return refusal_class::flow;
   }
 }
 
@@ -64,23 +67,40 @@ enum class refusal_class : std::uint8_t { isolation, input, flow };
 
 [[nodiscard]] constexpr std::string_view to_string(refusal r) noexcept {
   switch (r) {
-    case refusal::owner_mismatch: return "owner_mismatch";
-    case refusal::stale_binding: return "stale_binding";
-    case refusal::stale_handle: return "stale_handle";
-    case refusal::overrun: return "overrun";
-    case refusal::expired: return "expired";
-    case refusal::late: return "late";
-    case refusal::duplicate: return "duplicate";
-    case refusal::gap: return "gap";
-    case refusal::full: return "full";
-    case refusal::empty: return "empty";
-    case refusal::malformed: return "malformed";
-    case refusal::oversized: return "oversized";
-    case refusal::out_of_range: return "out_of_range";
-    case refusal::torn: return "torn";
-    case refusal::over_limit: return "over_limit";
-    case refusal::unset_id: return "unset_id";
-    case refusal::not_bound: return "not_bound";
+    case refusal::owner_mismatch:
+      return "owner_mismatch";
+    case refusal::stale_binding:
+      return "stale_binding";
+    case refusal::stale_handle:
+      return "stale_handle";
+    case refusal::overrun:
+      return "overrun";
+    case refusal::expired:
+      return "expired";
+    case refusal::late:
+      return "late";
+    case refusal::duplicate:
+      return "duplicate";
+    case refusal::gap:
+      return "gap";
+    case refusal::full:
+      return "full";
+    case refusal::empty:
+      return "empty";
+    case refusal::malformed:
+      return "malformed";
+    case refusal::oversized:
+      return "oversized";
+    case refusal::out_of_range:
+      return "out_of_range";
+    case refusal::torn:
+      return "torn";
+    case refusal::over_limit:
+      return "over_limit";
+    case refusal::unset_id:
+      return "unset_id";
+    case refusal::not_bound:
+      return "not_bound";
   }
   return "unknown";  // a value cast from a bad integer: still a string, never UB
 }

@@ -19,21 +19,27 @@ STREAMISO_BEGIN_NAMESPACE
 
 enum class rtcp_error : std::uint8_t {
   none,
-  too_short,      // fewer than 4 bytes left for a header, or a body shorter than its type needs
-  bad_version,    // version is not 2
-  length_overrun, // the length field runs past the datagram
-  bad_padding,    // padding count 0 or longer than the packet
-  bad_fci,        // feedback control information of the wrong size for its message
+  too_short,       // fewer than 4 bytes left for a header, or a body shorter than its type needs
+  bad_version,     // version is not 2
+  length_overrun,  // the length field runs past the datagram
+  bad_padding,     // padding count 0 or longer than the packet
+  bad_fci,         // feedback control information of the wrong size for its message
 };
 
 [[nodiscard]] constexpr std::string_view to_string(rtcp_error e) noexcept {
   switch (e) {
-    case rtcp_error::none: return "none";
-    case rtcp_error::too_short: return "too_short";
-    case rtcp_error::bad_version: return "bad_version";
-    case rtcp_error::length_overrun: return "length_overrun";
-    case rtcp_error::bad_padding: return "bad_padding";
-    case rtcp_error::bad_fci: return "bad_fci";
+    case rtcp_error::none:
+      return "none";
+    case rtcp_error::too_short:
+      return "too_short";
+    case rtcp_error::bad_version:
+      return "bad_version";
+    case rtcp_error::length_overrun:
+      return "length_overrun";
+    case rtcp_error::bad_padding:
+      return "bad_padding";
+    case rtcp_error::bad_fci:
+      return "bad_fci";
   }
   return "unknown";
 }
@@ -49,7 +55,14 @@ inline constexpr std::uint8_t rtpfb = 205;  // transport-layer feedback (RFC 458
 inline constexpr std::uint8_t psfb = 206;   // payload-specific feedback (RFC 4585)
 }  // namespace rtcp_type
 
-enum class rtcp_kind : std::uint8_t { sender_report, receiver_report, generic_nack, pli, fir, other };
+enum class rtcp_kind : std::uint8_t {
+  sender_report,
+  receiver_report,
+  generic_nack,
+  pli,
+  fir,
+  other
+};
 
 // RFC 3550 6.4.1 sender info: NTP time (seconds since 1900, 32.32 fixed point) and the RTP
 // timestamp of the same instant.
@@ -61,7 +74,7 @@ struct rtcp_sender_info {
   std::uint32_t octet_count = 0;
 };
 
-struct rtcp_nack_item {  // RFC 4585 6.2.1
+struct rtcp_nack_item {   // RFC 4585 6.2.1
   std::uint16_t pid = 0;  // a lost packet
   std::uint16_t blp = 0;  // bit i set: pid + i + 1 lost as well
 };
@@ -173,7 +186,8 @@ class rtcp_reader {
       case rtcp_type::sender_report:
       case rtcp_type::receiver_report: {
         const std::size_t fixed = m.pt_ == rtcp_type::sender_report ? 24 : 4;
-        if (body_len < fixed + 24 * std::size_t{m.fmt_}) return rtcp_malformed(rtcp_error::too_short);
+        if (body_len < fixed + 24 * std::size_t{m.fmt_})
+          return rtcp_malformed(rtcp_error::too_short);
         m.kind_ = m.pt_ == rtcp_type::sender_report ? rtcp_kind::sender_report
                                                     : rtcp_kind::receiver_report;
         m.sender_ = detail::load_be32(b);

@@ -56,11 +56,16 @@ enum class au_discard_cause : std::uint8_t {
   switch (c) {
     case au_discard_cause::none:
       return "none";
-    case au_discard_cause::loss: return "loss";
-    case au_discard_cause::malformed: return "malformed";
-    case au_discard_cause::oversized: return "oversized";
-    case au_discard_cause::pool_full: return "pool_full";
-    case au_discard_cause::queue_full: return "queue_full";
+    case au_discard_cause::loss:
+      return "loss";
+    case au_discard_cause::malformed:
+      return "malformed";
+    case au_discard_cause::oversized:
+      return "oversized";
+    case au_discard_cause::pool_full:
+      return "pool_full";
+    case au_discard_cause::queue_full:
+      return "queue_full";
   }
   return "unknown";
 }
@@ -105,7 +110,7 @@ struct depacketizer_stats {
   std::uint64_t units = 0;
   std::uint64_t keyframes = 0;
   std::uint64_t units_discarded = 0;
-  std::uint64_t lost_packets = 0;       // sequence numbers skipped between pushes
+  std::uint64_t lost_packets = 0;  // sequence numbers skipped between pushes
   std::uint64_t malformed_packets = 0;
   std::uint64_t parameter_sets_prepended = 0;
 };

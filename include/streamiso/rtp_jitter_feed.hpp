@@ -101,8 +101,8 @@ class rtp_jitter_feed {
   // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...).
   // The push and pop paths are inlined into the receive loop: out of line, each call pays a
   // frame and a copy of its result, about 10 % of the whole receive path.
-  [[nodiscard]] STREAMISO_JITTER_INLINE status try_push(const rtp_accepted<Id>& a,
-                                                        packet_flags flags = packet_flags::none) noexcept {
+  [[nodiscard]] STREAMISO_JITTER_INLINE status
+  try_push(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
     const std::uint32_t slot = a.sequence & mask_;
     status s = insert(a, slot, flags);
     if (!s) return s;
@@ -123,7 +123,8 @@ class rtp_jitter_feed {
     // Integer addresses: comparing pointers into different arrays is unspecified.
     const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
     const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);
-    if (STREAMISO_UNLIKELY(p < st || p - st > slot_bytes_ || a.payload.size > slot_bytes_ - (p - st))) {
+    if (STREAMISO_UNLIKELY(p < st || p - st > slot_bytes_ ||
+                           a.payload.size > slot_bytes_ - (p - st))) {
       return jb_.counters().record(refusal::malformed);
     }
     const std::uint32_t slot = a.sequence & mask_;
@@ -142,7 +143,8 @@ class rtp_jitter_feed {
   // nothing is due, not_bound for a requester that is not the bound owner, stale_handle if
   // the stored bytes were replaced. Per-call identity: the feed keeps the consumer endpoint
   // of the last requester and binds again only when the requester or the binding changes.
-  [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(const requester_type& who, jitter_usec now) noexcept {
+  [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(const requester_type& who,
+                                                                     jitter_usec now) noexcept {
     if (STREAMISO_UNLIKELY(!out_ || !(out_->who() == who) || !out_->current())) {
       auto c = jb_.bind_consumer(who);
       if (!c) return refused{c.reason(), c.detail()};
@@ -192,7 +194,9 @@ class rtp_jitter_feed {
   [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
 
  private:
-  std::uint8_t* buffer(std::uint32_t i) noexcept { return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_; }
+  std::uint8_t* buffer(std::uint32_t i) noexcept {
+    return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_;
+  }
 
   // The bound owner's producer; none while the owner is unset (a feed waiting for rebind()).
   static std::optional<typename jitter_type::producer> producer_of(jitter_type& jb) noexcept {
@@ -207,15 +211,18 @@ class rtp_jitter_feed {
     out_.reset();
   }
 
-  STREAMISO_JITTER_INLINE status insert(const rtp_accepted<Id>& a, std::uint32_t slot, packet_flags flags) noexcept {
-    if (STREAMISO_UNLIKELY(!in_ || !(a.owner == jb_.owner()))) return jb_.counters().record(refusal::owner_mismatch);
+  STREAMISO_JITTER_INLINE status insert(const rtp_accepted<Id>& a, std::uint32_t slot,
+                                        packet_flags flags) noexcept {
+    if (STREAMISO_UNLIKELY(!in_ || !(a.owner == jb_.owner())))
+      return jb_.counters().record(refusal::owner_mismatch);
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;
     jitter_packet<rtp_payload_ref> p;
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;
-    p.size_bytes = a.payload.size > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(a.payload.size);
+    p.size_bytes =
+        a.payload.size > 0xFFFFFFFFU ? 0xFFFFFFFFU : static_cast<std::uint32_t>(a.payload.size);
     p.flags = flags | (a.marker ? packet_flags::marker : packet_flags::none);
     p.payload = rtp_payload_ref{slot, stamp};
     auto r = in_->try_push(p);

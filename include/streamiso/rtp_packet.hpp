@@ -36,17 +36,28 @@ enum class rtp_error : std::uint8_t {
 
 [[nodiscard]] constexpr std::string_view to_string(rtp_error e) noexcept {
   switch (e) {
-    case rtp_error::none: return "none";
-    case rtp_error::too_short: return "too_short";
-    case rtp_error::bad_version: return "bad_version";
-    case rtp_error::csrc_truncated: return "csrc_truncated";
-    case rtp_error::extension_truncated: return "extension_truncated";
-    case rtp_error::padding_empty: return "padding_empty";
-    case rtp_error::padding_zero: return "padding_zero";
-    case rtp_error::padding_too_long: return "padding_too_long";
-    case rtp_error::bad_extension: return "bad_extension";
-    case rtp_error::not_rfc8285: return "not_rfc8285";
-    case rtp_error::bad_rtcp_type: return "bad_rtcp_type";
+    case rtp_error::none:
+      return "none";
+    case rtp_error::too_short:
+      return "too_short";
+    case rtp_error::bad_version:
+      return "bad_version";
+    case rtp_error::csrc_truncated:
+      return "csrc_truncated";
+    case rtp_error::extension_truncated:
+      return "extension_truncated";
+    case rtp_error::padding_empty:
+      return "padding_empty";
+    case rtp_error::padding_zero:
+      return "padding_zero";
+    case rtp_error::padding_too_long:
+      return "padding_too_long";
+    case rtp_error::bad_extension:
+      return "bad_extension";
+    case rtp_error::not_rfc8285:
+      return "not_rfc8285";
+    case rtp_error::bad_rtcp_type:
+      return "bad_rtcp_type";
   }
   return "unknown";
 }
@@ -190,12 +201,18 @@ class rtp_view {
  public:
   static constexpr std::size_t fixed_header_bytes = 12;
 
-  [[nodiscard]] std::uint8_t version() const noexcept { return static_cast<std::uint8_t>(d_[0] >> 6); }
+  [[nodiscard]] std::uint8_t version() const noexcept {
+    return static_cast<std::uint8_t>(d_[0] >> 6);
+  }
   [[nodiscard]] bool has_padding() const noexcept { return (d_[0] & 0x20) != 0; }
   [[nodiscard]] bool has_extension() const noexcept { return (d_[0] & 0x10) != 0; }
-  [[nodiscard]] std::uint8_t csrc_count() const noexcept { return static_cast<std::uint8_t>(d_[0] & 0x0F); }
+  [[nodiscard]] std::uint8_t csrc_count() const noexcept {
+    return static_cast<std::uint8_t>(d_[0] & 0x0F);
+  }
   [[nodiscard]] bool marker() const noexcept { return (d_[1] & 0x80) != 0; }
-  [[nodiscard]] std::uint8_t payload_type() const noexcept { return static_cast<std::uint8_t>(d_[1] & 0x7F); }
+  [[nodiscard]] std::uint8_t payload_type() const noexcept {
+    return static_cast<std::uint8_t>(d_[1] & 0x7F);
+  }
   [[nodiscard]] std::uint16_t sequence() const noexcept { return detail::load_be16(d_ + 2); }
   [[nodiscard]] std::uint32_t timestamp() const noexcept { return detail::load_be32(d_ + 4); }
   [[nodiscard]] std::uint32_t ssrc() const noexcept { return detail::load_be32(d_ + 8); }
@@ -205,7 +222,9 @@ class rtp_view {
   }
   // Present only when has_extension(); otherwise profile 0 and an empty body.
   [[nodiscard]] rtp_extension extension() const noexcept { return ext_; }
-  [[nodiscard]] byte_view payload() const noexcept { return byte_view{d_ + header_size_, payload_size_}; }
+  [[nodiscard]] byte_view payload() const noexcept {
+    return byte_view{d_ + header_size_, payload_size_};
+  }
   [[nodiscard]] std::size_t header_size() const noexcept { return header_size_; }
   [[nodiscard]] std::size_t padding_size() const noexcept { return padding_; }
   [[nodiscard]] byte_view datagram() const noexcept { return byte_view{d_, size_}; }
@@ -224,7 +243,8 @@ class rtp_view {
 // is accepted here; consumers that need bytes refuse it themselves.
 [[nodiscard]] inline result<rtp_view> parse_rtp(const void* data, std::size_t size) noexcept {
   const auto* d = static_cast<const std::uint8_t*>(data);
-  if (d == nullptr || size < rtp_view::fixed_header_bytes) return rtp_malformed(rtp_error::too_short);
+  if (d == nullptr || size < rtp_view::fixed_header_bytes)
+    return rtp_malformed(rtp_error::too_short);
   if ((d[0] >> 6) != 2) return rtp_malformed(rtp_error::bad_version);
   const std::uint8_t pt = d[1] & 0x7F;
   if (pt >= 72 && pt <= 76) return rtp_malformed(rtp_error::bad_rtcp_type);

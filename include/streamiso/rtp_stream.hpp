@@ -66,7 +66,7 @@ template <class Id = id128>
 struct rtp_accepted {
   basic_owner<Id> owner{};
   streamiso::generation generation{};  // the ingest's binding it was accepted under
-  std::uint16_t sequence = 0;  // the original sequence number for a retransmission
+  std::uint16_t sequence = 0;          // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
   std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
   jitter_usec arrival_us = 0;
@@ -140,7 +140,8 @@ class rtp_ingest {
       a.payload = p.payload();
       a.marker = p.marker();
     } else if (b_.rtx == retransmissions::enabled && p.ssrc() == b_.rtx_ssrc) {
-      auto u = unwrap_rtx(p, rtx_binding{b_.rtx_ssrc, b_.rtx_payload_type, b_.ssrc, b_.payload_type});
+      auto u =
+          unwrap_rtx(p, rtx_binding{b_.rtx_ssrc, b_.rtx_payload_type, b_.ssrc, b_.payload_type});
       if (!u) {
         if (u.reason() == refusal::malformed) {
           ++stats_.malformed;
@@ -187,10 +188,12 @@ class rtp_ingest {
   // clock units of the report's, either side.
   [[nodiscard]] result<std::int64_t> wallclock_us(std::uint32_t rtp_timestamp) const noexcept {
     if (!have_sr_) return refused{refusal::empty};
-    const std::int64_t base = static_cast<std::int64_t>(sr_.ntp_seconds) * 1'000'000 +
-                              static_cast<std::int64_t>((std::uint64_t{sr_.ntp_fraction} * 1'000'000) >> 32);
+    const std::int64_t base =
+        static_cast<std::int64_t>(sr_.ntp_seconds) * 1'000'000 +
+        static_cast<std::int64_t>((std::uint64_t{sr_.ntp_fraction} * 1'000'000) >> 32);
     const auto d = static_cast<std::int32_t>(rtp_timestamp - sr_.rtp_timestamp);
-    return base + static_cast<std::int64_t>(d) * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
+    return base +
+           static_cast<std::int64_t>(d) * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
   }
 
   // Media time of an extended timestamp, in microseconds from the stream's first packet.

@@ -31,7 +31,7 @@ struct rtx_unwrapped {
   bool marker = false;          // and the original marker
   std::uint8_t media_payload_type = 0;
   std::uint32_t media_ssrc = 0;
-  byte_view payload;            // the original payload, without the OSN
+  byte_view payload;  // the original payload, without the OSN
 };
 
 // Why an RTX packet was refused (detail of the refusal).
@@ -54,7 +54,8 @@ enum class rtx_error : std::uint8_t {
     return refused{refusal::owner_mismatch, static_cast<std::uint64_t>(rtx_error::foreign_type)};
   }
   const byte_view pl = p.payload();
-  if (pl.size < 2) return refused{refusal::malformed, static_cast<std::uint64_t>(rtx_error::no_osn)};
+  if (pl.size < 2)
+    return refused{refusal::malformed, static_cast<std::uint64_t>(rtx_error::no_osn)};
   rtx_unwrapped u;
   u.original_sequence = detail::load_be16(pl.data);
   u.timestamp = p.timestamp();

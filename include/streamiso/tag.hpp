@@ -47,8 +47,7 @@ class basic_tag {
 
   // Explicit: a raw integer never becomes a tag by accident (`owner o = 42;` does not
   // compile); `owner{42}` states the intent.
-  constexpr explicit basic_tag(const Id& id) noexcept(
-      std::is_nothrow_copy_constructible<Id>::value)
+  constexpr explicit basic_tag(const Id& id) noexcept(std::is_nothrow_copy_constructible<Id>::value)
       : id_(id) {}
 
   // owner{hi, lo} for the default 128-bit id.
@@ -113,12 +112,11 @@ struct exact_match {
 template <class Match, class Owner, class Requester, class = void>
 struct is_match_policy : std::false_type {};
 template <class Match, class Owner, class Requester>
-struct is_match_policy<
-    Match, Owner, Requester,
-    std::enable_if_t<std::is_convertible<decltype(std::declval<const Match&>()(
-                                             std::declval<const Owner&>(),
-                                             std::declval<const Requester&>())),
-                                         bool>::value>> : std::true_type {};
+struct is_match_policy<Match, Owner, Requester,
+                       std::enable_if_t<std::is_convertible<decltype(std::declval<const Match&>()(
+                                                                std::declval<const Owner&>(),
+                                                                std::declval<const Requester&>())),
+                                                            bool>::value>> : std::true_type {};
 
 #if defined(__cpp_concepts) && __cpp_concepts >= 201907L
 template <class Match, class Owner, class Requester>

@@ -5,7 +5,7 @@
 
 // The single source of truth for the version; CMake parses these three lines.
 #define STREAMISO_VERSION_MAJOR 0
-#define STREAMISO_VERSION_MINOR 1
+#define STREAMISO_VERSION_MINOR 2
 #define STREAMISO_VERSION_PATCH 0
 
 #define STREAMISO_VERSION \
@@ -15,11 +15,11 @@
 // vendor SDK and one in the application) from violating the ODR silently. Every setting that
 // changes an object's layout is part of its name too: STREAMISO_CACHE_LINE (config.hpp), so
 // translation units built with different values do not link against each other's types
-// (v0_cl64 vs v0_cl128) instead of sharing one name for two layouts. The setting must
+// (v0_2_cl64 vs v0_2_cl128) instead of sharing one name for two layouts. The setting must
 // therefore be a plain decimal integer literal.
 #define STREAMISO_ABI_CAT_(a, b) a##b
 #define STREAMISO_ABI_CAT(a, b) STREAMISO_ABI_CAT_(a, b)
-#define STREAMISO_ABI_NAMESPACE STREAMISO_ABI_CAT(v0_cl, STREAMISO_CACHE_LINE)
+#define STREAMISO_ABI_NAMESPACE STREAMISO_ABI_CAT(v0_2_cl, STREAMISO_CACHE_LINE)
 #define STREAMISO_BEGIN_NAMESPACE \
   namespace streamiso {           \
   inline namespace STREAMISO_ABI_NAMESPACE {

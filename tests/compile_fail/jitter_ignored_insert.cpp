@@ -2,7 +2,8 @@
 // [[nodiscard]] result.
 #include "streamiso/jitter_buffer.hpp"
 
-bool feed(streamiso::jitter_buffer<int>::producer& in, const streamiso::jitter_buffer<int>::packet_type& p) {
+bool feed(streamiso::jitter_buffer<int>::producer& in,
+          const streamiso::jitter_buffer<int>::packet_type& p) {
 #ifdef STREAMISO_MISUSE
   in.try_push(p);
   return true;

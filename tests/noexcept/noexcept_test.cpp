@@ -11,13 +11,7 @@
 #define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
 #include <doctest/doctest.h>
 
-// Not the umbrella header until session_cache.hpp builds without exceptions (see
-// tests/noexcept/CMakeLists.txt, _noexcept_pending).
-#include <streamiso/accounting.hpp>
-#include <streamiso/refusal.hpp>
-#include <streamiso/result.hpp>
-#include <streamiso/rtp_packet.hpp>
-#include <streamiso/tag.hpp>
+#include <streamiso/streamiso.hpp>
 #include <streamiso/testing/netsim.hpp>
 
 #include <sys/types.h>
@@ -61,7 +55,8 @@ bool aborts_with(Fn fn, const char* message) {
   close(fds[1]);
   std::string err;
   char buf[256];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    err.append(buf, static_cast<std::size_t>(n));
   close(fds[0]);
   int status = 0;
   if (waitpid(pid, &status, 0) != pid) return false;
@@ -116,11 +111,11 @@ TEST_CASE("F9 noexcept: an RTP datagram round-trips, and bad datagrams are refus
   const std::uint8_t payload[] = {0x65, 1, 2, 3};
   std::uint8_t out[64] = {};
   si::rtp_header_fields h;
-  h.marker = true;
+  h.marker = si::rtp_marker::set;
   h.sequence = 65535;
   h.timestamp = 90000;
   h.ssrc = 0x11223344;
-  const auto written = si::write_rtp(h, payload, sizeof payload, out, sizeof out);
+  const auto written = si::write_rtp(h, {payload, sizeof payload}, {out, sizeof out});
   CHECK(written);
   if (!written) return;
   const auto parsed = si::parse_rtp(out, *written);
@@ -132,8 +127,8 @@ TEST_CASE("F9 noexcept: an RTP datagram round-trips, and bad datagrams are refus
   CHECK(parsed->payload().size == sizeof payload);
   CHECK(std::memcmp(parsed->payload().data, payload, sizeof payload) == 0);
 
-  CHECK(si::parse_rtp(out, 11).refused_for(si::refusal::malformed));           // truncated
-  CHECK(si::write_rtp(h, payload, sizeof payload, out, 8).refused_for(si::refusal::oversized));
+  CHECK(si::parse_rtp(out, 11).refused_for(si::refusal::malformed));  // truncated
+  CHECK(si::write_rtp(h, {payload, sizeof payload}, {out, 8}).refused_for(si::refusal::oversized));
 }
 
 TEST_CASE("F9 noexcept: netsim traces are deterministic, and bad input is reported before use") {
@@ -172,7 +167,8 @@ TEST_CASE("F9 noexcept: netsim traces are deterministic, and bad input is report
 class sample_container {
  public:
   static si::result<std::unique_ptr<sample_container>> create(std::size_t capacity) noexcept {
-    if (capacity == 0 || (capacity & (capacity - 1)) != 0) return si::refused{si::refusal::malformed};
+    if (capacity == 0 || (capacity & (capacity - 1)) != 0)
+      return si::refused{si::refusal::malformed};
     std::unique_ptr<sample_container> made{new (std::nothrow) sample_container(capacity)};
     if (made == nullptr) return si::refused{si::refusal::full};
     return made;
@@ -184,10 +180,52 @@ class sample_container {
   std::size_t capacity_;
 };
 
-// The components' factories arrive with the issue-15 component branches: one line each, e.g.
-// check_create<si::spsc_queue<int>>(std::size_t{8}, std::size_t{3}, si::refusal::malformed).
+// Factories with more than one argument: both calls are made by the caller's lambdas.
+template <class Good, class Bad>
+void check_factory(Good&& good, Bad&& bad, si::refusal expected) {
+  static_assert(noexcept(good())&& noexcept(bad()), "create() must be noexcept");
+  auto made = good();
+  CHECK(made);
+  if (made) CHECK(*made != nullptr);
+  auto refused = bad();
+  CHECK_FALSE(refused);
+  if (!refused) CHECK(refused.reason() == expected);
+}
+
 TEST_CASE("F9 noexcept: create() builds from a good configuration and refuses a bad one") {
   check_create<sample_container>(std::size_t{8}, std::size_t{3}, si::refusal::malformed);
+  check_create<si::spsc_queue<int>>(std::size_t{8}, std::size_t{3}, si::refusal::malformed);
+  check_create<si::broadcast_ring<int>>(std::size_t{8}, std::size_t{3}, si::refusal::malformed);
+  si::buffer_pool_config good_pool;
+  good_pool.buffer_count = 4;
+  good_pool.buffer_size = 256;
+  si::buffer_pool_config bad_pool = good_pool;
+  bad_pool.buffer_size = 0;
+  check_create<si::buffer_pool<>>(good_pool, bad_pool, si::refusal::malformed);
+
+  const si::owner cam{1};
+  si::jitter_config bad_jitter;
+  bad_jitter.capacity = 3;
+  check_factory([&]() noexcept { return si::jitter_buffer<int>::create(cam); },
+                [&]() noexcept { return si::jitter_buffer<int>::create(cam, bad_jitter); },
+                si::refusal::malformed);
+
+  si::session_cache_config good_cache;
+  good_cache.max_entries = 64;
+  si::session_cache_config bad_cache = good_cache;
+  bad_cache.max_entries = 0;
+  using cache = si::session_cache<int, int>;
+  check_factory([&]() noexcept { return cache::create(good_cache); },
+                [&]() noexcept { return cache::create(bad_cache); }, si::refusal::malformed);
+
+  si::rtp_binding<> good_rtp;
+  good_rtp.owner = cam;
+  good_rtp.ssrc = 0x1234;
+  si::rtp_binding<> bad_rtp = good_rtp;
+  bad_rtp.owner = si::owner{};
+  check_factory([&]() noexcept { return si::rtp_ingest<>::create(good_rtp); },
+                [&]() noexcept { return si::rtp_ingest<>::create(bad_rtp); },
+                si::refusal::unset_id);
 }
 
 TEST_CASE("F9 noexcept: a bad configuration passed to a constructor aborts with a message") {
@@ -209,5 +247,10 @@ TEST_CASE("F9 noexcept: a bad configuration passed to a constructor aborts with 
       },
       "bad stream_spec"));
   // A good configuration does not abort: the check above can tell the two apart.
-  CHECK_FALSE(aborts_with([] { ns::simulator sim(ns::good(), 1); (void)sim; }, "bad configuration"));
+  CHECK_FALSE(aborts_with(
+      [] {
+        ns::simulator sim(ns::good(), 1);
+        (void)sim;
+      },
+      "bad configuration"));
 }

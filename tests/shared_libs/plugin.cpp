@@ -34,7 +34,9 @@ int put(cache_t* c, const session_t& s, std::uint64_t key, std::uint64_t value) 
 }
 int close(cache_t* c, const session_t& s) { return outcome(c->close_session(s)); }
 
-ring_t* make_ring(void* storage, std::uint64_t owner) { return new (storage) ring_t(8, si::owner{owner}); }
+ring_t* make_ring(void* storage, std::uint64_t owner) {
+  return new (storage) ring_t(8, si::owner{owner});
+}
 void destroy_ring(ring_t* r) { r->~ring_t(); }
 int bind_consumer(ring_t* r, std::uint64_t requester, consumer_t* out) {
   auto s = r->bind_consumer(si::requester{requester});
@@ -87,9 +89,9 @@ int pool_release(pool_t* p, std::uint64_t owner, const si::pool_handle& h) {
   return outcome(writer->release(h));
 }
 
-const api table{make_cache, destroy_cache, open,        get,          put,        close,
-                make_ring,  destroy_ring,  bind_consumer, push,       pop,        make_pool,
-                destroy_pool, pool_write,  pool_read,   pool_release};
+const api table{make_cache,   destroy_cache, open,          get,         put, close,
+                make_ring,    destroy_ring,  bind_consumer, push,        pop, make_pool,
+                destroy_pool, pool_write,    pool_read,     pool_release};
 }  // namespace
 
 extern "C" STREAMISO_PLUGIN_EXPORT const plugin::api* STREAMISO_PLUGIN_ENTRY() { return &table; }

@@ -31,7 +31,8 @@ struct api {
 
   ring_t* (*make_ring)(void* storage, std::uint64_t owner);
   void (*destroy_ring)(ring_t*);
-  int (*bind_consumer)(ring_t*, std::uint64_t requester, consumer_t* out);  // placement-new into out
+  int (*bind_consumer)(ring_t*, std::uint64_t requester,
+                       consumer_t* out);                           // placement-new into out
   int (*push)(ring_t*, std::uint64_t owner, std::uint64_t frame);  // through a fresh producer
   int (*pop)(consumer_t*, std::uint64_t* frame);
 

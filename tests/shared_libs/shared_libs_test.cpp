@@ -27,7 +27,9 @@ const int stale_binding = code(si::refusal::stale_binding);
 const int stale_handle = code(si::refusal::stale_handle);
 }  // namespace
 
-TEST_CASE("F10: a session of plug-in A's cache is refused by plug-in B's cache, in and beyond B's table") {
+TEST_CASE(
+    "F10: a session of plug-in A's cache is refused by plug-in B's cache, in and beyond B's "
+    "table") {
   storage<cache_t> sa;
   storage<cache_t> sb;
   cache_t* a = lib_a().make_cache(sa.get(), 64);
@@ -78,7 +80,8 @@ TEST_CASE("F10: a ring re-created by plug-in B in plug-in A's ring storage refus
   storage<ring_t> slot;
   storage<consumer_t> sub_storage;
   ring_t* r = lib_a().make_ring(slot.get(), alice);
-  REQUIRE(lib_a().bind_consumer(r, alice, reinterpret_cast<consumer_t*>(sub_storage.get())) == accepted);
+  REQUIRE(lib_a().bind_consumer(r, alice, reinterpret_cast<consumer_t*>(sub_storage.get())) ==
+          accepted);
   consumer_t* sub = std::launder(reinterpret_cast<consumer_t*>(sub_storage.get()));
   lib_a().destroy_ring(r);
   r = lib_b().make_ring(slot.get(), bob);
@@ -91,7 +94,9 @@ TEST_CASE("F10: a ring re-created by plug-in B in plug-in A's ring storage refus
   lib_b().destroy_ring(r);
 }
 
-TEST_CASE("F10: a cache and a pool re-created by plug-in B in plug-in A's storage refuse A's sessions and handles") {
+TEST_CASE(
+    "F10: a cache and a pool re-created by plug-in B in plug-in A's storage refuse A's sessions "
+    "and handles") {
   storage<cache_t> cslot;
   cache_t* c = lib_a().make_cache(cslot.get(), 8);
   storage<session_t> old_st;

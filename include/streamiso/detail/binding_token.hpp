@@ -30,8 +30,8 @@ namespace detail {
 // then a repeated token only matters if a handle meets the one other instance that shares
 // it. Within one copy, tokens are strictly unique until 2^64 have been drawn.
 [[nodiscard]] inline std::uint64_t token_seed(const void* where) noexcept {
-  std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(where)) *
-                    0x9E3779B97F4A7C15ULL;
+  std::uint64_t x =
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(where)) * 0x9E3779B97F4A7C15ULL;
   x ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   x ^= x >> 33;
   x *= 0xFF51AFD7ED558CCDULL;

@@ -38,8 +38,12 @@ template <class Frame, class Id, class Match>
 class broadcast_ring<Frame, Id, Match>::consumer {
  public:
   consumer(consumer&& other) noexcept
-      : ring_(std::exchange(other.ring_, nullptr)), who_(other.who_), gen_(other.gen_),
-        cursor_(other.cursor_), policy_(other.policy_), stale_reported_(other.stale_reported_) {}
+      : ring_(std::exchange(other.ring_, nullptr)),
+        who_(other.who_),
+        gen_(other.gen_),
+        cursor_(other.cursor_),
+        policy_(other.policy_),
+        stale_reported_(other.stale_reported_) {}
   consumer& operator=(consumer&& other) noexcept {
     if (this != &other) {
       ring_ = std::exchange(other.ring_, nullptr);
@@ -89,17 +93,20 @@ class broadcast_ring<Frame, Id, Match>::consumer {
   // counted). A rebind wakes the sleeper, whose pop then says stale_binding. Refused malformed
   // (counted) on a ring built without waits: it would be a silent busy loop.
   template <class Clock, class Duration>
-  [[nodiscard]] result<Frame> pop_until(std::chrono::time_point<Clock, Duration> deadline) noexcept {
+  [[nodiscard]] result<Frame> pop_until(
+      std::chrono::time_point<Clock, Duration> deadline) noexcept {
     if (STREAMISO_UNLIKELY(ring_ == nullptr)) return refused{refusal::stale_binding};
     broadcast_ring& r = *ring_;
     if (r.waits_ == waits::disabled) return r.counters_.record(refusal::malformed);
     result<Frame> f = try_pop();
     if (f || f.reason() != refusal::empty) return f;
     // seq_cst loads: the waiter half of wait_point's pair with push() and rebind().
-    r.pushed_.wait_until([&] {
-      return r.gen_.load(std::memory_order_seq_cst) != gen_.value() ||
-             r.write_index_.load(std::memory_order_seq_cst) != cursor_;
-    }, deadline);
+    r.pushed_.wait_until(
+        [&] {
+          return r.gen_.load(std::memory_order_seq_cst) != gen_.value() ||
+                 r.write_index_.load(std::memory_order_seq_cst) != cursor_;
+        },
+        deadline);
     return try_pop();
   }
   template <class Rep, class Period>

@@ -28,7 +28,8 @@ class index_stack {
     std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: the CAS validates
     std::uint64_t desired = 0;
     do {
-      next_[i].store(static_cast<std::uint32_t>(h), std::memory_order_relaxed);  // relaxed: CAS releases
+      next_[i].store(static_cast<std::uint32_t>(h),
+                     std::memory_order_relaxed);  // relaxed: CAS releases
       desired = (((h >> 32) + 1) << 32) | (std::uint64_t{i} + 1);
       // release: pairs with pop()'s acquire; the link and the pusher's writes are visible.
     } while (!head_.compare_exchange_weak(h, desired, std::memory_order_release,

@@ -22,28 +22,28 @@ namespace detail {
 template <class Payload, class Id, class Match>
 class jitter_core : public jitter_intake<Payload, Id> {
   using base = jitter_intake<Payload, Id>;
-  using typename base::slot;
-  using typename base::state;
   using base::cfg_;
-  using base::ring_;
-  using base::seq_;
-  using base::delay_;
-  using base::nacks_;
-  using base::frames_;
   using base::counters_;
-  using base::next_;
-  using base::released_any_;
-  using base::last_now_;
-  using base::owed_dead_;
-  using base::stats_;
   using base::deadline;
   using base::deadline_of;
+  using base::delay_;
+  using base::frames_;
+  using base::last_now_;
+  using base::nacks_;
+  using base::next_;
+  using base::owed_dead_;
+  using base::released_any_;
+  using base::ring_;
+  using base::seq_;
+  using base::stats_;
+  using typename base::slot;
+  using typename base::state;
 
  public:
-  using typename base::stamp;
-  using typename base::delivery_type;
-  using base::max_time;
   using base::base;
+  using base::max_time;
+  using typename base::delivery_type;
+  using typename base::stamp;
 
   // The next due packet or gap, in sequence order, for a reader matched by `may_read`
   // (owner -> bool); refusal::empty when nothing is due. Gaps are stamped `bound`.
@@ -83,7 +83,8 @@ class jitter_core : public jitter_intake<Payload, Id> {
     now = std::max(now, last_now_);
     if (!seq_.started()) return 0;
     bool gave_up = false;
-    const std::size_t n = nacks_.take(ring_, next_, seq_.highest(), now, deadline_of(), out, max, gave_up);
+    const std::size_t n =
+        nacks_.take(ring_, next_, seq_.highest(), now, deadline_of(), out, max, gave_up);
     if (gave_up && cfg_.mode == jitter_mode::frame) frames_.nacks_gave_up();
     return n;
   }
@@ -155,7 +156,8 @@ class jitter_core : public jitter_intake<Payload, Id> {
     const std::uint64_t p = ring_.first_held_after(next_, seq_.highest());
     if (now < deadline(ring_.at(p))) return refused{refusal::empty};
     const std::uint64_t count = p - next_;
-    for (std::uint64_t e = std::max(next_, p > ring_.capacity() ? p - ring_.capacity() : 0); e < p; ++e) {
+    for (std::uint64_t e = std::max(next_, p > ring_.capacity() ? p - ring_.capacity() : 0); e < p;
+         ++e) {
       slot& s = ring_.at(e);
       if (ring_.live(s)) continue;  // another packet's slot
       s.key = e;
@@ -167,7 +169,8 @@ class jitter_core : public jitter_intake<Payload, Id> {
     return report_gap(count, gap_cause::missing, p, bound);
   }
 
-  delivery_type report_gap(std::uint64_t count, gap_cause cause, std::uint64_t new_next, const stamp& bound) noexcept {
+  delivery_type report_gap(std::uint64_t count, gap_cause cause, std::uint64_t new_next,
+                           const stamp& bound) noexcept {
     delivery_type d;
     d.kind = delivery_kind::gap;
     d.owner = bound.owner;
@@ -181,8 +184,10 @@ class jitter_core : public jitter_intake<Payload, Id> {
 
   // Frame mode: release the frame at the head whole, discard it, or wait.
   template <class MayRead>
-  result<delivery_type> pop_frame(const MayRead& may_read, const stamp& bound, slot& head, jitter_usec now) noexcept {
-    const auto d = frames_.at_head(ring_, next_, seq_.highest(), now, deadline_of(), cfg_.max_delay_us);
+  result<delivery_type> pop_frame(const MayRead& may_read, const stamp& bound, slot& head,
+                                  jitter_usec now) noexcept {
+    const auto d =
+        frames_.at_head(ring_, next_, seq_.highest(), now, deadline_of(), cfg_.max_delay_us);
     using action = jitter_frame_assembler::action;
     if (d.what == action::wait) return refused{refusal::empty};
     if (d.what == action::discard) return discard(d.last, bound);
@@ -202,7 +207,6 @@ class jitter_core : public jitter_intake<Payload, Id> {
     stats_.discarded += count;
     return report_gap(count, gap_cause::undecodable, last + 1, bound);
   }
-
 };
 
 }  // namespace detail

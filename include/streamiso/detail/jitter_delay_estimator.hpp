@@ -45,7 +45,8 @@ class jitter_delay_estimator {
   // max_delay_us), and feeds both estimators. Retransmissions carry a round trip, and
   // timestamp discontinuities are not delay: both stay out of the estimators.
   usec observe(std::uint32_t timestamp, usec arrival, bool retransmission) noexcept {
-    const auto smp = reference_.observe(timestamp, arrival, s_.clock_rate_hz, late_jump_us(), early_jump_us());
+    const auto smp =
+        reference_.observe(timestamp, arrival, s_.clock_rate_hz, late_jump_us(), early_jump_us());
     if (!have_reference_ || !smp.usable) {  // the RFC 3550 estimate restarts across a jump
       have_reference_ = true;
       prev_ts_ = timestamp;
@@ -53,7 +54,8 @@ class jitter_delay_estimator {
       return 0;
     }
     if (!retransmission) {
-      const usec d = (arrival - prev_arrival_us_) - ticks_to_us(static_cast<std::int32_t>(timestamp - prev_ts_));
+      const usec d = (arrival - prev_arrival_us_) -
+                     ticks_to_us(static_cast<std::int32_t>(timestamp - prev_ts_));
       const usec abs_d = std::min<usec>(d < 0 ? -d : d, max_delay_cap_us);
       jitter_q4_ += abs_d - ((jitter_q4_ + 8) >> 4);  // J += (|D| - J) / 16, in 1/16 us
       prev_ts_ = timestamp;
@@ -95,7 +97,9 @@ class jitter_delay_estimator {
   // stall no target could cover); one earlier than the reference by a quarter second (or
   // max_delay_us, if smaller) is a timestamp jump: paths do not get that much faster at once.
   usec late_jump_us() const noexcept { return std::max<usec>(s_.max_delay_us, 1); }
-  usec early_jump_us() const noexcept { return std::max<usec>(std::min<usec>(s_.max_delay_us, 250'000), 1); }
+  usec early_jump_us() const noexcept {
+    return std::max<usec>(std::min<usec>(s_.max_delay_us, 250'000), 1);
+  }
 
   void observe_delay(usec relative) noexcept {
     const auto b = static_cast<std::size_t>(
@@ -126,7 +130,8 @@ class jitter_delay_estimator {
     const usec estimate =
         std::min(std::max(static_cast<usec>(b + 1) * bucket_us_, s_.min_delay_us), s_.max_delay_us);
     // Quick to grow (a spike must not turn into late loss), slow to shrink.
-    target_us_ = estimate >= target_us_ ? estimate : std::max(estimate, target_us_ - s_.decrease_step_us);
+    target_us_ =
+        estimate >= target_us_ ? estimate : std::max(estimate, target_us_ - s_.decrease_step_us);
   }
 
   jitter_delay_settings s_;

@@ -68,7 +68,8 @@ class jitter_delay_reference {
       return {ref == none ? 0 : std::max<usec>(0, transit - ref), true};
     }
     // A discontinuity: count consecutive samples that agree with each other.
-    if (candidates_ != 0 && (transit - candidate_ < late_jump_us && candidate_ - transit < early_jump_us)) {
+    if (candidates_ != 0 &&
+        (transit - candidate_ < late_jump_us && candidate_ - transit < early_jump_us)) {
       ++candidates_;
     } else {
       candidates_ = 1;
@@ -115,7 +116,8 @@ class jitter_delay_reference {
     const usec id = arrival / bucket_us;
     if (id > current_) {
       const usec steps = std::min<usec>(id - current_, static_cast<usec>(buckets));
-      for (usec k = 1; k <= steps; ++k) mins_[static_cast<std::size_t>((current_ + k) % static_cast<usec>(buckets))] = none;
+      for (usec k = 1; k <= steps; ++k)
+        mins_[static_cast<std::size_t>((current_ + k) % static_cast<usec>(buckets))] = none;
       current_ = id;
       min_ = *std::min_element(mins_.begin(), mins_.end());
     }

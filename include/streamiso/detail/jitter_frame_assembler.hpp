@@ -29,8 +29,8 @@ class jitter_frame_assembler {
   // `deadline(slot)` is the slot's playout time; `give_up_us`: how long past its deadline a
   // frame whose end never came is held (then it cannot stall the stream).
   template <class Slot, class Deadline>
-  decision at_head(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest, std::int64_t now,
-                   const Deadline& deadline, std::int64_t give_up_us) noexcept {
+  decision at_head(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest,
+                   std::int64_t now, const Deadline& deadline, std::int64_t give_up_us) noexcept {
     const Slot& head = ring.at(next);
     const frame f = scan(ring, next, highest);
     if (f.complete) {
@@ -49,14 +49,16 @@ class jitter_frame_assembler {
       return {action::release, f.last};
     }
     if (now < wake_us(ring, f, next, highest, deadline, give_up_us)) return {action::wait, f.last};
-    lost_data();  // the frame lost a part (or its end never came): it and what depends on it are useless
+    lost_data();  // the frame lost a part (or its end never came): it and what depends on it are
+                  // useless
     return {action::discard, f.last};
   }
 
   // When at_head() stops answering `wait` if no packet arrives meanwhile.
   template <class Slot, class Deadline>
-  [[nodiscard]] std::int64_t due_us(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest,
-                                    const Deadline& deadline, std::int64_t give_up_us) const noexcept {
+  [[nodiscard]] std::int64_t due_us(const jitter_ring<Slot>& ring, std::uint64_t next,
+                                    std::uint64_t highest, const Deadline& deadline,
+                                    std::int64_t give_up_us) const noexcept {
     return wake_us(ring, scan(ring, next, highest), next, highest, deadline, give_up_us);
   }
 
@@ -113,7 +115,8 @@ class jitter_frame_assembler {
   // The packets from the head up to the marker, or up to a contiguous packet with another
   // timestamp (which starts the next frame): complete. Up to a hole or the highest: not yet.
   template <class Slot>
-  static frame scan(const jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest) noexcept {
+  static frame scan(const jitter_ring<Slot>& ring, std::uint64_t next,
+                    std::uint64_t highest) noexcept {
     for (std::uint64_t e = next;; ++e) {
       const Slot& s = ring.at(e);
       if (s.flags & jitter_flag_marker) return {true, e};
@@ -124,7 +127,8 @@ class jitter_frame_assembler {
 
   template <class Slot, class Deadline>
   static std::int64_t wake_us(const jitter_ring<Slot>& ring, const frame& f, std::uint64_t next,
-                              std::uint64_t highest, const Deadline& deadline, std::int64_t give_up_us) noexcept {
+                              std::uint64_t highest, const Deadline& deadline,
+                              std::int64_t give_up_us) noexcept {
     if (f.complete) return deadline(ring.at(next));
     // The rest of the frame may still come; past the largest delay we would ever wait, it
     // will not, and holding the packets would stall the stream forever.

@@ -66,7 +66,8 @@ class jitter_intake {
   // and its payload stays with the caller.
   // Inlined into the caller: out of line, handing back the outcome costs a copy of it on
   // every packet (the rare paths below stay out of line instead).
-  STREAMISO_JITTER_INLINE result<push_outcome> push(const packet_type& p, const stamp& by) noexcept {
+  STREAMISO_JITTER_INLINE result<push_outcome> push(const packet_type& p,
+                                                    const stamp& by) noexcept {
     if (STREAMISO_UNLIKELY(p.size_bytes == 0)) return counters_.record(refusal::malformed);
     if (STREAMISO_UNLIKELY(p.size_bytes > cfg_.max_packet_bytes)) {
       return counters_.record(refusal::oversized, p.size_bytes);
@@ -87,11 +88,13 @@ class jitter_intake {
     }
     const std::uint64_t ext = seq_.extend(d);
     slot& s = ring_.at(ext);
-    if (STREAMISO_UNLIKELY(seq_.remembers_left()) && seq_.old_straggler(p.seq, p.timestamp, history_slack())) {
+    if (STREAMISO_UNLIKELY(seq_.remembers_left()) &&
+        seq_.old_straggler(p.seq, p.timestamp, history_slack())) {
       return counters_.record(refusal::stale_binding);
     }
     if (ext < next_) {
-      if (released_any_ || seq_.highest() - ext >= ring_.capacity()) return refuse_behind(s, ext, p, by, out, false);
+      if (released_any_ || seq_.highest() - ext >= ring_.capacity())
+        return refuse_behind(s, ext, p, by, out, false);
       // Start-up window: the first packets are put in order, not dropped. The slot is free:
       // every held packet lies in (ext, highest], less than a ring length above ext.
       next_ = ext;
@@ -159,19 +162,23 @@ class jitter_intake {
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
   [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
 
-
  protected:
   using slot = jitter_slot<Payload, stamp, drop_reason>;
   using state = jitter_slot_state;
   using history = jitter_seq_history;
 
   static jitter_delay_settings delay_settings(const jitter_config& c) noexcept {
-    return {c.clock_rate_hz,    c.min_delay_us,     c.max_delay_us,
-            c.initial_delay_us, c.decrease_step_us, c.delay_percentile,
+    return {c.clock_rate_hz,
+            c.min_delay_us,
+            c.max_delay_us,
+            c.initial_delay_us,
+            c.decrease_step_us,
+            c.delay_percentile,
             c.delay_mode == jitter_delay_mode::adaptive};
   }
   static jitter_nack_settings nack_settings(const jitter_config& c) noexcept {
-    return {c.nack_max_retries, c.nack_retry_interval_us, std::min<std::uint64_t>(c.nack_max_age, c.max_misorder)};
+    return {c.nack_max_retries, c.nack_retry_interval_us,
+            std::min<std::uint64_t>(c.nack_max_age, c.max_misorder)};
   }
 
   jitter_usec deadline(const slot& s) const noexcept { return s.expected_us + delay_.target_us(); }
@@ -208,7 +215,8 @@ class jitter_intake {
   std::int64_t history_slack() const noexcept { return std::int64_t{cfg_.clock_rate_hz} * 3; }
 
   history::verdict classify(const slot& s, std::uint64_t ext, std::uint32_t ts) const noexcept {
-    if (s.gen == ring_.gen() && s.key == ext && (s.state == state::held || s.state == state::released)) {
+    if (s.gen == ring_.gen() && s.key == ext &&
+        (s.state == state::held || s.state == state::released)) {
       return s.timestamp == ts ? history::verdict::fits : history::verdict::foreign;
     }
     return seq_.check(ring_.gen(), ext, ts, history_slack());
@@ -218,8 +226,9 @@ class jitter_intake {
   // that fits its block) is a duplicate or late; a packet that does not fit is a sender that
   // restarted its sequence behind us, confirmed like a jump. `far`: outside the misorder
   // window, where a number nothing is known about may start a new space (RFC 3550).
-  STREAMISO_NOINLINE result<push_outcome> refuse_behind(const slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
-                                     push_outcome& out, bool far) noexcept {
+  STREAMISO_NOINLINE result<push_outcome> refuse_behind(const slot& s, std::uint64_t ext,
+                                                        const packet_type& p, const stamp& by,
+                                                        push_outcome& out, bool far) noexcept {
     const auto v = classify(s, ext, p.timestamp);
     if (v == history::verdict::foreign || (far && v == history::verdict::unknown)) {
       return restart_evidence(p, by, out);
@@ -232,14 +241,18 @@ class jitter_intake {
 
   // Far outside the window: a straggler of the space a jump left (stale), a stale copy of
   // this space's own past (late or duplicate), or the start of a new space.
-  STREAMISO_NOINLINE result<push_outcome> on_out_of_window(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
-    if (seq_.old_straggler(p.seq, p.timestamp, history_slack())) return counters_.record(refusal::stale_binding);
+  STREAMISO_NOINLINE result<push_outcome> on_out_of_window(const packet_type& p, const stamp& by,
+                                                           push_outcome& out) noexcept {
+    if (seq_.old_straggler(p.seq, p.timestamp, history_slack()))
+      return counters_.record(refusal::stale_binding);
     const std::uint64_t ext = seq_.behind(p.seq);
     return refuse_behind(ring_.at(ext), ext, p, by, out, true);
   }
 
-  STREAMISO_NOINLINE result<push_outcome> restart_evidence(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
-    if (!seq_.confirms_jump(p.seq, p.timestamp, cfg_.clock_rate_hz)) return counters_.record(refusal::out_of_range);
+  STREAMISO_NOINLINE result<push_outcome> restart_evidence(const packet_type& p, const stamp& by,
+                                                           push_outcome& out) noexcept {
+    if (!seq_.confirms_jump(p.seq, p.timestamp, cfg_.clock_rate_hz))
+      return counters_.record(refusal::out_of_range);
     seq_.leave(ring_.gen());
     out.flush = flush(flush_cause::sequence_jump, by.gen);
     out.flushed = true;

@@ -34,8 +34,9 @@ class jitter_nack_tracker {
   // the packet after the run), with fewer than max_retries requests so far and none within
   // the retry interval. `gave_up` is set when a number used its last request.
   template <class Slot, class Deadline>
-  std::size_t take(jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest, std::int64_t now,
-                   const Deadline& deadline, std::uint16_t* out, std::size_t max, bool& gave_up) noexcept {
+  std::size_t take(jitter_ring<Slot>& ring, std::uint64_t next, std::uint64_t highest,
+                   std::int64_t now, const Deadline& deadline, std::uint16_t* out, std::size_t max,
+                   bool& gave_up) noexcept {
     std::size_t n = 0;
     std::uint64_t e = std::max(next, highest - s_.max_age);
     while (e <= highest && n < max) {
@@ -58,8 +59,10 @@ class jitter_nack_tracker {
   // True when a retransmission of `ext` answers one of our requests (it carries a round
   // trip, so it stays out of the delay estimate).
   template <class Slot>
-  [[nodiscard]] static bool requested(const jitter_ring<Slot>& ring, const Slot& s, std::uint64_t ext) noexcept {
-    return s.gen == ring.gen() && s.key == ext && s.state == jitter_slot_state::missing && s.nack_retries != 0;
+  [[nodiscard]] static bool requested(const jitter_ring<Slot>& ring, const Slot& s,
+                                      std::uint64_t ext) noexcept {
+    return s.gen == ring.gen() && s.key == ext && s.state == jitter_slot_state::missing &&
+           s.nack_retries != 0;
   }
 
   [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
@@ -67,7 +70,8 @@ class jitter_nack_tracker {
 
  private:
   template <class Slot>
-  bool should_nack(jitter_ring<Slot>& ring, std::uint64_t e, std::int64_t now, bool& gave_up) noexcept {
+  bool should_nack(jitter_ring<Slot>& ring, std::uint64_t e, std::int64_t now,
+                   bool& gave_up) noexcept {
     Slot& s = ring.at(e);
     if (ring.live(s)) return false;  // another packet's slot
     if (s.gen != ring.gen() || s.key != e || s.state != jitter_slot_state::missing) {

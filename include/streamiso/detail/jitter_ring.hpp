@@ -20,8 +20,8 @@ enum class jitter_slot_state : std::uint8_t { empty, missing, held, released, lo
 // type given with a payload handed back. Both are opaque here.
 template <class Payload, class Stamp, class Why>
 struct jitter_slot {
-  std::uint64_t key = 0;        // extended sequence number
-  std::uint64_t gen = 0;        // ring generation; 0 never matches
+  std::uint64_t key = 0;         // extended sequence number
+  std::uint64_t gen = 0;         // ring generation; 0 never matches
   std::int64_t expected_us = 0;  // arrival at minimum transit; deadline = this + target
   std::int64_t arrival_us = 0;   // missing slots: time of the last NACK
   std::uint32_t timestamp = 0;
@@ -44,7 +44,9 @@ class jitter_ring {
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   [[nodiscard]] std::size_t mask() const noexcept { return mask_; }
   Slot& at(std::uint64_t ext) noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
-  const Slot& at(std::uint64_t ext) const noexcept { return slots_[static_cast<std::size_t>(ext & mask_)]; }
+  const Slot& at(std::uint64_t ext) const noexcept {
+    return slots_[static_cast<std::size_t>(ext & mask_)];
+  }
   Slot& slot_at_index(std::size_t i) noexcept { return slots_[i]; }
 
   // The generation every live slot carries. Bumping it drops every slot at once.
@@ -61,7 +63,8 @@ class jitter_ring {
   }
 
   // The first held number at or after e, or `highest` (always held while the window is open).
-  [[nodiscard]] std::uint64_t first_held_after(std::uint64_t e, std::uint64_t highest) const noexcept {
+  [[nodiscard]] std::uint64_t first_held_after(std::uint64_t e,
+                                               std::uint64_t highest) const noexcept {
     while (e < highest && !held(at(e), e)) ++e;
     return e;
   }

@@ -47,8 +47,9 @@ class jitter_seq_history {
     const record& r = at(gen, ext);
     if (r.gen != gen || r.block != (ext >> block_bits)) return verdict::unknown;
     const std::int64_t off = static_cast<std::int32_t>(ts - r.first_ts);
-    return off >= std::int64_t{r.lo} - slack && off <= std::int64_t{r.hi} + slack ? verdict::fits
-                                                                                   : verdict::foreign;
+    return off >= std::int64_t{r.lo} - slack && off <= std::int64_t{r.hi} + slack
+               ? verdict::fits
+               : verdict::foreign;
   }
 
  private:
@@ -61,10 +62,12 @@ class jitter_seq_history {
   };
 
   record& at(std::uint64_t gen, std::uint64_t ext) noexcept {
-    return records_[static_cast<std::size_t>(((gen & 1) * blocks) + ((ext >> block_bits) & (blocks - 1)))];
+    return records_[static_cast<std::size_t>(((gen & 1) * blocks) +
+                                             ((ext >> block_bits) & (blocks - 1)))];
   }
   const record& at(std::uint64_t gen, std::uint64_t ext) const noexcept {
-    return records_[static_cast<std::size_t>(((gen & 1) * blocks) + ((ext >> block_bits) & (blocks - 1)))];
+    return records_[static_cast<std::size_t>(((gen & 1) * blocks) +
+                                             ((ext >> block_bits) & (blocks - 1)))];
   }
 
   std::unique_ptr<record[]> records_;

@@ -24,7 +24,8 @@ class jitter_sequence {
 
   // Signed distance of `seq` from the highest number, modulo 2^16.
   [[nodiscard]] std::int16_t distance(std::uint16_t seq) const noexcept {
-    return static_cast<std::int16_t>(static_cast<std::uint16_t>(seq - static_cast<std::uint16_t>(highest_)));
+    return static_cast<std::int16_t>(
+        static_cast<std::uint16_t>(seq - static_cast<std::uint16_t>(highest_)));
   }
   [[nodiscard]] std::uint64_t extend(std::int64_t d) const noexcept {
     return static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
@@ -80,9 +81,11 @@ class jitter_sequence {
   void forget_left() noexcept { old_range_valid_ = false; }
 
   // A packet whose number and timestamp fit the space a confirmed jump left.
-  [[nodiscard]] bool old_straggler(std::uint16_t seq, std::uint32_t ts, std::int64_t slack) const noexcept {
+  [[nodiscard]] bool old_straggler(std::uint16_t seq, std::uint32_t ts,
+                                   std::int64_t slack) const noexcept {
     if (!old_range_valid_) return false;
-    const auto d = static_cast<std::int16_t>(static_cast<std::uint16_t>(seq - static_cast<std::uint16_t>(old_highest_)));
+    const auto d = static_cast<std::int16_t>(
+        static_cast<std::uint16_t>(seq - static_cast<std::uint16_t>(old_highest_)));
     const std::uint64_t e = static_cast<std::uint64_t>(static_cast<std::int64_t>(old_highest_) + d);
     return history_.check(old_gen_, e, ts, slack) == history::verdict::fits;
   }

@@ -70,7 +70,8 @@ class buffer_pool<Id, Match>::consumer {
 template <class Id, class Match>
 class buffer_pool<Id, Match>::writable_buffer {
  public:
-  writable_buffer(writable_buffer&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), index_(o.index_) {}
+  writable_buffer(writable_buffer&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), index_(o.index_) {}
   writable_buffer& operator=(writable_buffer&& o) noexcept {
     if (this != &o) {
       abandon();
@@ -96,8 +97,12 @@ class buffer_pool<Id, Match>::writable_buffer {
     return {};
   }
 
-  [[nodiscard]] std::size_t size() const noexcept { return pool_ ? pool_->meta_[index_].written : 0; }
-  [[nodiscard]] std::size_t capacity() const noexcept { return pool_ ? pool_->cfg_.buffer_size : 0; }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return pool_ ? pool_->meta_[index_].written : 0;
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    return pool_ ? pool_->cfg_.buffer_size : 0;
+  }
 
   // Publishes everything appended; the buffer becomes read-only.
   [[nodiscard]] result<pool_handle> publish() noexcept {
@@ -135,7 +140,8 @@ class buffer_pool<Id, Match>::writable_buffer {
 template <class Id, class Match>
 class buffer_pool<Id, Match>::pinned_view {
  public:
-  pinned_view(pinned_view&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), index_(o.index_) {}
+  pinned_view(pinned_view&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), index_(o.index_) {}
   pinned_view& operator=(pinned_view&& o) noexcept {
     if (this != &o) {
       reset();
@@ -153,7 +159,9 @@ class buffer_pool<Id, Match>::pinned_view {
   [[nodiscard]] const unsigned char* data() const noexcept {
     return pool_ ? pool_->bytes_of(index_) : nullptr;
   }
-  [[nodiscard]] std::size_t size() const noexcept { return pool_ ? pool_->meta_[index_].length : 0; }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return pool_ ? pool_->meta_[index_].length : 0;
+  }
   [[nodiscard]] std::size_t padding() const noexcept { return pool_ ? pool_->cfg_.padding : 0; }
 
   void reset() noexcept {

@@ -36,7 +36,8 @@ class seqlocked {
     // release fence: a reader that loads any word stored below re-reads at least 2n+1.
     std::atomic_thread_fence(std::memory_order_release);
     data_.store(v);  // relaxed words: ordered by the fence above and the store below
-    seq_.store(2 * n + 2, std::memory_order_release);  // release: pairs with the readers' acquire load
+    seq_.store(2 * n + 2,
+               std::memory_order_release);  // release: pairs with the readers' acquire load
   }
 
   // Single writer only: the write after the last one.

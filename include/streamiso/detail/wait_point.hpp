@@ -60,7 +60,10 @@ class wait_point {
     bool ok = false;
     for (;;) {
       const std::uint32_t seen = epoch_.load(std::memory_order_seq_cst);  // before the test
-      if (ready()) { ok = true; break; }
+      if (ready()) {
+        ok = true;
+        break;
+      }
       const auto now = Clock::now();
       if (now >= deadline) break;
       sleep_while(seen, std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now));
@@ -95,8 +98,8 @@ class wait_point {
                   &ts, nullptr, 0);
   }
   void wake_all() noexcept {
-    (void)syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&epoch_), FUTEX_WAKE_PRIVATE,
-                  INT_MAX, nullptr, nullptr, 0);
+    (void)syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&epoch_), FUTEX_WAKE_PRIVATE, INT_MAX,
+                  nullptr, nullptr, 0);
   }
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t),
                 "the futex word must be the atomic's own storage");

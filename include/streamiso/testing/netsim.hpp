@@ -88,7 +88,7 @@ struct profile {
   double reorder_probability = 0.0;
   usec reorder_delay_us = 0;
   double duplicate_probability = 0.0;
-  usec duplicate_delay_us = 0;  // the copy trails the original by U(0, this)
+  usec duplicate_delay_us = 0;      // the copy trails the original by U(0, this)
   std::uint64_t bandwidth_bps = 0;  // 0 = unlimited; else a queue drains at this rate
   std::vector<outage> script;       // scripted outages and reconnects
 };
@@ -238,15 +238,16 @@ class rng {
   for (double x : probs) {
     if (!(x >= 0.0 && x <= 1.0)) return "streamiso::netsim: probability outside [0, 1]";
   }
-  const usec delays[] = {p.base_delay_us,  p.jitter_us,        p.spike_scale_us,
-                         p.spike_cap_us,   p.reorder_delay_us, p.duplicate_delay_us};
+  const usec delays[] = {p.base_delay_us, p.jitter_us,        p.spike_scale_us,
+                         p.spike_cap_us,  p.reorder_delay_us, p.duplicate_delay_us};
   for (usec d : delays) {
     if (d < 0 || d > max_delay_us) return "streamiso::netsim: a delay outside [0, max_delay_us]";
   }
   if (!(p.spike_alpha > 0.0)) return "streamiso::netsim: bad spike shape";
   for (std::size_t i = 0; i < p.script.size(); ++i) {
     const outage& o = p.script[i];
-    if (o.start_us < 0 || o.start_us > max_time_us || o.duration_us < 0 || o.duration_us > max_time_us ||
+    if (o.start_us < 0 || o.start_us > max_time_us || o.duration_us < 0 ||
+        o.duration_us > max_time_us ||
         (i > 0 && o.start_us < p.script[i - 1].start_us + p.script[i - 1].duration_us)) {
       return "streamiso::netsim: script events must be sorted, disjoint and within max_time_us";
     }
@@ -300,8 +301,8 @@ class simulator {
                                    spec.packets_per_second;
     session s = new_session(spec.first_epoch);
     std::size_t next_event = 0;
-    std::uint64_t frame = 0;          // frame count within the session
-    std::uint32_t in_frame = 0;       // packet position within the frame
+    std::uint64_t frame = 0;     // frame count within the session
+    std::uint32_t in_frame = 0;  // packet position within the frame
     for (std::uint64_t i = 0; i < spec.packets; ++i) {
       const usec t = spec.start_us + static_cast<usec>(static_cast<double>(i) * packet_gap_us);
       while (next_event < profile_.script.size() &&
@@ -322,8 +323,8 @@ class simulator {
           s.ts_base + static_cast<std::uint64_t>(static_cast<double>(frame) * ticks_per_frame));
       p.send_us = t;
       p.size_bytes = spec.size_bytes;
-      p.keyframe = in_frame == 0 && spec.keyframe_interval != 0 &&
-                   frame % spec.keyframe_interval == 0;
+      p.keyframe =
+          in_frame == 0 && spec.keyframe_interval != 0 && frame % spec.keyframe_interval == 0;
       p.marker = in_frame + 1 == spec.packets_per_frame;
       out.push_back(p);
       if (++in_frame == spec.packets_per_frame) {
@@ -342,16 +343,16 @@ class simulator {
     std::vector<arrival> out;
     out.reserve(sent.size() + sent.size() / 8);
     bool bad_state = false;
-    usec link_free_us = 0;   // when the bandwidth-limited queue drains
-    usec fifo_tail_us = 0;   // latest arrival on the in-order path
+    usec link_free_us = 0;  // when the bandwidth-limited queue drains
+    usec fifo_tail_us = 0;  // latest arrival on the in-order path
     std::size_t event = 0;
     for (const sent_packet& p : sent) {
       while (event < profile_.script.size() &&
              profile_.script[event].start_us + profile_.script[event].duration_us <= p.send_us) {
         ++event;
       }
-      const bool link_down = event < profile_.script.size() &&
-                             p.send_us >= profile_.script[event].start_us;
+      const bool link_down =
+          event < profile_.script.size() && p.send_us >= profile_.script[event].start_us;
       // The burst chain advances for every packet, so the loss pattern does not depend on
       // which other losses happened.
       bad_state = bad_state ? !rng_.chance(profile_.burst.p_bad_to_good)
@@ -425,10 +426,12 @@ class simulator {
     // Pareto by inversion: scale / U^(1/alpha), heavy-tailed for small alpha.
     const double u = 1.0 - rng_.uniform();  // (0, 1]
     if (profile_.spike_scale_us == 0) return 0;
-    const double v = static_cast<double>(profile_.spike_scale_us) / std::pow(u, 1.0 / profile_.spike_alpha);
+    const double v =
+        static_cast<double>(profile_.spike_scale_us) / std::pow(u, 1.0 / profile_.spike_alpha);
     // A small alpha makes v astronomically large or infinite: cap it before converting, as a
     // double beyond 2^63 has no integer value.
-    return v < static_cast<double>(profile_.spike_cap_us) ? static_cast<usec>(v) : profile_.spike_cap_us;
+    return v < static_cast<double>(profile_.spike_cap_us) ? static_cast<usec>(v)
+                                                          : profile_.spike_cap_us;
   }
 
   profile profile_;
@@ -444,7 +447,8 @@ struct trace_summary {
   double jitter_us = 0.0;       // RFC 3550 interarrival jitter over the whole trace
 };
 
-inline trace_summary summarize(const std::vector<arrival>& trace, std::uint32_t clock_rate_hz = 90'000) {
+inline trace_summary summarize(const std::vector<arrival>& trace,
+                               std::uint32_t clock_rate_hz = 90'000) {
   trace_summary s;
   bool have_prev = false;
   usec prev_arrival = 0;
@@ -460,8 +464,9 @@ inline trace_summary summarize(const std::vector<arrival>& trace, std::uint32_t 
     if (have_prev && a.packet.epoch == epoch) {
       if (a.packet.index < highest_index) ++s.reordered;
       // D(i-1, i) of RFC 3550 6.4.1, with the timestamp difference taken modulo 2^32.
-      const double ts_diff_us = static_cast<double>(static_cast<std::int32_t>(a.packet.timestamp - prev_ts)) *
-                                1e6 / clock_rate_hz;
+      const double ts_diff_us =
+          static_cast<double>(static_cast<std::int32_t>(a.packet.timestamp - prev_ts)) * 1e6 /
+          clock_rate_hz;
       const double d = static_cast<double>(a.arrival_us - prev_arrival) - ts_diff_us;
       s.jitter_us += (std::fabs(d) - s.jitter_us) / 16.0;
     } else {

@@ -6,7 +6,8 @@
 // The pkg-config test builds this with -std=c++20 and 202002L here: a package that appended
 // its own -std flag would silently downgrade the consumer.
 #ifdef STREAMISO_CONSUMER_CPLUSPLUS
-static_assert(__cplusplus >= STREAMISO_CONSUMER_CPLUSPLUS, "the package changed the consumer's C++ standard");
+static_assert(__cplusplus >= STREAMISO_CONSUMER_CPLUSPLUS,
+              "the package changed the consumer's C++ standard");
 #endif
 
 int main() {
@@ -24,7 +25,7 @@ int main() {
     (void)refusals.record(streamiso::refusal::owner_mismatch);
   }
   if (refusals.count(streamiso::refusal::owner_mismatch) != 1) ++failures;
-  std::printf("streamiso %d.%d.%d consumer: %s\n", STREAMISO_VERSION_MAJOR,
-              STREAMISO_VERSION_MINOR, STREAMISO_VERSION_PATCH, failures == 0 ? "ok" : "FAILED");
+  std::printf("streamiso %d.%d.%d consumer: %s\n", STREAMISO_VERSION_MAJOR, STREAMISO_VERSION_MINOR,
+              STREAMISO_VERSION_PATCH, failures == 0 ? "ok" : "FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -298,10 +298,17 @@ class au_assembler {
   void remember(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
     unsigned i = 0;
     switch (role) {
-      case nal_role::vps: i = 0; break;
-      case nal_role::sps: i = 1; break;
-      case nal_role::pps: i = 2; break;
-      default: return;
+      case nal_role::vps:
+        i = 0;
+        break;
+      case nal_role::sps:
+        i = 1;
+        break;
+      case nal_role::pps:
+        i = 2;
+        break;
+      default:
+        return;
     }
     seen_sets_ |= 1U << i;
     if (n > max_set_bytes_) return;
