@@ -315,13 +315,14 @@ TEST_CASE("F1: broadcast with waits, push and pop_for allocate nothing after con
 }
 
 TEST_CASE(
-    "F7: broadcast bind_consumer and read_latest during a half-written rebind give empty, never "
+    "F7: broadcast bind_consumer and read_latest during a half-written rebind give busy, never "
     "the old owner") {
   ring r(4, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
   si::detail::ring_test_access::bump_binding_sequence(r);  // odd: a rebind is being written
-  CHECK(r.bind_consumer(alice_r).refused_for(si::refusal::empty));
-  CHECK(r.read_latest(alice_r).refused_for(si::refusal::empty));
+  CHECK(r.bind_consumer(alice_r).refused_for(si::refusal::busy));
+  CHECK(r.read_latest(alice_r).refused_for(si::refusal::busy));
+  CHECK(r.counters().total() == 0);  // busy is weather, never counted
   si::detail::ring_test_access::bump_binding_sequence(r);
   CHECK(r.read_latest(alice_r)->seq == 0);
 }
@@ -363,13 +364,13 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "F1: broadcast bind_consumer during a half-published rebind is refused empty, never handed out "
+    "F1: broadcast bind_consumer during a half-published rebind is refused busy, never handed out "
     "stale") {
   ring r(8, alice);
   REQUIRE(push(r, alice, frame{1, 0}));
   si::detail::ring_test_access::rebind_binding_only(r, bob);  // binding is Bob's, gen_ not yet
   auto early = r.bind_consumer(bob_r);
-  CHECK(early.refused_for(si::refusal::empty));  // try again, as for an odd binding sequence
+  CHECK(early.refused_for(si::refusal::busy));  // try again, as for an odd binding sequence
   if (early) {
     // What handing it out would do: a fresh consumer reported stale (its once-only loss
     // report then spent, so the frames it misses at the next real rebind go uncounted).

@@ -303,12 +303,13 @@ TEST_CASE("F1: spsc push, pop and rebind allocate nothing after construction" *
 }
 
 TEST_CASE(
-    "F1: spsc a pop that meets a rebind being written gets empty (not counted), never a guess") {
+    "F1: spsc a pop that meets a rebind being written gets busy (not counted), never a guess") {
   queue q(4);
   q.rebind(alice);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
-  CHECK(q.try_pop(alice_r).refused_for(si::refusal::empty));
+  CHECK(q.try_pop(alice_r).refused_for(si::refusal::busy));
+  CHECK(q.counters().total() == 0);
   CHECK(q.size() == 1);                                       // nothing consumed
   si::detail::ring_test_access::undo_rebind_write(q, token);  // same binding again
   auto f = q.try_pop(alice_r);
@@ -335,7 +336,7 @@ TEST_CASE(
   const auto bobs = access::binding_of(q);
   access::put_binding(q, alices);  // the pop's binding read happened before the write
   auto r = q.try_pop(alice_r);
-  CHECK(r.refused_for(si::refusal::empty));  // a rebind in flight: try again, not counted
+  CHECK(r.refused_for(si::refusal::busy));  // a rebind in flight: try again, not counted
   CHECK(q.counters().total() == 0);
   CHECK(q.size() == 1);  // bob's frame is still there, for bob
   access::put_binding(q, bobs);
@@ -345,11 +346,11 @@ TEST_CASE(
   CHECK(f->owner_id == 2);
 }
 
-// bind_consumer promises "empty (not counted) while a rebind is being written". rebind()
+// bind_consumer promises "busy (not counted) while a rebind is being written". rebind()
 // stores the new token first and writes the binding through the seqlock second; in between,
 // the seqlock still shows the old binding as complete.
 TEST_CASE(
-    "F1: spsc bind_consumer between a rebind's token store and its seqlock write gets empty, never "
+    "F1: spsc bind_consumer between a rebind's token store and its seqlock write gets busy, never "
     "an endpoint stale at birth") {
   using access = si::detail::ring_test_access;
   queue q(4);
@@ -357,7 +358,7 @@ TEST_CASE(
   REQUIRE(q.try_push(alice, frame{1, 0}));
   const auto token = access::begin_rebind_token_only(q);
   auto c = q.bind_consumer(alice_r);
-  CHECK(c.refused_for(si::refusal::empty));
+  CHECK(c.refused_for(si::refusal::busy));
   CHECK(q.counters().total() == 0);
   CHECK(q.size() == 1);
   access::undo_rebind_token_only(q, token);  // same binding again
@@ -645,12 +646,12 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "F1: spsc bind_consumer during a half-written rebind gets empty (not counted), never the old "
+    "F1: spsc bind_consumer during a half-written rebind gets busy (not counted), never the old "
     "binding") {
   queue q(4);
   q.rebind(alice);
   const auto token = si::detail::ring_test_access::begin_rebind_write(q);
-  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::empty));
+  CHECK(q.bind_consumer(alice_r).refused_for(si::refusal::busy));
   CHECK(q.counters().total() == 0);
   si::detail::ring_test_access::undo_rebind_write(q, token);
   CHECK(q.bind_consumer(alice_r));

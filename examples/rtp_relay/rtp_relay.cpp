@@ -384,7 +384,7 @@ class relay {
         auto latest = st.ring->read_latest(who);
         if (latest)
           serve_probe(v, who, *latest);
-        else if (!latest.refused_for(si::refusal::empty))
+        else if (!latest.refused_for(si::refusal::empty) && !latest.refused_for(si::refusal::busy))
           count(latest.reason());
         if (!st.published.empty()) {
           auto view = view_as(who, st.published.back());

@@ -149,12 +149,12 @@ class broadcast_ring {
 
   // A consumer for `who`, starting at the next frame to be pushed. Refusals: unset_id;
   // not_bound (counted, not an alarm) while the ring is bound to someone else, which is how a
-  // viewer waiting for its camera is told "not yet"; empty (not counted) while a rebind is
+  // viewer waiting for its camera is told "not yet"; busy (not counted) while a rebind is
   // being written.
   [[nodiscard]] result<consumer> bind_consumer(
       const requester_type& who, resync_policy policy = resync_policy::newest) noexcept {
     result<consumer> c = make_consumer(who, policy);
-    if (!c && c.reason() != refusal::empty) counters_.record(c.reason());
+    if (!c && c.reason() != refusal::busy) counters_.record(c.reason());
     return c;
   }
 
@@ -190,7 +190,7 @@ class broadcast_ring {
   [[nodiscard]] result<Frame> read_latest(const requester_type& who) noexcept {
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     binding b;
-    if (!binding_.try_load(b)) return refused{refusal::empty};  // a rebind in progress
+    if (!binding_.try_load(b)) return refused{refusal::busy};  // a rebind in progress
     if (!match_(b.owner, who)) return counters_.record(refusal::owner_mismatch);
     for (int attempt = 0; attempt < 4; ++attempt) {
       // acquire: pairs with push()'s release of write_index_.
@@ -297,18 +297,18 @@ class broadcast_ring {
   result<consumer> make_consumer(const requester_type& who, resync_policy policy) noexcept {
     if (is_unset(who)) return refused{refusal::unset_id};
     binding b;
-    if (!binding_.try_load(b)) return refused{refusal::empty};  // a rebind in progress
+    if (!binding_.try_load(b)) return refused{refusal::busy};  // a rebind in progress
     if (!match_(b.owner, who)) return refused{refusal::not_bound};
     // acquire: pairs with rebind()'s release of gen_. rebind() stores the binding first, so a
     // mismatch means a rebind is half-published (or landed after the binding was loaded): a
     // consumer handed out now would be reported stale by its first pop.
-    if (gen_.load(std::memory_order_acquire) != b.gen.value()) return refused{refusal::empty};
+    if (gen_.load(std::memory_order_acquire) != b.gen.value()) return refused{refusal::busy};
     // acquire: pairs with push()'s release; loaded after the binding, so >= b.start.
     const std::uint64_t w = write_index_.load(std::memory_order_acquire);
     return consumer(this, who, b.gen, w, policy);
   }
   result<consumer> bind_consumer_counted(result<consumer> c) noexcept {
-    if (!c && c.reason() != refusal::empty) counters_.record(c.reason());
+    if (!c && c.reason() != refusal::busy) counters_.record(c.reason());
     return c;
   }
 

@@ -31,9 +31,10 @@ enum class refusal : std::uint8_t {
   over_limit,      // a per-owner limit forbids it (byte or entry quota, concurrent pins)
   unset_id,        // an owner, requester or tenant whose id was never set (the default id)
   not_bound,       // the container is bound to another owner now: wait for a rebind, not an alarm
+  busy,            // a rebind is being written at this instant: call again (never counted)
 };
 
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::not_bound) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::busy) + 1;
 
 // What a refusal means to an operator. Only `isolation` refusals are alarms: a requester or a
 // handle reached for something that is not (or no longer) theirs. `input` is bad data or a bad
@@ -101,6 +102,8 @@ enum class refusal_class : std::uint8_t { isolation, input, flow };
       return "unset_id";
     case refusal::not_bound:
       return "not_bound";
+    case refusal::busy:
+      return "busy";
   }
   return "unknown";  // a value cast from a bad integer: still a string, never UB
 }

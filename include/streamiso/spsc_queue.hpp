@@ -155,7 +155,7 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
 
   // A consumer endpoint for `who`, used on the consumer thread. Refused not_bound (counted,
   // not an alarm) unless `who` matches the current owner; unset_id for an unset requester;
-  // empty (not counted) while a rebind is being written. bind_consumer gives the window form,
+  // busy (not counted) while a rebind is being written. bind_consumer gives the window form,
   // bind_strict_consumer the strict one (docs/spsc.md, "Freshness").
   [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
     return bind_endpoint<freshness::window>(who);
@@ -292,11 +292,11 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   template <freshness F>
   result<basic_consumer<F>> bind_endpoint(const requester_type& who) noexcept {
     binding b;
-    if (!binding_.try_load(b)) return refused{refusal::empty};
+    if (!binding_.try_load(b)) return refused{refusal::busy};  // a rebind is being written
     // rebind() stores the new token before it writes the binding: a token_ other than b's
     // means b is being replaced, and an endpoint for it would be stale at birth. The seqlock's
     // acquire made b's token (or a later one) visible, so this never refuses a current b.
-    if (current_token() != b.gen.value()) return refused{refusal::empty};
+    if (current_token() != b.gen.value()) return refused{refusal::busy};
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::not_bound);
     return basic_consumer<F>(this, who, window{b.gen.value(), b.start, 0});

@@ -49,14 +49,14 @@ class spsc_per_call {
 
   // The head frame if the requester matches the current owner. Outcomes: owner_mismatch
   // (counted, nothing consumed, and nothing learnt, not even "empty"; unset_id for an unset
-  // requester; not_bound while the queue is bound to nobody), empty (not counted; also while
-  // a rebind is being written), stale_binding (counted; frames of an earlier binding dropped,
-  // detail = how many).
+  // requester; not_bound while the queue is bound to nobody), empty (not counted), busy (not
+  // counted: a rebind is being written; call again), stale_binding (counted; frames of an earlier
+  // binding dropped, detail = how many).
   [[nodiscard]] result<Frame> try_pop(const basic_requester<Id>& who) noexcept {
     Queue& q = queue();
     auto& c = q.cons_;
     if (STREAMISO_UNLIKELY(q.current_token() != c.win.token) && !refresh_view(q)) {
-      return refused{refusal::empty};  // a rebind is being written right now: try again
+      return refused{refusal::busy};  // a rebind is being written right now: try again
     }
     if (STREAMISO_UNLIKELY(!q.match_(c.view.owner, who))) return refuse_reader(q, who);
     // relaxed: only this thread writes head_.
@@ -67,7 +67,7 @@ class spsc_per_call {
     const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
     // A rebind landed between the check above and this load: the requester was matched
     // against a binding that is gone. Nothing consumed; the next call sees the new one.
-    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return refused{refusal::empty};
+    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return refused{refusal::busy};
     return q.refill(c.win, limit, h, t);
   }
 

@@ -16,7 +16,6 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace netsim {
 
-
 // Simulated time in microseconds. The simulator never reads a real clock.
 using usec = std::int64_t;
 
