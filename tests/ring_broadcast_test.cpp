@@ -483,3 +483,32 @@ TEST_CASE("F1: broadcast bind_consumer_for times out not_bound, counted once, no
   CHECK(r.counters().count(si::refusal::not_bound) == 1);
   CHECK(r.counters().alarms() == 1);  // the unset requester
 }
+
+TEST_CASE(
+    "F1: broadcast pop_for and bind_consumer_for with an endless timeout wait for the frame, "
+    "never overflow into an instant timeout") {
+  ring r(4, alice, si::waits::enabled);
+  auto c = r.bind_consumer(alice_r).value();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(push(r, alice, frame{1, 0}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    r.rebind(bob);
+  });
+  // now() + hours::max() overflows to a deadline in the past: one look, then empty.
+  auto f = c.pop_for(std::chrono::hours::max());
+  CHECK(f);
+  auto b = r.bind_consumer_for(bob_r, std::chrono::hours::max());
+  CHECK(b);
+  writer.join();
+}
+
+TEST_CASE("F1: broadcast read_latest on a ring bound to nobody is not_bound, not an alarm") {
+  ring r(4);  // no first owner: a relay slot waiting for its camera
+  CHECK(r.read_latest(alice_r).refused_for(si::refusal::not_bound));
+  CHECK(r.counters().alarms() == 0);
+  r.rebind(alice);
+  CHECK(
+      r.read_latest(bob_r).refused_for(si::refusal::owner_mismatch));  // bound: foreign is an alarm
+  CHECK(r.counters().alarms() == 1);
+}

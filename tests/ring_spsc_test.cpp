@@ -99,7 +99,7 @@ TEST_CASE("F9: spsc create refuses a bad capacity (malformed, oversized) and nev
   auto q = queue::create(8, si::waits::enabled);
   REQUIRE(q);
   CHECK((*q)->capacity() == 8);
-  CHECK((*q)->waits_enabled());
+  CHECK((*q)->wait_mode() == si::waits::enabled);
   (*q)->rebind(alice);
   REQUIRE((*q)->try_push(alice, frame{1, 0}));
   CHECK((*q)->try_pop(alice_r)->owner_id == 1);

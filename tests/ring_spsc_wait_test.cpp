@@ -33,7 +33,7 @@ TEST_CASE(
     "consumed") {
   queue q(4);
   q.rebind(alice);
-  CHECK_FALSE(q.waits_enabled());
+  CHECK(q.wait_mode() == si::waits::disabled);
   REQUIRE(q.try_push(alice, frame{1, 0}));
   auto c = q.bind_consumer(alice_r).value();
   auto s = q.bind_strict_consumer(alice_r).value();
@@ -51,7 +51,7 @@ TEST_CASE(
     "F1: spsc pop_for pops what is there, and says empty (not counted) when the deadline passes") {
   queue q(4, si::waits::enabled);
   q.rebind(alice);
-  CHECK(q.waits_enabled());
+  CHECK(q.wait_mode() == si::waits::enabled);
   auto in = q.bind_producer(alice).value();
   auto out = q.bind_consumer(alice_r).value();
   REQUIRE(in.try_push(frame{1, 7}));

@@ -554,3 +554,13 @@ TEST_CASE(
   CHECK(feed.try_push(foreign).refused_for(si::refusal::owner_mismatch));
   CHECK(feed.jitter().counters().count(si::refusal::owner_mismatch) == 1);
 }
+
+TEST_CASE("F4 rtp feed: a feed bound to nobody refuses packets not_bound, without an alarm") {
+  si::rtp_ingest<> in(bind_a());
+  si::rtp_jitter_feed<> feed(si::owner{}, jitter_cfg());  // a relay slot before its camera
+  const bytes d = datagram(ssrc_a, 96, 7, 70U, false, {0x41, 7, 0});
+  auto a = in.accept({d.data(), d.size()}, 1000);
+  REQUIRE(a.has_value());
+  CHECK(feed.try_push(*a).refused_for(si::refusal::not_bound));
+  CHECK(feed.jitter().counters().alarms() == 0);
+}

@@ -179,18 +179,20 @@ class broadcast_ring {
   [[nodiscard]] result<consumer> bind_consumer_for(
       const requester_type& who, std::chrono::duration<Rep, Period> timeout,
       resync_policy policy = resync_policy::newest) noexcept {
-    return bind_consumer_until(who, std::chrono::steady_clock::now() + timeout, policy);
+    return bind_consumer_until(who, detail::deadline_after(timeout), policy);
   }
 
   // The smart-display still: a copy of the newest frame, if it was written under the current
   // binding and the requester is its owner. A per-call form because a thumbnail peek keeps no
   // cursor, so an endpoint would add nothing. owner_mismatch (an alarm: a foreign read) for
-  // another requester; empty (not counted) until the current owner's first frame, however much
-  // an earlier owner wrote.
+  // another requester; not_bound (counted, no alarm) while the ring is bound to nobody; empty (not
+  // counted) until the current owner's first frame, however much an earlier owner wrote.
   [[nodiscard]] result<Frame> read_latest(const requester_type& who) noexcept {
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     binding b;
     if (!binding_.try_load(b)) return refused{refusal::busy};  // a rebind in progress
+    // A ring bound to nobody holds no one's frame: waiting, not a foreign read.
+    if (is_unset(b.owner)) return counters_.record(refusal::not_bound);
     if (!match_(b.owner, who)) return counters_.record(refusal::owner_mismatch);
     for (int attempt = 0; attempt < 4; ++attempt) {
       // acquire: pairs with push()'s release of write_index_.

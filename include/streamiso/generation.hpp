@@ -10,12 +10,13 @@
 
 STREAMISO_BEGIN_NAMESPACE
 
-// A generation counter. Rebinding a ring, recycling a buffer or closing a session bumps it;
-// anything stamped with another generation is stale and refused, without touching memory.
+// The name of one binding. Components draw a fresh one at every rebind, recycle or reset from
+// detail::binding_token (process-unique, so two instances or a re-created one never share a
+// value); anything stamped with another generation is stale and refused without touching
+// memory. Callers only compare what a component handed out.
 //
-// Only equality and "next" are offered on purpose: with narrow counters (32 bits packed into
-// a slot) a wrap is possible, and "older than" would then lie. Whatever holds a generation
-// must treat "not equal" as stale, never "less than".
+// Only equality (and next(), for counters a component keeps itself) is offered: "older than"
+// would lie across a wrap, so whatever holds a generation treats "not equal" as stale.
 template <class UInt = std::uint64_t>
 class basic_generation {
   static_assert(std::is_unsigned<UInt>::value, "a generation is an unsigned counter");

@@ -181,7 +181,11 @@ class jitter_buffer {
       return refused{refusal::oversized};
     }
 #else
-    return std::unique_ptr<jitter_buffer>(new jitter_buffer(first_owner, cfg));
+    // The object's own block comes from nothrow new; its slot array still comes from plain
+    // new[], whose failure aborts without exceptions (the ring is allocated once, here).
+    std::unique_ptr<jitter_buffer> made(new (std::nothrow) jitter_buffer(first_owner, cfg));
+    if (!made) return refused{refusal::oversized};
+    return made;
 #endif
   }
 

@@ -21,7 +21,7 @@ enum class refusal : std::uint8_t {
   expired,         // the entry outlived its time to live
   late,            // the packet's playout time or sequence has already passed
   duplicate,       // the packet was already received
-  gap,             // data missing from the owner's own stream; detail = sequence range length
+  gap,             // reserved: gaps are delivered as values (jitter, depacketizers), never refused
   full,            // no room; nothing was written
   empty,           // nothing to read (an outcome, not an attack; components do not count it)
   malformed,       // input that violates the format or the API contract

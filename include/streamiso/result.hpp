@@ -16,7 +16,7 @@
 STREAMISO_BEGIN_NAMESPACE
 
 // A refusal in transit: the reason, plus a number whose meaning depends on the reason
-// (frames missed for `overrun`, length of the missing range for `gap`, else 0).
+// (frames missed for `overrun`, else 0 unless the refusing call says otherwise).
 struct refused {
   refusal reason;
   std::uint64_t detail = 0;
@@ -88,7 +88,7 @@ class [[nodiscard]] result {
   refused refusal_{refusal::empty, 0};
 };
 
-// The outcome of an operation that returns nothing but may be refused (push, put, insert).
+// The outcome of an operation that returns nothing but may be refused (push, put, erase).
 template <>
 class [[nodiscard]] result<void> {
  public:

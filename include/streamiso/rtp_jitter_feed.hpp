@@ -44,7 +44,7 @@ struct rtp_payload_ref {
   std::uint32_t stamp = 0;  // 0 never names stored bytes
 };
 
-// Where the next datagram may be received (see push_staged()).
+// Where the next datagram may be received (see try_push_staged()).
 struct rtp_receive_buffer {
   std::uint8_t* data = nullptr;
   std::size_t size = 0;
@@ -97,10 +97,11 @@ class rtp_jitter_feed {
   // Hands an accepted packet to the jitter buffer; on success stores its payload. `flags`
   // adds what only the codec can tell (packet_flags::keyframe on the first packet of a
   // keyframe, for frame mode); the marker comes from the packet. Refusals are counted in the
-  // jitter buffer: owner_mismatch (another owner's packet), and the jitter buffer's own
+  // jitter buffer: owner_mismatch (another owner's packet), not_bound (the feed is bound to
+  // nobody), and the jitter buffer's own
   // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...).
   // The push and pop paths are inlined into the receive loop: out of line, each call pays a
-  // frame and a copy of its result, about 10 % of the whole receive path.
+  // frame and a copy of its result (bench/results/jitter_api.md).
   [[nodiscard]] STREAMISO_JITTER_INLINE status
   try_push(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
     const std::uint32_t slot = a.sequence & mask_;
@@ -200,6 +201,7 @@ class rtp_jitter_feed {
 
   // The bound owner's producer; none while the owner is unset (a feed waiting for rebind()).
   static std::optional<typename jitter_type::producer> producer_of(jitter_type& jb) noexcept {
+    if (is_unset(jb.owner())) return std::nullopt;  // bound to nobody: nothing to count
     auto p = jb.bind_producer(jb.owner());
     if (!p) return std::nullopt;
     return *p;
@@ -213,7 +215,11 @@ class rtp_jitter_feed {
 
   STREAMISO_JITTER_INLINE status insert(const rtp_accepted<Id>& a, std::uint32_t slot,
                                         packet_flags flags) noexcept {
-    if (STREAMISO_UNLIKELY(!in_ || !(a.owner == jb_.owner())))
+    if (STREAMISO_UNLIKELY(!in_)) {
+      // Bound to nobody (an unset owner): waiting for rebind(), not a foreign packet.
+      return jb_.counters().record(refusal::not_bound);
+    }
+    if (STREAMISO_UNLIKELY(!(a.owner == jb_.owner())))
       return jb_.counters().record(refusal::owner_mismatch);
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;

@@ -74,8 +74,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   explicit spsc_queue(std::size_t capacity, waits w = waits::disabled, Match match = Match{})
       : spsc_queue(capacity, slots_type::allocate(capacity), w, match) {}
 
-  // Never throws: refused malformed (capacity not a power of two >= 1), oversized (above
-  // what the address space holds) or full (the memory is not there).
+  // Never throws: refused malformed (capacity not a power of two >= 1) or oversized (above
+  // what the address space holds, or the memory is not there), as every create() refuses.
   [[nodiscard]] static result<std::unique_ptr<spsc_queue>> create(std::size_t capacity,
                                                                   waits w = waits::disabled,
                                                                   Match match = Match{}) noexcept {
@@ -83,10 +83,10 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
                   "create() copies the policy: it must not throw");
     if (const status ok = slots_type::check(capacity); !ok) return refused{ok.reason()};
     auto slots = slots_type::try_allocate(capacity);
-    if (!slots) return refused{refusal::full};
+    if (!slots) return refused{refusal::oversized};
     std::unique_ptr<spsc_queue> q(new (std::nothrow)
                                       spsc_queue(capacity, std::move(slots), w, match));
-    if (!q) return refused{refusal::full};
+    if (!q) return refused{refusal::oversized};
     return q;
   }
 
@@ -170,7 +170,9 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   [[nodiscard]] generation current_generation() const noexcept { return binding_.load().gen; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return slots_.capacity(); }
-  [[nodiscard]] bool waits_enabled() const noexcept { return waits_enabled_; }
+  [[nodiscard]] waits wait_mode() const noexcept {
+    return waits_enabled_ ? waits::enabled : waits::disabled;
+  }
 
   // A snapshot that may be stale by the time it returns (exact when both sides are idle).
   [[nodiscard]] std::size_t size() const noexcept {

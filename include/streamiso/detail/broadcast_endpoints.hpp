@@ -111,7 +111,7 @@ class broadcast_ring<Frame, Id, Match>::consumer {
   }
   template <class Rep, class Period>
   [[nodiscard]] result<Frame> pop_for(std::chrono::duration<Rep, Period> timeout) noexcept {
-    return pop_until(std::chrono::steady_clock::now() + timeout);
+    return pop_until(detail::deadline_after(timeout));
   }
 
   // Frames this consumer is behind the writer (a snapshot); 0 when moved from.

@@ -47,7 +47,7 @@ class seqlocked {
 
   // The two readers below spell the copy out rather than share a helper: through a helper g++ 12
   // copied the binding word by word and reloaded it as 16-byte halves, a store-forwarding stall
-  // that made read_latest about 3x slower.
+  // (bench/results/ring_broadcast_pool.md has the measurement).
 
   // True and fills `out` when write number n is complete and untouched during the copy.
   [[nodiscard]] bool read(std::uint64_t n, T& out) const noexcept {

@@ -11,6 +11,7 @@
 
 #include "streamiso/config.hpp"
 #include "streamiso/detail/spsc_window.hpp"
+#include "streamiso/detail/wait_point.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -22,21 +23,6 @@ STREAMISO_BEGIN_NAMESPACE
 enum class freshness : unsigned char { window, strict };
 
 namespace detail {
-
-// now + timeout, saturating at the clock's end instead of overflowing ("wait for ever" is
-// spelled with a huge duration such as std::chrono::hours::max()).
-template <class Rep, class Period>
-[[nodiscard]] std::chrono::steady_clock::time_point spsc_deadline_after(
-    const std::chrono::duration<Rep, Period>& timeout) noexcept {
-  using clock = std::chrono::steady_clock;
-  const clock::time_point now = clock::now();
-  // Compared in floating point: converting hours::max() to nanoseconds would overflow.
-  if (std::chrono::duration<double>(timeout) >=
-      std::chrono::duration<double>(clock::time_point::max() - now)) {
-    return clock::time_point::max();
-  }
-  return now + std::chrono::duration_cast<clock::duration>(timeout);
-}
 
 // The bound owner's door: pushes without an owner compare while its binding is current.
 // Producer thread only. Must not outlive its queue.
@@ -104,7 +90,8 @@ class spsc_consumer {
   template <class Clock, class Duration>
   [[nodiscard]] result<value_type> pop_until(
       const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
-    if (STREAMISO_UNLIKELY(!q_->waits_enabled())) return q_->counters().record(refusal::malformed);
+    if (STREAMISO_UNLIKELY(q_->wait_mode() == waits::disabled))
+      return q_->counters().record(refusal::malformed);
     for (result<value_type> r = q_->pop(*this);; r = q_->pop(*this)) {
       if (r || !r.refused_for(refusal::empty)) return r;
       if (!q_->sleep_until(win_.token, deadline)) return refused{refusal::empty};
@@ -113,7 +100,7 @@ class spsc_consumer {
   template <class Rep, class Period>
   [[nodiscard]] result<value_type> pop_for(
       const std::chrono::duration<Rep, Period>& timeout) noexcept {
-    return pop_until(spsc_deadline_after(timeout));
+    return pop_until(deadline_after(timeout));
   }
 
   [[nodiscard]] const requester_type& who() const noexcept { return who_; }

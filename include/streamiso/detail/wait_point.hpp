@@ -38,6 +38,21 @@ namespace detail {
 // plus the seq_cst publish the caller makes instead of a release store. Containers make both
 // conditional on a construction-time flag, so a container built without waits pays one
 // predictable branch.
+// now() + timeout on the steady clock, saturated: a timeout too long to add (hours::max())
+// waits until the clock's end instead of overflowing into the past. Compared in floating
+// point, because converting hours::max() to nanoseconds would overflow too.
+template <class Rep, class Period>
+[[nodiscard]] std::chrono::steady_clock::time_point deadline_after(
+    const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = clock::now();
+  if (std::chrono::duration<double>(timeout) >=
+      std::chrono::duration<double>(clock::time_point::max() - now)) {
+    return clock::time_point::max();
+  }
+  return now + std::chrono::duration_cast<clock::duration>(timeout);
+}
+
 class wait_point {
  public:
   wait_point() noexcept = default;
@@ -72,18 +87,9 @@ class wait_point {
     return ok;
   }
 
-  // A timeout too long to add to now() (hours::max()) waits until the clock's end instead of
-  // overflowing into the past.
   template <class Ready, class Rep, class Period>
   bool wait_for(Ready&& ready, std::chrono::duration<Rep, Period> timeout) noexcept {
-    using clock = std::chrono::steady_clock;
-    const auto now = clock::now();
-    const auto room = clock::time_point::max() - now;
-    const auto wanted = std::chrono::duration_cast<clock::duration>(
-        timeout > std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(room)
-            ? room
-            : std::chrono::duration_cast<clock::duration>(timeout));
-    return wait_until(static_cast<Ready&&>(ready), now + wanted);
+    return wait_until(static_cast<Ready&&>(ready), deadline_after(timeout));
   }
 
  private:
