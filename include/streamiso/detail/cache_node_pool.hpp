@@ -255,8 +255,8 @@ class node_source {
   [[nodiscard]] Node* make(const Key& key, Value&& value, std::uint64_t& heap_nodes) {
     void* slot = pool_->take();
     try {
-      if (slot == nullptr) return make_heap(key, std::move(value), heap_nodes);
-      return ::new (slot) Node(key, std::move(value));
+      if (slot == nullptr) return make_heap(key, std::forward<Value>(value), heap_nodes);
+      return ::new (slot) Node(key, std::forward<Value>(value));
     } catch (const std::bad_alloc&) {
       if (slot != nullptr) pool_->untake(slot);
       return nullptr;
@@ -270,15 +270,15 @@ class node_source {
   template <class Key, class Value>
   [[nodiscard]] Node* make(const Key& key, Value&& value, std::uint64_t& heap_nodes) noexcept {
     void* slot = pool_->take();
-    if (slot == nullptr) return make_heap(key, std::move(value), heap_nodes);
-    return ::new (slot) Node(key, std::move(value));
+    if (slot == nullptr) return make_heap(key, std::forward<Value>(value), heap_nodes);
+    return ::new (slot) Node(key, std::forward<Value>(value));
   }
 #endif
 
  private:
   template <class Key, class Value>
   static Node* make_heap(const Key& key, Value&& value, std::uint64_t& heap_nodes) {
-    Node* n = node_pool<Node>::make_heap(key, std::move(value));
+    Node* n = node_pool<Node>::make_heap(key, std::forward<Value>(value));
     if (n != nullptr) ++heap_nodes;
     return n;
   }

@@ -281,6 +281,7 @@ class cache_shard {
   void replace_own(const session& s, node* n, std::uint64_t h) {
     for (node** link = &index_.head(h); *link != nullptr;) {
       node* e = *link;
+      // NOLINTNEXTLINE(bugprone-branch-clone): the cheap key test first, the same step last
       if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
         link = &e->hnext;
       } else if (is_mine(*e, s, n->scope)) {

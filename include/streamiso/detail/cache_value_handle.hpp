@@ -26,6 +26,7 @@ class cache_value_handle {
   cache_value_handle(cache_value_handle&& o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
   // Both assignments take the new node before letting the old one go: `o` may live inside
   // the value that letting go destroys.
+  // NOLINTNEXTLINE(bugprone-unhandled-self-assignment): retain before release handles it
   cache_value_handle& operator=(const cache_value_handle& o) noexcept {
     Node* old = node_;
     node_ = o.node_;
