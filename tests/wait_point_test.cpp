@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // detail::wait_point: a waiter wakes on a publish, times out without one, and no wake is lost
-// when publish and wait race (failure class: a viewer thread that sleeps forever on a live
-// camera is a denial of service, F7 in spirit; the race is the lost-wakeup interleaving).
+// when publish and wait race. Failure classes: F1 (a rebind must wake a sleeper, which then
+// learns its binding is stale), F5 (a timed-out wait returns nothing), F9 (an absurd timeout).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -13,7 +13,7 @@
 namespace sd = streamiso::detail;
 using namespace std::chrono_literals;
 
-TEST_CASE("wait_point: times out when nothing is published") {
+TEST_CASE("F5 wait_point: times out when nothing is published") {
   sd::wait_point wp;
   std::atomic<int> value{0};
   const auto t0 = std::chrono::steady_clock::now();
@@ -22,7 +22,7 @@ TEST_CASE("wait_point: times out when nothing is published") {
   CHECK(std::chrono::steady_clock::now() - t0 >= 20ms);
 }
 
-TEST_CASE("wait_point: returns at once when already ready, and wakes on a publish") {
+TEST_CASE("F1 wait_point: returns at once when already ready, and wakes on a publish") {
   sd::wait_point wp;
   std::atomic<int> value{1};
   CHECK(wp.wait_for([&] { return value.load(std::memory_order_seq_cst) != 0; }, 0ms));
@@ -37,7 +37,7 @@ TEST_CASE("wait_point: returns at once when already ready, and wakes on a publis
   producer.join();
 }
 
-TEST_CASE("wait_point: lost-wakeup race, 20000 hand-offs each waited for") {
+TEST_CASE("F1 F5 wait_point: lost-wakeup race, 20000 hand-offs each waited for") {
   sd::wait_point to_consumer;
   sd::wait_point to_producer;
   std::atomic<int> turn{0};  // even: producer's turn, odd: consumer's
@@ -70,7 +70,7 @@ TEST_CASE("wait_point: lost-wakeup race, 20000 hand-offs each waited for") {
   CHECK(timeouts == 0);
 }
 
-TEST_CASE("wait_point: an endless timeout does not overflow into the past") {
+TEST_CASE("F9 wait_point: an endless timeout does not overflow into the past") {
   sd::wait_point wp;
   std::atomic<int> value{0};
   std::thread producer([&] {
