@@ -269,7 +269,9 @@ class basic_session_cache {
   // 2^k, per shard), each shard's households table, and the session and owner tables. The
   // formula is in docs/cache.md. 0 for a configuration create() refuses.
   [[nodiscard]] static std::size_t reserved_bytes(const session_cache_config& config) noexcept {
-    return layout_type::template reserved_bytes<registry_type>(config, sizeof(shard_slot));
+    const std::size_t arrays =
+        layout_type::template reserved_bytes<registry_type>(config, sizeof(shard_slot));
+    return arrays == 0 ? 0 : sizeof(basic_session_cache) + arrays;
   }
 
   [[nodiscard]] session_cache_stats stats() const noexcept { return shards_.stats(); }
