@@ -13,6 +13,8 @@ ir() {
 f1=$(ir fill "$n")
 f2=$(ir fill $((2 * n)))
 printf '%-14s %-16s %s\n' case instr_per_entry fixed_instr
+# The fill's own cost per put (3n puts), for scale.
+printf '%-14s %-16s %s\n' put "$(echo "scale=1; ($f2 - $f1) / (3 * $n)" | bc)" -
 for c in erase purge_session purge_owner; do
   d1=$(($(ir "$c" "$n") - f1))
   d2=$(($(ir "$c" $((2 * n))) - f2))

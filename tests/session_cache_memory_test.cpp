@@ -22,8 +22,8 @@ using bytes_t = std::vector<std::uint8_t>;
 template <class Cache>
 using session_of = typename Cache::session;
 
-using string_single_t = si::session_cache<std::string, bytes_t, si::id128,
-                                          std::hash<std::string>, si::value_bytes, si::manual_clock>;
+using string_single_t = si::session_cache<std::string, bytes_t, si::id128, std::hash<std::string>,
+                                          si::value_bytes, si::manual_clock>;
 using string_sharded_t =
     si::concurrent_session_cache<std::string, bytes_t, si::id128, std::hash<std::string>,
                                  si::value_bytes, si::manual_clock>;
@@ -76,9 +76,8 @@ TEST_CASE_TEMPLATE("F9: max_bytes counts key bytes: 16 KiB keys cannot hold many
   CHECK(c.stats().entries == held);
 }
 
-TEST_CASE_TEMPLATE(
-    "F9: a byte bound bounds the entries it can hold and what construction reserves", Cache,
-    single_t, sharded_t) {
+TEST_CASE_TEMPLATE("F9: a byte bound bounds the entries it can hold and what construction reserves",
+                   Cache, single_t, sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 10'000;
   cfg.max_bytes = 100'000;
@@ -143,8 +142,8 @@ TEST_CASE("F9: household tables follow a shard's entries, not the owner records"
 }
 
 TEST_CASE_TEMPLATE(
-    "F1: usage and quotas stay exact when owner records outnumber a shard's household table",
-    Cache, single_t, sharded_t) {
+    "F1: usage and quotas stay exact when owner records outnumber a shard's household table", Cache,
+    single_t, sharded_t) {
   si::session_cache_config cfg;
   cfg.max_entries = 512;
   cfg.max_owners = 4096;  // a shard's table is smaller: households are hashed into it
@@ -183,8 +182,8 @@ TEST_CASE_TEMPLATE(
   CHECK(st.entries == entries);  // every held entry counted for exactly one live household
   CHECK(st.bytes == bytes);
   CHECK(st.entries <= c.capacity());
-  CHECK(st.inserts == st.entries + st.replaced + st.erased + st.evictions + st.expirations +
-                          st.reclaimed);
+  CHECK(st.inserts ==
+        st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
 }
 
 TEST_CASE("F9: an absurd shard count is refused at once, with its reason, before any allocation") {

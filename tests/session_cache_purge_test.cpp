@@ -78,7 +78,8 @@ TEST_CASE_TEMPLATE(
   put_stills(c, viewer, 0, 40, mine);
   put_stills(c, sibling, 0, 10, others);
   put_stills(c, neighbour, 0, 10, others);
-  put_stills(c, viewer, 100, 5, others, si::cache_scope::owner);  // the household's, not the session's
+  put_stills(c, viewer, 100, 5, others,
+             si::cache_scope::owner);  // the household's, not the session's
   {
     auto pinned = c.get(viewer, 7);
     REQUIRE(pinned.has_value());
@@ -97,8 +98,8 @@ TEST_CASE_TEMPLATE(
   CHECK(c.get(viewer, 1).refused_for(si::refusal::stale_binding));  // purged sessions are closed
   CHECK(c.get(sibling, 100, si::cache_scope::owner).has_value());
   const si::session_cache_stats st = c.stats();
-  CHECK(st.inserts == st.entries + st.replaced + st.erased + st.evictions + st.expirations +
-                          st.reclaimed);
+  CHECK(st.inserts ==
+        st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
 }
 
 TEST_CASE_TEMPLATE("F4: purge_session after close_session still frees, and raises no alarm", Cache,
@@ -125,8 +126,8 @@ TEST_CASE_TEMPLATE("F4: purge_session after close_session still frees, and raise
 }
 
 TEST_CASE_TEMPLATE(
-    "F4: purge_owner frees every entry of a household, both scopes, every session and shard",
-    Cache, single_t, sharded_t) {
+    "F4: purge_owner frees every entry of a household, both scopes, every session and shard", Cache,
+    single_t, sharded_t) {
   Cache c{config()};
   const auto a1 = open(c, 1);
   const auto a2 = open(c, 1);

@@ -82,10 +82,9 @@ struct cache_layout {
     l.owner_entries = c.owner_max_entries == 0 ? c.max_entries : c.owner_max_entries;
     l.owner_bytes = c.owner_max_bytes == 0 ? c.max_bytes : c.owner_max_bytes;
     constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
-    l.limits =
-        l.shards > 1
-            ? shard_limits{per_shard(l.entries, l.shards), unbounded, unbounded, unbounded}
-            : shard_limits{l.entries, c.max_bytes, l.owner_entries, l.owner_bytes};
+    l.limits = l.shards > 1
+                   ? shard_limits{per_shard(l.entries, l.shards), unbounded, unbounded, unbounded}
+                   : shard_limits{l.entries, c.max_bytes, l.owner_entries, l.owner_bytes};
     for (std::size_t i = 0; i < l.shards; ++i) Shard::plan_arena(l.arena, l.limits);
     return l;
   }
