@@ -8,13 +8,11 @@
 //   which takes dead households' entries before any live one).
 // - An entry's identity is (key, scope, owner). A put never replaces another owner's entry,
 //   a get never serves one; meeting a foreign entry under the key is counted owner_mismatch.
-// - Bounded by entries and bytes (SizeOf of the value plus key_bytes of the key), with
-//   per-owner quotas; SIEVE eviction. What it reserves is bounded by the binding limit
-//   (reserved_bytes). purge_session / purge_owner remove a closed session's or a household's
-//   entries from memory now, instead of lazily.
-// - After construction get, put, erase, visit, refusals and eviction allocate nothing (unless
-//   copying the Key allocates, or handles pin every spare node: stats().heap_nodes).
-//   A value handle may outlive eviction, close and the cache itself.
+// - Bounded by entries and bytes (value by SizeOf, plus key_bytes), per-owner quotas; SIEVE
+//   eviction; the binding limit bounds what is reserved (reserved_bytes). purge_session and
+//   purge_owner take a session's or a household's entries out of memory at once.
+// - After construction nothing allocates (unless copying the Key does, or handles pin every
+//   spare node). A value handle may outlive eviction, close and the cache itself.
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
 //
@@ -38,7 +36,6 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
@@ -264,10 +261,8 @@ class basic_session_cache {
   // that many entries' reserved nodes (see reserved_bytes).
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-  // An upper bound of the bytes a cache built from `config` allocates at construction: its
-  // arrays (a node and links record per entry it can hold, a bucket per entry rounded up to
-  // 2^k, per shard), each shard's households table, and the session and owner tables. The
-  // formula is in docs/cache.md. 0 for a configuration create() refuses.
+  // An upper bound of what a cache built from `config` allocates at construction (formula:
+  // docs/cache.md, "Memory"); 0 for a configuration create() refuses.
   [[nodiscard]] static std::size_t reserved_bytes(const session_cache_config& config) noexcept {
     const std::size_t arrays =
         layout_type::template reserved_bytes<registry_type>(config, sizeof(shard_slot));
