@@ -92,8 +92,9 @@ class cache_households {
     return u != nullptr && u->gen == gen ? u->bytes : 0;
   }
 
-  // Before a put by household (ts, gen) checks its quota: a previous household's nodes under
-  // the record move to the dead queue (one splice) and stop counting against the new one.
+  // Before a put by household (ts, gen) checks its quota (or links its node): a previous
+  // household's nodes under the record move to the dead queue (one splice) and stop counting
+  // against the new one.
   // Generations only grow, so an older `gen` (a put that passed its liveness check just before
   // its household died) never takes the record back.
   void adopt(std::uint32_t ts, std::uint64_t gen) noexcept {
@@ -140,6 +141,8 @@ class cache_households {
     if (u == nullptr) {
       const std::uint64_t now = reg.tenant_gen(l.tenant_slot);
       u = add(l.tenant_slot, n->tenant_gen > now ? n->tenant_gen : now);
+    } else if (STREAMISO_UNLIKELY(u->gen < n->tenant_gen)) {
+      adopt(l.tenant_slot, n->tenant_gen);  // not adopted before: no quota to check
     }
     if (n->tenant_gen == u->gen) {
       links_->link_front(owner_queue(*u), n, l);

@@ -167,8 +167,8 @@ class cache_store {
   void make_room(node* n) noexcept {
     const links& nl = links_.of(n);
     households_.collect_dead(*reg_);
-    households_.adopt(nl.tenant_slot, n->tenant_gen);
     if (quotas_bind_) {
+      households_.adopt(nl.tenant_slot, n->tenant_gen);
       for (;;) {
         auto* u = households_.find(nl.tenant_slot);
         if (u == nullptr || u->gen != n->tenant_gen ||
@@ -227,7 +227,7 @@ class cache_store {
     index_.push_front(n, h);
     links& l = links_.of(n);
     links_.link_front(shard_queue(), n, l);
-    // make_room adopted the record for n's household, unless that household has died meanwhile.
+    // Into its household's queue, or the dead queue if that household died meanwhile.
     households_.link(n, l, *reg_);
     ++count_;
     bytes_ += l.bytes;
