@@ -195,3 +195,47 @@ TEST_CASE(
   CHECK_FALSE(f.keyframe_wanted());
   CHECK(f.take_request(5000, 200) == 0);
 }
+
+TEST_CASE("F9: the division-free delay arithmetic equals the division, extreme timestamps included") {
+  // Every rate the configuration accepts converts ticks exactly as ticks * 10^6 / rate would
+  // (rounded toward zero), and every bucket width maps a delay exactly as delay / width.
+  const std::uint64_t dens[] = {1,       2,       3,         7,         1000,     1001,
+                                8000,    44'100,  48'000,    90'000,    234'375,  1'000'003,
+                                4'194'304, 9'999'991, 10'000'000};
+  const std::int64_t edges[] = {0,          1,           -1,          2,          -2,
+                                999,        -999,        1'000'000,   -1'000'000, 2'147'483'647,
+                                -2'147'483'647, -2'147'483'648LL, 2'147'483'648LL, 1'073'741'824,
+                                -1'073'741'825};
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+  std::uint64_t checked = 0;
+  for (const std::uint64_t den : dens) {
+    for (const std::uint32_t num : {1U, 1'000'000U}) {
+      const d::jitter_exact_ratio r(num, den);
+      auto expect = [&](std::int64_t n) {
+        return n * static_cast<std::int64_t>(num) / static_cast<std::int64_t>(den);
+      };
+      for (const std::int64_t n : edges) {
+        CHECK(r.of(n) == expect(n));
+        ++checked;
+      }
+      for (int i = 0; i < 4000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Spread over every magnitude, not only the large ones a uniform draw favours.
+        const auto mag = static_cast<std::int64_t>((x >> 33) >> ((x & 31) % 31));
+        const std::int64_t n = (x & 64) != 0 ? -mag : mag;
+        const std::int64_t got = r.of(n);
+        if (got != expect(n)) {
+          FAIL_CHECK("n=" << n << " num=" << num << " den=" << den << " got " << got);
+        }
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 15 * 2 * (15 + 4000));
+  const d::jitter_tick_scale video(90'000);
+  CHECK(video.to_us(3000) == 33'333);
+  CHECK(video.to_us(-3000) == -33'333);
+  CHECK(video.to_us(-2'147'483'647 - 1) == (-2'147'483'647LL - 1) * 1'000'000 / 90'000);
+}
