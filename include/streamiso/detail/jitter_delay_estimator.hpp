@@ -37,10 +37,8 @@ class jitter_delay_estimator {
 
   explicit jitter_delay_estimator(const jitter_delay_settings& s) noexcept
       : s_(s),
-        ticks_(s.clock_rate_hz),
         bucket_us_(std::max<usec>(1, (s.max_delay_us + static_cast<usec>(histogram_buckets) - 1) /
                                          static_cast<usec>(histogram_buckets))),
-        per_bucket_(1, static_cast<std::uint64_t>(bucket_us_)),
         target_us_(s.initial_delay_us) {}
 
   // Returns the packet's delay against the drift-tracking reference (>= 0, capped at
@@ -48,7 +46,7 @@ class jitter_delay_estimator {
   // timestamp discontinuities are not delay: both stay out of the estimators.
   usec observe(std::uint32_t timestamp, usec arrival, bool retransmission) noexcept {
     const auto smp =
-        reference_.observe(timestamp, arrival, ticks_, late_jump_us(), early_jump_us());
+        reference_.observe(timestamp, arrival, s_.clock_rate_hz, late_jump_us(), early_jump_us());
     if (!have_reference_ || !smp.usable) {  // the RFC 3550 estimate restarts across a jump
       have_reference_ = true;
       prev_ts_ = timestamp;
@@ -91,7 +89,9 @@ class jitter_delay_estimator {
  private:
   static constexpr usec max_delay_cap_us = 60'000'000;
 
-  usec ticks_to_us(std::int32_t ticks) const noexcept { return ticks_.to_us(ticks); }
+  usec ticks_to_us(std::int32_t ticks) const noexcept {
+    return static_cast<usec>(ticks) * 1'000'000 / static_cast<usec>(s_.clock_rate_hz);
+  }
 
   // A sample later than the largest delay we would ever wait for is a timestamp step (or a
   // stall no target could cover); one earlier than the reference by a quarter second (or
@@ -102,10 +102,8 @@ class jitter_delay_estimator {
   }
 
   void observe_delay(usec relative) noexcept {
-    // Clamped before dividing: the last bucket takes everything beyond, and the divider
-    // needs its input within 2^31 (bucket_us_ * 255 <= max_delay_us <= 60 s).
-    const usec top = bucket_us_ * static_cast<usec>(histogram_buckets - 1);
-    const auto b = static_cast<std::size_t>(per_bucket_.of(std::min(relative, top)));
+    const auto b = static_cast<std::size_t>(
+        std::min<usec>(relative / bucket_us_, static_cast<usec>(histogram_buckets - 1)));
     ++histogram_[b];
     ++histogram_total_;
     if (++samples_ % forget_interval == 0) forget();
@@ -137,14 +135,12 @@ class jitter_delay_estimator {
   }
 
   jitter_delay_settings s_;
-  jitter_tick_scale ticks_;
   jitter_delay_reference reference_;
   bool have_reference_ = false;
   std::uint32_t prev_ts_ = 0;
   usec prev_arrival_us_ = 0;
   usec jitter_q4_ = 0;
   usec bucket_us_;
-  jitter_exact_ratio per_bucket_;  // relative delay -> histogram bucket
   usec target_us_;
   std::array<std::uint32_t, histogram_buckets> histogram_{};
   std::uint64_t histogram_total_ = 0;

@@ -16,63 +16,6 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// trunc(n * num / den) for |n| <= 2^31 in 64-bit arithmetic, exactly as the division
-// would give it, without a divide: a 64-bit divide costs tens of cycles, and per packet the
-// buffer converts ticks to microseconds twice and a delay to a histogram bucket once. With
-// `shift_ = 31 + ceil(log2 den)` and `mul_ = ceil(2^shift_ * num / den)` (< 2^52 for
-// num <= 10^6), `(|n| * mul_) >> shift_` is exact: mul_ exceeds 2^shift_ * num / den by
-// e / den with e < den, |n| * e < 2^shift_ keeps the excess below 1 / den, and that is not
-// enough to reach the next integer. Checked against the division in jitter_units_test.
-class jitter_exact_ratio {
- public:
-  using usec = std::int64_t;
-
-#if defined(__SIZEOF_INT128__)
-  jitter_exact_ratio(std::uint32_t num, std::uint64_t den) noexcept {
-    std::uint32_t log2_ceil = 0;
-    while ((std::uint64_t{1} << log2_ceil) < den) ++log2_ceil;
-    shift_ = 31 + log2_ceil;
-    const wide scaled = (wide{1} << shift_) * num;
-    mul_ = static_cast<std::uint64_t>((scaled + den - 1) / den);
-  }
-#else
-  jitter_exact_ratio(std::uint32_t num, std::uint64_t den) noexcept
-      : num_(static_cast<usec>(num)), den_(static_cast<usec>(den)) {}
-#endif
-
-  // `n` must lie in [-2^31, 2^31].
-  [[nodiscard]] usec of(usec n) const noexcept {
-#if defined(__SIZEOF_INT128__)
-    const std::uint64_t mag = n < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(n)
-                                    : static_cast<std::uint64_t>(n);
-    const auto q = static_cast<usec>((static_cast<wide>(mag) * mul_) >> shift_);
-    return n < 0 ? -q : q;
-#else
-    return n * num_ / den_;
-#endif
-  }
-
- private:
-#if defined(__SIZEOF_INT128__)
-  __extension__ using wide = unsigned __int128;
-  std::uint64_t mul_ = 0;
-  std::uint32_t shift_ = 0;
-#else
-  usec num_;
-  usec den_;
-#endif
-};
-
-// Media ticks (a 32-bit timestamp difference) to microseconds, rounded toward zero.
-class jitter_tick_scale {
- public:
-  explicit jitter_tick_scale(std::uint32_t rate_hz) noexcept : ratio_(1'000'000, rate_hz) {}
-  [[nodiscard]] std::int64_t to_us(std::int32_t ticks) const noexcept { return ratio_.of(ticks); }
-
- private:
-  jitter_exact_ratio ratio_;
-};
-
 // Transit is measured from a base (one packet's timestamp and arrival), through 32-bit
 // timestamp differences, so timestamp wrap is harmless. The minimum is kept per quarter
 // second of arrival time over `buckets` quarters; older minima fall out, so a slowly
@@ -106,20 +49,20 @@ class jitter_delay_reference {
 
   // `late_jump_us`: a sample this much later than the reference is a step, not delay;
   // `early_jump_us`: a sample this much earlier is a jump, not a faster path.
-  sample observe(std::uint32_t ts, usec arrival, const jitter_tick_scale& ticks, usec late_jump_us,
+  sample observe(std::uint32_t ts, usec arrival, std::uint32_t clock_rate, usec late_jump_us,
                  usec early_jump_us) noexcept {
     if (!have_base_) {
       anchor(ts, arrival);
       return {0, true};
     }
     const auto diff = static_cast<std::int32_t>(ts - base_ts_);
-    const usec transit = (arrival - base_arrival_) - ticks.to_us(diff);
+    const usec transit = (arrival - base_arrival_) - ticks_to_us(diff, clock_rate);
     const usec ref = advance(arrival);
     if (ref == none || (transit - ref < late_jump_us && ref - transit < early_jump_us)) {
       candidates_ = 0;
       record(transit);
       if (diff > (1 << 30) || diff < -(1 << 30)) {  // keep differences far from 32-bit wrap
-        base_arrival_ += ticks.to_us(diff);
+        base_arrival_ += ticks_to_us(diff, clock_rate);
         base_ts_ = ts;
       }
       return {ref == none ? 0 : std::max<usec>(0, transit - ref), true};
@@ -146,6 +89,10 @@ class jitter_delay_reference {
 
  private:
   static constexpr usec none = std::numeric_limits<usec>::max();
+
+  static usec ticks_to_us(std::int32_t ticks, std::uint32_t rate) noexcept {
+    return static_cast<usec>(ticks) * 1'000'000 / static_cast<usec>(rate);
+  }
 
   void anchor(std::uint32_t ts, usec arrival) noexcept {
     if (have_base_) ++reanchors_;

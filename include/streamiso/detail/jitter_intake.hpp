@@ -257,7 +257,21 @@ class jitter_intake {
     if (s.gen == ring_.gen() && s.key == ext && s.state == state::released) {
       return counters_.record(refusal::duplicate);
     }
+    if (!far) learn_from_late(s, ext, p);
     return counters_.record(refusal::late, next_ > ext ? next_ - ext : 0);
+  }
+
+  // A late packet is refused, but its delay is what the target must cover. Left out, the
+  // estimate would see only the packets it kept: once the target fell below the network's
+  // reordering, the packets it drops could never raise it again (every reordered packet
+  // late for good). Only within the misorder window: further back is a stale copy, not a
+  // delay. A packet we asked for carries a round trip and stays out, as when stored.
+  void learn_from_late(const slot& s, std::uint64_t ext, const packet_type& p) noexcept {
+    const bool requested = s.gen == ring_.gen() && s.key == ext && s.nack_retries != 0 &&
+                           (s.state == state::missing || s.state == state::lost);
+    const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
+    (void)delay_.observe(p.timestamp, arrival, requested);
+    last_arrival_ = arrival;
   }
 
   // Far outside the window: a straggler of the space a jump left (stale), a stale copy of
