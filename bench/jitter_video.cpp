@@ -7,9 +7,9 @@
 //   jitter_video [seconds per run (300)] [seed (99)]
 #include <algorithm>
 #include <cstdint>
-#include <iterator>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -23,10 +23,11 @@ int main(int argc, char** argv) {
   const auto seed = static_cast<std::uint64_t>(argc > 2 ? std::atoll(argv[2]) : 99);
   const std::uint32_t percentiles[] = {95, 98, 99, 100};
   const std::int64_t min_delays_ms[] = {0, 40, 80, 120};
-  std::printf("30 fps, 8 packets per frame, %.0f s per run, seed %llu. Cells: late loss %% of "
-              "arrivals / frames lost to lateness %% of frames / GOPs hit %% / added delay "
-              "mean, p95 ms\n",
-              seconds, static_cast<unsigned long long>(seed));
+  std::printf(
+      "30 fps, 8 packets per frame, %.0f s per run, seed %llu. Cells: late loss %% of "
+      "arrivals / frames lost to lateness %% of frames / GOPs hit %% / added delay "
+      "mean, p95 ms\n",
+      seconds, static_cast<unsigned long long>(seed));
   for (const std::uint32_t gop : {30U, 60U}) {
     std::printf("\nGOP %u frames\n\n| profile (oracle loses) | min delay |", gop);
     for (const std::uint32_t pct : percentiles) std::printf(" p%u |", pct);

@@ -114,8 +114,9 @@ inline video_run play_video(const video_trace& t, const streamiso::jitter_config
               (a.packet.keyframe ? si::packet_flags::keyframe : si::packet_flags::none);
     p.payload = a.packet.index;
     const bool current = a.packet.epoch == session;
-    const auto res = current ? in.try_push(p) : si::result<buffer::push_outcome>{si::refused{
-                                                    si::refusal::stale_binding}};
+    const auto res =
+        current ? in.try_push(p)
+                : si::result<buffer::push_outcome>{si::refused{si::refusal::stale_binding}};
     if (!a.duplicate && current) {
       ++r.unique_arrivals;
       if (res.refused_for(si::refusal::late)) ++r.late;
@@ -136,12 +137,12 @@ inline streamiso::jitter_config video_oracle_config() {
 }
 
 struct video_quality {
-  double late_loss_pct = 0;       // unique arrivals refused late
-  double frames_lost_pct = 0;     // frames not delivered whole, of frames sent
-  double late_frames_pct = 0;     // frames the oracle delivered and this one did not
-  double late_gops_pct = 0;       // GOPs with at least one such frame, of GOPs sent
-  double oracle_lost_pct = 0;     // frames the network itself cost (the oracle's loss)
-  double added_mean_ms = 0;       // release minus arrival, mean over released packets
+  double late_loss_pct = 0;    // unique arrivals refused late
+  double frames_lost_pct = 0;  // frames not delivered whole, of frames sent
+  double late_frames_pct = 0;  // frames the oracle delivered and this one did not
+  double late_gops_pct = 0;    // GOPs with at least one such frame, of GOPs sent
+  double oracle_lost_pct = 0;  // frames the network itself cost (the oracle's loss)
+  double added_mean_ms = 0;    // release minus arrival, mean over released packets
   double added_p95_ms = 0;
 };
 
