@@ -150,6 +150,8 @@ build() {  # <sha> <target>: 0 when the binary is there
     return 0
   fi
   touch "$dir/failed.$2"
+  log "build of $2 failed; the end of its log:"
+  grep -E 'error|Error' "$dir/build.$2.log" | head -5 >&2
   return 1
 }
 
