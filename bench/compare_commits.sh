@@ -24,7 +24,8 @@ set -u
 
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-base_ref= new_ref= lines_re= wall_rounds=0 min_time=0.2 scale=1 workdir= annotate= jobs=2 out=
+base_ref='' new_ref='' lines_re='' wall_rounds=0 min_time=0.2 scale=1 workdir='' annotate='' jobs=2
+out=''
 while [ $# -gt 0 ]; do
   case $1 in
     --lines) lines_re=$2; shift 2 ;;
@@ -141,7 +142,7 @@ prepare() {  # <side> <sha>: exports and configures; sets up $workdir/<sha>/{src
 
 build() {  # <sha> <target>: 0 when the binary is there
   local dir=$workdir/$1
-  [ -f "$dir/build/CMakeCache.txt" ] || return 1
+  [ -f "$dir/build/CMakeCache.txt" ] || return 4
   grep -q "add_executable($2 " "$dir/src/bench/CMakeLists.txt" 2>/dev/null ||
     grep -q "streamiso_add_benchmark($2 " "$dir/src/bench/CMakeLists.txt" 2>/dev/null || return 3
   [ -f "$dir/failed.$2" ] && return 1
@@ -157,9 +158,8 @@ build() {  # <sha> <target>: 0 when the binary is there
 
 bin_of() { echo "$workdir/$1/build/bench/$2"; }
 
-status_base= status_new=
-prepare base "$base_sha" || status_base=unconfigured
-prepare new "$new_sha" || status_new=unconfigured
+prepare base "$base_sha"
+prepare new "$new_sha"
 
 # Which drivers the selected lines need.
 need_drivers=$(printf '%s\n' "$LINES" | while IFS='|' read -r name drv _; do
@@ -173,6 +173,7 @@ for side in base new; do
     case $? in
       0) driver_state[$side:$d]=ok ;;
       3) driver_state[$side:$d]=absent ;;
+      4) driver_state[$side:$d]="not configured" ;;
       *) driver_state[$side:$d]="build failed" ;;
     esac
   done
