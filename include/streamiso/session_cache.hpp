@@ -46,7 +46,7 @@
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/detail/spin_lock.hpp"
-#include "streamiso/detail/ticket_lock.hpp"
+#include "streamiso/detail/shard_lock.hpp"
 #include "streamiso/manual_clock.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -57,7 +57,7 @@
 STREAMISO_BEGIN_NAMESPACE
 
 // Shared implementation of session_cache (Lock = no lock, one shard) and
-// concurrent_session_cache (Lock = detail::ticket_lock, several shards). Use the aliases below;
+// concurrent_session_cache (Lock = detail::shard_lock, several shards). Use the aliases below;
 // Lock is the shard lock and may be any BasicLockable (std::mutex works too).
 template <class Key, class Value, class Id, class Hash, class SizeOf, class Clock, class Match,
           class Lock>
@@ -421,7 +421,7 @@ template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
 using concurrent_session_cache =
-    basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::ticket_lock>;
+    basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::shard_lock>;
 
 STREAMISO_END_NAMESPACE
 

@@ -38,7 +38,7 @@ struct no_lock {
 
 // A one-byte test-and-test-and-set lock for critical sections of a few instructions (the cache
 // budget's per-household record). Not fair: the shard lock, which a hot key's readers hammer,
-// is detail::ticket_lock. A waiter pauses in every spin and yields after 64.
+// is detail::shard_lock. A waiter pauses in every spin and yields after 64.
 class spin_lock {
  public:
   void lock() noexcept {
