@@ -15,31 +15,32 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// A lock with bounded bypass. One word holds LOCKED, CLOSED, a bypass count and the number of
-// registered waiters.
+// A lock with bounded bypass. One word holds LOCKED, CLOSED, HEAD_ASLEEP, a bypass count and
+// the number of registered waiters.
 // - Uncontended: lock() is one CAS 0 -> LOCKED, unlock() one atomic subtract.
-// - A thread that finds the lock taken first spins a little trying to take it (a newcomer may
-//   barge: when the holder's section is short this keeps the lock with running threads). Then
-//   it draws a ticket, registers as a waiter in the word and waits, spinning and then sleeping,
-//   until its ticket is served: it is then the head, the only waiter that competes.
+// - A thread that finds the lock taken tries again a few times (a newcomer may barge: with
+//   short sections this keeps the lock with running threads). Then it draws a ticket,
+//   registers as a waiter in the word and waits, spinning and then sleeping, until its ticket
+//   is served: it is then the head, the only waiter that competes for the lock.
 // - Every acquisition by a newcomer while a waiter is registered counts one bypass; the
 //   `bypass_limit`-th also sets CLOSED, and while CLOSED only the head may take the lock. The
 //   head's acquisition clears the count and CLOSED.
-// Why no one starves: from the moment a waiter has registered, newcomers take the lock at most
+// Why no one starves: once a waiter has registered, newcomers take the lock at most
 // `bypass_limit` times before the head does, and waiters become head in ticket order. A poller
-// re-locking a hot key's shard therefore cannot hold off a writer for longer than that,
-// whatever the scheduler does; a test-and-set lock gives no such bound (the thread that has
-// just unlocked is running and wins against one that is spinning, yielding or preempted).
+// re-locking a hot key's shard cannot hold off a writer longer than that, whatever the
+// scheduler does; a test-and-set lock gives no such bound (the thread that has just unlocked
+// is running and wins against one that is spinning, yielding or preempted).
 // Why barging at all: a strict ticket lock hands the lock to the next ticket even when its
-// owner is not running; with more threads than cores every hand-off then waits for a wake-up
-// (measured at 14-36 us per acquisition for 8 threads on 2 cores, against 30-60 ns for
-// std::mutex). Here such a hand-off is forced only once per `bypass_limit` acquisitions.
+// owner is not running; with more threads than cores nearly every hand-off then waits for a
+// wake-up (a convoy). Here a hand-off is forced at most once per `bypass_limit` acquisitions.
 // Why sleeping: with more threads than cores a spinner only takes the core away from the
-// thread it waits for, so every spin is bounded (`spin_limit` rounds of spin_loop_pause()).
+// thread it waits for, so every spin is short and pauses (spin_loop_pause()).
+// Why HEAD_ASLEEP: a sleeping head must be woken by the next unlock, but only by that one; a
+// wake on every unlock while the head sleeps would put a system call into every section.
 class shard_lock {
  public:
-  static constexpr unsigned spin_limit = 100;
-  static constexpr std::uint32_t bypass_limit = 255;
+  static constexpr unsigned spin_limit = 4;
+  static constexpr std::uint32_t bypass_limit = 4096;
 
   shard_lock() noexcept = default;
   shard_lock(const shard_lock&) = delete;
@@ -66,7 +67,7 @@ class shard_lock {
     // seq_cst: a release for the next holder, and the publishing half of head_wait_'s Dekker
     // pair (its notify() must not miss a head that went to sleep while the lock was held).
     const std::uint32_t s = state_.fetch_sub(locked, std::memory_order_seq_cst);
-    if (STREAMISO_UNLIKELY(s >= waiter_one)) head_wait_.notify();
+    if (STREAMISO_UNLIKELY((s & head_asleep) != 0)) wake_head();
   }
 
   // Registered waiters (threads queued for the lock). A snapshot, for tests and diagnostics.
@@ -77,10 +78,11 @@ class shard_lock {
  private:
   static constexpr std::uint32_t locked = 1;
   static constexpr std::uint32_t closed = 2;
-  static constexpr std::uint32_t bypass_one = 4;
-  static constexpr std::uint32_t bypass_mask = 0xFF * bypass_one;
-  static constexpr std::uint32_t waiter_one = 0x100 * bypass_one;
-  static_assert(bypass_limit >= 1 && bypass_limit <= 0xFF, "the count has 8 bits");
+  static constexpr std::uint32_t head_asleep = 4;  // the head sleeps: the next unlock wakes it
+  static constexpr std::uint32_t bypass_one = 8;
+  static constexpr std::uint32_t bypass_mask = 0x1FFF * bypass_one;
+  static constexpr std::uint32_t waiter_one = 0x2000 * bypass_one;
+  static_assert(bypass_limit >= 1 && bypass_limit <= 0x1FFF, "the count has 13 bits");
 
   // One attempt by a newcomer, re-tried while the word changes under it and stays takeable.
   bool try_barge(std::uint32_t s) noexcept {
@@ -115,7 +117,8 @@ class shard_lock {
       std::uint32_t s = state_.load(std::memory_order_relaxed);
       while ((s & locked) == 0) {
         // The head leaves the waiters, reopens the lock and clears the bypass count.
-        const std::uint32_t want = ((s - waiter_one) & ~(closed | bypass_mask)) | locked;
+        const std::uint32_t want =
+            ((s - waiter_one) & ~(closed | bypass_mask | head_asleep)) | locked;
         // acquire: as in lock().
         if (state_.compare_exchange_weak(s, want, std::memory_order_acquire,
                                          std::memory_order_relaxed)) {
@@ -125,10 +128,35 @@ class shard_lock {
           return;
         }
       }
-      // seq_cst load: the waiting half of head_wait_'s Dekker pair.
-      wait_until([&] { return (state_.load(std::memory_order_seq_cst) & locked) == 0; },
-                 head_wait_);
+      if (spin_while_locked()) continue;
+      // seq_cst: the waiting half of head_wait_'s Dekker pair (with the load in ready()). Only
+      // the unlock that sees this bit pays for a wake, not every unlock while the head sleeps.
+      state_.fetch_or(head_asleep, std::memory_order_seq_cst);
+      (void)head_wait_.wait_until(
+          [this] {
+            // seq_cst: as above. Ready when the lock is free or an unlock has taken the bit.
+            const std::uint32_t now = state_.load(std::memory_order_seq_cst);
+            return (now & (locked | head_asleep)) != (locked | head_asleep);
+          },
+          std::chrono::steady_clock::time_point::max());
     }
+  }
+
+  // The head spins `spin_limit` rounds; true if it saw the lock free.
+  bool spin_while_locked() noexcept {
+    for (unsigned i = 0; i < spin_limit; ++i) {
+      spin_loop_pause();
+      // relaxed: a hint; the CAS re-checks.
+      if ((state_.load(std::memory_order_relaxed) & locked) == 0) return true;
+    }
+    return false;
+  }
+
+  STREAMISO_NOINLINE void wake_head() noexcept {
+    // seq_cst: taken before notify(), so the head either sees the bit gone in ready() or is
+    // already counted among head_wait_'s waiters when notify() looks.
+    state_.fetch_and(~head_asleep, std::memory_order_seq_cst);
+    head_wait_.notify();
   }
 
   // Spins `spin_limit` rounds, then sleeps on `wp` until ready() (which must load seq_cst).
