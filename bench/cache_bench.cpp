@@ -211,7 +211,6 @@ BENCHMARK_TEMPLATE(cache_zipf_readthrough, lru_impl)
     ->Threads(2)
     ->UseRealTime();
 
-
 // ---- Put latency under oversubscription -------------------------------------------------
 // Four threads per core: one polls a hot key with get() as fast as it can; the others, each
 // its own owner and session, put the same key (a camera replacing the still its viewers poll:
@@ -220,9 +219,9 @@ BENCHMARK_TEMPLATE(cache_zipf_readthrough, lru_impl)
 // shard locks in one binary: the library's (detail::shard_lock), std::mutex, and the
 // test-and-set spin lock it replaced. Counters: p50_us, p99_us, max_us over all timed puts.
 template <class Lock>
-using u64_cache = si::basic_session_cache<std::uint64_t, std::uint64_t, si::id128,
-                                          std::hash<std::uint64_t>, si::value_bytes,
-                                          std::chrono::steady_clock, si::exact_match, Lock>;
+using u64_cache =
+    si::basic_session_cache<std::uint64_t, std::uint64_t, si::id128, std::hash<std::uint64_t>,
+                            si::value_bytes, std::chrono::steady_clock, si::exact_match, Lock>;
 
 std::uint64_t splitmix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -340,8 +339,8 @@ const still& still_for(std::uint64_t key) {
     std::vector<still> out;
     for (int i = 0; i < 64; ++i) {
       const double bytes = 50'000.0 * std::pow(40.0, i / 63.0);  // 50 KB .. 2 MB
-      out.push_back(
-          still{std::make_shared<const std::vector<unsigned char>>(static_cast<std::size_t>(bytes))});
+      out.push_back(still{
+          std::make_shared<const std::vector<unsigned char>>(static_cast<std::size_t>(bytes))});
     }
     return out;
   }();

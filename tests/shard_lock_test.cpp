@@ -52,7 +52,8 @@ int poller_acquisitions_before_writer(Acquire acquire) {
   return overtakes;
 }
 
-TEST_CASE("starvation shard_lock: a hot-key poller overtakes a queued writer a bounded number of times") {
+TEST_CASE(
+    "starvation shard_lock: a hot-key poller overtakes a queued writer a bounded number of times") {
   int worst = 0;
   for (int round = 0; round < 50; ++round) {
     const int n = poller_acquisitions_before_writer([](sd::shard_lock& l) {
@@ -64,11 +65,12 @@ TEST_CASE("starvation shard_lock: a hot-key poller overtakes a queued writer a b
   CHECK(worst <= static_cast<int>(sd::shard_lock::bypass_limit));
 }
 
-TEST_CASE("starvation shard_lock: a polling try_lock overtakes a queued writer a bounded number of times") {
+TEST_CASE(
+    "starvation shard_lock: a polling try_lock overtakes a queued writer a bounded number of "
+    "times") {
   int worst = 0;
   for (int round = 0; round < 50; ++round) {
-    const int n =
-        poller_acquisitions_before_writer([](sd::shard_lock& l) { return l.try_lock(); });
+    const int n = poller_acquisitions_before_writer([](sd::shard_lock& l) { return l.try_lock(); });
     worst = n > worst ? n : worst;
   }
   CHECK(worst <= static_cast<int>(sd::shard_lock::bypass_limit));

@@ -45,8 +45,8 @@
 #include "streamiso/detail/cache_shard.hpp"
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
-#include "streamiso/detail/spin_lock.hpp"
 #include "streamiso/detail/shard_lock.hpp"
+#include "streamiso/detail/spin_lock.hpp"
 #include "streamiso/manual_clock.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/result.hpp"
@@ -414,8 +414,8 @@ template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
 using session_cache =
     basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
-// Thread-safe session-bound cache: sharded by key hash, a fair parking lock per shard, lock-free session
-// liveness checks. Only max_entries is split across shards; the byte bound and the owners'
+// Thread-safe session-bound cache: sharded by key hash, a fair parking lock per shard, lock-free
+// session liveness checks. Only max_entries is split across shards; the byte bound and the owners'
 // quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
