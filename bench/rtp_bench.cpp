@@ -4,11 +4,17 @@
 // popped and released by their owner (rtp_pipeline.hpp). Traces: in order, 5 % reordered,
 // 2 % lost.
 //
-//   rtp/pipeline/<trace>         items_per_second = datagrams/s (wall time, like the GStreamer
-//                                baseline's); counters units, discarded, lost
-//   rtp/pipeline_staged/<trace>  the same, each datagram copied into the feed's staging()
-//                                buffer (standing for recv()) and kept there: push_staged()
-//   rtp/parse_only               items_per_second = datagrams/s through parse_rtp + binding alone
+//   rtp/pipeline/<trace>            items_per_second = datagrams/s (wall time, like the GStreamer
+//                                   baseline's); counters units, discarded, lost. Parsed where
+//                                   it lies in the trace (no recv): try_push() copies the payload
+//                                   into the feed's store, the depacketizer into the pool buffer
+//   rtp/pipeline_recv_copy/<trace>  a real receive loop, classic: each datagram first copied into
+//                                   a receive buffer (standing for recv()), then as above: 3 copies
+//   rtp/pipeline_staged/<trace>     a real receive loop, zero-copy: each datagram copied straight
+//                                   into the feed's staging() buffer (standing for recv()) and
+//                                   kept there (try_push_staged()); then the pool copy: 2 copies
+//   rtp/parse_only                  items_per_second = datagrams/s through parse_rtp + binding
+//   alone
 //
 // Per pass the sequence numbers and timestamps of the prebuilt datagrams are advanced in place
 // (the sender's job, outside the timed region), so the stream continues across passes.
@@ -138,24 +144,48 @@ void gstreamer(benchmark::State& state, unsigned reorder_pct, unsigned loss_pct)
 #endif
 }  // namespace
 
-BENCHMARK_CAPTURE(pipeline, in_order, 0U, 0U, rtp_bench::receive::copy)
+BENCHMARK_CAPTURE(pipeline, in_place_in_order, 0U, 0U, rtp_bench::receive::in_place)
     ->Name("rtp/pipeline/in_order")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5, 5U, 0U, rtp_bench::receive::copy)
+BENCHMARK_CAPTURE(pipeline, in_place_reorder5, 5U, 0U, rtp_bench::receive::in_place)
     ->Name("rtp/pipeline/reorder5")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, loss2, 0U, 2U, rtp_bench::receive::copy)
+BENCHMARK_CAPTURE(pipeline, in_place_loss2, 0U, 2U, rtp_bench::receive::in_place)
     ->Name("rtp/pipeline/loss2")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(pipeline, reorder5_loss2, 5U, 2U, rtp_bench::receive::copy)
+BENCHMARK_CAPTURE(pipeline, in_place_reorder5_loss2, 5U, 2U, rtp_bench::receive::in_place)
     ->Name("rtp/pipeline/reorder5_loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, recv_copy_in_order, 0U, 0U, rtp_bench::receive::recv_copy)
+    ->Name("rtp/pipeline_recv_copy/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, recv_copy_reorder5, 5U, 0U, rtp_bench::receive::recv_copy)
+    ->Name("rtp/pipeline_recv_copy/reorder5")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, recv_copy_loss2, 0U, 2U, rtp_bench::receive::recv_copy)
+    ->Name("rtp/pipeline_recv_copy/loss2")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, recv_copy_reorder5_loss2, 5U, 2U, rtp_bench::receive::recv_copy)
+    ->Name("rtp/pipeline_recv_copy/reorder5_loss2")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(pipeline, staged_in_order, 0U, 0U, rtp_bench::receive::staged)
     ->Name("rtp/pipeline_staged/in_order")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_reorder5, 5U, 0U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/reorder5")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(pipeline, staged_loss2, 0U, 2U, rtp_bench::receive::staged)
+    ->Name("rtp/pipeline_staged/loss2")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(pipeline, staged_reorder5_loss2, 5U, 2U, rtp_bench::receive::staged)
