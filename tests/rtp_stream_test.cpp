@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -322,6 +324,55 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
   CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
 }
 
+TEST_CASE("rtp feed: create() refuses what the constructor throws for, and builds the rest") {
+  using feed_t = si::rtp_jitter_feed<>;
+  si::jitter_config c = jitter_cfg();
+  c.capacity = 1U << 17;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::oversized));
+  c = jitter_cfg();
+  c.max_packet_bytes = 70'000;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::oversized));
+  c.max_packet_bytes = 0;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::malformed));
+  c = jitter_cfg();
+  c.capacity = 100;  // not a power of two: the jitter buffer's own rule
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::malformed));
+  auto f = feed_t::create(cam_a, jitter_cfg());
+  REQUIRE(f.has_value());
+  CHECK((*f)->owner() == cam_a);
+  CHECK((*f)->current_generation() == (*f)->jitter().current_generation());
+}
+
+TEST_CASE(
+    "F4 rtp feed: the jitter buffer is read-only through the feed; owner, generation and "
+    "counters are the feed's own") {
+  using feed_t = si::rtp_jitter_feed<>;
+  // A caller cannot rebind or reset the buffer behind the feed (its payload store would keep
+  // references the buffer no longer has): jitter() gives a const reference only.
+  static_assert(
+      std::is_const<std::remove_reference_t<decltype(std::declval<feed_t&>().jitter())>>::value,
+      "jitter() must not expose a mutable jitter buffer");
+  si::rtp_ingest<> in(bind_a());
+  feed_t feed(cam_a, jitter_cfg());
+  const bytes d = datagram(ssrc_a, 96, 1, 100, false);
+  auto a = in.accept({d.data(), d.size()}, 0);
+  REQUIRE(a.has_value());
+  REQUIRE(feed.try_push(*a).has_value());
+  CHECK(feed.try_push(*a).refused_for(si::refusal::duplicate));
+  CHECK(feed.counters().count(si::refusal::duplicate) == 1);
+  CHECK(feed.try_pop(si::as_requester(cam_b), 0).refused_for(si::refusal::not_bound));
+  CHECK(feed.counters().count(si::refusal::not_bound) == 1);
+  const si::generation g = feed.current_generation();
+  CHECK(feed.rebind(cam_b) != g);
+  CHECK(feed.owner() == cam_b);
+  CHECK(feed.current_generation() != g);
+  // The old owner's packet is now another owner's: refused, counted on the feed.
+  CHECK(feed.try_push(*a).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.counters().count(si::refusal::owner_mismatch) == 1);
+  CHECK(feed.take_keyframe_request(si::as_requester(cam_a), 0).refused_for(si::refusal::not_bound));
+  CHECK(feed.take_keyframe_request(si::as_requester(cam_b), 0).refused_for(si::refusal::empty));
+}
+
 // The GStreamer leak: a relay routes by socket and stamps every datagram of a port
 // with camera A's owner. Camera B's packet carries A's lost sequence number.
 TEST_CASE(
@@ -411,9 +462,9 @@ TEST_CASE(
     sent.push_back(s);
   }
   std::uint16_t missing[32];
-  auto reader = feed.jitter().bind_consumer(si::as_requester(cam_a));
-  REQUIRE(reader);
-  auto n = reader->take_nacks(2000, missing);
+  CHECK(
+      feed.take_nacks(si::as_requester(cam_b), 2000, missing).refused_for(si::refusal::not_bound));
+  auto n = feed.take_nacks(si::as_requester(cam_a), 2000, missing);
   REQUIRE(n.has_value());
   REQUIRE(*n == 4);
   std::uint8_t pkt[64];

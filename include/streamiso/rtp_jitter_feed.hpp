@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 
@@ -76,8 +77,10 @@ template <class Id = id128, class Match = exact_match>
 class rtp_jitter_feed {
  public:
   using jitter_type = jitter_buffer<rtp_payload_ref, Id, Match>;
+  using id_type = Id;
   using owner_type = typename jitter_type::owner_type;
   using requester_type = typename jitter_type::requester_type;
+  using value_type = rtp_released;
 
   // cfg.capacity must be at most 65536 (slots are indexed by the 16-bit sequence number);
   // cfg.max_packet_bytes bounds the stored payload. Throws std::invalid_argument otherwise
@@ -96,6 +99,32 @@ class rtp_jitter_feed {
         staging_(static_cast<std::uint32_t>(cfg.capacity)) {
     // Every slot starts empty (stamp 0) and every buffer but the staging one free.
     for (std::uint32_t i = 0; i <= mask_; ++i) free_[free_count_++] = mask_ - i;
+  }
+
+  rtp_jitter_feed(const rtp_jitter_feed&) = delete;
+  rtp_jitter_feed& operator=(const rtp_jitter_feed&) = delete;
+
+  // As the constructor, refusing instead of throwing or aborting: oversized for a capacity
+  // above 65536, a max_packet_bytes above 65536 or no memory; malformed for a max_packet_bytes
+  // of 0 and for whatever jitter_buffer::create refuses as malformed.
+  [[nodiscard]] static result<std::unique_ptr<rtp_jitter_feed>> create(
+      const owner_type& first_owner, const jitter_config& cfg) noexcept {
+    if (cfg.capacity > 65536 || cfg.max_packet_bytes > 65536) return refused{refusal::oversized};
+    if (cfg.max_packet_bytes == 0 || jitter_type::config_error(cfg) != nullptr)
+      return refused{refusal::malformed};
+#if STREAMISO_HAS_EXCEPTIONS
+    try {
+      return std::unique_ptr<rtp_jitter_feed>(new rtp_jitter_feed(first_owner, cfg));
+    } catch (const std::bad_alloc&) {
+      return refused{refusal::oversized};
+    }
+#else
+    // The arrays behind the object come from plain new[], whose failure aborts without
+    // exceptions (allocated once, here), as in jitter_buffer::create.
+    std::unique_ptr<rtp_jitter_feed> made(new (std::nothrow) rtp_jitter_feed(first_owner, cfg));
+    if (!made) return refused{refusal::oversized};
+    return made;
+#endif
   }
 
   // Room in each buffer for the RTP header (CSRCs, extension) in front of a payload of
@@ -153,11 +182,8 @@ class rtp_jitter_feed {
   // of the last requester and binds again only when the requester or the binding changes.
   [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(const requester_type& who,
                                                                      jitter_usec now) noexcept {
-    if (STREAMISO_UNLIKELY(!out_ || !(out_->who() == who) || !out_->current())) {
-      auto c = jb_.bind_consumer(who);
-      if (!c) return refused{c.reason(), c.detail()};
-      out_.emplace(*c);
-    }
+    if (const status b = consumer_for(who); STREAMISO_UNLIKELY(!b))
+      return refused{b.reason(), b.detail()};
     auto d = out_->try_pop(now);
     if (!d) return refused{d.reason(), d.detail()};
     rtp_released out;
@@ -196,10 +222,33 @@ class rtp_jitter_feed {
     return g;
   }
 
-  // The buffer itself (statistics; bind_consumer for take_nacks and take_keyframe_request).
-  // Call reset() and rebind() through the feed, so that dropped payloads are taken back.
-  [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
+  // The jitter buffer's take_nacks and take_keyframe_request for `who` (refused not_bound for
+  // anyone but the bound owner's requester), through the feed's consumer endpoint.
+  [[nodiscard]] result<std::size_t> take_nacks(const requester_type& who, jitter_usec now,
+                                               std::uint16_t* out, std::size_t max) noexcept {
+    if (const status b = consumer_for(who); !b) return refused{b.reason(), b.detail()};
+    return out_->take_nacks(now, out, max);
+  }
+  template <std::size_t N>
+  [[nodiscard]] result<std::size_t> take_nacks(const requester_type& who, jitter_usec now,
+                                               std::uint16_t (&out)[N]) noexcept {
+    return take_nacks(who, now, out, N);
+  }
+  [[nodiscard]] result<keyframe_request> take_keyframe_request(const requester_type& who,
+                                                               jitter_usec now) noexcept {
+    if (const status b = consumer_for(who); !b) return refused{b.reason(), b.detail()};
+    return out_->take_keyframe_request(now);
+  }
+
+  // The buffer itself, read-only (statistics, last_flush, configuration): every change goes
+  // through the feed, so that dropped payloads are taken back and the endpoints follow.
   [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
+  [[nodiscard]] const owner_type& owner() const noexcept { return jb_.owner(); }
+  [[nodiscard]] generation current_generation() const noexcept { return jb_.current_generation(); }
+  // The jitter buffer's counters: the feed's own refusals (not_bound, owner_mismatch,
+  // malformed staging, stale_handle) are recorded there too.
+  [[nodiscard]] refusal_counters& counters() noexcept { return jb_.counters(); }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return jb_.counters(); }
 
  private:
   std::uint8_t* buffer(std::uint32_t i) noexcept {
@@ -212,6 +261,15 @@ class rtp_jitter_feed {
     auto p = jb.bind_producer(jb.owner());
     if (!p) return std::nullopt;
     return *p;
+  }
+
+  // Binds the consumer endpoint again only when the requester or the binding changed.
+  STREAMISO_JITTER_INLINE status consumer_for(const requester_type& who) noexcept {
+    if (STREAMISO_LIKELY(out_ && out_->who() == who && out_->current())) return {};
+    auto c = jb_.bind_consumer(who);
+    if (!c) return refused{c.reason(), c.detail()};
+    out_.emplace(*c);
+    return {};
   }
 
   void after_flush() noexcept {
