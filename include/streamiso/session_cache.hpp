@@ -258,8 +258,7 @@ class basic_session_cache {
     return shards_.purge(0, 0, 0);
   }
 
-  // The most entries the cache can hold: max_entries, or fewer when max_bytes cannot pay for
-  // that many entries' reserved nodes (see reserved_bytes).
+  // The most entries it can hold: max_entries, or fewer if max_bytes cannot pay their nodes.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
   // An upper bound of what a cache built from `config` allocates at construction (formula:
