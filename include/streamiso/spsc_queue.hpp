@@ -261,9 +261,9 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   result<Frame> pop(basic_consumer<F>& c) noexcept {
     const std::uint64_t h =
         head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
-    const std::uint64_t limit = c.win_.limit;
-    if (STREAMISO_LIKELY(h < limit)) {
-      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != c.win_.token)) {
+    window& w = c.win_;
+    if (STREAMISO_LIKELY(h < w.limit)) {
+      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != w.gen)) {
         return counters_.record(refusal::stale_binding);
       }
       return take(h);
@@ -271,10 +271,43 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     // acquire: pairs with the producer's store of tail_; frames below t, and any rebind made
     // before them, are visible (I6 a).
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window proof needs (I6 b).
-    if (STREAMISO_UNLIKELY(current_token() != c.win_.token))
-      return counters_.record(refusal::stale_binding);
-    return refill(c.win_, limit, h, t);
+    // Loaded after tail_, the order the window proof needs (I6 b). w.token is 0 until the
+    // first refresh, so that one (and a stale endpoint's) goes to first_refresh().
+    const std::uint64_t v = current_token();
+    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(c, h, t, v);
+    // Stored before the empty test (an empty window [h, h) when h == t): the test then
+    // branches straight to take(), with no jump back from an out-of-line block.
+    w.limit = t;
+    if (STREAMISO_LIKELY(h != t)) return take(h);
+    return h == w.idle_at ? refused{refusal::empty} : back_off(c);
+  }
+
+  // The first refresh of an endpoint (or a stale one): v is token_ as pop() loaded it after t.
+  template <freshness F>
+  STREAMISO_NOINLINE result<Frame> first_refresh(basic_consumer<F>& c, std::uint64_t h,
+                                                 std::uint64_t t, std::uint64_t v) noexcept {
+    window& w = c.win_;
+    if (w.token != 0 || v != w.gen) return counters_.record(refusal::stale_binding);
+    w.token = v;  // from now on pop() compares with the binding's own token
+    if (h < w.start) return drop_stale(h, w.start, t);  // I6 c
+    if (h == t) return refused{refusal::empty};
+    w.limit = t;
+    return take(h);
+  }
+
+  // An endpoint found the queue empty right after draining frames: the producer is active
+  // and the consumer has caught up with it. Popping each frame the moment it is published
+  // makes every frame a hand-off of its own (the tail_ line and the slot's line cross to the
+  // consumer and back to the producer for each one); waiting a moment lets the producer get
+  // a few frames ahead, and the consumer then takes them as one window. Bounded (about
+  // spsc_back_off_spins loop turns, no memory traffic), once per busy-to-empty transition:
+  // a consumer polling an idle queue answers empty at once (idle_at).
+  template <freshness F>
+  STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c) noexcept {
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
+    for (unsigned i = 0; i < detail::spsc_back_off_spins; ++i) detail::spin_once();
+    c.win_.idle_at = h;
+    return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
 
   // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
@@ -301,7 +334,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     if (current_token() != b.gen.value()) return refused{refusal::busy};
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::not_bound);
-    return basic_consumer<F>(this, who, window{b.gen.value(), b.start, 0});
+    // token 0: the first refresh takes first_refresh(), which drops what is below start.
+    return basic_consumer<F>(this, who, window{0, b.start, 0, b.gen.value(), b.start});
   }
 
   // Moves the frame at h out; the caller has proved it may.
