@@ -10,10 +10,11 @@
 #include "streamiso/config.hpp"
 
 // Loop turns a consumer endpoint waits when it finds the queue empty right after draining
-// frames (spsc_queue::back_off): about a hundred nanoseconds on a 2-3 GHz core, a few
-// frames' worth of a busy producer. 0 turns the back-off off.
+// frames (spsc_queue::back_off): a few microseconds, time for a busy producer to get well
+// ahead; short next to a futex sleep and wake. 0 turns the back-off off. One value per
+// program (it is part of the queue's inline code).
 #ifndef STREAMISO_SPSC_BACK_OFF_SPINS
-#define STREAMISO_SPSC_BACK_OFF_SPINS 256
+#define STREAMISO_SPSC_BACK_OFF_SPINS 4096
 #endif
 
 STREAMISO_BEGIN_NAMESPACE
