@@ -299,13 +299,16 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   // and the consumer has caught up with it. Popping each frame the moment it is published
   // makes every frame a hand-off of its own (the tail_ line and the slot's line cross to the
   // consumer and back to the producer for each one); waiting a moment lets the producer get
-  // a few frames ahead, and the consumer then takes them as one window. Bounded (about
-  // spsc_back_off_spins loop turns, no memory traffic), once per busy-to-empty transition:
-  // a consumer polling an idle queue answers empty at once (idle_at).
+  // well ahead, and the consumer then takes what came as one window. Bounded (no memory
+  // traffic; spsc_back_off_spins loop turns, and no more than four per slot, so that a small
+  // queue's producer, full after a few pushes, is not kept waiting for the whole of it), once
+  // per busy-to-empty transition: a consumer polling an idle queue answers empty at once.
   template <freshness F>
   STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c) noexcept {
     const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-    for (unsigned i = 0; i < detail::spsc_back_off_spins; ++i) detail::spin_once();
+    const std::uint64_t most = detail::spsc_back_off_spins;
+    const std::uint64_t turns = slots_.mask() < most / 4 ? 4 * (slots_.mask() + 1) : most;
+    for (std::uint64_t i = 0; i < turns; ++i) detail::spin_once();
     c.win_.idle_at = h;
     return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
