@@ -20,6 +20,12 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
+inline constexpr unsigned spsc_back_off_spins = STREAMISO_SPSC_BACK_OFF_SPINS;
+
+// One turn of a wait that touches no memory. Not a pause instruction: under a hypervisor with
+// pause-loop exiting, a run of pauses can hand the vCPU away for far longer than intended.
+inline void spin_once() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
 // [head, limit) holds only frames pushed under the binding whose token is `gen` and whose
 // first index is `start`. `token` is what a refresh compares token_ with: 0 until the first
 // refresh (0 is never a binding's token, so that refresh takes the slow path, which drops
@@ -76,12 +82,6 @@ namespace detail {
 // first refresh drops them, I6 c). The strict form also compares token_ with v before every pop
 // from the window: a pop that starts after rebind() returned (happens-after it) reads the
 // new token or a later one by coherence, and is refused: nothing of G after the rebind.
-inline constexpr unsigned spsc_back_off_spins = STREAMISO_SPSC_BACK_OFF_SPINS;
-
-// One turn of a wait that touches no memory. Not a pause instruction: under a hypervisor with
-// pause-loop exiting, a run of pauses can hand the vCPU away for far longer than intended.
-inline void spin_once() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
-
 struct spsc_window {
   std::uint64_t token = 0;  // compared by each refresh: 0 until the first one, then gen
   std::uint64_t start = 0;
