@@ -308,7 +308,15 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
     const std::uint64_t most = detail::spsc_back_off_spins;
     const std::uint64_t turns = slots_.mask() < most / 4 ? 4 * (slots_.mask() + 1) : most;
-    for (std::uint64_t i = 0; i < turns; ++i) detail::spin_once();
+    // Enough once the producer is half a queue ahead: a running producer ends the wait early,
+    // a descheduled one gets all of it. A look every 512 turns pulls the tail_ line a few
+    // times per wait, not per frame.
+    const std::uint64_t ahead = (slots_.mask() + 1) / 2;
+    for (std::uint64_t i = 0; i < turns; ++i) {
+      detail::spin_once();
+      // relaxed: a hint only; the refresh below loads tail_ again with acquire (I6 a).
+      if ((i & 511) == 511 && tail_.load(std::memory_order_relaxed) - h >= ahead) break;
+    }
     c.win_.idle_at = h;
     return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
