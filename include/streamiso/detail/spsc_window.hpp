@@ -57,9 +57,10 @@ inline void spin_once() noexcept { std::atomic_signal_fence(std::memory_order_se
 //    still 0, the slow path compares the loaded value with gen = v and sets token = v),
 //    (c) on that first refresh (token was 0), drops every frame below S before anything
 //    else, and only then (d) sets the window to [head, t). Waiting (the back-off on an
-//    empty refresh) happens before a refresh, never between (a) and (d). The per-call pop's
-//    own window (spsc_queue's cons_) has token = v from the start and marks the first
-//    refresh by limit 0 instead; the steps are the same.
+//    empty refresh) happens before a refresh, never between (a) and (d); its relaxed looks
+//    at tail_ are hints that end it early, and the refresh after it loads tail_ again. The per-call
+//    pop's own window (spsc_queue's cons_) has token = v from the start and marks the first refresh
+//    by limit 0 instead; the steps are the same.
 // I7 Head. Only the consumer thread moves head_; head_ only grows.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
