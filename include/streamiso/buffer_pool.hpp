@@ -309,7 +309,7 @@ class buffer_pool {
     m.length = length;
     // Decoder padding: zero what any owner may have left in [length, length + padding).
     if (m.written > m.dirty) m.dirty = m.written;
-    if (m.dirty > length) {
+    if (m.dirty > length && cfg_.padding != 0) {
       const std::size_t end = m.dirty < length + cfg_.padding ? m.dirty : length + cfg_.padding;
       std::memset(bytes_of(i) + length, 0, end - length);
       if (end == m.dirty) m.dirty = length;

@@ -45,6 +45,7 @@
 #include "streamiso/detail/cache_shard.hpp"
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
+#include "streamiso/detail/shard_lock.hpp"
 #include "streamiso/detail/spin_lock.hpp"
 #include "streamiso/manual_clock.hpp"
 #include "streamiso/refusal.hpp"
@@ -56,7 +57,7 @@
 STREAMISO_BEGIN_NAMESPACE
 
 // Shared implementation of session_cache (Lock = no lock, one shard) and
-// concurrent_session_cache (Lock = detail::spin_lock, several shards). Use the aliases below;
+// concurrent_session_cache (Lock = detail::shard_lock, several shards). Use the aliases below;
 // Lock is the shard lock and may be any BasicLockable (std::mutex works too).
 template <class Key, class Value, class Id, class Hash, class SizeOf, class Clock, class Match,
           class Lock>
@@ -413,14 +414,14 @@ template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
 using session_cache =
     basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
-// Thread-safe session-bound cache: sharded by key hash, a spin lock per shard, lock-free session
-// liveness checks. Only max_entries is split across shards; the byte bound and the owners'
+// Thread-safe session-bound cache: sharded by key hash, a fair parking lock per shard, lock-free
+// session liveness checks. Only max_entries is split across shards; the byte bound and the owners'
 // quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>
 using concurrent_session_cache =
-    basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::spin_lock>;
+    basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::shard_lock>;
 
 STREAMISO_END_NAMESPACE
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "streamiso/config.hpp"
 
@@ -36,23 +37,30 @@ class atomic_words {
   void store(const T& value) noexcept {
     std::uint64_t buf[word_count] = {};
     std::memcpy(buf, &value, sizeof(T));
-    for (std::size_t i = 0; i < word_count; ++i) {
-      words_[i].store(buf[i], std::memory_order_relaxed);  // relaxed: see above
-    }
+    store_words(buf, std::make_index_sequence<word_count>{});
   }
 
   // Ordering comes from the caller's acquire load before and its acquire fence after.
   [[nodiscard]] T load() const noexcept {
     std::uint64_t buf[word_count];
-    for (std::size_t i = 0; i < word_count; ++i) {
-      buf[i] = words_[i].load(std::memory_order_relaxed);  // relaxed: see above
-    }
+    load_words(buf, std::make_index_sequence<word_count>{});
     T out;
     std::memcpy(&out, buf, sizeof(T));
     return out;
   }
 
  private:
+  // Expanded per word at compile time: g++ keeps a loop over relaxed atomics rolled, and a
+  // rolled three-word copy costs a seqlock reader more than the rest of its read.
+  template <std::size_t... I>
+  void store_words(const std::uint64_t* buf, std::index_sequence<I...>) noexcept {
+    (words_[I].store(buf[I], std::memory_order_relaxed), ...);  // relaxed: see store()
+  }
+  template <std::size_t... I>
+  void load_words(std::uint64_t* buf, std::index_sequence<I...>) const noexcept {
+    ((buf[I] = words_[I].load(std::memory_order_relaxed)), ...);  // relaxed: see load()
+  }
+
   std::atomic<std::uint64_t> words_[word_count];
 };
 
