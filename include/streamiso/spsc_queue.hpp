@@ -295,28 +295,18 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     return take(h);
   }
 
-  // An endpoint found the queue empty right after draining frames: the producer is active
-  // and the consumer has caught up with it. Popping each frame the moment it is published
-  // makes every frame a hand-off of its own (the tail_ line and the slot's line cross to the
-  // consumer and back to the producer for each one); waiting a moment lets the producer get
-  // well ahead, and the consumer then takes what came as one window. Bounded (no memory
-  // traffic; spsc_back_off_spins loop turns, and no more than four per slot, so that a small
-  // queue's producer, full after a few pushes, is not kept waiting for the whole of it), once
-  // per busy-to-empty transition: a consumer polling an idle queue answers empty at once.
+  // Found empty right after draining frames: the consumer has caught up with an active
+  // producer. Waiting lets the producer get ahead, so frames cross in windows instead of one
+  // line hand-off each (docs/spsc.md, "Back-off on a drained queue"). Once per busy-to-empty
+  // transition.
   template <freshness F>
   STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c) noexcept {
     const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-    const std::uint64_t most = detail::spsc_back_off_spins;
-    const std::uint64_t turns = slots_.mask() < most / 4 ? 4 * (slots_.mask() + 1) : most;
-    // Enough once the producer is half a queue ahead: a running producer ends the wait early,
-    // a descheduled one gets all of it. A look every 512 turns pulls the tail_ line a few
-    // times per wait, not per frame.
-    const std::uint64_t ahead = (slots_.mask() + 1) / 2;
-    for (std::uint64_t i = 0; i < turns; ++i) {
-      detail::spin_once();
+    const std::uint64_t slots = slots_.mask() + 1;
+    detail::spsc_wait(slots, [this, h, slots]() noexcept {
       // relaxed: a hint only; the refresh below loads tail_ again with acquire (I6 a).
-      if ((i & 511) == 511 && tail_.load(std::memory_order_relaxed) - h >= ahead) break;
-    }
+      return tail_.load(std::memory_order_relaxed) - h >= slots / 2;
+    });
     c.win_.idle_at = h;
     return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }

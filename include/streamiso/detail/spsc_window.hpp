@@ -26,6 +26,20 @@ inline constexpr unsigned spsc_back_off_spins = STREAMISO_SPSC_BACK_OFF_SPINS;
 // pause-loop exiting, a run of pauses can hand the vCPU away for far longer than intended.
 inline void spin_once() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
 
+// The consumer's back-off: spsc_back_off_spins turns, no more than four per slot (a small
+// queue's producer is full after a few pushes and must not wait out the rest), ended early
+// when `ahead()` says the producer is far enough ahead. ahead() is asked every 512 turns, so
+// the wait pulls the line it reads a few times, not per turn.
+template <class Ahead>
+void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
+  const std::uint64_t most = spsc_back_off_spins;
+  const std::uint64_t turns = slots < most / 4 ? 4 * slots : most;
+  for (std::uint64_t i = 0; i < turns; ++i) {
+    spin_once();
+    if ((i & 511) == 511 && ahead()) return;
+  }
+}
+
 // [head, limit) holds only frames pushed under the binding whose token is `gen` and whose
 // first index is `start`. `token` is what a refresh compares token_ with: 0 until the first
 // refresh (0 is never a binding's token, so that refresh takes the slow path, which drops
