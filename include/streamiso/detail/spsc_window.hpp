@@ -9,14 +9,6 @@
 
 #include "streamiso/config.hpp"
 
-// Loop turns a consumer endpoint waits when it finds the queue empty right after draining
-// frames (spsc_queue::back_off): a few microseconds, time for a busy producer to get well
-// ahead; short next to a futex sleep and wake. 0 turns the back-off off. One value per
-// program (it is part of the queue's inline code).
-#ifndef STREAMISO_SPSC_BACK_OFF_SPINS
-#define STREAMISO_SPSC_BACK_OFF_SPINS 4096
-#endif
-
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
