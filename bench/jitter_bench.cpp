@@ -8,54 +8,13 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
-#include "streamiso/jitter_buffer.hpp"
-#include "streamiso/testing/netsim.hpp"
-
-namespace si = streamiso;
-namespace ns = streamiso::netsim;
+#include "jitter_trace.hpp"
 
 namespace {
-using handle = std::uint32_t;  // a small payload handle (e.g. an index into a buffer pool)
-using buffer = si::jitter_buffer<handle>;
-using packet = buffer::packet_type;
-
-const si::owner cam{0xCA11, 7};
-
-constexpr std::int64_t trace_packets = 1 << 16;
-
-// The trace's packets; every iteration replays them in a new binding (reset()).
-struct trace {
-  std::vector<packet> packets;
-  std::int64_t span_us = 0;
-};
-
-trace make_trace(double reorder) {
-  ns::simulator sim{ns::reordering(reorder), 2024};
-  ns::stream_spec spec;
-  spec.packets = static_cast<std::uint64_t>(trace_packets);
-  spec.packets_per_second = 10'000.0;  // a 4K camera's packet rate
-  spec.packets_per_frame = 30;
-  spec.size_bytes = 1200;
-  const auto arrivals = sim.run(spec);
-  trace t;
-  for (const auto& a : arrivals) {
-    packet p;
-    p.seq = a.packet.seq;
-    p.timestamp = a.packet.timestamp;
-    p.arrival_us = a.arrival_us;
-    p.size_bytes = a.packet.size_bytes;
-    if (a.packet.marker) p.flags = p.flags | si::packet_flags::marker;
-    if (a.packet.keyframe) p.flags = p.flags | si::packet_flags::keyframe;
-    p.payload = static_cast<handle>(a.packet.index);
-    t.packets.push_back(p);
-  }
-  t.span_us = arrivals.back().arrival_us + 1'000'000;
-  return t;
-}
+using namespace jitter_bench;  // NOLINT(google-build-using-namespace): the bench's own workload
 
 const trace& trace_for(int percent) {
   static const trace t0 = make_trace(0.0);
@@ -64,93 +23,18 @@ const trace& trace_for(int percent) {
   return percent == 0 ? t0 : percent == 5 ? t5 : t20;
 }
 
-si::jitter_config bench_config() {
-  si::jitter_config c;
-  c.capacity = 1024;
-  c.min_delay_us = 10'000;  // as the baseline's fixed delay
-  c.initial_delay_us = 10'000;
-  c.max_delay_us = 50'000;
-  c.delay_mode = si::jitter_delay_mode::adaptive;
-  return c;
-}
-
 void bm_streamiso(benchmark::State& state) {
   const trace& t = trace_for(static_cast<int>(state.range(0)));
   buffer b{cam, bench_config()};
-  const si::requester me = si::as_requester(cam);
   std::int64_t offset = 0;
   std::uint64_t released = 0;
   std::uint64_t checksum = 0;
-  for (auto _ : state) {
-    (void)b.reset();  // O(1): the previous iteration's leftovers are flushed
-    auto in = *b.bind_producer(cam);
-    auto out = *b.bind_consumer(me);
-    for (const packet& src : t.packets) {
-      packet p = src;
-      p.arrival_us += offset;
-      (void)in.try_push(p);
-      while (auto r = out.try_pop(p.arrival_us)) {
-        if (!r->is_gap()) {
-          ++released;
-          checksum += r->payload;
-        }
-      }
-    }
-    offset += t.span_us;
-    while (auto r = out.try_pop(offset)) {
-      if (!r->is_gap()) ++released;
-    }
-  }
+  for (auto _ : state) run_streamiso(b, t, offset, released, checksum);
   benchmark::DoNotOptimize(checksum);
   state.SetItemsProcessed(state.iterations() * trace_packets);
   state.counters["released_per_packet"] =
       static_cast<double>(released) / static_cast<double>(state.iterations() * trace_packets);
 }
-
-// The naive reorder buffer people write first: a std::map keyed by unwrapped sequence
-// number, a fixed delay, no owner, no epoch, no adaptive delay, no NACK, no frames.
-class map_reorder_buffer {
- public:
-  explicit map_reorder_buffer(std::int64_t delay_us) : delay_us_(delay_us) {}
-
-  void clear() {
-    held_.clear();
-    started_ = false;
-  }
-
-  void insert(const packet& p) {
-    std::uint64_t ext;
-    if (!started_) {
-      started_ = true;
-      ext = highest_ = next_ = (std::uint64_t{1} << 32) + p.seq;
-    } else {
-      const auto d = static_cast<std::int16_t>(
-          static_cast<std::uint16_t>(p.seq - static_cast<std::uint16_t>(highest_)));
-      ext = static_cast<std::uint64_t>(static_cast<std::int64_t>(highest_) + d);
-      if (ext < next_) return;  // late
-      if (ext > highest_) highest_ = ext;
-    }
-    held_.emplace(ext, p);
-  }
-
-  template <class Sink>
-  void pop(std::int64_t now, Sink&& sink) {
-    while (!held_.empty()) {
-      auto it = held_.begin();
-      if (it->second.arrival_us + delay_us_ > now) return;
-      next_ = it->first + 1;
-      sink(it->second);
-      held_.erase(it);
-    }
-  }
-
- private:
-  std::map<std::uint64_t, packet> held_;
-  std::int64_t delay_us_;
-  std::uint64_t highest_ = 0;
-  std::uint64_t next_ = 0;
-  bool started_ = false;
-};
 
 void bm_baseline(benchmark::State& state) {
   const trace& t = trace_for(static_cast<int>(state.range(0)));
@@ -158,21 +42,7 @@ void bm_baseline(benchmark::State& state) {
   std::int64_t offset = 0;
   std::uint64_t released = 0;
   std::uint64_t checksum = 0;
-  auto sink = [&](const packet& p) {
-    ++released;
-    checksum += p.payload;
-  };
-  for (auto _ : state) {
-    b.clear();
-    for (const packet& src : t.packets) {
-      packet p = src;
-      p.arrival_us += offset;
-      b.insert(p);
-      b.pop(p.arrival_us, sink);
-    }
-    offset += t.span_us;
-    b.pop(offset, sink);
-  }
+  for (auto _ : state) run_baseline(b, t, offset, released, checksum);
   benchmark::DoNotOptimize(checksum);
   state.SetItemsProcessed(state.iterations() * trace_packets);
   state.counters["released_per_packet"] =

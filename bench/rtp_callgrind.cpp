@@ -1,6 +1,6 @@
 // Instructions per datagram of the RTP receive path (rtp_pipeline.hpp), for callgrind:
 //   valgrind --tool=callgrind rtp_callgrind <in_order|reorder5|loss2|reorder5_loss2>
-//   <copy|staged|parse> <passes>
+//   <copy|recv_copy|staged|parse> <passes>
 // bench/rtp_callgrind.sh runs it at N and 2N passes and divides the difference by the
 // datagrams of N passes, so set-up and teardown cancel out.
 #include <cstdio>
@@ -15,15 +15,17 @@ namespace si = streamiso;
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(
-        stderr, "usage: %s <in_order|reorder5|loss2|reorder5_loss2> <copy|staged|parse> <passes>\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <in_order|reorder5|loss2|reorder5_loss2> <copy|recv_copy|staged|parse> "
+                 "<passes>\n",
+                 argv[0]);
     return 2;
   }
   const bool reorder = std::strstr(argv[1], "reorder5") != nullptr;
   const bool loss = std::strstr(argv[1], "loss2") != nullptr;
-  const auto mode =
-      std::strcmp(argv[2], "staged") == 0 ? rtp_bench::receive::staged : rtp_bench::receive::copy;
+  const auto mode = std::strcmp(argv[2], "staged") == 0      ? rtp_bench::receive::staged
+                    : std::strcmp(argv[2], "recv_copy") == 0 ? rtp_bench::receive::recv_copy
+                                                             : rtp_bench::receive::in_place;
   const long passes = std::strtol(argv[3], nullptr, 10);
   rtp_bench::trace t = rtp_bench::make_trace(reorder ? 5U : 0U, loss ? 2U : 0U);
   if (std::strcmp(argv[2], "parse") == 0) {  // rtp/parse_only: parse_rtp + binding alone

@@ -2,15 +2,19 @@
 // (rtp_ingest) -> jitter buffer (rtp_jitter_feed) -> H.264 depacketizer -> access units in
 // pool buffers, popped and released by their owner, every check on.
 //
-// receive::copy hands each prebuilt datagram to the ingest where it lies and the feed copies
-// the payload into its store (push). receive::staged first copies the datagram into the
-// feed's staging() buffer, standing for the recv() a real receive loop makes anyway, and the
-// feed keeps it there (try_push_staged): one payload copy fewer than copy mode plus a recv.
+// Payload copies per datagram, by receive mode (a real socket loop always pays the recv copy):
+//   in_place  parsed where it lies in the trace; try_push() copies it into the feed's store;
+//             the depacketizer copies it into the pool buffer. 2 copies, no recv.
+//   recv_copy memcpy into a fixed receive buffer (the recv() stand-in), then as in_place.
+//             3 copies: the classic receive loop.
+//   staged    memcpy straight into the feed's staging() buffer (the recv() stand-in), kept there
+//             by try_push_staged(); the depacketizer's copy into the pool buffer. 2 copies.
 #ifndef STREAMISO_BENCH_RTP_PIPELINE_HPP
 #define STREAMISO_BENCH_RTP_PIPELINE_HPP
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "rtp_trace.hpp"
 #include "streamiso/h264_depacketizer.hpp"
@@ -19,7 +23,9 @@
 
 namespace rtp_bench {
 
-enum class receive : std::uint8_t { copy, staged };
+enum class receive : std::uint8_t { in_place, recv_copy, staged };
+
+constexpr std::size_t max_datagram_bytes = 1500 + 256;
 
 inline si::rtp_binding<> binding() {
   si::rtp_binding<> b;
@@ -54,6 +60,8 @@ struct receiver {
   si::h264_depacketizer<> depay{pool, cam};
   si::requester who = si::as_requester(cam);
   si::h264_depacketizer<>::consumer units_out = *depay.bind_consumer(who);
+  // The classic loop's socket buffer: one datagram of the largest size.
+  std::unique_ptr<std::uint8_t[]> recv_buffer{new std::uint8_t[max_datagram_bytes]()};
   std::uint64_t units = 0;
   std::uint64_t discarded = 0;
   std::uint64_t lost = 0;
@@ -64,8 +72,11 @@ struct receiver {
     for (std::size_t i = 0; i < t.datagrams.size(); ++i) {
       const std::int64_t now = base + t.arrival_us[i];
       const std::vector<std::uint8_t>& d = t.datagrams[i];
-      if (mode == receive::copy) {
+      if (mode == receive::in_place) {
         if (auto a = in.accept({d.data(), d.size()}, now)) (void)feed.try_push(*a);
+      } else if (mode == receive::recv_copy) {
+        std::memcpy(recv_buffer.get(), d.data(), d.size());  // recv()
+        if (auto a = in.accept({recv_buffer.get(), d.size()}, now)) (void)feed.try_push(*a);
       } else {
         const si::rtp_receive_buffer rb = feed.staging();
         std::memcpy(rb.data, d.data(), d.size());  // recv()

@@ -24,6 +24,8 @@ inline constexpr bool counts_allocations = STREAMISO_TEST_COUNTS_ALLOCATIONS != 
 
 // Number of calls to any replaceable operator new made by this thread so far.
 std::uint64_t thread_allocations() noexcept;
+// Bytes asked of operator new by this thread so far (frees not subtracted).
+std::uint64_t thread_allocated_bytes() noexcept;
 
 // RAII probe: allocations made by this thread between construction and count().
 class allocation_probe {

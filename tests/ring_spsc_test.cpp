@@ -581,6 +581,53 @@ TEST_CASE(
   CHECK(out.try_pop().refused_for(si::refusal::empty));
 }
 
+// A consumer endpoint's first refresh is its own path (it drops what is below the binding's
+// start and then arms the per-refresh token compare). Its corner: a Match that accepts the
+// unset owner can bind a never-bound queue, whose token is 0 like a fresh endpoint's.
+TEST_CASE(
+    "F1 F2: spsc a consumer endpoint bound to a never-bound queue sees nothing, and is stale once "
+    "the queue is bound") {
+  struct anyone {
+    bool operator()(const si::owner&, const si::requester&) const noexcept { return true; }
+  };
+  si::spsc_queue<frame, si::id128, anyone> q(4);
+  auto early = q.bind_consumer(alice_r).value();  // the never-bound state's endpoint
+  CHECK(early.try_pop().refused_for(si::refusal::empty));
+  CHECK(q.try_push(alice, frame{1, 0}).refused_for(si::refusal::owner_mismatch));
+  CHECK(early.try_pop().refused_for(si::refusal::empty));
+  q.rebind(alice);
+  REQUIRE(q.try_push(alice, frame{1, 1}));
+  auto r = early.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 0);
+  CHECK(q.size() == 1);
+  CHECK(q.bind_consumer(alice_r).value().try_pop()->seq == 1);
+}
+
+// The back-off on an empty refresh after a drained window re-enters the pop: it must answer
+// as a plain pop would (empty, a frame, or stale), never a frame outside a proven window.
+TEST_CASE(
+    "F1: spsc a consumer endpoint that drains its queue answers empty, then delivers later frames "
+    "and sees a rebind, through the back-off") {
+  queue q(8);
+  q.rebind(alice);
+  auto out = q.bind_consumer(alice_r).value();
+  for (std::uint64_t round = 0; round < 3; ++round) {
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(q.try_push(alice, frame{1, round * 3 + i}));
+    for (std::uint64_t i = 0; i < 3; ++i) CHECK(out.try_pop()->seq == round * 3 + i);
+    CHECK(out.try_pop().refused_for(si::refusal::empty));  // drained: backs off, looks again
+    CHECK(out.try_pop().refused_for(si::refusal::empty));  // idle: at once
+  }
+  REQUIRE(q.try_push(alice, frame{1, 9}));
+  CHECK(out.try_pop()->seq == 9);
+  q.rebind(bob);
+  REQUIRE(q.try_push(bob, frame{2, 0}));
+  auto r = out.try_pop();
+  REQUIRE(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 0);
+  CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
+}
+
 TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without crossing owners") {
   queue q(8);
   q.rebind(alice);

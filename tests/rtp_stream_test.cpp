@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -321,6 +324,55 @@ TEST_CASE("rtp feed: capacity above 65536 and zero packet size are refused at co
   CHECK_THROWS_AS((si::rtp_jitter_feed<>{cam_a, c}), std::invalid_argument);
 }
 
+TEST_CASE("rtp feed: create() refuses what the constructor throws for, and builds the rest") {
+  using feed_t = si::rtp_jitter_feed<>;
+  si::jitter_config c = jitter_cfg();
+  c.capacity = 1U << 17;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::oversized));
+  c = jitter_cfg();
+  c.max_packet_bytes = 70'000;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::oversized));
+  c.max_packet_bytes = 0;
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::malformed));
+  c = jitter_cfg();
+  c.capacity = 100;  // not a power of two: the jitter buffer's own rule
+  CHECK(feed_t::create(cam_a, c).refused_for(si::refusal::malformed));
+  auto f = feed_t::create(cam_a, jitter_cfg());
+  REQUIRE(f.has_value());
+  CHECK((*f)->owner() == cam_a);
+  CHECK((*f)->current_generation() == (*f)->jitter().current_generation());
+}
+
+TEST_CASE(
+    "F4 rtp feed: the jitter buffer is read-only through the feed; owner, generation and "
+    "counters are the feed's own") {
+  using feed_t = si::rtp_jitter_feed<>;
+  // A caller cannot rebind or reset the buffer behind the feed (its payload store would keep
+  // references the buffer no longer has): jitter() gives a const reference only.
+  static_assert(
+      std::is_const<std::remove_reference_t<decltype(std::declval<feed_t&>().jitter())>>::value,
+      "jitter() must not expose a mutable jitter buffer");
+  si::rtp_ingest<> in(bind_a());
+  feed_t feed(cam_a, jitter_cfg());
+  const bytes d = datagram(ssrc_a, 96, 1, 100, false);
+  auto a = in.accept({d.data(), d.size()}, 0);
+  REQUIRE(a.has_value());
+  REQUIRE(feed.try_push(*a).has_value());
+  CHECK(feed.try_push(*a).refused_for(si::refusal::duplicate));
+  CHECK(feed.counters().count(si::refusal::duplicate) == 1);
+  CHECK(feed.try_pop(si::as_requester(cam_b), 0).refused_for(si::refusal::not_bound));
+  CHECK(feed.counters().count(si::refusal::not_bound) == 1);
+  const si::generation g = feed.current_generation();
+  CHECK(feed.rebind(cam_b) != g);
+  CHECK(feed.owner() == cam_b);
+  CHECK(feed.current_generation() != g);
+  // The old owner's packet is now another owner's: refused, counted on the feed.
+  CHECK(feed.try_push(*a).refused_for(si::refusal::owner_mismatch));
+  CHECK(feed.counters().count(si::refusal::owner_mismatch) == 1);
+  CHECK(feed.take_keyframe_request(si::as_requester(cam_a), 0).refused_for(si::refusal::not_bound));
+  CHECK(feed.take_keyframe_request(si::as_requester(cam_b), 0).refused_for(si::refusal::empty));
+}
+
 // The GStreamer leak: a relay routes by socket and stamps every datagram of a port
 // with camera A's owner. Camera B's packet carries A's lost sequence number.
 TEST_CASE(
@@ -410,9 +462,9 @@ TEST_CASE(
     sent.push_back(s);
   }
   std::uint16_t missing[32];
-  auto reader = feed.jitter().bind_consumer(si::as_requester(cam_a));
-  REQUIRE(reader);
-  auto n = reader->take_nacks(2000, missing);
+  CHECK(
+      feed.take_nacks(si::as_requester(cam_b), 2000, missing).refused_for(si::refusal::not_bound));
+  auto n = feed.take_nacks(si::as_requester(cam_a), 2000, missing);
   REQUIRE(n.has_value());
   REQUIRE(*n == 4);
   std::uint8_t pkt[64];
@@ -471,6 +523,107 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
     CHECK(r->payload.data == buffers[s - 10] + 12);
   }
   CHECK(feed.try_pop(who, 1'000'000).refused_for(si::refusal::empty));
+}
+
+// The feed's buffers move between packets through a free stack (the last freed is the next
+// written). A buffer handed to a second packet while the first is still held would show the
+// second's bytes when the first is released: every payload is checked against its own
+// sequence number and epoch, through reordering, duplicates, loss, sequence jumps, resets and
+// frame-mode discards, with copy and staged pushes mixed.
+TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (copy and staged)") {
+  for (const si::jitter_mode mode : {si::jitter_mode::packet, si::jitter_mode::frame}) {
+    CAPTURE(static_cast<int>(mode));
+    si::rtp_ingest<> in(bind_a());
+    si::jitter_config c = jitter_cfg();
+    c.capacity = 32;  // small: every buffer and slot is reused many times
+    c.max_misorder = 16;
+    c.max_dropout = 200;
+    c.initial_delay_us = 1'000;
+    c.mode = mode;
+    si::rtp_jitter_feed<> feed(cam_a, c);
+    const si::requester who = si::as_requester(cam_a);
+    std::uint32_t rng = 12345;
+    auto next = [&rng]() {
+      rng = rng * 1664525U + 1013904223U;
+      return rng >> 8;
+    };
+    auto fill = [](std::uint8_t* p, std::uint16_t seq, std::uint8_t epoch) {
+      for (std::size_t k = 0; k < 24; ++k)
+        p[k] = static_cast<std::uint8_t>(seq * 31U + epoch * 7U + k);
+      p[0] = 0x41;
+    };
+    std::uint8_t epoch = 0;
+    std::uint16_t seq = 0;
+    si::jitter_usec now = 0;
+    std::uint64_t pushed = 0;
+    std::uint64_t popped = 0;
+    std::uint64_t staged = 0;
+    std::optional<std::uint16_t> held_back;  // a displaced datagram, sent a few steps late
+    bytes d(12 + 24);
+    auto send = [&](std::uint16_t s, bool copy_only) {
+      si::rtp_header_fields h;
+      h.marker = si::rtp_marker_of(s % 4 == 3);
+      h.sequence = s;
+      h.timestamp = static_cast<std::uint32_t>(s / 4) * 3000U;
+      h.ssrc = ssrc_a;
+      std::uint8_t pl[24];
+      fill(pl, s, epoch);
+      REQUIRE(si::write_rtp(h, {pl, sizeof pl}, {d.data(), d.size()}).has_value());
+      const si::packet_flags flags =
+          s % 16 == 0 ? si::packet_flags::keyframe : si::packet_flags::none;
+      if (!copy_only && next() % 2 == 0) {
+        const si::rtp_receive_buffer rb = feed.staging();
+        std::memcpy(rb.data, d.data(), d.size());
+        auto a = in.accept({rb.data, d.size()}, now);
+        REQUIRE(a.has_value());
+        if (feed.try_push_staged(*a, flags)) {
+          ++pushed;
+          ++staged;
+        }
+      } else {
+        auto a = in.accept({d.data(), d.size()}, now);
+        REQUIRE(a.has_value());
+        if (feed.try_push(*a, flags)) ++pushed;
+      }
+    };
+    for (int step = 0; step < 6000; ++step) {
+      now += 100;
+      const std::uint32_t r = next() % 1000;
+      if (r < 3) {
+        (void)feed.reset();  // a new epoch: what was held is taken back
+        ++epoch;
+        held_back.reset();
+      } else if (r < 6) {
+        seq = static_cast<std::uint16_t>(seq + 1000);  // a jump, confirmed by the next packet
+      }
+      const std::uint16_t s = seq++;
+      const std::uint32_t fate = next() % 100;
+      if (fate < 5) {
+        // lost
+      } else if (fate < 10 && !held_back) {
+        held_back = s;
+      } else {
+        send(s, false);
+        if (fate < 13) send(s, true);  // a duplicate
+      }
+      if (held_back && next() % 3 == 0) {
+        send(*held_back, true);
+        held_back.reset();
+      }
+      while (auto out = feed.try_pop(who, now)) {
+        if (out->is_gap()) continue;
+        ++popped;
+        REQUIRE(out->payload.size == 24);
+        std::uint8_t want[24];
+        fill(want, out->sequence, epoch);
+        CHECK(std::memcmp(out->payload.data, want, sizeof want) == 0);
+      }
+    }
+    CHECK(staged > 1000);
+    CHECK(popped > 3000);
+    CHECK(popped <= pushed);
+    CHECK(feed.jitter().stats().awaiting_handback == 0);
+  }
 }
 
 TEST_CASE(

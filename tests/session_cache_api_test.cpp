@@ -143,7 +143,8 @@ TEST_CASE("F2: erase of a key of another owner or scope is refused exactly as ge
   CHECK(get_says(c, b, 1, si::cache_scope::session) == si::refusal::owner_mismatch);
   CHECK(get_says(c, a2, 1, si::cache_scope::session) ==
         si::refusal::owner_mismatch);  // a sibling's session entry
-  CHECK(get_says(c, a, 2, si::cache_scope::session) == si::refusal::empty);  // its own, other scope
+  CHECK(get_says(c, a, 2, si::cache_scope::session) ==
+        si::refusal::wrong_scope);  // its own household's, other scope
   CHECK(refusals_checked > 20);
   CHECK(c.stats().entries == 4);
   CHECK(c.counters().count(si::refusal::owner_mismatch) > 0);

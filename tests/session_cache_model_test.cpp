@@ -77,10 +77,18 @@ struct model {
     }
     return false;
   }
+  // An entry of the session's own household under the key in the scope it did not ask for
+  // (the household's owner-scope entry, or the session's own session-scope entry).
+  bool has_sibling(std::uint64_t key, int scope, std::uint64_t tenant,
+                   std::uint64_t session) const {
+    const int other = 1 - scope;
+    return entries.count(entry_key{key, other, tenant, other == 1 ? 0 : session}) != 0;
+  }
 };
 
 struct run_totals {
   std::uint64_t hits = 0;
+  std::uint64_t wrong_scope = 0;
   std::uint64_t cross_session = 0;
   std::uint64_t stale_refusals = 0;
   std::uint64_t late_refused = 0;
@@ -184,11 +192,16 @@ run_totals run_model(Cache& cache, std::uint64_t ops, std::uint64_t seed, bool e
           ++totals.mismatches;
           REQUIRE(m.has_foreign(key, tenant_of(s), s.id()));
           if (exact) REQUIRE(it == m.entries.end());
+        } else if (r.refused_for(si::refusal::wrong_scope)) {
+          ++totals.wrong_scope;
+          REQUIRE(m.has_sibling(key, static_cast<int>(scope), tenant_of(s), s.id()));
+          if (exact) REQUIRE(it == m.entries.end());
         } else {
           REQUIRE(r.refused_for(si::refusal::empty));
           if (exact) {
             REQUIRE(it == m.entries.end());
             REQUIRE_FALSE(m.has_foreign(key, tenant_of(s), s.id()));
+            REQUIRE_FALSE(m.has_sibling(key, static_cast<int>(scope), tenant_of(s), s.id()));
           }
         }
       }
@@ -212,8 +225,10 @@ si::session_cache_config config(std::size_t entries, std::size_t tenant_quota) {
 // Every outcome class must actually occur, or the run proved less than it claims.
 void check_totals(const run_totals& t, std::uint64_t ops) {
   MESSAGE("hits=" << t.hits << " mismatches=" << t.mismatches << " expired=" << t.expired
-                  << " late=" << t.late_refused << " stale=" << t.stale_refusals);
+                  << " late=" << t.late_refused << " stale=" << t.stale_refusals
+                  << " wrong_scope=" << t.wrong_scope);
   CHECK(t.cross_session == 0);
+  CHECK(t.wrong_scope > 0);
   CHECK(t.hits > ops / 200);
   CHECK(t.mismatches > ops / 1000);
   CHECK(t.expired > ops / 10000);
@@ -272,7 +287,8 @@ void run_heap_fallback(Cache& c, std::uint64_t ops, std::uint64_t seed) {
           REQUIRE(latest.count(mk) == 1);
         } else {
           REQUIRE((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::expired) ||
-                   r.refused_for(si::refusal::owner_mismatch)));
+                   r.refused_for(si::refusal::owner_mismatch) ||
+                   r.refused_for(si::refusal::wrong_scope)));
         }
         latest.erase(mk);
       } else {

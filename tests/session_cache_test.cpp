@@ -239,8 +239,12 @@ TEST_CASE("F2: owner scope is shared by one household's sessions, never across h
   REQUIRE(shared.has_value());
   CHECK((*shared)->session == phone.id());
   CHECK(read(c, neighbour, 8, si::cache_scope::owner).refused_for(si::refusal::owner_mismatch));
-  // The scopes are separate: a tenant-scope entry is not served to a session-scope lookup.
-  CHECK(read(c, hub, 8).refused_for(si::refusal::empty));
+  // The scopes are separate: a tenant-scope entry is not served to a session-scope lookup,
+  // and the refusal says so (not a plain miss, which would invite a second copy).
+  CHECK(read(c, hub, 8).refused_for(si::refusal::wrong_scope));
+  CHECK(read(c, hub, 9).refused_for(si::refusal::empty));
+  CHECK(c.counters().count(si::refusal::wrong_scope) == 1);
+  CHECK_FALSE(si::is_alarm(si::refusal::wrong_scope));  // the household's own entry: no alarm
   // The shared entry outlives the session that wrote it (it belongs to the household).
   REQUIRE(c.close_session(phone));
   CHECK(read(c, hub, 8, si::cache_scope::owner).has_value());
@@ -429,7 +433,7 @@ TEST_CASE("F2: all keys collide in one bucket, many owners: zero cross-session h
       } else if (r.refused_for(si::refusal::owner_mismatch)) {
         ++mismatches;
       } else {
-        REQUIRE(r.refused_for(si::refusal::empty));
+        REQUIRE((r.refused_for(si::refusal::empty) || r.refused_for(si::refusal::wrong_scope)));
       }
     }
   }

@@ -6,6 +6,7 @@
 #ifndef STREAMISO_EXAMPLES_RTP_RELAY_FRAME_FEED_HPP
 #define STREAMISO_EXAMPLES_RTP_RELAY_FRAME_FEED_HPP
 
+#include <cstddef>
 #include <cstdint>
 
 #include "streamiso/streamiso.hpp"
@@ -54,8 +55,20 @@ class frame_feed {
     return feed_.rebind(o);
   }
 
-  // Statistics; bind_consumer for take_nacks and take_keyframe_request.
-  [[nodiscard]] jitter_type& jitter() noexcept { return feed_.jitter(); }
+  // What to ask the sender for (RTCP NACK, PLI); see rtp_jitter_feed.
+  template <std::size_t N>
+  [[nodiscard]] streamiso::result<std::size_t> take_nacks(const streamiso::requester& who,
+                                                          streamiso::jitter_usec now,
+                                                          std::uint16_t (&out)[N]) noexcept {
+    return feed_.take_nacks(who, now, out);
+  }
+  [[nodiscard]] streamiso::result<streamiso::keyframe_request> take_keyframe_request(
+      const streamiso::requester& who, streamiso::jitter_usec now) noexcept {
+    return feed_.take_keyframe_request(who, now);
+  }
+
+  // Statistics.
+  [[nodiscard]] const jitter_type& jitter() const noexcept { return feed_.jitter(); }
 
  private:
   static streamiso::jitter_config framed(streamiso::jitter_config c) noexcept {

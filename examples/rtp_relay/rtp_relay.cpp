@@ -569,10 +569,9 @@ class relay {
     const std::uint32_t media = world_.cams[static_cast<std::size_t>(st.camera)].ssrcs.back();
     std::uint8_t buf[512];
     std::uint16_t seqs[64];
-    auto reader = st.feed->jitter().bind_consumer(self);
-    if (!reader) return;
-    auto n = reader->take_nacks(now, seqs);
-    if (n && *n > 0) {
+    auto n = st.feed->take_nacks(self, now, seqs);
+    if (!n) return;  // the slot is not this owner's now
+    if (*n > 0) {
       si::rtcp_nack_fields f;
       f.sender_ssrc = 0x5E1A7;
       f.media_ssrc = media;
@@ -585,7 +584,7 @@ class relay {
         send_rtcp(s, buf, *w);
       }
     }
-    const auto due = reader->take_keyframe_request(now);  // frame mode: rate-limited
+    const auto due = st.feed->take_keyframe_request(self, now);  // frame mode: rate-limited
     if (due || (st.waiting_keyframe && now - st.last_pli_us >= 250'000)) {
       st.last_pli_us = now;
       si::rtcp_pli_fields f;

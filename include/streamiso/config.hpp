@@ -19,6 +19,15 @@
 #define STREAMISO_CACHE_LINE 64
 #endif
 
+// Loop turns a consumer endpoint waits when it finds the queue empty right after draining
+// frames (spsc_queue::back_off): a few microseconds, time for a busy producer to get well
+// ahead; short next to a futex sleep and wake. 0 turns the back-off off. It is part of
+// the queue's inline code, so it is part of the ABI namespace name too (version.hpp): a plain
+// decimal integer literal, and code built with different values does not link.
+#ifndef STREAMISO_SPSC_BACK_OFF_SPINS
+#define STREAMISO_SPSC_BACK_OFF_SPINS 4096
+#endif
+
 // Precondition checks. They fire only on programming errors (calling value() on a refusal,
 // a zero capacity passed to a constructor); refusals caused by data never go through here.
 // Off by default in NDEBUG builds so that hot paths stay free of them.

@@ -43,6 +43,19 @@ struct jitter_config {
   jitter_usec nack_retry_interval_us = 30'000;  // about one round trip
   std::uint32_t nack_max_age = 10'000;          // in sequence numbers behind the highest
   jitter_usec keyframe_request_interval_us = 200'000;
+
+  // Frame mode with the delay video needs. A late packet costs its frame there, and every
+  // frame after it until the next keyframe, so the target covers the largest delay of the
+  // recent past (the 100th percentile, not the 95th) and never goes below 80 ms. Chosen
+  // from bench/results/jitter_quality.md; docs/jitter.md says why.
+  [[nodiscard]] static constexpr jitter_config video() noexcept {
+    jitter_config c;
+    c.mode = jitter_mode::frame;
+    c.delay_percentile = 100;
+    c.min_delay_us = 80'000;
+    c.initial_delay_us = 80'000;
+    return c;
+  }
 };
 
 // A packet's framing bits. One field, so two neighbouring booleans cannot be swapped.

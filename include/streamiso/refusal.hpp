@@ -32,9 +32,10 @@ enum class refusal : std::uint8_t {
   unset_id,        // an owner, requester or tenant whose id was never set (the default id)
   not_bound,       // the container is bound to another owner now: wait for a rebind, not an alarm
   busy,            // a rebind is being written at this instant: call again (never counted)
+  wrong_scope,     // the requester's own entry is under the key, but in the other scope
 };
 
-inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::busy) + 1;
+inline constexpr std::size_t refusal_count = static_cast<std::size_t>(refusal::wrong_scope) + 1;
 
 // What a refusal means to an operator. Only `isolation` refusals are alarms: a requester or a
 // handle reached for something that is not (or no longer) theirs. `input` is bad data or a bad
@@ -52,6 +53,7 @@ enum class refusal_class : std::uint8_t { isolation, input, flow };
     case refusal::malformed:
     case refusal::oversized:
     case refusal::out_of_range:
+    case refusal::wrong_scope:
       return refusal_class::input;
     default:
       return refusal_class::flow;
@@ -104,6 +106,8 @@ enum class refusal_class : std::uint8_t { isolation, input, flow };
       return "not_bound";
     case refusal::busy:
       return "busy";
+    case refusal::wrong_scope:
+      return "wrong_scope";
   }
   return "unknown";  // a value cast from a bad integer: still a string, never UB
 }

@@ -2,17 +2,23 @@
 // The thin adapter between an rtp_ingest and a jitter_buffer: it keeps accepted payload
 // bytes in a store of its own and hands the jitter buffer a small reference to them.
 //
-// Storage. One slot of max_payload_bytes per jitter-buffer slot, indexed by the sequence
-// number modulo the capacity, exactly as the jitter buffer indexes its ring; bytes are copied
-// in only after the jitter buffer has accepted the packet, so a refused duplicate never
-// overwrites a held payload. Each slot carries a stamp that the reference must match when the
-// packet is released: a reference that outlived its bytes is refused (stale_handle), never
-// read (F3). A slot is private to this feed, and the feed to one bound stream at a time.
+// Storage. capacity + 1 buffers of max_packet_bytes + header_room. A held packet owns one,
+// named by its slot (the sequence number modulo the capacity, exactly as the jitter buffer
+// indexes its ring); the others are free, on a stack, plus the staging buffer. Bytes are
+// copied in only after the jitter buffer has accepted the packet, so a refused duplicate
+// never overwrites a held payload. Each slot carries a stamp that the reference must match
+// when the packet is released: a reference that outlived its bytes is refused (stale_handle),
+// never read (F3). A buffer is private to this feed, and the feed to one bound stream at a time.
+//
+// Why a stack: a released packet's buffer is the next one written (by try_push(), or as the
+// next staging buffer), while the depacketizer's read of it is still in the cache. Buffers
+// tied to their slots would cycle through all capacity + 1 of them (3.6 MB at the bench's
+// 2048 x 1.7 KB) and every write would miss the cache.
 //
 // Zero-copy receive. Instead of try_push() (which copies the payload), the receive loop may
-// read the next datagram straight into staging(), accept() it there, and try_push_staged() it: the
-// staging buffer then becomes the packet's slot buffer and the slot's old buffer (free: its
-// packet was released, flushed or never there) becomes the next staging buffer.
+// read the next datagram straight into staging(), accept() it there, and try_push_staged() it:
+// the staging buffer then becomes the packet's and the most recently freed buffer the next
+// staging buffer.
 //
 // Binding. The feed pushes through a producer endpoint of its jitter buffer, bound to the
 // buffer's owner; reset() and rebind() re-bind it. Which RTP session a datagram belongs to is
@@ -26,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 
@@ -70,8 +77,10 @@ template <class Id = id128, class Match = exact_match>
 class rtp_jitter_feed {
  public:
   using jitter_type = jitter_buffer<rtp_payload_ref, Id, Match>;
+  using id_type = Id;
   using owner_type = typename jitter_type::owner_type;
   using requester_type = typename jitter_type::requester_type;
+  using value_type = rtp_released;
 
   // cfg.capacity must be at most 65536 (slots are indexed by the 16-bit sequence number);
   // cfg.max_packet_bytes bounds the stored payload. Throws std::invalid_argument otherwise
@@ -86,8 +95,36 @@ class rtp_jitter_feed {
         sizes_(new std::uint32_t[cfg.capacity]()),
         offsets_(new std::uint32_t[cfg.capacity]()),
         buffer_of_(new std::uint32_t[cfg.capacity]()),
+        free_(new std::uint32_t[cfg.capacity]()),
         staging_(static_cast<std::uint32_t>(cfg.capacity)) {
-    for (std::uint32_t i = 0; i <= mask_; ++i) buffer_of_[i] = i;
+    // Every slot starts empty (stamp 0) and every buffer but the staging one free.
+    for (std::uint32_t i = 0; i <= mask_; ++i) free_[free_count_++] = mask_ - i;
+  }
+
+  rtp_jitter_feed(const rtp_jitter_feed&) = delete;
+  rtp_jitter_feed& operator=(const rtp_jitter_feed&) = delete;
+
+  // As the constructor, refusing instead of throwing or aborting: oversized for a capacity
+  // above 65536, a max_packet_bytes above 65536 or no memory; malformed for a max_packet_bytes
+  // of 0 and for whatever jitter_buffer::create refuses as malformed.
+  [[nodiscard]] static result<std::unique_ptr<rtp_jitter_feed>> create(
+      const owner_type& first_owner, const jitter_config& cfg) noexcept {
+    if (cfg.capacity > 65536 || cfg.max_packet_bytes > 65536) return refused{refusal::oversized};
+    if (cfg.max_packet_bytes == 0 || jitter_type::config_error(cfg) != nullptr)
+      return refused{refusal::malformed};
+#if STREAMISO_HAS_EXCEPTIONS
+    try {
+      return std::unique_ptr<rtp_jitter_feed>(new rtp_jitter_feed(first_owner, cfg));
+    } catch (const std::bad_alloc&) {
+      return refused{refusal::oversized};
+    }
+#else
+    // The arrays behind the object come from plain new[], whose failure aborts without
+    // exceptions (allocated once, here), as in jitter_buffer::create.
+    std::unique_ptr<rtp_jitter_feed> made(new (std::nothrow) rtp_jitter_feed(first_owner, cfg));
+    if (!made) return refused{refusal::oversized};
+    return made;
+#endif
   }
 
   // Room in each buffer for the RTP header (CSRCs, extension) in front of a payload of
@@ -107,9 +144,11 @@ class rtp_jitter_feed {
     const std::uint32_t slot = a.sequence & mask_;
     status s = insert(a, slot, flags);
     if (!s) return s;
-    // Accepted, so the payload is at most max_packet_bytes.
-    std::memcpy(buffer(buffer_of_[slot]), a.payload.data, a.payload.size);
+    const std::uint32_t b = take_free();
+    buffer_of_[slot] = b;
     offsets_[slot] = 0;
+    // Accepted, so the payload is at most max_packet_bytes.
+    std::memcpy(buffer(b), a.payload.data, a.payload.size);
     return s;
   }
 
@@ -131,12 +170,9 @@ class rtp_jitter_feed {
     const std::uint32_t slot = a.sequence & mask_;
     status s = insert(a, slot, flags);
     if (!s) return s;
-    // The slot's buffer is free: the jitter buffer accepted a packet for this slot, so the
-    // one before it was released, flushed or never there.
     offsets_[slot] = static_cast<std::uint32_t>(p - st);
-    const std::uint32_t old = buffer_of_[slot];
     buffer_of_[slot] = staging_;
-    staging_ = old;
+    staging_ = take_free();
     return s;
   }
 
@@ -146,11 +182,8 @@ class rtp_jitter_feed {
   // of the last requester and binds again only when the requester or the binding changes.
   [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(const requester_type& who,
                                                                      jitter_usec now) noexcept {
-    if (STREAMISO_UNLIKELY(!out_ || !(out_->who() == who) || !out_->current())) {
-      auto c = jb_.bind_consumer(who);
-      if (!c) return refused{c.reason(), c.detail()};
-      out_.emplace(*c);
-    }
+    if (const status b = consumer_for(who); STREAMISO_UNLIKELY(!b))
+      return refused{b.reason(), b.detail()};
     auto d = out_->try_pop(now);
     if (!d) return refused{d.reason(), d.detail()};
     rtp_released out;
@@ -172,7 +205,7 @@ class rtp_jitter_feed {
     }
     out.marker = has(d->flags, packet_flags::marker);
     out.payload = byte_view{buffer(buffer_of_[r.slot]) + offsets_[r.slot], sizes_[r.slot]};
-    stamps_[r.slot] = 0;  // released: a second reference to the same bytes fails
+    free_slot(r.slot);  // released: a second reference to the same bytes fails
     return out;
   }
 
@@ -189,10 +222,33 @@ class rtp_jitter_feed {
     return g;
   }
 
-  // The buffer itself (statistics; bind_consumer for take_nacks and take_keyframe_request).
-  // Call reset() and rebind() through the feed, so that dropped payloads are taken back.
-  [[nodiscard]] jitter_type& jitter() noexcept { return jb_; }
+  // The jitter buffer's take_nacks and take_keyframe_request for `who` (refused not_bound for
+  // anyone but the bound owner's requester), through the feed's consumer endpoint.
+  [[nodiscard]] result<std::size_t> take_nacks(const requester_type& who, jitter_usec now,
+                                               std::uint16_t* out, std::size_t max) noexcept {
+    if (const status b = consumer_for(who); !b) return refused{b.reason(), b.detail()};
+    return out_->take_nacks(now, out, max);
+  }
+  template <std::size_t N>
+  [[nodiscard]] result<std::size_t> take_nacks(const requester_type& who, jitter_usec now,
+                                               std::uint16_t (&out)[N]) noexcept {
+    return take_nacks(who, now, out, N);
+  }
+  [[nodiscard]] result<keyframe_request> take_keyframe_request(const requester_type& who,
+                                                               jitter_usec now) noexcept {
+    if (const status b = consumer_for(who); !b) return refused{b.reason(), b.detail()};
+    return out_->take_keyframe_request(now);
+  }
+
+  // The buffer itself, read-only (statistics, last_flush, configuration): every change goes
+  // through the feed, so that dropped payloads are taken back and the endpoints follow.
   [[nodiscard]] const jitter_type& jitter() const noexcept { return jb_; }
+  [[nodiscard]] const owner_type& owner() const noexcept { return jb_.owner(); }
+  [[nodiscard]] generation current_generation() const noexcept { return jb_.current_generation(); }
+  // The jitter buffer's counters: the feed's own refusals (not_bound, owner_mismatch,
+  // malformed staging, stale_handle) are recorded there too.
+  [[nodiscard]] refusal_counters& counters() noexcept { return jb_.counters(); }
+  [[nodiscard]] const refusal_counters& counters() const noexcept { return jb_.counters(); }
 
  private:
   std::uint8_t* buffer(std::uint32_t i) noexcept {
@@ -205,6 +261,15 @@ class rtp_jitter_feed {
     auto p = jb.bind_producer(jb.owner());
     if (!p) return std::nullopt;
     return *p;
+  }
+
+  // Binds the consumer endpoint again only when the requester or the binding changed.
+  STREAMISO_JITTER_INLINE status consumer_for(const requester_type& who) noexcept {
+    if (STREAMISO_LIKELY(out_ && out_->who() == who && out_->current())) return {};
+    auto c = jb_.bind_consumer(who);
+    if (!c) return refused{c.reason(), c.detail()};
+    out_.emplace(*c);
+    return {};
   }
 
   void after_flush() noexcept {
@@ -233,9 +298,11 @@ class rtp_jitter_feed {
     p.payload = rtp_payload_ref{slot, stamp};
     auto r = in_->try_push(p);
     if (!r) return refused{r.reason(), r.detail()};
-    // A payload handed back in the outcome lived in this same slot (same ring index): its
-    // stamp is overwritten below. A flush makes every held payload dead: take them back.
+    // A flush makes every held payload dead: take them back. A payload handed back in the
+    // outcome, or dropped without a hand-back, lived in this same slot (same ring index): the
+    // jitter buffer accepted a packet for it, so its buffer is free.
     if (r->flushed) reclaim_all();
+    if (stamps_[slot] != 0) free_slot(slot);
     next_stamp_ = stamp;
     stamps_[slot] = stamp;
     sizes_[slot] = p.size_bytes;
@@ -249,8 +316,22 @@ class rtp_jitter_feed {
       auto h = jb_.reclaim();
       if (!h) return;
       const rtp_payload_ref ref = h->payload;
-      if (ref.slot <= mask_ && stamps_[ref.slot] == ref.stamp) stamps_[ref.slot] = 0;
+      if (ref.slot <= mask_ && ref.stamp != 0 && stamps_[ref.slot] == ref.stamp)
+        free_slot(ref.slot);
     }
+  }
+
+  // A slot's packet is gone: its stamp dies and its buffer is the next one written. The bytes
+  // stay readable until then (rtp_released's lifetime).
+  void free_slot(std::uint32_t slot) noexcept {
+    stamps_[slot] = 0;
+    free_[free_count_++] = buffer_of_[slot];
+  }
+  // Never empty when called: capacity + 1 buffers, one staging, at most capacity - 1 held by
+  // other slots than the one being filled (whose old buffer was freed in insert()).
+  std::uint32_t take_free() noexcept {
+    STREAMISO_ASSERT(free_count_ != 0, "rtp_jitter_feed: no free buffer");
+    return free_[--free_count_];
   }
 
   static const jitter_config& checked(const jitter_config& c) {
@@ -270,8 +351,10 @@ class rtp_jitter_feed {
   std::unique_ptr<std::uint32_t[]> stamps_;
   std::unique_ptr<std::uint32_t[]> sizes_;
   std::unique_ptr<std::uint32_t[]> offsets_;    // payload offset in the slot's buffer
-  std::unique_ptr<std::uint32_t[]> buffer_of_;  // slot -> buffer index (capacity + 1 buffers)
-  std::uint32_t staging_;                       // the buffer not owned by any slot
+  std::unique_ptr<std::uint32_t[]> buffer_of_;  // slot -> buffer index, while stamped
+  std::unique_ptr<std::uint32_t[]> free_;       // stack of free buffers, the latest on top
+  std::uint32_t free_count_ = 0;
+  std::uint32_t staging_;  // neither held nor on the stack
   std::uint32_t next_stamp_ = 0;
 };
 

@@ -8,10 +8,11 @@
 //   which takes dead households' entries before any live one).
 // - An entry's identity is (key, scope, owner). A put never replaces another owner's entry,
 //   a get never serves one; meeting a foreign entry under the key is counted owner_mismatch.
-// - Bounded by entries and bytes (SizeOf), with per-owner quotas; SIEVE eviction.
-// - After construction get, put, erase, visit, refusals and eviction allocate nothing (unless
-//   copying the Key allocates, or handles pin every spare node: stats().heap_nodes).
-//   A value handle may outlive eviction, close and the cache itself.
+// - Bounded by entries and bytes (value by SizeOf, plus key_bytes), per-owner quotas; SIEVE
+//   eviction; the binding limit bounds what is reserved (reserved_bytes). purge_session and
+//   purge_owner take a session's or a household's entries out of memory at once.
+// - After construction nothing allocates (unless copying the Key does, or handles pin every
+//   spare node). A value handle may outlive eviction, close and the cache itself.
 // - There is no switch, mode or configuration under which an entry is served without the
 //   owner check.
 //
@@ -35,7 +36,6 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
@@ -43,6 +43,7 @@
 #include "streamiso/detail/cache_budget.hpp"
 #include "streamiso/detail/cache_layout.hpp"
 #include "streamiso/detail/cache_shard.hpp"
+#include "streamiso/detail/cache_shard_set.hpp"
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/detail/session_registry.hpp"
 #include "streamiso/detail/shard_lock.hpp"
@@ -86,6 +87,7 @@ class basic_session_cache {
   using registry_type = detail::session_registry<Id, registry_lock>;
   using shard_type = detail::cache_shard<Key, Value, Id, Hash, Clock, Match, registry_lock>;
   using layout_type = detail::cache_layout<shard_type, concurrent>;
+  using shard_slot = typename detail::cache_shard_set<shard_type, Lock>::slot;
   static_assert(std::is_move_constructible<Value>::value, "Value is moved into its entry");
   static_assert(std::is_copy_constructible<Key>::value, "Key is copied into its entry");
 
@@ -164,7 +166,7 @@ class basic_session_cache {
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key,
                                          cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
-    shard_slot& sh = shard_of(h);
+    shard_slot& sh = shards_.of(h);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     return sh.core.get(s, key, h, scope);
@@ -178,7 +180,7 @@ class basic_session_cache {
   [[nodiscard]] status visit(const session& s, const Key& key, Fn&& fn,
                              cache_scope scope = cache_scope::session) {
     const std::uint64_t h = hash_of(key);
-    shard_slot& sh = shard_of(h);
+    shard_slot& sh = shards_.of(h);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
     const auto found = sh.core.find(s, key, h, scope);
@@ -193,6 +195,7 @@ class basic_session_cache {
   // handles pin every spare pooled node (counted in stats().heap_nodes). The value is moved
   // and the key copied under the shard lock. To share one large frame among entries without
   // copying, make Value a std::shared_ptr<const Frame>.
+  // An entry's size is SizeOf(value) plus key_bytes(key) (a long string key counts).
   // Refusals: stale_binding (s closed, or its owner invalidated: a late write is never
   // stored), malformed (ttl <= 0), oversized (larger than max_value_bytes), over_limit (larger
   // than the owner's byte quota), full (the node could not be made: out of memory; or, sharded
@@ -203,13 +206,18 @@ class basic_session_cache {
                            put_options options = {}) {
     if (options.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
-    const std::size_t bytes = size_of_(value);
+    const std::size_t value_size = size_of_(value);
+    const std::size_t key_size = key_bytes{}(key);
+    // Saturated: a hostile size must not wrap the sum under a limit.
+    const std::size_t bytes = value_size > std::numeric_limits<std::size_t>::max() - key_size
+                                  ? std::numeric_limits<std::size_t>::max()
+                                  : value_size + key_size;
     if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
     if (bytes > owner_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
     const std::uint64_t h = hash_of(key);
     if (STREAMISO_UNLIKELY(budget_binds_))
       return put_within_budget(s, key, std::move(value), h, bytes, options);
-    shard_slot& sh = shard_of(h);
+    shard_slot& sh = shards_.of(h);
     const time_point expires = expiry_for(options.ttl);
     sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
@@ -225,35 +233,52 @@ class basic_session_cache {
   [[nodiscard]] status erase(const session& s, const Key& key,
                              cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
-    shard_slot& sh = shard_of(h);
+    shard_slot& sh = shards_.of(h);
     std::lock_guard<Lock> guard(sh.lock);
     return sh.core.erase(s, key, h, scope);
   }
 
-  [[nodiscard]] session_cache_stats stats() const noexcept {
-    session_cache_stats total;
-    for (const auto& sh : shards_) {
-      std::lock_guard<Lock> guard(sh->lock);
-      total += sh->core.stats();
-    }
-    return total;
+  // Closes s (if still open) and removes from memory, now, every session-scope entry s wrote,
+  // and every entry of a dead household met on the way (none of them could be served again).
+  // Values a handle still holds are out of the cache at once and freed when that handle goes
+  // (counted in `pinned`). Cost: each shard once, plus the entries of s's household and the
+  // dead ones. Refused stale_binding only for a session of another cache.
+  [[nodiscard]] result<purge_stats> purge_session(const session& s) noexcept {
+    if (!registry_.issued_here(s)) return registry_.counters().record(refusal::stale_binding);
+    registry_.close_if_open(s);  // closed before: purged all the same, and no alarm
+    return shards_.purge(registry_type::tenant_slot_of(s), registry_type::tenant_gen_of(s), s.id());
   }
+
+  // invalidate_owner(o), then removes from memory, now, every entry of o's household (both
+  // scopes, every session) and of any other dead household. Pinned values: as purge_session.
+  // Cost: each shard once, plus the entries removed. Refused unset_id for a never-set id.
+  [[nodiscard]] result<purge_stats> purge_owner(const owner_type& o) noexcept {
+    if (is_unset(o)) return registry_.counters().record(refusal::unset_id);
+    static_cast<void>(registry_.invalidate(o));
+    return shards_.purge(0, 0, 0);
+  }
+
+  // The most entries it can hold: max_entries, or fewer if max_bytes cannot pay their nodes.
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+  // An upper bound of what a cache built from `config` allocates at construction (formula:
+  // docs/cache.md, "Memory"); 0 for a configuration create() refuses.
+  [[nodiscard]] static std::size_t reserved_bytes(const session_cache_config& config) noexcept {
+    const std::size_t arrays =
+        layout_type::template reserved_bytes<registry_type>(config, sizeof(shard_slot));
+    return arrays == 0 ? 0 : sizeof(basic_session_cache) + arrays;
+  }
+
+  [[nodiscard]] session_cache_stats stats() const noexcept { return shards_.stats(); }
 
   // What s's household holds now (entries of its closed sessions included until reclaimed),
   // and nothing of a household that held its owner record before; zero for a handle of
   // another cache or whose owner was invalidated or its record recycled.
   [[nodiscard]] owner_usage usage(const session& s) const noexcept {
-    owner_usage u;
     // Checked first: a handle of another cache may name a record this cache does not have.
-    if (!registry_.tenant_is_current(s)) return u;
-    const std::uint32_t ts = registry_type::tenant_slot_of(s);
-    const std::uint64_t gen = registry_type::tenant_gen_of(s);
-    for (const auto& sh : shards_) {
-      std::lock_guard<Lock> guard(sh->lock);
-      const owner_usage here = sh->core.usage(ts, gen);
-      u.entries += here.entries;
-      u.bytes += here.bytes;
-    }
+    if (!registry_.tenant_is_current(s)) return owner_usage{};
+    const owner_usage u =
+        shards_.usage(registry_type::tenant_slot_of(s), registry_type::tenant_gen_of(s));
     // Checked again: had the record been recycled meanwhile, these were another household's.
     if (!registry_.tenant_is_current(s)) return owner_usage{};
     return u;
@@ -266,14 +291,6 @@ class basic_session_cache {
   [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
 
  private:
-  struct alignas(cache_line_size) shard_slot {
-    shard_slot(const detail::shard_limits& limits, registry_type& reg, const Clock& clock,
-               const Match& match, detail::cache_arena& arena, detail::cache_budget* budget)
-        : core(limits, reg, clock, match, arena, budget) {}
-    mutable Lock lock;
-    shard_type core;
-  };
-
   // The constructor proper; `config` is valid. Leaves arena_ null when the arena's block
   // cannot be had (the caller throws, aborts or refuses).
   basic_session_cache(const session_cache_config& config, Clock clock, Hash hash, SizeOf size_of,
@@ -284,7 +301,7 @@ class basic_session_cache {
         size_of_(std::move(size_of)) {
     const layout_type l = layout_type::of(config);
     const std::size_t n = l.shards;
-    shard_mask_ = n - 1;
+    capacity_ = n * l.limits.max_entries;
     max_value_bytes_ = config.max_value_bytes == 0
                            ? std::max<std::size_t>(config.max_bytes / 8, 1)
                            : std::min(config.max_value_bytes, config.max_bytes);
@@ -301,11 +318,7 @@ class basic_session_cache {
     arena_.reset(detail::cache_arena::make(l.arena, config.memory_advice));
     if (arena_ == nullptr) return;
     detail::cache_budget* const shard_budget = shared ? budget_.get() : nullptr;
-    shards_.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      shards_.push_back(
-          std::make_unique<shard_slot>(l.limits, registry_, clock_, match, *arena_, shard_budget));
-    }
+    shards_.build(n, l.limits, registry_, clock_, match, *arena_, shard_budget);
   }
 
   [[noreturn]] static void out_of_memory() {
@@ -323,52 +336,15 @@ class basic_session_cache {
                                               put_options options) {
     detail::budget_reservation held{*budget_, registry_type::tenant_slot_of(s),
                                     registry_type::tenant_gen_of(s), bytes};
-    if (status room = make_room(bytes, h, held); !room) return room;
-    shard_slot& sh = shard_of(h);
+    if (const refusal why = shards_.reserve_room(h, held); why != refusal::empty) {
+      return registry_.counters().record(why, why == refusal::full ? bytes : 0);
+    }
+    shard_slot& sh = shards_.of(h);
     const time_point expires = expiry_for(options.ttl);
     std::lock_guard<Lock> guard(sh.lock);
     status done = sh.core.put(s, key, std::move(value), h, bytes, expires, options.scope);
     if (done) held.keep();  // the entry holds the reservation now; its drop gives it back
     return done;
-  }
-
-  // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
-  // a time until it fits: one of the household's own for its quota (its home shard first), any
-  // for the cache's bytes (home shard first, dead households first in each). Never holds two
-  // shard locks. Refused `full` when a whole pass finds nothing to evict (every byte reserved
-  // by puts in flight), `stale_binding` when the household died meanwhile.
-  [[nodiscard]] status make_room(std::size_t bytes, std::uint64_t h,
-                                 detail::budget_reservation& r) noexcept {
-    const std::size_t home = static_cast<std::size_t>(h >> 40) & shard_mask_;
-    for (;;) {
-      const auto q = r.reserve_quota();
-      if (q == detail::cache_budget::answer::ok) break;
-      if (q == detail::cache_budget::answer::dead) {
-        return registry_.counters().record(refusal::stale_binding);
-      }
-      const std::uint32_t ts = r.record();
-      const std::uint64_t gen = r.generation();
-      if (!evict_somewhere(home, [&](shard_type& c) { return c.evict_one_of(ts, gen); })) {
-        return registry_.counters().record(refusal::full, bytes);
-      }
-    }
-    while (!r.reserve_bytes()) {
-      if (!evict_somewhere(home, [](shard_type& c) { return c.evict_one(); })) {
-        return registry_.counters().record(refusal::full, bytes);
-      }
-    }
-    return status{};
-  }
-
-  // Calls evict(shard) under each shard's lock in turn, from `home`, until one evicts.
-  template <class Evict>
-  bool evict_somewhere(std::size_t home, Evict&& evict) noexcept {
-    for (std::size_t i = 0; i <= shard_mask_; ++i) {
-      shard_slot& sh = *shards_[(home + i) & shard_mask_];
-      std::lock_guard<Lock> guard(sh.lock);
-      if (evict(sh.core)) return true;
-    }
-    return false;
   }
 
   static const session_cache_config& validated(const session_cache_config& c) {
@@ -381,11 +357,6 @@ class basic_session_cache {
     return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));
   }
 
-  [[nodiscard]] shard_slot& shard_of(std::uint64_t h) noexcept {
-    // High bits pick the shard, low bits the bucket inside it: the two stay independent.
-    return *shards_[static_cast<std::size_t>(h >> 40) & shard_mask_];
-  }
-
   [[nodiscard]] time_point expiry_for(duration ttl) const noexcept {
     if (ttl == duration::max()) return time_point::max();
     const time_point now = clock_.now();
@@ -396,7 +367,7 @@ class basic_session_cache {
   Clock clock_;
   Hash hash_;
   SizeOf size_of_;
-  std::size_t shard_mask_ = 0;
+  std::size_t capacity_ = 0;
   std::size_t max_value_bytes_ = 0;
   std::size_t owner_max_bytes_ = 0;
   std::unique_ptr<detail::cache_budget> budget_;
@@ -404,7 +375,7 @@ class basic_session_cache {
   // Declared before the shards: they carve it, and it must outlive them (their pools hold
   // shares of their own, and may outlive the cache while handles pin nodes).
   std::unique_ptr<detail::cache_arena, detail::cache_arena::user_deleter> arena_;
-  std::vector<std::unique_ptr<shard_slot>> shards_;
+  detail::cache_shard_set<shard_type, Lock> shards_;
 };
 
 // Single-threaded session-bound cache: one shard, no locks.

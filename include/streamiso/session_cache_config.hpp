@@ -27,17 +27,23 @@ enum class cache_scope : std::uint8_t { session, owner };
 #endif
 
 struct session_cache_config {
+  // Entries at most. The cache reserves a node and a links record per entry up front, and a
+  // byte bound pays for them too: it holds at most max_bytes / (that footprint) entries,
+  // whatever this says (capacity() tells; docs/cache.md has the memory formula).
   std::size_t max_entries = 1024;
+  // Bytes of entries at most: each entry counts its value (by SizeOf) and its key's own bytes
+  // (key_bytes: a std::string key's characters).
   std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
   std::size_t max_sessions = 1024;  // open sessions at once; at most 2^20
   std::size_t max_owners =
       256;  // owner records (idle ones recycled least recently used); at most 2^20
   std::size_t owner_max_entries = 0;  // per-owner quota; 0 = max_entries
   std::size_t owner_max_bytes = 0;    // per-owner quota; 0 = max_bytes
-  std::size_t shards = 0;  // concurrent form only; 0 = chosen from max_entries; rounded to 2^k
-  // The largest value accepted (by SizeOf); larger ones are refused `oversized`. 0 = a fair
-  // share of the whole cache, max_bytes / 8 (at least 1 byte); at most max_bytes in effect.
-  // Whatever the shard count, any value up to it is accepted.
+  // Concurrent form only; 0 = chosen from the entries it can hold; rounded to 2^k; at most 4096.
+  std::size_t shards = 0;
+  // The largest entry accepted (value plus key bytes); larger ones are refused `oversized`. 0 =
+  // a fair share of the whole cache, max_bytes / 8 (at least 1 byte); at most max_bytes in
+  // effect. Whatever the shard count, any entry up to it is accepted.
   std::size_t max_value_bytes = 0;
   // Called once with the block that holds every shard's buckets, nodes and links, right after
   // it is allocated (2 MiB-aligned when it is at least that large). streamiso/huge_pages.hpp
@@ -82,10 +88,41 @@ struct session_cache_stats {
   }
 };
 
+// What a purge removed from memory: entries, their bytes (as accounted: value by the size
+// function plus key bytes), and how many of those values a handle still pins (each is out of
+// the cache, unreachable by any call, and freed when its last handle goes).
+struct purge_stats {
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+  std::size_t pinned = 0;
+};
+
 // What an owner's household holds now: entries and their bytes by the size function.
 struct owner_usage {
   std::size_t entries = 0;
   std::size_t bytes = 0;
+};
+
+// Bytes a key holds outside its entry node, charged to the entry with its value: a contiguous
+// container's elements (a std::string key's characters); 0 for a key held whole in the node.
+struct key_bytes {
+  template <class K>
+  [[nodiscard]] std::size_t operator()(const K& k) const noexcept {
+    if constexpr (has_data_size<K>::value) {
+      return k.size() * sizeof(*k.data());
+    } else {
+      static_cast<void>(k);
+      return 0;
+    }
+  }
+
+ private:
+  template <class K, class = void>
+  struct has_data_size : std::false_type {};
+  template <class K>
+  struct has_data_size<K, std::void_t<decltype(std::declval<const K&>().data()),
+                                      decltype(std::declval<const K&>().size())>> : std::true_type {
+  };
 };
 
 // The default size function: bytes of a contiguous container (a still, a keyframe), else

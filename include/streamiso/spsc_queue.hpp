@@ -261,9 +261,9 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   result<Frame> pop(basic_consumer<F>& c) noexcept {
     const std::uint64_t h =
         head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
-    const std::uint64_t limit = c.win_.limit;
-    if (STREAMISO_LIKELY(h < limit)) {
-      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != c.win_.token)) {
+    window& w = c.win_;
+    if (STREAMISO_LIKELY(h < w.limit)) {
+      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != w.gen)) {
         return counters_.record(refusal::stale_binding);
       }
       return take(h);
@@ -271,10 +271,44 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     // acquire: pairs with the producer's store of tail_; frames below t, and any rebind made
     // before them, are visible (I6 a).
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window proof needs (I6 b).
-    if (STREAMISO_UNLIKELY(current_token() != c.win_.token))
-      return counters_.record(refusal::stale_binding);
-    return refill(c.win_, limit, h, t);
+    // Loaded after tail_, the order the window proof needs (I6 b). w.token is 0 until the
+    // first refresh, so that one (and a stale endpoint's) goes to first_refresh().
+    const std::uint64_t v = current_token();
+    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(c, h, t, v);
+    // Stored before the empty test (an empty window [h, h) when h == t): the test then
+    // branches straight to take(), with no jump back from an out-of-line block.
+    w.limit = t;
+    if (STREAMISO_LIKELY(h != t)) return take(h);
+    return h == w.idle_at ? refused{refusal::empty} : back_off(c);
+  }
+
+  // The first refresh of an endpoint (or a stale one): v is token_ as pop() loaded it after t.
+  template <freshness F>
+  STREAMISO_NOINLINE result<Frame> first_refresh(basic_consumer<F>& c, std::uint64_t h,
+                                                 std::uint64_t t, std::uint64_t v) noexcept {
+    window& w = c.win_;
+    if (w.token != 0 || v != w.gen) return counters_.record(refusal::stale_binding);
+    w.token = v;  // from now on pop() compares with the binding's own token
+    if (h < w.start) return drop_stale(h, w.start, t);  // I6 c
+    if (h == t) return refused{refusal::empty};
+    w.limit = t;
+    return take(h);
+  }
+
+  // Found empty right after draining frames: the consumer has caught up with an active
+  // producer. Waiting lets the producer get ahead, so frames cross in windows instead of one
+  // line hand-off each (docs/spsc.md, "Back-off on a drained queue"). Once per busy-to-empty
+  // transition.
+  template <freshness F>
+  STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c) noexcept {
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
+    const std::uint64_t slots = slots_.mask() + 1;
+    detail::spsc_wait(slots, [this, h, slots]() noexcept {
+      // relaxed: a hint only; the refresh below loads tail_ again with acquire (I6 a).
+      return tail_.load(std::memory_order_relaxed) - h >= slots / 2;
+    });
+    c.win_.idle_at = h;
+    return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
 
   // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
@@ -301,7 +335,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     if (current_token() != b.gen.value()) return refused{refusal::busy};
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::not_bound);
-    return basic_consumer<F>(this, who, window{b.gen.value(), b.start, 0});
+    // token 0: the first refresh takes first_refresh(), which drops what is below start.
+    return basic_consumer<F>(this, who, window{0, b.start, 0, b.gen.value(), b.start});
   }
 
   // Moves the frame at h out; the caller has proved it may.

@@ -13,13 +13,16 @@
 
 // A versioned inline namespace keeps two incompatible copies of the library (say, one in a
 // vendor SDK and one in the application) from violating the ODR silently. Every setting that
-// changes an object's layout is part of its name too: STREAMISO_CACHE_LINE (config.hpp), so
-// translation units built with different values do not link against each other's types
-// (v0_2_cl64 vs v0_2_cl128) instead of sharing one name for two layouts. The setting must
-// therefore be a plain decimal integer literal.
+// changes an object's layout or its inline code is part of its name too: STREAMISO_CACHE_LINE
+// and STREAMISO_SPSC_BACK_OFF_SPINS (config.hpp), so translation units built with different
+// values do not link against each other's types (v0_2_cl64_bo4096 vs v0_2_cl128_bo4096)
+// instead of sharing one name for two definitions. The settings must therefore be plain
+// decimal integer literals.
 #define STREAMISO_ABI_CAT_(a, b) a##b
 #define STREAMISO_ABI_CAT(a, b) STREAMISO_ABI_CAT_(a, b)
-#define STREAMISO_ABI_NAMESPACE STREAMISO_ABI_CAT(v0_2_cl, STREAMISO_CACHE_LINE)
+#define STREAMISO_ABI_NAMESPACE                                                               \
+  STREAMISO_ABI_CAT(STREAMISO_ABI_CAT(STREAMISO_ABI_CAT(v0_2_cl, STREAMISO_CACHE_LINE), _bo), \
+                    STREAMISO_SPSC_BACK_OFF_SPINS)
 #define STREAMISO_BEGIN_NAMESPACE \
   namespace streamiso {           \
   inline namespace STREAMISO_ABI_NAMESPACE {

@@ -39,6 +39,12 @@ class cache_budget {
         quotas_bind_(quotas_bind),
         households_(quotas_bind ? new household[tenants] : nullptr) {}
 
+  // What a budget for `tenants` owner records may allocate (itself, and a record per owner
+  // when quotas bind).
+  static constexpr std::size_t reserved_bytes(std::size_t tenants) noexcept {
+    return sizeof(cache_budget) + tenants * sizeof(household);
+  }
+
   [[nodiscard]] bool bytes_bind() const noexcept { return bytes_bind_; }
   [[nodiscard]] bool quotas_bind() const noexcept { return quotas_bind_; }
 

@@ -76,15 +76,15 @@ class jitter_intake {
     if (STREAMISO_UNLIKELY(p.arrival_us < 0 || p.arrival_us > max_time)) {
       return counters_.record(refusal::malformed);
     }
-    push_outcome out;
     if (STREAMISO_UNLIKELY(!seq_.started())) {
+      push_outcome out;
       accept_first(p, by, out);
       return out;
     }
     const std::int16_t d = seq_.distance(p.seq);
     if (STREAMISO_UNLIKELY(d > static_cast<std::int32_t>(cfg_.max_dropout) ||
                            d < -static_cast<std::int32_t>(cfg_.max_misorder))) {
-      return on_out_of_window(p, by, out);
+      return on_out_of_window(p, by);
     }
     const std::uint64_t ext = seq_.extend(d);
     slot& s = ring_.at(ext);
@@ -94,20 +94,23 @@ class jitter_intake {
     }
     if (ext < next_) {
       if (released_any_ || seq_.highest() - ext >= ring_.capacity())
-        return refuse_behind(s, ext, p, by, out, false);
+        return refuse_behind(s, ext, p, by, false);
       // Start-up window: the first packets are put in order, not dropped. The slot is free:
       // every held packet lies in (ext, highest], less than a ring length above ext.
       next_ = ext;
     } else if (ring_.live(s)) {
       if (s.key != ext) return counters_.record(refusal::out_of_range, ext - next_);
-      if (s.timestamp != p.timestamp) return restart_evidence(p, by, out);  // not a copy of it
+      if (s.timestamp != p.timestamp) return restart_evidence(p, by);  // not a copy of it
       return counters_.record(refusal::duplicate);
     }
     const bool retransmission = jitter_nack_tracker::requested(ring_, s, ext);
     if (ext < seq_.highest()) ++stats_.reordered;
-    store(s, ext, p, by, retransmission, out);
+    if (STREAMISO_UNLIKELY(s.owed)) return store_displacing(s, ext, p, by, retransmission);
+    store(s, ext, p, by, retransmission);
     seq_.raise(ext);
-    return out;
+    // Built here, after every rare path has left: a caller that drops the outcome (the
+    // common case) lets the compiler drop its stores too.
+    return push_outcome{};
   }
 
   // The next dropped payload not yet handed back; refusal::empty when none waits. At most
@@ -206,7 +209,25 @@ class jitter_intake {
 
   void accept_first(const packet_type& p, const stamp& by, push_outcome& out) noexcept {
     next_ = seq_.start(p.seq);
-    store(ring_.at(next_), next_, p, by, false, out);
+    slot& s = ring_.at(next_);
+    if (s.owed) displace(s, out);
+    store(s, next_, p, by, false);
+  }
+
+  // The slot still holds a dropped payload not yet reclaimed: it goes back in the outcome.
+  void displace(slot& s, push_outcome& out) noexcept {
+    out.displaced = hand_back(s);
+    out.handed_back = true;
+  }
+
+  STREAMISO_NOINLINE result<push_outcome> store_displacing(slot& s, std::uint64_t ext,
+                                                           const packet_type& p, const stamp& by,
+                                                           bool retransmission) noexcept {
+    push_outcome out;
+    displace(s, out);
+    store(s, ext, p, by, retransmission);
+    seq_.raise(ext);
+    return out;
   }
 
   // A block's 64 numbers can span a few seconds of media (audio at 20 ms a packet: 1.3 s),
@@ -228,31 +249,46 @@ class jitter_intake {
   // window, where a number nothing is known about may start a new space (RFC 3550).
   STREAMISO_NOINLINE result<push_outcome> refuse_behind(const slot& s, std::uint64_t ext,
                                                         const packet_type& p, const stamp& by,
-                                                        push_outcome& out, bool far) noexcept {
+                                                        bool far) noexcept {
     const auto v = classify(s, ext, p.timestamp);
     if (v == history::verdict::foreign || (far && v == history::verdict::unknown)) {
-      return restart_evidence(p, by, out);
+      return restart_evidence(p, by);
     }
     if (s.gen == ring_.gen() && s.key == ext && s.state == state::released) {
       return counters_.record(refusal::duplicate);
     }
+    if (!far) learn_from_late(s, ext, p);
     return counters_.record(refusal::late, next_ > ext ? next_ - ext : 0);
+  }
+
+  // A late packet is refused, but its delay is what the target must cover. Left out, the
+  // estimate would see only the packets it kept: once the target fell below the network's
+  // reordering, the packets it drops could never raise it again (every reordered packet
+  // late for good). Only within the misorder window: further back is a stale copy, not a
+  // delay. A packet we asked for carries a round trip and stays out, as when stored.
+  void learn_from_late(const slot& s, std::uint64_t ext, const packet_type& p) noexcept {
+    const bool requested = s.gen == ring_.gen() && s.key == ext && s.nack_retries != 0 &&
+                           (s.state == state::missing || s.state == state::lost);
+    const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
+    (void)delay_.observe(p.timestamp, arrival, requested);
+    last_arrival_ = arrival;
   }
 
   // Far outside the window: a straggler of the space a jump left (stale), a stale copy of
   // this space's own past (late or duplicate), or the start of a new space.
-  STREAMISO_NOINLINE result<push_outcome> on_out_of_window(const packet_type& p, const stamp& by,
-                                                           push_outcome& out) noexcept {
+  STREAMISO_NOINLINE result<push_outcome> on_out_of_window(const packet_type& p,
+                                                           const stamp& by) noexcept {
     if (seq_.old_straggler(p.seq, p.timestamp, history_slack()))
       return counters_.record(refusal::stale_binding);
     const std::uint64_t ext = seq_.behind(p.seq);
-    return refuse_behind(ring_.at(ext), ext, p, by, out, true);
+    return refuse_behind(ring_.at(ext), ext, p, by, true);
   }
 
-  STREAMISO_NOINLINE result<push_outcome> restart_evidence(const packet_type& p, const stamp& by,
-                                                           push_outcome& out) noexcept {
+  STREAMISO_NOINLINE result<push_outcome> restart_evidence(const packet_type& p,
+                                                           const stamp& by) noexcept {
     if (!seq_.confirms_jump(p.seq, p.timestamp, cfg_.clock_rate_hz))
       return counters_.record(refusal::out_of_range);
+    push_outcome out;
     seq_.leave(ring_.gen());
     out.flush = flush(flush_cause::sequence_jump, by.gen);
     out.flushed = true;
@@ -262,14 +298,10 @@ class jitter_intake {
   }
 
   // Receive time never runs backwards here: a packet stamped earlier than the last one (two
-  // sockets, two receive threads) counts as arriving with it. The slot is not live; a
-  // dropped payload still in it goes back in the outcome.
-  void store(slot& s, std::uint64_t ext, const packet_type& p, const stamp& by, bool retransmission,
-             push_outcome& out) noexcept {
-    if (STREAMISO_UNLIKELY(s.owed)) {
-      out.displaced = hand_back(s);
-      out.handed_back = true;
-    }
+  // sockets, two receive threads) counts as arriving with it. The slot is not live and owes
+  // nothing (a dropped payload in it was handed back first).
+  void store(slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
+             bool retransmission) noexcept {
     const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
     const jitter_usec relative = delay_.observe(p.timestamp, arrival, retransmission);
     s.key = ext;

@@ -70,6 +70,14 @@ class session_registry {
     index_.assign(round_up_pow2(max_tenants * 2), 0);
   }
 
+  // What a registry of these sizes allocates: the session and record tables, their free
+  // lists and the owner index.
+  static std::size_t reserved_bytes(std::size_t max_sessions, std::size_t max_tenants) noexcept {
+    return max_sessions * (sizeof(session_slot) + sizeof(std::uint32_t)) +
+           max_tenants * (sizeof(tenant_record) + sizeof(std::uint32_t)) +
+           round_up_pow2(max_tenants * 2) * sizeof(std::uint32_t);
+  }
+
   [[nodiscard]] refusal_counters& counters() noexcept { return counters_; }
   [[nodiscard]] const refusal_counters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::size_t max_tenants() const noexcept { return tenant_count_; }
@@ -108,13 +116,20 @@ class session_registry {
   }
 
   [[nodiscard]] status close(const session& s) noexcept {
+    if (!close_if_open(s)) return counters_.record(refusal::stale_binding);
+    return status{};
+  }
+
+  // Closes s if it is open here; false (nothing counted) if it was closed before or is
+  // another cache's.
+  bool close_if_open(const session& s) noexcept {
     std::lock_guard<Lock> guard(lock_);
     // relaxed: we hold lock_, the only writer of slot ids.
     if (s.cache_ != uid_ || sessions_[s.slot_].id.load(std::memory_order_relaxed) != s.id_) {
-      return counters_.record(refusal::stale_binding);
+      return false;
     }
     free_slot(s.slot_);
-    return status{};
+    return true;
   }
 
   // Makes every session and entry of the tenant unreadable. Returns the sessions affected.
@@ -171,6 +186,9 @@ class session_registry {
            // acquire pairs with the release store in invalidate().
            tenants_[s.owner_slot_].gen.load(std::memory_order_acquire) == s.owner_gen_;
   }
+
+  // True iff s was issued by this registry (closed or not).
+  [[nodiscard]] bool issued_here(const session& s) const noexcept { return s.cache_ == uid_; }
 
   // True iff s was issued here and its tenant record still holds the generation s was opened
   // under (s itself may be closed): the record's usage is then s's household's. Generations

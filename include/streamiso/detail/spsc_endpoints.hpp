@@ -94,7 +94,7 @@ class spsc_consumer {
       return q_->counters().record(refusal::malformed);
     for (result<value_type> r = q_->pop(*this);; r = q_->pop(*this)) {
       if (r || !r.refused_for(refusal::empty)) return r;
-      if (!q_->sleep_until(win_.token, deadline)) return refused{refusal::empty};
+      if (!q_->sleep_until(win_.gen, deadline)) return refused{refusal::empty};
     }
   }
   template <class Rep, class Period>
@@ -104,10 +104,10 @@ class spsc_consumer {
   }
 
   [[nodiscard]] const requester_type& who() const noexcept { return who_; }
-  [[nodiscard]] generation bound_generation() const noexcept { return generation{win_.token}; }
+  [[nodiscard]] generation bound_generation() const noexcept { return generation{win_.gen}; }
   // A snapshot: false once the queue was rebound (a strict endpoint's next pop says
   // stale_binding; a window endpoint's next pop may still finish its window).
-  [[nodiscard]] bool current() const noexcept { return q_->current_token() == win_.token; }
+  [[nodiscard]] bool current() const noexcept { return q_->current_token() == win_.gen; }
 
  private:
   friend Queue;

@@ -79,7 +79,7 @@ class spsc_per_call {
     typename Queue::binding b;
     if (!q.binding_.try_load(b)) return false;
     q.cons_.view = b;
-    q.cons_.win = spsc_window{b.gen.value(), b.start, 0};
+    q.cons_.win = spsc_window{b.gen.value(), b.start, 0, b.gen.value(), 0};
     return true;
   }
 

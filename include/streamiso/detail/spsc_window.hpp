@@ -4,6 +4,7 @@
 #ifndef STREAMISO_DETAIL_SPSC_WINDOW_HPP
 #define STREAMISO_DETAIL_SPSC_WINDOW_HPP
 
+#include <atomic>
 #include <cstdint>
 
 #include "streamiso/config.hpp"
@@ -11,8 +12,32 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// [head, limit) holds only frames pushed under the binding whose token is `token` and whose
-// first index is `start`. limit 0 means "never refreshed" (head may still be below start).
+inline constexpr unsigned spsc_back_off_spins = STREAMISO_SPSC_BACK_OFF_SPINS;
+
+// One turn of a wait that touches no memory. Not a pause instruction: under a hypervisor with
+// pause-loop exiting, a run of pauses can hand the vCPU away for far longer than intended.
+inline void spin_once() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
+// The consumer's back-off: spsc_back_off_spins turns, no more than four per slot (a small
+// queue's producer is full after a few pushes and must not wait out the rest), ended early
+// when `ahead()` says the producer is far enough ahead. ahead() is asked every 512 turns, so
+// the wait pulls the line it reads a few times, not per turn.
+template <class Ahead>
+void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
+  const std::uint64_t most = spsc_back_off_spins;
+  const std::uint64_t turns = slots < most / 4 ? 4 * slots : most;
+  for (std::uint64_t i = 0; i < turns; ++i) {
+    spin_once();
+    if ((i & 511) == 511 && ahead()) return;
+  }
+}
+
+// [head, limit) holds only frames pushed under the binding whose token is `gen` and whose
+// first index is `start`. `token` is what a refresh compares token_ with: 0 until the first
+// refresh (0 is never a binding's token, so that refresh takes the slow path, which drops
+// what is below `start`), `gen` from then on. A never-bound queue's token_ is 0 too; an
+// endpoint can only meet it through a Match that accepts the unset owner, and then gen and
+// start are 0 and no frame can be pushed (the door refuses every push while unbound).
 //
 // The proof, as invariants of spsc_queue. G is the binding the endpoint was matched
 // against, v its token, S its start; "the next binding" is the one rebind() made after G.
@@ -28,25 +53,33 @@ namespace detail {
 //    holds this queue's token).
 // I4 Tokens. rebind() stores the new token in token_ before it returns, hence before any
 //    push of the new binding, hence before that push's release store of tail_ (I1).
-//    Tokens are handed out once per process: no later binding of any queue has v.
+//    Tokens are handed out once per process and are never 0: no later binding of any queue
+//    has v, and no binding has 0.
 // I5 Match. bind_consumer() reads the binding through the seqlock and hands out an
 //    endpoint only if token_ still equals that binding's token; the requester was matched
 //    against that binding's owner (G's owner).
 // I6 Refresh. limit is set only by a refresh that (a) loads tail_ with acquire, getting t,
-//    (b) THEN loads token_ and finds v, (c) if limit was 0, first drops every frame below
-//    S, and only then (d) sets the window to [head, t).
+//    (b) THEN loads token_ once and finds v (compared with `token` when that is v; when it is
+//    still 0, the slow path compares the loaded value with gen = v and sets token = v),
+//    (c) on that first refresh (token was 0), drops every frame below S before anything
+//    else, and only then (d) sets the window to [head, t). Waiting (the back-off on an
+//    empty refresh) happens before a refresh, never between (a) and (d); its relaxed looks
+//    at tail_ are hints that end it early, and the refresh after it loads tail_ again. The per-call
+//    pop's own window (spsc_queue's cons_) has token = v from the start and marks the first refresh
+//    by limit 0 instead; the steps are the same.
 // I7 Head. Only the consumer thread moves head_; head_ only grows.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
 // requester was matched against G's owner (I5): a pop from the window cannot cross owners.
-// Proof. Take frame i with head <= i < t at (d). i >= S: by (c), or by an earlier refresh
-// of this window that did (c), and I7. Suppose frame i was pushed under a later binding.
-// That binding's rebind stored its token before the push of i (I4), the push of i comes
-// before the store tail_ = i + 1 <= t (I1), and (a) read that store or a later one of the
-// same writer, so the token store happens-before (b). By write-read coherence (b) returns
-// that token or a later one; none equals v (I4). But (b) returned v. So frame i was pushed
-// at an index in [S, start of the next binding): under G (I2). Pops by other endpoints or
-// per-call pops in between only move head up (I7), shrinking the window, never widening it.
+// Proof. Take frame i with head <= i < t at (d). i >= S: by (c), or by the earlier refresh
+// of this window that did (c) (token is v only after it), and I7. Suppose frame i was pushed
+// under a later binding. That binding's rebind stored its token before the push of i (I4),
+// the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read that store or a
+// later one of the same writer, so the token store happens-before (b). By write-read
+// coherence (b) returns that token or a later one; none equals v (I4). But (b) returned v.
+// So frame i was pushed at an index in [S, start of the next binding): under G (I2). Pops by
+// other endpoints or per-call pops in between only move head up (I7), shrinking the window,
+// never widening it. (v = 0, the never-bound case above: nothing was ever pushed under it.)
 //
 // Freshness. The window form (the default endpoint) pops [head, limit) without looking at
 // token_; a rebind is seen at the endpoint's first refresh that happens-after it (I6 b, by
@@ -57,9 +90,11 @@ namespace detail {
 // from the window: a pop that starts after rebind() returned (happens-after it) reads the
 // new token or a later one by coherence, and is refused: nothing of G after the rebind.
 struct spsc_window {
-  std::uint64_t token = 0;
+  std::uint64_t token = 0;  // compared by each refresh: 0 until the first one, then gen
   std::uint64_t start = 0;
   std::uint64_t limit = 0;
+  std::uint64_t gen = 0;      // the binding's token
+  std::uint64_t idle_at = 0;  // the head at which the last back-off found nothing
 };
 
 }  // namespace detail

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// The shards of a session cache, each behind its own lock: routing by hash, and the calls that
+// visit every shard one lock at a time (totals, purges, a sharded put's room).
+#ifndef STREAMISO_DETAIL_CACHE_SHARD_SET_HPP
+#define STREAMISO_DETAIL_CACHE_SHARD_SET_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "streamiso/config.hpp"
+#include "streamiso/detail/cache_budget.hpp"
+#include "streamiso/refusal.hpp"
+#include "streamiso/session_cache_config.hpp"
+
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+
+// Shard: the one-thread core (cache_shard); Lock: any BasicLockable (detail::no_lock for the
+// single-threaded form). No call here ever holds two shard locks.
+template <class Shard, class Lock>
+class cache_shard_set {
+ public:
+  struct alignas(cache_line_size) slot {
+    template <class... Args>
+    explicit slot(Args&&... args) : core(std::forward<Args>(args)...) {}
+    mutable Lock lock;
+    Shard core;
+  };
+
+  // Builds n shards (a power of two), each from `args`.
+  template <class... Args>
+  void build(std::size_t n, Args&... args) {
+    mask_ = n - 1;
+    slots_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<slot>(args...));
+  }
+
+  // High bits pick the shard, low bits the bucket inside it: the two stay independent.
+  [[nodiscard]] std::size_t home_of(std::uint64_t h) const noexcept {
+    return static_cast<std::size_t>(h >> 40) & mask_;
+  }
+  [[nodiscard]] slot& of(std::uint64_t h) noexcept { return *slots_[home_of(h)]; }
+  [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+
+  [[nodiscard]] session_cache_stats stats() const noexcept {
+    session_cache_stats total;
+    for (const auto& sh : slots_) {
+      std::lock_guard<Lock> guard(sh->lock);
+      total += sh->core.stats();
+    }
+    return total;
+  }
+
+  // What household (ts, gen) holds in all shards.
+  [[nodiscard]] owner_usage usage(std::uint32_t ts, std::uint64_t gen) const noexcept {
+    owner_usage u;
+    for (const auto& sh : slots_) {
+      std::lock_guard<Lock> guard(sh->lock);
+      const owner_usage here = sh->core.usage(ts, gen);
+      u.entries += here.entries;
+      u.bytes += here.bytes;
+    }
+    return u;
+  }
+
+  // Each shard in turn: see cache_store::purge.
+  [[nodiscard]] purge_stats purge(std::uint32_t ts, std::uint64_t gen,
+                                  std::uint64_t session_id) noexcept {
+    purge_stats out;
+    for (const auto& sh : slots_) {
+      std::lock_guard<Lock> guard(sh->lock);
+      sh->core.purge(ts, gen, session_id, out);
+    }
+    return out;
+  }
+
+  // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
+  // a time until it fits: one of the household's own for its quota (its home shard first), any
+  // for the cache's bytes (home shard first, dead households first in each). refusal::empty
+  // when reserved; `full` when a whole pass finds nothing to evict (every byte reserved by
+  // puts in flight); `stale_binding` when the household died meanwhile.
+  [[nodiscard]] refusal reserve_room(std::uint64_t h, budget_reservation& r) noexcept {
+    const std::size_t home = home_of(h);
+    for (;;) {
+      const auto q = r.reserve_quota();
+      if (q == cache_budget::answer::ok) break;
+      if (q == cache_budget::answer::dead) return refusal::stale_binding;
+      const std::uint32_t ts = r.record();
+      const std::uint64_t gen = r.generation();
+      if (!evict_somewhere(home, [&](Shard& c) { return c.evict_one_of(ts, gen); })) {
+        return refusal::full;
+      }
+    }
+    while (!r.reserve_bytes()) {
+      if (!evict_somewhere(home, [](Shard& c) { return c.evict_one(); })) return refusal::full;
+    }
+    return refusal::empty;
+  }
+
+ private:
+  // Calls evict(core) under each shard's lock in turn, from `home`, until one evicts.
+  template <class Evict>
+  bool evict_somewhere(std::size_t home, Evict&& evict) noexcept {
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      slot& sh = *slots_[(home + i) & mask_];
+      std::lock_guard<Lock> guard(sh.lock);
+      if (evict(sh.core)) return true;
+    }
+    return false;
+  }
+
+  std::vector<std::unique_ptr<slot>> slots_;
+  std::size_t mask_ = 0;
+};
+
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
+#endif  // STREAMISO_DETAIL_CACHE_SHARD_SET_HPP
