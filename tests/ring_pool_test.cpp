@@ -435,3 +435,51 @@ TEST_CASE("F9: a padding that overflows count * (size + padding) is rejected by 
   CHECK_THROWS_AS(pool{c}, std::invalid_argument);
   CHECK(pool::create(c).refused_for(si::refusal::malformed));
 }
+
+TEST_CASE(
+    "F8: padding zeroing of every span from 1 to padding bytes clears the span and nothing past "
+    "it (the next buffer keeps its frame)") {
+  constexpr std::size_t size = 256;
+  for (std::size_t pad : {std::size_t{64}, std::size_t{100}, std::size_t{17}, std::size_t{3}}) {
+    CAPTURE(pad);
+    si::buffer_pool_config c = pool_config(2, size);
+    c.padding = pad;
+    pool p(c);
+    // Buffer 0 is taken first; bob's frame in buffer 1 stays pinned next to it throughout.
+    const auto first = write_frame(p, alice, 0xA1, 1);
+    const auto neighbour = write_frame(p, bob, 0xBB, size);
+    REQUIRE(first.index == 0);
+    REQUIRE(neighbour.index == 1);
+    REQUIRE(pool_release(p, alice, first));
+    for (std::size_t n = size - pad - 2; n <= size; ++n) {
+      CAPTURE(n);
+      const auto full = write_frame(p, bob, 0xB2, size);  // dirties all of buffer 0
+      REQUIRE(full.index == 0);
+      REQUIRE(pool_release(p, bob, full));
+      const auto h = write_frame(p, alice, 0xA1, n);  // zeroes min(pad, size - n) bytes
+      check_view_padding(p, h, alice_r, 0xA1, n);
+      REQUIRE(pool_release(p, alice, h));
+      check_view_padding(p, neighbour, bob_r, 0xBB, size);
+    }
+  }
+}
+
+TEST_CASE(
+    "F8: a frame abandoned unpublished leaves nothing in a shorter next frame's padding, whatever "
+    "the scrub policy") {
+  for (const auto policy : {si::scrub_policy::none, si::scrub_policy::on_release}) {
+    pool p(pool_config(1, 256, policy));
+    for (std::size_t n : {std::size_t{0}, std::size_t{10}, std::size_t{191}, std::size_t{255}}) {
+      CAPTURE(n);
+      {
+        auto w = pool_acquire(p, bob);
+        REQUIRE(w);
+        std::vector<unsigned char> bytes(256, 0xBB);
+        REQUIRE(w->append(bytes.data(), bytes.size()));
+      }  // abandoned: bob's bytes were never published, so no publish zeroed past them
+      const auto h = write_frame(p, alice, 0xA1, n);
+      check_view_padding(p, h, alice_r, 0xA1, n);
+      REQUIRE(pool_release(p, alice, h));
+    }
+  }
+}

@@ -211,7 +211,7 @@ class buffer_pool {
         free_(std::move(a.links)),
         counters_("buffer_pool") {
     const std::uint64_t token = detail::next_nonzero_token();
-    tag_ = (token & tag_mask) != 0 ? (token & tag_mask) : 1;
+    tag_bits_ = ((token & tag_mask) != 0 ? (token & tag_mask) : 1) << tag_shift;
     std::uint64_t first_gen = (detail::token_seed(&token) ^ token) & gen_mask;
     if (first_gen == 0) first_gen = 1;  // 0 never names a live buffer
     for (std::size_t i = 0; i < cfg.buffer_count; ++i) {
@@ -269,8 +269,9 @@ class buffer_pool {
   // refusal::empty stands for "pinned" here (never returned to users from this function).
   refusal pin(const pool_handle& h) noexcept {
     if (h.index >= cfg_.buffer_count) return refusal::out_of_range;
-    if ((h.generation >> tag_shift) != tag_) return refusal::stale_handle;  // another pool's
-    const std::uint64_t gen = h.generation & gen_mask;
+    // The handle's generation without our tag: below 2^40 only if the tag is ours, so another
+    // pool's handle (tag bits left over) can equal no state's 40-bit generation below.
+    const std::uint64_t gen = h.generation ^ tag_bits_;
     std::atomic<std::uint64_t>& st = meta_[h.index].state;
     std::uint64_t s = st.load(std::memory_order_relaxed);  // relaxed: the CAS validates
     do {
@@ -290,9 +291,9 @@ class buffer_pool {
   }
 
   // Nobody holds or can take a pin: the state is not live and has no pins.
+  // A published buffer's dirty mark is already exact (publish() folded `written` into it).
   void recycle(std::uint32_t i, std::uint64_t gen) noexcept {
     meta& m = meta_[i];
-    if (m.written > m.dirty) m.dirty = m.written;
     if (cfg_.scrub == scrub_policy::on_release && m.written != 0)
       std::memset(bytes_of(i), 0, m.written);
     m.written = 0;
@@ -304,6 +305,32 @@ class buffer_pool {
     free_.push(i);
   }
 
+  // Zeroes [p, p + n), n >= 1. Up to 64 bytes (the usual padding) with at most four
+  // overlapping 16-byte stores instead of a call, each inside [p, p + n).
+  static void zero(unsigned char* p, std::size_t n) noexcept {
+    static constexpr unsigned char z[16] = {};
+    if (n >= 16) {
+      if (n > 64) {
+        std::memset(p, 0, n);
+        return;
+      }
+      std::memcpy(p, z, 16);
+      std::memcpy(p + n - 16, z, 16);
+      if (n > 32) {
+        std::memcpy(p + 16, z, 16);
+        std::memcpy(p + n - 32, z, 16);
+      }
+    } else if (n >= 4) {
+      const std::size_t k = n >= 8 ? 8 : 4;
+      std::memcpy(p, z, k);
+      std::memcpy(p + n - k, z, k);
+    } else {
+      p[0] = 0;
+      p[n / 2] = 0;
+      p[n - 1] = 0;
+    }
+  }
+
   pool_handle publish(std::uint32_t i, std::size_t length) noexcept {
     meta& m = meta_[i];
     m.length = length;
@@ -311,20 +338,20 @@ class buffer_pool {
     if (m.written > m.dirty) m.dirty = m.written;
     if (m.dirty > length && cfg_.padding != 0) {
       const std::size_t end = m.dirty < length + cfg_.padding ? m.dirty : length + cfg_.padding;
-      std::memset(bytes_of(i) + length, 0, end - length);
+      zero(bytes_of(i) + length, end - length);
       if (end == m.dirty) m.dirty = length;
     }
     const std::uint64_t gen =
         m.state.load(std::memory_order_relaxed) >> gen_shift;  // relaxed: ours
     // release: pairs with pin()'s acquire CAS; owner, length and bytes are visible to readers.
     m.state.store((gen << gen_shift) | live_bit, std::memory_order_release);
-    return pool_handle{(tag_ << tag_shift) | gen, i,
+    return pool_handle{tag_bits_ | gen, i,
                        static_cast<std::uint32_t>(length > 0xFFFFFFFFU ? 0xFFFFFFFFU : length)};
   }
 
   const buffer_pool_config cfg_;
-  const std::size_t stride_;  // buffer_size + padding
-  std::uint64_t tag_ = 0;     // this pool's, in the high bits of every handle's generation
+  const std::size_t stride_;    // buffer_size + padding
+  std::uint64_t tag_bits_ = 0;  // this pool's tag << tag_shift: the high bits of its handles
   std::unique_ptr<unsigned char[]> bytes_;
   std::unique_ptr<meta[]> meta_;
   Match match_;

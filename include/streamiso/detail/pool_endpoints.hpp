@@ -74,7 +74,7 @@ class buffer_pool<Id, Match>::writable_buffer {
       : pool_(std::exchange(o.pool_, nullptr)), index_(o.index_) {}
   writable_buffer& operator=(writable_buffer&& o) noexcept {
     if (this != &o) {
-      abandon();
+      if (pool_ != nullptr) abandon(pool_, index_);
       pool_ = std::exchange(o.pool_, nullptr);
       index_ = o.index_;
     }
@@ -82,7 +82,9 @@ class buffer_pool<Id, Match>::writable_buffer {
   }
   writable_buffer(const writable_buffer&) = delete;
   writable_buffer& operator=(const writable_buffer&) = delete;
-  ~writable_buffer() { abandon(); }
+  ~writable_buffer() {
+    if (pool_ != nullptr) abandon(pool_, index_);  // inline test: a published one costs nothing
+  }
 
   // Appends n bytes. Refused (oversized, detail = room left) if they do not fit; nothing is
   // written then. Refused (stale_handle) on a buffer already published or moved from.
@@ -124,11 +126,12 @@ class buffer_pool<Id, Match>::writable_buffer {
  private:
   friend class buffer_pool;
   writable_buffer(buffer_pool* p, std::uint32_t i) noexcept : pool_(p), index_(i) {}
-  void abandon() noexcept {
-    if (pool_ == nullptr) return;
-    buffer_pool* p = std::exchange(pool_, nullptr);
+  // Out of line and by value, so the hot path neither calls it nor lets the buffer escape.
+  STREAMISO_NOINLINE static void abandon(buffer_pool* p, std::uint32_t i) noexcept {
+    meta& m = p->meta_[i];
+    if (m.written > m.dirty) m.dirty = m.written;  // unpublished bytes were never zeroed
     // relaxed: the state is ours until we publish or recycle it.
-    p->recycle(index_, p->meta_[index_].state.load(std::memory_order_relaxed) >> gen_shift);
+    p->recycle(i, m.state.load(std::memory_order_relaxed) >> gen_shift);
   }
 
   buffer_pool* pool_;
