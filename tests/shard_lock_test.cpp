@@ -16,6 +16,35 @@
 
 namespace sd = streamiso::detail;
 
+// Reads and edits the lock's word directly, as a waiter that never runs would leave it.
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+struct shard_lock_test_access {
+  // What lock_slow() does to register, without a ticket: the phantom never becomes head, so
+  // the next real waiter's ticket is the one served.
+  static void add_phantom_waiter(shard_lock& l) {
+    l.state_.fetch_add(shard_lock::waiter_one, std::memory_order_relaxed);  // relaxed: as there
+  }
+  static void remove_phantom_waiter(shard_lock& l) {
+    l.state_.fetch_sub(shard_lock::waiter_one, std::memory_order_relaxed);  // relaxed: test only
+  }
+  static bool closed(const shard_lock& l) {
+    return (l.state_.load(std::memory_order_relaxed) & shard_lock::closed) != 0;  // relaxed: hint
+  }
+  static bool locked(const shard_lock& l) {
+    return (l.state_.load(std::memory_order_relaxed) & shard_lock::locked) != 0;  // relaxed: hint
+  }
+  static std::uint32_t bypasses(const shard_lock& l) {
+    // relaxed: read by the thread that last changed the word, or after a join.
+    return (l.state_.load(std::memory_order_relaxed) & shard_lock::bypass_mask) /
+           shard_lock::bypass_one;
+  }
+};
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+
+using lock_access = sd::shard_lock_test_access;
+
 namespace {
 // Until the lock reports `n` threads queued behind its holder (no clock: yields until seen).
 void until_waiting(const sd::shard_lock& l, std::uint32_t n) {
@@ -74,6 +103,54 @@ TEST_CASE(
     worst = n > worst ? n : worst;
   }
   CHECK(worst <= static_cast<int>(sd::shard_lock::bypass_limit));
+}
+
+TEST_CASE(
+    "starvation shard_lock: newcomers bypass a registered waiter exactly bypass_limit times, "
+    "then only the head may lock") {
+  // A waiter registered and then never ran (preempted): newcomers may overtake it
+  // bypass_limit times, and then the lock is closed to them even while it is free. Whatever
+  // the scheduler does, no timing is involved here.
+  sd::shard_lock l;
+  lock_access::add_phantom_waiter(l);
+  REQUIRE(l.waiting() == 1);
+  std::uint32_t taken = 0;
+  while (taken <= sd::shard_lock::bypass_limit && l.try_lock()) {
+    ++taken;
+    l.unlock();
+  }
+  CHECK(taken == sd::shard_lock::bypass_limit);
+  CHECK(lock_access::bypasses(l) == sd::shard_lock::bypass_limit);
+  CHECK_FALSE(lock_access::locked(l));
+  CHECK(lock_access::closed(l));
+  const bool newcomer_got_in = l.try_lock();  // free, but closed to newcomers
+  if (newcomer_got_in) l.unlock();
+  CHECK_FALSE(newcomer_got_in);
+  // A real waiter: its ticket is the one served, so it is the head and takes the free lock
+  // (its lock() may not barge in: closed). Its acquisition reopens the lock.
+  bool closed_inside = true;
+  std::uint32_t bypasses_inside = 1;
+  std::thread head([&] {
+    l.lock();
+    closed_inside = lock_access::closed(l);
+    bypasses_inside = lock_access::bypasses(l);
+    l.unlock();
+  });
+  head.join();
+  CHECK_FALSE(closed_inside);
+  CHECK(bypasses_inside == 0);
+  CHECK_FALSE(lock_access::closed(l));
+  CHECK(lock_access::bypasses(l) == 0);
+  CHECK(l.waiting() == 1);  // the phantom, still registered
+  // Open again: the next newcomer barges and counts the first bypass of a new round.
+  REQUIRE(l.try_lock());
+  CHECK(lock_access::bypasses(l) == 1);
+  l.unlock();
+  lock_access::remove_phantom_waiter(l);
+  CHECK(l.waiting() == 0);
+  REQUIRE(l.try_lock());
+  CHECK(lock_access::bypasses(l) == 1);  // no waiter overtaken: not counted
+  l.unlock();
 }
 
 TEST_CASE("starvation shard_lock: queued threads are served in arrival order") {

@@ -169,6 +169,10 @@ class shard_lock {
     (void)wp.wait_until(ready, std::chrono::steady_clock::time_point::max());
   }
 
+  // Tests put the word into states otherwise reached only by timing (a registered waiter
+  // that is preempted while newcomers barge).
+  friend struct shard_lock_test_access;
+
   std::atomic<std::uint32_t> state_{0};
   std::atomic<std::uint32_t> next_{0};     // tickets drawn by waiters
   std::atomic<std::uint32_t> serving_{0};  // the head's ticket
