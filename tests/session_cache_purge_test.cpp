@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -192,6 +193,10 @@ TEST_CASE("F1: entries of dead households are evicted before live ones, every on
 }
 
 TEST_CASE("F4: a purge racing a household's puts leaves none of its entries behind (TSan)") {
+  // The writer puts as owner 1 without pause, re-opening a session whenever a purge closed
+  // its own. Before each purge it has stored at least two entries since the last one, so
+  // every purge races puts; after each purge the session in use before it is refused for
+  // reading and for a put that starts then.
   si::session_cache_config cfg = config();
   cfg.max_sessions = 64;
   sharded_t c{cfg};
@@ -199,23 +204,55 @@ TEST_CASE("F4: a purge racing a household's puts leaves none of its entries behi
   std::vector<std::weak_ptr<const std::uint64_t>> kept;
   put_stills(c, keeper, 0, 50, kept);
   std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> stored{0};  // the writer's accepted puts
+  std::mutex published_mutex;
+  auto published = open(c, 1);  // the writer's session; guarded by published_mutex
   std::thread writer([&] {
-    auto s = open(c, 1);
+    auto s = [&] {
+      const std::lock_guard<std::mutex> g(published_mutex);
+      return published;
+    }();
     for (std::uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
-      if (!c.put(s, k % 300, std::make_shared<const std::uint64_t>(k))) {
-        auto again = c.open_session(si::owner{1});  // purged: a new session of the household
-        if (again) s = *again;
+      if (c.put(s, k % 300, std::make_shared<const std::uint64_t>(k))) {
+        stored.fetch_add(
+            1, std::memory_order_release);  // release: the put before it is seen by the purge
+        continue;
       }
+      auto again = c.open_session(si::owner{1});  // purged: a new session of the household
+      if (!again) continue;
+      s = *again;
+      const std::lock_guard<std::mutex> g(published_mutex);
+      published = s;
     }
   });
   std::size_t removed = 0;
+  int purges_that_removed = 0;
+  int stale_reads_served = 0;
+  int stale_puts_accepted = 0;
   for (int i = 0; i < 200; ++i) {
+    // Two accepted puts since the last purge: the second started after it returned.
+    const std::uint64_t target = stored.load(std::memory_order_relaxed) + 2;
+    while (stored.load(std::memory_order_acquire) < target) std::this_thread::yield();
+    const auto before = [&] {
+      const std::lock_guard<std::mutex> g(published_mutex);
+      return published;
+    }();
     const auto purged = c.purge_owner(si::owner{1});
     REQUIRE(purged.has_value());
     removed += purged->entries;
+    if (purged->entries > 0) ++purges_that_removed;
+    if (!c.get(before, 0).refused_for(si::refusal::stale_binding)) ++stale_reads_served;
+    if (!c.put(before, 0, std::make_shared<const std::uint64_t>(0))
+             .refused_for(si::refusal::stale_binding)) {
+      ++stale_puts_accepted;
+    }
   }
   stop.store(true, std::memory_order_relaxed);
   writer.join();
+  CHECK(stale_reads_served == 0);
+  CHECK(stale_puts_accepted == 0);
+  CHECK(purges_that_removed == 200);  // every purge met the writer's entries: the race ran
+  CHECK(removed > 0);
   // With the writer gone, one more purge; then only the keeper's entries are left.
   REQUIRE(c.purge_owner(si::owner{1}).has_value());
   CHECK(c.stats().entries == 50);
