@@ -686,8 +686,9 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
 // was given the other owner's bytes shows up in any released payload. After every step each
 // buffer is in exactly one place (held by a slot, free, or staging) and the feed holds what
 // the jitter buffer holds.
-TEST_CASE("F3 rtp feed: across rebind() to another owner, no released payload carries the "
-          "previous owner's bytes") {
+TEST_CASE(
+    "F1 F3 rtp feed: across rebind() to another owner, no released payload carries the "
+    "previous owner's bytes") {
   for (const si::jitter_mode mode : {si::jitter_mode::packet, si::jitter_mode::frame}) {
     CAPTURE(static_cast<int>(mode));
     si::rtp_binding<> bb = bind_a();
@@ -750,7 +751,8 @@ TEST_CASE("F3 rtp feed: across rebind() to another owner, no released payload ca
       }
       auto a = in.accept({src, d.size()}, now);
       REQUIRE(a.has_value());
-      const si::status st = staged_push ? feed.try_push_staged(*a, flags) : feed.try_push(*a, flags);
+      const si::status st =
+          staged_push ? feed.try_push_staged(*a, flags) : feed.try_push(*a, flags);
       CHECK_FALSE(st.refused_for(si::refusal::full));
       if (l.b != on_b) {  // the previous owner's datagram, late
         CHECK(st.refused_for(si::refusal::owner_mismatch));
@@ -836,8 +838,7 @@ TEST_CASE("F3 rtp feed: with no free buffer a push is refused full and writes no
   const bytes before = feed_access::store(feed);
   const std::uint64_t received = feed.jitter().stats().received;
   const bytes copy = datagram(ssrc_a, 96, 21, 2100, false, {0x41, 0x21});
-  CHECK(feed.try_push(*in.accept({copy.data(), copy.size()}, 1000))
-            .refused_for(si::refusal::full));
+  CHECK(feed.try_push(*in.accept({copy.data(), copy.size()}, 1000)).refused_for(si::refusal::full));
   CHECK(feed_access::store(feed) == before);
   // Staged: received into staging (that write is the caller's), then refused.
   const si::rtp_receive_buffer rb = feed.staging();
