@@ -60,16 +60,18 @@ class spsc_per_call {
     const std::uint64_t limit = c.win.limit;
     if (STREAMISO_LIKELY(h < limit)) {
       // Checked on every call: a rebind that happened before this call is never missed.
-      if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return pop_rebound(q, who);
-      if (STREAMISO_UNLIKELY(!window_match(q, who))) return refuse_reader(q, who);
+      if (STREAMISO_UNLIKELY(q.current_token() != c.win.token || !window_match(q, who))) {
+        return pop_slow(q, who);
+      }
       return q.take(h);
     }
     // acquire: pairs with the producer's release (or seq_cst) store of tail_.
     const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
     // One token load serves both checks here: loaded after tail_ (the window proof's order),
     // and equal, the view was current then, so the match below is against the bound owner.
-    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return pop_rebound(q, who);
-    if (STREAMISO_UNLIKELY(!q.match_(c.view.owner, who))) return refuse_reader(q, who);
+    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token || !q.match_(c.view.owner, who))) {
+      return pop_slow(q, who);
+    }
     return q.refill(c.win, limit, h, t);
   }
 
@@ -94,6 +96,14 @@ class spsc_per_call {
     } else {
       return q.match_(q.cons_.view.owner, who);
     }
+  }
+
+  // One out-of-line exit for both paths: a view that is not the current binding's (or was
+  // never loaded) is loaded again; a current one did not match.
+  STREAMISO_NOINLINE static result<Frame> pop_slow(Queue& q,
+                                                   const basic_requester<Id>& who) noexcept {
+    if (q.current_token() != q.cons_.win.token) return pop_rebound(q, who);
+    return refuse_reader(q, who);
   }
 
   // The view is not the current binding's (or was never loaded): load it, then as a refill.
