@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -626,6 +628,126 @@ TEST_CASE(
   REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 0);
   CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
+}
+
+// The same back-off against a real producer: each round the consumer drains alice's frames and
+// polls once more, which backs off; the producer, released by a flag set just before that
+// poll, rebinds to bob and pushes bob's frames, so the rebind and the pushes often land while
+// the consumer waits. The pop re-entered after the wait must see the rebind (stale_binding),
+// never a frame: every frame left in the queue is bob's. Capacity 1024 gives the full wait
+// (four turns per slot cap it only below that), and bob pushes too few frames to end it early.
+TEST_CASE(
+    "F1: spsc a rebind and pushes landing during a consumer endpoint's back-off never reach the "
+    "old owner; the new owner gets them in order") {
+  constexpr std::size_t cap = 1024;
+  constexpr std::uint64_t alice_frames = 5;
+  constexpr std::uint64_t bob_frames = 3;
+  const std::uint64_t rounds = streamiso_test::scaled(4000, 500);
+  queue q(cap);
+  // Round numbers passed between the threads: each side spins a while (so the producer is
+  // running when `go` opens and its rebind can land inside the consumer's wait), then sleeps
+  // (so a loaded machine that holds one thread off a core does not leave the other spinning).
+  struct gate {
+    std::atomic<std::uint64_t> round{0};
+    std::mutex m;
+    std::condition_variable cv;
+    void open(std::uint64_t r) {
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        round.store(r, std::memory_order_release);  // release: pairs with the acquires in wait()
+      }
+      cv.notify_all();
+    }
+    void wait(std::uint64_t r) {
+      for (int i = 0; i < 2000; ++i) {
+        if (round.load(std::memory_order_acquire) == r) return;  // acquire: pairs with open()
+      }
+      std::unique_lock<std::mutex> lock(m);
+      // acquire: pairs with open()'s release (the mutex orders it too).
+      cv.wait(lock, [&] { return round.load(std::memory_order_acquire) == r; });
+    }
+  };
+  gate alice_ready;  // producer: rebound to alice and pushed
+  gate go;           // consumer: drained alice's frames, about to poll
+  gate bob_done;     // producer: rebound to bob and pushed
+  gate round_done;   // consumer: took bob's frames, the queue is empty
+  std::uint64_t refused_pushes = 0;
+  std::thread producer([&] {
+    for (std::uint64_t r = 1; r <= rounds; ++r) {
+      round_done.wait(r - 1);
+      q.rebind(alice);
+      for (std::uint64_t i = 0; i < alice_frames; ++i) {
+        if (!q.try_push(alice, frame{1, i})) ++refused_pushes;
+      }
+      alice_ready.open(r);
+      go.wait(r);
+      q.rebind(bob);
+      for (std::uint64_t i = 0; i < bob_frames; ++i) {
+        if (!q.try_push(bob, frame{2, i})) ++refused_pushes;
+      }
+      bob_done.open(r);
+    }
+  });
+  std::uint64_t alice_wrong = 0, to_alice_after_drain = 0, bob_to_alice = 0, stale_detail = 0,
+                empty_after_rebind = 0, other_answer = 0, stale_at_first_poll = 0;
+  std::uint64_t bob_bind_refused = 0, bob_wrong = 0, bob_extra = 0, not_empty = 0;
+  for (std::uint64_t r = 1; r <= rounds; ++r) {
+    alice_ready.wait(r);
+    auto a = q.bind_consumer(alice_r);  // no rebind can run now: the producer waits for `go`
+    REQUIRE(a);
+    auto& out = *a;
+    for (std::uint64_t i = 0; i < alice_frames; ++i) {
+      auto f = out.try_pop();
+      if (!f || f->owner_id != 1 || f->seq != i) ++alice_wrong;
+    }
+    // Answers true once the endpoint has refused stale_binding; a frame is always wrong here.
+    auto poll = [&](bool first) {
+      auto p = out.try_pop();
+      if (p) {
+        ++to_alice_after_drain;
+        if (p->owner_id != 1) ++bob_to_alice;
+        return false;
+      }
+      if (p.refused_for(si::refusal::stale_binding)) {
+        if (p.detail() != 0) ++stale_detail;  // an old endpoint consumes nothing
+        if (first) ++stale_at_first_poll;
+        return true;
+      }
+      if (!p.refused_for(si::refusal::empty)) ++other_answer;
+      return false;
+    };
+    go.open(r);
+    bool stale = poll(true);  // backs off: alice's frames were just drained
+    for (int i = 0; i < 64 && !stale; ++i) stale = poll(false);
+    bob_done.wait(r);  // the rebind happens-before every poll from here on: each must see it
+    if (!stale && !poll(false)) ++empty_after_rebind;
+    if (auto b = q.bind_consumer(bob_r)) {
+      for (std::uint64_t i = 0; i < bob_frames; ++i) {
+        auto f = b->try_pop();
+        if (!f || f->owner_id != 2 || f->seq != i) ++bob_wrong;
+      }
+      if (b->try_pop()) ++bob_extra;
+    } else {
+      ++bob_bind_refused;  // the producer is waiting: nothing can make this busy
+    }
+    if (!q.empty()) ++not_empty;
+    round_done.open(r);
+  }
+  producer.join();
+  CHECK(refused_pushes == 0);
+  CHECK(alice_wrong == 0);
+  CHECK(to_alice_after_drain == 0);
+  CHECK(bob_to_alice == 0);
+  CHECK(stale_detail == 0);
+  CHECK(empty_after_rebind == 0);
+  CHECK(other_answer == 0);
+  CHECK(bob_bind_refused == 0);
+  CHECK(bob_wrong == 0);
+  CHECK(bob_extra == 0);
+  CHECK(not_empty == 0);
+  CHECK(count(q, si::refusal::stale_binding) == rounds);  // one per round: alice's endpoint
+  MESSAGE(rounds << " rounds; the first poll after the drain answered stale_binding in "
+                 << stale_at_first_poll);
 }
 
 TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without crossing owners") {
