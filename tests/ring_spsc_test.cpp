@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -78,6 +79,7 @@ const si::requester alice_r{1};
 const si::requester bob_r{2};
 
 std::uint64_t count(const queue& q, si::refusal r) { return q.counters().count(r); }
+
 }  // namespace
 
 static_assert(!std::is_copy_constructible<queue>::value, "a queue is not copyable");
@@ -642,11 +644,12 @@ TEST_CASE(
   constexpr std::size_t cap = 1024;
   constexpr std::uint64_t alice_frames = 5;
   constexpr std::uint64_t bob_frames = 3;
-  const std::uint64_t rounds = streamiso_test::scaled(4000, 500);
+  const std::uint64_t rounds = streamiso_test::scaled(1000, 200);
   queue q(cap);
-  // Round numbers passed between the threads: each side spins a while (so the producer is
-  // running when `go` opens and its rebind can land inside the consumer's wait), then sleeps
-  // (so a loaded machine that holds one thread off a core does not leave the other spinning).
+  // Round numbers passed between the threads: each side spins a while (so both stay on a core
+  // and the producer is running when `go` opens: its rebind can then land inside the
+  // consumer's back-off), then sleeps (a loaded machine that holds one thread off the cores
+  // must not leave the other spinning). No result depends on how long anything takes.
   struct gate {
     std::atomic<std::uint64_t> round{0};
     std::mutex m;
@@ -658,19 +661,30 @@ TEST_CASE(
       }
       cv.notify_all();
     }
-    void wait(std::uint64_t r) {
-      for (int i = 0; i < 2000; ++i) {
-        if (round.load(std::memory_order_acquire) == r) return;  // acquire: pairs with open()
+    // Spins about 200 us (long enough for the other side's step when both are on a core).
+    bool spin(std::uint64_t r) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (unsigned i = 0;; ++i) {
+        if (round.load(std::memory_order_acquire) == r) return true;  // acquire: pairs with open()
+        if (i % 64 == 63 && std::chrono::steady_clock::now() > until) return false;
       }
+    }
+    bool sleep_for(std::uint64_t r, std::chrono::microseconds d) {
       std::unique_lock<std::mutex> lock(m);
       // acquire: pairs with open()'s release (the mutex orders it too).
-      cv.wait(lock, [&] { return round.load(std::memory_order_acquire) == r; });
+      return cv.wait_for(lock, d, [&] { return round.load(std::memory_order_acquire) == r; });
+    }
+    void wait(std::uint64_t r) {
+      while (!spin(r) && !sleep_for(r, std::chrono::milliseconds(10))) {
+      }
     }
   };
   gate alice_ready;  // producer: rebound to alice and pushed
   gate go;           // consumer: drained alice's frames, about to poll
   gate bob_done;     // producer: rebound to bob and pushed
   gate round_done;   // consumer: took bob's frames, the queue is empty
+  // The producer is spinning on `go` (so it is on a core now): a hint only, hence relaxed.
+  std::atomic<std::uint64_t> producer_spinning{0};
   std::uint64_t refused_pushes = 0;
   std::thread producer([&] {
     for (std::uint64_t r = 1; r <= rounds; ++r) {
@@ -680,7 +694,12 @@ TEST_CASE(
         if (!q.try_push(alice, frame{1, i})) ++refused_pushes;
       }
       alice_ready.open(r);
-      go.wait(r);
+      for (;;) {
+        producer_spinning.store(r, std::memory_order_relaxed);  // relaxed: a hint, no data
+        if (go.spin(r)) break;
+        producer_spinning.store(0, std::memory_order_relaxed);  // relaxed: a hint, no data
+        if (go.sleep_for(r, std::chrono::microseconds(200))) break;
+      }
       q.rebind(bob);
       for (std::uint64_t i = 0; i < bob_frames; ++i) {
         if (!q.try_push(bob, frame{2, i})) ++refused_pushes;
@@ -716,6 +735,15 @@ TEST_CASE(
       if (!p.refused_for(si::refusal::empty)) ++other_answer;
       return false;
     };
+    // Opens `go` while the producer spins on it, so its rebind follows at once and lands in
+    // the back-off below; after about 0.5 ms without seeing it spin, opens anyway.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+    for (unsigned i = 1; producer_spinning.load(std::memory_order_relaxed) != r; ++i) {
+      if (i % 64 == 0) {  // relaxed above: a hint, no data
+        if (std::chrono::steady_clock::now() > until) break;
+        std::this_thread::yield();
+      }
+    }
     go.open(r);
     bool stale = poll(true);  // backs off: alice's frames were just drained
     for (int i = 0; i < 64 && !stale; ++i) stale = poll(false);
