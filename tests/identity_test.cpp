@@ -207,6 +207,25 @@ TEST_CASE("F2: an unset owner or requester names nobody: never matched, refused 
   CHECK_FALSE(q.bind_consumer(no_one).has_value());
 }
 
+TEST_CASE(
+    "F2: the spsc per-call pop refuses an unset requester inside a window a real requester "
+    "filled (the in-window compare is a plain id compare; the window proves a set owner)") {
+  si::spsc_queue<frame> q(8);
+  q.rebind(alice);
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(q.try_push(alice, frame{1, i}));
+  auto first = q.try_pop(alice_r);  // refills: the window now holds the other three
+  REQUIRE(first);
+  CHECK(first->seq == 0);
+  CHECK(q.try_pop(si::requester{}).refused_for(si::refusal::unset_id));
+  CHECK(q.try_pop(bob_r).refused_for(si::refusal::owner_mismatch));
+  auto next = q.try_pop(alice_r);  // nothing was consumed by the refusals
+  REQUIRE(next);
+  CHECK(next->seq == 1);
+  // After a rebind to nobody, the unset requester still names nobody.
+  q.rebind(si::owner{});
+  CHECK_FALSE(q.try_pop(si::requester{}).has_value());
+}
+
 // ---- nothing delivered twice, nothing lost silently ---------------------------------------
 
 TEST_CASE(

@@ -1,6 +1,7 @@
 // broadcast_ring: endpoints, lapped readers, read_latest, rebinding, waiting.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -511,4 +512,30 @@ TEST_CASE("F1: broadcast read_latest on a ring bound to nobody is not_bound, not
   CHECK(
       r.read_latest(bob_r).refused_for(si::refusal::owner_mismatch));  // bound: foreign is an alarm
   CHECK(r.counters().alarms() == 1);
+}
+
+TEST_CASE(
+    "F3: a broadcast ring of 4 KiB frames (a seqlock payload copied by a loop, not per word) "
+    "serves whole frames to their owner only") {
+  struct big_frame {
+    std::uint64_t owner_id;
+    std::array<unsigned char, 4096> bytes;
+  };
+  using big_ring = si::broadcast_ring<big_frame>;
+  auto made = big_ring::create(4, alice);
+  REQUIRE(made);
+  big_ring& r = **made;
+  auto prod = r.bind_producer(alice);
+  REQUIRE(prod);
+  auto viewer = r.bind_consumer(alice_r);
+  REQUIRE(viewer);
+  big_frame f{};
+  f.owner_id = 1;
+  for (std::size_t i = 0; i < f.bytes.size(); ++i) f.bytes[i] = static_cast<unsigned char>(i * 7);
+  REQUIRE(prod->try_push(f, si::frame_kind::keyframe));
+  auto got = viewer->try_pop();
+  REQUIRE(got);
+  CHECK(got->owner_id == 1);
+  CHECK(got->bytes == f.bytes);
+  CHECK(r.read_latest(bob_r).refused_for(si::refusal::owner_mismatch));
 }

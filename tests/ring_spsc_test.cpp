@@ -2,8 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -76,6 +79,7 @@ const si::requester alice_r{1};
 const si::requester bob_r{2};
 
 std::uint64_t count(const queue& q, si::refusal r) { return q.counters().count(r); }
+
 }  // namespace
 
 static_assert(!std::is_copy_constructible<queue>::value, "a queue is not copyable");
@@ -626,6 +630,152 @@ TEST_CASE(
   REQUIRE(r.refused_for(si::refusal::stale_binding));
   CHECK(r.detail() == 0);
   CHECK(q.bind_consumer(bob_r).value().try_pop()->owner_id == 2);
+}
+
+// The same back-off against a real producer: each round the consumer drains alice's frames and
+// polls once more, which backs off; the producer, released by a flag set just before that
+// poll, rebinds to bob and pushes bob's frames, so the rebind and the pushes often land while
+// the consumer waits. The pop re-entered after the wait must see the rebind (stale_binding),
+// never a frame: every frame left in the queue is bob's. Capacity 1024 gives the full wait
+// (four turns per slot cap it only below that), and bob pushes too few frames to end it early.
+TEST_CASE(
+    "F1: spsc a rebind and pushes landing during a consumer endpoint's back-off never reach the "
+    "old owner; the new owner gets them in order") {
+  constexpr std::size_t cap = 1024;
+  constexpr std::uint64_t alice_frames = 5;
+  constexpr std::uint64_t bob_frames = 3;
+  const std::uint64_t rounds = streamiso_test::scaled(1000, 200);
+  queue q(cap);
+  // Round numbers passed between the threads: each side spins a while (so both stay on a core
+  // and the producer is running when `go` opens: its rebind can then land inside the
+  // consumer's back-off), then sleeps (a loaded machine that holds one thread off the cores
+  // must not leave the other spinning). No result depends on how long anything takes.
+  struct gate {
+    std::atomic<std::uint64_t> round{0};
+    std::mutex m;
+    std::condition_variable cv;
+    void open(std::uint64_t r) {
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        round.store(r, std::memory_order_release);  // release: pairs with the acquires in wait()
+      }
+      cv.notify_all();
+    }
+    // Spins about 200 us (long enough for the other side's step when both are on a core).
+    bool spin(std::uint64_t r) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (unsigned i = 0;; ++i) {
+        if (round.load(std::memory_order_acquire) == r) return true;  // acquire: pairs with open()
+        if (i % 64 == 63 && std::chrono::steady_clock::now() > until) return false;
+      }
+    }
+    bool sleep_for(std::uint64_t r, std::chrono::microseconds d) {
+      std::unique_lock<std::mutex> lock(m);
+      // acquire: pairs with open()'s release (the mutex orders it too).
+      return cv.wait_for(lock, d, [&] { return round.load(std::memory_order_acquire) == r; });
+    }
+    void wait(std::uint64_t r) {
+      while (!spin(r) && !sleep_for(r, std::chrono::milliseconds(10))) {
+      }
+    }
+  };
+  gate alice_ready;  // producer: rebound to alice and pushed
+  gate go;           // consumer: drained alice's frames, about to poll
+  gate bob_done;     // producer: rebound to bob and pushed
+  gate round_done;   // consumer: took bob's frames, the queue is empty
+  // The producer is spinning on `go` (so it is on a core now): a hint only, hence relaxed.
+  std::atomic<std::uint64_t> producer_spinning{0};
+  std::uint64_t refused_pushes = 0;
+  std::thread producer([&] {
+    for (std::uint64_t r = 1; r <= rounds; ++r) {
+      round_done.wait(r - 1);
+      q.rebind(alice);
+      for (std::uint64_t i = 0; i < alice_frames; ++i) {
+        if (!q.try_push(alice, frame{1, i})) ++refused_pushes;
+      }
+      alice_ready.open(r);
+      for (;;) {
+        producer_spinning.store(r, std::memory_order_relaxed);  // relaxed: a hint, no data
+        if (go.spin(r)) break;
+        producer_spinning.store(0, std::memory_order_relaxed);  // relaxed: a hint, no data
+        if (go.sleep_for(r, std::chrono::microseconds(200))) break;
+      }
+      q.rebind(bob);
+      for (std::uint64_t i = 0; i < bob_frames; ++i) {
+        if (!q.try_push(bob, frame{2, i})) ++refused_pushes;
+      }
+      bob_done.open(r);
+    }
+  });
+  std::uint64_t alice_wrong = 0, to_alice_after_drain = 0, bob_to_alice = 0, stale_detail = 0,
+                empty_after_rebind = 0, other_answer = 0, stale_at_first_poll = 0;
+  std::uint64_t bob_bind_refused = 0, bob_wrong = 0, bob_extra = 0, not_empty = 0;
+  for (std::uint64_t r = 1; r <= rounds; ++r) {
+    alice_ready.wait(r);
+    auto a = q.bind_consumer(alice_r);  // no rebind can run now: the producer waits for `go`
+    REQUIRE(a);
+    auto& out = *a;
+    for (std::uint64_t i = 0; i < alice_frames; ++i) {
+      auto f = out.try_pop();
+      if (!f || f->owner_id != 1 || f->seq != i) ++alice_wrong;
+    }
+    // Answers true once the endpoint has refused stale_binding; a frame is always wrong here.
+    auto poll = [&](bool first) {
+      auto p = out.try_pop();
+      if (p) {
+        ++to_alice_after_drain;
+        if (p->owner_id != 1) ++bob_to_alice;
+        return false;
+      }
+      if (p.refused_for(si::refusal::stale_binding)) {
+        if (p.detail() != 0) ++stale_detail;  // an old endpoint consumes nothing
+        if (first) ++stale_at_first_poll;
+        return true;
+      }
+      if (!p.refused_for(si::refusal::empty)) ++other_answer;
+      return false;
+    };
+    // Opens `go` while the producer spins on it, so its rebind follows at once and lands in
+    // the back-off below; after about 0.5 ms without seeing it spin, opens anyway.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+    for (unsigned i = 1; producer_spinning.load(std::memory_order_relaxed) != r; ++i) {
+      if (i % 64 == 0) {  // relaxed above: a hint, no data
+        if (std::chrono::steady_clock::now() > until) break;
+        std::this_thread::yield();
+      }
+    }
+    go.open(r);
+    bool stale = poll(true);  // backs off: alice's frames were just drained
+    for (int i = 0; i < 64 && !stale; ++i) stale = poll(false);
+    bob_done.wait(r);  // the rebind happens-before every poll from here on: each must see it
+    if (!stale && !poll(false)) ++empty_after_rebind;
+    if (auto b = q.bind_consumer(bob_r)) {
+      for (std::uint64_t i = 0; i < bob_frames; ++i) {
+        auto f = b->try_pop();
+        if (!f || f->owner_id != 2 || f->seq != i) ++bob_wrong;
+      }
+      if (b->try_pop()) ++bob_extra;
+    } else {
+      ++bob_bind_refused;  // the producer is waiting: nothing can make this busy
+    }
+    if (!q.empty()) ++not_empty;
+    round_done.open(r);
+  }
+  producer.join();
+  CHECK(refused_pushes == 0);
+  CHECK(alice_wrong == 0);
+  CHECK(to_alice_after_drain == 0);
+  CHECK(bob_to_alice == 0);
+  CHECK(stale_detail == 0);
+  CHECK(empty_after_rebind == 0);
+  CHECK(other_answer == 0);
+  CHECK(bob_bind_refused == 0);
+  CHECK(bob_wrong == 0);
+  CHECK(bob_extra == 0);
+  CHECK(not_empty == 0);
+  CHECK(count(q, si::refusal::stale_binding) == rounds);  // one per round: alice's endpoint
+  MESSAGE(rounds << " rounds; the first poll after the drain answered stale_binding in "
+                 << stale_at_first_poll);
 }
 
 TEST_CASE("F1: spsc per-call pops and an endpoint share one consumer without crossing owners") {

@@ -140,6 +140,8 @@ TEST_CASE(
   const std::uint64_t total = streamiso_test::scaled(60'000, 5'000);
   queue q(16, si::waits::enabled);
   q.rebind(si::owner{1});
+  // Bound before the producer starts: its first rebind may come at once.
+  queue::consumer out = q.bind_consumer(si::requester{1}).value();
   std::atomic<bool> done{false};
   std::uint64_t pushed = 0;
   std::thread producer([&] {
@@ -168,12 +170,12 @@ TEST_CASE(
   std::uint64_t last_seq = 0;
   bool any = false;
   // Binds for whichever owner is current; false once the producer is done and unbound.
-  auto bind_any = [&](queue::consumer& out) {
+  auto bind_any = [&](queue::consumer& into) {
     for (;;) {
       for (std::uint64_t who = 1; who <= owners; ++who) {
         auto c = q.bind_consumer(si::requester{who});
         if (c) {
-          out = std::move(c).value();
+          into = std::move(c).value();
           return true;
         }
       }
@@ -182,7 +184,6 @@ TEST_CASE(
       std::this_thread::yield();
     }
   };
-  queue::consumer out = q.bind_consumer(si::requester{1}).value();
   for (;;) {
     auto r = out.pop_for(std::chrono::seconds(5));  // a lost wake costs seconds, never a hang
     if (r) {

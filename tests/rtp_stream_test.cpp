@@ -21,6 +21,60 @@
 namespace si = streamiso;
 using streamiso_test::bytes;
 
+// The feed's buffer accounting, seen from inside: a state only a bug in it could reach.
+STREAMISO_BEGIN_NAMESPACE
+namespace detail {
+struct ring_test_access {
+  struct feed_buffers {
+    std::uint32_t held = 0;  // stamped slots
+    std::uint32_t free = 0;  // on the free stack
+    std::uint32_t total = 0;
+    bool distinct = true;  // every buffer in exactly one place: held, free or staging
+  };
+  template <class Feed>
+  static feed_buffers buffers(const Feed& f) {
+    feed_buffers out;
+    out.total = f.mask_ + 2;
+    out.free = f.free_count_;
+    std::vector<int> seen(out.total, 0);
+    auto see = [&](std::uint32_t b) {
+      if (b < out.total) {
+        ++seen[b];
+      } else {
+        out.distinct = false;
+      }
+    };
+    see(f.staging_);
+    for (std::uint32_t i = 0; i < f.free_count_ && i <= f.mask_; ++i) see(f.free_[i]);
+    for (std::uint32_t s = 0; s <= f.mask_; ++s) {
+      if (f.stamps_[s] == 0) continue;
+      ++out.held;
+      see(f.buffer_of_[s]);
+    }
+    for (const int n : seen) out.distinct = out.distinct && n == 1;
+    return out;
+  }
+  // As if an accounting slip had left no buffer free; returns what was there.
+  template <class Feed>
+  static std::uint32_t empty_free_stack(Feed& f) {
+    const std::uint32_t n = f.free_count_;
+    f.free_count_ = 0;
+    return n;
+  }
+  template <class Feed>
+  static void restore_free_stack(Feed& f, std::uint32_t n) {
+    f.free_count_ = n;
+  }
+  template <class Feed>
+  static bytes store(const Feed& f) {
+    const std::size_t n = std::size_t{f.mask_ + 2} * f.slot_bytes_;
+    return bytes(f.bytes_.get(), f.bytes_.get() + n);
+  }
+};
+}  // namespace detail
+STREAMISO_END_NAMESPACE
+using feed_access = si::detail::ring_test_access;
+
 namespace {
 const si::owner cam_a{0xA, 1};
 const si::owner cam_b{0xB, 2};
@@ -623,6 +677,193 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
     CHECK(popped > 3000);
     CHECK(popped <= pushed);
     CHECK(feed.jitter().stats().awaiting_handback == 0);
+  }
+}
+
+// The same recycling across owners: the feed alternates between two cameras by rebind(),
+// each rebind a new epoch, while the previous owner's datagrams keep arriving (late, held
+// back). Each owner's payload bytes carry its own tag in every byte, so a buffer that kept or
+// was given the other owner's bytes shows up in any released payload. After every step each
+// buffer is in exactly one place (held by a slot, free, or staging) and the feed holds what
+// the jitter buffer holds.
+TEST_CASE(
+    "F1 F3 rtp feed: across rebind() to another owner, no released payload carries the "
+    "previous owner's bytes") {
+  for (const si::jitter_mode mode : {si::jitter_mode::packet, si::jitter_mode::frame}) {
+    CAPTURE(static_cast<int>(mode));
+    si::rtp_binding<> bb = bind_a();
+    bb.owner = cam_b;
+    bb.ssrc = ssrc_b;
+    bb.rtx_ssrc = 0xBBBB0099U;
+    si::rtp_ingest<> in_a(bind_a());
+    si::rtp_ingest<> in_b(bb);
+    si::jitter_config c = jitter_cfg();
+    c.capacity = 32;
+    c.max_misorder = 16;
+    c.max_dropout = 200;
+    c.initial_delay_us = 1'000;
+    c.mode = mode;
+    si::rtp_jitter_feed<> feed(cam_a, c);
+    std::uint32_t rng = 777;
+    auto next = [&rng]() {
+      rng = rng * 1664525U + 1013904223U;
+      return rng >> 8;
+    };
+    // Owner A's bytes are 0xA0..0xAF, owner B's 0xB0..0xBF, varying with sequence and epoch.
+    auto fill = [](std::uint8_t* p, bool b, std::uint16_t seq, std::uint8_t epoch) {
+      for (std::size_t k = 0; k < 24; ++k)
+        p[k] = static_cast<std::uint8_t>((b ? 0xB0U : 0xA0U) | ((seq * 5U + epoch * 3U + k) & 15U));
+    };
+    bool on_b = false;
+    std::uint8_t epoch = 0;
+    std::uint16_t seq_of[2] = {0, 40000};
+    si::jitter_usec now = 0;
+    std::uint64_t popped[2] = {0, 0};
+    std::uint64_t staged = 0;
+    std::uint64_t rebinds = 0;
+    std::uint64_t foreign_refused = 0;
+    struct late {
+      bool b;
+      std::uint16_t seq;
+      std::uint8_t epoch;
+    };
+    std::optional<late> held_back;
+    bytes d(12 + 24);
+    auto send = [&](const late& l, bool copy_only) {
+      si::rtp_header_fields h;
+      h.marker = si::rtp_marker_of(l.seq % 4 == 3);
+      h.sequence = l.seq;
+      h.timestamp = static_cast<std::uint32_t>(l.seq / 4) * 3000U;
+      h.ssrc = l.b ? ssrc_b : ssrc_a;
+      h.payload_type = 96;
+      std::uint8_t pl[24];
+      fill(pl, l.b, l.seq, l.epoch);
+      REQUIRE(si::write_rtp(h, {pl, sizeof pl}, {d.data(), d.size()}).has_value());
+      si::rtp_ingest<>& in = l.b ? in_b : in_a;
+      const si::packet_flags flags =
+          l.seq % 16 == 0 ? si::packet_flags::keyframe : si::packet_flags::none;
+      const bool staged_push = !copy_only && next() % 2 == 0;
+      const std::uint8_t* src = d.data();
+      if (staged_push) {
+        const si::rtp_receive_buffer rb = feed.staging();
+        std::memcpy(rb.data, d.data(), d.size());
+        src = rb.data;
+      }
+      auto a = in.accept({src, d.size()}, now);
+      REQUIRE(a.has_value());
+      const si::status st =
+          staged_push ? feed.try_push_staged(*a, flags) : feed.try_push(*a, flags);
+      CHECK_FALSE(st.refused_for(si::refusal::full));
+      if (l.b != on_b) {  // the previous owner's datagram, late
+        CHECK(st.refused_for(si::refusal::owner_mismatch));
+        ++foreign_refused;
+      } else if (st && staged_push) {
+        ++staged;
+      }
+    };
+    auto check_accounting = [&]() {
+      const auto acc = feed_access::buffers(feed);
+      CHECK(acc.distinct);
+      CHECK(acc.held + acc.free + 1 == acc.total);
+      const auto& js = feed.jitter().stats();
+      CHECK(acc.held == js.held + js.awaiting_handback);
+    };
+    for (int step = 0; step < 4000; ++step) {
+      now += 100;
+      const std::uint32_t r = next() % 1000;
+      if (r < 8) {
+        on_b = !on_b;  // the slot goes to the other camera: a new epoch
+        ++epoch;
+        ++rebinds;
+        (void)feed.rebind(on_b ? cam_b : cam_a);
+        check_accounting();
+        // The previous owner's requester no longer reads this feed.
+        CHECK(feed.try_pop(si::as_requester(on_b ? cam_a : cam_b), now)
+                  .refused_for(si::refusal::not_bound));
+      }
+      const int o = on_b ? 1 : 0;
+      const late cur{on_b, seq_of[o]++, epoch};
+      const std::uint32_t fate = next() % 100;
+      if (fate < 5) {
+        // lost
+      } else if (fate < 10 && !held_back) {
+        held_back = cur;
+      } else {
+        send(cur, false);
+        if (fate < 13) send(cur, true);  // a duplicate
+      }
+      if (held_back && next() % 3 == 0) {
+        // Late, possibly from before a rebind: then the other owner's, refused.
+        const late l = *held_back;
+        held_back.reset();
+        if (l.b == on_b && l.epoch != epoch) {
+          // This owner's, from an earlier epoch of its own: a stale session, skip it.
+        } else {
+          send(l, true);
+        }
+      }
+      check_accounting();
+      while (auto out = feed.try_pop(si::as_requester(on_b ? cam_b : cam_a), now)) {
+        if (out->is_gap()) continue;
+        ++popped[o];
+        REQUIRE(out->payload.size == 24);
+        std::uint8_t want[24];
+        fill(want, on_b, out->sequence, epoch);
+        CHECK(std::memcmp(out->payload.data, want, sizeof want) == 0);
+        const unsigned other = on_b ? 0xA0U : 0xB0U;
+        for (std::size_t k = 0; k < out->payload.size; ++k)
+          CHECK((out->payload.data[k] & 0xF0U) != other);
+        check_accounting();
+      }
+    }
+    CHECK(rebinds > 10);
+    CHECK(foreign_refused > 0);
+    CHECK(staged > 500);
+    CHECK(popped[0] > 500);  // both owners' packets went through every buffer many times
+    CHECK(popped[1] > 500);
+    CHECK(feed.counters().count(si::refusal::full) == 0);
+  }
+}
+
+// A guard for a state the accounting rules out (capacity + 1 buffers; see take_free()): with
+// no buffer free, a push into an empty slot is refused full and counted, copy or staged,
+// and nothing in the store changes; the staging buffer stays where it was.
+TEST_CASE("F3 rtp feed: with no free buffer a push is refused full and writes nothing") {
+  si::rtp_ingest<> in(bind_a());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
+  const si::requester who = si::as_requester(cam_a);
+  const bytes first = datagram(ssrc_a, 96, 20, 2000, false, {0x41, 0x20});
+  REQUIRE(feed.try_push(*in.accept({first.data(), first.size()}, 1000)).has_value());
+  const std::uint32_t was_free = feed_access::empty_free_stack(feed);
+  const bytes before = feed_access::store(feed);
+  const std::uint64_t received = feed.jitter().stats().received;
+  const bytes copy = datagram(ssrc_a, 96, 21, 2100, false, {0x41, 0x21});
+  CHECK(feed.try_push(*in.accept({copy.data(), copy.size()}, 1000)).refused_for(si::refusal::full));
+  CHECK(feed_access::store(feed) == before);
+  // Staged: received into staging (that write is the caller's), then refused.
+  const si::rtp_receive_buffer rb = feed.staging();
+  const bytes staged = datagram(ssrc_a, 96, 22, 2200, false, {0x41, 0x22});
+  std::memcpy(rb.data, staged.data(), staged.size());
+  const bytes with_staged = feed_access::store(feed);
+  CHECK(feed.try_push_staged(*in.accept({rb.data, staged.size()}, 1000))
+            .refused_for(si::refusal::full));
+  CHECK(feed.staging().data == rb.data);
+  CHECK(feed_access::store(feed) == with_staged);
+  CHECK(feed.counters().count(si::refusal::full) == 2);
+  CHECK(feed.jitter().stats().received == received);
+  // With the stack given back the same pushes go through, and the held packet kept its bytes.
+  feed_access::restore_free_stack(feed, was_free);
+  CHECK(feed.try_push(*in.accept({copy.data(), copy.size()}, 1000)).has_value());
+  CHECK(feed.try_push_staged(*in.accept({rb.data, staged.size()}, 1000)).has_value());
+  const auto acc = feed_access::buffers(feed);
+  CHECK(acc.distinct);
+  CHECK(acc.held == 3);
+  for (std::uint16_t s = 20; s < 23; ++s) {
+    auto p = feed.try_pop(who, 1'000'000);
+    REQUIRE(p.has_value());
+    CHECK(p->sequence == s);
+    REQUIRE(p->payload.size == 2);
+    CHECK(p->payload.data[1] == 0x20 + (s - 20));
   }
 }
 

@@ -37,6 +37,7 @@
 #include <stdexcept>
 
 #include "streamiso/config.hpp"
+#include "streamiso/detail/test_access.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_packet.hpp"
@@ -136,7 +137,8 @@ class rtp_jitter_feed {
   // keyframe, for frame mode); the marker comes from the packet. Refusals are counted in the
   // jitter buffer: owner_mismatch (another owner's packet), not_bound (the feed is bound to
   // nobody), and the jitter buffer's own
-  // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...).
+  // (duplicate, late, malformed for an empty payload, oversized, out_of_range, ...); full
+  // (nothing stored) if no buffer is free, which the feed's accounting rules out.
   // The push and pop paths are inlined into the receive loop: out of line, each call pays a
   // frame and a copy of its result (bench/results/jitter_api.md).
   [[nodiscard]] STREAMISO_JITTER_INLINE status
@@ -157,7 +159,8 @@ class rtp_jitter_feed {
   [[nodiscard]] rtp_receive_buffer staging() noexcept { return {buffer(staging_), slot_bytes_}; }
 
   // As try_push(), for a packet accepted from a datagram received in staging(): nothing is
-  // copied. Refused malformed (counted) when the payload does not lie in the staging buffer.
+  // copied. Refused malformed (counted) when the payload does not lie in the staging buffer;
+  // refused full as try_push(), the staging buffer then staying where it is.
   [[nodiscard]] status try_push_staged(const rtp_accepted<Id>& a,
                                        packet_flags flags = packet_flags::none) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
@@ -286,6 +289,12 @@ class rtp_jitter_feed {
     }
     if (STREAMISO_UNLIKELY(!(a.owner == jb_.owner())))
       return jb_.counters().record(refusal::owner_mismatch);
+    // The buffer this packet takes must exist before the jitter buffer holds a reference to
+    // it. Past this check one does: either one is free, or the slot holds a packet and an
+    // accepted push frees its buffer (below, or in reclaim_all()). Only an accounting slip
+    // reaches the refusal; without it, take_free() would index below the stack in release.
+    if (STREAMISO_UNLIKELY(free_count_ == 0) && stamps_[slot] == 0)
+      return jb_.counters().record(refusal::full);
     std::uint32_t stamp = next_stamp_ + 1;
     if (stamp == 0) stamp = 1;
     jitter_packet<rtp_payload_ref> p;
@@ -328,7 +337,8 @@ class rtp_jitter_feed {
     free_[free_count_++] = buffer_of_[slot];
   }
   // Never empty when called: capacity + 1 buffers, one staging, at most capacity - 1 held by
-  // other slots than the one being filled (whose old buffer was freed in insert()).
+  // other slots than the one being filled (whose old buffer was freed in insert()); insert()
+  // refuses full rather than let a slip in that reasoning reach here.
   std::uint32_t take_free() noexcept {
     STREAMISO_ASSERT(free_count_ != 0, "rtp_jitter_feed: no free buffer");
     return free_[--free_count_];
@@ -341,6 +351,8 @@ class rtp_jitter_feed {
     }
     return c;
   }
+
+  friend struct detail::ring_test_access;
 
   jitter_type jb_;
   std::optional<typename jitter_type::producer> in_;

@@ -17,10 +17,11 @@
 //   owner check.
 //
 // Thread safety: session_cache, one thread at a time; concurrent_session_cache, any member
-// from any thread (a spin lock per shard; open/close/invalidate under one mutex; liveness
-// read lock-free). Linearizability: once close_session(s) has returned, no get that starts
-// afterwards returns an entry of s and no put for s that starts afterwards stores anything;
-// likewise invalidate_owner(o) for every session and owner-scope entry of o.
+// from any thread (a bounded-bypass lock per shard, detail/shard_lock.hpp; open/close/
+// invalidate under one mutex; liveness read lock-free). Linearizability: once close_session(s) has
+// returned, no get that starts afterwards returns an entry of s and no put for s that starts
+// afterwards stores anything; likewise invalidate_owner(o) for every session and owner-scope entry
+// of o.
 #ifndef STREAMISO_SESSION_CACHE_HPP
 #define STREAMISO_SESSION_CACHE_HPP
 
@@ -207,7 +208,7 @@ class basic_session_cache {
     if (options.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
     if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     const std::size_t value_size = size_of_(value);
-    const std::size_t key_size = key_bytes{}(key);
+    const std::size_t key_size = detail::key_bytes{}(key);
     // Saturated: a hostile size must not wrap the sum under a limit.
     const std::size_t bytes = value_size > std::numeric_limits<std::size_t>::max() - key_size
                                   ? std::numeric_limits<std::size_t>::max()
@@ -385,9 +386,9 @@ template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
 using session_cache =
     basic_session_cache<Key, Value, Id, Hash, SizeOf, Clock, Match, detail::no_lock>;
 
-// Thread-safe session-bound cache: sharded by key hash, a fair parking lock per shard, lock-free
-// session liveness checks. Only max_entries is split across shards; the byte bound and the owners'
-// quotas hold for the whole cache (see docs/cache.md).
+// Thread-safe session-bound cache: sharded by key hash, a bounded-bypass lock per shard,
+// lock-free session liveness checks. Only max_entries is split across shards; the byte bound and
+// the owners' quotas hold for the whole cache (see docs/cache.md).
 template <class Key, class Value, class Id = id128, class Hash = std::hash<Key>,
           class SizeOf = value_bytes, class Clock = std::chrono::steady_clock,
           class Match = exact_match>

@@ -103,8 +103,9 @@ struct owner_usage {
   std::size_t bytes = 0;
 };
 
-// Bytes a key holds outside its entry node, charged to the entry with its value: a contiguous
-// container's elements (a std::string key's characters); 0 for a key held whole in the node.
+namespace detail {
+// Bytes charged for a key with its value: size() * sizeof(element) for any key with data() and
+// size() (a std::string's characters, short or not; a std::array's elements), 0 otherwise.
 struct key_bytes {
   template <class K>
   [[nodiscard]] std::size_t operator()(const K& k) const noexcept {
@@ -124,6 +125,7 @@ struct key_bytes {
                                       decltype(std::declval<const K&>().size())>> : std::true_type {
   };
 };
+}  // namespace detail
 
 // The default size function: bytes of a contiguous container (a still, a keyframe), else
 // sizeof(Value).

@@ -37,21 +37,36 @@ class atomic_words {
   void store(const T& value) noexcept {
     std::uint64_t buf[word_count] = {};
     std::memcpy(buf, &value, sizeof(T));
-    store_words(buf, std::make_index_sequence<word_count>{});
+    if constexpr (word_count <= unrolled_words) {
+      store_words(buf, std::make_index_sequence<word_count>{});
+    } else {
+      for (std::size_t i = 0; i < word_count; ++i) {
+        words_[i].store(buf[i], std::memory_order_relaxed);  // relaxed: see above
+      }
+    }
   }
 
   // Ordering comes from the caller's acquire load before and its acquire fence after.
   [[nodiscard]] T load() const noexcept {
     std::uint64_t buf[word_count];
-    load_words(buf, std::make_index_sequence<word_count>{});
+    if constexpr (word_count <= unrolled_words) {
+      load_words(buf, std::make_index_sequence<word_count>{});
+    } else {
+      for (std::size_t i = 0; i < word_count; ++i) {
+        buf[i] = words_[i].load(std::memory_order_relaxed);  // relaxed: see above
+      }
+    }
     T out;
     std::memcpy(&out, buf, sizeof(T));
     return out;
   }
 
  private:
-  // Expanded per word at compile time: g++ keeps a loop over relaxed atomics rolled, and a
-  // rolled three-word copy costs a seqlock reader more than the rest of its read.
+  // Small payloads are copied per word, expanded at compile time: g++ keeps a loop over
+  // relaxed atomics rolled, and a rolled three-word copy costs a seqlock reader more than the
+  // rest of its read. Large ones keep the loop: one fold term per word would hit clang's
+  // expression nesting limit (256) and bloat every read and write.
+  static constexpr std::size_t unrolled_words = 16;
   template <std::size_t... I>
   void store_words(const std::uint64_t* buf, std::index_sequence<I...>) noexcept {
     (words_[I].store(buf[I], std::memory_order_relaxed), ...);  // relaxed: see store()

@@ -37,6 +37,7 @@ namespace detail {
 // thread it waits for, so every spin is short and pauses (spin_loop_pause()).
 // Why HEAD_ASLEEP: a sleeping head must be woken by the next unlock, but only by that one; a
 // wake on every unlock while the head sleeps would put a system call into every section.
+// Limit: at most 65 535 threads waiting on one lock at a time (the waiter count has 16 bits).
 class shard_lock {
  public:
   static constexpr unsigned spin_limit = 4;

@@ -55,19 +55,23 @@ class spsc_per_call {
   [[nodiscard]] result<Frame> try_pop(const basic_requester<Id>& who) noexcept {
     Queue& q = queue();
     auto& c = q.cons_;
-    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token) && !refresh_view(q)) {
-      return refused{refusal::busy};  // a rebind is being written right now: try again
-    }
-    if (STREAMISO_UNLIKELY(!q.match_(c.view.owner, who))) return refuse_reader(q, who);
     // relaxed: only this thread writes head_.
     const std::uint64_t h = q.head_.load(std::memory_order_relaxed);
     const std::uint64_t limit = c.win.limit;
-    if (STREAMISO_LIKELY(h < limit)) return q.take(h);
+    if (STREAMISO_LIKELY(h < limit)) {
+      // Checked on every call: a rebind that happened before this call is never missed.
+      if (STREAMISO_UNLIKELY(q.current_token() != c.win.token || !window_match(q, who))) {
+        return pop_slow(q, who);
+      }
+      return q.take(h);
+    }
     // acquire: pairs with the producer's release (or seq_cst) store of tail_.
     const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
-    // A rebind landed between the check above and this load: the requester was matched
-    // against a binding that is gone. Nothing consumed; the next call sees the new one.
-    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token)) return refused{refusal::busy};
+    // One token load serves both checks here: loaded after tail_ (the window proof's order),
+    // and equal, the view was current then, so the match below is against the bound owner.
+    if (STREAMISO_UNLIKELY(q.current_token() != c.win.token || !q.match_(c.view.owner, who))) {
+      return pop_slow(q, who);
+    }
     return q.refill(c.win, limit, h, t);
   }
 
@@ -81,6 +85,40 @@ class spsc_per_call {
     q.cons_.view = b;
     q.cons_.win = spsc_window{b.gen.value(), b.start, 0, b.gen.value(), 0};
     return true;
+  }
+
+  // A non-empty window was filled by a refill of this view, which matched a requester
+  // against view.owner first; under exact_match that requester was set and equal to it, so
+  // view.owner is set, and an equal id is a set one: the unset test adds nothing here.
+  static bool window_match(const Queue& q, const basic_requester<Id>& who) noexcept {
+    if constexpr (std::is_same<std::decay_t<decltype(q.match_)>, exact_match>::value) {
+      return q.cons_.view.owner.id() == who.id();
+    } else {
+      return q.match_(q.cons_.view.owner, who);
+    }
+  }
+
+  // One out-of-line exit for both paths: a view that is not the current binding's (or was
+  // never loaded) is loaded again; a current one did not match.
+  STREAMISO_NOINLINE static result<Frame> pop_slow(Queue& q,
+                                                   const basic_requester<Id>& who) noexcept {
+    if (q.current_token() != q.cons_.win.token) return pop_rebound(q, who);
+    return refuse_reader(q, who);
+  }
+
+  // The view is not the current binding's (or was never loaded): load it, then as a refill.
+  STREAMISO_NOINLINE static result<Frame> pop_rebound(Queue& q,
+                                                      const basic_requester<Id>& who) noexcept {
+    if (!refresh_view(q)) return refused{refusal::busy};  // a rebind is being written: try again
+    if (STREAMISO_UNLIKELY(!q.match_(q.cons_.view.owner, who))) return refuse_reader(q, who);
+    // relaxed: only this thread writes head_.
+    const std::uint64_t h = q.head_.load(std::memory_order_relaxed);
+    // acquire: pairs with the producer's release (or seq_cst) store of tail_.
+    const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
+    // A rebind landed after the view was loaded: the requester was matched against a binding
+    // that is gone. Nothing consumed; the next call sees the new one.
+    if (STREAMISO_UNLIKELY(q.current_token() != q.cons_.win.token)) return refused{refusal::busy};
+    return q.refill(q.cons_.win, q.cons_.win.limit, h, t);
   }
 
   // Out of line: kept apart, the compiler cannot fold its identity tests into the hot path.
