@@ -20,7 +20,8 @@ using rig = streamiso_test::jitter_rig<buffer>;
 constexpr std::int64_t ms = 1000;
 }  // namespace
 
-TEST_CASE("F6: a late packet's delay raises the target, so reordering past it stops being late") {
+TEST_CASE(
+    "late loss: a late packet's delay raises the target, so reordering past it stops being late") {
   // 100 packets/s, 10 ms of media each, no jitter; from the 20th second on, every 10th packet
   // arrives 60 ms late (with the sixth after it). The target (95th percentile of delay, 10 %
   // of packets at +60 ms) must rise to cover them. Learning only from the packets it kept,
@@ -104,7 +105,8 @@ late_run run_held_back(held_fate fate, std::uint16_t max_misorder) {
 }  // namespace
 
 TEST_CASE(
-    "F6: a late packet that was NACKed stays out of the delay target (it carries a round trip)") {
+    "late loss: a late packet that was NACKed stays out of the delay target (it carries a round "
+    "trip)") {
   const late_run none = run_held_back(held_fate::never_sent, 512);
   const late_run plain = run_held_back(held_fate::late, 512);
   const late_run asked = run_held_back(held_fate::late_after_nack, 512);
@@ -118,7 +120,8 @@ TEST_CASE(
   CHECK(asked.target_us == none.target_us);
 }
 
-TEST_CASE("F6: a late packet beyond max_misorder stays out of the delay target (a stale copy)") {
+TEST_CASE(
+    "late loss: a late packet beyond max_misorder stays out of the delay target (a stale copy)") {
   // Six numbers behind: inside a misorder window of 8, outside one of 4.
   const late_run none = run_held_back(held_fate::never_sent, 4);
   const late_run inside = run_held_back(held_fate::late, 8);
@@ -141,7 +144,8 @@ streamiso_test::video_quality bursty_video(const si::jitter_config& c) {
 }
 }  // namespace
 
-TEST_CASE("F6: the video defaults keep frames lost to lateness under 0.5 % on a bursty network") {
+TEST_CASE(
+    "late loss: the video defaults keep frames lost to lateness under 0.5 % on a bursty network") {
   const si::jitter_config video = si::jitter_config::video();
   CHECK(video.mode == si::jitter_mode::frame);
   CHECK(buffer::config_error(video) == nullptr);
