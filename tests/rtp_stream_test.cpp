@@ -612,7 +612,8 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
     std::uint64_t pushed = 0;
     std::uint64_t popped = 0;
     std::uint64_t staged = 0;
-    std::optional<std::uint16_t> held_back;  // a displaced datagram, sent a few steps late
+    std::uint16_t held_back = 0;  // a displaced datagram, sent a few steps late
+    bool holding = false;         // (not std::optional: g++ -O3 warns maybe-uninitialized on it)
     bytes d(12 + 24);
     auto send = [&](std::uint16_t s, bool copy_only) {
       si::rtp_header_fields h;
@@ -646,7 +647,7 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
       if (r < 3) {
         (void)feed.reset();  // a new epoch: what was held is taken back
         ++epoch;
-        held_back.reset();
+        holding = false;
       } else if (r < 6) {
         seq = static_cast<std::uint16_t>(seq + 1000);  // a jump, confirmed by the next packet
       }
@@ -654,15 +655,16 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
       const std::uint32_t fate = next() % 100;
       if (fate < 5) {
         // lost
-      } else if (fate < 10 && !held_back) {
+      } else if (fate < 10 && !holding) {
         held_back = s;
+        holding = true;
       } else {
         send(s, false);
         if (fate < 13) send(s, true);  // a duplicate
       }
-      if (held_back && next() % 3 == 0) {
-        send(*held_back, true);
-        held_back.reset();
+      if (holding && next() % 3 == 0) {
+        send(held_back, true);
+        holding = false;
       }
       while (auto out = feed.try_pop(who, now)) {
         if (out->is_gap()) continue;
