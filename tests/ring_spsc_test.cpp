@@ -815,12 +815,13 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
   CHECK(qa.try_pop(alice_out)->owner_id == 1);
 }
 
-// The hot path compares one token: an endpoint whose window is open (frames it may pop
-// without a refresh) must still be refused by a queue that did not make it, even when that
-// queue's head is inside the window and both queues are on their first binding.
+// An endpoint always pops from the queue that made it; the queue it is passed to supplies the
+// token its refreshes compare. So an endpoint with an open window, passed to another queue,
+// delivers at most the rest of its window (its own binding's frames, from its own queue) and is
+// refused at its next refresh; the other queue's frames are never touched.
 TEST_CASE(
-    "F1 F10: spsc an endpoint with an open window is refused by another queue; generations differ "
-    "across queues") {
+    "F1 F10: spsc an endpoint with an open window passed to another queue finishes only its own "
+    "window, then is refused owner_mismatch at the refresh; generations differ across queues") {
   queue qa(8);
   qa.rebind(alice);
   queue qb(8);
@@ -833,13 +834,52 @@ TEST_CASE(
     REQUIRE(qb.try_push(bob, frame{2, i}));
   }
   REQUIRE(qa.try_pop(alice_out)->seq == 0);  // alice_out's window is now [1, 4)
-  CHECK(qb.try_pop(alice_out).refused_for(si::refusal::owner_mismatch));
+  for (std::uint32_t i = 1; i < 4; ++i) {
+    auto r = qb.try_pop(alice_out);  // inside the window: alice's own frames, from qa
+    REQUIRE(r);
+    CHECK(r->owner_id == 1);
+    CHECK(r->seq == i);
+  }
+  REQUIRE(qa.try_push(alice_in, frame{1, 4}));
+  CHECK(qb.try_pop(alice_out).refused_for(si::refusal::owner_mismatch));  // the refresh
+  CHECK(count(qb, si::refusal::owner_mismatch) == 1);
   CHECK(qb.size() == 4);  // nothing of bob's consumed
+  CHECK(qa.size() == 1);  // nor of alice's, at the refusal
   auto bob_in = qb.bind_producer(bob).value();
   CHECK(qa.try_push(bob_in, frame{2, 9}).refused_for(si::refusal::owner_mismatch));
-  CHECK(qa.size() == 3);
-  CHECK(qa.try_pop(alice_out)->seq == 1);  // its own queue still serves it
+  CHECK(qa.size() == 1);
+  CHECK(qa.try_pop(alice_out)->seq == 4);  // its own queue still serves it
   CHECK(qb.try_pop(bob_r)->owner_id == 2);
+}
+
+// The first refresh is what drops an earlier binding's frames (I6 c). An endpoint that has
+// not refreshed yet, passed to a queue that was never bound (token 0), must still take that
+// first refresh and be refused there: were its compare-token 0 before the first refresh, the
+// two zeros would match and the old owner's frames would go to the new owner's requester.
+TEST_CASE(
+    "F1 F10: spsc a never-refreshed endpoint passed to a never-bound queue is refused "
+    "owner_mismatch and never gets the earlier owner's frames") {
+  queue qa(8);
+  qa.rebind(alice);
+  REQUIRE(qa.try_push(alice, frame{1, 0}));
+  REQUIRE(qa.try_push(alice, frame{1, 1}));
+  qa.rebind(bob);  // alice's two frames are stale now
+  REQUIRE(qa.try_push(bob, frame{2, 0}));
+  auto bob_out = qa.bind_consumer(bob_r).value();
+  queue never_bound(8);
+  for (int i = 0; i < 3; ++i) {
+    auto r = never_bound.try_pop(bob_out);
+    CHECK(r.refused_for(si::refusal::owner_mismatch));
+    if (r) CHECK(r->owner_id == 2);  // what a broken check would leak: alice's frames
+  }
+  CHECK(count(never_bound, si::refusal::owner_mismatch) == 3);
+  CHECK(qa.size() == 3);               // nothing consumed
+  auto dropped = qa.try_pop(bob_out);  // through its own queue: the first refresh drops them
+  CHECK(dropped.refused_for(si::refusal::stale_binding));
+  CHECK(dropped.detail() == 2);
+  auto r = qa.try_pop(bob_out);
+  REQUIRE(r);
+  CHECK(r->owner_id == 2);
 }
 
 TEST_CASE(

@@ -136,19 +136,20 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     prod_.owner = new_owner;
     prod_.token = b.gen.value();
     // Unbound: send every push to make_room(), which refuses it.
-    if (is_unset(new_owner)) prod_.cached_head = t - capacity();
+    if (is_unset(new_owner)) prod_.limit = 0;
     if (waits_enabled_) wait_.notify();
     return b.gen;
   }
 
   // ---- consumer thread ----
 
-  // Through a consumer endpoint, as c.try_pop(), plus a check that this queue made it (its
-  // window says nothing about another queue's slots): owner_mismatch (counted) if not.
+  // Through a consumer endpoint, as c.try_pop(). The pop itself runs on the queue that made
+  // c (its window speaks only of that queue's slots); c's refreshes compare this queue's
+  // token, so an endpoint of another queue is refused owner_mismatch (counted here) at its
+  // next refresh, having delivered at most the rest of its window: its own binding's frames.
   template <freshness F>
   [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
-    if (STREAMISO_UNLIKELY(c.q_ != this)) return counters_.record(refusal::owner_mismatch);
-    return pop(c);
+    return c.q_->pop(c, *this);
   }
 
   // ---- any thread ----
@@ -201,23 +202,23 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
         match_(match),
         waits_enabled_(w == waits::enabled),
         counters_("spsc_queue") {
-    // Bound to nobody (token 0, which no binding ever gets) and, with waits, for good: every
-    // push takes make_room().
-    prod_.cached_head = std::uint64_t{0} - capacity;
+    // Bound to nobody (token 0, which no binding ever gets): limit 0 sends every push to
+    // make_room(); with waits it stays 0 for good.
   }
 
   // The push itself, once the caller has established that the frame is the bound owner's.
-  // The fast path is the plain cached-index push; an unbound queue and a queue built with
-  // waits keep prod_.cached_head a capacity behind the tail, so their pushes all take the
-  // slow path (always taken: as predictable as a flag test, and no instruction added here).
-  // make_room() takes no frame arguments, so the fast path never needs their address.
+  // The fast path is a cached-index push that keeps the room as a limit (cached head +
+  // capacity): one compare with memory instead of a subtraction and a compare with the mask.
+  // An unbound queue and a queue built with waits keep the limit at 0, so their pushes all
+  // take the slow path (always taken: as predictable as a flag test, and no instruction added
+  // here). make_room() takes no frame arguments, so the fast path never needs their address.
   template <class... Args>
   status emplace_unchecked(Args&&... args) noexcept {
     static_assert(std::is_nothrow_constructible<Frame, Args&&...>::value,
                   "the hot path never throws: construction from these arguments must be noexcept");
     const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write tail_
     bool waking = false;
-    if (STREAMISO_UNLIKELY(t - prod_.cached_head > slots_.mask())) {
+    if (STREAMISO_UNLIKELY(t >= prod_.limit)) {
       const room r = make_room(t);
       if (r == room::full) return refused{refusal::full};
       if (r == room::unbound) return refused{refusal::unset_id};
@@ -239,12 +240,12 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   room make_room(std::uint64_t t) noexcept {
     if (STREAMISO_UNLIKELY(is_unset(prod_.owner)))
       return counters_.record(refusal::unset_id), room::unbound;
-    // Built with waits, the real cache of head_ is prod_.waking_cached_head.
-    std::uint64_t& cached = waits_enabled_ ? prod_.waking_cached_head : prod_.cached_head;
-    if (t - cached > slots_.mask()) {
+    // Built with waits, prod_.limit stays 0 and the real limit is prod_.waking_limit.
+    std::uint64_t& limit = waits_enabled_ ? prod_.waking_limit : prod_.limit;
+    if (t >= limit) {
       // acquire: pairs with the consumer's release store of head_; the slot it freed is ours.
-      cached = head_.load(std::memory_order_acquire);
-      if (t - cached > slots_.mask()) return counters_.record(refusal::full), room::full;
+      limit = head_.load(std::memory_order_acquire) + capacity();
+      if (t >= limit) return counters_.record(refusal::full), room::full;
     }
     return waits_enabled_ ? room::waking : room::plain;
   }
@@ -255,39 +256,46 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     wait_.notify();
   }
 
-  // An endpoint's pop. The window (detail/spsc_window.hpp) is what keeps it from crossing
-  // owners; the strict form adds the token compare inside the window too.
+  // An endpoint's pop, run on the queue that made c (this), called through `via` (the queue
+  // the caller named; this one for c.try_pop()). The window (detail/spsc_window.hpp) is what
+  // keeps it from crossing owners; the strict form adds the token compare inside the window.
   template <freshness F>
-  result<Frame> pop(basic_consumer<F>& c) noexcept {
+  result<Frame> pop(basic_consumer<F>& c, spsc_queue& via) noexcept {
     const std::uint64_t h =
         head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
     window& w = c.win_;
     if (STREAMISO_LIKELY(h < w.limit)) {
-      if (F == freshness::strict && STREAMISO_UNLIKELY(current_token() != w.gen)) {
-        return counters_.record(refusal::stale_binding);
+      if (F == freshness::strict && STREAMISO_UNLIKELY(via.current_token() != w.gen)) {
+        return via.refuse_endpoint(this);
       }
       return take(h);
     }
     // acquire: pairs with the producer's store of tail_; frames below t, and any rebind made
     // before them, are visible (I6 a).
     const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window proof needs (I6 b). w.token is 0 until the
-    // first refresh, so that one (and a stale endpoint's) goes to first_refresh().
-    const std::uint64_t v = current_token();
-    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(c, h, t, v);
+    // Loaded after tail_, the order the window proof needs (I6 b), from the queue the caller
+    // named: equal to w.token only if that is this queue and the binding is still G (I8).
+    // w.token is a token no binding has until the first refresh, so that one (and a stale
+    // endpoint's, and one called through another queue) goes to first_refresh().
+    const std::uint64_t v = via.current_token();
+    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(c, via, h, t, v);
     // Stored before the empty test (an empty window [h, h) when h == t): the test then
     // branches straight to take(), with no jump back from an out-of-line block.
     w.limit = t;
     if (STREAMISO_LIKELY(h != t)) return take(h);
-    return h == w.idle_at ? refused{refusal::empty} : back_off(c);
+    return h == w.idle_at ? refused{refusal::empty} : back_off(c, via);
   }
 
-  // The first refresh of an endpoint (or a stale one): v is token_ as pop() loaded it after t.
+  // The first refresh of an endpoint, or a stale one, or one called through another queue:
+  // v is via's token_ as pop() loaded it after t.
   template <freshness F>
-  STREAMISO_NOINLINE result<Frame> first_refresh(basic_consumer<F>& c, std::uint64_t h,
-                                                 std::uint64_t t, std::uint64_t v) noexcept {
+  STREAMISO_NOINLINE result<Frame> first_refresh(basic_consumer<F>& c, spsc_queue& via,
+                                                 std::uint64_t h, std::uint64_t t,
+                                                 std::uint64_t v) noexcept {
     window& w = c.win_;
-    if (w.token != 0 || v != w.gen) return counters_.record(refusal::stale_binding);
+    if (&via != this) return via.counters_.record(refusal::owner_mismatch);
+    // w.token is gen (refreshed before: v differs, stale) or the bind-time marker.
+    if (v != w.gen) return counters_.record(refusal::stale_binding);
     w.token = v;  // from now on pop() compares with the binding's own token
     if (h < w.start) return drop_stale(h, w.start, t);  // I6 c
     if (h == t) return refused{refusal::empty};
@@ -300,7 +308,7 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   // line hand-off each (docs/spsc.md, "Back-off on a drained queue"). Once per busy-to-empty
   // transition.
   template <freshness F>
-  STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c) noexcept {
+  STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c, spsc_queue& via) noexcept {
     const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
     const std::uint64_t slots = slots_.mask() + 1;
     detail::spsc_wait(slots, [this, h, slots]() noexcept {
@@ -308,7 +316,7 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
       return tail_.load(std::memory_order_relaxed) - h >= slots / 2;
     });
     c.win_.idle_at = h;
-    return pop(c);  // a whole new refresh (I6 a-d); empty at once if still nothing
+    return pop(c, via);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
 
   // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
@@ -335,8 +343,10 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     if (current_token() != b.gen.value()) return refused{refusal::busy};
     if (STREAMISO_UNLIKELY(is_unset(who))) return counters_.record(refusal::unset_id);
     if (STREAMISO_UNLIKELY(!match_(b.owner, who))) return counters_.record(refusal::not_bound);
-    // token 0: the first refresh takes first_refresh(), which drops what is below start.
-    return basic_consumer<F>(this, who, window{0, b.start, 0, b.gen.value(), b.start});
+    // The compare-token starts as a fresh token, which no binding of any queue has: the first
+    // refresh takes first_refresh(), which drops what is below start (I6 c, I8).
+    return basic_consumer<F>(
+        this, who, window{detail::next_nonzero_token(), b.start, 0, b.gen.value(), b.start});
   }
 
   // Moves the frame at h out; the caller has proved it may.
@@ -397,9 +407,9 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   alignas(spacing_) std::atomic<std::uint64_t> tail_{0};
   // The producer's private line.
   struct alignas(spacing_) producer_state {
-    std::uint64_t cached_head = 0;  // <= head_, or a capacity behind tail_ (unbound, or waits)
-    std::uint64_t waking_cached_head = 0;  // <= head_: the cache a push uses with waits
-    std::uint64_t token = 0;  // the current binding's; endpoints compare theirs with it
+    std::uint64_t limit = 0;         // <= head_ + capacity; 0 while unbound, and with waits
+    std::uint64_t waking_limit = 0;  // <= head_ + capacity: the limit a push uses with waits
+    std::uint64_t token = 0;         // the current binding's; endpoints compare theirs with it
     owner_type owner{};
   } prod_;
 

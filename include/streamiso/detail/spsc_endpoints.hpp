@@ -80,7 +80,7 @@ class spsc_consumer {
   // detail >= 1 (counted; that many frames of earlier bindings were dropped; keep popping);
   // stale_binding with detail 0 (counted; this endpoint's binding was replaced and nothing
   // was consumed: bind again).
-  [[nodiscard]] result<value_type> try_pop() noexcept { return q_->pop(*this); }
+  [[nodiscard]] result<value_type> try_pop() noexcept { return q_->pop(*this, *q_); }
 
   // As try_pop(), sleeping until a frame, a rebind or the deadline. Outcomes as try_pop();
   // empty means the deadline passed with nothing to pop; stale_binding with detail 0 means
@@ -92,7 +92,7 @@ class spsc_consumer {
       const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
     if (STREAMISO_UNLIKELY(q_->wait_mode() == waits::disabled))
       return q_->counters().record(refusal::malformed);
-    for (result<value_type> r = q_->pop(*this);; r = q_->pop(*this)) {
+    for (result<value_type> r = q_->pop(*this, *q_);; r = q_->pop(*this, *q_)) {
       if (r || !r.refused_for(refusal::empty)) return r;
       if (!q_->sleep_until(win_.gen, deadline)) return refused{refusal::empty};
     }
