@@ -4,7 +4,6 @@
 #define STREAMISO_SPSC_QUEUE_HPP
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,6 +16,7 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
 #include "streamiso/detail/spsc_binding.hpp"
+#include "streamiso/detail/spsc_endpoint_pop.hpp"
 #include "streamiso/detail/spsc_endpoints.hpp"
 #include "streamiso/detail/spsc_per_call.hpp"
 #include "streamiso/detail/spsc_slots.hpp"
@@ -149,7 +149,7 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   // next refresh, having delivered at most the rest of its window: its own binding's frames.
   template <freshness F>
   [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
-    return c.q_->pop(c, *this);
+    return endpoint_pop::pop(*c.q_, c, *this);
   }
 
   // ---- any thread ----
@@ -195,6 +195,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   friend class detail::spsc_consumer;
 
   using binding = detail::spsc_binding<owner_type>;
+  using endpoint_pop = detail::spsc_endpoint_pop<spsc_queue>;
+  friend endpoint_pop;
 
   spsc_queue(std::size_t capacity, std::unique_ptr<typename slots_type::slot[]> slots, waits w,
              Match match) noexcept
@@ -256,83 +258,6 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     wait_.notify();
   }
 
-  // An endpoint's pop, run on the queue that made c (this), called through `via` (the queue
-  // the caller named; this one for c.try_pop()). The window (detail/spsc_window.hpp) is what
-  // keeps it from crossing owners; the strict form adds the token compare inside the window.
-  template <freshness F>
-  result<Frame> pop(basic_consumer<F>& c, spsc_queue& via) noexcept {
-    const std::uint64_t h =
-        head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
-    window& w = c.win_;
-    if (STREAMISO_LIKELY(h < w.limit)) {
-      if (F == freshness::strict && STREAMISO_UNLIKELY(via.current_token() != w.gen)) {
-        return via.refuse_endpoint(this);
-      }
-      return take(h);
-    }
-    // acquire: pairs with the producer's store of tail_; frames below t, and any rebind made
-    // before them, are visible (I6 a).
-    const std::uint64_t t = tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window proof needs (I6 b), from the queue the caller
-    // named: equal to w.token only if that is this queue and the binding is still G (I8).
-    // w.token is a token no binding has until the first refresh, so that one (and a stale
-    // endpoint's, and one called through another queue) goes to first_refresh().
-    const std::uint64_t v = via.current_token();
-    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(c, via, h, t, v);
-    // Stored before the empty test (an empty window [h, h) when h == t): the test then
-    // branches straight to take(), with no jump back from an out-of-line block.
-    w.limit = t;
-    if (STREAMISO_LIKELY(h != t)) return take(h);
-    return h == w.idle_at ? refused{refusal::empty} : back_off(c, via);
-  }
-
-  // The first refresh of an endpoint, or a stale one, or one called through another queue:
-  // v is via's token_ as pop() loaded it after t.
-  template <freshness F>
-  STREAMISO_NOINLINE result<Frame> first_refresh(basic_consumer<F>& c, spsc_queue& via,
-                                                 std::uint64_t h, std::uint64_t t,
-                                                 std::uint64_t v) noexcept {
-    window& w = c.win_;
-    if (&via != this) return via.counters_.record(refusal::owner_mismatch);
-    // w.token is gen (refreshed before: v differs, stale) or the bind-time marker.
-    if (v != w.gen) return counters_.record(refusal::stale_binding);
-    w.token = v;  // from now on pop() compares with the binding's own token
-    if (h < w.start) return drop_stale(h, w.start, t);  // I6 c
-    if (h == t) return refused{refusal::empty};
-    w.limit = t;
-    return take(h);
-  }
-
-  // Found empty right after draining frames: the consumer has caught up with an active
-  // producer. Waiting lets the producer get ahead, so frames cross in windows instead of one
-  // line hand-off each (docs/spsc.md, "Back-off on a drained queue"). Once per busy-to-empty
-  // transition.
-  template <freshness F>
-  STREAMISO_NOINLINE result<Frame> back_off(basic_consumer<F>& c, spsc_queue& via) noexcept {
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-    const std::uint64_t slots = slots_.mask() + 1;
-    detail::spsc_wait(slots, [this, h, slots]() noexcept {
-      // relaxed: a hint only; the refresh below loads tail_ again with acquire (I6 a).
-      return tail_.load(std::memory_order_relaxed) - h >= slots / 2;
-    });
-    c.win_.idle_at = h;
-    return pop(c, via);  // a whole new refresh (I6 a-d); empty at once if still nothing
-  }
-
-  // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()
-  // answer); false if the deadline came first.
-  template <class Clock, class Duration>
-  bool sleep_until(std::uint64_t v,
-                   const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write head_
-    // seq_cst: wait_point's waiter half, against publish_waking() and rebind's publish().
-    return wait_.wait_until(
-        [this, h, v]() noexcept {
-          return tail_.load(std::memory_order_seq_cst) != h || binding_.moved_on_from(v);
-        },
-        deadline);
-  }
-
   template <freshness F>
   result<basic_consumer<F>> bind_endpoint(const requester_type& who) noexcept {
     binding b;
@@ -357,17 +282,6 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     // release: pairs with the producer's acquire load of head_; the slot is free for reuse.
     head_.store(h + 1, std::memory_order_release);
     return out;
-  }
-
-  // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
-  // Drops what is below the binding's start (only a never-refreshed window, limit 0, can be
-  // below it), then sets the window to [h, t) and takes h. `limit` is w.limit as the caller
-  // read it (only this thread writes it; passing it on saves reloading it).
-  result<Frame> refill(window& w, std::uint64_t limit, std::uint64_t h, std::uint64_t t) noexcept {
-    if (STREAMISO_UNLIKELY(limit == 0) && h < w.start) return drop_stale(h, w.start, t);
-    if (h == t) return refused{refusal::empty};
-    w.limit = t;  // a store to the consumer's own line; cheaper than deciding whether to skip it
-    return take(h);
   }
 
   // Drops every frame of an earlier binding still queued, and says how many. The binding

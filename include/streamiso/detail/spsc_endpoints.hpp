@@ -24,6 +24,9 @@ enum class freshness : unsigned char { window, strict };
 
 namespace detail {
 
+template <class Queue>
+struct spsc_endpoint_pop;
+
 // The bound owner's door: pushes without an owner compare while its binding is current.
 // Producer thread only. Must not outlive its queue.
 template <class Queue>
@@ -80,7 +83,9 @@ class spsc_consumer {
   // detail >= 1 (counted; that many frames of earlier bindings were dropped; keep popping);
   // stale_binding with detail 0 (counted; this endpoint's binding was replaced and nothing
   // was consumed: bind again).
-  [[nodiscard]] result<value_type> try_pop() noexcept { return q_->pop(*this, *q_); }
+  [[nodiscard]] result<value_type> try_pop() noexcept {
+    return spsc_endpoint_pop<Queue>::pop(*q_, *this, *q_);
+  }
 
   // As try_pop(), sleeping until a frame, a rebind or the deadline. Outcomes as try_pop();
   // empty means the deadline passed with nothing to pop; stale_binding with detail 0 means
@@ -92,9 +97,10 @@ class spsc_consumer {
       const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
     if (STREAMISO_UNLIKELY(q_->wait_mode() == waits::disabled))
       return q_->counters().record(refusal::malformed);
-    for (result<value_type> r = q_->pop(*this, *q_);; r = q_->pop(*this, *q_)) {
+    using ops = spsc_endpoint_pop<Queue>;
+    for (result<value_type> r = ops::pop(*q_, *this, *q_);; r = ops::pop(*q_, *this, *q_)) {
       if (r || !r.refused_for(refusal::empty)) return r;
-      if (!q_->sleep_until(win_.gen, deadline)) return refused{refusal::empty};
+      if (!ops::sleep_until(*q_, win_.gen, deadline)) return refused{refusal::empty};
     }
   }
   template <class Rep, class Period>
@@ -111,6 +117,7 @@ class spsc_consumer {
 
  private:
   friend Queue;
+  friend struct spsc_endpoint_pop<Queue>;
   spsc_consumer(Queue* q, const requester_type& who, spsc_window w) noexcept
       : q_(q), who_(who), win_(w) {}
   Queue* q_;  // where try_pop() goes, and which refusal a mismatch gets

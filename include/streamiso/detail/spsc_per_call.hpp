@@ -72,11 +72,23 @@ class spsc_per_call {
     if (STREAMISO_UNLIKELY(q.current_token() != c.win.token || !q.match_(c.view.owner, who))) {
       return pop_slow(q, who);
     }
-    return q.refill(c.win, limit, h, t);
+    return refill(q, c.win, limit, h, t);
   }
 
  private:
   Queue& queue() noexcept { return static_cast<Queue&>(*this); }
+
+  // The refresh: t was loaded (acquire) BEFORE the caller found w's binding still current.
+  // Drops what is below the binding's start (only a never-refreshed window, limit 0, can be
+  // below it), then sets the window to [h, t) and takes h. `limit` is w.limit as the caller
+  // read it (only this thread writes it; passing it on saves reloading it).
+  static result<Frame> refill(Queue& q, spsc_window& w, std::uint64_t limit, std::uint64_t h,
+                              std::uint64_t t) noexcept {
+    if (STREAMISO_UNLIKELY(limit == 0) && h < w.start) return q.drop_stale(h, w.start, t);
+    if (h == t) return refused{refusal::empty};
+    w.limit = t;  // a store to the consumer's own line; cheaper than deciding whether to skip it
+    return q.take(h);
+  }
 
   // The per-call pop's view of the current binding; its window restarts empty.
   static bool refresh_view(Queue& q) noexcept {
@@ -118,7 +130,7 @@ class spsc_per_call {
     // A rebind landed after the view was loaded: the requester was matched against a binding
     // that is gone. Nothing consumed; the next call sees the new one.
     if (STREAMISO_UNLIKELY(q.current_token() != q.cons_.win.token)) return refused{refusal::busy};
-    return q.refill(q.cons_.win, q.cons_.win.limit, h, t);
+    return refill(q, q.cons_.win, q.cons_.win.limit, h, t);
   }
 
   // Out of line: kept apart, the compiler cannot fold its identity tests into the hot path.
