@@ -33,11 +33,12 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 }
 
 // [head, limit) holds only frames pushed under the binding whose token is `gen` and whose
-// first index is `start`. `token` is what a refresh compares token_ with: 0 until the first
-// refresh (0 is never a binding's token, so that refresh takes the slow path, which drops
-// what is below `start`), `gen` from then on. A never-bound queue's token_ is 0 too; an
-// endpoint can only meet it through a Match that accepts the unset owner, and then gen and
-// start are 0 and no frame can be pushed (the door refuses every push while unbound).
+// first index is `start`. `token` is what a refresh compares token_ with: until the first
+// refresh a token drawn at bind time and given to no binding (so no queue's token_, not even a
+// never-bound queue's 0, ever equals it: that refresh takes the slow path, which drops what is
+// below `start`), `gen` from then on. An endpoint can only be bound to a never-bound queue
+// through a Match that accepts the unset owner; then gen and start are 0 and no frame can be
+// pushed (the door refuses every push while unbound).
 //
 // The proof, as invariants of spsc_queue. G is the binding the endpoint was matched
 // against, v its token, S its start; "the next binding" is the one rebind() made after G.
@@ -50,47 +51,55 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 // I3 Door. Every frame pushed while G is current is G's owner's: the per-call push compares
 //    the owner with the bound owner, a producer endpoint compares its token with the bound
 //    token (equal exactly while its binding is current; another queue's endpoint never
-//    holds this queue's token).
+//    holds this queue's token) before the room test, on every push.
 // I4 Tokens. rebind() stores the new token in token_ before it returns, hence before any
 //    push of the new binding, hence before that push's release store of tail_ (I1).
 //    Tokens are handed out once per process and are never 0: no later binding of any queue
-//    has v, and no binding has 0.
+//    has v, no binding has 0, and no binding has an endpoint's bind-time marker.
 // I5 Match. bind_consumer() reads the binding through the seqlock and hands out an
 //    endpoint only if token_ still equals that binding's token; the requester was matched
 //    against that binding's owner (G's owner).
 // I6 Refresh. limit is set only by a refresh that (a) loads tail_ with acquire, getting t,
 //    (b) THEN loads token_ once and finds v (compared with `token` when that is v; when it is
-//    still 0, the slow path compares the loaded value with gen = v and sets token = v),
-//    (c) on that first refresh (token was 0), drops every frame below S before anything
-//    else, and only then (d) sets the window to [head, t). Waiting (the back-off on an
-//    empty refresh) happens before a refresh, never between (a) and (d); its relaxed looks
-//    at tail_ are hints that end it early, and the refresh after it loads tail_ again. The per-call
-//    pop's own window (spsc_queue's cons_) has token = v from the start and marks the first refresh
-//    by limit 0 instead; the steps are the same.
+//    still the marker, the slow path compares the loaded value with gen = v and sets
+//    token = v), (c) on that first refresh (token was the marker), drops every frame below S
+//    before anything else, and only then (d) sets the window to [head, t). Waiting (the
+//    back-off on an empty refresh) happens before a refresh, never between (a) and (d); its
+//    relaxed looks at tail_ are hints that end it early, and the refresh after it loads tail_
+//    again. The per-call pop's own window (spsc_queue's cons_) has token = v from the start
+//    and marks the first refresh by limit 0 instead; the steps are the same.
 // I7 Head. Only the consumer thread moves head_; head_ only grows.
+// I8 Queue. An endpoint's pop always runs on the queue Q that made it (head, tail, slots and
+//    the tail load of (a) are Q's); the token of (b) is loaded from the queue the caller
+//    named. If that is not Q, its token_ is 0 or a token of one of its own bindings, never v
+//    and never the marker (I4), so the refresh goes to the slow path, which refuses it
+//    (owner_mismatch) before (c) and (d). So a window is only ever set from Q's own tail and
+//    token: the proof below is about Q alone.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
 // requester was matched against G's owner (I5): a pop from the window cannot cross owners.
-// Proof. Take frame i with head <= i < t at (d). i >= S: by (c), or by the earlier refresh
-// of this window that did (c) (token is v only after it), and I7. Suppose frame i was pushed
-// under a later binding. That binding's rebind stored its token before the push of i (I4),
-// the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read that store or a
-// later one of the same writer, so the token store happens-before (b). By write-read
-// coherence (b) returns that token or a later one; none equals v (I4). But (b) returned v.
-// So frame i was pushed at an index in [S, start of the next binding): under G (I2). Pops by
-// other endpoints or per-call pops in between only move head up (I7), shrinking the window,
-// never widening it. (v = 0, the never-bound case above: nothing was ever pushed under it.)
+// Proof. Take frame i with head <= i < t at (d), all of Q (I8). i >= S: by (c), or by the
+// earlier refresh of this window that did (c) (token is v only after it), and I7. Suppose
+// frame i was pushed under a later binding. That binding's rebind stored its token before the push
+// of i (I4), the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read that store
+// or a later one of the same writer, so the token store happens-before (b). By write-read coherence
+// (b) returns that token or a later one; none equals v (I4). But (b) returned v. So frame i was
+// pushed at an index in [S, start of the next binding): under G (I2). Pops by other endpoints or
+// per-call pops in between only move head up (I7), shrinking the window, never widening it. (v = 0,
+// the never-bound case above: nothing was ever pushed under it.)
 //
 // Freshness. The window form (the default endpoint) pops [head, limit) without looking at
 // token_; a rebind is seen at the endpoint's first refresh that happens-after it (I6 b, by
 // coherence), which answers stale_binding with detail 0 and consumes nothing. So after
 // rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more,
 // all of them G's, to G's own requester; the new owner's requester never gets one (its endpoint's
-// first refresh drops them, I6 c). The strict form also compares token_ with v before every pop
-// from the window: a pop that starts after rebind() returned (happens-after it) reads the
-// new token or a later one by coherence, and is refused: nothing of G after the rebind.
+// first refresh drops them, I6 c). Passed to another queue, an endpoint likewise finishes at most
+// its window (Q's frames of G, to G's requester) and is refused at its next refresh (I8). The
+// strict form also compares token_ with v before every pop from the window: a pop that starts after
+// rebind() returned (happens-after it) reads the new token or a later one by coherence, and is
+// refused: nothing of G after the rebind.
 struct spsc_window {
-  std::uint64_t token = 0;  // compared by each refresh: 0 until the first one, then gen
+  std::uint64_t token = 0;  // compared by each refresh: the marker until the first one, then gen
   std::uint64_t start = 0;
   std::uint64_t limit = 0;
   std::uint64_t gen = 0;      // the binding's token
