@@ -66,8 +66,9 @@ struct streamiso_q {
 };
 using streamiso_waits_q = streamiso_q<si::freshness::window, false, si::id128, si::waits::enabled>;
 
-// The same endpoints called on themselves (in.try_push(h), out.try_pop()): no queue-side
-// "did this queue make the endpoint" compare; the endpoint's queue pointer is loaded instead.
+// The same endpoints called on themselves (in.try_push(h), out.try_pop()): the push loads the
+// endpoint's queue pointer instead of using the queue it was called on (the pop loads it in
+// both forms: a consumer endpoint always pops from the queue that made it).
 template <si::freshness F = si::freshness::window>
 struct streamiso_self_q : streamiso_q<F> {
   using streamiso_q<F>::streamiso_q;
