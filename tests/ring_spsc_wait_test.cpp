@@ -79,6 +79,31 @@ TEST_CASE(
   CHECK(got == 42);
 }
 
+// With waits the producer's push limit stays 0, so every push takes the path that wakes
+// sleepers; a limit left set after the first push would send later pushes down the plain path,
+// which wakes nobody. Per-call and endpoint pushes both.
+TEST_CASE(
+    "F1: spsc every push on a waits queue wakes a consumer sleeping without a deadline, not only "
+    "the first") {
+  queue q(8, si::waits::enabled);
+  q.rebind(alice);
+  auto in = q.bind_producer(alice).value();
+  auto out = q.bind_consumer(alice_r).value();
+  std::uint64_t got[4] = {99, 99, 99, 99};
+  std::thread consumer([&] {
+    for (auto& g : got) {
+      auto r = out.pop_for(forever);
+      if (r) g = r->seq;  // checked on the test thread
+    }
+  });
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(10ms);  // likely asleep by now; correct either way
+    REQUIRE((i % 2 == 0 ? q.try_push(alice, frame{1, i}) : in.try_push(frame{1, i})));
+  }
+  consumer.join();
+  for (std::uint64_t i = 0; i < 4; ++i) CHECK(got[i] == i);
+}
+
 // Both freshness forms: a rebind is the end of the sleeper's binding, so it must wake it
 // (there will never be a frame for it), even though no frame is pushed.
 TEST_CASE(
