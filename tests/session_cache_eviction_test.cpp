@@ -54,8 +54,9 @@ std::size_t held(cache_t& c, const cache_t::session& s, const Keys& keys) {
 
 }  // namespace
 
-TEST_CASE("eviction: under a byte bound, old values in one shard do not outlive newer ones in "
-          "another") {
+TEST_CASE(
+    "eviction: under a byte bound, old values in one shard do not outlive newer ones in "
+    "another") {
   cache_t c{eight_values()};
   const auto s = *c.open_session(si::owner{1});
   const auto old_keys = keys_of_shard(0, 8, 1);
@@ -72,8 +73,9 @@ TEST_CASE("eviction: under a byte bound, old values in one shard do not outlive 
   CHECK(held(c, s, new_keys) >= 7);
 }
 
-TEST_CASE("eviction: under a byte bound, a value read between puts survives a stream of cold "
-          "ones in every shard") {
+TEST_CASE(
+    "eviction: under a byte bound, a value read between puts survives a stream of cold "
+    "ones in every shard") {
   cache_t c{eight_values()};
   const auto s = *c.open_session(si::owner{1});
   const std::uint64_t hot = keys_of_shard(2, 1, 1).front();
