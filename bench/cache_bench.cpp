@@ -38,6 +38,7 @@ const std::vector<std::uint64_t>& zipf_trace() {
 }
 
 struct lru_impl {
+  static const std::vector<std::uint64_t>& trace() { return zipf_trace(); }
   lru_cache cache{cache_entries};
   struct session {};
   session open() { return {}; }
@@ -56,6 +57,7 @@ struct lru_impl {
 // single-threaded form (one shard, no lock: what the shard lock costs one caller).
 template <class Cache>
 struct streamiso_impl_of {
+  static const std::vector<std::uint64_t>& trace() { return zipf_trace(); }
   using cache_t = Cache;
   static si::session_cache_config config() {
     si::session_cache_config c;
@@ -106,9 +108,11 @@ std::unique_ptr<Impl>& shared_instance() {
   return instance;
 }
 
+// Read-through on Impl's request stream (Impl::trace()): thread 0 builds the cache and warms
+// it with one pass, then each thread reads from its own offset in the stream.
 template <class Impl>
-void cache_zipf_readthrough(benchmark::State& state) {
-  const std::vector<std::uint64_t>& trace = zipf_trace();
+void cache_readthrough(benchmark::State& state) {
+  const std::vector<std::uint64_t>& trace = Impl::trace();
   if (state.thread_index() == 0) {
     shared_instance<Impl>() = std::make_unique<Impl>();
     auto s = shared_instance<Impl>()->open();
@@ -133,21 +137,21 @@ void cache_zipf_readthrough(benchmark::State& state) {
   if (state.thread_index() == 0) shared_instance<Impl>().reset();
 }
 
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_impl)
     ->Name("cache/streamiso/zipf_readthrough")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_visit_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_visit_impl)
     ->Name("cache/streamiso/zipf_readthrough_visit")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_unlocked_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_unlocked_impl)
     ->Name("cache/streamiso/zipf_readthrough_single_threaded_form")
     ->Threads(1)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, lru_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, lru_impl)
     ->Name("cache/lru/zipf_readthrough")
     ->Threads(1)
     ->Threads(2)
@@ -349,6 +353,7 @@ class byte_lru {
 };
 
 struct still_lru_impl {
+  static const std::vector<std::uint64_t>& trace() { return still_trace(); }
   byte_lru cache{still_cache_bytes};
   struct session {};
   session open() { return {}; }
@@ -364,6 +369,7 @@ struct still_lru_impl {
 };
 
 struct still_streamiso_impl {
+  static const std::vector<std::uint64_t>& trace() { return still_trace(); }
   using cache_t = si::concurrent_session_cache<std::uint64_t, still>;
   static si::session_cache_config config() {
     si::session_cache_config c;
@@ -388,39 +394,12 @@ struct still_streamiso_impl {
   }
 };
 
-template <class Impl>
-void cache_still_readthrough(benchmark::State& state) {
-  const std::vector<std::uint64_t>& trace = still_trace();
-  if (state.thread_index() == 0) {
-    shared_instance<Impl>() = std::make_unique<Impl>();
-    auto s = shared_instance<Impl>()->open();
-    for (std::uint64_t k : trace)
-      benchmark::DoNotOptimize(shared_instance<Impl>()->read_through(s, k));
-  }
-  std::size_t pos = (trace.size() / 2) * static_cast<std::size_t>(state.thread_index());
-  std::uint64_t hits = 0;
-  std::uint64_t ops = 0;
-  std::optional<typename Impl::session> s;
-  for (auto _ : state) {
-    Impl& impl = *shared_instance<Impl>();
-    if (!s) s = impl.open();
-    hits += impl.read_through(*s, trace[pos]) ? 1U : 0U;
-    ++ops;
-    pos = (pos + 1) & (trace.size() - 1);
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-  state.counters["hit_ratio"] =
-      benchmark::Counter(ops == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(ops),
-                         benchmark::Counter::kAvgThreads);
-  if (state.thread_index() == 0) shared_instance<Impl>().reset();
-}
-
-BENCHMARK_TEMPLATE(cache_still_readthrough, still_streamiso_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, still_streamiso_impl)
     ->Name("cache/streamiso/still_readthrough")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_still_readthrough, still_lru_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, still_lru_impl)
     ->Name("cache/lru/still_readthrough")
     ->Threads(1)
     ->Threads(2)
