@@ -295,20 +295,12 @@ const still& still_for(std::uint64_t key) {
 
 const std::vector<std::uint64_t>& still_trace() {
   static const std::vector<std::uint64_t> trace = [] {
-    std::vector<double> cdf(still_keys);
-    double sum = 0;
-    for (std::size_t i = 0; i < still_keys; ++i) {
-      sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-      cdf[i] = sum;
-    }
+    const cache_workload::zipf_keys zipf{still_keys};
     std::vector<std::uint64_t> out(still_trace_length);
     std::uint64_t state = 0x2545F4914F6CDD1DULL;
     for (auto& k : out) {
       state = splitmix(state);
-      const double u = static_cast<double>(state >> 11) * 0x1.0p-53 * sum;
-      const auto rank =
-          static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-      k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
+      k = zipf.key_of(cache_workload::unit_interval(state));
     }
     return out;
   }();

@@ -16,6 +16,8 @@
 
 #include <streamiso/session_cache.hpp>
 
+#include "cache_workload.hpp"
+
 namespace si = streamiso;
 
 // Stores to these tell the simulator whose request follows, and where the measured part is.
@@ -32,25 +34,7 @@ int main(int argc, char** argv) {
   constexpr std::size_t warm = 50'000;
   const std::size_t measured = std::strtoull(argv[1], nullptr, 10);
   const bool visit = argc > 2 && std::strcmp(argv[2], "visit") == 0;
-  std::vector<double> cdf(keys);
-  double sum = 0;
-  for (std::size_t i = 0; i < keys; ++i) {
-    sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-    cdf[i] = sum;
-  }
-  std::vector<std::uint64_t> trace(warm + measured);
-  std::uint64_t state = 0x853C49E6748FEA9BULL;
-  for (auto& k : trace) {
-    state += 0x9E3779B97F4A7C15ULL;  // splitmix64
-    std::uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-    const auto rank =
-        static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-    k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
-  }
+  const std::vector<std::uint64_t> trace = cache_workload::zipf_trace(warm + measured, keys);
   si::session_cache_config c;
   c.max_entries = keys / 10;
   c.max_sessions = 8;

@@ -18,15 +18,34 @@ namespace cache_workload {
 constexpr std::size_t key_space = 1'000'000;
 constexpr std::size_t cache_entries = key_space / 10;
 
-// `length` requests: ranks from Zipf(0.99) over key_space by inverse CDF, scattered over the
-// 64-bit key space by an odd multiplier (a bijection), so hot keys are not neighbours.
-inline std::vector<std::uint64_t> zipf_trace(std::size_t length) {
-  std::vector<double> cdf(key_space);
-  double sum = 0;
-  for (std::size_t i = 0; i < key_space; ++i) {
-    sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-    cdf[i] = sum;
+// Zipf(0.99) over `keys` ranks, drawn by inverse CDF: key_of(u) for u uniform in [0, 1).
+// Ranks are scattered over the 64-bit key space by an odd multiplier (a bijection), so hot
+// keys are not neighbours.
+class zipf_keys {
+ public:
+  explicit zipf_keys(std::size_t keys) : cdf_(keys) {
+    for (std::size_t i = 0; i < keys; ++i) {
+      sum_ += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
+      cdf_[i] = sum_;
+    }
   }
+  [[nodiscard]] std::uint64_t key_of(double u) const {
+    const auto rank = static_cast<std::uint64_t>(
+        std::lower_bound(cdf_.begin(), cdf_.end(), u * sum_) - cdf_.begin());
+    return (rank + 1) * 0x9E3779B97F4A7C15ULL;
+  }
+
+ private:
+  std::vector<double> cdf_;
+  double sum_ = 0;
+};
+
+// 53 random bits of z as a double in [0, 1).
+inline double unit_interval(std::uint64_t z) { return static_cast<double>(z >> 11) * 0x1.0p-53; }
+
+// `length` requests over `keys` ranks, from a splitmix64 stream.
+inline std::vector<std::uint64_t> zipf_trace(std::size_t length, std::size_t keys = key_space) {
+  const zipf_keys zipf{keys};
   std::vector<std::uint64_t> out(length);
   std::uint64_t state = 0x853C49E6748FEA9BULL;
   for (auto& k : out) {
@@ -34,11 +53,7 @@ inline std::vector<std::uint64_t> zipf_trace(std::size_t length) {
     std::uint64_t z = state;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-    const auto rank =
-        static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-    k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
+    k = zipf.key_of(unit_interval(z ^ (z >> 31)));
   }
   return out;
 }
