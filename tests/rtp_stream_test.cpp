@@ -65,6 +65,11 @@ struct ring_test_access {
   static void restore_free_stack(Feed& f, std::uint32_t n) {
     f.free_count_ = n;
   }
+  // As if an accounting slip freed a slot's buffer: the feed's own free, called once more.
+  template <class Feed>
+  static void free_slot(Feed& f, std::uint32_t slot) {
+    f.free_slot(slot);
+  }
   template <class Feed>
   static bytes store(const Feed& f) {
     const std::size_t n = std::size_t{f.mask_ + 2} * f.slot_bytes_;
@@ -825,6 +830,52 @@ TEST_CASE(
     CHECK(popped[1] > 500);
     CHECK(feed.counters().count(si::refusal::full) == 0);
   }
+}
+
+// The mirror of the guard below: a slot freed twice (only an accounting slip could ask) is
+// refused stale_handle and counted, and its buffer stays on the free stack once. Pushed twice,
+// it would be handed to two packets, the first read back with the second's bytes (F3); with
+// the stack full, the second free would write past the stack's end (ASan: heap overflow).
+TEST_CASE("F3 rtp feed: a slot freed twice is refused stale_handle, its buffer never shared") {
+  si::rtp_ingest<> in(bind_a());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
+  const si::requester who = si::as_requester(cam_a);
+  const auto slots = static_cast<std::uint32_t>(jitter_cfg().capacity);
+  auto push = [&](std::uint16_t seq) {
+    const bytes d = datagram(ssrc_a, 96, seq, 2000U + seq, false,
+                             {0x41, static_cast<std::uint8_t>(seq)});
+    return feed.try_push(*in.accept({d.data(), d.size()}, 1000));
+  };
+  auto pop_own = [&](std::uint16_t seq) {
+    auto p = feed.try_pop(who, 1'000'000);
+    REQUIRE(p.has_value());
+    CHECK(p->sequence == seq);
+    REQUIRE(p->payload.size == 2);
+    CHECK(p->payload.data[1] == static_cast<std::uint8_t>(seq));
+  };
+  // The stack not full: 40 and 41 held, 40 released, then freed again.
+  REQUIRE(push(40).has_value());
+  REQUIRE(push(41).has_value());
+  pop_own(40);
+  feed_access::free_slot(feed, 40 % slots);
+  CHECK(feed.counters().count(si::refusal::stale_handle) == 1);
+  CHECK(feed_access::buffers(feed).distinct);
+  REQUIRE(push(42).has_value());
+  REQUIRE(push(43).has_value());
+  CHECK(feed_access::buffers(feed).distinct);
+  pop_own(41);
+  pop_own(42);
+  pop_own(43);
+  // Everything released: every buffer but the staging one is free, the stack is full.
+  const auto all_free = feed_access::buffers(feed);
+  CHECK(all_free.held == 0);
+  CHECK(all_free.free == slots);
+  feed_access::free_slot(feed, 43 % slots);
+  CHECK(feed.counters().count(si::refusal::stale_handle) == 2);
+  CHECK(feed_access::buffers(feed).free == slots);
+  CHECK(feed_access::buffers(feed).distinct);
+  REQUIRE(push(44).has_value());
+  pop_own(44);
 }
 
 // A guard for a state the accounting rules out (capacity + 1 buffers; see take_free()): with

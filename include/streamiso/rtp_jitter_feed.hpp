@@ -12,8 +12,9 @@
 //
 // Why a stack: a released packet's buffer is the next one written (by try_push(), or as the
 // next staging buffer), while the depacketizer's read of it is still in the cache. Buffers
-// tied to their slots would cycle through all capacity + 1 of them (3.6 MB at the bench's
-// 2048 x 1.7 KB) and every write would miss the cache.
+// tied to their slots would cycle through all capacity + 1 of them, a store of capacity x
+// (max_packet_bytes + header_room) bytes that outgrows the caches at a video jitter buffer's
+// capacity, so every write would miss.
 //
 // Zero-copy receive. Instead of try_push() (which copies the payload), the receive loop may
 // read the next datagram straight into staging(), accept() it there, and try_push_staged() it:
@@ -331,8 +332,15 @@ class rtp_jitter_feed {
   }
 
   // A slot's packet is gone: its stamp dies and its buffer is the next one written. The bytes
-  // stay readable until then (rtp_released's lifetime).
+  // stay readable until then (rtp_released's lifetime). A slot already empty (a second free,
+  // which only an accounting slip could ask for) is refused stale_handle and counted: its
+  // buffer pushed twice would be handed to two packets, and past a full stack written beyond
+  // the stack's end. The callers check the stamp first; this guard keeps release builds safe.
   void free_slot(std::uint32_t slot) noexcept {
+    if (STREAMISO_UNLIKELY(stamps_[slot] == 0 || free_count_ > mask_)) {
+      (void)jb_.counters().record(refusal::stale_handle, slot);
+      return;
+    }
     stamps_[slot] = 0;
     free_[free_count_++] = buffer_of_[slot];
   }
