@@ -254,6 +254,8 @@ class au_assembler {
       return false;
     }
     buf_.emplace(std::move(*b));
+    room_ = buf_->capacity() - buf_->size();
+    room_ = room_ > decoder_padding_bytes ? room_ - decoder_padding_bytes : 0;
     state_ = state::open;
     return true;
   }
@@ -317,13 +319,15 @@ class au_assembler {
   }
   std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
+  // Appends to the open unit, keeping decoder_padding_bytes of room (room_ counts what is
+  // left before them, so one compare per write).
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
-    writable& b = *buf_;
-    if (n > b.capacity() - b.size() || b.capacity() - b.size() - n < decoder_padding_bytes) {
+    if (STREAMISO_UNLIKELY(n > room_)) {
       fail(au_discard_cause::oversized);
       return false;
     }
-    (void)b.append(p, n);  // cannot fail: checked above
+    room_ -= n;
+    (void)buf_->append(p, n);  // cannot fail: room_ was taken from the buffer's capacity
     return true;
   }
 
@@ -385,6 +389,7 @@ class au_assembler {
   std::unique_ptr<std::uint8_t[]> sets_;
   std::array<std::size_t, 3> sizes_{};
   std::optional<writable> buf_;
+  std::size_t room_ = 0;  // bytes the open unit may still append before its padding
   access_unit cur_{};
   state state_ = state::idle;
   std::uint32_t ts_ = 0;
