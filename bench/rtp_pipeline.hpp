@@ -53,6 +53,9 @@ inline si::buffer_pool_config pool_settings() {
 }
 
 struct receiver {
+  receiver() = default;
+  explicit receiver(const si::jitter_config& jc) : feed(cam, jc) {}
+
   si::rtp_ingest<> in{binding()};
   si::rtp_jitter_feed<> feed{cam, jitter_settings()};
   si::buffer_pool<> pool{pool_settings()};
