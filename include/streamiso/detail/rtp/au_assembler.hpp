@@ -144,6 +144,26 @@ class au_assembler {
     return open(u);
   }
 
+  // The common packet of a fragmented stream: the next piece (sequence number + 1, same
+  // timestamp) of the open unit's fragmented NAL unit, whose codec header the caller has
+  // checked. Does what begin_packet(), fragment_piece() and end_packet() would, without
+  // deciding again what these conditions settle; false (nothing done) for any other packet.
+  bool continue_fragment(const rtp_unit& u, const std::uint8_t* piece, std::size_t n,
+                         bool last) noexcept {
+    // An open unit implies have_seq_ (open() follows begin_packet()).
+    if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ ||
+        u.sequence != static_cast<std::uint16_t>(last_seq_ + 1)) {
+      return false;
+    }
+    ++stats_.packets;
+    last_seq_ = u.sequence;
+    ++cur_.packets;
+    cur_.last_sequence = u.sequence;
+    if (write(piece, n) && last) in_fragment_ = false;
+    end_packet(u.marker);
+    return true;
+  }
+
   // Ends a payload: the marker closes the unit.
   void end_packet(rtp_marker marker) noexcept {
     if (marker != rtp_marker::set) return;
