@@ -144,13 +144,12 @@ class au_assembler {
     return open(u);
   }
 
-  // The common packet of a fragmented stream: the next piece (sequence number + 1, same
-  // timestamp) of the open unit's fragmented NAL unit, whose codec header the caller has
-  // checked. Does what begin_packet(), fragment_piece() and end_packet() would, without
-  // deciding again what these conditions settle; false (nothing done) for any other packet.
+  // The next piece (sequence + 1, same timestamp) of the open unit's fragment, its codec header
+  // checked by the caller: what begin_packet(), fragment_piece() and end_packet() would do,
+  // without deciding again what these conditions settle (an open unit implies have_seq_).
+  // False, nothing done, for any other packet.
   bool continue_fragment(const rtp_unit& u, const std::uint8_t* piece, std::size_t n,
                          bool last) noexcept {
-    // An open unit implies have_seq_ (open() follows begin_packet()).
     if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ ||
         u.sequence != static_cast<std::uint16_t>(last_seq_ + 1)) {
       return false;
@@ -339,8 +338,7 @@ class au_assembler {
   }
   std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
-  // Appends to the open unit, keeping decoder_padding_bytes of room (room_ counts what is
-  // left before them, so one compare per write).
+  // Appends to the open unit, keeping decoder_padding_bytes of room (room_: what is left).
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
     if (STREAMISO_UNLIKELY(n > room_)) {
       fail(au_discard_cause::oversized);
