@@ -57,8 +57,9 @@ class jitter_delay_estimator {
     const auto smp = reference_.observe(timestamp, arrival);
     if (STREAMISO_UNLIKELY(!have_reference_ || !smp.usable)) return restart_at(timestamp, arrival);
     if (!retransmission) {
-      const usec d =
-          (arrival - prev_arrival_us_) - to_us_(static_cast<std::int32_t>(timestamp - prev_ts_));
+      const usec media_step =  // 0 within a frame (its packets share one timestamp)
+          timestamp == prev_ts_ ? 0 : to_us_(static_cast<std::int32_t>(timestamp - prev_ts_));
+      const usec d = (arrival - prev_arrival_us_) - media_step;
       const usec abs_d = std::min<usec>(d < 0 ? -d : d, max_delay_cap_us);
       jitter_q4_ += abs_d - ((jitter_q4_ + 8) >> 4);  // J += (|D| - J) / 16, in 1/16 us
       prev_ts_ = timestamp;
@@ -108,7 +109,7 @@ class jitter_delay_estimator {
   // unchanged and keeps the numerator within the divider's range: below 255 * 234 375 < 2^26
   // (bucket_us_ <= 60 s / 256).
   // The RFC 3550 estimate restarts across a jump (and at the first packet).
-  STREAMISO_NOINLINE usec restart_at(std::uint32_t timestamp, usec arrival) noexcept {
+  usec restart_at(std::uint32_t timestamp, usec arrival) noexcept {
     have_reference_ = true;
     prev_ts_ = timestamp;
     prev_arrival_us_ = arrival;
@@ -124,7 +125,7 @@ class jitter_delay_estimator {
     if (STREAMISO_UNLIKELY(++samples_ % update_interval == 0)) update();
   }
 
-  STREAMISO_NOINLINE void update() noexcept {
+  void update() noexcept {
     if (samples_ % forget_interval == 0) forget();  // a multiple of update_interval
     update_target();
   }

@@ -58,7 +58,7 @@ class jitter_delay_reference {
   STREAMISO_JITTER_INLINE sample observe(std::uint32_t ts, usec arrival) noexcept {
     if (STREAMISO_UNLIKELY(!have_base_)) return anchor(ts, arrival);
     const auto diff = static_cast<std::int32_t>(ts - base_ts_);
-    const usec transit = (arrival - base_arrival_) - to_us_(diff);
+    const usec transit = (arrival - base_arrival_) - media_us(ts, diff);
     const usec ref = advance(arrival);
     if (STREAMISO_UNLIKELY(ref == none)) return record_far(ts, diff, transit);
     if (STREAMISO_UNLIKELY(transit - ref >= late_jump_us_ || ref - transit >= early_jump_us_))
@@ -75,12 +75,14 @@ class jitter_delay_reference {
   static constexpr usec none = std::numeric_limits<usec>::max();
 
   // The first sample, or the stream confirmed at a new level: the base moves to it.
-  STREAMISO_NOINLINE sample anchor(std::uint32_t ts, usec arrival) noexcept {
+  sample anchor(std::uint32_t ts, usec arrival) noexcept {
     const bool again = have_base_;
     if (again) ++reanchors_;
     have_base_ = true;
     base_ts_ = ts;
     base_arrival_ = arrival;
+    media_ts_ = ts;
+    media_us_ = 0;
     candidates_ = 0;
     clear_window();
     enter_quarter(arrival / bucket_us);
@@ -89,7 +91,7 @@ class jitter_delay_reference {
   }
 
   // The window is empty (a long silence): this sample starts it.
-  STREAMISO_NOINLINE sample record_far(std::uint32_t ts, std::int32_t diff, usec transit) noexcept {
+  sample record_far(std::uint32_t ts, std::int32_t diff, usec transit) noexcept {
     candidates_ = 0;
     record(transit);
     if (diff > (1 << 30) || diff < -(1 << 30)) rebase(ts, diff);
@@ -100,11 +102,23 @@ class jitter_delay_reference {
   void rebase(std::uint32_t ts, std::int32_t diff) noexcept {
     base_arrival_ += to_us_(diff);
     base_ts_ = ts;
+    media_ts_ = ts;
+    media_us_ = 0;
+  }
+
+  // The media time of `ts` since the base, in microseconds. The packets of a video frame
+  // share one timestamp: the conversion is done once per frame.
+  usec media_us(std::uint32_t ts, std::int32_t diff) noexcept {
+    if (ts != media_ts_) {
+      media_ts_ = ts;
+      media_us_ = to_us_(diff);
+    }
+    return media_us_;
   }
 
   // A sample further from the reference than a jump threshold: count consecutive samples
   // that agree with each other.
-  STREAMISO_NOINLINE sample discontinuity(std::uint32_t ts, usec arrival, usec transit,
+  sample discontinuity(std::uint32_t ts, usec arrival, usec transit,
                                           usec ref) noexcept {
     if (candidates_ != 0 &&
         (transit - candidate_ < late_jump_us_ && candidate_ - transit < early_jump_us_)) {
@@ -140,7 +154,7 @@ class jitter_delay_reference {
     return min_;
   }
 
-  STREAMISO_NOINLINE void next_quarter(usec id) noexcept {
+  void next_quarter(usec id) noexcept {
     mins_[index(current_)] = quarter_min_;
     const usec steps = std::min<usec>(id - current_, static_cast<usec>(buckets));
     for (usec k = 1; k <= steps; ++k) mins_[index(current_ + k)] = none;
@@ -164,6 +178,8 @@ class jitter_delay_reference {
   bool have_base_ = false;
   std::uint32_t base_ts_ = 0;
   usec base_arrival_ = 0;
+  std::uint32_t media_ts_ = 0;  // the last timestamp converted, and its media time
+  usec media_us_ = 0;
   usec current_ = 0;      // the quarter second of the latest arrival
   usec quarter_end_ = 0;  // where it ends
   usec quarter_min_ = 0;  // its minimum; mins_ holds it once the quarter is over
