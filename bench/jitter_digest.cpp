@@ -5,10 +5,10 @@
 // headers, equal digests show that a change (an optimisation) did not change what the buffer
 // learns or releases on these traces. `jitter_digest` prints one line per scenario and a
 // total; `jitter_digest quick` runs a small subset. Not a test: nothing is asserted.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -245,9 +245,9 @@ int main(int argc, char** argv) {
   }
   for (const double ppm : {100.0, -100.0, 1000.0, -1000.0, 0.0}) {
     for (const auto& v : variants) {
-      report(std::string("drift") + std::to_string(static_cast<int>(ppm)) + "/" + v.name,
-             play(v.cfg, drifting(ppm, 11 + static_cast<std::uint64_t>(ppm + 5000),
-                                  quick ? 2 : 20)));
+      report(
+          std::string("drift") + std::to_string(static_cast<int>(ppm)) + "/" + v.name,
+          play(v.cfg, drifting(ppm, 11 + static_cast<std::uint64_t>(ppm + 5000), quick ? 2 : 20)));
     }
   }
   std::printf("%-48s %016llx\n", "total", static_cast<unsigned long long>(total.h));

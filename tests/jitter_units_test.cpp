@@ -119,13 +119,22 @@ TEST_CASE(
     "F6: delay estimation: ticks to microseconds and histogram buckets by reciprocal give "
     "exactly the quotients of the division, at every rate") {
   streamiso_test::rng rng{0xD1F};
-  const std::int32_t edges[] = {0,         1,         -1,        89'999,    90'000,   -90'000,
-                                1 << 30,   -(1 << 30), 999'999,  1'000'001, 12'345'678,
+  const std::int32_t edges[] = {0,
+                                1,
+                                -1,
+                                89'999,
+                                90'000,
+                                -90'000,
+                                1 << 30,
+                                -(1 << 30),
+                                999'999,
+                                1'000'001,
+                                12'345'678,
                                 std::numeric_limits<std::int32_t>::max(),
                                 std::numeric_limits<std::int32_t>::min(),
                                 std::numeric_limits<std::int32_t>::min() + 1};
-  const std::uint32_t rates[] = {1'000, 8'000, 16'000, 44'100, 48'000, 90'000, 65'536, 12'347,
-                                 999'983, 1'048'576, 9'999'991, 10'000'000};
+  const std::uint32_t rates[] = {1'000,  8'000,  16'000,  44'100,    48'000,    90'000,
+                                 65'536, 12'347, 999'983, 1'048'576, 9'999'991, 10'000'000};
   auto check_rate = [&](std::uint32_t rate) {
     const d::jitter_ticks_to_us to_us{rate};
     auto expect = [rate](std::int32_t t) {

@@ -173,8 +173,8 @@ class jitter_delay_estimator {
   std::array<std::uint32_t, histogram_buckets> histogram_{};
   std::uint64_t histogram_total_ = 0;
   std::uint64_t samples_ = 0;
-  std::size_t cursor_ = 0;            // the last percentile bucket found
-  std::uint64_t below_cursor_ = 0;    // samples in the buckets below it
+  std::size_t cursor_ = 0;          // the last percentile bucket found
+  std::uint64_t below_cursor_ = 0;  // samples in the buckets below it
 };
 
 }  // namespace detail

@@ -118,8 +118,7 @@ class jitter_delay_reference {
 
   // A sample further from the reference than a jump threshold: count consecutive samples
   // that agree with each other.
-  sample discontinuity(std::uint32_t ts, usec arrival, usec transit,
-                                          usec ref) noexcept {
+  sample discontinuity(std::uint32_t ts, usec arrival, usec transit, usec ref) noexcept {
     if (candidates_ != 0 &&
         (transit - candidate_ < late_jump_us_ && candidate_ - transit < early_jump_us_)) {
       ++candidates_;

@@ -296,7 +296,7 @@ class jitter_intake {
   // Out of line, with the delay estimate inlined into it and no call left inside: measured
   // faster than inlining it into push, where it shares registers with the caller's loop.
   STREAMISO_NOINLINE void store(slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
-             bool retransmission) noexcept {
+                                bool retransmission) noexcept {
     const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);
     const jitter_usec relative = delay_.observe(p.timestamp, arrival, retransmission);
     s.key = ext;
