@@ -43,7 +43,8 @@ class jitter_delay_estimator {
       : s_(s),
         reference_(s.clock_rate_hz, late_jump_us(s), early_jump_us(s)),
         to_us_(s.clock_rate_hz),
-        bucket_us_(std::max<usec>(1, (s.max_delay_us + static_cast<usec>(histogram_buckets) - 1) /
+        bucket_us_(std::max<usec>(1, (std::min(s.max_delay_us, max_delay_cap_us) +
+                                      static_cast<usec>(histogram_buckets) - 1) /
                                          static_cast<usec>(histogram_buckets))),
         bucket_of_(static_cast<std::uint32_t>(bucket_us_)),
         last_bucket_us_(static_cast<usec>(histogram_buckets - 1) * bucket_us_),
@@ -105,9 +106,6 @@ class jitter_delay_estimator {
     return std::max<usec>(std::min<usec>(s.max_delay_us, 250'000), 1);
   }
 
-  // `relative` >= 0. Clamped first to the last bucket's lower edge, which leaves the bucket
-  // unchanged and keeps the numerator within the divider's range: below 255 * 234 375 < 2^26
-  // (bucket_us_ <= 60 s / 256).
   // The RFC 3550 estimate restarts across a jump (and at the first packet).
   usec restart_at(std::uint32_t timestamp, usec arrival) noexcept {
     have_reference_ = true;
@@ -116,6 +114,9 @@ class jitter_delay_estimator {
     return 0;
   }
 
+  // `relative` >= 0. Clamped first to the last bucket's lower edge, which leaves the bucket
+  // unchanged and keeps the numerator within the divider's range: below 255 * 234 375 < 2^26
+  // (bucket_us_ <= 60 s / 256, by construction).
   void observe_delay(usec relative) noexcept {
     const auto b = static_cast<std::size_t>(
         bucket_of_.divide(static_cast<std::uint64_t>(std::min(relative, last_bucket_us_))));
