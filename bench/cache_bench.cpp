@@ -23,79 +23,22 @@
 #include <streamiso/huge_pages.hpp>
 #include <streamiso/session_cache.hpp>
 
+#include "cache_workload.hpp"
+
 namespace {
 namespace si = streamiso;
 
-constexpr std::size_t key_space = 1'000'000;
-constexpr std::size_t cache_entries = key_space / 10;
+using cache_workload::cache_entries;
+using cache_workload::lru_cache;
 constexpr std::size_t trace_length = std::size_t{1} << 22;
 
-// The request stream, drawn once: ranks from Zipf(0.99) by inverse CDF, scattered over the
-// 64-bit key space by an odd multiplier (a bijection), so hot keys are not neighbours.
 const std::vector<std::uint64_t>& zipf_trace() {
-  static const std::vector<std::uint64_t> trace = [] {
-    std::vector<double> cdf(key_space);
-    double sum = 0;
-    for (std::size_t i = 0; i < key_space; ++i) {
-      sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-      cdf[i] = sum;
-    }
-    std::vector<std::uint64_t> out(trace_length);
-    std::uint64_t state = 0x853C49E6748FEA9BULL;
-    for (auto& k : out) {
-      state += 0x9E3779B97F4A7C15ULL;  // splitmix64
-      std::uint64_t z = state;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      z ^= z >> 31;
-      const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-      const auto rank =
-          static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-      k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
-    }
-    return out;
-  }();
+  static const std::vector<std::uint64_t> trace = cache_workload::zipf_trace(trace_length);
   return trace;
 }
 
-// The baseline: a textbook LRU behind one mutex.
-class lru_cache {
- public:
-  explicit lru_cache(std::size_t capacity) : capacity_(capacity) { map_.reserve(capacity); }
-
-  bool get(std::uint64_t key, std::uint64_t& out) {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return false;
-    order_.splice(order_.begin(), order_, it->second);
-    out = it->second->second;
-    return true;
-  }
-  void put(std::uint64_t key, std::uint64_t value) {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
-      it->second->second = value;
-      order_.splice(order_.begin(), order_, it->second);
-      return;
-    }
-    if (map_.size() == capacity_) {
-      map_.erase(order_.back().first);
-      order_.pop_back();
-    }
-    order_.emplace_front(key, value);
-    map_.emplace(key, order_.begin());
-  }
-
- private:
-  std::mutex m_;
-  std::list<std::pair<std::uint64_t, std::uint64_t>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, std::uint64_t>>::iterator>
-      map_;
-  std::size_t capacity_;
-};
-
 struct lru_impl {
+  static const std::vector<std::uint64_t>& trace() { return zipf_trace(); }
   lru_cache cache{cache_entries};
   struct session {};
   session open() { return {}; }
@@ -114,6 +57,7 @@ struct lru_impl {
 // single-threaded form (one shard, no lock: what the shard lock costs one caller).
 template <class Cache>
 struct streamiso_impl_of {
+  static const std::vector<std::uint64_t>& trace() { return zipf_trace(); }
   using cache_t = Cache;
   static si::session_cache_config config() {
     si::session_cache_config c;
@@ -164,9 +108,11 @@ std::unique_ptr<Impl>& shared_instance() {
   return instance;
 }
 
+// Read-through on Impl's request stream (Impl::trace()): thread 0 builds the cache and warms
+// it with one pass, then each thread reads from its own offset in the stream.
 template <class Impl>
-void cache_zipf_readthrough(benchmark::State& state) {
-  const std::vector<std::uint64_t>& trace = zipf_trace();
+void cache_readthrough(benchmark::State& state) {
+  const std::vector<std::uint64_t>& trace = Impl::trace();
   if (state.thread_index() == 0) {
     shared_instance<Impl>() = std::make_unique<Impl>();
     auto s = shared_instance<Impl>()->open();
@@ -191,21 +137,21 @@ void cache_zipf_readthrough(benchmark::State& state) {
   if (state.thread_index() == 0) shared_instance<Impl>().reset();
 }
 
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_impl)
     ->Name("cache/streamiso/zipf_readthrough")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_visit_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_visit_impl)
     ->Name("cache/streamiso/zipf_readthrough_visit")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, streamiso_unlocked_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, streamiso_unlocked_impl)
     ->Name("cache/streamiso/zipf_readthrough_single_threaded_form")
     ->Threads(1)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_zipf_readthrough, lru_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, lru_impl)
     ->Name("cache/lru/zipf_readthrough")
     ->Threads(1)
     ->Threads(2)
@@ -349,20 +295,12 @@ const still& still_for(std::uint64_t key) {
 
 const std::vector<std::uint64_t>& still_trace() {
   static const std::vector<std::uint64_t> trace = [] {
-    std::vector<double> cdf(still_keys);
-    double sum = 0;
-    for (std::size_t i = 0; i < still_keys; ++i) {
-      sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-      cdf[i] = sum;
-    }
+    const cache_workload::zipf_keys zipf{still_keys};
     std::vector<std::uint64_t> out(still_trace_length);
     std::uint64_t state = 0x2545F4914F6CDD1DULL;
     for (auto& k : out) {
       state = splitmix(state);
-      const double u = static_cast<double>(state >> 11) * 0x1.0p-53 * sum;
-      const auto rank =
-          static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-      k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
+      k = zipf.key_of(cache_workload::unit_interval(state));
     }
     return out;
   }();
@@ -407,6 +345,7 @@ class byte_lru {
 };
 
 struct still_lru_impl {
+  static const std::vector<std::uint64_t>& trace() { return still_trace(); }
   byte_lru cache{still_cache_bytes};
   struct session {};
   session open() { return {}; }
@@ -422,6 +361,7 @@ struct still_lru_impl {
 };
 
 struct still_streamiso_impl {
+  static const std::vector<std::uint64_t>& trace() { return still_trace(); }
   using cache_t = si::concurrent_session_cache<std::uint64_t, still>;
   static si::session_cache_config config() {
     si::session_cache_config c;
@@ -446,39 +386,12 @@ struct still_streamiso_impl {
   }
 };
 
-template <class Impl>
-void cache_still_readthrough(benchmark::State& state) {
-  const std::vector<std::uint64_t>& trace = still_trace();
-  if (state.thread_index() == 0) {
-    shared_instance<Impl>() = std::make_unique<Impl>();
-    auto s = shared_instance<Impl>()->open();
-    for (std::uint64_t k : trace)
-      benchmark::DoNotOptimize(shared_instance<Impl>()->read_through(s, k));
-  }
-  std::size_t pos = (trace.size() / 2) * static_cast<std::size_t>(state.thread_index());
-  std::uint64_t hits = 0;
-  std::uint64_t ops = 0;
-  std::optional<typename Impl::session> s;
-  for (auto _ : state) {
-    Impl& impl = *shared_instance<Impl>();
-    if (!s) s = impl.open();
-    hits += impl.read_through(*s, trace[pos]) ? 1U : 0U;
-    ++ops;
-    pos = (pos + 1) & (trace.size() - 1);
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-  state.counters["hit_ratio"] =
-      benchmark::Counter(ops == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(ops),
-                         benchmark::Counter::kAvgThreads);
-  if (state.thread_index() == 0) shared_instance<Impl>().reset();
-}
-
-BENCHMARK_TEMPLATE(cache_still_readthrough, still_streamiso_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, still_streamiso_impl)
     ->Name("cache/streamiso/still_readthrough")
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK_TEMPLATE(cache_still_readthrough, still_lru_impl)
+BENCHMARK_TEMPLATE(cache_readthrough, still_lru_impl)
     ->Name("cache/lru/still_readthrough")
     ->Threads(1)
     ->Threads(2)

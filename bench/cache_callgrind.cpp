@@ -1,6 +1,6 @@
 // One cache_bench read-through case on one thread for N requests, for instruction counts under
 // callgrind:
-//   valgrind --tool=callgrind ./cache_callgrind <concurrent|visit|single_threaded> <requests>
+//   valgrind --tool=callgrind ./cache_callgrind <concurrent|visit|single_threaded|lru> <requests>
 // Run it with N and 2N requests; (Ir(2N) - Ir(N)) / N is the cost per request, set-up (the
 // trace, the cache, one warm-up pass) excluded. Same Zipf(0.99) stream, key space and cache
 // size as cache_bench's zipf_readthrough lines.
@@ -15,11 +15,12 @@
 #include <streamiso/huge_pages.hpp>
 #include <streamiso/session_cache.hpp>
 
+#include "cache_workload.hpp"
+
 namespace {
 namespace si = streamiso;
 
-constexpr std::size_t key_space = 1'000'000;
-constexpr std::size_t cache_entries = key_space / 10;
+using cache_workload::cache_entries;
 constexpr std::size_t trace_length = std::size_t{1} << 20;
 
 template <class T>
@@ -27,32 +28,9 @@ void escape(T& v) {
   asm volatile("" : : "g"(&v) : "memory");
 }
 
-std::vector<std::uint64_t> zipf_trace() {
-  std::vector<double> cdf(key_space);
-  double sum = 0;
-  for (std::size_t i = 0; i < key_space; ++i) {
-    sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
-    cdf[i] = sum;
-  }
-  std::vector<std::uint64_t> out(trace_length);
-  std::uint64_t state = 0x853C49E6748FEA9BULL;
-  for (auto& k : out) {
-    state += 0x9E3779B97F4A7C15ULL;  // splitmix64
-    std::uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * sum;
-    const auto rank =
-        static_cast<std::uint64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-    k = (rank + 1) * 0x9E3779B97F4A7C15ULL;
-  }
-  return out;
-}
-
 template <class Cache, bool Visit>
 int run(std::uint64_t requests) {
-  const std::vector<std::uint64_t> trace = zipf_trace();
+  const std::vector<std::uint64_t> trace = cache_workload::zipf_trace(trace_length);
   si::session_cache_config c;
   c.max_entries = cache_entries;
   c.max_sessions = 8;
@@ -84,11 +62,30 @@ int run(std::uint64_t requests) {
   std::printf("hit_ratio %.4f\n", static_cast<double>(hits) / static_cast<double>(requests));
   return 0;
 }
+// The mutex LRU of cache_bench on the same stream.
+int run_lru(std::uint64_t requests) {
+  const std::vector<std::uint64_t> trace = cache_workload::zipf_trace(trace_length);
+  cache_workload::lru_cache cache{cache_entries};
+  std::uint64_t hits = 0;
+  const auto read_through = [&](std::uint64_t key) {
+    std::uint64_t v = 0;
+    const bool hit = cache.get(key, v);
+    escape(v);
+    if (!hit) cache.put(key, key);
+    hits += hit ? 1U : 0U;
+  };
+  for (std::uint64_t k : trace) read_through(k);
+  hits = 0;
+  for (std::uint64_t i = 0; i < requests; ++i) read_through(trace[i & (trace_length - 1)]);
+  escape(hits);
+  std::printf("hit_ratio %.4f\n", static_cast<double>(hits) / static_cast<double>(requests));
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <concurrent|visit|single_threaded> <requests>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <concurrent|visit|single_threaded|lru> <requests>\n", argv[0]);
     return 1;
   }
   const std::uint64_t n = std::strtoull(argv[2], nullptr, 10);
@@ -97,5 +94,6 @@ int main(int argc, char** argv) {
   if (std::strcmp(argv[1], "concurrent") == 0) return run<concurrent, false>(n);
   if (std::strcmp(argv[1], "visit") == 0) return run<concurrent, true>(n);
   if (std::strcmp(argv[1], "single_threaded") == 0) return run<single, false>(n);
+  if (std::strcmp(argv[1], "lru") == 0) return run_lru(n);
   return 1;
 }

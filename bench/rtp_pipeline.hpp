@@ -53,12 +53,16 @@ inline si::buffer_pool_config pool_settings() {
 }
 
 struct receiver {
+  receiver() = default;
+  explicit receiver(const si::jitter_config& jc) : feed(cam, jc) {}
+
   si::rtp_ingest<> in{binding()};
   si::rtp_jitter_feed<> feed{cam, jitter_settings()};
   si::buffer_pool<> pool{pool_settings()};
   si::buffer_pool<>::producer cam_writer = *pool.bind_producer(cam);
   si::h264_depacketizer<> depay{pool, cam};
   si::requester who = si::as_requester(cam);
+  si::rtp_jitter_feed<>::consumer packets_out = *feed.bind_consumer(who);
   si::h264_depacketizer<>::consumer units_out = *depay.bind_consumer(who);
   // The classic loop's socket buffer: one datagram of the largest size.
   std::unique_ptr<std::uint8_t[]> recv_buffer{new std::uint8_t[max_datagram_bytes]()};
@@ -87,7 +91,7 @@ struct receiver {
   }
 
   void drain(std::int64_t now) {
-    while (auto r = feed.try_pop(who, now)) {
+    while (auto r = packets_out.try_pop(now)) {
       if (r->is_gap()) {
         lost += r->gap.count;
         continue;

@@ -2,13 +2,18 @@
 // estimation, NACK tracking and frame assembly (detail/jitter_*.hpp).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <limits>
 
 #include "streamiso/detail/jitter_delay_estimator.hpp"
+#include "streamiso/detail/jitter_divider.hpp"
 #include "streamiso/detail/jitter_frame_assembler.hpp"
 #include "streamiso/detail/jitter_nack_tracker.hpp"
 #include "streamiso/detail/jitter_ring.hpp"
 #include "streamiso/detail/jitter_sequence.hpp"
+#include "test_support.hpp"
 
 namespace d = streamiso::detail;
 
@@ -108,6 +113,123 @@ TEST_CASE(
   e.forget_stream();
   CHECK(e.target_us() == 2'000);
   CHECK(e.jitter_us() == 0);
+}
+
+TEST_CASE(
+    "F6: delay estimation: ticks to microseconds and histogram buckets by reciprocal give "
+    "exactly the quotients of the division, at every rate") {
+  streamiso_test::rng rng{0xD1F};
+  const std::int32_t edges[] = {0,
+                                1,
+                                -1,
+                                89'999,
+                                90'000,
+                                -90'000,
+                                1 << 30,
+                                -(1 << 30),
+                                999'999,
+                                1'000'001,
+                                12'345'678,
+                                std::numeric_limits<std::int32_t>::max(),
+                                std::numeric_limits<std::int32_t>::min(),
+                                std::numeric_limits<std::int32_t>::min() + 1};
+  const std::uint32_t rates[] = {1'000,  8'000,  16'000,  44'100,    48'000,    90'000,
+                                 65'536, 12'347, 999'983, 1'048'576, 9'999'991, 10'000'000};
+  auto check_rate = [&](std::uint32_t rate) {
+    const d::jitter_ticks_to_us to_us{rate};
+    auto expect = [rate](std::int32_t t) {
+      return static_cast<std::int64_t>(t) * 1'000'000 / static_cast<std::int64_t>(rate);
+    };
+    for (const std::int32_t t : edges) CHECK(to_us(t) == expect(t));
+    for (int i = 0; i < 200; ++i) {
+      const auto t = static_cast<std::int32_t>(static_cast<std::uint32_t>(rng.next()));
+      CHECK(to_us(t) == expect(t));
+      // Multiples of the rate and their neighbours: where truncation changes.
+      const auto k = static_cast<std::int64_t>(rng.below(2000)) - 1000;
+      const std::int64_t m = k * rate / 1000;
+      for (std::int64_t x = m - 1; x <= m + 1; ++x) {
+        CHECK(to_us(static_cast<std::int32_t>(x)) == expect(static_cast<std::int32_t>(x)));
+      }
+    }
+  };
+  for (const std::uint32_t rate : rates) check_rate(rate);
+  for (int i = 0; i < 50; ++i)
+    check_rate(1'000 + static_cast<std::uint32_t>(rng.below(10'000'000 - 1'000 + 1)));
+
+  // Bucket widths as the estimator forms them (max_delay_us up to 60 s over 256 buckets),
+  // numerators up to the last bucket's lower edge.
+  auto check_width = [&](std::uint32_t w) {
+    const d::jitter_divider<26> div{w};
+    const std::uint64_t top = std::uint64_t{255} * w;
+    for (const std::uint64_t u : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{w} - 1,
+                                  std::uint64_t{w}, top - 1, top}) {
+      CHECK(div.divide(u) == u / w);
+    }
+    for (int i = 0; i < 64; ++i) {
+      const std::uint64_t u = rng.below(top + 1);
+      CHECK(div.divide(u) == u / w);
+    }
+  };
+  for (std::uint32_t w = 1; w <= 1024; ++w) check_width(w);
+  for (const std::uint32_t w : {1953u, 3907u, 65'536u, 131'071u, 234'375u}) check_width(w);
+  for (int i = 0; i < 200; ++i) check_width(1 + static_cast<std::uint32_t>(rng.below(234'375)));
+}
+
+TEST_CASE(
+    "F6: delay estimation: the target is the percentile of a halving histogram, as a full "
+    "scan finds it, whatever the percentile and however the delays move") {
+  for (const std::uint32_t pct : {1u, 50u, 95u, 99u, 100u}) {
+    CAPTURE(pct);
+    d::jitter_delay_settings s;
+    s.min_delay_us = 0;
+    s.initial_delay_us = 20'000;
+    s.max_delay_us = 256'000;  // 1 ms buckets
+    s.decrease_step_us = 700;
+    s.delay_percentile = pct;
+    d::jitter_delay_estimator e{s};
+    // The model: the same histogram, scanned from zero at every update.
+    std::array<std::uint64_t, 256> hist{};
+    std::uint64_t total = 0;
+    std::uint64_t samples = 0;
+    std::int64_t target = s.initial_delay_us;
+    streamiso_test::rng rng{0x9e7c + pct};
+    std::int64_t t = 0;
+    std::uint32_t ts = 0;
+    (void)e.observe(ts, t, false);  // the reference: this packet had no delay
+    for (int i = 0; i < 12'000; ++i) {
+      t += 20'000;
+      ts += 1800;
+      // Phases of low, high and spread delays, so the percentile moves both ways; every
+      // eighth packet is on time, which keeps the reference at zero delay.
+      const int phase = (i / 1500) % 4;
+      std::int64_t delay = 0;
+      if (i % 8 != 0) {
+        const std::uint64_t spread = phase == 0 ? 3'000 : phase == 1 ? 200'000 : 60'000;
+        delay = static_cast<std::int64_t>(rng.below(spread)) + (phase == 3 ? 30'000 : 0);
+      }
+      CHECK(e.observe(ts, t + delay, false) == delay);
+      ++hist[static_cast<std::size_t>(std::min<std::int64_t>(delay / 1000, 255))];
+      ++total;
+      if (++samples % 2048 == 0) {
+        total = 0;
+        for (auto& h : hist) total += (h >>= 1);
+      }
+      if (samples % 16 == 0) {
+        const std::uint64_t want = (total * pct + 99) / 100;
+        std::uint64_t sum = 0;
+        std::size_t b = 0;
+        for (; b + 1 < hist.size(); ++b) {
+          sum += hist[b];
+          if (sum >= want) break;
+        }
+        const std::int64_t estimate = std::min<std::int64_t>(
+            std::max<std::int64_t>(static_cast<std::int64_t>(b + 1) * 1000, s.min_delay_us),
+            s.max_delay_us);
+        target = estimate >= target ? estimate : std::max(estimate, target - s.decrease_step_us);
+      }
+      REQUIRE(e.target_us() == target);
+    }
+  }
 }
 
 TEST_CASE("F6: delay estimation: a retransmission stays out of the estimate") {

@@ -34,8 +34,8 @@ struct ring_test_access {
   template <class Feed>
   static feed_buffers buffers(const Feed& f) {
     feed_buffers out;
-    out.total = f.mask_ + 2;
-    out.free = f.free_count_;
+    out.total = f.store_.mask_ + 2;
+    out.free = f.store_.free_count_;
     std::vector<int> seen(out.total, 0);
     auto see = [&](std::uint32_t b) {
       if (b < out.total) {
@@ -44,12 +44,13 @@ struct ring_test_access {
         out.distinct = false;
       }
     };
-    see(f.staging_);
-    for (std::uint32_t i = 0; i < f.free_count_ && i <= f.mask_; ++i) see(f.free_[i]);
-    for (std::uint32_t s = 0; s <= f.mask_; ++s) {
-      if (f.stamps_[s] == 0) continue;
+    see(f.store_.staging_);
+    for (std::uint32_t i = 0; i < f.store_.free_count_ && i <= f.store_.mask_; ++i)
+      see(f.store_.free_[i]);
+    for (std::uint32_t s = 0; s <= f.store_.mask_; ++s) {
+      if (f.store_.slots_[s].stamp == 0) continue;
       ++out.held;
-      see(f.buffer_of_[s]);
+      see(f.store_.slots_[s].buffer);
     }
     for (const int n : seen) out.distinct = out.distinct && n == 1;
     return out;
@@ -57,18 +58,23 @@ struct ring_test_access {
   // As if an accounting slip had left no buffer free; returns what was there.
   template <class Feed>
   static std::uint32_t empty_free_stack(Feed& f) {
-    const std::uint32_t n = f.free_count_;
-    f.free_count_ = 0;
+    const std::uint32_t n = f.store_.free_count_;
+    f.store_.free_count_ = 0;
     return n;
   }
   template <class Feed>
   static void restore_free_stack(Feed& f, std::uint32_t n) {
-    f.free_count_ = n;
+    f.store_.free_count_ = n;
+  }
+  // As if an accounting slip freed a slot's buffer: the feed's own free, called once more.
+  template <class Feed>
+  static void free_slot(Feed& f, std::uint32_t slot) {
+    f.free_slot(slot);
   }
   template <class Feed>
   static bytes store(const Feed& f) {
-    const std::size_t n = std::size_t{f.mask_ + 2} * f.slot_bytes_;
-    return bytes(f.bytes_.get(), f.bytes_.get() + n);
+    const std::size_t n = std::size_t{f.store_.mask_ + 2} * f.store_.buffer_bytes_;
+    return bytes(f.store_.bytes_.get(), f.store_.bytes_.get() + n);
   }
 };
 }  // namespace detail
@@ -482,6 +488,8 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
   for (std::uint16_t s = 0; s < 2000; ++s) wire.push_back(datagram(ssrc_a, 96, s, s * 100U, true));
   const bytes foreign = datagram(ssrc_b, 96, 1, 0, true);
   const si::requester who = si::as_requester(cam_a);
+  auto packets = feed.bind_consumer(who);
+  REQUIRE(packets.has_value());
   std::uint64_t out = 0;
   streamiso_test::allocation_probe probe;
   for (std::size_t i = 0; i < wire.size(); ++i) {
@@ -494,7 +502,11 @@ TEST_CASE("rtp ingest + feed: no allocation per packet after construction" *
       if (auto a = in.accept({rb.data, wire[i].size()}, now)) (void)feed.try_push_staged(*a);
     }
     (void)in.accept({foreign.data(), foreign.size()}, now);
-    while (auto r = feed.try_pop(who, now)) ++out;
+    if (i % 4 < 2) {  // per-call identity, and the bound consumer
+      while (auto r = feed.try_pop(who, now)) ++out;
+    } else {
+      while (auto r = packets->try_pop(now)) ++out;
+    }
   }
   CHECK(probe.count() == 0);
   CHECK(out > 1900);
@@ -825,6 +837,115 @@ TEST_CASE(
     CHECK(popped[1] > 500);
     CHECK(feed.counters().count(si::refusal::full) == 0);
   }
+}
+
+// The mirror of the guard below: a slot freed twice (only an accounting slip could ask) is
+// refused stale_handle and counted, and its buffer stays on the free stack once. Pushed twice,
+// it would be handed to two packets, the first read back with the second's bytes (F3); with
+// the stack full, the second free would write past the stack's end (ASan: heap overflow).
+// A consumer bound once is matched once: only the owner's requester binds it, and after the
+// feed's reset() or rebind() it is refused stale_binding (counted), never handed a packet of
+// the new epoch or owner; binding again is the way back.
+TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset or rebind") {
+  si::rtp_ingest<> in_a(bind_a());
+  si::rtp_binding<> bb = bind_a();
+  bb.owner = cam_b;
+  bb.ssrc = ssrc_b;
+  bb.rtx = si::retransmissions::disabled;
+  si::rtp_ingest<> in_b(bb);
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
+  const si::requester who_a = si::as_requester(cam_a);
+  const si::requester who_b = si::as_requester(cam_b);
+  CHECK(feed.bind_consumer(who_b).refused_for(si::refusal::not_bound));
+  CHECK(feed.bind_consumer(si::requester{}).refused_for(si::refusal::unset_id));
+  auto c = feed.bind_consumer(who_a);
+  REQUIRE(c.has_value());
+  CHECK(c->current());
+  auto push = [&](si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq, std::uint8_t tag) {
+    const bytes d = datagram(ssrc, 96, seq, 100U * seq, false, {0x41, tag});
+    auto a = in.accept({d.data(), d.size()}, 1000);
+    REQUIRE(a.has_value());
+    return feed.try_push(*a);
+  };
+  // Packets through the bound consumer, with their own bytes, and a missing one as a NACK.
+  REQUIRE(push(in_a, ssrc_a, 10, 0xA0).has_value());
+  REQUIRE(push(in_a, ssrc_a, 12, 0xA2).has_value());
+  std::uint16_t missing[4];
+  auto n = c->take_nacks(1000, missing, 4);
+  REQUIRE(n.has_value());
+  CHECK(*n <= 1);  // 11, when the buffer deems it worth asking yet
+  CHECK(c->take_keyframe_request(1000).refused_for(si::refusal::empty));
+  auto p = c->try_pop(1'000'000);
+  REQUIRE(p.has_value());
+  CHECK(p->sequence == 10);
+  REQUIRE(p->payload.size == 2);
+  CHECK(p->payload.data[1] == 0xA0);
+  // reset(): the consumer is stale, and the held packet 12 was dropped with the epoch.
+  (void)feed.reset();
+  CHECK_FALSE(c->current());
+  const std::uint64_t stale_before = feed.counters().count(si::refusal::stale_binding);
+  CHECK(c->try_pop(2'000'000).refused_for(si::refusal::stale_binding));
+  CHECK(c->take_nacks(2'000'000, missing, 4).refused_for(si::refusal::stale_binding));
+  CHECK(feed.counters().count(si::refusal::stale_binding) == stale_before + 2);
+  // rebind() to camera B: A's requester can no longer bind; B's consumer sees only B's bytes.
+  REQUIRE(push(in_a, ssrc_a, 20, 0xA5).has_value());
+  (void)feed.rebind(cam_b);
+  CHECK(feed.bind_consumer(who_a).refused_for(si::refusal::not_bound));
+  auto cb = feed.bind_consumer(who_b);
+  REQUIRE(cb.has_value());
+  REQUIRE(push(in_b, ssrc_b, 500, 0xB0).has_value());
+  CHECK(c->try_pop(3'000'000).refused_for(si::refusal::stale_binding));
+  int popped = 0;
+  while (auto r = cb->try_pop(3'000'000)) {
+    if (r->is_gap()) continue;
+    ++popped;
+    REQUIRE(r->payload.size == 2);
+    CHECK(r->payload.data[1] == 0xB0);
+  }
+  CHECK(popped == 1);
+  CHECK(feed_access::buffers(feed).distinct);
+}
+
+TEST_CASE("F3 rtp feed: a slot freed twice is refused stale_handle, its buffer never shared") {
+  si::rtp_ingest<> in(bind_a());
+  si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
+  const si::requester who = si::as_requester(cam_a);
+  const auto slots = static_cast<std::uint32_t>(jitter_cfg().capacity);
+  auto push = [&](std::uint16_t seq) {
+    const bytes d =
+        datagram(ssrc_a, 96, seq, 2000U + seq, false, {0x41, static_cast<std::uint8_t>(seq)});
+    return feed.try_push(*in.accept({d.data(), d.size()}, 1000));
+  };
+  auto pop_own = [&](std::uint16_t seq) {
+    auto p = feed.try_pop(who, 1'000'000);
+    REQUIRE(p.has_value());
+    CHECK(p->sequence == seq);
+    REQUIRE(p->payload.size == 2);
+    CHECK(p->payload.data[1] == static_cast<std::uint8_t>(seq));
+  };
+  // The stack not full: 40 and 41 held, 40 released, then freed again.
+  REQUIRE(push(40).has_value());
+  REQUIRE(push(41).has_value());
+  pop_own(40);
+  feed_access::free_slot(feed, 40 % slots);
+  CHECK(feed.counters().count(si::refusal::stale_handle) == 1);
+  CHECK(feed_access::buffers(feed).distinct);
+  REQUIRE(push(42).has_value());
+  REQUIRE(push(43).has_value());
+  CHECK(feed_access::buffers(feed).distinct);
+  pop_own(41);
+  pop_own(42);
+  pop_own(43);
+  // Everything released: every buffer but the staging one is free, the stack is full.
+  const auto all_free = feed_access::buffers(feed);
+  CHECK(all_free.held == 0);
+  CHECK(all_free.free == slots);
+  feed_access::free_slot(feed, 43 % slots);
+  CHECK(feed.counters().count(si::refusal::stale_handle) == 2);
+  CHECK(feed_access::buffers(feed).free == slots);
+  CHECK(feed_access::buffers(feed).distinct);
+  REQUIRE(push(44).has_value());
+  pop_own(44);
 }
 
 // A guard for a state the accounting rules out (capacity + 1 buffers; see take_free()): with

@@ -74,6 +74,11 @@ class h264_depacketizer {
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
+    // An FU-A middle or end piece (no start bit, a valid type) continuing the open fragment.
+    if (n >= 3 && (p[0] & 0x1F) == h264_nal::fu_a && (p[1] & 0x80) == 0) {
+      const std::uint8_t t = p[1] & 0x1F;
+      if (t != 0 && t < 24 && a_.continue_fragment(u, p + 2, n - 2, (p[1] & 0x40) != 0)) return {};
+    }
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>(p[0] & 0x1F) : 0;
     const bool starts_nal = !(type == h264_nal::fu_a && n >= 2 && (p[1] & 0x80) == 0);
     if (!a_.begin_packet(u, starts_nal)) {

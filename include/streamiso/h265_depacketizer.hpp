@@ -76,6 +76,11 @@ class h265_depacketizer {
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
+    // An FU middle or end piece (no start bit, a valid type) continuing the open fragment.
+    if (n >= 4 && ((p[0] >> 1) & 0x3F) == h265_nal::fu && (p[2] & 0x80) == 0 && header_ok(p) &&
+        (p[2] & 0x3F) < h265_nal::ap && a_.continue_fragment(u, p + 3, n - 3, (p[2] & 0x40) != 0)) {
+      return {};
+    }
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>((p[0] >> 1) & 0x3F) : 0;
     const bool starts_nal = !(type == h265_nal::fu && n >= 3 && (p[2] & 0x80) == 0);
     if (!a_.begin_packet(u, starts_nal)) {

@@ -2,18 +2,14 @@
 // The thin adapter between an rtp_ingest and a jitter_buffer: it keeps accepted payload
 // bytes in a store of its own and hands the jitter buffer a small reference to them.
 //
-// Storage. capacity + 1 buffers of max_packet_bytes + header_room. A held packet owns one,
-// named by its slot (the sequence number modulo the capacity, exactly as the jitter buffer
-// indexes its ring); the others are free, on a stack, plus the staging buffer. Bytes are
-// copied in only after the jitter buffer has accepted the packet, so a refused duplicate
-// never overwrites a held payload. Each slot carries a stamp that the reference must match
-// when the packet is released: a reference that outlived its bytes is refused (stale_handle),
-// never read (F3). A buffer is private to this feed, and the feed to one bound stream at a time.
-//
-// Why a stack: a released packet's buffer is the next one written (by try_push(), or as the
-// next staging buffer), while the depacketizer's read of it is still in the cache. Buffers
-// tied to their slots would cycle through all capacity + 1 of them (3.6 MB at the bench's
-// 2048 x 1.7 KB) and every write would miss the cache.
+// Storage (detail/rtp/payload_store.hpp). capacity + 1 buffers of max_packet_bytes +
+// header_room. A held packet owns one, named by its slot (the sequence number modulo the
+// capacity, exactly as the jitter buffer indexes its ring); the others are free, on a stack,
+// plus the staging buffer. Bytes are copied in only after the jitter buffer has accepted the
+// packet, so a refused duplicate never overwrites a held payload. Each slot carries a stamp
+// that the reference must match when the packet is released: a reference that outlived its
+// bytes is refused (stale_handle), never read (F3). A buffer is private to this feed, and the
+// feed to one bound stream at a time.
 //
 // Zero-copy receive. Instead of try_push() (which copies the payload), the receive loop may
 // read the next datagram straight into staging(), accept() it there, and try_push_staged() it:
@@ -21,7 +17,9 @@
 // staging buffer.
 //
 // Binding. The feed pushes through a producer endpoint of its jitter buffer, bound to the
-// buffer's owner; reset() and rebind() re-bind it. Which RTP session a datagram belongs to is
+// buffer's owner; reset() and rebind() re-bind it. Readers bind a consumer once
+// (bind_consumer: matched against the owner, then a generation compare per call), or name
+// themselves on every call (try_pop(who, now)). Which RTP session a datagram belongs to is
 // the rtp_ingest's check (it refuses another session's datagrams); the feed checks the owner.
 //
 // One thread owns a feed. No allocation after construction.
@@ -37,6 +35,7 @@
 #include <stdexcept>
 
 #include "streamiso/config.hpp"
+#include "streamiso/detail/rtp/payload_store.hpp"
 #include "streamiso/detail/test_access.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/result.hpp"
@@ -89,18 +88,7 @@ class rtp_jitter_feed {
   rtp_jitter_feed(const owner_type& first_owner, const jitter_config& cfg)
       : jb_(first_owner, checked(cfg)),
         in_(producer_of(jb_)),
-        slot_bytes_(std::size_t{cfg.max_packet_bytes} + header_room),
-        mask_(static_cast<std::uint32_t>(cfg.capacity - 1)),
-        bytes_(new std::uint8_t[(cfg.capacity + 1) * slot_bytes_]()),
-        stamps_(new std::uint32_t[cfg.capacity]()),
-        sizes_(new std::uint32_t[cfg.capacity]()),
-        offsets_(new std::uint32_t[cfg.capacity]()),
-        buffer_of_(new std::uint32_t[cfg.capacity]()),
-        free_(new std::uint32_t[cfg.capacity]()),
-        staging_(static_cast<std::uint32_t>(cfg.capacity)) {
-    // Every slot starts empty (stamp 0) and every buffer but the staging one free.
-    for (std::uint32_t i = 0; i <= mask_; ++i) free_[free_count_++] = mask_ - i;
-  }
+        store_(cfg.capacity, std::size_t{cfg.max_packet_bytes} + header_room) {}
 
   rtp_jitter_feed(const rtp_jitter_feed&) = delete;
   rtp_jitter_feed& operator=(const rtp_jitter_feed&) = delete;
@@ -143,20 +131,19 @@ class rtp_jitter_feed {
   // frame and a copy of its result (bench/results/jitter_api.md).
   [[nodiscard]] STREAMISO_JITTER_INLINE status
   try_push(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
-    const std::uint32_t slot = a.sequence & mask_;
-    status s = insert(a, slot, flags);
-    if (!s) return s;
-    const std::uint32_t b = take_free();
-    buffer_of_[slot] = b;
-    offsets_[slot] = 0;
+    const std::uint32_t slot = store_.slot_of(a.sequence);
+    const std::uint32_t stamp = store_.next_stamp();
+    if (const status s = insert(a, slot, stamp, flags); !s) return s;
     // Accepted, so the payload is at most max_packet_bytes.
-    std::memcpy(buffer(b), a.payload.data, a.payload.size);
-    return s;
+    store_.copy_in(slot, stamp, a.payload.data, static_cast<std::uint32_t>(a.payload.size));
+    return {};
   }
 
   // The buffer to receive the next datagram into (max_packet_bytes + header_room bytes). A
   // datagram the socket truncated (MSG_TRUNC) must be dropped, not accepted.
-  [[nodiscard]] rtp_receive_buffer staging() noexcept { return {buffer(staging_), slot_bytes_}; }
+  [[nodiscard]] rtp_receive_buffer staging() noexcept {
+    return {store_.staging(), store_.buffer_bytes()};
+  }
 
   // As try_push(), for a packet accepted from a datagram received in staging(): nothing is
   // copied. Refused malformed (counted) when the payload does not lie in the staging buffer;
@@ -164,19 +151,52 @@ class rtp_jitter_feed {
   [[nodiscard]] status try_push_staged(const rtp_accepted<Id>& a,
                                        packet_flags flags = packet_flags::none) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
-    const auto st = reinterpret_cast<std::uintptr_t>(buffer(staging_));
+    const auto st = reinterpret_cast<std::uintptr_t>(store_.staging());
     const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);
-    if (STREAMISO_UNLIKELY(p < st || p - st > slot_bytes_ ||
-                           a.payload.size > slot_bytes_ - (p - st))) {
+    const std::size_t room = store_.buffer_bytes();
+    if (STREAMISO_UNLIKELY(p < st || p - st > room || a.payload.size > room - (p - st))) {
       return jb_.counters().record(refusal::malformed);
     }
-    const std::uint32_t slot = a.sequence & mask_;
-    status s = insert(a, slot, flags);
-    if (!s) return s;
-    offsets_[slot] = static_cast<std::uint32_t>(p - st);
-    buffer_of_[slot] = staging_;
-    staging_ = take_free();
-    return s;
+    const std::uint32_t slot = store_.slot_of(a.sequence);
+    const std::uint32_t stamp = store_.next_stamp();
+    if (const status s = insert(a, slot, stamp, flags); !s) return s;
+    store_.keep_staged(slot, stamp, static_cast<std::uint32_t>(p - st),
+                       static_cast<std::uint32_t>(a.payload.size));
+    return {};
+  }
+
+  // A reader bound once: the next due packet or gap (see jitter_buffer's consumer try_pop),
+  // empty when nothing is due, stale_binding (counted) after the feed's reset() or rebind()
+  // (bind again), stale_handle if the stored bytes were replaced. The feed must outlive it.
+  class consumer {
+   public:
+    [[nodiscard]] STREAMISO_JITTER_INLINE result<rtp_released> try_pop(jitter_usec now) noexcept {
+      const auto d = c_.try_pop(now);
+      return f_->deliver(d);
+    }
+    // The jitter buffer's take_nacks and take_keyframe_request, through this binding.
+    [[nodiscard]] result<std::size_t> take_nacks(jitter_usec now, std::uint16_t* out,
+                                                 std::size_t max) noexcept {
+      return c_.take_nacks(now, out, max);
+    }
+    [[nodiscard]] result<keyframe_request> take_keyframe_request(jitter_usec now) noexcept {
+      return c_.take_keyframe_request(now);
+    }
+    [[nodiscard]] bool current() const noexcept { return c_.current(); }
+
+   private:
+    friend class rtp_jitter_feed;
+    consumer(rtp_jitter_feed* f, const typename jitter_type::consumer& c) noexcept : f_(f), c_(c) {}
+    rtp_jitter_feed* f_;
+    typename jitter_type::consumer c_;
+  };
+
+  // A consumer for `who`, refused as jitter_buffer::bind_consumer refuses: unset_id, not_bound
+  // (counted) for anyone but the bound owner's requester.
+  [[nodiscard]] result<consumer> bind_consumer(const requester_type& who) noexcept {
+    auto c = jb_.bind_consumer(who);
+    if (!c) return refused{c.reason(), c.detail()};
+    return consumer(this, *c);
   }
 
   // The next due packet or gap for `who` (see jitter_buffer's consumer try_pop): empty when
@@ -187,29 +207,8 @@ class rtp_jitter_feed {
                                                                      jitter_usec now) noexcept {
     if (const status b = consumer_for(who); STREAMISO_UNLIKELY(!b))
       return refused{b.reason(), b.detail()};
-    auto d = out_->try_pop(now);
-    if (!d) return refused{d.reason(), d.detail()};
-    rtp_released out;
-    out.sequence = d->seq;
-    out.extended_sequence = d->extended_seq;
-    out.timestamp = d->timestamp;
-    out.arrival_us = d->arrival_us;
-    if (d->is_gap()) {
-      reclaim_all();  // frame mode discards come back here
-      out.kind = delivery_kind::gap;
-      out.gap = d->gap;
-      out.sequence = d->gap.first_seq;
-      out.extended_sequence = d->gap.first_extended_seq;
-      return out;
-    }
-    const rtp_payload_ref r = d->payload;
-    if (STREAMISO_UNLIKELY(r.slot > mask_ || stamps_[r.slot] != r.stamp || r.stamp == 0)) {
-      return jb_.counters().record(refusal::stale_handle, d->seq);
-    }
-    out.marker = has(d->flags, packet_flags::marker);
-    out.payload = byte_view{buffer(buffer_of_[r.slot]) + offsets_[r.slot], sizes_[r.slot]};
-    free_slot(r.slot);  // released: a second reference to the same bytes fails
-    return out;
+    const auto d = out_->try_pop(now);
+    return deliver(d);
   }
 
   // The jitter buffer's reset() and rebind() (what was dropped: jitter().last_flush()), with
@@ -254,8 +253,29 @@ class rtp_jitter_feed {
   [[nodiscard]] const refusal_counters& counters() const noexcept { return jb_.counters(); }
 
  private:
-  std::uint8_t* buffer(std::uint32_t i) noexcept {
-    return bytes_.get() + static_cast<std::size_t>(i) * slot_bytes_;
+  // A jitter delivery in the feed's terms: a gap as it is, a packet with its stored bytes.
+  STREAMISO_JITTER_INLINE result<rtp_released> deliver(
+      const result<typename jitter_type::delivery_type>& d) noexcept {
+    if (!d) return refused{d.reason(), d.detail()};
+    rtp_released out;
+    out.sequence = d->seq;
+    out.extended_sequence = d->extended_seq;
+    out.timestamp = d->timestamp;
+    out.arrival_us = d->arrival_us;
+    if (d->is_gap()) {
+      reclaim_all();  // frame mode discards come back here
+      out.kind = delivery_kind::gap;
+      out.gap = d->gap;
+      out.sequence = d->gap.first_seq;
+      out.extended_sequence = d->gap.first_extended_seq;
+      return out;
+    }
+    // Released: a second reference to the same bytes finds the slot empty.
+    out.payload = store_.release(d->payload.slot, d->payload.stamp);
+    if (STREAMISO_UNLIKELY(out.payload.data == nullptr))
+      return jb_.counters().record(refusal::stale_handle, d->seq);
+    out.marker = has(d->flags, packet_flags::marker);
+    return out;
   }
 
   // The bound owner's producer; none while the owner is unset (a feed waiting for rebind()).
@@ -282,7 +302,7 @@ class rtp_jitter_feed {
   }
 
   STREAMISO_JITTER_INLINE status insert(const rtp_accepted<Id>& a, std::uint32_t slot,
-                                        packet_flags flags) noexcept {
+                                        std::uint32_t stamp, packet_flags flags) noexcept {
     if (STREAMISO_UNLIKELY(!in_)) {
       // Bound to nobody (an unset owner): waiting for rebind(), not a foreign packet.
       return jb_.counters().record(refusal::not_bound);
@@ -292,11 +312,8 @@ class rtp_jitter_feed {
     // The buffer this packet takes must exist before the jitter buffer holds a reference to
     // it. Past this check one does: either one is free, or the slot holds a packet and an
     // accepted push frees its buffer (below, or in reclaim_all()). Only an accounting slip
-    // reaches the refusal; without it, take_free() would index below the stack in release.
-    if (STREAMISO_UNLIKELY(free_count_ == 0) && stamps_[slot] == 0)
-      return jb_.counters().record(refusal::full);
-    std::uint32_t stamp = next_stamp_ + 1;
-    if (stamp == 0) stamp = 1;
+    // reaches the refusal; without it, the store would index below its stack in release.
+    if (STREAMISO_UNLIKELY(!store_.can_store(slot))) return jb_.counters().record(refusal::full);
     jitter_packet<rtp_payload_ref> p;
     p.seq = a.sequence;
     p.timestamp = a.timestamp;
@@ -311,10 +328,7 @@ class rtp_jitter_feed {
     // outcome, or dropped without a hand-back, lived in this same slot (same ring index): the
     // jitter buffer accepted a packet for it, so its buffer is free.
     if (r->flushed) reclaim_all();
-    if (stamps_[slot] != 0) free_slot(slot);
-    next_stamp_ = stamp;
-    stamps_[slot] = stamp;
-    sizes_[slot] = p.size_bytes;
+    if (store_.held(slot)) free_slot(slot);
     return {};
   }
 
@@ -324,24 +338,14 @@ class rtp_jitter_feed {
     for (;;) {
       auto h = jb_.reclaim();
       if (!h) return;
-      const rtp_payload_ref ref = h->payload;
-      if (ref.slot <= mask_ && ref.stamp != 0 && stamps_[ref.slot] == ref.stamp)
-        free_slot(ref.slot);
+      store_.reclaim(h->payload.slot, h->payload.stamp);
     }
   }
 
-  // A slot's packet is gone: its stamp dies and its buffer is the next one written. The bytes
-  // stay readable until then (rtp_released's lifetime).
+  // See payload_store::free_slot(): a second free is refused, and counted here.
   void free_slot(std::uint32_t slot) noexcept {
-    stamps_[slot] = 0;
-    free_[free_count_++] = buffer_of_[slot];
-  }
-  // Never empty when called: capacity + 1 buffers, one staging, at most capacity - 1 held by
-  // other slots than the one being filled (whose old buffer was freed in insert()); insert()
-  // refuses full rather than let a slip in that reasoning reach here.
-  std::uint32_t take_free() noexcept {
-    STREAMISO_ASSERT(free_count_ != 0, "rtp_jitter_feed: no free buffer");
-    return free_[--free_count_];
+    if (STREAMISO_UNLIKELY(!store_.free_slot(slot)))
+      (void)jb_.counters().record(refusal::stale_handle, slot);
   }
 
   static const jitter_config& checked(const jitter_config& c) {
@@ -357,17 +361,7 @@ class rtp_jitter_feed {
   jitter_type jb_;
   std::optional<typename jitter_type::producer> in_;
   std::optional<typename jitter_type::consumer> out_;
-  std::size_t slot_bytes_;
-  std::uint32_t mask_;
-  std::unique_ptr<std::uint8_t[]> bytes_;
-  std::unique_ptr<std::uint32_t[]> stamps_;
-  std::unique_ptr<std::uint32_t[]> sizes_;
-  std::unique_ptr<std::uint32_t[]> offsets_;    // payload offset in the slot's buffer
-  std::unique_ptr<std::uint32_t[]> buffer_of_;  // slot -> buffer index, while stamped
-  std::unique_ptr<std::uint32_t[]> free_;       // stack of free buffers, the latest on top
-  std::uint32_t free_count_ = 0;
-  std::uint32_t staging_;  // neither held nor on the stack
-  std::uint32_t next_stamp_ = 0;
+  detail::payload_store store_;
 };
 
 STREAMISO_END_NAMESPACE

@@ -248,9 +248,16 @@ class rtp_view {
   if ((d[0] >> 6) != 2) return rtp_malformed(rtp_error::bad_version);
   const std::uint8_t pt = d[1] & 0x7F;
   if (pt >= 72 && pt <= 76) return rtp_malformed(rtp_error::bad_rtcp_type);
+  rtp_view v;
+  v.d_ = d;
+  v.size_ = size;
+  if ((d[0] & 0x3F) == 0) {  // no padding, extension or CSRC: the usual media packet
+    v.header_size_ = rtp_view::fixed_header_bytes;
+    v.payload_size_ = size - rtp_view::fixed_header_bytes;
+    return v;
+  }
   std::size_t pos = rtp_view::fixed_header_bytes + 4 * static_cast<std::size_t>(d[0] & 0x0F);
   if (pos > size) return rtp_malformed(rtp_error::csrc_truncated);
-  rtp_view v;
   if ((d[0] & 0x10) != 0) {
     if (size - pos < 4) return rtp_malformed(rtp_error::extension_truncated);
     const std::uint16_t profile = detail::load_be16(d + pos);
@@ -267,8 +274,6 @@ class rtp_view {
     if (pad == 0) return rtp_malformed(rtp_error::padding_zero);
     if (pad > size - pos) return rtp_malformed(rtp_error::padding_too_long);
   }
-  v.d_ = d;
-  v.size_ = size;
   v.header_size_ = pos;
   v.padding_ = pad;
   v.payload_size_ = size - pos - pad;

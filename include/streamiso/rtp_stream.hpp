@@ -121,8 +121,10 @@ class rtp_ingest {
   // Parses and checks one datagram. Refusals (all counted): malformed (detail = rtp_error,
   // or rtx_error::no_osn for an RTX packet without payload); owner_mismatch (detail =
   // rtp_foreign) for another stream's datagram; not_bound (detail = rtp_foreign::ssrc) for
-  // the suspected new SSRC of this camera, until the caller rebinds.
-  [[nodiscard]] result<value_type> accept(byte_view datagram, jitter_usec arrival_us) noexcept {
+  // the suspected new SSRC of this camera, until the caller rebinds. Inlined into the receive
+  // loop: out of line, every datagram pays a frame and a copy of the result.
+  [[nodiscard]] STREAMISO_JITTER_INLINE result<value_type> accept(byte_view datagram,
+                                                                  jitter_usec arrival_us) noexcept {
     ++stats_.datagrams;
     auto v = parse_rtp(datagram.data, datagram.size);
     if (STREAMISO_UNLIKELY(!v)) {

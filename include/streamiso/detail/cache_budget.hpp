@@ -97,6 +97,12 @@ class cache_budget {
     release_quota(ts, gen, bytes);
   }
 
+  // Where the cache-wide eviction hand goes next: a shard number, modulo the shard count.
+  [[nodiscard]] std::size_t next_victim_shard() noexcept {
+    // relaxed: a rotating hint; any interleaving of turns is a valid rotation.
+    return victim_shard_.fetch_add(1, std::memory_order_relaxed);
+  }
+
   // Bytes reserved or held now (tests and stats).
   [[nodiscard]] std::size_t held() const noexcept {
     // relaxed: a snapshot of a count.
@@ -123,8 +129,10 @@ class cache_budget {
   bool bytes_bind_;
   bool quotas_bind_;
   std::unique_ptr<household[]> households_;
-  // Written by every put and drop of every shard: on its own line.
+  // Written by every put and drop of every shard: on their own line, which every put that
+  // evicts for bytes writes anyway.
   alignas(cache_line_size) std::atomic<std::size_t> held_{0};
+  std::atomic<std::size_t> victim_shard_{0};
 };
 
 // What a sharded put reserved in the cache-wide budget for one household (record ts under
@@ -156,6 +164,7 @@ class budget_reservation {
     return true;
   }
   void keep() noexcept { has_bytes_ = has_quota_ = false; }
+  [[nodiscard]] cache_budget& budget() const noexcept { return *budget_; }
 
   [[nodiscard]] std::uint32_t record() const noexcept { return ts_; }
   [[nodiscard]] std::uint64_t generation() const noexcept { return gen_; }

@@ -122,6 +122,20 @@ class cache_links {
     return p;
   }
 
+  // One step of the same hand: the entry under it when unvisited (the victim sieve_victim
+  // would take), else null, its bit cleared and the hand moved on. Same precondition.
+  [[nodiscard]] Node* sieve_step(const queue& q) noexcept {
+    Node* p = q.hand != nullptr ? q.hand : q.tail;
+    if (!p->visited) {
+      q.hand = p;
+      return p;
+    }
+    p->visited = false;
+    Node* newer = of(p).*q.prev;
+    q.hand = newer != nullptr ? newer : q.tail;
+    return nullptr;
+  }
+
  private:
   std::uintptr_t pool_base_;  // the pool's first slot: of() needs no trip to the pool
   std::size_t count_;         // the pool's slots

@@ -32,12 +32,14 @@ template <class Key, class Value, class Id, class Hash, class Clock, class Match
 class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
   using store = cache_store<Key, Value, Id, Clock, RegistryLock>;
   using store::drop;
+  using store::hits_;
   using store::index_;
   using store::insert;
   using store::is_alive;
   using store::is_expired;
   using store::links_;
   using store::make_room;
+  using store::misses_;
   using store::pool_;
   using store::reg_;
   using store::stats_;
@@ -87,7 +89,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
       n = *link;
     }
     if (n == nullptr) {
-      ++stats_.misses;
+      ++misses_;
       return {nullptr, refusal::empty};
     }
     if (STREAMISO_LIKELY(!n->has_ttl && is_mine(*n, s, scope))) {
@@ -217,7 +219,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     // A hot entry's bit is already set: leave its line clean, so hits on it from other
     // cores do not bounce it.
     if (!n->visited) n->visited = true;
-    ++stats_.hits;
+    ++hits_;
     return {n, refusal::empty};
   }
 
@@ -253,7 +255,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     // Asked in the wrong scope: not a plain miss, or the caller would store a second copy.
     if (sibling) return {nullptr, reg_->counters().record(refusal::wrong_scope).reason};
-    ++stats_.misses;
+    ++misses_;
     return {nullptr, refusal::empty};
   }
 

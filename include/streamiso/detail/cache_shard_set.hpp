@@ -80,7 +80,7 @@ class cache_shard_set {
 
   // Reserves a put's room in the cache-wide budget (several shards only), evicting one entry at
   // a time until it fits: one of the household's own for its quota (its home shard first), any
-  // for the cache's bytes (home shard first, dead households first in each). refusal::empty
+  // for the cache's bytes (evict_for_bytes). refusal::empty
   // when reserved; `full` when a whole pass finds nothing to evict (every byte reserved by
   // puts in flight); `stale_binding` when the household died meanwhile.
   [[nodiscard]] refusal reserve_room(std::uint64_t h, budget_reservation& r) noexcept {
@@ -96,12 +96,32 @@ class cache_shard_set {
       }
     }
     while (!r.reserve_bytes()) {
-      if (!evict_somewhere(home, [](Shard& c) { return c.evict_one(); })) return refusal::full;
+      if (!evict_for_bytes(home, r.budget())) return refusal::full;
     }
     return refusal::empty;
   }
 
+  // SIEVE steps the hand takes at each shard it visits for the byte budget.
+  static constexpr std::size_t steps_per_turn = 2;
+
  private:
+  // The bytes are the whole cache's, so their victim is chosen over the whole cache: one hand
+  // goes round the shards (the budget's cursor), taking a few SIEVE steps at each, until one
+  // evicts; a dead household's entry goes first wherever the hand finds one. Were each put to
+  // evict in its own shard instead, the bytes each shard held when the cache filled would stay
+  // its share for good: a shard of a few large values would evict its hot ones while another
+  // kept cold ones. Two rounds without a victim (hits on other threads set bits again as fast
+  // as the hand clears them) fall back to the first shard that holds anything, from home.
+  // One shard lock at a time, as everywhere here.
+  bool evict_for_bytes(std::size_t home, cache_budget& b) noexcept {
+    for (std::size_t turn = 0; turn < 2 * slots_.size(); ++turn) {
+      slot& sh = *slots_[b.next_victim_shard() & mask_];
+      std::lock_guard<Lock> guard(sh.lock);
+      if (sh.core.evict_turn(steps_per_turn)) return true;
+    }
+    return evict_somewhere(home, [](Shard& c) { return c.evict_one(); });
+  }
+
   // Calls evict(core) under each shard's lock in turn, from `home`, until one evicts.
   template <class Evict>
   bool evict_somewhere(std::size_t home, Evict&& evict) noexcept {

@@ -84,9 +84,9 @@ class cache_store {
         // does; the shard queue then enforces both.
         quotas_bind_(limits.owner_max_entries < limits.max_entries ||
                      limits.owner_max_bytes < limits.max_bytes),
-        reg_(&reg),
         clock_(&clock),
         index_(arena, limits.max_entries),
+        reg_(&reg),
         pool_(pool_slots(limits.max_entries), arena),
         links_(arena.carve_array<links>(pool_->capacity()), pool_->base(), pool_->capacity()),
         households_(reg.max_tenants(), limits.max_entries, links_) {}
@@ -105,6 +105,29 @@ class cache_store {
     households_.collect_dead(*reg_);
     evict(oldest_dead_or_sieve());
     return true;
+  }
+
+  // The byte budget's turn at this shard (see cache_shard_set::evict_for_bytes): a dead
+  // household's entry if any, else up to `steps` steps of the SIEVE hand, never more than the
+  // shard holds (a hand that came round to an entry it cleared in the same turn would take a
+  // hot entry of a small shard before the other shards' cold ones). True when it evicted; false
+  // when the shard is empty or every entry the hand passed had been visited (their bits are
+  // clear now: the next turn here finds a victim sooner).
+  [[nodiscard]] bool evict_turn(std::size_t steps) noexcept {
+    if (head_ == nullptr) return false;
+    households_.collect_dead(*reg_);
+    if (node* dead = households_.oldest_dead()) {
+      evict(dead);
+      return true;
+    }
+    if (steps > count_) steps = count_;
+    for (std::size_t i = 0; i < steps; ++i) {
+      if (node* victim = links_.sieve_step(shard_queue())) {
+        evict(victim);
+        return true;
+      }
+    }
+    return false;
   }
 
   // Evicts one entry of household (ts, gen), by SIEVE over its queue here, for its quota. False
@@ -136,6 +159,8 @@ class cache_store {
 
   [[nodiscard]] session_cache_stats stats() const noexcept {
     session_cache_stats out = stats_;
+    out.hits = hits_;
+    out.misses = misses_;
     out.entries = count_;
     out.bytes = bytes_;
     return out;
@@ -234,21 +259,33 @@ class cache_store {
     ++stats_.inserts;
   }
 
-  shard_limits limits_;
-  cache_budget* budget_;
-  bool quotas_bind_;
-  registry_type* reg_;
-  const Clock* clock_;
-  index_type index_;
-  node_source<node> pool_;
-  cache_links<node> links_;  // records in the arena, parallel to the pool's slots
-  cache_households<node> households_;
+  // Laid out by who writes what. Two cores that share a shard pull its written lines back and
+  // forth, each line a transfer (hundreds of ns on some machines): what a request writes is
+  // packed into few lines, and what it only reads is kept off them. cache_shard_set::slot puts
+  // this store right after the shard lock (28 bytes), so the first four fields share the lock's
+  // line: a lookup writes that line and no other of the shard. Nothing here is read before the
+  // lock is taken (prefetch reads index_, on a line no one writes), or the read would fetch
+  // the line shared and the lock's write fetch it again.
+  std::uint64_t hits_ = 0;  // stats_.hits and stats_.misses stay 0: these are the counts
+  std::uint64_t misses_ = 0;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+  // Written by puts and evictions: the next lines.
+  session_cache_stats stats_;
   node* head_ = nullptr;
   node* tail_ = nullptr;
   node* hand_ = nullptr;
-  std::size_t count_ = 0;
-  std::size_t bytes_ = 0;
-  session_cache_stats stats_;
+  // Read on puts only, then read by every request; none written after construction (the
+  // households' dead queue changes only when one dies).
+  shard_limits limits_;
+  cache_budget* budget_;
+  bool quotas_bind_;
+  const Clock* clock_;
+  index_type index_;
+  registry_type* reg_;
+  node_source<node> pool_;
+  cache_links<node> links_;  // records in the arena, parallel to the pool's slots
+  cache_households<node> households_;
 
  private:
   // A purge's removal of a dead entry: out of the index, the queues and the accounting now.

@@ -144,6 +144,25 @@ class au_assembler {
     return open(u);
   }
 
+  // The next piece (sequence + 1, same timestamp) of the open unit's fragment, its codec header
+  // checked by the caller: what begin_packet(), fragment_piece() and end_packet() would do,
+  // without deciding again what these conditions settle (an open unit implies have_seq_).
+  // False, nothing done, for any other packet.
+  bool continue_fragment(const rtp_unit& u, const std::uint8_t* piece, std::size_t n,
+                         bool last) noexcept {
+    if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ ||
+        u.sequence != static_cast<std::uint16_t>(last_seq_ + 1)) {
+      return false;
+    }
+    ++stats_.packets;
+    last_seq_ = u.sequence;
+    ++cur_.packets;
+    cur_.last_sequence = u.sequence;
+    if (write(piece, n) && last) in_fragment_ = false;
+    end_packet(u.marker);
+    return true;
+  }
+
   // Ends a payload: the marker closes the unit.
   void end_packet(rtp_marker marker) noexcept {
     if (marker != rtp_marker::set) return;
@@ -254,6 +273,8 @@ class au_assembler {
       return false;
     }
     buf_.emplace(std::move(*b));
+    room_ = buf_->capacity() - buf_->size();
+    room_ = room_ > decoder_padding_bytes ? room_ - decoder_padding_bytes : 0;
     state_ = state::open;
     return true;
   }
@@ -317,13 +338,14 @@ class au_assembler {
   }
   std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
+  // Appends to the open unit, keeping decoder_padding_bytes of room (room_: what is left).
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
-    writable& b = *buf_;
-    if (n > b.capacity() - b.size() || b.capacity() - b.size() - n < decoder_padding_bytes) {
+    if (STREAMISO_UNLIKELY(n > room_)) {
       fail(au_discard_cause::oversized);
       return false;
     }
-    (void)b.append(p, n);  // cannot fail: checked above
+    room_ -= n;
+    (void)buf_->append(p, n);  // cannot fail: room_ was taken from the buffer's capacity
     return true;
   }
 
@@ -385,6 +407,7 @@ class au_assembler {
   std::unique_ptr<std::uint8_t[]> sets_;
   std::array<std::size_t, 3> sizes_{};
   std::optional<writable> buf_;
+  std::size_t room_ = 0;  // bytes the open unit may still append before its padding
   access_unit cur_{};
   state state_ = state::idle;
   std::uint32_t ts_ = 0;
