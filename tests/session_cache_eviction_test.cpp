@@ -124,3 +124,32 @@ TEST_CASE(
   CHECK(c.stats().evictions == 1);
   CHECK(c.stats().bytes == 8 * value_bytes);
 }
+
+TEST_CASE(
+    "corollary 10 eviction: under a byte bound, a dead household's entries in another shard go "
+    "before a live entry in the shard the hand visits first") {
+  si::session_cache_config cfg = eight_values();
+  cfg.max_owners = 8;
+  cache_t c{cfg};
+  const auto a = *c.open_session(si::owner{1});
+  const auto b = *c.open_session(si::owner{2});
+  // A's unread entries in shard 0 (where the hand starts: the hand alone would evict one), B's
+  // in shard 2; the put is homed in shard 1. Every eviction for bytes must take B's first.
+  const auto a_keys = keys_of_shard(0, 4, 1);
+  const auto b_keys = keys_of_shard(2, 4, 1);
+  for (const std::uint64_t k : a_keys) REQUIRE(c.put(a, k, sized_value{value_bytes}));
+  for (const std::uint64_t k : b_keys) REQUIRE(c.put(b, k, sized_value{value_bytes}));
+  REQUIRE(c.invalidate_owner(si::owner{2}) == 1);
+  const auto new_keys = keys_of_shard(1, 4, 5000);
+  for (const std::uint64_t k : new_keys) {
+    REQUIRE(c.put(a, k, sized_value{value_bytes}));
+    CHECK(c.stats().evictions == 0);
+  }
+  CHECK(c.stats().reclaimed == 4);  // all four of B's, and none of A's
+  CHECK(held(c, a, a_keys) == 4);
+  CHECK(held(c, a, new_keys) == 4);
+  // Nothing dead is left: the next put evicts a live entry (the walk finds none and stops).
+  REQUIRE(c.put(a, keys_of_shard(3, 1, 5000).front(), sized_value{value_bytes}));
+  CHECK(c.stats().evictions == 1);
+  CHECK(c.stats().bytes == 8 * value_bytes);
+}

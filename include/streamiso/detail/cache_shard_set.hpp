@@ -4,6 +4,7 @@
 #ifndef STREAMISO_DETAIL_CACHE_SHARD_SET_HPP
 #define STREAMISO_DETAIL_CACHE_SHARD_SET_HPP
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -105,21 +106,51 @@ class cache_shard_set {
   static constexpr std::size_t steps_per_turn = 2;
 
  private:
-  // The bytes are the whole cache's, so their victim is chosen over the whole cache: one hand
-  // goes round the shards (the budget's cursor), taking a few SIEVE steps at each, until one
-  // evicts; a dead household's entry goes first wherever the hand finds one. Were each put to
-  // evict in its own shard instead, the bytes each shard held when the cache filled would stay
-  // its share for good: a shard of a few large values would evict its hot ones while another
-  // kept cold ones. Two rounds without a victim (hits on other threads set bits again as fast
-  // as the hand clears them) fall back to the first shard that holds anything, from home.
-  // One shard lock at a time, as everywhere here.
+  // The bytes are the whole cache's, so their victim is chosen over the whole cache. First,
+  // while households died that no walk has yet found gone (evict_dead), the oldest dead entry of
+  // the first shard that holds one. Then one hand goes round the shards (the budget's cursor),
+  // taking a few SIEVE steps at each, until one evicts. Were each put to evict in its own shard
+  // instead, the bytes each shard held when the cache filled would stay its share for good: a
+  // shard of a few large values would evict its hot ones while another kept cold ones. After
+  // 2 × shards turns without a victim (turns of concurrent puts advance the same cursor, so
+  // this put's turns need not be two whole rounds; hits on other threads may set bits again as
+  // fast as the hand clears them) the first shard from home that holds anything evicts by
+  // SIEVE there. One shard lock at a time, as everywhere here.
   bool evict_for_bytes(std::size_t home, cache_budget& b) noexcept {
+    if (evict_dead()) return true;
     for (std::size_t turn = 0; turn < 2 * slots_.size(); ++turn) {
       slot& sh = *slots_[b.next_victim_shard() & mask_];
       std::lock_guard<Lock> guard(sh.lock);
       if (sh.core.evict_turn(steps_per_turn)) return true;
     }
     return evict_somewhere(home, [](Shard& c) { return c.evict_one(); });
+  }
+
+  // Evicts a dead household's entry from the first shard that holds one, from where the last
+  // was found, one shard lock at a time; skipped (two relaxed loads) unless a household died
+  // since the last walk that found none anywhere. Such a walk costs one lock per shard, once per
+  // new death; a walk that finds one resumes there next time. A put storing into a household
+  // that dies meanwhile may link a dead entry into a shard the walk has passed: the hand takes
+  // that one (it is never read), so this is what "dead first" means across shards.
+  bool evict_dead() noexcept {
+    const std::uint64_t deaths = slots_.front()->core.registry_deaths();
+    // relaxed (both): hints for where to look; each shard's lock orders what it finds there.
+    if (deaths == dead_swept_.load(std::memory_order_relaxed)) return false;
+    const std::size_t from = dead_cursor_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      const std::size_t k = (from + i) & mask_;
+      slot& sh = *slots_[k];
+      std::lock_guard<Lock> guard(sh.lock);
+      if (sh.core.evict_dead()) {
+        // relaxed: a hint (see above).
+        dead_cursor_.store(k, std::memory_order_relaxed);
+        return true;
+      }
+    }
+    // relaxed: a hint. A concurrent walk may store an older count after a newer one: that only
+    // costs one more walk.
+    dead_swept_.store(deaths, std::memory_order_relaxed);
+    return false;
   }
 
   // Calls evict(core) under each shard's lock in turn, from `home`, until one evicts.
@@ -135,6 +166,8 @@ class cache_shard_set {
 
   std::vector<std::unique_ptr<slot>> slots_;
   std::size_t mask_ = 0;
+  std::atomic<std::uint64_t> dead_swept_{0};  // registry deaths when a walk last found none
+  std::atomic<std::size_t> dead_cursor_{0};   // the shard where a walk last found one
 };
 
 }  // namespace detail

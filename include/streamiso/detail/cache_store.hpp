@@ -107,19 +107,32 @@ class cache_store {
     return true;
   }
 
-  // The byte budget's turn at this shard (see cache_shard_set::evict_for_bytes): a dead
-  // household's entry if any, else up to `steps` steps of the SIEVE hand, never more than the
-  // shard holds (a hand that came round to an entry it cleared in the same turn would take a
-  // hot entry of a small shard before the other shards' cold ones). True when it evicted; false
-  // when the shard is empty or every entry the hand passed had been visited (their bits are
-  // clear now: the next turn here finds a victim sooner).
-  [[nodiscard]] bool evict_turn(std::size_t steps) noexcept {
+  // The byte budget's dead walk (cache_shard_set::evict_dead): evicts this shard's oldest dead
+  // household entry, after moving the households that died since it last looked to its dead
+  // queue. False when it holds none.
+  [[nodiscard]] bool evict_dead() noexcept {
     if (head_ == nullptr) return false;
     households_.collect_dead(*reg_);
-    if (node* dead = households_.oldest_dead()) {
-      evict(dead);
-      return true;
-    }
+    node* dead = households_.oldest_dead();
+    if (dead == nullptr) return false;
+    evict(dead);
+    return true;
+  }
+
+  // Households that ever died in this cache (the registry's count; reg_ is written only by the
+  // constructor, so the shard set reads this without the shard's lock).
+  [[nodiscard]] std::uint64_t registry_deaths() const noexcept { return reg_->deaths(); }
+
+  // The byte budget's turn at this shard (see cache_shard_set::evict_for_bytes): up to `steps`
+  // steps of the SIEVE hand, never more than the shard holds (a hand that came round to an
+  // entry it cleared in the same turn would take a hot entry of a small shard before the other
+  // shards' cold ones). Dead entries were taken by the dead walk before any turn; one stored
+  // by a put racing its household's death, after the walk passed, is never read, so its bit is
+  // clear and the hand takes it when it comes to it. True when it evicted; false when the
+  // shard is empty or every entry the hand passed had been visited (their bits are clear now:
+  // the next turn here finds a victim sooner).
+  [[nodiscard]] bool evict_turn(std::size_t steps) noexcept {
+    if (head_ == nullptr) return false;
     if (steps > count_) steps = count_;
     for (std::size_t i = 0; i < steps; ++i) {
       if (node* victim = links_.sieve_step(shard_queue())) {
