@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "streamiso/config.hpp"
 #include "streamiso/detail/cache_budget.hpp"
+#include "streamiso/detail/shard_lock.hpp"
 #include "streamiso/refusal.hpp"
 #include "streamiso/session_cache_config.hpp"
 
@@ -31,6 +33,14 @@ class cache_shard_set {
     mutable Lock lock;
     Shard core;
   };
+  // The store's lookup-written fields share the default lock's line (see cache_store's layout).
+  // Checked by size: core is a cache_shard, whose one base is the store, and neither has a base
+  // before it or a virtual function, so the store's first field starts where core does.
+  static_assert(!std::is_same<Lock, shard_lock>::value ||
+                    (sizeof(Lock) + alignof(Shard) - 1) / alignof(Shard) * alignof(Shard) +
+                            Shard::lock_line_bytes <=
+                        cache_line_size,
+                "the shard lock and the fields a lookup writes no longer fit one cache line");
 
   // Builds n shards (a power of two), each from `args`.
   template <class... Args>

@@ -273,12 +273,18 @@ class cache_store {
   }
 
   // Laid out by who writes what. Two cores that share a shard pull its written lines back and
-  // forth, each line a transfer (hundreds of ns on some machines): what a request writes is
-  // packed into few lines, and what it only reads is kept off them. cache_shard_set::slot puts
-  // this store right after the shard lock (28 bytes), so the first four fields share the lock's
-  // line: a lookup writes that line and no other of the shard. Nothing here is read before the
+  // forth, each line a transfer between cores (measured in bench/results/cache_readthrough.md):
+  // what a request writes is packed into few lines, and what it only reads is kept off them.
+  // cache_shard_set::slot puts this store right after the shard's lock; with the default
+  // detail::shard_lock the first four fields (lock_line_bytes) share the lock's line, asserted
+  // there: a lookup writes that line and no other of the shard. Nothing here is read before the
   // lock is taken (prefetch reads index_, on a line no one writes), or the read would fetch
   // the line shared and the lock's write fetch it again.
+ public:
+  // Bytes of the four fields declared first below, which a lookup writes.
+  static constexpr std::size_t lock_line_bytes = 2 * sizeof(std::uint64_t) + 2 * sizeof(std::size_t);
+
+ protected:
   std::uint64_t hits_ = 0;  // stats_.hits and stats_.misses stay 0: these are the counts
   std::uint64_t misses_ = 0;
   std::size_t count_ = 0;
