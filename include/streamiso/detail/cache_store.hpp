@@ -282,7 +282,8 @@ class cache_store {
   // the line shared and the lock's write fetch it again.
  public:
   // Bytes of the four fields declared first below, which a lookup writes.
-  static constexpr std::size_t lock_line_bytes = 2 * sizeof(std::uint64_t) + 2 * sizeof(std::size_t);
+  static constexpr std::size_t lock_line_bytes =
+      2 * sizeof(std::uint64_t) + 2 * sizeof(std::size_t);
 
  protected:
   std::uint64_t hits_ = 0;  // stats_.hits and stats_.misses stay 0: these are the counts
