@@ -2,13 +2,16 @@
 // the whole cache (a hand that goes round the shards), not in the put's own shard only.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "streamiso/detail/hash_mix.hpp"
 #include "streamiso/session_cache.hpp"
+#include "test_support.hpp"
 
 namespace si = streamiso;
 
@@ -152,4 +155,45 @@ TEST_CASE(
   REQUIRE(c.put(a, keys_of_shard(3, 1, 5000).front(), sized_value{value_bytes}));
   CHECK(c.stats().evictions == 1);
   CHECK(c.stats().bytes == 8 * value_bytes);
+}
+
+TEST_CASE(
+    "corollary 10 eviction: threads putting under a byte bound while households die keep the "
+    "bound and the accounting") {
+  si::session_cache_config cfg = eight_values();
+  cfg.max_owners = 8;
+  cache_t c{cfg};
+  const std::uint64_t ops = streamiso_test::scaled(20'000, 2000);
+  std::atomic<int> putting{2};
+  std::vector<std::thread> pool;
+  for (std::uint64_t t = 1; t <= 2; ++t) {
+    pool.emplace_back([&, t] {
+      auto s = *c.open_session(si::owner{t});
+      for (std::uint64_t i = 0; i < ops; ++i) {
+        const auto r = c.put(s, t * 1'000'000 + i, sized_value{value_bytes});
+        if (r) continue;
+        if (r.refused_for(si::refusal::stale_binding)) {
+          static_cast<void>(c.close_session(s));
+          s = *c.open_session(si::owner{t});
+        } else {
+          CHECK(r.refused_for(si::refusal::full));  // all room reserved by puts in flight
+        }
+      }
+      // relaxed: a stop signal only; join() orders what the checks below read.
+      putting.fetch_sub(1, std::memory_order_relaxed);
+    });
+  }
+  // Kills both households over and over while they put: each death starts a dead walk.
+  pool.emplace_back([&c, &putting] {
+    // relaxed: a stop signal only (see above).
+    for (std::uint64_t o = 0; putting.load(std::memory_order_relaxed) > 0; ++o) {
+      static_cast<void>(c.invalidate_owner(si::owner{1 + o % 2}));
+      std::this_thread::yield();
+    }
+  });
+  for (auto& th : pool) th.join();
+  const auto st = c.stats();
+  CHECK(st.bytes <= cfg.max_bytes);
+  CHECK(st.inserts ==
+        st.entries + st.replaced + st.erased + st.evictions + st.expirations + st.reclaimed);
 }
