@@ -367,6 +367,25 @@ TEST_CASE("F9 h264: an FU-A continuation of type 0 or 24..31 is refused, its uni
   }
 }
 
+TEST_CASE("F9 h264: an FU-A piece of another type than its start is refused (RFC 6184 5.8)") {
+  fixture f;
+  CHECK(f.push(slice, 1, true).has_value());
+  (void)f.take_bytes();
+  CHECK(f.push({0x7C, 0x85, 0x01}, 2, false).has_value());                         // IDR start
+  CHECK(f.push({0x7C, 0x05, 0x02}, 2, false).has_value());                         // IDR middle
+  CHECK(f.push({0x7C, 0x41, 0x03}, 2, true).refused_for(si::refusal::malformed));  // slice end
+  auto g = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(g));
+  CHECK(g->timestamp == 2);
+  CHECK(g->packets == 3);
+  CHECK(g->discard == si::au_discard_cause::malformed);
+  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
+  CHECK(f.d.stats().malformed_packets == 1);
+  CHECK(f.push(slice, 3, true).has_value());
+  CHECK(f.take_bytes() == annex_b({&slice}));
+  f.check_accounting();
+}
+
 TEST_CASE("h264: joining mid-unit skips to the next unit start; undefined NAL types are ignored") {
   fixture f;
   CHECK(f.push({0x7C, 0x05, 0x01}, 1, false).has_value());  // FU-A middle: joined mid-unit

@@ -237,6 +237,11 @@ TEST_CASE("F9 h265: an FU continuation carrying FuType 48..63 is refused, not ap
   }
 }
 
+TEST_CASE("F9 h265: an FU piece of another FuType than its start is refused (RFC 7798 4.4.3)") {
+  check_continuation_refused({0x62, 0x01, 0x41, 0x02});  // TRAIL_R end after an IDR start
+  check_continuation_refused({0x62, 0x01, 0x54, 0x02});  // IDR_N_LP end
+}
+
 TEST_CASE("h265: PACI and undefined types are ignored, not refused") {
   fixture f;
   CHECK(f.push({0x64, 0x01, 0x00, 0x00}, 1, false).has_value());  // type 50 (PACI)
