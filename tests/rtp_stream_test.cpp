@@ -863,6 +863,7 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   auto c = feed.bind_consumer(who_a);
   REQUIRE(c.has_value());
   CHECK(c->current());
+  CHECK(c->bound_generation() == feed.current_generation());
   auto push = [&](si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq, std::uint8_t tag) {
     const bytes d = datagram(ssrc, 96, seq, 100U * seq, false, {0x41, tag});
     auto a = in.accept({d.data(), d.size()}, 1000);
@@ -883,18 +884,20 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   REQUIRE(p->payload.size == 2);
   CHECK(p->payload.data[1] == 0xA0);
   // reset(): the consumer is stale, and the held packet 12 was dropped with the epoch.
-  (void)feed.reset();
+  const si::generation after_reset = feed.reset();
   CHECK_FALSE(c->current());
+  CHECK(c->bound_generation() != after_reset);
   const std::uint64_t stale_before = feed.counters().count(si::refusal::stale_binding);
   CHECK(c->try_pop(2'000'000).refused_for(si::refusal::stale_binding));
   CHECK(c->take_nacks(2'000'000, missing, 4).refused_for(si::refusal::stale_binding));
   CHECK(feed.counters().count(si::refusal::stale_binding) == stale_before + 2);
   // rebind() to camera B: A's requester can no longer bind; B's consumer sees only B's bytes.
   REQUIRE(push(in_a, ssrc_a, 20, 0xA5).has_value());
-  (void)feed.rebind(cam_b);
+  const si::generation b_gen = feed.rebind(cam_b);
   CHECK(feed.bind_consumer(who_a).refused_for(si::refusal::not_bound));
   auto cb = feed.bind_consumer(who_b);
   REQUIRE(cb.has_value());
+  CHECK(cb->bound_generation() == b_gen);
   REQUIRE(push(in_b, ssrc_b, 500, 0xB0).has_value());
   CHECK(c->try_pop(3'000'000).refused_for(si::refusal::stale_binding));
   int popped = 0;
