@@ -204,6 +204,44 @@ TEST_CASE("F9 h265: every malformed payload is refused and its unit reported") {
   }
 }
 
+// The continuation fast path (push() before begin_packet()) must refuse what the full path
+// refuses: each piece follows an FU start (IDR_W_RADL) with the next sequence number.
+namespace {
+void check_continuation_refused(const bytes& piece) {
+  fixture f;
+  CHECK(f.push(trail, 1, true).has_value());
+  (void)f.take_bytes();
+  CHECK(f.push({0x62, 0x01, 0x93, 0x01}, 2, false).has_value());
+  CHECK(f.push(piece, 2, true).refused_for(si::refusal::malformed));
+  auto g = f.c.try_pop();
+  REQUIRE(streamiso_test::is_discard(g));
+  CHECK(g->timestamp == 2);
+  CHECK(g->packets == 2);
+  CHECK(g->discard == si::au_discard_cause::malformed);
+  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
+  CHECK(f.d.stats().malformed_packets == 1);
+  const auto& s = f.d.stats();
+  CHECK(s.packets == s.packets_in_units + s.packets_discarded + f.d.packets_pending());
+}
+}  // namespace
+
+TEST_CASE("F9 h265: an FU continuation with F set or TemporalId 0 is refused, not appended") {
+  check_continuation_refused({0xE2, 0x01, 0x53, 0x02});  // F = 1
+  check_continuation_refused({0x62, 0x00, 0x53, 0x02});  // TID 0
+}
+
+TEST_CASE("F9 h265: an FU continuation carrying FuType 48..63 is refused, not appended") {
+  for (const int type : {48, 49, 50, 63}) {
+    CAPTURE(type);
+    check_continuation_refused({0x62, 0x01, static_cast<std::uint8_t>(0x40 | type), 0x02});
+  }
+}
+
+TEST_CASE("F9 h265: an FU piece of another FuType than its start is refused (RFC 7798 4.4.3)") {
+  check_continuation_refused({0x62, 0x01, 0x41, 0x02});  // TRAIL_R end after an IDR start
+  check_continuation_refused({0x62, 0x01, 0x54, 0x02});  // IDR_N_LP end
+}
+
 TEST_CASE("h265: PACI and undefined types are ignored, not refused") {
   fixture f;
   CHECK(f.push({0x64, 0x01, 0x00, 0x00}, 1, false).has_value());  // type 50 (PACI)

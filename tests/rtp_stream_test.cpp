@@ -71,6 +71,12 @@ struct ring_test_access {
   static void free_slot(Feed& f, std::uint32_t slot) {
     f.free_slot(slot);
   }
+  // As if a slip stamped `slot` with a buffer that is still on the free stack (the top one).
+  template <class Feed>
+  static void stamp_with_free_buffer(Feed& f, std::uint32_t slot) {
+    auto& st = f.store_;
+    st.stamp_slot(slot, st.next_stamp(), st.free_[st.free_count_ - 1], 0, 0);
+  }
   template <class Feed>
   static bytes store(const Feed& f) {
     const std::size_t n = std::size_t{f.store_.mask_ + 2} * f.store_.buffer_bytes_;
@@ -839,10 +845,6 @@ TEST_CASE(
   }
 }
 
-// The mirror of the guard below: a slot freed twice (only an accounting slip could ask) is
-// refused stale_handle and counted, and its buffer stays on the free stack once. Pushed twice,
-// it would be handed to two packets, the first read back with the second's bytes (F3); with
-// the stack full, the second free would write past the stack's end (ASan: heap overflow).
 // A consumer bound once is matched once: only the owner's requester binds it, and after the
 // feed's reset() or rebind() it is refused stale_binding (counted), never handed a packet of
 // the new epoch or owner; binding again is the way back.
@@ -861,6 +863,7 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   auto c = feed.bind_consumer(who_a);
   REQUIRE(c.has_value());
   CHECK(c->current());
+  CHECK(c->bound_generation() == feed.current_generation());
   auto push = [&](si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq, std::uint8_t tag) {
     const bytes d = datagram(ssrc, 96, seq, 100U * seq, false, {0x41, tag});
     auto a = in.accept({d.data(), d.size()}, 1000);
@@ -881,18 +884,20 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   REQUIRE(p->payload.size == 2);
   CHECK(p->payload.data[1] == 0xA0);
   // reset(): the consumer is stale, and the held packet 12 was dropped with the epoch.
-  (void)feed.reset();
+  const si::generation after_reset = feed.reset();
   CHECK_FALSE(c->current());
+  CHECK(c->bound_generation() != after_reset);
   const std::uint64_t stale_before = feed.counters().count(si::refusal::stale_binding);
   CHECK(c->try_pop(2'000'000).refused_for(si::refusal::stale_binding));
   CHECK(c->take_nacks(2'000'000, missing, 4).refused_for(si::refusal::stale_binding));
   CHECK(feed.counters().count(si::refusal::stale_binding) == stale_before + 2);
   // rebind() to camera B: A's requester can no longer bind; B's consumer sees only B's bytes.
   REQUIRE(push(in_a, ssrc_a, 20, 0xA5).has_value());
-  (void)feed.rebind(cam_b);
+  const si::generation b_gen = feed.rebind(cam_b);
   CHECK(feed.bind_consumer(who_a).refused_for(si::refusal::not_bound));
   auto cb = feed.bind_consumer(who_b);
   REQUIRE(cb.has_value());
+  CHECK(cb->bound_generation() == b_gen);
   REQUIRE(push(in_b, ssrc_b, 500, 0xB0).has_value());
   CHECK(c->try_pop(3'000'000).refused_for(si::refusal::stale_binding));
   int popped = 0;
@@ -906,6 +911,10 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   CHECK(feed_access::buffers(feed).distinct);
 }
 
+// The mirror of the guard below: a slot freed twice (only an accounting slip could ask) is
+// refused stale_handle and counted, and its buffer stays on the free stack once. Pushed twice,
+// it would be handed to two packets, the first read back with the second's bytes (F3); with
+// the stack full, the second free would write past the stack's end (ASan: heap overflow).
 TEST_CASE("F3 rtp feed: a slot freed twice is refused stale_handle, its buffer never shared") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());
@@ -946,11 +955,26 @@ TEST_CASE("F3 rtp feed: a slot freed twice is refused stale_handle, its buffer n
   CHECK(feed_access::buffers(feed).distinct);
   REQUIRE(push(44).has_value());
   pop_own(44);
+  // A held slot freed while the stack is full (its buffer stamped without leaving the stack):
+  // the stamp dies, the refusal is counted, the stack neither grows nor repeats a buffer.
+  REQUIRE(feed_access::buffers(feed).free == slots);
+  feed_access::stamp_with_free_buffer(feed, 45 % slots);
+  CHECK(feed_access::buffers(feed).held == 1);
+  CHECK_FALSE(feed_access::buffers(feed).distinct);
+  feed_access::free_slot(feed, 45 % slots);
+  CHECK(feed.counters().count(si::refusal::stale_handle) == 3);
+  const auto after = feed_access::buffers(feed);
+  CHECK(after.held == 0);
+  CHECK(after.free == slots);
+  CHECK(after.distinct);
+  REQUIRE(push(45).has_value());
+  pop_own(45);
 }
 
-// A guard for a state the accounting rules out (capacity + 1 buffers; see take_free()): with
-// no buffer free, a push into an empty slot is refused full and counted, copy or staged,
-// and nothing in the store changes; the staging buffer stays where it was.
+// A guard for a state the accounting rules out (capacity + 1 buffers; see take_free() in
+// detail/rtp/payload_store.hpp): with no buffer free, a push into an empty slot is refused
+// full and counted, copy or staged, and nothing in the store changes; the staging buffer stays
+// where it was.
 TEST_CASE("F3 rtp feed: with no free buffer a push is refused full and writes nothing") {
   si::rtp_ingest<> in(bind_a());
   si::rtp_jitter_feed<> feed(cam_a, jitter_cfg());

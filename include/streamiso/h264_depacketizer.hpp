@@ -69,15 +69,18 @@ class h264_depacketizer {
 
   // One payload in sequence order. Refused malformed (counted; the access unit it belongs
   // to is discarded and reported) for an empty payload or one that breaks RFC 6184:
-  // truncated STAP-A, FU-A with start and end both set or a fragment without its start,
-  // interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types 0, 30, 31 are ignored.
+  // truncated STAP-A, FU-A with start and end both set, a fragment without its start or of
+  // another type than its start, interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types
+  // 0, 30, 31 are ignored.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
-    // An FU-A middle or end piece (no start bit, a valid type) continuing the open fragment.
-    if (n >= 3 && (p[0] & 0x1F) == h264_nal::fu_a && (p[1] & 0x80) == 0) {
-      const std::uint8_t t = p[1] & 0x1F;
-      if (t != 0 && t < 24 && a_.continue_fragment(u, p + 2, n - 2, (p[1] & 0x40) != 0)) return {};
+    // An FU-A middle or end piece (no start bit) continuing the open fragment; its type must be
+    // its start's, which fu_a() checked to be 1..23.
+    if (n >= 3 && (p[0] & 0x1F) == h264_nal::fu_a && (p[1] & 0x80) == 0 &&
+        a_.continue_fragment(u, static_cast<std::uint8_t>(p[1] & 0x1F), p + 2, n - 2,
+                             (p[1] & 0x40) != 0)) {
+      return {};
     }
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>(p[0] & 0x1F) : 0;
     const bool starts_nal = !(type == h264_nal::fu_a && n >= 2 && (p[1] & 0x80) == 0);
@@ -167,8 +170,8 @@ class h264_depacketizer {
     if (start) {
       if (a_.in_fragment()) return false;
       const std::uint8_t header = static_cast<std::uint8_t>((p[0] & 0xE0) | type);
-      a_.fragment_start(&header, 1, role(type));
-    } else if (!a_.in_fragment()) {
+      a_.fragment_start(&header, 1, role(type), type);
+    } else if (!a_.in_fragment_of(type)) {
       return false;
     }
     a_.fragment_piece(p + 2, n - 2, end);

@@ -71,14 +71,17 @@ class h265_depacketizer {
 
   // One payload in sequence order. Refused malformed (counted; its access unit discarded and
   // reported) for a payload shorter than its headers, the forbidden bit set, a TemporalId of
-  // 0, a truncated AP, an FU with start and end both set or without its start, an FU or AP
-  // carrying an AP/FU/PACI type. PACI packets (type 50) and undefined types 51..63 are ignored.
+  // 0, a truncated AP, an FU with start and end both set, without its start or of another
+  // FuType than its start, an FU or AP carrying an AP/FU/PACI type. PACI packets (type 50) and
+  // undefined types 51..63 are ignored.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
-    // An FU middle or end piece (no start bit, a valid type) continuing the open fragment.
+    // An FU middle or end piece (no start bit) continuing the open fragment; its FuType must be
+    // its start's, which fragment() checked to be below 48.
     if (n >= 4 && ((p[0] >> 1) & 0x3F) == h265_nal::fu && (p[2] & 0x80) == 0 && header_ok(p) &&
-        (p[2] & 0x3F) < h265_nal::ap && a_.continue_fragment(u, p + 3, n - 3, (p[2] & 0x40) != 0)) {
+        a_.continue_fragment(u, static_cast<std::uint8_t>(p[2] & 0x3F), p + 3, n - 3,
+                             (p[2] & 0x40) != 0)) {
       return {};
     }
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>((p[0] >> 1) & 0x3F) : 0;
@@ -171,8 +174,8 @@ class h265_depacketizer {
     if (start) {
       if (a_.in_fragment()) return false;
       const std::uint8_t header[2] = {static_cast<std::uint8_t>((p[0] & 0x81) | (type << 1)), p[1]};
-      a_.fragment_start(header, 2, role(type));
-    } else if (!a_.in_fragment()) {
+      a_.fragment_start(header, 2, role(type), type);
+    } else if (!a_.in_fragment_of(type)) {
       return false;
     }
     a_.fragment_piece(p + 3, n - 3, end);

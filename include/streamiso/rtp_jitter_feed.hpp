@@ -28,7 +28,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
@@ -183,6 +182,8 @@ class rtp_jitter_feed {
       return c_.take_keyframe_request(now);
     }
     [[nodiscard]] bool current() const noexcept { return c_.current(); }
+    // The feed's generation when this consumer was bound.
+    [[nodiscard]] generation bound_generation() const noexcept { return c_.bound_generation(); }
 
    private:
     friend class rtp_jitter_feed;

@@ -26,6 +26,7 @@
 #include "streamiso/accounting.hpp"
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
+#include "streamiso/detail/jitter_inline.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/jitter_buffer.hpp"
 #include "streamiso/result.hpp"

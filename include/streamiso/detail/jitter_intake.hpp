@@ -293,8 +293,9 @@ class jitter_intake {
   // Receive time never runs backwards here: a packet stamped earlier than the last one (two
   // sockets, two receive threads) counts as arriving with it. The slot is not live and owes
   // nothing (a dropped payload in it was handed back first).
-  // Out of line, with the delay estimate inlined into it and no call left inside: measured
-  // faster than inlining it into push, where it shares registers with the caller's loop.
+  // Out of line, with the delay estimate inlined into it and no call left inside: no frame or
+  // spills for a call within it, and no registers shared with the caller's loop, as it would
+  // share them inlined into push (figures: bench/results/jitter.md, night session).
   STREAMISO_NOINLINE void store(slot& s, std::uint64_t ext, const packet_type& p, const stamp& by,
                                 bool retransmission) noexcept {
     const jitter_usec arrival = std::max(p.arrival_us, last_arrival_);

@@ -144,13 +144,13 @@ class au_assembler {
     return open(u);
   }
 
-  // The next piece (sequence + 1, same timestamp) of the open unit's fragment, its codec header
-  // checked by the caller: what begin_packet(), fragment_piece() and end_packet() would do,
-  // without deciding again what these conditions settle (an open unit implies have_seq_).
-  // False, nothing done, for any other packet.
-  bool continue_fragment(const rtp_unit& u, const std::uint8_t* piece, std::size_t n,
-                         bool last) noexcept {
-    if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ ||
+  // The next piece (sequence + 1, same timestamp, the start's fragment type) of the open unit's
+  // fragment, its codec header checked by the caller: what begin_packet(), fragment_piece() and
+  // end_packet() would do, without deciding again what these conditions settle (an open unit
+  // implies have_seq_). False, nothing done, for any other packet.
+  bool continue_fragment(const rtp_unit& u, std::uint8_t type, const std::uint8_t* piece,
+                         std::size_t n, bool last) noexcept {
+    if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ || type != frag_type_ ||
         u.seq != static_cast<std::uint16_t>(last_seq_ + 1)) {
       return false;
     }
@@ -185,12 +185,15 @@ class au_assembler {
     remember(p, n, role);
   }
 
-  // A fragmented NAL unit: its reconstructed header, then the pieces.
-  void fragment_start(const std::uint8_t* header, std::size_t n, nal_role role) noexcept {
+  // A fragmented NAL unit: its reconstructed header, then the pieces. `type` is the codec's
+  // fragment type field, which every later piece must repeat (RFC 6184 5.8, RFC 7798 4.4.3).
+  void fragment_start(const std::uint8_t* header, std::size_t n, nal_role role,
+                      std::uint8_t type) noexcept {
     if (state_ != state::open) return;
     if (in_fragment_) return fail(au_discard_cause::malformed);
     if (!before_nal(role)) return;
     in_fragment_ = true;
+    frag_type_ = type;
     if (!write(start_code, 4)) return;
     (void)write(header, n);
   }
@@ -201,6 +204,10 @@ class au_assembler {
     if (last) in_fragment_ = false;
   }
   [[nodiscard]] bool in_fragment() const noexcept { return state_ == state::open && in_fragment_; }
+  // In a fragment that began with this type: where a later piece may go.
+  [[nodiscard]] bool in_fragment_of(std::uint8_t type) const noexcept {
+    return in_fragment() && frag_type_ == type;
+  }
 
   // The current unit is broken: discard it and skip the rest of its timestamp.
   void fail(au_discard_cause c) noexcept {
@@ -418,6 +425,7 @@ class au_assembler {
   bool started_ = false;
   bool seen_vcl_ = false;
   bool in_fragment_ = false;
+  std::uint8_t frag_type_ = 0;  // the open fragment's type, from its start
   unsigned seen_sets_ = 0;
   au_queue q_;
   depacketizer_stats stats_{};

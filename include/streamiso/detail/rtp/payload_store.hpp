@@ -80,7 +80,9 @@ class payload_store {
     if (STREAMISO_UNLIKELY(slot > mask_ || stamp == 0 || slots_[slot].stamp != stamp)) return {};
     const slot_record& r = slots_[slot];
     const byte_view v{buffer(r.buffer) + r.offset, r.size};
-    (void)free_slot(slot);  // cannot be refused: the stamp matched
+    // The stamp matched, so a refusal here means a full stack (a slip; see free_slot()): the
+    // buffer is dropped, and the bytes, which were this reference's, are still handed out.
+    (void)free_slot(slot);
     return v;
   }
   // Frees `slot` if it still holds the packet stamped `stamp` (a dropped packet taken back).
@@ -89,10 +91,11 @@ class payload_store {
   }
 
   // A slot's packet is gone: its stamp dies and its buffer is the next one written. Refused
-  // (false) for a slot already empty, which only an accounting slip could ask for: its buffer
-  // pushed twice would be handed to two packets, and past a full stack written beyond the
-  // stack's end. The callers check the stamp first; this guard keeps release builds safe. A
-  // buffer that finds the stack full (the same kind of slip) is dropped, never shared.
+  // (false) in two states only an accounting slip could reach: a slot already empty (the
+  // callers check the stamp first; pushed twice, its buffer would go to two packets), and a
+  // held slot while the stack is full (its buffer is on the stack too, or one too many; pushed,
+  // it would be written past the stack's end). The stamp dies either way; the buffer is
+  // dropped, never shared.
   [[nodiscard]] bool free_slot(std::uint32_t slot) noexcept {
     slot_record& r = slots_[slot];
     if (STREAMISO_UNLIKELY(r.stamp == 0)) return false;
