@@ -143,13 +143,12 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
 
   // ---- consumer thread ----
 
-  // Through a consumer endpoint, as c.try_pop(). The pop itself runs on the queue that made
-  // c (its window speaks only of that queue's slots); c's refreshes compare this queue's
-  // token, so an endpoint of another queue is refused owner_mismatch (counted here) at its
-  // next refresh, having delivered at most the rest of its window: its own binding's frames.
+  // Through a consumer endpoint, as c.try_pop(), plus a check that this queue made it (its
+  // window says nothing about another queue's slots): owner_mismatch (counted), at once, if not.
   template <freshness F>
   [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
-    return endpoint_pop::pop(*c.q_, c, *this);
+    if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
+    return endpoint_pop::pop(*this, c);
   }
 
   // ---- any thread ----
