@@ -270,7 +270,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     // The compare-token starts as a fresh token, which no binding of any queue has: the first
     // refresh takes first_refresh(), which drops what is below start (I6 c, I8).
     return basic_consumer<F>(
-        this, who, window{detail::next_nonzero_token(), b.start, 0, b.gen.value(), b.start});
+        this, who, window{detail::next_nonzero_token(), b.start, 0, b.gen.value(), b.start},
+        instance_);
   }
 
   // Moves the frame at h out; the caller has proved it may.
@@ -298,7 +299,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   STREAMISO_NOINLINE refused refuse_writer(const owner_type& who) noexcept {
     return counters_.record(detail::writer_refusal(who));
   }
-  // An endpoint that is stale, or was made by another queue (never validated here).
+  // An endpoint that is stale (or made by an earlier queue in this storage), or was made by
+  // another queue (never validated here).
   STREAMISO_NOINLINE refused refuse_endpoint(const spsc_queue* made_by) noexcept {
     return counters_.record(made_by == this ? refusal::stale_binding : refusal::owner_mismatch);
   }
@@ -328,6 +330,11 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
 
   // Written by the consumer, read by the producer.
   alignas(spacing_) std::atomic<std::uint64_t> head_{0};
+  // This queue's own token, drawn at construction: a queue re-created in the same storage has
+  // another, so an old endpoint's window is refused (I9). On head_'s line, which every pop
+  // loads anyway; never written after construction, so the producer's reads of head_ see no
+  // extra traffic.
+  const std::uint64_t instance_ = detail::next_nonzero_token();
   // The consumer's private line: the per-call pop's binding and window.
   struct alignas(spacing_) consumer_state {
     window win{};

@@ -17,8 +17,9 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// Consumer thread only. `q` is the queue that made the endpoint: spsc_queue::try_pop(c)
-// refuses an endpoint of another queue before calling here (I8).
+// Consumer thread only. `q` is the queue that made the endpoint (spsc_queue::try_pop(c)
+// refuses an endpoint of another queue before calling here), or a queue re-created in its
+// storage since, which the instance compare refuses (I9).
 template <class Queue>
 struct spsc_endpoint_pop {
   using frame_type = typename Queue::value_type;
@@ -29,6 +30,9 @@ struct spsc_endpoint_pop {
         q.head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
     spsc_window& w = c.win_;
     if (STREAMISO_LIKELY(h < w.limit)) {
+      // The window speaks of the instance that set it: a queue re-created in the same storage
+      // restarts its head below it (I9). instance_ shares head_'s line.
+      if (STREAMISO_UNLIKELY(q.instance_ != c.instance_)) return q.refuse_endpoint(&q);
       if (F == freshness::strict && STREAMISO_UNLIKELY(q.current_token() != w.gen)) {
         return q.refuse_endpoint(&q);
       }
@@ -39,7 +43,7 @@ struct spsc_endpoint_pop {
     const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
     // Loaded after tail_, the order the window proof needs (I6 b). Until the first refresh
     // (and for good when the binding's token is 0) w.token is a token no binding has, so that
-    // refresh and a stale endpoint's go to first_refresh().
+    // refresh, a stale endpoint's and one on a re-created queue go to first_refresh().
     const std::uint64_t v = q.current_token();
     if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(q, c, h, t, v);
     // Stored before the empty test (an empty window [h, h) when h == t): the test then
@@ -49,15 +53,17 @@ struct spsc_endpoint_pop {
     return h == w.idle_at ? refused{refusal::empty} : back_off(q, c);
   }
 
-  // The first refresh of an endpoint, or a stale one's: v is q's token as pop() loaded it
-  // after t.
+  // The first refresh of an endpoint, or a stale one's, or one on a queue re-created in the
+  // same storage: v is q's token as pop() loaded it after t.
   template <freshness F>
   STREAMISO_NOINLINE static result<frame_type> first_refresh(Queue& q, spsc_consumer<Queue, F>& c,
                                                              std::uint64_t h, std::uint64_t t,
                                                              std::uint64_t v) noexcept {
     spsc_window& w = c.win_;
-    // w.token is gen (refreshed before, so v differs: stale) or the bind-time marker.
-    if (v != w.gen) return q.counters_.record(refusal::stale_binding);
+    // w.token is gen (refreshed before, so v differs: stale) or the bind-time marker. An
+    // endpoint of an earlier instance in this storage is stale too, even when both tokens are
+    // 0 (bound to a never-bound queue, found on another never-bound one).
+    if (v != w.gen || q.instance_ != c.instance_) return q.counters_.record(refusal::stale_binding);
     // From now on pop() compares with the binding's own token; token 0 (never bound: nothing
     // was ever pushed) keeps the marker, so no refresh ever finds 0 == 0 (I4, I8).
     if (v != 0) w.token = v;

@@ -118,11 +118,12 @@ class spsc_consumer {
  private:
   friend Queue;
   friend struct spsc_endpoint_pop<Queue>;
-  spsc_consumer(Queue* q, const requester_type& who, spsc_window w) noexcept
-      : q_(q), who_(who), win_(w) {}
+  spsc_consumer(Queue* q, const requester_type& who, spsc_window w, std::uint64_t instance) noexcept
+      : q_(q), who_(who), win_(w), instance_(instance) {}
   Queue* q_;  // where try_pop() goes, and which refusal a mismatch gets
   requester_type who_;
   spsc_window win_;
+  std::uint64_t instance_;  // the instance token of the queue that made it (I9)
 };
 
 }  // namespace detail

@@ -75,10 +75,18 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 //    made before it reads anything. Only Q's head, tail, slots and token are read, and
 //    `token` is never 0 (the marker stays while gen is 0), so a refresh matches only a token
 //    that one of Q's own bindings holds (I4).
+// I9 Instance. Q draws an instance token at construction (unique like binding tokens, I4)
+//    and keeps it on head_'s line; the endpoint keeps the one it was made by. A queue
+//    re-created in the same storage has the same address but another instance token and
+//    head restarting at 0, possibly below limit: a pop from the window compares the two
+//    instance tokens before take(), and the slow refresh compares them before (c) and (d)
+//    (the fast refresh cannot match: the new queue's bindings have new tokens, I4). Both
+//    refuse (stale_binding, nothing read). So a window is only ever used on the instance
+//    whose tail and token set it: the proof below is about that instance alone.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
 // requester was matched against G's owner (I5): a pop from the window cannot cross owners.
-// Proof. Take frame i with head <= i < t at (d), all of Q (I8). i >= S: by
+// Proof. Take frame i with head <= i < t at (d), all of one instance of Q (I8, I9). i >= S: by
 // (c), or by the earlier refresh of this window that did (c) (token is v only after it), and I7.
 // Suppose frame i was pushed under a later binding. That binding's rebind stored its token before
 // the push of i (I4), the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read
@@ -93,8 +101,8 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 // coherence), which answers stale_binding with detail 0 and consumes nothing. So after
 // rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more,
 // all of them G's, to G's own requester; the new owner's requester never gets one (its endpoint's
-// first refresh drops them, I6 c). Passed to another queue, an endpoint is refused at once (I8).
-// The strict form also compares token_
+// first refresh drops them, I6 c). Passed to another queue, an endpoint is refused at once (I8);
+// on a queue re-created in its storage, at its next pop (I9). The strict form also compares token_
 // with v before every pop from the window: a pop that starts after rebind() returned (happens-after
 // it) reads the new token or a later one by coherence, and is refused: nothing of G after the
 // rebind.
