@@ -145,8 +145,10 @@ TEST_CASE(
     "F10: an spsc_queue re-created in the same storage refuses an old endpoint with an open "
     "window; the new owner's frames stay queued") {
   using q_t = si::spsc_queue<frame>;
-  for (const bool strict : {false, true}) {
-    CAPTURE(strict);
+  // 0: c.try_pop(); 1: q.try_pop(c); 2: q.try_pop(c) with a strict endpoint.
+  for (const int form : {0, 1, 2}) {
+    CAPTURE(form);
+    const bool strict = form == 2;
     std::optional<q_t> slot;
     slot.emplace(8);
     slot->rebind(alice);
@@ -164,7 +166,7 @@ TEST_CASE(
     slot->rebind(bob);
     for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(slot->try_push(bob, frame{2, 100 + i}));
     for (int k = 0; k < 4; ++k) {
-      auto r = strict ? slot->try_pop(strict_out) : out.try_pop();
+      auto r = strict ? slot->try_pop(strict_out) : form == 1 ? slot->try_pop(out) : out.try_pop();
       CHECK(r.refused_for(si::refusal::stale_binding));
       CHECK(r.detail() == 0);
       if (r) CHECK(r->owner_id == 1);  // the leak: bob's frames to alice's endpoint

@@ -144,11 +144,13 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   // ---- consumer thread ----
 
   // Through a consumer endpoint, as c.try_pop(), plus a check that this queue made it (its
-  // window says nothing about another queue's slots): owner_mismatch (counted), at once, if not.
+  // window says nothing about another queue's slots): owner_mismatch (counted), at once, if
+  // not; stale_binding if an earlier queue in this storage made it. One compare of instance
+  // tokens answers both (unique, I9), so the pop needs no instance compare of its own.
   template <freshness F>
   [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
-    if (STREAMISO_UNLIKELY(c.q_ != this)) return refuse_endpoint(c.q_);
-    return endpoint_pop::pop(*this, c);
+    if (STREAMISO_UNLIKELY(c.instance_ != instance_)) return refuse_endpoint(c.q_);
+    return endpoint_pop::template pop<true>(*this, c);
   }
 
   // ---- any thread ----

@@ -19,12 +19,13 @@ namespace detail {
 
 // Consumer thread only. `q` is the queue that made the endpoint (spsc_queue::try_pop(c)
 // refuses an endpoint of another queue before calling here), or a queue re-created in its
-// storage since, which the instance compare refuses (I9).
+// storage since, which the instance compare refuses (I9); `checked` says the caller compared
+// the instance tokens already.
 template <class Queue>
 struct spsc_endpoint_pop {
   using frame_type = typename Queue::value_type;
 
-  template <freshness F>
+  template <bool checked = false, freshness F>
   static result<frame_type> pop(Queue& q, spsc_consumer<Queue, F>& c) noexcept {
     const std::uint64_t h =
         q.head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
@@ -32,7 +33,7 @@ struct spsc_endpoint_pop {
     if (STREAMISO_LIKELY(h < w.limit)) {
       // The window speaks of the instance that set it: a queue re-created in the same storage
       // restarts its head below it (I9). instance_ shares head_'s line.
-      if (STREAMISO_UNLIKELY(q.instance_ != c.instance_)) return q.refuse_endpoint(&q);
+      if (!checked && STREAMISO_UNLIKELY(q.instance_ != c.instance_)) return q.refuse_endpoint(&q);
       if (F == freshness::strict && STREAMISO_UNLIKELY(q.current_token() != w.gen)) {
         return q.refuse_endpoint(&q);
       }

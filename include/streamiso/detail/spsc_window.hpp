@@ -78,10 +78,11 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 // I9 Instance. Q draws an instance token at construction (unique like binding tokens, I4)
 //    and keeps it on head_'s line; the endpoint keeps the one it was made by. A queue
 //    re-created in the same storage has the same address but another instance token and
-//    head restarting at 0, possibly below limit: a pop from the window compares the two
-//    instance tokens before take(), and the slow refresh compares them before (c) and (d)
-//    (the fast refresh cannot match: the new queue's bindings have new tokens, I4). Both
-//    refuse (stale_binding, nothing read). So a window is only ever used on the instance
+//    head restarting at 0, possibly below limit. spsc_queue::try_pop(c) compares the two
+//    tokens before anything (one compare that also does I8's check); c.try_pop() compares
+//    them before a pop from the window and in the slow refresh, before (c) and (d) (the fast
+//    refresh cannot match: the new queue's bindings have new tokens, I4). A re-created queue
+//    is refused stale_binding, nothing read. So a window is only ever used on the instance
 //    whose tail and token set it: the proof below is about that instance alone.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
