@@ -96,7 +96,7 @@ struct receiver {
         lost += r->gap.count;
         continue;
       }
-      (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
+      (void)depay.push({r->payload, r->seq, r->timestamp, si::rtp_marker_of(r->marker)});
       while (auto au = units_out.try_pop()) {
         if (au->discarded()) {
           ++discarded;

@@ -93,7 +93,7 @@ double run(stage_state& s, std::size_t variant) {
         const auto& d = s.t.datagrams[i];
         if (auto a = s.in.accept({d.data(), d.size()}, now)) {
           si::jitter_packet<si::rtp_payload_ref> p;
-          p.seq = a->sequence;
+          p.seq = a->seq;
           p.timestamp = a->timestamp;
           p.arrival_us = a->arrival_us;
           p.size_bytes = static_cast<std::uint32_t>(a->payload.size);

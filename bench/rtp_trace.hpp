@@ -43,7 +43,7 @@ inline trace make_trace(unsigned reorder_pct, unsigned loss_pct) {
     si::rtp_header_fields h;
     h.marker = si::rtp_marker_of(k + 1 == packets_per_unit);
     h.payload_type = 96;
-    h.sequence = static_cast<std::uint16_t>(i);
+    h.seq = static_cast<std::uint16_t>(i);
     h.timestamp = static_cast<std::uint32_t>(unit * 3000);
     h.ssrc = ssrc;
     (void)si::write_rtp(h, {payload.data(), payload.size()}, {d.data(), d.size()});

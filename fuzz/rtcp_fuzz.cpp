@@ -87,12 +87,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         si::rtcp_fir_fields f;
         f.sender_ssrc = m->sender_ssrc();
         f.media_ssrc = e.ssrc;
-        f.sequence = e.sequence;
+        f.seq = e.seq;
         auto w = si::write_fir(f, {out, sizeof out});
         si::rtcp_reader again(out, *w);
         auto m2 = again.next();
         require(m2 && m2->kind() == si::rtcp_kind::fir && m2->fir(0).ssrc == e.ssrc &&
-                    m2->fir(0).sequence == e.sequence,
+                    m2->fir(0).seq == e.seq,
                 "fir round trip");
         break;
       }

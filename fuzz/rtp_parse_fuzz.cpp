@@ -55,13 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     si::rtp_header_fields h;
     h.marker = si::rtp_marker_of(v.marker());
     h.payload_type = v.payload_type();
-    h.sequence = v.sequence();
+    h.seq = v.seq();
     h.timestamp = v.timestamp();
     h.ssrc = v.ssrc();
     auto w = si::write_rtp(h, v.payload(), {out.data(), out.size()});
     require(w.has_value(), "write back");
     auto back = si::parse_rtp(out.data(), *w);
-    require(back && back->sequence() == v.sequence() && back->timestamp() == v.timestamp() &&
+    require(back && back->seq() == v.seq() && back->timestamp() == v.timestamp() &&
                 back->ssrc() == v.ssrc() && back->marker() == v.marker() &&
                 back->payload_type() == v.payload_type() &&
                 back->payload().size == v.payload().size,

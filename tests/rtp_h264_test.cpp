@@ -97,8 +97,8 @@ TEST_CASE("F8 h264: single NAL unit packets make an Annex-B unit followed by zer
   CHECK(au.timestamp == 3000);
   CHECK(au.packets == 2);
   CHECK(au.nal_units == 2);
-  CHECK(au.first_sequence == 1000);
-  CHECK(au.last_sequence == 1001);
+  CHECK(au.first_seq == 1000);
+  CHECK(au.last_seq == 1001);
   CHECK(au.marker);
   CHECK_FALSE(au.random_access);
   CHECK_FALSE(au.keyframe);

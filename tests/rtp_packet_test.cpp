@@ -38,7 +38,7 @@ TEST_CASE("F9 rtp: every fixed header field is read from its RFC 3550 position")
   CHECK(r->csrc_count() == 2);
   CHECK(r->marker());
   CHECK(r->payload_type() == 111);
-  CHECK(r->sequence() == 0xBEEF);
+  CHECK(r->seq() == 0xBEEF);
   CHECK(r->timestamp() == 0x01020304U);
   CHECK(r->ssrc() == 0xCAFEBABEU);
   CHECK(r->csrc(0) == 0x11111111U);
@@ -241,7 +241,7 @@ TEST_CASE("rtp: write_rtp round trip and its refusals") {
   si::rtp_header_fields h;
   h.marker = si::rtp_marker::set;
   h.payload_type = 97;
-  h.sequence = 0xFFFF;
+  h.seq = 0xFFFF;
   h.timestamp = 0x80000001U;
   h.ssrc = 0x01020304U;
   auto n = si::write_rtp(h, {pl, 3}, {out, sizeof out});
@@ -251,7 +251,7 @@ TEST_CASE("rtp: write_rtp round trip and its refusals") {
   REQUIRE(r.has_value());
   CHECK(r->marker());
   CHECK(r->payload_type() == 97);
-  CHECK(r->sequence() == 0xFFFF);
+  CHECK(r->seq() == 0xFFFF);
   CHECK(r->timestamp() == 0x80000001U);
   CHECK(r->ssrc() == 0x01020304U);
   CHECK(r->payload().data[2] == 3);
@@ -334,7 +334,7 @@ TEST_CASE("F9 rtcp: PLI, FIR and SR round-trip in one compound packet") {
   si::rtcp_fir_fields ff;
   ff.sender_ssrc = 0xAAAA0001U;
   ff.media_ssrc = 0xBBBB0002U;
-  ff.sequence = 7;
+  ff.seq = 7;
   pos += *si::write_sender_report(srf, {out + pos, sizeof out - pos});
   pos += *si::write_pli(pf, {out + pos, sizeof out - pos});
   pos += *si::write_fir(ff, {out + pos, sizeof out - pos});
@@ -363,7 +363,7 @@ TEST_CASE("F9 rtcp: PLI, FIR and SR round-trip in one compound packet") {
   CHECK(fir->media_ssrc() == 0);
   REQUIRE(fir->fir_count() == 1);
   CHECK(fir->fir(0).ssrc == 0xBBBB0002U);
-  CHECK(fir->fir(0).sequence == 7);
+  CHECK(fir->fir(0).seq == 7);
   CHECK(rd.next().refused_for(si::refusal::empty));
 }
 
@@ -447,7 +447,7 @@ TEST_CASE("F4 rtx: unwrap restores the original sequence number and payload") {
   const std::uint8_t pl[4] = {9, 8, 7, 6};
   si::rtp_header_fields h;
   h.marker = si::rtp_marker::set;
-  h.sequence = 1234;
+  h.seq = 1234;
   h.timestamp = 0xABCDEF01U;
   h.ssrc = 0x1111U;
   auto on = si::write_rtp(h, {pl, 4}, {orig, sizeof orig});
@@ -458,11 +458,11 @@ TEST_CASE("F4 rtx: unwrap restores the original sequence number and payload") {
   CHECK(*n == 12 + 2 + 4);
   auto v = si::parse_rtp(rtx, *n);
   REQUIRE(v.has_value());
-  CHECK(v->sequence() == 77);
+  CHECK(v->seq() == 77);
   CHECK(v->payload_type() == 97);
   auto u = si::unwrap_rtx(*v, b);
   REQUIRE(u.has_value());
-  CHECK(u->original_sequence == 1234);
+  CHECK(u->original_seq == 1234);
   CHECK(u->timestamp == 0xABCDEF01U);
   CHECK(u->marker);
   CHECK(u->media_ssrc == 0x1111U);
@@ -481,7 +481,7 @@ TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {
   std::uint8_t orig[16];
   const std::uint8_t pl[2] = {1, 2};
   si::rtp_header_fields h;
-  h.sequence = 10;
+  h.seq = 10;
   h.ssrc = 0x2222U;
   auto on = si::write_rtp(h, {pl, 2}, {orig, sizeof orig});
   std::uint8_t rtx[32];
@@ -499,7 +499,7 @@ TEST_CASE("F6 rtx: another owner's RTX packet is refused as foreign") {
   // No OSN (a padding-only probe).
   std::uint8_t probe[16];
   h.payload_type = 97;
-  h.sequence = 2;
+  h.seq = 2;
   h.ssrc = 0x5555U;
   auto pn = si::write_rtp(h, {pl, 1}, {probe, sizeof probe});
   auto z = si::unwrap_rtx(*si::parse_rtp(probe, *pn), mine);

@@ -94,7 +94,7 @@ bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint
   si::rtp_header_fields h;
   h.marker = si::rtp_marker_of(marker);
   h.payload_type = pt;
-  h.sequence = seq;
+  h.seq = seq;
   h.timestamp = ts;
   h.ssrc = ssrc;
   auto n = si::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
@@ -140,7 +140,7 @@ TEST_CASE(
   CHECK(a->owner == cam_a);
   CHECK_FALSE(a->generation.is_unbound());
   CHECK(a->generation == in.current_generation());
-  CHECK(a->sequence == 1);
+  CHECK(a->seq == 1);
   CHECK(a->timestamp == 100);
   CHECK(a->marker);
   CHECK(a->arrival_us == 5);
@@ -245,7 +245,7 @@ TEST_CASE("F6 rtp ingest: RTX of the bound stream is unwrapped; another owner's 
   auto a = in.accept({rtx.data(), *n}, 50);
   REQUIRE(a.has_value());
   CHECK(a->retransmission);
-  CHECK(a->sequence == 700);
+  CHECK(a->seq == 700);
   CHECK(a->timestamp == 1234);
   REQUIRE(a->payload.size == 3);
   CHECK(a->payload.data[2] == 0x08);
@@ -366,8 +366,8 @@ TEST_CASE(
       CHECK(r->gap.first_seq == 103);
     } else {
       REQUIRE(r->payload.size == 3);
-      CHECK(r->payload.data[1] == static_cast<std::uint8_t>(r->sequence));
-      got.push_back(r->sequence);
+      CHECK(r->payload.data[1] == static_cast<std::uint8_t>(r->seq));
+      got.push_back(r->seq);
     }
   }
   CHECK(got == std::vector<std::uint16_t>{100, 101, 102, 104, 105});
@@ -460,8 +460,8 @@ TEST_CASE(
     if (r->is_gap()) {
       lost += r->gap.count;
     } else {
-      CHECK(depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)})
-                .has_value());
+      CHECK(
+          depay.push({r->payload, r->seq, r->timestamp, si::rtp_marker_of(r->marker)}).has_value());
     }
   }
   CHECK(lost == 1);  // sequence 3 reported lost, not filled by B
@@ -583,7 +583,7 @@ TEST_CASE("F3 rtp feed: zero-copy receive into staging(); a payload from elsewhe
   for (std::uint16_t s = 10; s < 14; ++s) {
     auto r = feed.try_pop(who, 1'000'000);
     REQUIRE(r.has_value());
-    CHECK(r->sequence == s);
+    CHECK(r->seq == s);
     REQUIRE(r->payload.size == 2);
     CHECK(r->payload.data[1] == s);  // its own bytes, not the duplicate's
     CHECK(r->payload.data == buffers[s - 10] + 12);
@@ -630,7 +630,7 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
     auto send = [&](std::uint16_t s, bool copy_only) {
       si::rtp_header_fields h;
       h.marker = si::rtp_marker_of(s % 4 == 3);
-      h.sequence = s;
+      h.seq = s;
       h.timestamp = static_cast<std::uint32_t>(s / 4) * 3000U;
       h.ssrc = ssrc_a;
       std::uint8_t pl[24];
@@ -683,7 +683,7 @@ TEST_CASE("F3 rtp feed: recycled buffers never carry another packet's bytes (cop
         ++popped;
         REQUIRE(out->payload.size == 24);
         std::uint8_t want[24];
-        fill(want, out->sequence, epoch);
+        fill(want, out->seq, epoch);
         CHECK(std::memcmp(out->payload.data, want, sizeof want) == 0);
       }
     }
@@ -746,7 +746,7 @@ TEST_CASE(
     auto send = [&](const late& l, bool copy_only) {
       si::rtp_header_fields h;
       h.marker = si::rtp_marker_of(l.seq % 4 == 3);
-      h.sequence = l.seq;
+      h.seq = l.seq;
       h.timestamp = static_cast<std::uint32_t>(l.seq / 4) * 3000U;
       h.ssrc = l.b ? ssrc_b : ssrc_a;
       h.payload_type = 96;
@@ -822,7 +822,7 @@ TEST_CASE(
         ++popped[o];
         REQUIRE(out->payload.size == 24);
         std::uint8_t want[24];
-        fill(want, on_b, out->sequence, epoch);
+        fill(want, on_b, out->seq, epoch);
         CHECK(std::memcmp(out->payload.data, want, sizeof want) == 0);
         const unsigned other = on_b ? 0xA0U : 0xB0U;
         for (std::size_t k = 0; k < out->payload.size; ++k)
@@ -877,7 +877,7 @@ TEST_CASE("F4 rtp feed: a bound consumer is the owner's, and stale after reset o
   CHECK(c->take_keyframe_request(1000).refused_for(si::refusal::empty));
   auto p = c->try_pop(1'000'000);
   REQUIRE(p.has_value());
-  CHECK(p->sequence == 10);
+  CHECK(p->seq == 10);
   REQUIRE(p->payload.size == 2);
   CHECK(p->payload.data[1] == 0xA0);
   // reset(): the consumer is stale, and the held packet 12 was dropped with the epoch.
@@ -919,7 +919,7 @@ TEST_CASE("F3 rtp feed: a slot freed twice is refused stale_handle, its buffer n
   auto pop_own = [&](std::uint16_t seq) {
     auto p = feed.try_pop(who, 1'000'000);
     REQUIRE(p.has_value());
-    CHECK(p->sequence == seq);
+    CHECK(p->seq == seq);
     REQUIRE(p->payload.size == 2);
     CHECK(p->payload.data[1] == static_cast<std::uint8_t>(seq));
   };
@@ -984,7 +984,7 @@ TEST_CASE("F3 rtp feed: with no free buffer a push is refused full and writes no
   for (std::uint16_t s = 20; s < 23; ++s) {
     auto p = feed.try_pop(who, 1'000'000);
     REQUIRE(p.has_value());
-    CHECK(p->sequence == s);
+    CHECK(p->seq == s);
     REQUIRE(p->payload.size == 2);
     CHECK(p->payload.data[1] == 0x20 + (s - 20));
   }
@@ -1025,7 +1025,7 @@ TEST_CASE(
   for (;;) {
     auto p = feed.try_pop(who, 10'000'000);
     if (!p) break;
-    if (!p->is_gap()) got.push_back(p->sequence);
+    if (!p->is_gap()) got.push_back(p->seq);
   }
   // 5000 is refused while the jump is on probation; 5001 confirms it (jitter_buffer rule).
   CHECK(got == std::vector<std::uint16_t>{5001});
@@ -1054,10 +1054,10 @@ TEST_CASE(
   while (auto r = feed.try_pop(who, 1'000'000)) {
     if (r->is_gap()) {
       CHECK(r->gap.cause == si::gap_cause::undecodable);
-      CHECK(r->sequence == 10);
+      CHECK(r->seq == 10);
       undecodable += r->gap.count;
     } else {
-      got.push_back(r->sequence);
+      got.push_back(r->seq);
       CHECK(r->payload.data[1] == 0x02);
     }
   }
@@ -1067,7 +1067,7 @@ TEST_CASE(
   // An accepted packet stamped with another owner (a mis-wired ingest) is refused, counted.
   auto foreign = *in.accept({f2.data(), f2.size()}, 2000);
   foreign.owner = cam_b;
-  foreign.sequence = 12;
+  foreign.seq = 12;
   CHECK(feed.try_push(foreign).refused_for(si::refusal::owner_mismatch));
   CHECK(feed.jitter().counters().count(si::refusal::owner_mismatch) == 1);
 }

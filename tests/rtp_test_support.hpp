@@ -162,7 +162,7 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams,
       if (r->is_gap()) {
         out.lost_packets += r->gap.count;
       } else {
-        (void)depay.push({r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)});
+        (void)depay.push({r->payload, r->seq, r->timestamp, si::rtp_marker_of(r->marker)});
         take_all();
       }
     }

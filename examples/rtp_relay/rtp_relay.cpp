@@ -318,7 +318,7 @@ class relay {
         return;
       }
       a.owner = st.own;
-      a.sequence = v->sequence();
+      a.seq = v->seq();
       a.timestamp = v->timestamp();
       a.arrival_us = now;
       a.marker = v->marker();
@@ -347,7 +347,7 @@ class relay {
           ++t_.refusals[si::index_of(si::refusal::gap)];  // tallied with the depacketizer's gaps
           continue;
         }
-        si::rtp_unit u{r->payload, r->sequence, r->timestamp, si::rtp_marker_of(r->marker)};
+        si::rtp_unit u{r->payload, r->seq, r->timestamp, si::rtp_marker_of(r->marker)};
         const si::status pushed =
             st.d264 && world_.cams[static_cast<std::size_t>(st.camera)].c == codec::h264
                 ? st.d264->push(u)

@@ -81,7 +81,7 @@ struct rtcp_nack_item {   // RFC 4585 6.2.1
 
 struct rtcp_fir_entry {  // RFC 5104 4.3.1.1
   std::uint32_t ssrc = 0;
-  std::uint8_t sequence = 0;
+  std::uint8_t seq = 0;  // command sequence number ("Seq nr."), not an RTP one
 };
 
 // One message of a compound packet. Borrowed from the datagram.
@@ -249,12 +249,12 @@ struct rtcp_pli_fields {
   std::uint32_t media_ssrc = 0;
 };
 
-// RFC 5104 4.3.1 Full Intra Request for one media sender. `sequence` is the command sequence
-// number, incremented by the caller for each new request.
+// RFC 5104 4.3.1 Full Intra Request for one media sender. `seq` is the command sequence
+// number (the FCI's "Seq nr."), incremented by the caller for each new request.
 struct rtcp_fir_fields {
   std::uint32_t sender_ssrc = 0;
   std::uint32_t media_ssrc = 0;
-  std::uint8_t sequence = 0;
+  std::uint8_t seq = 0;
 };
 
 // RFC 3550 6.4.1 sender report without report blocks.
@@ -323,7 +323,7 @@ struct rtcp_sender_report_fields {
   detail::store_be32(o + 4, f.sender_ssrc);
   detail::store_be32(o + 8, 0);  // media source SSRC: unused in FIR (RFC 5104 4.3.1.2)
   detail::store_be32(o + 12, f.media_ssrc);
-  o[16] = f.sequence;
+  o[16] = f.seq;
   o[17] = o[18] = o[19] = 0;
   return std::size_t{20};
 }

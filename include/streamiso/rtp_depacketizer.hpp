@@ -37,7 +37,7 @@ struct depacketizer_config {
 // One RTP payload, as released in sequence order by the jitter buffer (or rtp_released).
 struct rtp_unit {
   byte_view payload;
-  std::uint16_t sequence = 0;
+  std::uint16_t seq = 0;
   std::uint32_t timestamp = 0;
   rtp_marker marker = rtp_marker::clear;
 };
@@ -81,8 +81,8 @@ struct access_unit {
   pool_handle handle{};
   std::size_t size = 0;
   std::uint32_t timestamp = 0;
-  std::uint16_t first_sequence = 0;
-  std::uint16_t last_sequence = 0;
+  std::uint16_t first_seq = 0;
+  std::uint16_t last_seq = 0;
   std::uint32_t packets = 0;
   std::uint32_t nal_units = 0;
   au_discard_cause discard = au_discard_cause::none;

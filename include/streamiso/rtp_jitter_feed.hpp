@@ -63,8 +63,8 @@ struct rtp_receive_buffer {
 struct rtp_released {
   delivery_kind kind = delivery_kind::packet;
   gap_range gap{};
-  std::uint16_t sequence = 0;
-  std::uint64_t extended_sequence = 0;
+  std::uint16_t seq = 0;
+  std::uint64_t extended_seq = 0;
   std::uint32_t timestamp = 0;
   jitter_usec arrival_us = 0;
   bool marker = false;
@@ -131,7 +131,7 @@ class rtp_jitter_feed {
   // frame and a copy of its result (bench/results/jitter_api.md).
   [[nodiscard]] STREAMISO_JITTER_INLINE status
   try_push(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
-    const std::uint32_t slot = store_.slot_of(a.sequence);
+    const std::uint32_t slot = store_.slot_of(a.seq);
     const std::uint32_t stamp = store_.next_stamp();
     if (const status s = insert(a, slot, stamp, flags); !s) return s;
     // Accepted, so the payload is at most max_packet_bytes.
@@ -157,7 +157,7 @@ class rtp_jitter_feed {
     if (STREAMISO_UNLIKELY(p < st || p - st > room || a.payload.size > room - (p - st))) {
       return jb_.counters().record(refusal::malformed);
     }
-    const std::uint32_t slot = store_.slot_of(a.sequence);
+    const std::uint32_t slot = store_.slot_of(a.seq);
     const std::uint32_t stamp = store_.next_stamp();
     if (const status s = insert(a, slot, stamp, flags); !s) return s;
     store_.keep_staged(slot, stamp, static_cast<std::uint32_t>(p - st),
@@ -258,16 +258,16 @@ class rtp_jitter_feed {
       const result<typename jitter_type::delivery_type>& d) noexcept {
     if (!d) return refused{d.reason(), d.detail()};
     rtp_released out;
-    out.sequence = d->seq;
-    out.extended_sequence = d->extended_seq;
+    out.seq = d->seq;
+    out.extended_seq = d->extended_seq;
     out.timestamp = d->timestamp;
     out.arrival_us = d->arrival_us;
     if (d->is_gap()) {
       reclaim_all();  // frame mode discards come back here
       out.kind = delivery_kind::gap;
       out.gap = d->gap;
-      out.sequence = d->gap.first_seq;
-      out.extended_sequence = d->gap.first_extended_seq;
+      out.seq = d->gap.first_seq;
+      out.extended_seq = d->gap.first_extended_seq;
       return out;
     }
     // Released: a second reference to the same bytes finds the slot empty.
@@ -315,7 +315,7 @@ class rtp_jitter_feed {
     // reaches the refusal; without it, the store would index below its stack in release.
     if (STREAMISO_UNLIKELY(!store_.can_store(slot))) return jb_.counters().record(refusal::full);
     jitter_packet<rtp_payload_ref> p;
-    p.seq = a.sequence;
+    p.seq = a.seq;
     p.timestamp = a.timestamp;
     p.arrival_us = a.arrival_us;
     p.size_bytes =

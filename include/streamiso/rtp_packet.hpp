@@ -213,7 +213,7 @@ class rtp_view {
   [[nodiscard]] std::uint8_t payload_type() const noexcept {
     return static_cast<std::uint8_t>(d_[1] & 0x7F);
   }
-  [[nodiscard]] std::uint16_t sequence() const noexcept { return detail::load_be16(d_ + 2); }
+  [[nodiscard]] std::uint16_t seq() const noexcept { return detail::load_be16(d_ + 2); }
   [[nodiscard]] std::uint32_t timestamp() const noexcept { return detail::load_be32(d_ + 4); }
   [[nodiscard]] std::uint32_t ssrc() const noexcept { return detail::load_be32(d_ + 8); }
   [[nodiscard]] std::uint32_t csrc(std::size_t i) const noexcept {
@@ -284,7 +284,7 @@ class rtp_view {
 struct rtp_header_fields {
   rtp_marker marker = rtp_marker::clear;
   std::uint8_t payload_type = 96;
-  std::uint16_t sequence = 0;
+  std::uint16_t seq = 0;
   std::uint32_t timestamp = 0;
   std::uint32_t ssrc = 0;
 };
@@ -303,7 +303,7 @@ struct rtp_header_fields {
   std::uint8_t* o = out.data;
   o[0] = 0x80;
   o[1] = static_cast<std::uint8_t>((h.marker == rtp_marker::set ? 0x80 : 0) | h.payload_type);
-  detail::store_be16(o + 2, h.sequence);
+  detail::store_be16(o + 2, h.seq);
   detail::store_be32(o + 4, h.timestamp);
   detail::store_be32(o + 8, h.ssrc);
   if (payload.size != 0) std::memcpy(o + rtp_view::fixed_header_bytes, payload.data, payload.size);

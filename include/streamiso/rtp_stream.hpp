@@ -66,7 +66,7 @@ template <class Id = id128>
 struct rtp_accepted {
   basic_owner<Id> owner{};
   streamiso::generation generation{};  // the ingest's binding it was accepted under
-  std::uint16_t sequence = 0;          // the original sequence number for a retransmission
+  std::uint16_t seq = 0;               // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
   std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
   jitter_usec arrival_us = 0;
@@ -138,7 +138,7 @@ class rtp_ingest {
         ++stats_.foreign_payload_type;
         return foreign(rtp_foreign::payload_type);
       }
-      a.sequence = p.sequence();
+      a.seq = p.seq();
       a.payload = p.payload();
       a.marker = p.marker();
     } else if (b_.rtx == retransmissions::enabled && p.ssrc() == b_.rtx_ssrc) {
@@ -152,7 +152,7 @@ class rtp_ingest {
         ++stats_.foreign_rtx_payload_type;
         return foreign(rtp_foreign::rtx_payload_type);
       }
-      a.sequence = u->original_sequence;
+      a.seq = u->original_seq;
       a.payload = u->payload;
       a.marker = u->marker;
       a.retransmission = true;

@@ -26,7 +26,7 @@ struct rtx_binding {
 
 // A retransmission restored to the media stream's terms.
 struct rtx_unwrapped {
-  std::uint16_t original_sequence = 0;
+  std::uint16_t original_seq = 0;
   std::uint32_t timestamp = 0;  // RTX keeps the original timestamp (RFC 4588 4)
   bool marker = false;          // and the original marker
   std::uint8_t media_payload_type = 0;
@@ -57,7 +57,7 @@ enum class rtx_error : std::uint8_t {
   if (pl.size < 2)
     return refused{refusal::malformed, static_cast<std::uint64_t>(rtx_error::no_osn)};
   rtx_unwrapped u;
-  u.original_sequence = detail::load_be16(pl.data);
+  u.original_seq = detail::load_be16(pl.data);
   u.timestamp = p.timestamp();
   u.marker = p.marker();
   u.media_payload_type = b.media_payload_type;
@@ -66,10 +66,10 @@ enum class rtx_error : std::uint8_t {
   return u;
 }
 
-// What write_rtx() wraps: the original packet, as the RTX stream's packet `rtx_sequence`.
+// What write_rtx() wraps: the original packet, as the RTX stream's packet `rtx_seq`.
 struct rtx_wrap_fields {
   rtx_binding stream{};
-  std::uint16_t rtx_sequence = 0;
+  std::uint16_t rtx_seq = 0;
   rtp_view original{};
 };
 
@@ -85,11 +85,11 @@ struct rtx_wrap_fields {
   rtp_header_fields h;
   h.marker = rtp_marker_of(f.original.marker());
   h.payload_type = f.stream.rtx_payload_type;
-  h.sequence = f.rtx_sequence;
+  h.seq = f.rtx_seq;
   h.timestamp = f.original.timestamp();
   h.ssrc = f.stream.rtx_ssrc;
   std::uint8_t osn[2];
-  detail::store_be16(osn, f.original.sequence());
+  detail::store_be16(osn, f.original.seq());
   auto w = write_rtp(h, byte_view{osn, 2}, out);
   if (!w) return w;
   if (pl.size != 0) std::memcpy(out.data + *w, pl.data, pl.size);

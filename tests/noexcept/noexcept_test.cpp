@@ -112,7 +112,7 @@ TEST_CASE("F9 noexcept: an RTP datagram round-trips, and bad datagrams are refus
   std::uint8_t out[64] = {};
   si::rtp_header_fields h;
   h.marker = si::rtp_marker::set;
-  h.sequence = 65535;
+  h.seq = 65535;
   h.timestamp = 90000;
   h.ssrc = 0x11223344;
   const auto written = si::write_rtp(h, {payload, sizeof payload}, {out, sizeof out});
@@ -122,7 +122,7 @@ TEST_CASE("F9 noexcept: an RTP datagram round-trips, and bad datagrams are refus
   CHECK(parsed);
   if (!parsed) return;
   CHECK(parsed->marker());
-  CHECK(parsed->sequence() == 65535);
+  CHECK(parsed->seq() == 65535);
   CHECK(parsed->ssrc() == 0x11223344u);
   CHECK(parsed->payload().size == sizeof payload);
   CHECK(std::memcmp(parsed->payload().data, payload, sizeof payload) == 0);

@@ -107,13 +107,13 @@ class au_assembler {
   // belongs to a unit already discarded); it is counted either way.
   bool begin_packet(const rtp_unit& u, bool starts_nal) noexcept {
     ++stats_.packets;
-    const bool gap = have_seq_ && u.sequence != static_cast<std::uint16_t>(last_seq_ + 1);
+    const bool gap = have_seq_ && u.seq != static_cast<std::uint16_t>(last_seq_ + 1);
     // A forward skip is loss; a repeated or earlier number (the caller broke the order) breaks
     // the unit all the same but is not counted as lost.
-    const auto skipped = static_cast<std::uint16_t>(u.sequence - last_seq_ - 1);
+    const auto skipped = static_cast<std::uint16_t>(u.seq - last_seq_ - 1);
     if (gap && skipped < 0x8000) stats_.lost_packets += skipped;
     have_seq_ = true;
-    last_seq_ = u.sequence;
+    last_seq_ = u.seq;
     const bool same_unit = state_ != state::idle && u.timestamp == ts_;
     if (gap) {
       if (state_ == state::open) discard(au_discard_cause::loss);
@@ -130,7 +130,7 @@ class au_assembler {
         return false;
       }
       ++cur_.packets;
-      cur_.last_sequence = u.sequence;
+      cur_.last_seq = u.seq;
       return true;
     }
     if (state_ == state::open) complete(false);
@@ -151,13 +151,13 @@ class au_assembler {
   bool continue_fragment(const rtp_unit& u, const std::uint8_t* piece, std::size_t n,
                          bool last) noexcept {
     if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ ||
-        u.sequence != static_cast<std::uint16_t>(last_seq_ + 1)) {
+        u.seq != static_cast<std::uint16_t>(last_seq_ + 1)) {
       return false;
     }
     ++stats_.packets;
-    last_seq_ = u.sequence;
+    last_seq_ = u.seq;
     ++cur_.packets;
-    cur_.last_sequence = u.sequence;
+    cur_.last_seq = u.seq;
     if (write(piece, n) && last) in_fragment_ = false;
     end_packet(u.marker);
     return true;
@@ -262,7 +262,7 @@ class au_assembler {
     ts_ = u.timestamp;
     cur_ = access_unit{};
     cur_.timestamp = u.timestamp;
-    cur_.first_sequence = cur_.last_sequence = u.sequence;
+    cur_.first_seq = cur_.last_seq = u.seq;
     cur_.packets = 1;
     seen_sets_ = 0;
     seen_vcl_ = false;

@@ -40,9 +40,7 @@ class payload_store {
     for (std::uint32_t i = 0; i <= mask_; ++i) free_[free_count_++] = mask_ - i;
   }
 
-  [[nodiscard]] std::uint32_t slot_of(std::uint16_t sequence) const noexcept {
-    return sequence & mask_;
-  }
+  [[nodiscard]] std::uint32_t slot_of(std::uint16_t seq) const noexcept { return seq & mask_; }
   [[nodiscard]] std::size_t buffer_bytes() const noexcept { return buffer_bytes_; }
   [[nodiscard]] std::uint8_t* staging() noexcept { return buffer(staging_); }
 
