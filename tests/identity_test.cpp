@@ -138,6 +138,77 @@ TEST_CASE("F10: an spsc_queue re-created in the same storage refuses the old que
   CHECK(r.refused_for(si::refusal::stale_binding));
 }
 
+// The window of an endpoint speaks of the queue that set it. Re-created in the same storage,
+// the new queue's head restarts at 0, inside the old window: a pop from it would hand out the
+// new owner's frames (or move from never-constructed slots). The pop compares the instance.
+TEST_CASE(
+    "F10: an spsc_queue re-created in the same storage refuses an old endpoint with an open "
+    "window; the new owner's frames stay queued") {
+  using q_t = si::spsc_queue<frame>;
+  // 0: c.try_pop(); 1: q.try_pop(c); 2: q.try_pop(c) with a strict endpoint.
+  for (const int form : {0, 1, 2}) {
+    CAPTURE(form);
+    const bool strict = form == 2;
+    std::optional<q_t> slot;
+    slot.emplace(8);
+    slot->rebind(alice);
+    auto in = slot->bind_producer(alice).value();
+    auto out = slot->bind_consumer(alice_r).value();
+    auto strict_out = slot->bind_strict_consumer(alice_r).value();
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(slot->try_push(in, frame{1, i}));
+    if (strict) {
+      REQUIRE(slot->try_pop(strict_out)->owner_id == 1);  // the refresh: window [1, 4)
+    } else {
+      REQUIRE(slot->try_pop(out)->owner_id == 1);
+    }
+    slot.reset();
+    slot.emplace(8);
+    slot->rebind(bob);
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(slot->try_push(bob, frame{2, 100 + i}));
+    for (int k = 0; k < 4; ++k) {
+      auto r = strict ? slot->try_pop(strict_out) : form == 1 ? slot->try_pop(out) : out.try_pop();
+      CHECK(r.refused_for(si::refusal::stale_binding));
+      CHECK(r.detail() == 0);
+      if (r) CHECK(r->owner_id == 1);  // the leak: bob's frames to alice's endpoint
+    }
+    CHECK(slot->size() == 4);
+    CHECK(slot->counters().count(si::refusal::stale_binding) == 4);
+    auto bob_r_out = slot->bind_consumer(bob_r).value();
+    CHECK(bob_r_out.try_pop()->seq == 100);
+  }
+}
+
+// A Match that lets a viewer bind to a queue bound to nobody: its endpoints' binding token is
+// 0, as every never-bound queue's is. A refresh must never take 0 == 0 for "same binding":
+// re-created in the same storage and still unbound, the queue refuses the old endpoint.
+struct idle_or_exact {
+  bool operator()(const si::owner& o, const si::requester& r) const noexcept {
+    return si::is_unset(o) || si::exact_match{}(o, r);
+  }
+};
+
+TEST_CASE(
+    "F10: an spsc endpoint of a never-bound queue is refused by a never-bound queue re-created "
+    "in the same storage, and by it once bound") {
+  using q_t = si::spsc_queue<frame, si::id128, idle_or_exact>;
+  std::optional<q_t> slot;
+  slot.emplace(8);
+  const si::requester viewer{7};
+  auto c = slot->bind_consumer(viewer).value();
+  CHECK(c.try_pop().refused_for(si::refusal::empty));  // refreshed once: binding token 0
+  slot.reset();
+  slot.emplace(8);  // never bound either: token 0
+  auto r = c.try_pop();
+  CHECK(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 0);
+  slot->rebind(alice);
+  REQUIRE(slot->try_push(alice, frame{1, 0}));
+  auto s = c.try_pop();
+  CHECK(s.refused_for(si::refusal::stale_binding));
+  if (s) CHECK(s->owner_id != 1);  // the leak: alice's frame to viewer 7
+  CHECK(slot->size() == 1);
+}
+
 // ---- a handle used on the wrong instance ---------------------------------------------------
 
 TEST_CASE(

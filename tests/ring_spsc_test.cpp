@@ -815,13 +815,13 @@ TEST_CASE("F1: spsc an endpoint of another queue is refused (owner_mismatch), no
   CHECK(qa.try_pop(alice_out)->owner_id == 1);
 }
 
-// An endpoint always pops from the queue that made it; the queue it is passed to supplies the
-// token its refreshes compare. So an endpoint with an open window, passed to another queue,
-// delivers at most the rest of its window (its own binding's frames, from its own queue) and is
-// refused at its next refresh; the other queue's frames are never touched.
+// The queue form checks which queue made the endpoint on every call: an endpoint whose window
+// is open (frames it may pop without a refresh) is still refused by a queue that did not make
+// it, at once, even when that queue's head is inside the window and both queues are on their
+// first binding; neither queue's head moves.
 TEST_CASE(
-    "F1 F10: spsc an endpoint with an open window passed to another queue finishes only its own "
-    "window, then is refused owner_mismatch at the refresh; generations differ across queues") {
+    "F1 F10: spsc an endpoint with an open window is refused by another queue at once; "
+    "generations differ across queues") {
   queue qa(8);
   qa.rebind(alice);
   queue qb(8);
@@ -834,22 +834,92 @@ TEST_CASE(
     REQUIRE(qb.try_push(bob, frame{2, i}));
   }
   REQUIRE(qa.try_pop(alice_out)->seq == 0);  // alice_out's window is now [1, 4)
-  for (std::uint32_t i = 1; i < 4; ++i) {
-    auto r = qb.try_pop(alice_out);  // inside the window: alice's own frames, from qa
-    REQUIRE(r);
-    CHECK(r->owner_id == 1);
-    CHECK(r->seq == i);
-  }
-  REQUIRE(qa.try_push(alice_in, frame{1, 4}));
-  CHECK(qb.try_pop(alice_out).refused_for(si::refusal::owner_mismatch));  // the refresh
+  auto r = qb.try_pop(alice_out);
+  CHECK(r.refused_for(si::refusal::owner_mismatch));
+  if (r) CHECK(r->owner_id == 1);  // what the window would deliver from qa: moved by a qb call
   CHECK(count(qb, si::refusal::owner_mismatch) == 1);
   CHECK(qb.size() == 4);  // nothing of bob's consumed
-  CHECK(qa.size() == 1);  // nor of alice's, at the refusal
+  CHECK(qa.size() == 3);  // nor of alice's
   auto bob_in = qb.bind_producer(bob).value();
   CHECK(qa.try_push(bob_in, frame{2, 9}).refused_for(si::refusal::owner_mismatch));
-  CHECK(qa.size() == 1);
-  CHECK(qa.try_pop(alice_out)->seq == 4);  // its own queue still serves it
+  CHECK(qa.size() == 3);
+  CHECK(qa.try_pop(alice_out)->seq == 1);  // its own queue still serves it
   CHECK(qb.try_pop(bob_r)->owner_id == 2);
+}
+
+// A Match that lets a viewer bind to a queue bound to nobody ("anyone may watch an idle
+// camera"): such an endpoint's binding token is 0, which every never-bound queue's is too.
+struct idle_or_exact {
+  bool operator()(const si::owner& o, const si::requester& r) const noexcept {
+    return si::is_unset(o) || si::exact_match{}(o, r);
+  }
+};
+
+// An endpoint bound to a never-bound queue refreshes once there (binding token 0). Passed to
+// another never-bound queue, a compare of 0 with 0 must not pass for "same binding": its own
+// queue meanwhile holds the next owner's frames, which a window opened there would hand out.
+TEST_CASE(
+    "F1 F10: spsc an endpoint of a never-bound queue passed to another never-bound queue is "
+    "refused owner_mismatch at once and never gets the next owner's frames") {
+  using idle_queue = si::spsc_queue<frame, si::id128, idle_or_exact>;
+  idle_queue qa(8);
+  idle_queue qb(8);  // both never bound: token 0
+  const si::requester viewer{7};
+  auto c = qa.bind_consumer(viewer).value();
+  CHECK(qa.try_pop(c).refused_for(si::refusal::empty));  // its first refresh
+  qa.rebind(alice);
+  for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(qa.try_push(alice, frame{1, i}));
+  for (int k = 0; k < 3; ++k) {
+    auto r = qb.try_pop(c);
+    CHECK(r.refused_for(si::refusal::owner_mismatch));
+    if (r) CHECK(r->owner_id != 1);  // the leak: alice's frames to viewer 7
+  }
+  CHECK(qb.counters().count(si::refusal::owner_mismatch) == 3);
+  CHECK(qa.size() == 3);     // nothing of alice's consumed
+  auto own = qa.try_pop(c);  // through its own queue: the rebind is seen
+  CHECK(own.refused_for(si::refusal::stale_binding));
+  CHECK(own.detail() == 0);
+  CHECK(qa.size() == 3);
+}
+
+// The endpoint form on its own queue: a gen-0 endpoint keeps refreshing through the slow path,
+// so it sees nothing while the queue is unbound, and the rebind at once.
+TEST_CASE(
+    "F1 F10: spsc an endpoint of a never-bound queue refreshes through the slow path every time; "
+    "the next owner's frames never reach it") {
+  using idle_queue = si::spsc_queue<frame, si::id128, idle_or_exact>;
+  idle_queue qa(8);
+  const si::requester viewer{7};
+  auto c = qa.bind_consumer(viewer).value();
+  for (int k = 0; k < 3; ++k) CHECK(c.try_pop().refused_for(si::refusal::empty));
+  qa.rebind(alice);
+  REQUIRE(qa.try_push(alice, frame{1, 0}));
+  auto r = c.try_pop();
+  CHECK(r.refused_for(si::refusal::stale_binding));
+  CHECK(r.detail() == 0);
+  CHECK(qa.size() == 1);
+}
+
+// The strict form compares the token inside the window too; passed to another queue it is
+// refused owner_mismatch at once, counted by that queue, and nothing moves.
+TEST_CASE(
+    "F1 F10: spsc a strict endpoint with an open window passed to another queue is refused "
+    "owner_mismatch, counted there, nothing consumed") {
+  queue qa(8);
+  queue qb(8);
+  qa.rebind(alice);
+  qb.rebind(bob);
+  auto c = qa.bind_strict_consumer(alice_r).value();
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(qa.try_push(alice, frame{1, i}));
+  REQUIRE(qb.try_push(bob, frame{2, 0}));
+  REQUIRE(qa.try_pop(c)->seq == 0);  // window [1, 4)
+  auto r = qb.try_pop(c);
+  CHECK(r.refused_for(si::refusal::owner_mismatch));
+  CHECK(count(qb, si::refusal::owner_mismatch) == 1);
+  CHECK(count(qa, si::refusal::owner_mismatch) == 0);
+  CHECK(qa.size() == 3);
+  CHECK(qb.size() == 1);
+  CHECK(qa.try_pop(c)->seq == 1);
 }
 
 // The first refresh is what drops an earlier binding's frames (I6 c). An endpoint that has

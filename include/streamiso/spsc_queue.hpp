@@ -143,13 +143,14 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
 
   // ---- consumer thread ----
 
-  // Through a consumer endpoint, as c.try_pop(). The pop itself runs on the queue that made
-  // c (its window speaks only of that queue's slots); c's refreshes compare this queue's
-  // token, so an endpoint of another queue is refused owner_mismatch (counted here) at its
-  // next refresh, having delivered at most the rest of its window: its own binding's frames.
+  // Through a consumer endpoint, as c.try_pop(), plus a check that this queue made it (its
+  // window says nothing about another queue's slots): owner_mismatch (counted), at once, if
+  // not; stale_binding if an earlier queue in this storage made it. One compare of instance
+  // tokens answers both (unique, I9), so the pop needs no instance compare of its own.
   template <freshness F>
   [[nodiscard]] result<Frame> try_pop(basic_consumer<F>& c) noexcept {
-    return endpoint_pop::pop(*c.q_, c, *this);
+    if (STREAMISO_UNLIKELY(c.instance_ != instance_)) return refuse_endpoint(c.q_);
+    return endpoint_pop::template pop<true>(*this, c);
   }
 
   // ---- any thread ----
@@ -271,7 +272,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
     // The compare-token starts as a fresh token, which no binding of any queue has: the first
     // refresh takes first_refresh(), which drops what is below start (I6 c, I8).
     return basic_consumer<F>(
-        this, who, window{detail::next_nonzero_token(), b.start, 0, b.gen.value(), b.start});
+        this, who, window{detail::next_nonzero_token(), b.start, 0, b.gen.value(), b.start},
+        instance_);
   }
 
   // Moves the frame at h out; the caller has proved it may.
@@ -299,7 +301,8 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
   STREAMISO_NOINLINE refused refuse_writer(const owner_type& who) noexcept {
     return counters_.record(detail::writer_refusal(who));
   }
-  // An endpoint that is stale, or was made by another queue (never validated here).
+  // An endpoint that is stale (or made by an earlier queue in this storage), or was made by
+  // another queue (never validated here).
   STREAMISO_NOINLINE refused refuse_endpoint(const spsc_queue* made_by) noexcept {
     return counters_.record(made_by == this ? refusal::stale_binding : refusal::owner_mismatch);
   }
@@ -329,6 +332,11 @@ class spsc_queue : public detail::spsc_per_call<spsc_queue<Frame, Id, Match>, Fr
 
   // Written by the consumer, read by the producer.
   alignas(spacing_) std::atomic<std::uint64_t> head_{0};
+  // This queue's own token, drawn at construction: a queue re-created in the same storage has
+  // another, so an old endpoint's window is refused (I9). On head_'s line, which every pop
+  // loads anyway; never written after construction, so the producer's reads of head_ see no
+  // extra traffic.
+  const std::uint64_t instance_ = detail::next_nonzero_token();
   // The consumer's private line: the per-call pop's binding and window.
   struct alignas(spacing_) consumer_state {
     window win{};

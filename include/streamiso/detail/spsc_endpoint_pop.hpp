@@ -17,53 +17,57 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// Consumer thread only. `q` is the queue that made the endpoint; `via` is the queue the
-// caller named (q itself for c.try_pop()). Every slot, index and frame is q's; only the token
-// a refresh compares is via's, so an endpoint passed to another queue finishes at most its
-// window, which holds its own binding's frames (I8).
+// Consumer thread only. `q` is the queue that made the endpoint (spsc_queue::try_pop(c)
+// refuses an endpoint of another queue before calling here), or a queue re-created in its
+// storage since, which the instance compare refuses (I9); `checked` says the caller compared
+// the instance tokens already.
 template <class Queue>
 struct spsc_endpoint_pop {
   using frame_type = typename Queue::value_type;
 
-  template <freshness F>
-  static result<frame_type> pop(Queue& q, spsc_consumer<Queue, F>& c, Queue& via) noexcept {
+  template <bool checked = false, freshness F>
+  static result<frame_type> pop(Queue& q, spsc_consumer<Queue, F>& c) noexcept {
     const std::uint64_t h =
         q.head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
     spsc_window& w = c.win_;
     if (STREAMISO_LIKELY(h < w.limit)) {
-      if (F == freshness::strict && STREAMISO_UNLIKELY(via.current_token() != w.gen)) {
-        return via.refuse_endpoint(&q);
+      // The window speaks of the instance that set it: a queue re-created in the same storage
+      // restarts its head below it (I9). instance_ shares head_'s line.
+      if (!checked && STREAMISO_UNLIKELY(q.instance_ != c.instance_)) return q.refuse_endpoint(&q);
+      if (F == freshness::strict && STREAMISO_UNLIKELY(q.current_token() != w.gen)) {
+        return q.refuse_endpoint(&q);
       }
       return q.take(h);
     }
     // acquire: pairs with the producer's store of tail_; frames below t, and any rebind made
     // before them, are visible (I6 a).
     const std::uint64_t t = q.tail_.load(std::memory_order_acquire);
-    // Loaded after tail_, the order the window proof needs (I6 b), from the queue the caller
-    // named: equal to w.token only if that is q and the binding is still G (I8). Until the
-    // first refresh w.token is a token no binding has, so that refresh (and a stale
-    // endpoint's, and one through another queue) goes to first_refresh().
-    const std::uint64_t v = via.current_token();
-    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(q, c, via, h, t, v);
+    // Loaded after tail_, the order the window proof needs (I6 b). Until the first refresh
+    // (and for good when the binding's token is 0) w.token is a token no binding has, so that
+    // refresh, a stale endpoint's and one on a re-created queue go to first_refresh().
+    const std::uint64_t v = q.current_token();
+    if (STREAMISO_UNLIKELY(v != w.token)) return first_refresh(q, c, h, t, v);
     // Stored before the empty test (an empty window [h, h) when h == t): the test then
     // branches straight to take(), with no jump back from an out-of-line block.
     w.limit = t;
     if (STREAMISO_LIKELY(h != t)) return q.take(h);
-    return h == w.idle_at ? refused{refusal::empty} : back_off(q, c, via);
+    return h == w.idle_at ? refused{refusal::empty} : back_off(q, c);
   }
 
-  // The first refresh of an endpoint, or a stale one's, or one through another queue: v is
-  // via's token as pop() loaded it after t.
+  // The first refresh of an endpoint, or a stale one's, or one on a queue re-created in the
+  // same storage: v is q's token as pop() loaded it after t.
   template <freshness F>
   STREAMISO_NOINLINE static result<frame_type> first_refresh(Queue& q, spsc_consumer<Queue, F>& c,
-                                                             Queue& via, std::uint64_t h,
-                                                             std::uint64_t t,
+                                                             std::uint64_t h, std::uint64_t t,
                                                              std::uint64_t v) noexcept {
     spsc_window& w = c.win_;
-    if (&via != &q) return via.counters_.record(refusal::owner_mismatch);
-    // w.token is gen (refreshed before, so v differs: stale) or the bind-time marker.
-    if (v != w.gen) return q.counters_.record(refusal::stale_binding);
-    w.token = v;  // from now on pop() compares with the binding's own token
+    // w.token is gen (refreshed before, so v differs: stale) or the bind-time marker. An
+    // endpoint of an earlier instance in this storage is stale too, even when both tokens are
+    // 0 (bound to a never-bound queue, found on another never-bound one).
+    if (v != w.gen || q.instance_ != c.instance_) return q.counters_.record(refusal::stale_binding);
+    // From now on pop() compares with the binding's own token; token 0 (never bound: nothing
+    // was ever pushed) keeps the marker, so no refresh ever finds 0 == 0 (I4, I8).
+    if (v != 0) w.token = v;
     if (h < w.start) return q.drop_stale(h, w.start, t);  // I6 c
     if (h == t) return refused{refusal::empty};
     w.limit = t;
@@ -75,8 +79,8 @@ struct spsc_endpoint_pop {
   // line hand-off each (docs/spsc.md, "Back-off on a drained queue"). Once per busy-to-empty
   // transition.
   template <freshness F>
-  STREAMISO_NOINLINE static result<frame_type> back_off(Queue& q, spsc_consumer<Queue, F>& c,
-                                                        Queue& via) noexcept {
+  STREAMISO_NOINLINE static result<frame_type> back_off(Queue& q,
+                                                        spsc_consumer<Queue, F>& c) noexcept {
     const std::uint64_t h =
         q.head_.load(std::memory_order_relaxed);  // relaxed: only this thread writes head_
     const std::uint64_t slots = q.slots_.mask() + 1;
@@ -85,7 +89,7 @@ struct spsc_endpoint_pop {
       return q.tail_.load(std::memory_order_relaxed) - h >= slots / 2;
     });
     c.win_.idle_at = h;
-    return pop(q, c, via);  // a whole new refresh (I6 a-d); empty at once if still nothing
+    return pop(q, c);  // a whole new refresh (I6 a-d); empty at once if still nothing
   }
 
   // Sleeps until tail_ moves past the head or binding `v` ends (either makes the next pop()

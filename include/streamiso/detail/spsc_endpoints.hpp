@@ -84,7 +84,7 @@ class spsc_consumer {
   // stale_binding with detail 0 (counted; this endpoint's binding was replaced and nothing
   // was consumed: bind again).
   [[nodiscard]] result<value_type> try_pop() noexcept {
-    return spsc_endpoint_pop<Queue>::pop(*q_, *this, *q_);
+    return spsc_endpoint_pop<Queue>::pop(*q_, *this);
   }
 
   // As try_pop(), sleeping until a frame, a rebind or the deadline. Outcomes as try_pop();
@@ -98,7 +98,7 @@ class spsc_consumer {
     if (STREAMISO_UNLIKELY(q_->wait_mode() == waits::disabled))
       return q_->counters().record(refusal::malformed);
     using ops = spsc_endpoint_pop<Queue>;
-    for (result<value_type> r = ops::pop(*q_, *this, *q_);; r = ops::pop(*q_, *this, *q_)) {
+    for (result<value_type> r = ops::pop(*q_, *this);; r = ops::pop(*q_, *this)) {
       if (r || !r.refused_for(refusal::empty)) return r;
       if (!ops::sleep_until(*q_, win_.gen, deadline)) return refused{refusal::empty};
     }
@@ -118,11 +118,12 @@ class spsc_consumer {
  private:
   friend Queue;
   friend struct spsc_endpoint_pop<Queue>;
-  spsc_consumer(Queue* q, const requester_type& who, spsc_window w) noexcept
-      : q_(q), who_(who), win_(w) {}
+  spsc_consumer(Queue* q, const requester_type& who, spsc_window w, std::uint64_t instance) noexcept
+      : q_(q), who_(who), win_(w), instance_(instance) {}
   Queue* q_;  // where try_pop() goes, and which refusal a mismatch gets
   requester_type who_;
   spsc_window win_;
+  std::uint64_t instance_;  // the instance token of the queue that made it (I9)
 };
 
 }  // namespace detail

@@ -36,10 +36,11 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 // first index is `start`. `token` is what a refresh compares token_ with: until the first
 // refresh a token drawn at bind time and given to no binding (so no queue's token_, not even a
 // never-bound queue's 0, ever equals it: that refresh takes the slow path, which drops what is
-// below `start`), `gen` from then on. An endpoint can only be bound to a never-bound queue
-// through a Match that accepts the unset owner; then gen and start are 0 and no frame can be
-// pushed (the door refuses every push while unbound).
-//
+// below `start`), `gen` from then on, except that a gen of 0 is never stored (the marker
+// stays, and every refresh takes the slow path). An endpoint can only be bound to a
+// never-bound queue through a Match that accepts the unset owner; then gen and start are 0 and
+// no frame can be pushed (the door refuses every push while unbound).
+
 // The proof, as invariants of spsc_queue. G is the binding the endpoint was matched
 // against, v its token, S its start; "the next binding" is the one rebind() made after G.
 //
@@ -62,42 +63,50 @@ void spsc_wait(std::uint64_t slots, Ahead ahead) noexcept {
 // I6 Refresh. limit is set only by a refresh that (a) loads tail_ with acquire, getting t,
 //    (b) THEN loads token_ once and finds v (compared with `token` when that is v; when it is
 //    still the marker, the slow path compares the loaded value with gen = v and sets
-//    token = v), (c) on that first refresh (token was the marker), drops every frame below S
-//    before anything else, and only then (d) sets the window to [head, t). Waiting (the
+//    token = v, unless v is 0), (c) on that first refresh (token was the marker), drops every frame
+//    below S before anything else, and only then (d) sets the window to [head, t). Waiting (the
 //    back-off on an empty refresh) happens before a refresh, never between (a) and (d); its
 //    relaxed looks at tail_ are hints that end it early, and the refresh after it loads tail_
 //    again. The per-call pop's own window (spsc_queue's cons_) has token = v from the start
 //    and marks the first refresh by limit 0 instead; the steps are the same.
 // I7 Head. Only the consumer thread moves head_; head_ only grows.
-// I8 Queue. An endpoint's pop always runs on the queue Q that made it (head, tail, slots and
-//    the tail load of (a) are Q's); the token of (b) is loaded from the queue the caller
-//    named. If that is not Q, its token_ is 0 or a token of one of its own bindings, never v
-//    and never the marker (I4), so the refresh goes to the slow path, which refuses it
-//    (owner_mismatch) before (c) and (d). So a window is only ever set from Q's own tail and
-//    token: the proof below is about Q alone.
+// I8 Queue. An endpoint's pop runs only on the queue Q that made it: c.try_pop() goes to Q,
+//    and spsc_queue::try_pop(c) refuses (owner_mismatch) an endpoint that another queue
+//    made before it reads anything. Only Q's head, tail, slots and token are read, and
+//    `token` is never 0 (the marker stays while gen is 0), so a refresh matches only a token
+//    that one of Q's own bindings holds (I4).
+// I9 Instance. Q draws an instance token at construction (unique like binding tokens, I4)
+//    and keeps it on head_'s line; the endpoint keeps the one it was made by. A queue
+//    re-created in the same storage has the same address but another instance token and
+//    head restarting at 0, possibly below limit. spsc_queue::try_pop(c) compares the two
+//    tokens before anything (one compare that also does I8's check); c.try_pop() compares
+//    them before a pop from the window and in the slow refresh, before (c) and (d) (the fast
+//    refresh cannot match: the new queue's bindings have new tokens, I4). A re-created queue
+//    is refused stale_binding, nothing read. So a window is only ever used on the instance
+//    whose tail and token set it: the proof below is about that instance alone.
 //
 // Claim: every frame in [head, limit) was pushed under G, so it is G's owner's (I3) and the
 // requester was matched against G's owner (I5): a pop from the window cannot cross owners.
-// Proof. Take frame i with head <= i < t at (d), all of Q (I8). i >= S: by (c), or by the
-// earlier refresh of this window that did (c) (token is v only after it), and I7. Suppose
-// frame i was pushed under a later binding. That binding's rebind stored its token before the push
-// of i (I4), the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read that store
-// or a later one of the same writer, so the token store happens-before (b). By write-read coherence
-// (b) returns that token or a later one; none equals v (I4). But (b) returned v. So frame i was
-// pushed at an index in [S, start of the next binding): under G (I2). Pops by other endpoints or
-// per-call pops in between only move head up (I7), shrinking the window, never widening it. (v = 0,
-// the never-bound case above: nothing was ever pushed under it.)
+// Proof. Take frame i with head <= i < t at (d), all of one instance of Q (I8, I9). i >= S: by
+// (c), or by the earlier refresh of this window that did (c) (token is v only after it), and I7.
+// Suppose frame i was pushed under a later binding. That binding's rebind stored its token before
+// the push of i (I4), the push of i comes before the store tail_ = i + 1 <= t (I1), and (a) read
+// that store or a later one of the same writer, so the token store happens-before (b). By
+// write-read coherence (b) returns that token or a later one; none equals v (I4). But (b) returned
+// v. So frame i was pushed at an index in [S, start of the next binding): under G (I2). Pops by
+// other endpoints or per-call pops in between only move head up (I7), shrinking the window, never
+// widening it. (v = 0, the never-bound case above: nothing was ever pushed under it.)
 //
 // Freshness. The window form (the default endpoint) pops [head, limit) without looking at
 // token_; a rebind is seen at the endpoint's first refresh that happens-after it (I6 b, by
 // coherence), which answers stale_binding with detail 0 and consumes nothing. So after
 // rebind() returns, a window endpoint of G delivers at most limit - head <= capacity frames more,
 // all of them G's, to G's own requester; the new owner's requester never gets one (its endpoint's
-// first refresh drops them, I6 c). Passed to another queue, an endpoint likewise finishes at most
-// its window (Q's frames of G, to G's requester) and is refused at its next refresh (I8). The
-// strict form also compares token_ with v before every pop from the window: a pop that starts after
-// rebind() returned (happens-after it) reads the new token or a later one by coherence, and is
-// refused: nothing of G after the rebind.
+// first refresh drops them, I6 c). Passed to another queue, an endpoint is refused at once (I8);
+// on a queue re-created in its storage, at its next pop (I9). The strict form also compares token_
+// with v before every pop from the window: a pop that starts after rebind() returned (happens-after
+// it) reads the new token or a later one by coherence, and is refused: nothing of G after the
+// rebind.
 struct spsc_window {
   std::uint64_t token = 0;  // compared by each refresh: the marker until the first one, then gen
   std::uint64_t start = 0;
