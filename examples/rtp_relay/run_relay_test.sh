@@ -13,7 +13,25 @@ for enc in libx264 libx265; do
     echo "SKIPPED: this ffmpeg has no $enc encoder"; exit 77
   fi
 done
-rm -rf "$out"
-mkdir -p "$out"
-RTP_RELAY_OUT=$out "$relay" --seconds "$seconds" --seed 1 --port "$port"
+# The ports are fixed so runs are repeatable, but another program (or another build's test run
+# on the same machine) may hold them: on "cannot bind" move 20 ports up and try again.
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
+attempt=0
+while :; do
+  rm -rf "$out"
+  mkdir -p "$out"
+  rc=0
+  RTP_RELAY_OUT=$out "$relay" --seconds "$seconds" --seed 1 --port "$port" 2>"$err" || rc=$?
+  cat "$err" >&2
+  [ "$rc" -eq 0 ] && break
+  if [ "$rc" -eq 2 ] && grep -q "cannot bind" "$err" && [ "$attempt" -lt 8 ]; then
+    attempt=$((attempt + 1))
+    port=$((port + 20))  # the relay uses 10 ports from the first
+    [ "$port" -le 64990 ] || port=20000
+    echo "run_relay_test: ports busy, trying again from $port" >&2
+    continue
+  fi
+  exit "$rc"
+done
 "$check" "$out"
