@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The codec-independent half of the H.264/H.265 depacketizers: access-unit boundaries,
-// loss detection, fragments, parameter-set memory, Annex-B output into pool buffers.
+// loss detection, fragments, Annex-B output into pool buffers (the parameter-set memory is
+// detail/rtp/parameter_sets.hpp).
 //
 // Boundaries. A unit is every payload with one RTP timestamp; it ends at the marker bit or
 // when the next timestamp begins. Loss. Payloads arrive in sequence order; a skipped
@@ -15,14 +16,8 @@
 #ifndef STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 #define STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <optional>
 #include <utility>
 
@@ -30,6 +25,7 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
 #include "streamiso/detail/rtp/au_queue.hpp"
+#include "streamiso/detail/rtp/parameter_sets.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
@@ -37,19 +33,6 @@
 
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
-
-// A depacketizer's constructor without memory for its parameter-set store.
-[[noreturn]] inline void au_out_of_memory() {
-#if STREAMISO_HAS_EXCEPTIONS
-  throw std::bad_alloc();
-#else
-  std::fputs("streamiso: depacketizer: out of memory\n", stderr);
-  std::abort();
-#endif
-}
-
-// What a NAL unit is to the assembler; the codec classifies.
-enum class nal_role : std::uint8_t { other, vcl, vcl_random_access, vps, sps, pps };
 
 template <class Id, class Match>
 class au_assembler {
@@ -89,19 +72,17 @@ class au_assembler {
                unsigned required_sets) noexcept
       : pool_(&pool),
         owner_(o),
-        max_set_bytes_(cfg.max_parameter_set_bytes < max_parameter_set_limit
-                           ? cfg.max_parameter_set_bytes
-                           : max_parameter_set_limit),
         prepend_sets_(cfg.parameter_sets == parameter_set_policy::prepend),
         required_(required_sets),
         gen_(next_nonzero_token()),
-        sets_(new (std::nothrow) std::uint8_t[3 * max_set_bytes_ + 1]()) {}
+        sets_(cfg.max_parameter_set_bytes < max_parameter_set_limit ? cfg.max_parameter_set_bytes
+                                                                    : max_parameter_set_limit) {}
 
   au_assembler(const au_assembler&) = delete;
   au_assembler& operator=(const au_assembler&) = delete;
   ~au_assembler() { drop_queue(); }
 
-  [[nodiscard]] bool allocated() const noexcept { return sets_ != nullptr; }
+  [[nodiscard]] bool allocated() const noexcept { return sets_.allocated(); }
 
   // Starts a payload: boundaries and loss. False when the payload is to be skipped (it
   // belongs to a unit already discarded); it is counted either way.
@@ -230,7 +211,7 @@ class au_assembler {
     finish_skipping();
     have_seq_ = false;
     started_ = false;
-    std::memset(sizes_.data(), 0, sizeof(sizes_));
+    sets_.clear();
   }
   // Another owner: as reset(), queued units released unread, every consumer stale. Refused
   // unset_id (counted; nothing changes) for an unset owner.
@@ -309,8 +290,8 @@ class au_assembler {
         if (prepend_sets_) {
           for (unsigned i = 0; i < 3; ++i) {
             const unsigned bit = 1U << i;
-            if ((required_ & bit) == 0 || (have & bit) != 0 || sizes_[i] == 0) continue;
-            if (!write(start_code, 4) || !write(set_bytes(i), sizes_[i])) return false;
+            if ((required_ & bit) == 0 || (have & bit) != 0 || sets_.size(i) == 0) continue;
+            if (!write(start_code, 4) || !write(sets_.bytes(i), sets_.size(i))) return false;
             have |= bit;
             cur_.parameter_sets_prepended = true;
           }
@@ -324,26 +305,11 @@ class au_assembler {
   }
 
   void remember(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
-    unsigned i = 0;
-    switch (role) {
-      case nal_role::vps:
-        i = 0;
-        break;
-      case nal_role::sps:
-        i = 1;
-        break;
-      case nal_role::pps:
-        i = 2;
-        break;
-      default:
-        return;
-    }
+    const unsigned i = parameter_set_store::index_of(role);
+    if (i == parameter_set_store::kinds) return;
     seen_sets_ |= 1U << i;
-    if (n > max_set_bytes_) return;
-    std::memcpy(set_bytes(i), p, n);
-    sizes_[i] = n;
+    sets_.remember(i, p, n);
   }
-  std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
   // Appends to the open unit, keeping decoder_padding_bytes of room (room_: what is left).
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
@@ -406,13 +372,11 @@ class au_assembler {
   using writable = typename pool_type::writable_buffer;
   pool_type* pool_;
   owner_type owner_;
-  std::size_t max_set_bytes_;
   bool prepend_sets_;
   unsigned required_;
   Match match_{};
   generation gen_;
-  std::unique_ptr<std::uint8_t[]> sets_;
-  std::array<std::size_t, 3> sizes_{};
+  parameter_set_store sets_;
   std::optional<writable> buf_;
   std::size_t room_ = 0;  // bytes the open unit may still append before its padding
   access_unit cur_{};
