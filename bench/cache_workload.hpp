@@ -75,7 +75,7 @@ struct value_size {
 };
 
 // The baseline: a textbook LRU behind one mutex, bounded by the total weight of its entries
-// (Weigh: one_per_entry or value_size). A put of a key held replaces its entry.
+// (Weigh: one_per_entry or value_size). A put of a key held replaces its value in place.
 template <class Value = std::uint64_t, class Weigh = one_per_entry>
 class lru_cache {
  public:
@@ -93,16 +93,18 @@ class lru_cache {
   }
   void put(std::uint64_t key, const Value& value) {
     std::lock_guard<std::mutex> g(m_);
-    if (auto it = map_.find(key); it != map_.end()) {
-      held_ -= Weigh{}(it->second->second);
-      order_.erase(it->second);
-      map_.erase(it);
-    }
     const std::size_t weight = Weigh{}(value);
-    while (!order_.empty() && max_weight_ - held_ < weight) {
-      held_ -= Weigh{}(order_.back().second);
-      map_.erase(order_.back().first);
-      order_.pop_back();
+    if (auto it = map_.find(key); it != map_.end()) {
+      held_ = held_ - Weigh{}(it->second->second) + weight;
+      it->second->second = value;
+      order_.splice(order_.begin(), order_, it->second);
+      while (held_ > max_weight_ && order_.size() > 1) evict_oldest();
+      return;
+    }
+    if constexpr (std::is_same<Weigh, one_per_entry>::value) {
+      if (held_ == max_weight_) evict_oldest();  // one in, one out: as the textbook writes it
+    } else {
+      while (!order_.empty() && max_weight_ - held_ < weight) evict_oldest();
     }
     order_.emplace_front(key, value);
     map_.emplace(key, order_.begin());
@@ -111,6 +113,12 @@ class lru_cache {
 
  private:
   using entry = std::pair<std::uint64_t, Value>;
+  void evict_oldest() {
+    held_ -= Weigh{}(order_.back().second);
+    map_.erase(order_.back().first);
+    order_.pop_back();
+  }
+
   std::mutex m_;
   std::list<entry> order_;
   std::unordered_map<std::uint64_t, typename std::list<entry>::iterator> map_;
