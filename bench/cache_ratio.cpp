@@ -35,8 +35,7 @@ double cpu_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct slice_time {
@@ -127,11 +126,13 @@ int main(int argc, char** argv) {
               static_cast<double>(hits[1]) / n);
   std::printf("M requests per CPU second: streamiso %.2f, lru %.2f (medians)\n",
               quantile(rate[0], 0.5), quantile(rate[1], 0.5));
-  std::printf("ratio streamiso/lru by CPU time: median %.2f (quartiles %.2f-%.2f, range %.2f-%.2f)\n",
-              quantile(cpu_ratio, 0.5), quantile(cpu_ratio, 0.25), quantile(cpu_ratio, 0.75),
-              quantile(cpu_ratio, 0.0), quantile(cpu_ratio, 1.0));
-  std::printf("ratio streamiso/lru by wall time: median %.2f (quartiles %.2f-%.2f, range %.2f-%.2f)\n",
-              quantile(wall_ratio, 0.5), quantile(wall_ratio, 0.25), quantile(wall_ratio, 0.75),
-              quantile(wall_ratio, 0.0), quantile(wall_ratio, 1.0));
+  std::printf(
+      "ratio streamiso/lru by CPU time: median %.2f (quartiles %.2f-%.2f, range %.2f-%.2f)\n",
+      quantile(cpu_ratio, 0.5), quantile(cpu_ratio, 0.25), quantile(cpu_ratio, 0.75),
+      quantile(cpu_ratio, 0.0), quantile(cpu_ratio, 1.0));
+  std::printf(
+      "ratio streamiso/lru by wall time: median %.2f (quartiles %.2f-%.2f, range %.2f-%.2f)\n",
+      quantile(wall_ratio, 0.5), quantile(wall_ratio, 0.25), quantile(wall_ratio, 0.75),
+      quantile(wall_ratio, 0.0), quantile(wall_ratio, 1.0));
   return 0;
 }
