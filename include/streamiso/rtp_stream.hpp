@@ -20,6 +20,7 @@
 #define STREAMISO_RTP_STREAM_HPP
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <new>
 
@@ -69,7 +70,9 @@ struct rtp_accepted {
   streamiso::generation generation{};  // the ingest's binding it was accepted under
   std::uint16_t seq = 0;               // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
-  std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
+  // Unwrapped, in clock units from the first packet: at least -2^31, below
+  // rtp_ingest::max_extended_timestamp + 2^31.
+  std::int64_t extended_timestamp = 0;
   jitter_usec arrival_us = 0;
   bool marker = false;
   bool retransmission = false;
@@ -199,9 +202,20 @@ class rtp_ingest {
            static_cast<std::int64_t>(d) * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
   }
 
-  // Media time of an extended timestamp, in microseconds from the stream's first packet.
+  // Media time of an extended timestamp, in microseconds from the stream's first packet:
+  // ext * 10^6 / clock rate truncated toward zero, taken as whole seconds plus the rest so no
+  // step overflows (ext * 10^6 leaves int64 past 9.2e12 units: 10.7 days at 10 MHz). Saturates at
+  // the int64 limits (beyond 292,000 years of media time: any int64 argument is defined).
   [[nodiscard]] std::int64_t media_time_us(std::int64_t extended_timestamp) const noexcept {
-    return extended_timestamp * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
+    constexpr std::int64_t us = 1'000'000;
+    constexpr std::int64_t top = std::numeric_limits<std::int64_t>::max();
+    const auto rate = static_cast<std::int64_t>(b_.clock_rate_hz);
+    const std::int64_t s = extended_timestamp / rate;
+    const std::int64_t rest = extended_timestamp % rate * us / rate;  // |rest| < 10^6
+    if (s > top / us || (s == top / us && rest > top % us)) return top;
+    if (s < -(top / us) || (s == -(top / us) && rest < -(top % us)))
+      return std::numeric_limits<std::int64_t>::min();
+    return s * us + rest;
   }
 
   // Binds the ingest to another stream (or the same camera's new SSRC) under a new
@@ -219,6 +233,11 @@ class rtp_ingest {
     ++stats_.rebinds;
     return gen_;
   }
+
+  // Where the extended timestamp stops rising: 2^62 clock units, 14,600 years at 10 MHz, so
+  // only a stream whose every datagram jumps ~2^31 units (2^31 of them) gets there. Beyond
+  // it, rtp_accepted::extended_timestamp stays within 2^31 units of it.
+  static constexpr std::int64_t max_extended_timestamp = std::int64_t{1} << 62;
 
   [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
@@ -275,7 +294,8 @@ class rtp_ingest {
   }
 
   // RTP timestamps wrap every 2^32 units (13 h at 90 kHz); extended by the signed distance
-  // from the highest seen. A retransmission never moves the reference.
+  // from the highest seen. A retransmission never moves the reference. The highest stops at
+  // max_extended_timestamp, so the sum never overflows, whatever jumps a stream claims.
   std::int64_t extend_timestamp(std::uint32_t ts, bool retransmission) noexcept {
     if (!have_ts_) {
       have_ts_ = true;
@@ -285,7 +305,8 @@ class rtp_ingest {
     }
     const std::uint32_t highest_wrapped = ts_origin_ + static_cast<std::uint32_t>(ts_highest_);
     const std::int64_t ext = ts_highest_ + static_cast<std::int32_t>(ts - highest_wrapped);
-    if (ext > ts_highest_ && !retransmission) ts_highest_ = ext;
+    if (ext > ts_highest_ && !retransmission)
+      ts_highest_ = ext < max_extended_timestamp ? ext : max_extended_timestamp;
     return ext;
   }
 
