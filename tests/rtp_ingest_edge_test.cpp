@@ -106,3 +106,84 @@ TEST_CASE("F9 rtp ingest: media_time_us is defined for every int64, exact where 
   CHECK(slow.media_time_us(bottom) == bottom);
   CHECK(si::rtp_ingest<>::max_extended_timestamp / 10'000'000 / 86'400 / 365 > 14'000);
 }
+
+namespace {
+constexpr std::uint32_t ssrc_x = 0xCCCC0003U;  // another stream with the bound payload type
+
+si::refusal offer(si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq) {
+  const bytes d = datagram(ssrc, 96, seq, 3000U * seq);
+  auto r = in.accept({d.data(), d.size()}, 0);
+  return r ? si::refusal::empty : r.reason();
+}
+
+void check_sum(const si::rtp_ingest<>& in) {
+  const auto& s = in.stats();
+  CHECK(s.datagrams == s.accepted + s.malformed + s.foreign_ssrc + s.suspected_ssrc +
+                           s.foreign_payload_type + s.foreign_rtx_payload_type);
+}
+}  // namespace
+
+TEST_CASE(
+    "F6 rtp ingest: a second camera on the port, sending between the bound camera's datagrams, "
+    "keeps raising owner_mismatch alarms") {
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq_a = 1;
+  std::uint16_t seq_x = 1;
+  REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+  // A burst of the other camera first: three in a row look like an SSRC change.
+  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+  CHECK(in.ssrc_change_suspected());
+  // But the bound camera goes on: it did not change its SSRC, so the other one is a stranger.
+  std::uint64_t alarms = in.counters().alarms();
+  for (int i = 0; i < 50; ++i) {
+    CAPTURE(i);
+    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+    CHECK_FALSE(in.ssrc_change_suspected());
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+    CHECK(in.counters().alarms() == ++alarms);
+  }
+  CHECK(in.stats().foreign_ssrc == 53);
+  CHECK(in.stats().suspected_ssrc == 0);
+  CHECK(in.counters().count(si::refusal::not_bound) == 0);
+  // Two of its datagrams between the bound camera's: still below the run that suspects.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+  }
+  CHECK(in.counters().count(si::refusal::not_bound) == 0);
+  CHECK(in.stats().ssrc_changes_suspected == 1);
+  check_sum(in);
+}
+
+TEST_CASE("F4 rtp ingest: when the new SSRC takes over, it is suspected and waits not_bound") {
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq = 1;
+  for (int i = 0; i < 5; ++i) REQUIRE(offer(in, ssrc_a, seq++) == si::refusal::empty);
+  // The camera restarts its encoder: the bound SSRC stops, the new one goes on.
+  for (int i = 0; i < 40; ++i) {
+    CAPTURE(i);
+    CHECK(offer(in, ssrc_x, seq++) ==
+          (i < 3 ? si::refusal::owner_mismatch : si::refusal::not_bound));
+    CHECK(in.ssrc_change_suspected() == (i >= 2));
+  }
+  CHECK(in.suspected_ssrc() == ssrc_x);
+  CHECK(in.stats().ssrc_changes_suspected == 1);
+  CHECK(in.stats().foreign_ssrc == 3);
+  CHECK(in.stats().suspected_ssrc == 37);
+  CHECK(in.counters().alarms() == 3);
+  // A straggler of the old stream (reordered) is accepted and ends the suspicion: the run
+  // starts over, the next datagrams are alarms until it is suspected again.
+  REQUIRE(offer(in, ssrc_a, 5) == si::refusal::empty);
+  CHECK_FALSE(in.ssrc_change_suspected());
+  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq++) == si::refusal::owner_mismatch);
+  CHECK(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++) == si::refusal::not_bound);
+  CHECK(in.stats().ssrc_changes_suspected == 2);
+  // The caller rebinds: the new SSRC is the stream.
+  si::rtp_binding<> nb = binding(90'000);
+  nb.ssrc = ssrc_x;
+  REQUIRE(in.rebind(nb).has_value());
+  CHECK(offer(in, ssrc_x, seq++) == si::refusal::empty);
+  check_sum(in);
+}

@@ -14,6 +14,8 @@
 // type, ssrc_change_suspected() says so, and the caller decides: rebind(). From then until
 // the rebind, that SSRC's datagrams are refused not_bound (the stream waits for its caller: an
 // alarm per datagram would bury a real one); every other unknown SSRC stays owner_mismatch.
+// A datagram accepted from the bound stream ends the suspicion: a second camera sending
+// between the bound one's datagrams keeps raising alarms.
 //
 // One thread owns an ingest (the receive loop). No allocation after construction.
 #ifndef STREAMISO_RTP_STREAM_HPP
@@ -164,6 +166,8 @@ class rtp_ingest {
     } else {
       return unknown_ssrc(p);
     }
+    // The bound stream is alive: an unknown SSRC between its datagrams is another camera on
+    // the port, not its new SSRC, so its run, and with it any suspicion, starts over.
     candidate_run_ = 0;
     a.owner = b_.owner;
     a.generation = gen_;
@@ -227,7 +231,6 @@ class rtp_ingest {
     gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
     candidate_ssrc_ = 0;
-    suspected_ = false;
     have_ts_ = false;
     have_sr_ = false;
     ++stats_.rebinds;
@@ -239,7 +242,10 @@ class rtp_ingest {
   // it, rtp_accepted::extended_timestamp stays within 2^31 units of it.
   static constexpr std::int64_t max_extended_timestamp = std::int64_t{1} << 62;
 
-  [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
+  // Suspected once the run of the candidate SSRC reached the threshold (at least one datagram).
+  [[nodiscard]] bool ssrc_change_suspected() const noexcept {
+    return candidate_run_ != 0 && candidate_run_ >= b_.ssrc_change_threshold;
+  }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
   [[nodiscard]] const owner_type& owner() const noexcept { return b_.owner; }
   [[nodiscard]] generation current_generation() const noexcept { return gen_; }
@@ -279,15 +285,12 @@ class rtp_ingest {
       if (p.ssrc() != candidate_ssrc_) {
         candidate_ssrc_ = p.ssrc();
         candidate_run_ = 0;
-        suspected_ = false;
-      } else if (suspected_) {
+      } else if (ssrc_change_suspected()) {
         ++stats_.suspected_ssrc;
         return counters_.record(refusal::not_bound, static_cast<std::uint64_t>(rtp_foreign::ssrc));
       }
-      if (++candidate_run_ >= b_.ssrc_change_threshold) {
-        suspected_ = true;
-        ++stats_.ssrc_changes_suspected;
-      }
+      ++candidate_run_;  // not past the threshold (suspected: returned above), so no wrap
+      if (ssrc_change_suspected()) ++stats_.ssrc_changes_suspected;
     }
     ++stats_.foreign_ssrc;
     return foreign(rtp_foreign::ssrc);
@@ -314,8 +317,7 @@ class rtp_ingest {
   generation gen_;
   rtp_ingest_stats stats_{};
   std::uint32_t candidate_ssrc_ = 0;
-  std::uint32_t candidate_run_ = 0;
-  bool suspected_ = false;
+  std::uint32_t candidate_run_ = 0;  // consecutive datagrams of candidate_ssrc_, bound PT
   bool have_ts_ = false;
   bool have_sr_ = false;
   std::uint32_t ts_origin_ = 0;
