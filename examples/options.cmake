@@ -1,4 +1,4 @@
-# Every documented option of the two demos: at its bounds, in combinations, just outside its
+# Every documented option of the examples: at its bounds, in combinations, just outside its
 # bounds and malformed. In range: exit 0, or 3 where the run may legitimately prove nothing
 # (nothing delivered / nothing leaked); refused: exit 2 with one line on stderr. The parser
 # itself has a unit test.
@@ -168,3 +168,17 @@ foreach(bad IN ITEMS "seconds=3.9" "seconds=120.5" "seed=-1" "seed=1.5" "port=10
   streamiso_option_test(rtp_relay refuse.${key}.${value} 2 --${key} ${value} --dry-run)
 endforeach()
 streamiso_option_test(rtp_relay refuse.unknown 2 --dry-run --second 5)
+
+# ---- jitter_example: one positional argument, the packet count (simulated time) ----
+streamiso_option_test(jitter_example packets.min 0|3 1)
+streamiso_option_test(jitter_example packets.max 0|3 HEAVY 1000000)
+streamiso_option_test(jitter_example help 0 --help)
+foreach(bad IN ITEMS "0" "1000001" "-1" "99999999999999999999" "1.5" "abc")
+  streamiso_option_test(jitter_example refuse.packets.${bad} 2 ${bad})
+endforeach()
+set(_i 0)
+foreach(value IN LISTS _malformed)
+  math(EXPR _i "${_i} + 1")
+  streamiso_option_test(jitter_example refuse.malformed.${_i} 2 "${value}")
+endforeach()
+streamiso_option_test(jitter_example refuse.two_arguments 2 3000 4000)
