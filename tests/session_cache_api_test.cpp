@@ -96,7 +96,7 @@ TEST_CASE("F2: erase removes the session's own entry from memory, and only it") 
   CHECK(c.stats().entries == 3);
   CHECK(**kept == 100);
   auto gone = c.get(a, 7);
-  CHECK(gone.reason() == si::refusal::owner_mismatch);  // only others' entries remain under 7
+  CHECK(gone.reason() == si::refusal::wrong_scope);  // a's household still has its owner entry
   // Everyone else's entries, and a's owner-scope entry, are untouched.
   CHECK(**c.get(a2, 7) == 200);
   CHECK(**c.get(b, 7) == 300);
@@ -107,7 +107,7 @@ TEST_CASE("F2: erase removes the session's own entry from memory, and only it") 
   CHECK(c.counters().total() == before);
   CHECK(c.erase(a, 7, si::cache_scope::owner));
   CHECK(c.get(a2, 7, si::cache_scope::owner).reason() ==
-        si::refusal::owner_mismatch);  // b's remains
+        si::refusal::wrong_scope);  // a2's own session entry remains (and b's)
   CHECK(c.stats().erased == 2);
 }
 

@@ -138,9 +138,9 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
   }
 
   // Removes s's own entry under (key, scope). Refusals are get's: stale_binding (s is not
-  // live), expired (the entry had expired: it is dropped all the same), owner_mismatch (the
-  // key holds only entries of other owners), wrong_scope (s's household holds the key only in
-  // the other scope), empty (nothing under the key; not counted).
+  // live), expired (the entry had expired: it is dropped all the same), wrong_scope (s's
+  // household holds the key in the other scope, whoever else holds it), owner_mismatch (the
+  // key holds only entries of other owners), empty (nothing under the key; not counted).
   [[nodiscard]] status erase(const session& s, const Key& key, std::uint64_t h,
                              cache_scope scope) noexcept {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
@@ -170,8 +170,10 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
         link = &n->hnext;
       }
     }
-    if (foreign) return reg_->counters().record(refusal::owner_mismatch);
+    // The household's own entry first: what others hold under the key must not change the
+    // answer, nor raise an alarm, for a caller that only asked in the wrong scope.
     if (sibling) return reg_->counters().record(refusal::wrong_scope);
+    if (foreign) return reg_->counters().record(refusal::owner_mismatch);
     return refused{refusal::empty};
   }
 
@@ -264,9 +266,10 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
       (same_household(*n, s) ? sibling : foreign) = true;
       link = &n->hnext;
     }
-    if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     // Asked in the wrong scope: not a plain miss, or the caller would store a second copy.
+    // Checked before foreign entries, so what others hold under the key changes nothing.
     if (sibling) return {nullptr, reg_->counters().record(refusal::wrong_scope).reason};
+    if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     ++misses_;
     return {nullptr, refusal::empty};
   }

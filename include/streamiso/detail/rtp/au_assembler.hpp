@@ -131,8 +131,11 @@ class au_assembler {
   // implies have_seq_). False, nothing done, for any other packet.
   bool continue_fragment(const rtp_unit& u, std::uint8_t type, const std::uint8_t* piece,
                          std::size_t n, bool last) noexcept {
+    // A marker on a piece that does not end the fragment is malformed: push()'s full path
+    // refuses it.
     if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ || type != frag_type_ ||
-        u.seq != static_cast<std::uint16_t>(last_seq_ + 1)) {
+        u.seq != static_cast<std::uint16_t>(last_seq_ + 1) ||
+        (u.marker == rtp_marker::set && !last)) {
       return false;
     }
     ++stats_.packets;
@@ -140,30 +143,36 @@ class au_assembler {
     ++cur_.packets;
     cur_.last_seq = u.seq;
     if (write(piece, n) && last) in_fragment_ = false;
-    end_packet(u.marker);
+    (void)end_packet(u.marker);  // true: a marker here ends the fragment (checked above)
     return true;
   }
 
-  // Ends a payload: the marker closes the unit.
-  void end_packet(rtp_marker marker) noexcept {
-    if (marker != rtp_marker::set) return;
+  // Ends a payload: the marker closes the unit. False when the marker falls inside a fragment
+  // (the unit is discarded; the caller refuses the payload: refuse_malformed()).
+  [[nodiscard]] bool end_packet(rtp_marker marker) noexcept {
+    if (marker != rtp_marker::set) return true;
+    bool ok = true;
     if (state_ == state::open) {
       if (in_fragment_) {
-        fail(au_discard_cause::malformed);
+        discard(au_discard_cause::malformed);
+        ok = false;
       } else {
         complete(true);
       }
     }
     finish_skipping();
+    return ok;
   }
 
-  // A whole NAL unit (header included).
-  void nal(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
-    if (state_ != state::open) return;
-    if (in_fragment_) return fail(au_discard_cause::malformed);
-    if (!before_nal(role)) return;
-    if (!write(start_code, 4) || !write(p, n)) return;
+  // A whole NAL unit (header included). False when it falls inside an unfinished fragment
+  // (the caller refuses the payload); true otherwise, also when its unit was dropped.
+  [[nodiscard]] bool nal(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
+    if (state_ != state::open) return true;
+    if (in_fragment_) return false;
+    if (!before_nal(role)) return true;
+    if (!write(start_code, 4) || !write(p, n)) return true;
     remember(p, n, role);
+    return true;
   }
 
   // A fragmented NAL unit: its reconstructed header, then the pieces. `type` is the codec's
@@ -192,8 +201,16 @@ class au_assembler {
 
   // The current unit is broken: discard it and skip the rest of its timestamp.
   void fail(au_discard_cause c) noexcept {
-    if (c == au_discard_cause::malformed) ++stats_.malformed_packets;
     if (state_ == state::open) discard(c);
+  }
+
+  // The payload being pushed breaks the RFC, or the fragment it falls in: its unit is
+  // discarded (reported), and the refusal counted in stats().malformed_packets and in
+  // counters() alike (detail = the payload's type), the only place either counts it.
+  [[nodiscard]] STREAMISO_NOINLINE refused refuse_malformed(std::uint8_t type) noexcept {
+    ++stats_.malformed_packets;
+    fail(au_discard_cause::malformed);
+    return counters_.record(refusal::malformed, type);
   }
 
   // A consumer for the bound owner's requester. Refused unset_id for an unset requester and
@@ -323,8 +340,10 @@ class au_assembler {
   }
 
   void complete(bool marker) noexcept {
-    // Nothing but ignored payload types: there is no unit to hand out, only packets to report.
-    if (in_fragment_ || cur_.nal_units == 0) return fail(au_discard_cause::malformed);
+    // A fragment left unfinished when the next timestamp began, or nothing but ignored payload
+    // types: no unit to hand out, a malformed discard to report. No payload is refused (the
+    // one that showed it starts the next unit), so neither stats nor counters count it.
+    if (in_fragment_ || cur_.nal_units == 0) return discard(au_discard_cause::malformed);
     writable& b = *buf_;
     const std::size_t size = b.size();
     (void)b.append(zeros, decoder_padding_bytes);  // room kept by write()
