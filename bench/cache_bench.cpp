@@ -11,12 +11,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -29,7 +27,6 @@ namespace {
 namespace si = streamiso;
 
 using cache_workload::cache_entries;
-using cache_workload::lru_cache;
 constexpr std::size_t trace_length = std::size_t{1} << 22;
 
 const std::vector<std::uint64_t>& zipf_trace() {
@@ -39,7 +36,7 @@ const std::vector<std::uint64_t>& zipf_trace() {
 
 struct lru_impl {
   static const std::vector<std::uint64_t>& trace() { return zipf_trace(); }
-  lru_cache cache{cache_entries};
+  cache_workload::lru_cache<> cache{cache_entries};
   struct session {};
   session open() { return {}; }
   bool read_through(session&, std::uint64_t key) {
@@ -307,46 +304,9 @@ const std::vector<std::uint64_t>& still_trace() {
   return trace;
 }
 
-// The baseline: LRU behind one mutex, bounded by the bytes of its values.
-class byte_lru {
- public:
-  explicit byte_lru(std::size_t max_bytes) : max_bytes_(max_bytes) {}
-  bool get(std::uint64_t key, still& out) {
-    std::lock_guard<std::mutex> g(m_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return false;
-    order_.splice(order_.begin(), order_, it->second);
-    out = it->second->second;
-    return true;
-  }
-  void put(std::uint64_t key, const still& value) {
-    std::lock_guard<std::mutex> g(m_);
-    if (auto it = map_.find(key); it != map_.end()) {
-      bytes_ -= it->second->second.size();
-      order_.erase(it->second);
-      map_.erase(it);
-    }
-    while (!order_.empty() && max_bytes_ - bytes_ < value.size()) {
-      bytes_ -= order_.back().second.size();
-      map_.erase(order_.back().first);
-      order_.pop_back();
-    }
-    order_.emplace_front(key, value);
-    map_.emplace(key, order_.begin());
-    bytes_ += value.size();
-  }
-
- private:
-  std::mutex m_;
-  std::list<std::pair<std::uint64_t, still>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, still>>::iterator> map_;
-  std::size_t bytes_ = 0;
-  std::size_t max_bytes_;
-};
-
 struct still_lru_impl {
   static const std::vector<std::uint64_t>& trace() { return still_trace(); }
-  byte_lru cache{still_cache_bytes};
+  cache_workload::lru_cache<still, cache_workload::value_size> cache{still_cache_bytes};
   struct session {};
   session open() { return {}; }
   bool read_through(session&, std::uint64_t key) {

@@ -65,7 +65,7 @@ int run(std::uint64_t requests) {
 // The mutex LRU of cache_bench on the same stream.
 int run_lru(std::uint64_t requests) {
   const std::vector<std::uint64_t> trace = cache_workload::zipf_trace(trace_length);
-  cache_workload::lru_cache cache{cache_entries};
+  cache_workload::lru_cache<> cache{cache_entries};
   std::uint64_t hits = 0;
   const auto read_through = [&](std::uint64_t key) {
     std::uint64_t v = 0;

@@ -24,6 +24,7 @@ namespace si = streamiso;
 volatile int coherence_marker_a;
 volatile int coherence_marker_b;
 volatile int coherence_marker_go;
+volatile int coherence_marker_put;  // the request's get missed: its put follows
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -43,9 +44,10 @@ int main(int argc, char** argv) {
   const auto s = *cache.open_session(si::owner{1});
   int on_stack = 0;  // the two replayed threads share this thread's stack: the simulator skips it
   std::fprintf(stderr, "STACK %p\n", static_cast<void*>(&on_stack));
-  std::fprintf(stderr, "MARKERS %p %p %p\n", static_cast<volatile void*>(&coherence_marker_a),
+  std::fprintf(stderr, "MARKERS %p %p %p %p\n", static_cast<volatile void*>(&coherence_marker_a),
                static_cast<volatile void*>(&coherence_marker_b),
-               static_cast<volatile void*>(&coherence_marker_go));
+               static_cast<volatile void*>(&coherence_marker_go),
+               static_cast<volatile void*>(&coherence_marker_put));
   std::uint64_t hits = 0;
   const auto read_through = [&](std::uint64_t k) {
     bool hit = false;
@@ -58,7 +60,10 @@ int main(int argc, char** argv) {
       hit = static_cast<bool>(r);
       if (hit) asm volatile("" : : "g"(&**r) : "memory");
     }
-    if (!hit && !cache.put(s, k, k)) std::abort();
+    if (!hit) {
+      coherence_marker_put = 1;
+      if (!cache.put(s, k, k)) std::abort();
+    }
     hits += hit ? 1U : 0U;
   };
   for (std::size_t i = 0; i < warm; ++i) read_through(trace[i]);

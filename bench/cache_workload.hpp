@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <list>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -58,12 +59,31 @@ inline std::vector<std::uint64_t> zipf_trace(std::size_t length, std::size_t key
   return out;
 }
 
-// The baseline: a textbook LRU behind one mutex.
+// What an entry of the baseline weighs against its bound: one (a bound on entries), or its
+// value's size (a bound on bytes: Value has size()).
+struct one_per_entry {
+  template <class Value>
+  std::size_t operator()(const Value&) const noexcept {
+    return 1;
+  }
+};
+struct value_size {
+  template <class Value>
+  std::size_t operator()(const Value& v) const noexcept {
+    return v.size();
+  }
+};
+
+// The baseline: a textbook LRU behind one mutex, bounded by the total weight of its entries
+// (Weigh: one_per_entry or value_size). A put of a key held replaces its value in place.
+template <class Value = std::uint64_t, class Weigh = one_per_entry>
 class lru_cache {
  public:
-  explicit lru_cache(std::size_t capacity) : capacity_(capacity) { map_.reserve(capacity); }
+  explicit lru_cache(std::size_t max_weight) : max_weight_(max_weight) {
+    if constexpr (std::is_same<Weigh, one_per_entry>::value) map_.reserve(max_weight);
+  }
 
-  bool get(std::uint64_t key, std::uint64_t& out) {
+  bool get(std::uint64_t key, Value& out) {
     std::lock_guard<std::mutex> g(m_);
     auto it = map_.find(key);
     if (it == map_.end()) return false;
@@ -71,28 +91,39 @@ class lru_cache {
     out = it->second->second;
     return true;
   }
-  void put(std::uint64_t key, std::uint64_t value) {
+  void put(std::uint64_t key, const Value& value) {
     std::lock_guard<std::mutex> g(m_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
+    const std::size_t weight = Weigh{}(value);
+    if (auto it = map_.find(key); it != map_.end()) {
+      held_ = held_ - Weigh{}(it->second->second) + weight;
       it->second->second = value;
       order_.splice(order_.begin(), order_, it->second);
+      while (held_ > max_weight_ && order_.size() > 1) evict_oldest();
       return;
     }
-    if (map_.size() == capacity_) {
-      map_.erase(order_.back().first);
-      order_.pop_back();
+    if constexpr (std::is_same<Weigh, one_per_entry>::value) {
+      if (held_ == max_weight_) evict_oldest();  // one in, one out: as the textbook writes it
+    } else {
+      while (!order_.empty() && max_weight_ - held_ < weight) evict_oldest();
     }
     order_.emplace_front(key, value);
     map_.emplace(key, order_.begin());
+    held_ += weight;
   }
 
  private:
+  using entry = std::pair<std::uint64_t, Value>;
+  void evict_oldest() {
+    held_ -= Weigh{}(order_.back().second);
+    map_.erase(order_.back().first);
+    order_.pop_back();
+  }
+
   std::mutex m_;
-  std::list<std::pair<std::uint64_t, std::uint64_t>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, std::uint64_t>>::iterator>
-      map_;
-  std::size_t capacity_;
+  std::list<entry> order_;
+  std::unordered_map<std::uint64_t, typename std::list<entry>::iterator> map_;
+  std::size_t held_ = 0;
+  std::size_t max_weight_;
 };
 
 }  // namespace cache_workload

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+
+#include "common/cli.hpp"
 
 namespace {
 struct counts {
@@ -15,10 +18,36 @@ struct counts {
 void send_nack(std::uint16_t, counts& c) { ++c.nacks; }
 void request_keyframe(counts& c) { ++c.keyframe_requests; }
 void decode(const streamiso::jitter_delivery<std::uint32_t>&, counts& c) { ++c.frames_packets; }
+
+constexpr const char* usage =
+    "usage: jitter_example [packets]\n"
+    "A camera stream over a bursty network through a frame-mode jitter buffer.\n\n"
+    "  packets   packets the camera sends, a whole number 1..1000000 (default 3000)\n\n"
+    "exit codes: 0 frames played and the counts add up; 1 they do not add up; 2 a bad\n"
+    "argument (nothing ran); 3 nothing was released (too few packets for this network)\n";
+
+int refuse(const std::string& why) {
+  std::fprintf(stderr, "jitter_example: %s (see jitter_example --help)\n", why.c_str());
+  return example::exit_usage;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::uint64_t packets = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 3000;
+  // The one argument is range-checked as a decimal before any conversion (example::check_value).
+  double packets_arg = 3000;
+  const example::option_spec packets_spec{"packets", "", 1, 1'000'000, &packets_arg, true};
+  if (argc > 2) return refuse("expected at most one argument, the packet count");
+  if (argc == 2) {
+    const std::string arg = argv[1];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (auto why = example::check_value(packets_spec, arg, packets_arg)) {
+      return refuse("packets: " + *why);
+    }
+  }
+  const auto packets = static_cast<std::uint64_t>(packets_arg);
   streamiso::netsim::simulator net{streamiso::netsim::bursty(), /*seed=*/1};
   streamiso::netsim::stream_spec spec;
   spec.packets = packets;
@@ -82,5 +111,6 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(c.keyframe_requests),
       static_cast<long long>(s.target_delay_us / 1000), static_cast<long long>(s.jitter_us));
   const bool adds_up = s.received == s.released + s.discarded + s.flushed + s.held;
-  return adds_up && c.frames_packets == s.released && s.released > 0 ? 0 : 1;
+  if (!adds_up || c.frames_packets != s.released) return 1;
+  return s.released > 0 ? 0 : 3;
 }

@@ -1,4 +1,4 @@
-# Every documented option of the two demos: at its bounds, in combinations, just outside its
+# Every documented option of the examples: at its bounds, in combinations, just outside its
 # bounds and malformed. In range: exit 0, or 3 where the run may legitimately prove nothing
 # (nothing delivered / nothing leaked); refused: exit 2 with one line on stderr. The parser
 # itself has a unit test.
@@ -144,3 +144,41 @@ streamiso_option_test(incident_replay refuse.night_too_large 2 --households 4096
 streamiso_option_test(incident_replay refuse.unknown 2 --household 2)
 streamiso_option_test(incident_replay refuse.missing_value 2 --seconds)
 streamiso_option_test(incident_replay refuse.positional 2 --seconds 5 extra)
+
+# ---- rtp_relay: a run needs ffmpeg and takes seconds (media.rtp_relay); options parse only ----
+# --dry-run prints the values in effect and runs nothing (no directory, socket or encoder): its
+# stdout must be that one line, which a run would bury under its report.
+foreach(dry IN ITEMS "4|0|1024" "120|1000000000|65000")
+  string(REPLACE "|" ";" v "${dry}")
+  list(GET v 0 s)
+  list(GET v 1 seed)
+  list(GET v 2 port)
+  add_test(NAME example.options.rtp_relay.dry_run.${s}_${port}
+    COMMAND "${CMAKE_COMMAND}" "-DEXE=$<TARGET_FILE:rtp_relay>"
+      "-DARGS=--seconds|${s}|--seed|${seed}|--port|${port}|--dry-run" "-DEXPECT=0"
+      "-DSTDOUT=^rtp_relay --seconds ${s} --seed ${seed} --port ${port}$"
+      -P "${CMAKE_CURRENT_SOURCE_DIR}/run_expect.cmake")
+  set_tests_properties(example.options.rtp_relay.dry_run.${s}_${port} PROPERTIES
+    LABELS "example;options")
+endforeach()
+foreach(bad IN ITEMS "seconds=3.9" "seconds=120.5" "seed=-1" "seed=1.5" "port=1023" "port=65001")
+  string(REPLACE "=" ";" kv "${bad}")
+  list(GET kv 0 key)
+  list(GET kv 1 value)
+  streamiso_option_test(rtp_relay refuse.${key}.${value} 2 --${key} ${value} --dry-run)
+endforeach()
+streamiso_option_test(rtp_relay refuse.unknown 2 --dry-run --second 5)
+
+# ---- jitter_example: one positional argument, the packet count (simulated time) ----
+streamiso_option_test(jitter_example packets.min 0|3 1)
+streamiso_option_test(jitter_example packets.max 0|3 HEAVY 1000000)
+streamiso_option_test(jitter_example help 0 --help)
+foreach(bad IN ITEMS "0" "1000001" "-1" "99999999999999999999" "1.5" "abc")
+  streamiso_option_test(jitter_example refuse.packets.${bad} 2 ${bad})
+endforeach()
+set(_i 0)
+foreach(value IN LISTS _malformed)
+  math(EXPR _i "${_i} + 1")
+  streamiso_option_test(jitter_example refuse.malformed.${_i} 2 "${value}")
+endforeach()
+streamiso_option_test(jitter_example refuse.two_arguments 2 3000 4000)

@@ -1,5 +1,6 @@
 # CTest script (cmake -P): runs an example and checks its exit code and its stderr.
 #   -DEXE=<program> -DARGS=<arguments separated by |> -DEXPECT=<allowed exit codes separated by |>
+#   [-DSTDOUT=<regular expression stdout, without its leading and trailing white space, must match>]
 # Exit code 2 (a bad option) must come with exactly one line on stderr that points to --help
 # and nothing on stdout; any other expected code with nothing on stderr.
 cmake_minimum_required(VERSION 3.14...3.31)
@@ -22,4 +23,8 @@ if(rc STREQUAL "2")
   message(STATUS "refused as expected: ${err}")
 elseif(NOT err STREQUAL "")
   message(FATAL_ERROR "${EXE} ${shown}: unexpected stderr:\n${err}")
+endif()
+string(STRIP "${out}" out_stripped)
+if(DEFINED STDOUT AND NOT out_stripped MATCHES "${STDOUT}")
+  message(FATAL_ERROR "${EXE} ${shown}: stdout does not match ${STDOUT}:\n${out}")
 endif()

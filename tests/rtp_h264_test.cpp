@@ -317,7 +317,7 @@ TEST_CASE(
   CHECK(g.push({0x7C, 0x85, 0x02}, 2, false).refused_for(si::refusal::malformed));
   // A marker inside an unfinished fragment.
   fixture h;
-  CHECK(h.push({0x7C, 0x85, 0x01}, 2, true).has_value());
+  CHECK(h.push({0x7C, 0x85, 0x01}, 2, true).refused_for(si::refusal::malformed));
   auto r = h.c.try_pop();
   CHECK(streamiso_test::is_discard(r));
   CHECK(h.d.last_discard().cause == si::au_discard_cause::malformed);
@@ -530,5 +530,33 @@ TEST_CASE(
   CHECK_FALSE(second->keyframe);
   CHECK_FALSE(second->parameter_sets_prepended);
   CHECK(streamiso_test::au_bytes(pool, *second, viewer) == annex_b({&idr}));
+  CHECK(pool_release(pool, cam, second->handle).has_value());
+}
+
+TEST_CASE(
+    "F9 h264: a parameter set longer than max_parameter_set_bytes is delivered but not "
+    "remembered; the others still are") {
+  si::buffer_pool<> pool{pool_config(4, 1024)};
+  si::depacketizer_config cfg;
+  cfg.max_parameter_set_bytes = pps.size();  // the SPS (one byte longer) does not fit
+  si::h264_depacketizer<> d{pool, cam, cfg};
+  auto c = d.bind_consumer(viewer);
+  REQUIRE(c.has_value());
+  const bytes ps = stap_a({&sps, &pps});
+  CHECK(d.push({{ps.data(), ps.size()}, 1, 0, si::rtp_marker::clear}).has_value());
+  CHECK(d.push({{idr.data(), idr.size()}, 2, 0, si::rtp_marker::set}).has_value());
+  auto first = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(first));
+  CHECK(first->keyframe);  // its own sets are in it, whatever the store kept
+  CHECK(streamiso_test::au_bytes(pool, *first, viewer) == annex_b({&sps, &pps, &idr}));
+  CHECK(pool_release(pool, cam, first->handle).has_value());
+  // A later IDR alone gets the remembered PPS only: no SPS, so random access but no keyframe.
+  CHECK(d.push({{idr.data(), idr.size()}, 3, 10, si::rtp_marker::set}).has_value());
+  auto second = c->try_pop();
+  REQUIRE(streamiso_test::is_unit(second));
+  CHECK(second->random_access);
+  CHECK_FALSE(second->keyframe);
+  CHECK(second->parameter_sets_prepended);
+  CHECK(streamiso_test::au_bytes(pool, *second, viewer) == annex_b({&pps, &idr}));
   CHECK(pool_release(pool, cam, second->handle).has_value());
 }

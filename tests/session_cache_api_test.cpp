@@ -96,7 +96,7 @@ TEST_CASE("F2: erase removes the session's own entry from memory, and only it") 
   CHECK(c.stats().entries == 3);
   CHECK(**kept == 100);
   auto gone = c.get(a, 7);
-  CHECK(gone.reason() == si::refusal::owner_mismatch);  // only others' entries remain under 7
+  CHECK(gone.reason() == si::refusal::wrong_scope);  // a's household still has its owner entry
   // Everyone else's entries, and a's owner-scope entry, are untouched.
   CHECK(**c.get(a2, 7) == 200);
   CHECK(**c.get(b, 7) == 300);
@@ -107,7 +107,7 @@ TEST_CASE("F2: erase removes the session's own entry from memory, and only it") 
   CHECK(c.counters().total() == before);
   CHECK(c.erase(a, 7, si::cache_scope::owner));
   CHECK(c.get(a2, 7, si::cache_scope::owner).reason() ==
-        si::refusal::owner_mismatch);  // b's remains
+        si::refusal::wrong_scope);  // a2's own session entry remains (and b's)
   CHECK(c.stats().erased == 2);
 }
 
@@ -286,4 +286,32 @@ TEST_CASE("F9: the memory advice is called once, on a block that huge pages can 
   const auto s = open(c, 1);
   for (std::uint64_t k = 0; k < 1000; ++k) REQUIRE(c.put(s, k, k));
   CHECK(**c.get(s, 999) == 999);
+}
+
+// put judges liveness under the shard lock on its common path, and sizes before the lock; a
+// dead session's put must still be refused stale_binding whatever its size, and store nothing.
+template <class Cache, class Value>
+void dead_session_put_refusals(const Value& small, const Value& large) {
+  si::session_cache_config cfg = small_config(4096);
+  cfg.max_value_bytes = 64;
+  Cache c{cfg};
+  const auto s = open(c, 1);
+  CHECK(c.put(s, 1, large).refused_for(si::refusal::oversized));
+  REQUIRE(c.close_session(s));
+  CHECK(c.put(s, 1, small).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(s, 2, large).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(s, 3, small, {si::cache_scope::owner}).refused_for(si::refusal::stale_binding));
+  CHECK(c.counters().count(si::refusal::stale_binding) == 3);
+  CHECK(c.counters().count(si::refusal::oversized) == 1);
+  CHECK(c.stats().entries == 0);
+}
+
+TEST_CASE("F5: a dead session's put is refused stale_binding before its size is judged") {
+  using big_value_cache =
+      si::session_cache<std::uint64_t, std::vector<std::uint8_t>, si::id128,
+                        std::hash<std::uint64_t>, si::value_bytes, si::manual_clock>;
+  const std::vector<std::uint8_t> small(8);
+  const std::vector<std::uint8_t> large(100);
+  dead_session_put_refusals<big_value_cache>(small, large);
+  dead_session_put_refusals<ccache_t>(small, large);
 }

@@ -716,6 +716,10 @@ int run(int argc, char** argv) {
   cli.add("port", "first UDP port (127.0.0.1); uses 10 ports from here", &base_port, 1024, 65000,
           true);
   if (auto rc = cli.exit_code(argc, argv)) return *rc;
+  if (cli.dry_run()) {  // before anything is created, bound or started
+    cli.print_values(stdout);
+    return 0;
+  }
   if (const char* e = std::getenv("RTP_RELAY_OUT")) out_dir = e;
   ::signal(SIGPIPE, SIG_IGN);
   ::mkdir(out_dir.c_str(), 0755);

@@ -67,11 +67,15 @@ class h264_depacketizer {
     return result<std::unique_ptr<h264_depacketizer>>(std::move(d));
   }
 
-  // One payload in sequence order. Refused malformed (counted; the access unit it belongs
-  // to is discarded and reported) for an empty payload or one that breaks RFC 6184:
-  // truncated STAP-A, FU-A with start and end both set, a fragment without its start or of
-  // another type than its start, interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types
-  // 0, 30, 31 are ignored.
+  // One payload in sequence order. Refused malformed (counted in counters() and in
+  // stats().malformed_packets alike; the access unit it belongs to is discarded and reported)
+  // for an empty payload or one that breaks RFC 6184: truncated STAP-A, FU-A with start and
+  // end both set, a fragment without its start or of another type than its start, an FU-A
+  // start or middle piece with the marker bit, a NAL unit or STAP-A inside an unfinished
+  // fragment, interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types 0, 30, 31 are
+  // ignored (accepted, not written). A unit holding no NAL unit (only ignored types), or whose
+  // fragment is unfinished when the next timestamp begins, is reported discarded (malformed)
+  // with no payload refused and nothing counted: see docs/rtp.md, Accounting.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
@@ -85,13 +89,13 @@ class h264_depacketizer {
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>(p[0] & 0x1F) : 0;
     const bool starts_nal = !(type == h264_nal::fu_a && n >= 2 && (p[1] & 0x80) == 0);
     if (!a_.begin_packet(u, starts_nal)) {
-      a_.end_packet(u.marker);
+      (void)a_.end_packet(u.marker);  // a skipped payload: its marker only ends the skip
       return {};
     }
     bool ok = n != 0;
     if (ok) {
       if (type >= 1 && type <= 23) {
-        a_.nal(p, n, role(type));
+        ok = a_.nal(p, n, role(type));
       } else if (type == h264_nal::stap_a) {
         ok = stap_a(p + 1, n - 1);
       } else if (type == h264_nal::fu_a) {
@@ -101,11 +105,11 @@ class h264_depacketizer {
       }
     }
     if (!ok) {
-      a_.fail(au_discard_cause::malformed);
-      a_.end_packet(u.marker);
-      return a_.counters().record(refusal::malformed, type);
+      const refused r = a_.refuse_malformed(type);
+      (void)a_.end_packet(u.marker);  // the unit is discarded: the marker only ends the skip
+      return r;
     }
-    a_.end_packet(u.marker);
+    if (!a_.end_packet(u.marker)) return a_.refuse_malformed(type);  // marker inside a fragment
     return {};
   }
 
@@ -153,7 +157,7 @@ class h264_depacketizer {
       if (len == 0 || len > n - 2) return false;
       const std::uint8_t type = p[2] & 0x1F;
       if (type == 0 || type >= 24) return false;  // aggregates carry plain NAL units only
-      a_.nal(p + 2, len, role(type));
+      if (!a_.nal(p + 2, len, role(type))) return false;
       p += 2 + len;
       n -= 2 + len;
     }

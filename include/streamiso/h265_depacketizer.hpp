@@ -69,11 +69,14 @@ class h265_depacketizer {
     return result<std::unique_ptr<h265_depacketizer>>(std::move(d));
   }
 
-  // One payload in sequence order. Refused malformed (counted; its access unit discarded and
-  // reported) for a payload shorter than its headers, the forbidden bit set, a TemporalId of
-  // 0, a truncated AP, an FU with start and end both set, without its start or of another
-  // FuType than its start, an FU or AP carrying an AP/FU/PACI type. PACI packets (type 50) and
-  // undefined types 51..63 are ignored.
+  // One payload in sequence order. Refused malformed (counted in counters() and in
+  // stats().malformed_packets alike; its access unit discarded and reported) for a payload
+  // shorter than its headers, the forbidden bit set, a TemporalId of 0, a truncated AP, an FU
+  // with start and end both set, without its start or of another FuType than its start, an FU
+  // start or middle piece with the marker bit, a NAL unit or AP inside an unfinished fragment,
+  // an FU or AP carrying an AP/FU/PACI type. PACI packets (type 50) and undefined types 51..63
+  // are ignored (accepted, not written); units with nothing else, or with a fragment unfinished
+  // at the next timestamp, as in h264_depacketizer.hpp.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
@@ -87,14 +90,13 @@ class h265_depacketizer {
     const std::uint8_t type = n != 0 ? static_cast<std::uint8_t>((p[0] >> 1) & 0x3F) : 0;
     const bool starts_nal = !(type == h265_nal::fu && n >= 3 && (p[2] & 0x80) == 0);
     if (!a_.begin_packet(u, starts_nal)) {
-      a_.end_packet(u.marker);
+      (void)a_.end_packet(u.marker);  // a skipped payload: its marker only ends the skip
       return {};
     }
     bool ok = n >= 2 && header_ok(p);
     if (ok) {
       if (type < h265_nal::ap) {
-        ok = n > 2;
-        if (ok) a_.nal(p, n, role(type));
+        ok = n > 2 && a_.nal(p, n, role(type));
       } else if (type == h265_nal::ap) {
         ok = aggregate(p + 2, n - 2);
       } else if (type == h265_nal::fu) {
@@ -102,11 +104,11 @@ class h265_depacketizer {
       }
     }
     if (!ok) {
-      a_.fail(au_discard_cause::malformed);
-      a_.end_packet(u.marker);
-      return a_.counters().record(refusal::malformed, type);
+      const refused r = a_.refuse_malformed(type);
+      (void)a_.end_packet(u.marker);  // the unit is discarded: the marker only ends the skip
+      return r;
     }
-    a_.end_packet(u.marker);
+    if (!a_.end_packet(u.marker)) return a_.refuse_malformed(type);  // marker inside a fragment
     return {};
   }
 
@@ -157,7 +159,7 @@ class h265_depacketizer {
       if (len < 3 || len > n - 2) return false;
       const std::uint8_t type = (p[2] >> 1) & 0x3F;
       if (type >= h265_nal::ap || !header_ok(p + 2)) return false;
-      a_.nal(p + 2, len, role(type));
+      if (!a_.nal(p + 2, len, role(type))) return false;
       p += 2 + len;
       n -= 2 + len;
     }

@@ -63,7 +63,8 @@ class jitter_buffer {
     // left). A refused packet's payload stays with the caller. An accepted payload comes
     // back exactly once: from a consumer, or as a jitter_handback (reclaim(), or `displaced`
     // in a later outcome). The outcome says whether this push confirmed a jump and flushed.
-    [[nodiscard]] result<push_outcome> try_push(const packet_type& p) noexcept {
+    [[nodiscard]] STREAMISO_JITTER_INLINE result<push_outcome> try_push(
+        const packet_type& p) noexcept {
       return jb_->push(gen_, p);
     }
 
@@ -285,7 +286,9 @@ class jitter_buffer {
     return c;
   }
 
-  result<push_outcome> push(generation by, const packet_type& p) noexcept {
+  // Inlined with the producer's try_push into the caller (the RTP feed's push): out of line,
+  // every packet pays a frame around the intake's admission (bench/results/rtp.md).
+  STREAMISO_JITTER_INLINE result<push_outcome> push(generation by, const packet_type& p) noexcept {
     if (STREAMISO_UNLIKELY(by != binding_.gen)) return stale();
     return core_.push(p, binding_);
   }

@@ -147,8 +147,8 @@ class rtp_jitter_feed {
   // As try_push(), for a packet accepted from a datagram received in staging(): nothing is
   // copied. Refused malformed (counted) when the payload does not lie in the staging buffer;
   // refused full as try_push(), the staging buffer then staying where it is.
-  [[nodiscard]] status try_push_staged(const rtp_accepted<Id>& a,
-                                       packet_flags flags = packet_flags::none) noexcept {
+  [[nodiscard]] STREAMISO_JITTER_INLINE status
+  try_push_staged(const rtp_accepted<Id>& a, packet_flags flags = packet_flags::none) noexcept {
     // Integer addresses: comparing pointers into different arrays is unspecified.
     const auto st = reinterpret_cast<std::uintptr_t>(store_.staging());
     const auto p = reinterpret_cast<std::uintptr_t>(a.payload.data);

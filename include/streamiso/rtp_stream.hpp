@@ -14,12 +14,15 @@
 // type, ssrc_change_suspected() says so, and the caller decides: rebind(). From then until
 // the rebind, that SSRC's datagrams are refused not_bound (the stream waits for its caller: an
 // alarm per datagram would bury a real one); every other unknown SSRC stays owner_mismatch.
+// A datagram accepted from the bound stream ends the suspicion: a second camera sending
+// between the bound one's datagrams keeps raising alarms.
 //
 // One thread owns an ingest (the receive loop). No allocation after construction.
 #ifndef STREAMISO_RTP_STREAM_HPP
 #define STREAMISO_RTP_STREAM_HPP
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <new>
 
@@ -69,7 +72,9 @@ struct rtp_accepted {
   streamiso::generation generation{};  // the ingest's binding it was accepted under
   std::uint16_t seq = 0;               // the original sequence number for a retransmission
   std::uint32_t timestamp = 0;
-  std::int64_t extended_timestamp = 0;  // unwrapped, in clock units from the first packet
+  // Unwrapped, in clock units from the first packet: at least -2^31, below
+  // rtp_ingest::max_extended_timestamp + 2^31.
+  std::int64_t extended_timestamp = 0;
   jitter_usec arrival_us = 0;
   bool marker = false;
   bool retransmission = false;
@@ -161,6 +166,8 @@ class rtp_ingest {
     } else {
       return unknown_ssrc(p);
     }
+    // The bound stream is alive: an unknown SSRC between its datagrams is another camera on
+    // the port, not its new SSRC, so its run, and with it any suspicion, starts over.
     candidate_run_ = 0;
     a.owner = b_.owner;
     a.generation = gen_;
@@ -199,9 +206,20 @@ class rtp_ingest {
            static_cast<std::int64_t>(d) * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
   }
 
-  // Media time of an extended timestamp, in microseconds from the stream's first packet.
+  // Media time of an extended timestamp, in microseconds from the stream's first packet:
+  // ext * 10^6 / clock rate truncated toward zero, taken as whole seconds plus the rest so no
+  // step overflows (ext * 10^6 leaves int64 past 9.2e12 units: 10.7 days at 10 MHz). Saturates at
+  // the int64 limits (beyond 292,000 years of media time: any int64 argument is defined).
   [[nodiscard]] std::int64_t media_time_us(std::int64_t extended_timestamp) const noexcept {
-    return extended_timestamp * 1'000'000 / static_cast<std::int64_t>(b_.clock_rate_hz);
+    constexpr std::int64_t us = 1'000'000;
+    constexpr std::int64_t top = std::numeric_limits<std::int64_t>::max();
+    const auto rate = static_cast<std::int64_t>(b_.clock_rate_hz);
+    const std::int64_t s = extended_timestamp / rate;
+    const std::int64_t rest = extended_timestamp % rate * us / rate;  // |rest| < 10^6
+    if (s > top / us || (s == top / us && rest > top % us)) return top;
+    if (s < -(top / us) || (s == -(top / us) && rest < -(top % us)))
+      return std::numeric_limits<std::int64_t>::min();
+    return s * us + rest;
   }
 
   // Binds the ingest to another stream (or the same camera's new SSRC) under a new
@@ -213,14 +231,21 @@ class rtp_ingest {
     gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
     candidate_ssrc_ = 0;
-    suspected_ = false;
     have_ts_ = false;
     have_sr_ = false;
     ++stats_.rebinds;
     return gen_;
   }
 
-  [[nodiscard]] bool ssrc_change_suspected() const noexcept { return suspected_; }
+  // Where the extended timestamp stops rising: 2^62 clock units, 14,600 years at 10 MHz, so
+  // only a stream whose every datagram jumps ~2^31 units (2^31 of them) gets there. Beyond
+  // it, rtp_accepted::extended_timestamp stays within 2^31 units of it.
+  static constexpr std::int64_t max_extended_timestamp = std::int64_t{1} << 62;
+
+  // Suspected once the run of the candidate SSRC reached the threshold (at least one datagram).
+  [[nodiscard]] bool ssrc_change_suspected() const noexcept {
+    return candidate_run_ != 0 && candidate_run_ >= b_.ssrc_change_threshold;
+  }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
   [[nodiscard]] const owner_type& owner() const noexcept { return b_.owner; }
   [[nodiscard]] generation current_generation() const noexcept { return gen_; }
@@ -260,22 +285,20 @@ class rtp_ingest {
       if (p.ssrc() != candidate_ssrc_) {
         candidate_ssrc_ = p.ssrc();
         candidate_run_ = 0;
-        suspected_ = false;
-      } else if (suspected_) {
+      } else if (ssrc_change_suspected()) {
         ++stats_.suspected_ssrc;
         return counters_.record(refusal::not_bound, static_cast<std::uint64_t>(rtp_foreign::ssrc));
       }
-      if (++candidate_run_ >= b_.ssrc_change_threshold) {
-        suspected_ = true;
-        ++stats_.ssrc_changes_suspected;
-      }
+      ++candidate_run_;  // not past the threshold (suspected: returned above), so no wrap
+      if (ssrc_change_suspected()) ++stats_.ssrc_changes_suspected;
     }
     ++stats_.foreign_ssrc;
     return foreign(rtp_foreign::ssrc);
   }
 
   // RTP timestamps wrap every 2^32 units (13 h at 90 kHz); extended by the signed distance
-  // from the highest seen. A retransmission never moves the reference.
+  // from the highest seen. A retransmission never moves the reference. The highest stops at
+  // max_extended_timestamp, so the sum never overflows, whatever jumps a stream claims.
   std::int64_t extend_timestamp(std::uint32_t ts, bool retransmission) noexcept {
     if (!have_ts_) {
       have_ts_ = true;
@@ -285,7 +308,8 @@ class rtp_ingest {
     }
     const std::uint32_t highest_wrapped = ts_origin_ + static_cast<std::uint32_t>(ts_highest_);
     const std::int64_t ext = ts_highest_ + static_cast<std::int32_t>(ts - highest_wrapped);
-    if (ext > ts_highest_ && !retransmission) ts_highest_ = ext;
+    if (ext > ts_highest_ && !retransmission)
+      ts_highest_ = ext < max_extended_timestamp ? ext : max_extended_timestamp;
     return ext;
   }
 
@@ -293,8 +317,7 @@ class rtp_ingest {
   generation gen_;
   rtp_ingest_stats stats_{};
   std::uint32_t candidate_ssrc_ = 0;
-  std::uint32_t candidate_run_ = 0;
-  bool suspected_ = false;
+  std::uint32_t candidate_run_ = 0;  // consecutive datagrams of candidate_ssrc_, bound PT
   bool have_ts_ = false;
   bool have_sr_ = false;
   std::uint32_t ts_origin_ = 0;

@@ -114,7 +114,7 @@ class basic_session_cache {
                                Hash hash = Hash{}, SizeOf size_of = SizeOf{}, Match match = Match{})
       : basic_session_cache(validated(config), std::move(clock), std::move(hash),
                             std::move(size_of), std::move(match), nullptr) {
-    if (arena_ == nullptr) out_of_memory();
+    if (arena_ == nullptr) detail::cache_out_of_memory();
   }
   basic_session_cache(const basic_session_cache&) = delete;
   basic_session_cache& operator=(const basic_session_cache&) = delete;
@@ -168,9 +168,9 @@ class basic_session_cache {
                                          cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shards_.of(h);
-    sh.core.prefetch(h);
+    const auto bucket = sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
-    return sh.core.get(s, key, h, scope);
+    return sh.core.get(s, key, h, bucket, scope);
   }
 
   // As get, but instead of handing out a handle, calls fn(const Value&) on s's entry while the
@@ -182,9 +182,9 @@ class basic_session_cache {
                              cache_scope scope = cache_scope::session) {
     const std::uint64_t h = hash_of(key);
     shard_slot& sh = shards_.of(h);
-    sh.core.prefetch(h);
+    const auto bucket = sh.core.prefetch(h);
     std::lock_guard<Lock> guard(sh.lock);
-    const auto found = sh.core.find(s, key, h, scope);
+    const auto found = sh.core.find(s, key, h, bucket, scope);
     if (found.hit == nullptr) return refused{found.why};
     std::forward<Fn>(fn)(static_cast<const Value&>(found.hit->value));
     return status{};
@@ -206,23 +206,21 @@ class basic_session_cache {
   [[nodiscard]] status put(const session& s, const Key& key, Value value,
                            put_options options = {}) {
     if (options.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
-    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     const std::size_t value_size = size_of_(value);
     const std::size_t key_size = detail::key_bytes{}(key);
     // Saturated: a hostile size must not wrap the sum under a limit.
     const std::size_t bytes = value_size > std::numeric_limits<std::size_t>::max() - key_size
                                   ? std::numeric_limits<std::size_t>::max()
                                   : value_size + key_size;
-    if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
-    if (bytes > owner_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
+    if (STREAMISO_UNLIKELY(bytes > std::min(max_value_bytes_, owner_max_bytes_) || budget_binds_))
+      return put_checked(s, key, std::move(value), bytes, options);
     const std::uint64_t h = hash_of(key);
-    if (STREAMISO_UNLIKELY(budget_binds_))
-      return put_within_budget(s, key, std::move(value), h, bytes, options);
     shard_slot& sh = shards_.of(h);
     const time_point expires = expiry_for(options.ttl);
-    sh.core.prefetch(h);
+    static_cast<void>(sh.core.prefetch(h));
     std::lock_guard<Lock> guard(sh.lock);
-    // The liveness check that counts is the one under the lock, inside put().
+    // Liveness is checked under the lock (in put()): a put racing a close or purge stores
+    // nothing the purge passed. put_checked refuses a dead session before any size check.
     return sh.core.put(s, key, std::move(value), h, bytes, expires, options.scope);
   }
 
@@ -322,19 +320,14 @@ class basic_session_cache {
     shards_.build(n, l.limits, registry_, clock_, match, *arena_, shard_budget);
   }
 
-  [[noreturn]] static void out_of_memory() {
-#if STREAMISO_HAS_EXCEPTIONS
-    throw std::bad_alloc();
-#else
-    std::fputs("streamiso: session cache: out of memory\n", stderr);
-    std::abort();
-#endif
-  }
-
-  // put() when several shards share a byte budget or quotas: reserves first, then stores.
-  STREAMISO_NOINLINE status put_within_budget(const session& s, const Key& key, Value&& value,
-                                              std::uint64_t h, std::size_t bytes,
-                                              put_options options) {
+  // put() of a value above a limit, or when several shards share a byte budget or quotas:
+  // refusals in put()'s order, then room reserved first, then stored.
+  STREAMISO_NOINLINE status put_checked(const session& s, const Key& key, Value&& value,
+                                        std::size_t bytes, put_options options) {
+    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
+    if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
+    if (bytes > owner_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
+    const std::uint64_t h = hash_of(key);
     detail::budget_reservation held{*budget_, registry_type::tenant_slot_of(s),
                                     registry_type::tenant_gen_of(s), bytes};
     if (const refusal why = shards_.reserve_room(h, held); why != refusal::empty) {

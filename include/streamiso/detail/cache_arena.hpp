@@ -140,6 +140,17 @@ class cache_arena {
   std::atomic<std::size_t> users_{1};
 };
 
+// A cache's constructor could not have its arena: std::bad_alloc, or without exceptions a
+// message and abort.
+[[noreturn]] inline void cache_out_of_memory() {
+#if STREAMISO_HAS_EXCEPTIONS
+  throw std::bad_alloc();
+#else
+  std::fputs("streamiso: session cache: out of memory\n", stderr);
+  std::abort();
+#endif
+}
+
 }  // namespace detail
 STREAMISO_END_NAMESPACE
 

@@ -41,14 +41,15 @@ class cache_index {
     return buckets_[static_cast<std::size_t>(h) & mask_];
   }
 
-  // Starts loading h's bucket while the caller takes the shard lock. A prefetch is not an
-  // access, and the bucket array itself never moves after construction: safe without the lock.
-  void prefetch(std::uint64_t h) const noexcept {
+  // h's bucket, its load started while the caller takes the shard lock. The bucket array
+  // never moves after construction, so its address may be had without the lock (and is not
+  // computed again under it); a prefetch is not an access. Only the lock holder reads it.
+  [[nodiscard]] Node** prefetch(std::uint64_t h) const noexcept {
+    Node** const bucket = &buckets_[static_cast<std::size_t>(h) & mask_];
 #if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(&buckets_[static_cast<std::size_t>(h) & mask_]);
-#else
-    static_cast<void>(h);
+    __builtin_prefetch(bucket);
 #endif
+    return bucket;
   }
 
   void push_front(Node* n, std::uint64_t h) noexcept {

@@ -37,7 +37,10 @@ class cache_links {
 
   // `records` holds one record per slot of the pool whose first slot is at `pool_base`.
   cache_links(links* records, std::uintptr_t pool_base, std::size_t count) noexcept
-      : pool_base_(pool_base), count_(count), records_(records) {
+      : pool_base_(pool_base),
+        span_(count * node_pool<Node>::slot_size),
+        count_(count),
+        records_(records) {
     asan_poison(records_, count_ * sizeof(links));  // no slot is in use yet
   }
   cache_links(const cache_links&) = delete;
@@ -47,8 +50,16 @@ class cache_links {
   // A node's record: beside the pool for pooled nodes (an address outside the pool wraps to a
   // slot number past the end), in the node's block for heap ones.
   [[nodiscard]] links& of(Node* n) noexcept {
-    const std::size_t i = slot_of(n);
-    if (STREAMISO_LIKELY(i < count_)) return records_[i];
+    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(n) - pool_base_;
+    if (STREAMISO_LIKELY(offset < span_)) {
+      // Slots and records of one size (a line each for small entries): the record sits at the
+      // node's offset, no slot number needed. This runs a dozen times per put.
+      if constexpr (node_pool<Node>::slot_size == sizeof(links)) {
+        return *reinterpret_cast<links*>(reinterpret_cast<unsigned char*>(records_) + offset);
+      } else {
+        return records_[offset / node_pool<Node>::slot_size];
+      }
+    }
     return node_pool<Node>::heap_links(n);
   }
   [[nodiscard]] const links& of(const Node& n) const noexcept {
@@ -58,7 +69,11 @@ class cache_links {
 
   // A record becomes usable when a put stamps its slot, and is poisoned again when the node
   // goes: a stale read through a dropped node is reported under ASan, as one of the node is.
-  void open(Node* n) noexcept { asan_unpoison(&of(n), sizeof(links)); }
+  links& open(Node* n) noexcept {
+    links& l = of(n);
+    asan_unpoison(&l, sizeof(links));
+    return l;
+  }
   void close(std::size_t slot) noexcept {
     if (slot < count_) asan_poison(&records_[slot], sizeof(links));
   }
@@ -138,6 +153,7 @@ class cache_links {
 
  private:
   std::uintptr_t pool_base_;  // the pool's first slot: of() needs no trip to the pool
+  std::size_t span_;          // the pool's bytes (count_ slots)
   std::size_t count_;         // the pool's slots
   links* records_;            // in the arena
 };

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include "streamiso/config.hpp"
@@ -58,8 +59,8 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
       : store(limits, reg, clock, arena, budget), match_(match) {}
 
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key, std::uint64_t h,
-                                         cache_scope scope) noexcept {
-    const lookup found = find(s, key, h, scope);
+                                         node** bucket, cache_scope scope) noexcept {
+    const lookup found = find(s, key, h, bucket, scope);
     if (found.hit == nullptr) return refused{found.why};
     return value_handle{found.hit};
   }
@@ -71,20 +72,20 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     refusal why;
   };
 
-  // The requester's own live entry, or why not. The node stays valid while the caller holds
-  // the shard lock. The common cases (a hit on an entry without TTL, a key not held at all)
-  // are decided here; anything else (an expired entry, a dead or foreign one under the same
-  // key) goes to find_slow, which redoes the walk and settles it.
-  [[nodiscard]] lookup find(const session& s, const Key& key, std::uint64_t h,
+  // The requester's own live entry, or why not; `bucket` is prefetch(h). The node stays valid
+  // while the caller holds the shard lock. The common cases (a hit on an entry without TTL, a
+  // key not held at all) are decided here; anything else (an expired entry, a dead or foreign
+  // one under the same key) goes to find_slow, which redoes the walk and settles it.
+  [[nodiscard]] lookup find(const session& s, const Key& key, std::uint64_t h, node** bucket,
                             cache_scope scope) noexcept {
     if (STREAMISO_UNLIKELY(!reg_->is_live(s))) {
       return {nullptr, reg_->counters().record(refusal::stale_binding).reason};
     }
     const std::uint8_t fp = index_type::fingerprint_of(h);
-    node*& head = index_.head(h);
+    node*& head = *bucket;
     node** link = &head;
     node* n = head;
-    while (n != nullptr && (n->fingerprint != fp || !(n->key == key))) {
+    while (n != nullptr && !same_key(*n, fp, key)) {
       link = &n->hnext;
       n = *link;
     }
@@ -106,7 +107,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     return find_slow(s, key, h, scope);
   }
 
-  void prefetch(std::uint64_t h) const noexcept { index_.prefetch(h); }
+  [[nodiscard]] node** prefetch(std::uint64_t h) const noexcept { return index_.prefetch(h); }
 
   // Stores value as s's entry for (key, scope). The node is made before anything is replaced
   // or evicted, so a failure to make it (`full`, or an exception from copying the key or
@@ -116,7 +117,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
     node* n = pool_.make(key, std::move(value), stats_.heap_nodes);
     if (n == nullptr) return reg_->counters().record(refusal::full);
-    stamp(*n, s, h, bytes, expires, scope);
+    links& l = stamp(*n, s, h, bytes, expires, scope);
 #if STREAMISO_HAS_EXCEPTIONS
     try {
       replace_own(s, n, h);
@@ -131,15 +132,15 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
 #else
     replace_own(s, n, h);
 #endif
-    make_room(n);
-    insert(n, h);
+    make_room(n, l);
+    insert(n, h, l);
     return status{};
   }
 
   // Removes s's own entry under (key, scope). Refusals are get's: stale_binding (s is not
-  // live), expired (the entry had expired: it is dropped all the same), owner_mismatch (the
-  // key holds only entries of other owners), wrong_scope (s's household holds the key only in
-  // the other scope), empty (nothing under the key; not counted).
+  // live), expired (the entry had expired: it is dropped all the same), wrong_scope (s's
+  // household holds the key in the other scope, whoever else holds it), owner_mismatch (the
+  // key holds only entries of other owners), empty (nothing under the key; not counted).
   [[nodiscard]] status erase(const session& s, const Key& key, std::uint64_t h,
                              cache_scope scope) noexcept {
     if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
@@ -169,28 +170,41 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
         link = &n->hnext;
       }
     }
-    if (foreign) return reg_->counters().record(refusal::owner_mismatch);
+    // The household's own entry first: what others hold under the key must not change the
+    // answer, nor raise an alarm, for a caller that only asked in the wrong scope.
     if (sibling) return reg_->counters().record(refusal::wrong_scope);
+    if (foreign) return reg_->counters().record(refusal::owner_mismatch);
     return refused{refusal::empty};
   }
 
  private:
-  // Fills the identity and bookkeeping of a node just made for session s.
-  void stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes, time_point expires,
-             cache_scope scope) noexcept {
+  // The key test of a chain walk. A scalar key compares as cheaply as the fingerprint, so
+  // the fingerprint filters only keys whose == may cost more (strings, tuples).
+  static bool same_key(const node& n, std::uint8_t fp, const Key& key) noexcept {
+    if constexpr (std::is_scalar<Key>::value) {
+      static_cast<void>(fp);
+      return n.key == key;
+    } else {
+      return n.fingerprint == fp && n.key == key;
+    }
+  }
+
+  // Fills the identity and bookkeeping of a node just made for session s; returns its record.
+  links& stamp(node& n, const session& s, std::uint64_t h, std::size_t bytes, time_point expires,
+               cache_scope scope) noexcept {
     n.has_ttl = expires != time_point::max();
     n.scope = scope;
     n.fingerprint = index_type::fingerprint_of(h);
     n.session_id = s.id();
     n.tenant_gen = registry_type::tenant_gen_of(s);
     n.owner = s.owner();
-    links_.open(&n);
-    links& l = links_.of(&n);
+    links& l = links_.open(&n);
     l.hash = h;
     l.expires = expires;
     l.bytes = bytes;
     l.tenant_slot = registry_type::tenant_slot_of(s);
     l.session_slot = registry_type::slot_of(s);
+    return l;
   }
 
   // Before n (s's new entry) is linked: drops s's own entry under n's key and scope, and the
@@ -252,9 +266,10 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
       (same_household(*n, s) ? sibling : foreign) = true;
       link = &n->hnext;
     }
-    if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     // Asked in the wrong scope: not a plain miss, or the caller would store a second copy.
+    // Checked before foreign entries, so what others hold under the key changes nothing.
     if (sibling) return {nullptr, reg_->counters().record(refusal::wrong_scope).reason};
+    if (foreign) return {nullptr, reg_->counters().record(refusal::owner_mismatch).reason};
     ++misses_;
     return {nullptr, refusal::empty};
   }

@@ -202,8 +202,7 @@ class cache_store {
   // exceeds the limit), not held + size: a hostile size near SIZE_MAX must not wrap the sum
   // back under the limit. (A node of a household that died while this put ran is not the
   // record's: it charges no one.)
-  void make_room(node* n) noexcept {
-    const links& nl = links_.of(n);
+  void make_room(node* n, const links& nl) noexcept {
     households_.collect_dead(*reg_);
     if (quotas_bind_) {
       households_.adopt(nl.tenant_slot, n->tenant_gen);
@@ -223,8 +222,8 @@ class cache_store {
     }
   }
 
-  [[nodiscard]] bool is_alive(const node& n) const noexcept {
-    const links& l = links_.of(n);
+  [[nodiscard]] bool is_alive(const node& n) const noexcept { return is_alive(n, links_.of(n)); }
+  [[nodiscard]] bool is_alive(const node& n, const links& l) const noexcept {
     return reg_->entry_alive(n.scope == cache_scope::session, l.session_slot, n.session_id,
                              l.tenant_slot, n.tenant_gen);
   }
@@ -236,21 +235,22 @@ class cache_store {
   }
 
   void evict(node* n) noexcept {
-    if (!is_alive(*n)) {
+    const links& l = links_.of(n);  // looked up once: evict, unchain and drop all read it
+    if (!is_alive(*n, l)) {
       ++stats_.reclaimed;
-    } else if (is_expired(*n)) {
+    } else if (n->has_ttl && clock_->now() >= l.expires) {
       ++stats_.expirations;
     } else {
       ++stats_.evictions;
     }
-    index_.unchain(n, links_.of(n).hash);
-    drop(n);
+    index_.unchain(n, l.hash);
+    drop(n, l);
   }
 
   // Removes n from both queues and the accounting, and gives up the cache's reference; the
   // caller has unchained it. Readers holding a handle keep the value alive.
-  void drop(node* n) noexcept {
-    const links& l = links_.of(n);
+  void drop(node* n) noexcept { drop(n, links_.of(n)); }
+  void drop(node* n, const links& l) noexcept {
     links_.unlink(shard_queue(), n, l);
     households_.unlink(n, l);
     --count_;
@@ -261,9 +261,8 @@ class cache_store {
     links_.close(slot);
   }
 
-  void insert(node* n, std::uint64_t h) noexcept {
+  void insert(node* n, std::uint64_t h, links& l) noexcept {
     index_.push_front(n, h);
-    links& l = links_.of(n);
     links_.link_front(shard_queue(), n, l);
     // Into its household's queue, or the dead queue if that household died meanwhile.
     households_.link(n, l, *reg_);

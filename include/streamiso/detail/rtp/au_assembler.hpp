@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The codec-independent half of the H.264/H.265 depacketizers: access-unit boundaries,
-// loss detection, fragments, parameter-set memory, Annex-B output into pool buffers.
+// loss detection, fragments, Annex-B output into pool buffers (the parameter-set memory is
+// detail/rtp/parameter_sets.hpp).
 //
 // Boundaries. A unit is every payload with one RTP timestamp; it ends at the marker bit or
 // when the next timestamp begins. Loss. Payloads arrive in sequence order; a skipped
@@ -15,14 +16,8 @@
 #ifndef STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 #define STREAMISO_DETAIL_RTP_AU_ASSEMBLER_HPP
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <optional>
 #include <utility>
 
@@ -30,6 +25,7 @@
 #include "streamiso/config.hpp"
 #include "streamiso/detail/binding_token.hpp"
 #include "streamiso/detail/rtp/au_queue.hpp"
+#include "streamiso/detail/rtp/parameter_sets.hpp"
 #include "streamiso/generation.hpp"
 #include "streamiso/result.hpp"
 #include "streamiso/rtp_depacketizer.hpp"
@@ -37,19 +33,6 @@
 
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
-
-// A depacketizer's constructor without memory for its parameter-set store.
-[[noreturn]] inline void au_out_of_memory() {
-#if STREAMISO_HAS_EXCEPTIONS
-  throw std::bad_alloc();
-#else
-  std::fputs("streamiso: depacketizer: out of memory\n", stderr);
-  std::abort();
-#endif
-}
-
-// What a NAL unit is to the assembler; the codec classifies.
-enum class nal_role : std::uint8_t { other, vcl, vcl_random_access, vps, sps, pps };
 
 template <class Id, class Match>
 class au_assembler {
@@ -89,19 +72,17 @@ class au_assembler {
                unsigned required_sets) noexcept
       : pool_(&pool),
         owner_(o),
-        max_set_bytes_(cfg.max_parameter_set_bytes < max_parameter_set_limit
-                           ? cfg.max_parameter_set_bytes
-                           : max_parameter_set_limit),
         prepend_sets_(cfg.parameter_sets == parameter_set_policy::prepend),
         required_(required_sets),
         gen_(next_nonzero_token()),
-        sets_(new (std::nothrow) std::uint8_t[3 * max_set_bytes_ + 1]()) {}
+        sets_(cfg.max_parameter_set_bytes < max_parameter_set_limit ? cfg.max_parameter_set_bytes
+                                                                    : max_parameter_set_limit) {}
 
   au_assembler(const au_assembler&) = delete;
   au_assembler& operator=(const au_assembler&) = delete;
   ~au_assembler() { drop_queue(); }
 
-  [[nodiscard]] bool allocated() const noexcept { return sets_ != nullptr; }
+  [[nodiscard]] bool allocated() const noexcept { return sets_.allocated(); }
 
   // Starts a payload: boundaries and loss. False when the payload is to be skipped (it
   // belongs to a unit already discarded); it is counted either way.
@@ -150,8 +131,11 @@ class au_assembler {
   // implies have_seq_). False, nothing done, for any other packet.
   bool continue_fragment(const rtp_unit& u, std::uint8_t type, const std::uint8_t* piece,
                          std::size_t n, bool last) noexcept {
+    // A marker on a piece that does not end the fragment is malformed: push()'s full path
+    // refuses it.
     if (state_ != state::open || !in_fragment_ || u.timestamp != ts_ || type != frag_type_ ||
-        u.seq != static_cast<std::uint16_t>(last_seq_ + 1)) {
+        u.seq != static_cast<std::uint16_t>(last_seq_ + 1) ||
+        (u.marker == rtp_marker::set && !last)) {
       return false;
     }
     ++stats_.packets;
@@ -159,30 +143,36 @@ class au_assembler {
     ++cur_.packets;
     cur_.last_seq = u.seq;
     if (write(piece, n) && last) in_fragment_ = false;
-    end_packet(u.marker);
+    (void)end_packet(u.marker);  // true: a marker here ends the fragment (checked above)
     return true;
   }
 
-  // Ends a payload: the marker closes the unit.
-  void end_packet(rtp_marker marker) noexcept {
-    if (marker != rtp_marker::set) return;
+  // Ends a payload: the marker closes the unit. False when the marker falls inside a fragment
+  // (the unit is discarded; the caller refuses the payload: refuse_malformed()).
+  [[nodiscard]] bool end_packet(rtp_marker marker) noexcept {
+    if (marker != rtp_marker::set) return true;
+    bool ok = true;
     if (state_ == state::open) {
       if (in_fragment_) {
-        fail(au_discard_cause::malformed);
+        discard(au_discard_cause::malformed);
+        ok = false;
       } else {
         complete(true);
       }
     }
     finish_skipping();
+    return ok;
   }
 
-  // A whole NAL unit (header included).
-  void nal(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
-    if (state_ != state::open) return;
-    if (in_fragment_) return fail(au_discard_cause::malformed);
-    if (!before_nal(role)) return;
-    if (!write(start_code, 4) || !write(p, n)) return;
+  // A whole NAL unit (header included). False when it falls inside an unfinished fragment
+  // (the caller refuses the payload); true otherwise, also when its unit was dropped.
+  [[nodiscard]] bool nal(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
+    if (state_ != state::open) return true;
+    if (in_fragment_) return false;
+    if (!before_nal(role)) return true;
+    if (!write(start_code, 4) || !write(p, n)) return true;
     remember(p, n, role);
+    return true;
   }
 
   // A fragmented NAL unit: its reconstructed header, then the pieces. `type` is the codec's
@@ -211,8 +201,16 @@ class au_assembler {
 
   // The current unit is broken: discard it and skip the rest of its timestamp.
   void fail(au_discard_cause c) noexcept {
-    if (c == au_discard_cause::malformed) ++stats_.malformed_packets;
     if (state_ == state::open) discard(c);
+  }
+
+  // The payload being pushed breaks the RFC, or the fragment it falls in: its unit is
+  // discarded (reported), and the refusal counted in stats().malformed_packets and in
+  // counters() alike (detail = the payload's type), the only place either counts it.
+  [[nodiscard]] STREAMISO_NOINLINE refused refuse_malformed(std::uint8_t type) noexcept {
+    ++stats_.malformed_packets;
+    fail(au_discard_cause::malformed);
+    return counters_.record(refusal::malformed, type);
   }
 
   // A consumer for the bound owner's requester. Refused unset_id for an unset requester and
@@ -230,7 +228,7 @@ class au_assembler {
     finish_skipping();
     have_seq_ = false;
     started_ = false;
-    std::memset(sizes_.data(), 0, sizeof(sizes_));
+    sets_.clear();
   }
   // Another owner: as reset(), queued units released unread, every consumer stale. Refused
   // unset_id (counted; nothing changes) for an unset owner.
@@ -309,8 +307,8 @@ class au_assembler {
         if (prepend_sets_) {
           for (unsigned i = 0; i < 3; ++i) {
             const unsigned bit = 1U << i;
-            if ((required_ & bit) == 0 || (have & bit) != 0 || sizes_[i] == 0) continue;
-            if (!write(start_code, 4) || !write(set_bytes(i), sizes_[i])) return false;
+            if ((required_ & bit) == 0 || (have & bit) != 0 || sets_.size(i) == 0) continue;
+            if (!write(start_code, 4) || !write(sets_.bytes(i), sets_.size(i))) return false;
             have |= bit;
             cur_.parameter_sets_prepended = true;
           }
@@ -324,26 +322,11 @@ class au_assembler {
   }
 
   void remember(const std::uint8_t* p, std::size_t n, nal_role role) noexcept {
-    unsigned i = 0;
-    switch (role) {
-      case nal_role::vps:
-        i = 0;
-        break;
-      case nal_role::sps:
-        i = 1;
-        break;
-      case nal_role::pps:
-        i = 2;
-        break;
-      default:
-        return;
-    }
+    const unsigned i = parameter_set_store::index_of(role);
+    if (i == parameter_set_store::kinds) return;
     seen_sets_ |= 1U << i;
-    if (n > max_set_bytes_) return;
-    std::memcpy(set_bytes(i), p, n);
-    sizes_[i] = n;
+    sets_.remember(i, p, n);
   }
-  std::uint8_t* set_bytes(unsigned i) noexcept { return sets_.get() + i * max_set_bytes_; }
 
   // Appends to the open unit, keeping decoder_padding_bytes of room (room_: what is left).
   bool write(const std::uint8_t* p, std::size_t n) noexcept {
@@ -357,8 +340,10 @@ class au_assembler {
   }
 
   void complete(bool marker) noexcept {
-    // Nothing but ignored payload types: there is no unit to hand out, only packets to report.
-    if (in_fragment_ || cur_.nal_units == 0) return fail(au_discard_cause::malformed);
+    // A fragment left unfinished when the next timestamp began, or nothing but ignored payload
+    // types: no unit to hand out, a malformed discard to report. No payload is refused (the
+    // one that showed it starts the next unit), so neither stats nor counters count it.
+    if (in_fragment_ || cur_.nal_units == 0) return discard(au_discard_cause::malformed);
     writable& b = *buf_;
     const std::size_t size = b.size();
     (void)b.append(zeros, decoder_padding_bytes);  // room kept by write()
@@ -406,13 +391,11 @@ class au_assembler {
   using writable = typename pool_type::writable_buffer;
   pool_type* pool_;
   owner_type owner_;
-  std::size_t max_set_bytes_;
   bool prepend_sets_;
   unsigned required_;
   Match match_{};
   generation gen_;
-  std::unique_ptr<std::uint8_t[]> sets_;
-  std::array<std::size_t, 3> sizes_{};
+  parameter_set_store sets_;
   std::optional<writable> buf_;
   std::size_t room_ = 0;  // bytes the open unit may still append before its padding
   access_unit cur_{};

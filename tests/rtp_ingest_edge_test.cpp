@@ -1,0 +1,189 @@
+// rtp_ingest at its edges: media time of streams that run for days or claim huge timestamp
+// jumps, and the SSRC-change suspicion next to a second camera on the same port.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <vector>
+
+#include "streamiso/rtp_stream.hpp"
+
+namespace si = streamiso;
+
+namespace {
+using bytes = std::vector<std::uint8_t>;
+const si::owner cam_a{0xA, 1};
+constexpr std::uint32_t ssrc_a = 0xAAAA0001U;
+
+bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) {
+  const bytes pl{0x41, 0x01};
+  bytes out(12 + pl.size());
+  si::rtp_header_fields h;
+  h.payload_type = pt;
+  h.seq = seq;
+  h.timestamp = ts;
+  h.ssrc = ssrc;
+  auto n = si::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
+  REQUIRE(n.has_value());
+  return out;
+}
+
+si::rtp_binding<> binding(std::uint32_t clock_rate_hz) {
+  si::rtp_binding<> b;
+  b.owner = cam_a;
+  b.ssrc = ssrc_a;
+  b.payload_type = 96;
+  b.clock_rate_hz = clock_rate_hz;
+  return b;
+}
+
+// Feeds `count` datagrams of the bound stream, each `step` clock units after the one before,
+// and checks every extended timestamp and its media time against `expected_us` (the exact
+// value, written differently for each clock rate).
+template <class Expected>
+void run_stream(si::rtp_ingest<>& in, std::uint32_t step, std::int64_t count,
+                Expected expected_us) {
+  std::uint32_t ts = 0x12345678U;
+  std::int64_t wrong_ext = 0;
+  std::int64_t wrong_time = 0;
+  for (std::int64_t i = 0; i < count; ++i, ts += step) {
+    const bytes d = datagram(ssrc_a, 96, static_cast<std::uint16_t>(i), ts);
+    auto a = in.accept({d.data(), d.size()}, 0);
+    REQUIRE(a.has_value());
+    const std::int64_t ext = i * std::int64_t{step};
+    if (a->extended_timestamp != ext) ++wrong_ext;
+    if (in.media_time_us(a->extended_timestamp) != expected_us(ext)) ++wrong_time;
+  }
+  CHECK(wrong_ext == 0);
+  CHECK(wrong_time == 0);
+  CHECK(in.stats().accepted == static_cast<std::uint64_t>(count));
+}
+}  // namespace
+
+TEST_CASE("F9 rtp ingest: 4300 datagrams jumping 2^31-1 units each keep media time exact") {
+  // A hostile sender with the bound SSRC and payload type: each datagram is accepted and
+  // raises the extended timestamp by the most one step allows. ext * 10^6 passes 2^63 after
+  // about 4300 of them; media_time_us must stay defined (UBSan in the asan preset) and exact.
+  si::rtp_ingest<> in(binding(90'000));
+  run_stream(in, 0x7FFFFFFFU, 4400, [](std::int64_t ext) { return ext * 100 / 9; });
+  const std::int64_t last = 4399 * std::int64_t{0x7FFFFFFF};
+  CHECK(in.media_time_us(last) == 104'964'228'479'477);  // ext past 2^63 / 10^6
+}
+
+TEST_CASE("F9 rtp ingest: a 10 MHz stream past 10.7 days, a 90 kHz one past 3.2 years") {
+  // One datagram every 2^30 units (107 s at 10 MHz, 3.3 h at 90 kHz), far enough to cross
+  // the point where ext * 10^6 leaves int64 (9.2e12 units) in a few thousand datagrams.
+  si::rtp_ingest<> fast(binding(10'000'000));
+  run_stream(fast, 0x40000000U, 9700, [](std::int64_t ext) { return ext / 10; });
+  CHECK(fast.media_time_us(9699 * std::int64_t{0x40000000}) / 86'400'000'000 == 12);  // days
+  si::rtp_ingest<> video(binding(90'000));
+  run_stream(video, 0x40000000U, 8800, [](std::int64_t ext) { return ext * 100 / 9; });
+  si::rtp_ingest<> slow(binding(1000));
+  run_stream(slow, 0x40000000U, 100, [](std::int64_t ext) { return ext * 1000; });
+}
+
+TEST_CASE("F9 rtp ingest: media_time_us is defined for every int64, exact where it fits") {
+  constexpr std::int64_t top = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t bottom = std::numeric_limits<std::int64_t>::min();
+  // At 1 MHz a clock unit is a microsecond: exact at both ends of int64.
+  si::rtp_ingest<> us(binding(1'000'000));
+  CHECK(us.media_time_us(top) == top);
+  CHECK(us.media_time_us(bottom) == bottom);
+  CHECK(us.media_time_us(-1) == -1);
+  // 10 MHz: a tenth, truncated toward zero.
+  si::rtp_ingest<> fast(binding(10'000'000));
+  CHECK(fast.media_time_us(top) == top / 10);
+  CHECK(fast.media_time_us(bottom) == bottom / 10);
+  CHECK(fast.media_time_us(-19) == -1);
+  // 1 kHz: a thousand times, saturated once it leaves int64.
+  si::rtp_ingest<> slow(binding(1000));
+  CHECK(slow.media_time_us(top / 1000) == top / 1000 * 1000);
+  CHECK(slow.media_time_us(top / 1000 + 1) == top);
+  CHECK(slow.media_time_us(top) == top);
+  CHECK(slow.media_time_us(bottom / 1000) == bottom / 1000 * 1000);
+  CHECK(slow.media_time_us(bottom / 1000 - 1) == bottom);
+  CHECK(slow.media_time_us(bottom) == bottom);
+  CHECK(si::rtp_ingest<>::max_extended_timestamp / 10'000'000 / 86'400 / 365 > 14'000);
+}
+
+namespace {
+constexpr std::uint32_t ssrc_x = 0xCCCC0003U;  // another stream with the bound payload type
+
+si::refusal offer(si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq) {
+  const bytes d = datagram(ssrc, 96, seq, 3000U * seq);
+  auto r = in.accept({d.data(), d.size()}, 0);
+  return r ? si::refusal::empty : r.reason();
+}
+
+void check_sum(const si::rtp_ingest<>& in) {
+  const auto& s = in.stats();
+  CHECK(s.datagrams == s.accepted + s.malformed + s.foreign_ssrc + s.suspected_ssrc +
+                           s.foreign_payload_type + s.foreign_rtx_payload_type);
+}
+}  // namespace
+
+TEST_CASE(
+    "F6 rtp ingest: a second camera on the port, sending between the bound camera's datagrams, "
+    "keeps raising owner_mismatch alarms") {
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq_a = 1;
+  std::uint16_t seq_x = 1;
+  REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+  // A burst of the other camera first: three in a row look like an SSRC change.
+  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+  CHECK(in.ssrc_change_suspected());
+  // But the bound camera goes on: it did not change its SSRC, so the other one is a stranger.
+  std::uint64_t alarms = in.counters().alarms();
+  for (int i = 0; i < 50; ++i) {
+    CAPTURE(i);
+    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+    CHECK_FALSE(in.ssrc_change_suspected());
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+    CHECK(in.counters().alarms() == ++alarms);
+  }
+  CHECK(in.stats().foreign_ssrc == 53);
+  CHECK(in.stats().suspected_ssrc == 0);
+  CHECK(in.counters().count(si::refusal::not_bound) == 0);
+  // Two of its datagrams between the bound camera's: still below the run that suspects.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+  }
+  CHECK(in.counters().count(si::refusal::not_bound) == 0);
+  CHECK(in.stats().ssrc_changes_suspected == 1);
+  check_sum(in);
+}
+
+TEST_CASE("F4 rtp ingest: when the new SSRC takes over, it is suspected and waits not_bound") {
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq = 1;
+  for (int i = 0; i < 5; ++i) REQUIRE(offer(in, ssrc_a, seq++) == si::refusal::empty);
+  // The camera restarts its encoder: the bound SSRC stops, the new one goes on.
+  for (int i = 0; i < 40; ++i) {
+    CAPTURE(i);
+    CHECK(offer(in, ssrc_x, seq++) ==
+          (i < 3 ? si::refusal::owner_mismatch : si::refusal::not_bound));
+    CHECK(in.ssrc_change_suspected() == (i >= 2));
+  }
+  CHECK(in.suspected_ssrc() == ssrc_x);
+  CHECK(in.stats().ssrc_changes_suspected == 1);
+  CHECK(in.stats().foreign_ssrc == 3);
+  CHECK(in.stats().suspected_ssrc == 37);
+  CHECK(in.counters().alarms() == 3);
+  // A straggler of the old stream (reordered) is accepted and ends the suspicion: the run
+  // starts over, the next datagrams are alarms until it is suspected again.
+  REQUIRE(offer(in, ssrc_a, 5) == si::refusal::empty);
+  CHECK_FALSE(in.ssrc_change_suspected());
+  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq++) == si::refusal::owner_mismatch);
+  CHECK(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++) == si::refusal::not_bound);
+  CHECK(in.stats().ssrc_changes_suspected == 2);
+  // The caller rebinds: the new SSRC is the stream.
+  si::rtp_binding<> nb = binding(90'000);
+  nb.ssrc = ssrc_x;
+  REQUIRE(in.rebind(nb).has_value());
+  CHECK(offer(in, ssrc_x, seq++) == si::refusal::empty);
+  check_sum(in);
+}
