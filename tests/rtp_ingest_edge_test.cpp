@@ -284,3 +284,35 @@ TEST_CASE(
   b.ssrc_change_silence_us = 0;
   CHECK(in.rebind(b).has_value());
 }
+
+TEST_CASE(
+    "F4 rtp ingest: after a rebind to another camera, the previous camera's stream is never "
+    "suspected as the new binding's SSRC, however long the new camera is silent") {
+  // Slot reassignment: camera A's stream was bound; the slot now serves owner B's camera, which
+  // has not sent yet. A keeps streaming at 25 datagrams/s for 3 s. Suspecting A would invite
+  // the caller to bind A's stream to B's owner; every datagram of A must stay an alarm.
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq_a = 1;
+  std::int64_t t = 0;
+  for (int i = 0; i < 25; ++i, t += 40 * ms)
+    REQUIRE(offer(in, ssrc_a, seq_a++, t) == si::refusal::empty);
+  si::rtp_binding<> nb = binding(90'000);
+  nb.owner = si::owner{0xB, 2};
+  nb.ssrc = 0xBBBB0002U;
+  REQUIRE(in.rebind(nb).has_value());
+  for (int i = 0; i < 75; ++i, t += 40 * ms) {
+    CAPTURE(i);
+    CHECK(offer(in, ssrc_a, seq_a++, t) == si::refusal::owner_mismatch);
+    CHECK_FALSE(in.ssrc_change_suspected());
+  }
+  CHECK(in.stats().ssrc_changes_suspected == 0);
+  CHECK(in.stats().suspected_ssrc == 0);
+  CHECK(in.counters().alarms() == 75);
+  // Another unknown SSRC still becomes a candidate while B's camera is silent (B's real SSRC
+  // differed from the one negotiated): the rule for new streams is unchanged.
+  std::uint16_t seq_x = 1;
+  for (int i = 0; i < 30; ++i, t += 40 * ms) (void)offer(in, ssrc_x, seq_x++, t);
+  CHECK(in.ssrc_change_suspected());
+  CHECK(in.suspected_ssrc() == ssrc_x);
+  check_sum(in);
+}

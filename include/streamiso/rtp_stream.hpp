@@ -232,6 +232,10 @@ class rtp_ingest {
   // sender-report mapping start over. Refused (counted; nothing changes) as create() refuses.
   [[nodiscard]] result<generation> rebind(const binding_type& b) noexcept {
     if (const status c = check(b); !c) return counters_.record(c.reason(), c.detail());
+    if (b.ssrc != b_.ssrc) {  // the stream bound until now is never this binding's new SSRC
+      retired_ssrc_ = b_.ssrc;
+      have_retired_ = true;
+    }
     b_ = b;
     gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
@@ -292,7 +296,10 @@ class rtp_ingest {
   // bound payload type, in a silence of the bound stream, made the change suspected, its
   // datagrams wait for the caller's rebind.
   refused unknown_ssrc(const rtp_view& p, jitter_usec arrival_us) noexcept {
-    if (p.payload_type() == b_.payload_type) {  // another payload type: another kind of stream
+    // Another payload type is another kind of stream; the SSRC bound before the last rebind
+    // (another owner's camera, or this camera's old encoder) is an alarm, never a candidate:
+    // suspecting it would invite the caller to hand it to this binding's owner.
+    if (p.payload_type() == b_.payload_type && !(have_retired_ && p.ssrc() == retired_ssrc_)) {
       if (p.ssrc() != candidate_ssrc_ || candidate_mark_ != stats_.accepted) {
         // Another SSRC, or the bound stream sent since this one's last datagram (it is alive:
         // this is another camera on the port, not its new SSRC): the run starts over.
@@ -347,6 +354,8 @@ class rtp_ingest {
   std::uint32_t candidate_run_ = 0;   // consecutive datagrams of candidate_ssrc_, bound PT
   std::uint64_t candidate_mark_ = 0;  // stats_.accepted at the candidate's last datagram
   bool suspected_ = false;            // the run and the silence were reached (see the mark)
+  bool have_retired_ = false;         // a rebind changed the SSRC: retired_ssrc_ is set
+  std::uint32_t retired_ssrc_ = 0;    // the SSRC bound before the last rebind that changed it
   static constexpr jitter_usec never = std::numeric_limits<jitter_usec>::min();
   jitter_usec quiet_since_us_ = never;  // the bound stream's last arrival (never: not heard)
   bool have_ts_ = false;
