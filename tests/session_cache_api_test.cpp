@@ -17,6 +17,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -315,6 +316,55 @@ TEST_CASE("F5: a dead session's put is refused stale_binding before its size is 
   const std::vector<std::uint8_t> large(100);
   dead_session_put_refusals<big_value_cache>(small, large);
   dead_session_put_refusals<ccache_t>(small, large);
+}
+
+namespace {
+
+// A SizeOf that cannot size an empty frame (nothing requires SizeOf to be noexcept), and
+// counts its calls.
+struct throwing_size_of {
+  int* calls;
+  std::size_t operator()(const std::vector<std::uint8_t>& v) const {
+    ++*calls;
+    if (v.empty()) throw std::invalid_argument("cannot size an empty frame");
+    return v.size();
+  }
+};
+
+template <class Cache>
+void dead_session_put_with_throwing_size_of(const si::session_cache_config& cfg) {
+  int calls = 0;
+  Cache c{cfg, si::manual_clock{}, std::hash<std::uint64_t>{}, throwing_size_of{&calls}};
+  const auto s = open(c, 1);
+  const auto t = open(c, 2);
+  CHECK_THROWS_AS(static_cast<void>(c.put(s, 1, std::vector<std::uint8_t>{})),
+                  std::invalid_argument);  // a live session's put does size its value
+  REQUIRE(calls == 1);
+  REQUIRE(c.close_session(s));
+  static_cast<void>(c.invalidate_owner(si::owner{2}));
+  CHECK(c.put(s, 1, std::vector<std::uint8_t>{}).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(s, 2, std::vector<std::uint8_t>(8)).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(t, 3, std::vector<std::uint8_t>{}, {si::cache_scope::owner})
+            .refused_for(si::refusal::stale_binding));
+  CHECK(calls == 1);  // the dead sessions' values were never sized
+  CHECK(c.counters().count(si::refusal::stale_binding) == 3);
+  CHECK(c.stats().entries == 0);
+}
+
+}  // namespace
+
+TEST_CASE("F5: a dead session's put is refused stale_binding even when SizeOf would throw") {
+  using value = std::vector<std::uint8_t>;
+  using one = si::session_cache<std::uint64_t, value, si::id128, std::hash<std::uint64_t>,
+                                throwing_size_of, si::manual_clock>;
+  using sharded =
+      si::concurrent_session_cache<std::uint64_t, value, si::id128, std::hash<std::uint64_t>,
+                                   throwing_size_of, si::manual_clock>;
+  dead_session_put_with_throwing_size_of<one>(small_config(64));
+  dead_session_put_with_throwing_size_of<sharded>(small_config(4096));
+  si::session_cache_config budget = small_config(4096);
+  budget.max_bytes = 1 << 20;  // several shards share a byte budget: put's checked path
+  dead_session_put_with_throwing_size_of<sharded>(budget);
 }
 
 namespace {
