@@ -109,12 +109,13 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
 
   [[nodiscard]] node** prefetch(std::uint64_t h) const noexcept { return index_.prefetch(h); }
 
-  // Stores value as s's entry for (key, scope). The node is made before anything is replaced
-  // or evicted, so a failure to make it (`full`, or an exception from copying the key or
-  // moving the value, which propagates) loses nothing already held.
+  // Stores value as s's entry for (key, scope); the caller found s live (so issued here)
+  // before taking the lock, and this check decides a race with close or purge. The node is
+  // made before anything is replaced or evicted, so a failure to make it (`full`, or an
+  // exception from copying the key or moving the value, which propagates) loses nothing held.
   [[nodiscard]] status put(const session& s, const Key& key, Value&& value, std::uint64_t h,
                            std::size_t bytes, time_point expires, cache_scope scope) {
-    if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
+    if (!reg_->still_live(s)) return reg_->counters().record(refusal::stale_binding);
     node* n = pool_.make(key, std::move(value), stats_.heap_nodes);
     if (n == nullptr) return reg_->counters().record(refusal::full);
     links& l = stamp(*n, s, h, bytes, expires, scope);
