@@ -1,11 +1,15 @@
 // spsc_queue's opt-in blocking pops: pop_for / pop_until on consumer endpoints.
-// No assertion here depends on timing; a lost wake shows as a test that never finishes
-// (the waits without a deadline below), which CTest's timeout turns into a failure.
+// No assertion here depends on timing. A lost wake-up would leave a consumer asleep for ever
+// in a wait without a deadline: those tests watch the sleeper's progress and fail with a
+// message after 10 s without any (a watchdog, not a measure of speed).
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "alloc_counter.hpp"
@@ -26,6 +30,52 @@ const si::owner bob{2};
 const si::requester alice_r{1};
 const si::requester bob_r{2};
 constexpr auto forever = std::chrono::hours::max();  // saturates: never overflows the clock
+
+// What a consumer thread sleeping without a deadline uses, shared with it: if a lost wake-up
+// leaves it asleep, the test can leave it behind (detached) and the next tests still run.
+struct sleeper_state {
+  explicit sleeper_state(std::size_t capacity) : q(capacity, si::waits::enabled) {}
+  queue q;
+  std::optional<queue::consumer> out;
+  std::optional<queue::strict_consumer> strict_out;
+  std::atomic<int> returned{0};  // pops that have returned, frame or refusal
+};
+
+// Joins the sleeper once `target` of its pops have returned. Without progress for 10 s it
+// fails with a message (a wake-up was lost), calls `rescue` to wake the sleeper another way,
+// and detaches the thread if even that does not end it (false: its results must not be read).
+template <class Rescue>
+[[nodiscard]] bool join_or_fail(std::thread& t, const sleeper_state& st, int target,
+                                Rescue&& rescue) {
+  constexpr auto quiet = 10s;
+  // acquire: pairs with the sleeper's release increment (its results are read after join).
+  int seen = st.returned.load(std::memory_order_acquire);
+  auto last_progress = std::chrono::steady_clock::now();
+  while (seen < target) {
+    std::this_thread::sleep_for(1ms);
+    const int now_seen = st.returned.load(std::memory_order_acquire);
+    if (now_seen != seen) {
+      seen = now_seen;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress > quiet) {
+      FAIL_CHECK("lost wake-up: a consumer sleeping without a deadline made no progress for 10 s ("
+                 << seen << " of " << target << " pops returned)");
+      rescue();
+      const auto give_up = std::chrono::steady_clock::now() + 2s;
+      while (st.returned.load(std::memory_order_acquire) < target &&
+             std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(1ms);
+      }
+      if (st.returned.load(std::memory_order_acquire) < target) {
+        t.detach();  // still asleep: it owns its state (shared_ptr), so leaving it is safe
+        return false;
+      }
+      break;
+    }
+  }
+  t.join();
+  return true;
+}
 }  // namespace
 
 TEST_CASE(
@@ -65,18 +115,19 @@ TEST_CASE(
 
 TEST_CASE(
     "F1: spsc a consumer sleeping in pop_for without a deadline gets the frame pushed meanwhile") {
-  queue q(4, si::waits::enabled);
-  q.rebind(alice);
-  auto out = q.bind_consumer(alice_r).value();
-  std::uint64_t got = 0;
-  std::thread consumer([&] {
-    auto r = out.pop_for(forever);
-    if (r) got = r->seq;  // checked on the test thread
+  auto st = std::make_shared<sleeper_state>(4);
+  st->q.rebind(alice);
+  st->out = st->q.bind_consumer(alice_r).value();
+  auto got = std::make_shared<std::uint64_t>(0);  // shared: a detached sleeper may still write it
+  std::thread consumer([st, got] {
+    auto r = st->out->pop_for(forever);
+    if (r) *got = r->seq;                                  // checked on the test thread, after join
+    st->returned.fetch_add(1, std::memory_order_release);  // release: publishes *got
   });
   std::this_thread::sleep_for(20ms);  // likely asleep by now; correct either way
-  REQUIRE(q.try_push(alice, frame{1, 42}));
-  consumer.join();
-  CHECK(got == 42);
+  REQUIRE(st->q.try_push(alice, frame{1, 42}));
+  REQUIRE(join_or_fail(consumer, *st, 1, [&] { st->q.rebind(bob); }));
+  CHECK(*got == 42);
 }
 
 // With waits the producer's push limit stays 0, so every push takes the path that wakes
@@ -85,23 +136,26 @@ TEST_CASE(
 TEST_CASE(
     "F1: spsc every push on a waits queue wakes a consumer sleeping without a deadline, not only "
     "the first") {
-  queue q(8, si::waits::enabled);
-  q.rebind(alice);
-  auto in = q.bind_producer(alice).value();
-  auto out = q.bind_consumer(alice_r).value();
-  std::uint64_t got[4] = {99, 99, 99, 99};
-  std::thread consumer([&] {
-    for (auto& g : got) {
-      auto r = out.pop_for(forever);
-      if (r) g = r->seq;  // checked on the test thread
+  auto st = std::make_shared<sleeper_state>(8);
+  st->q.rebind(alice);
+  auto in = st->q.bind_producer(alice).value();
+  st->out = st->q.bind_consumer(alice_r).value();
+  // Shared with the thread too: a detached sleeper may still write its slot.
+  auto got = std::make_shared<std::array<std::uint64_t, 4>>();
+  got->fill(99);
+  std::thread consumer([st, got] {
+    for (auto& g : *got) {
+      auto r = st->out->pop_for(forever);
+      if (r) g = r->seq;  // checked on the test thread, after join
+      st->returned.fetch_add(1, std::memory_order_release);  // release: publishes g
     }
   });
   for (std::uint64_t i = 0; i < 4; ++i) {
     std::this_thread::sleep_for(10ms);  // likely asleep by now; correct either way
-    REQUIRE((i % 2 == 0 ? q.try_push(alice, frame{1, i}) : in.try_push(frame{1, i})));
+    REQUIRE((i % 2 == 0 ? st->q.try_push(alice, frame{1, i}) : in.try_push(frame{1, i})));
   }
-  consumer.join();
-  for (std::uint64_t i = 0; i < 4; ++i) CHECK(got[i] == i);
+  REQUIRE(join_or_fail(consumer, *st, 4, [&] { st->q.rebind(bob); }));
+  for (std::uint64_t i = 0; i < 4; ++i) CHECK((*got)[i] == i);
 }
 
 // Both freshness forms: a rebind is the end of the sleeper's binding, so it must wake it
@@ -111,30 +165,35 @@ TEST_CASE(
     "never the new owner's frame") {
   for (int strict = 0; strict < 2; ++strict) {
     CAPTURE(strict);
-    queue q(4, si::waits::enabled);
-    q.rebind(alice);
-    auto wc = q.bind_consumer(alice_r).value();
-    auto sc = q.bind_strict_consumer(alice_r).value();
-    si::refusal why = si::refusal::empty;
-    std::uint64_t detail = 99;
-    bool delivered = false;
-    std::thread consumer([&] {
-      auto r = strict != 0 ? sc.pop_for(forever)
-                           : wc.pop_until(std::chrono::steady_clock::time_point::max());
-      delivered = r.has_value();
+    auto st = std::make_shared<sleeper_state>(4);
+    st->q.rebind(alice);
+    st->out = st->q.bind_consumer(alice_r).value();
+    st->strict_out = st->q.bind_strict_consumer(alice_r).value();
+    struct outcome {
+      si::refusal why = si::refusal::empty;
+      std::uint64_t detail = 99;
+      bool delivered = false;
+    };
+    auto res = std::make_shared<outcome>();  // shared: a detached sleeper may still write it
+    std::thread consumer([st, res, strict] {
+      auto r = strict != 0 ? st->strict_out->pop_for(forever)
+                           : st->out->pop_until(std::chrono::steady_clock::time_point::max());
+      res->delivered = r.has_value();
       if (!r) {
-        why = r.reason();
-        detail = r.detail();
+        res->why = r.reason();
+        res->detail = r.detail();
       }
+      st->returned.fetch_add(1, std::memory_order_release);  // release: publishes *res
     });
     std::this_thread::sleep_for(20ms);
-    q.rebind(bob);
-    consumer.join();
-    CHECK_FALSE(delivered);
-    CHECK(why == si::refusal::stale_binding);
-    CHECK(detail == 0);
-    REQUIRE(q.try_push(bob, frame{2, 0}));
-    CHECK(q.bind_consumer(bob_r).value().pop_for(forever)->owner_id == 2);
+    st->q.rebind(bob);
+    // The push path's wake is another way to end the sleep.
+    REQUIRE(join_or_fail(consumer, *st, 1, [&] { (void)st->q.try_push(bob, frame{2, 1}); }));
+    CHECK_FALSE(res->delivered);
+    CHECK(res->why == si::refusal::stale_binding);
+    CHECK(res->detail == 0);
+    REQUIRE(st->q.try_push(bob, frame{2, 0}));
+    CHECK(st->q.bind_consumer(bob_r).value().pop_for(forever)->owner_id == 2);
   }
 }
 

@@ -2,7 +2,8 @@
 // breaks the RFC or the fragment it falls in is refused malformed, counted once in counters()
 // and once in stats().malformed_packets, and its unit is reported discarded (cause malformed);
 // a unit left with a fragment unfinished at the next timestamp, or holding only ignored payload
-// types, is reported discarded (malformed) with no payload refused and nothing counted.
+// types, is reported discarded (malformed) with no payload refused and nothing counted. An
+// ignored type between the pieces of a fragment is refused like a NAL unit there.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -137,6 +138,22 @@ TEST_CASE(
        {{{0x00, 0x01}, 2, false, false}, {slice, 2, true, false}},
        0,
        1},
+      {"FU-A start, type 0 between its pieces (refused: RFC 6184 5.8), then its end",
+       {{fu_start, 2, false, false},
+        {{0x00, 0xEE, 0xEE}, 2, false, true},
+        {{0x7C, 0x41, 0x03}, 2, true, false}},
+       1,
+       0},
+      {"FU-A start, type 30 between its pieces",
+       {{fu_start, 2, false, false},
+        {{0x1E, 0x01}, 2, false, true},
+        {{0x7C, 0x41, 0x03}, 2, true, false}},
+       1,
+       0},
+      {"FU-A start, type 31 with the marker between its pieces",
+       {{fu_start, 2, false, false}, {{0x1F, 0x01}, 2, true, true}},
+       1,
+       0},
       {"FU-A start and end: all well",
        {{fu_start, 2, false, false}, {{0x7C, 0x41, 0x03}, 2, true, false}},
        0,
@@ -177,6 +194,22 @@ TEST_CASE(
        {{{0x64, 0x01, 0x01, 0x02, 0x03}, 2, false, false}, {trail, 2, true, false}},
        0,
        1},
+      {"FU start, PACI between its pieces (refused: RFC 7798 4.4.3), then its end",
+       {{fu_start, 2, false, false},
+        {{0x64, 0x01, 0x01, 0x02, 0x03}, 2, false, true},
+        {{0x62, 0x01, 0x41, 0x03}, 2, true, false}},
+       1,
+       0},
+      {"FU start, type 51 between its pieces",
+       {{fu_start, 2, false, false},
+        {{0x66, 0x01, 0x01}, 2, false, true},
+        {{0x62, 0x01, 0x41, 0x03}, 2, true, false}},
+       1,
+       0},
+      {"FU start, type 63 with the marker between its pieces",
+       {{fu_start, 2, false, false}, {{0x7E, 0x01, 0x01}, 2, true, true}},
+       1,
+       0},
       {"FU start and end: all well",
        {{fu_start, 2, false, false}, {{0x62, 0x01, 0x41, 0x03}, 2, true, false}},
        0,

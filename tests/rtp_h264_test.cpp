@@ -324,66 +324,27 @@ TEST_CASE(
 }
 
 // The continuation fast path (push() before begin_packet()) must refuse what the full path
-// refuses: these pieces follow an FU-A start with the next sequence number.
+// refuses: each piece follows an FU-A start (IDR) with the next sequence number.
+const bytes fu_a_idr_start = {0x7C, 0x85, 0x01};
+
 TEST_CASE("F9 h264: an FU-A continuation with a new timestamp is refused, not appended") {
   fixture f;
-  CHECK(f.push(slice, 1, true).has_value());  // start-up
-  (void)f.take_bytes();
-  CHECK(f.push({0x7C, 0x85, 0x01}, 2, false).has_value());
-  CHECK(f.push({0x7C, 0x45, 0x02}, 3, true).refused_for(si::refusal::malformed));
-  // The unit at 2 ends unfinished; the piece opened the unit at 3 without a start.
-  for (const std::uint32_t ts : {2U, 3U}) {
-    auto g = f.c.try_pop();
-    REQUIRE(streamiso_test::is_discard(g));
-    CHECK(g->timestamp == ts);
-    CHECK(g->packets == 1);
-    CHECK(g->discard == si::au_discard_cause::malformed);
-  }
-  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
-  CHECK(f.d.stats().malformed_packets == 1);  // the refused piece; the unfinished unit is a report
-  CHECK(f.d.counters().count(si::refusal::malformed) == 1);
-  CHECK(f.push(slice, 4, true).has_value());
-  CHECK(f.take_bytes() == annex_b({&slice}));
-  f.check_accounting();
+  streamiso_test::check_fu_piece_refused(f, slice, fu_a_idr_start, {}, {0x7C, 0x45, 0x02}, 3);
 }
 
 TEST_CASE("F9 h264: an FU-A continuation of type 0 or 24..31 is refused, its unit discarded") {
   for (const int type : {0, 24, 27, 28, 31}) {
     CAPTURE(type);
     fixture f;
-    CHECK(f.push(slice, 1, true).has_value());
-    (void)f.take_bytes();
-    CHECK(f.push({0x7C, 0x85, 0x01}, 2, false).has_value());
-    const bytes piece = {0x7C, static_cast<std::uint8_t>(0x40 | type), 0x02};
-    CHECK(f.push(piece, 2, true).refused_for(si::refusal::malformed));
-    auto g = f.c.try_pop();
-    REQUIRE(streamiso_test::is_discard(g));
-    CHECK(g->timestamp == 2);
-    CHECK(g->packets == 2);
-    CHECK(g->discard == si::au_discard_cause::malformed);
-    CHECK(f.c.try_pop().refused_for(si::refusal::empty));
-    CHECK(f.d.stats().malformed_packets == 1);
-    f.check_accounting();
+    streamiso_test::check_fu_piece_refused(f, slice, fu_a_idr_start, {},
+                                           {0x7C, static_cast<std::uint8_t>(0x40 | type), 0x02});
   }
 }
 
 TEST_CASE("F9 h264: an FU-A piece of another type than its start is refused (RFC 6184 5.8)") {
-  fixture f;
-  CHECK(f.push(slice, 1, true).has_value());
-  (void)f.take_bytes();
-  CHECK(f.push({0x7C, 0x85, 0x01}, 2, false).has_value());                         // IDR start
-  CHECK(f.push({0x7C, 0x05, 0x02}, 2, false).has_value());                         // IDR middle
-  CHECK(f.push({0x7C, 0x41, 0x03}, 2, true).refused_for(si::refusal::malformed));  // slice end
-  auto g = f.c.try_pop();
-  REQUIRE(streamiso_test::is_discard(g));
-  CHECK(g->timestamp == 2);
-  CHECK(g->packets == 3);
-  CHECK(g->discard == si::au_discard_cause::malformed);
-  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
-  CHECK(f.d.stats().malformed_packets == 1);
-  CHECK(f.push(slice, 3, true).has_value());
-  CHECK(f.take_bytes() == annex_b({&slice}));
-  f.check_accounting();
+  fixture f;  // IDR start and middle, then a non-IDR slice end
+  streamiso_test::check_fu_piece_refused(f, slice, fu_a_idr_start, {{0x7C, 0x05, 0x02}},
+                                         {0x7C, 0x41, 0x03});
 }
 
 TEST_CASE("h264: joining mid-unit skips to the next unit start; undefined NAL types are ignored") {

@@ -207,23 +207,15 @@ TEST_CASE("F9 h265: every malformed payload is refused and its unit reported") {
 // The continuation fast path (push() before begin_packet()) must refuse what the full path
 // refuses: each piece follows an FU start (IDR_W_RADL) with the next sequence number.
 namespace {
-void check_continuation_refused(const bytes& piece) {
+void check_continuation_refused(const bytes& piece, std::uint32_t ts = 2) {
   fixture f;
-  CHECK(f.push(trail, 1, true).has_value());
-  (void)f.take_bytes();
-  CHECK(f.push({0x62, 0x01, 0x93, 0x01}, 2, false).has_value());
-  CHECK(f.push(piece, 2, true).refused_for(si::refusal::malformed));
-  auto g = f.c.try_pop();
-  REQUIRE(streamiso_test::is_discard(g));
-  CHECK(g->timestamp == 2);
-  CHECK(g->packets == 2);
-  CHECK(g->discard == si::au_discard_cause::malformed);
-  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
-  CHECK(f.d.stats().malformed_packets == 1);
-  const auto& s = f.d.stats();
-  CHECK(s.packets == s.packets_in_units + s.packets_discarded + f.d.packets_pending());
+  streamiso_test::check_fu_piece_refused(f, trail, {0x62, 0x01, 0x93, 0x01}, {}, piece, ts);
 }
 }  // namespace
+
+TEST_CASE("F9 h265: an FU continuation with a new timestamp is refused, not appended") {
+  check_continuation_refused({0x62, 0x01, 0x53, 0x02}, 3);
+}
 
 TEST_CASE("F9 h265: an FU continuation with F set or TemporalId 0 is refused, not appended") {
   check_continuation_refused({0xE2, 0x01, 0x53, 0x02});  // F = 1

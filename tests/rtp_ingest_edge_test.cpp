@@ -1,10 +1,12 @@
 // rtp_ingest at its edges: media time of streams that run for days or claim huge timestamp
-// jumps, and the SSRC-change suspicion next to a second camera on the same port.
+// jumps, and the SSRC-change suspicion (a run and a silence) next to a second camera on the
+// same port.
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "streamiso/rtp_stream.hpp"
@@ -109,10 +111,12 @@ TEST_CASE("F9 rtp ingest: media_time_us is defined for every int64, exact where 
 
 namespace {
 constexpr std::uint32_t ssrc_x = 0xCCCC0003U;  // another stream with the bound payload type
+constexpr std::int64_t ms = 1000;              // arrival times are in microseconds
 
-si::refusal offer(si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq) {
+si::refusal offer(si::rtp_ingest<>& in, std::uint32_t ssrc, std::uint16_t seq,
+                  std::int64_t arrival_us = 0) {
   const bytes d = datagram(ssrc, 96, seq, 3000U * seq);
-  auto r = in.accept({d.data(), d.size()}, 0);
+  auto r = in.accept({d.data(), d.size()}, arrival_us);
   return r ? si::refusal::empty : r.reason();
 }
 
@@ -129,61 +133,154 @@ TEST_CASE(
   si::rtp_ingest<> in(binding(90'000));
   std::uint16_t seq_a = 1;
   std::uint16_t seq_x = 1;
-  REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
-  // A burst of the other camera first: three in a row look like an SSRC change.
-  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
-  CHECK(in.ssrc_change_suspected());
-  // But the bound camera goes on: it did not change its SSRC, so the other one is a stranger.
+  std::int64_t t = 0;
+  REQUIRE(offer(in, ssrc_a, seq_a++, t) == si::refusal::empty);
+  // Three of the other camera in a row, right after the bound one's: not a change of SSRC.
+  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq_x++, ++t) == si::refusal::owner_mismatch);
+  CHECK_FALSE(in.ssrc_change_suspected());
   std::uint64_t alarms = in.counters().alarms();
   for (int i = 0; i < 50; ++i) {
     CAPTURE(i);
-    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
+    REQUIRE(offer(in, ssrc_a, seq_a++, t += 40 * ms) == si::refusal::empty);
     CHECK_FALSE(in.ssrc_change_suspected());
-    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+    CHECK(offer(in, ssrc_x, seq_x++, ++t) == si::refusal::owner_mismatch);
     CHECK(in.counters().alarms() == ++alarms);
   }
   CHECK(in.stats().foreign_ssrc == 53);
   CHECK(in.stats().suspected_ssrc == 0);
   CHECK(in.counters().count(si::refusal::not_bound) == 0);
-  // Two of its datagrams between the bound camera's: still below the run that suspects.
-  for (int i = 0; i < 20; ++i) {
-    REQUIRE(offer(in, ssrc_a, seq_a++) == si::refusal::empty);
-    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
-    CHECK(offer(in, ssrc_x, seq_x++) == si::refusal::owner_mismatch);
+  CHECK(in.stats().ssrc_changes_suspected == 0);
+  check_sum(in);
+}
+
+TEST_CASE(
+    "F6 rtp ingest: a high-rate camera bursting between a low-rate bound camera's datagrams is "
+    "never suspected; every datagram of it is an alarm") {
+  // One datagram of the bound camera every 100 ms, ten of the other camera after each (one per
+  // 5 ms): each burst is a run past the threshold, but the bound stream is never quiet for
+  // ssrc_change_silence_us, so nothing is refused not_bound and nothing is suspected.
+  si::rtp_ingest<> in(binding(90'000));
+  std::uint16_t seq_a = 1;
+  std::uint16_t seq_x = 1;
+  int suspected = 0;
+  int not_alarm = 0;
+  for (int round = 0; round < 100; ++round) {
+    const std::int64_t t = round * 100 * ms;
+    REQUIRE(offer(in, ssrc_a, seq_a++, t) == si::refusal::empty);
+    for (int i = 1; i <= 10; ++i) {
+      if (offer(in, ssrc_x, seq_x++, t + i * 5 * ms) != si::refusal::owner_mismatch) ++not_alarm;
+      if (in.ssrc_change_suspected()) ++suspected;
+    }
   }
-  CHECK(in.counters().count(si::refusal::not_bound) == 0);
-  CHECK(in.stats().ssrc_changes_suspected == 1);
+  CHECK(not_alarm == 0);
+  CHECK(suspected == 0);
+  CHECK(in.stats().foreign_ssrc == 1000);
+  CHECK(in.stats().suspected_ssrc == 0);
+  CHECK(in.stats().ssrc_changes_suspected == 0);
+  CHECK(in.counters().alarms() == 1000);
   check_sum(in);
 }
 
 TEST_CASE("F4 rtp ingest: when the new SSRC takes over, it is suspected and waits not_bound") {
   si::rtp_ingest<> in(binding(90'000));
   std::uint16_t seq = 1;
-  for (int i = 0; i < 5; ++i) REQUIRE(offer(in, ssrc_a, seq++) == si::refusal::empty);
-  // The camera restarts its encoder: the bound SSRC stops, the new one goes on.
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 5; ++i) REQUIRE(offer(in, ssrc_a, seq++, i * 20 * ms) == si::refusal::empty);
+  // The camera restarts its encoder: the bound SSRC stops (last at 80 ms), the new one goes
+  // on every 20 ms from 100 ms. Alarms until the bound stream has been silent for 1 s (the
+  // 50th new datagram, at 1080 ms, turns the suspicion), then the stream waits not_bound.
+  for (int i = 0; i < 80; ++i) {
     CAPTURE(i);
-    CHECK(offer(in, ssrc_x, seq++) ==
-          (i < 3 ? si::refusal::owner_mismatch : si::refusal::not_bound));
-    CHECK(in.ssrc_change_suspected() == (i >= 2));
+    CHECK(offer(in, ssrc_x, seq++, 100 * ms + i * 20 * ms) ==
+          (i < 50 ? si::refusal::owner_mismatch : si::refusal::not_bound));
+    CHECK(in.ssrc_change_suspected() == (i >= 49));
   }
   CHECK(in.suspected_ssrc() == ssrc_x);
   CHECK(in.stats().ssrc_changes_suspected == 1);
-  CHECK(in.stats().foreign_ssrc == 3);
-  CHECK(in.stats().suspected_ssrc == 37);
-  CHECK(in.counters().alarms() == 3);
-  // A straggler of the old stream (reordered) is accepted and ends the suspicion: the run
-  // starts over, the next datagrams are alarms until it is suspected again.
-  REQUIRE(offer(in, ssrc_a, 5) == si::refusal::empty);
+  CHECK(in.stats().foreign_ssrc == 50);
+  CHECK(in.stats().suspected_ssrc == 30);
+  CHECK(in.counters().alarms() == 50);
+  // A straggler of the old stream (reordered) is accepted and ends the suspicion: the run and
+  // the silence start over, the next datagrams are alarms until it is suspected again.
+  std::int64_t t = 2000 * ms;
+  REQUIRE(offer(in, ssrc_a, 5, t) == si::refusal::empty);
   CHECK_FALSE(in.ssrc_change_suspected());
-  for (int i = 0; i < 3; ++i) CHECK(offer(in, ssrc_x, seq++) == si::refusal::owner_mismatch);
+  CHECK(offer(in, ssrc_x, seq++, t + 999'999) == si::refusal::owner_mismatch);
+  CHECK(offer(in, ssrc_x, seq++, t + 999'999) == si::refusal::owner_mismatch);
+  CHECK(offer(in, ssrc_x, seq++, t + 999'999) == si::refusal::owner_mismatch);
+  CHECK_FALSE(in.ssrc_change_suspected());  // the run is there, the silence one microsecond short
+  CHECK(offer(in, ssrc_x, seq++, t + 1'000'000) == si::refusal::owner_mismatch);
   CHECK(in.ssrc_change_suspected());
-  CHECK(offer(in, ssrc_x, seq++) == si::refusal::not_bound);
+  CHECK(offer(in, ssrc_x, seq++, t + 1'000'001) == si::refusal::not_bound);
   CHECK(in.stats().ssrc_changes_suspected == 2);
   // The caller rebinds: the new SSRC is the stream.
   si::rtp_binding<> nb = binding(90'000);
   nb.ssrc = ssrc_x;
   REQUIRE(in.rebind(nb).has_value());
-  CHECK(offer(in, ssrc_x, seq++) == si::refusal::empty);
+  CHECK_FALSE(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++, t + 1'000'002) == si::refusal::empty);
   check_sum(in);
+}
+
+TEST_CASE(
+    "F4 rtp ingest: the silence boundary (exactly ssrc_change_silence_us), a clock that goes "
+    "back, a bound stream never heard, a silence of 0") {
+  si::rtp_binding<> b = binding(90'000);
+  b.ssrc_change_silence_us = 500 * ms;
+  si::rtp_ingest<> in(b);
+  std::uint16_t seq = 1;
+  const std::int64_t t = 10'000 * ms;
+  REQUIRE(offer(in, ssrc_a, seq++, t) == si::refusal::empty);
+  // A clock earlier than the bound stream's last datagram is no silence, whatever the run.
+  for (int i = 0; i < 5; ++i)
+    CHECK(offer(in, ssrc_x, seq++, t - 600 * ms) == si::refusal::owner_mismatch);
+  CHECK_FALSE(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++, t + 500 * ms - 1) == si::refusal::owner_mismatch);
+  CHECK_FALSE(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++, t + 500 * ms) == si::refusal::owner_mismatch);
+  CHECK(in.ssrc_change_suspected());
+  CHECK(offer(in, ssrc_x, seq++, t + 500 * ms) == si::refusal::not_bound);
+  CHECK(in.stats().ssrc_changes_suspected == 1);
+  check_sum(in);
+
+  // Never heard: the silence counts from the first datagram of the bound payload type with an
+  // unknown SSRC (the ingest has no earlier time of this clock).
+  si::rtp_ingest<> fresh(b);
+  for (int i = 0; i < 3; ++i)
+    CHECK(offer(fresh, ssrc_x, seq++, t + i) == si::refusal::owner_mismatch);
+  CHECK_FALSE(fresh.ssrc_change_suspected());
+  CHECK(offer(fresh, ssrc_x, seq++, t + 500 * ms - 1) == si::refusal::owner_mismatch);
+  CHECK_FALSE(fresh.ssrc_change_suspected());
+  CHECK(offer(fresh, ssrc_x, seq++, t + 500 * ms) == si::refusal::owner_mismatch);
+  CHECK(fresh.ssrc_change_suspected());
+  check_sum(fresh);
+
+  // A silence of 0: the run alone decides, and a bound datagram still ends it.
+  b.ssrc_change_silence_us = 0;
+  si::rtp_ingest<> quick(b);
+  REQUIRE(offer(quick, ssrc_a, seq++, t) == si::refusal::empty);
+  for (int i = 0; i < 3; ++i) CHECK(offer(quick, ssrc_x, seq++, t) == si::refusal::owner_mismatch);
+  CHECK(quick.ssrc_change_suspected());
+  REQUIRE(offer(quick, ssrc_a, seq++, t) == si::refusal::empty);
+  CHECK_FALSE(quick.ssrc_change_suspected());
+  CHECK(offer(quick, ssrc_x, seq++, t) == si::refusal::owner_mismatch);
+  check_sum(quick);
+}
+
+TEST_CASE(
+    "F4 rtp ingest: a negative ssrc_change_silence_us is refused malformed; nothing changes") {
+  si::rtp_binding<> b = binding(90'000);
+  b.ssrc_change_silence_us = -1;
+  auto made = si::rtp_ingest<>::create(b);
+  CHECK(made.refused_for(si::refusal::malformed));
+  CHECK_THROWS_AS(si::rtp_ingest<>{b}, std::invalid_argument);
+  si::rtp_ingest<> in(binding(90'000));
+  const si::generation g = in.current_generation();
+  b.ssrc = ssrc_x;
+  CHECK(in.rebind(b).refused_for(si::refusal::malformed));
+  CHECK(in.current_generation() == g);
+  CHECK(in.binding().ssrc == ssrc_a);
+  CHECK(in.binding().ssrc_change_silence_us == 1'000'000);
+  CHECK(in.counters().count(si::refusal::malformed) == 1);
+  b.ssrc_change_silence_us = 0;
+  CHECK(in.rebind(b).has_value());
 }

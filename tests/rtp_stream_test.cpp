@@ -184,7 +184,7 @@ TEST_CASE(
     const bytes d = datagram(restarted, 96, static_cast<std::uint16_t>(5000 + i), 9000, false);
     // An alarm until the change is suspected; then the stream waits for its rebind.
     const si::refusal expected = i < 3 ? si::refusal::owner_mismatch : si::refusal::not_bound;
-    auto r = in.accept({d.data(), d.size()}, 10 + i);
+    auto r = in.accept({d.data(), d.size()}, 2'000'010 + i);  // the bound stream silent 2 s
     CHECK(r.refused_for(expected));
     CHECK(r.detail() == static_cast<std::uint64_t>(si::rtp_foreign::ssrc));
     CHECK(in.ssrc_change_suspected() == (i + 1 >= 3));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,49 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams,
   out.depay = depay.stats();
   return out;
 }
+
+#ifdef DOCTEST_LIBRARY_INCLUDED  // the doctest tests only (the tool and fuzzers have no doctest)
+// An FU piece the depacketizer must refuse (RFC 6184 5.8, RFC 7798 4.4.3), on the continuation
+// fast path: after `whole` (a complete unit at timestamp 1, taken), `fu_start` and the `middle`
+// pieces are pushed at timestamp 2 with consecutive sequence numbers, then `bad` (marker set)
+// at `bad_ts`. `bad` must be refused malformed, once, and never appended: the unit at 2 comes
+// out as one malformed discard of the packets before `bad`, plus `bad` itself when it carried
+// timestamp 2; a `bad` with a new timestamp opens a unit of its own without a start, discarded
+// too (a report, not a malformed packet). Nothing else is queued, the accounting adds up, and
+// the next `whole` unit is delivered intact. F is either codec's test fixture:
+// push(payload, ts, marker), take_bytes(), c, d.
+template <class F>
+void check_fu_piece_refused(F& f, const bytes& whole, const bytes& fu_start,
+                            std::initializer_list<bytes> middle, const bytes& bad,
+                            std::uint32_t bad_ts = 2) {
+  namespace si = streamiso;
+  CHECK(f.push(whole, 1, true).has_value());
+  const bytes whole_out = f.take_bytes();
+  CHECK(f.push(fu_start, 2, false).has_value());
+  for (const bytes& m : middle) CHECK(f.push(m, 2, false).has_value());
+  CHECK(f.push(bad, bad_ts, true).refused_for(si::refusal::malformed));
+  const std::uint64_t before_bad = 1 + middle.size();
+  auto g = f.c.try_pop();
+  REQUIRE(is_discard(g));
+  CHECK(g->timestamp == 2);
+  CHECK(g->packets == (bad_ts == 2 ? before_bad + 1 : before_bad));
+  CHECK(g->discard == si::au_discard_cause::malformed);
+  if (bad_ts != 2) {
+    auto b = f.c.try_pop();
+    REQUIRE(is_discard(b));
+    CHECK(b->timestamp == bad_ts);
+    CHECK(b->packets == 1);
+    CHECK(b->discard == si::au_discard_cause::malformed);
+  }
+  CHECK(f.c.try_pop().refused_for(si::refusal::empty));
+  CHECK(f.d.stats().malformed_packets == 1);  // the refused piece; an unfinished unit is a report
+  CHECK(f.d.counters().count(si::refusal::malformed) == 1);
+  const auto& s = f.d.stats();
+  CHECK(s.packets == s.packets_in_units + s.packets_discarded + f.d.packets_pending());
+  CHECK(f.push(whole, bad_ts + 1, true).has_value());
+  CHECK(f.take_bytes() == whole_out);
+}
+#endif
 
 }  // namespace streamiso_test
 

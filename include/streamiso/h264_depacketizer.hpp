@@ -73,9 +73,10 @@ class h264_depacketizer {
   // end both set, a fragment without its start or of another type than its start, an FU-A
   // start or middle piece with the marker bit, a NAL unit or STAP-A inside an unfinished
   // fragment, interleaved-mode types (STAP-B, MTAP, FU-B). Undefined types 0, 30, 31 are
-  // ignored (accepted, not written). A unit holding no NAL unit (only ignored types), or whose
-  // fragment is unfinished when the next timestamp begins, is reported discarded (malformed)
-  // with no payload refused and nothing counted: see docs/rtp.md, Accounting.
+  // ignored (accepted, not written), but refused inside an unfinished fragment as a NAL unit
+  // is (its pieces come with nothing in between). A unit holding no NAL unit (only ignored types),
+  // or whose fragment is unfinished when the next timestamp begins, is reported discarded
+  // (malformed) with no payload refused and nothing counted: see docs/rtp.md, Accounting.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
@@ -102,6 +103,8 @@ class h264_depacketizer {
         ok = fu_a(p, n);
       } else if (type >= 25 && type <= 29) {
         ok = false;  // interleaved mode only; this depacketizer is non-interleaved
+      } else {
+        ok = !a_.in_fragment();  // ignored, except between pieces of one NAL unit (RFC 6184 5.8)
       }
     }
     if (!ok) {

@@ -75,8 +75,8 @@ class h265_depacketizer {
   // with start and end both set, without its start or of another FuType than its start, an FU
   // start or middle piece with the marker bit, a NAL unit or AP inside an unfinished fragment,
   // an FU or AP carrying an AP/FU/PACI type. PACI packets (type 50) and undefined types 51..63
-  // are ignored (accepted, not written); units with nothing else, or with a fragment unfinished
-  // at the next timestamp, as in h264_depacketizer.hpp.
+  // are ignored (accepted, not written), but refused inside an unfinished fragment; units with
+  // nothing else, or with a fragment unfinished at the next timestamp, as in h264_depacketizer.hpp.
   [[nodiscard]] status push(const rtp_unit& u) noexcept {
     const std::uint8_t* p = u.payload.data;
     const std::size_t n = u.payload.size;
@@ -101,6 +101,8 @@ class h265_depacketizer {
         ok = aggregate(p + 2, n - 2);
       } else if (type == h265_nal::fu) {
         ok = fragment(p, n);
+      } else {
+        ok = !a_.in_fragment();  // ignored, except between pieces of one NAL unit (RFC 7798 4.4.3)
       }
     }
     if (!ok) {

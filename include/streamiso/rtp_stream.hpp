@@ -11,11 +11,12 @@
 //
 // An SSRC change of the same camera (encoder restart, RTSP re-SETUP) is refused like any
 // foreign stream; once several consecutive datagrams of one new SSRC carry the bound payload
-// type, ssrc_change_suspected() says so, and the caller decides: rebind(). From then until
-// the rebind, that SSRC's datagrams are refused not_bound (the stream waits for its caller: an
-// alarm per datagram would bury a real one); every other unknown SSRC stays owner_mismatch.
-// A datagram accepted from the bound stream ends the suspicion: a second camera sending
-// between the bound one's datagrams keeps raising alarms.
+// type AND the bound stream has sent nothing for ssrc_change_silence_us, ssrc_change_suspected()
+// says so, and the caller decides: rebind(). From then until the rebind, that SSRC's datagrams
+// are refused not_bound (the stream waits for its caller: an alarm per datagram would bury a
+// real one); every other unknown SSRC stays owner_mismatch. A datagram accepted from the bound
+// stream ends the suspicion and the run: a second camera sending between the bound one's
+// datagrams, in bursts of any length, keeps raising alarms.
 //
 // One thread owns an ingest (the receive loop). No allocation after construction.
 #ifndef STREAMISO_RTP_STREAM_HPP
@@ -53,8 +54,12 @@ struct rtp_binding {
   std::uint32_t rtx_ssrc = 0;  // read only when rtx is enabled
   std::uint8_t rtx_payload_type = 0;
   // Consecutive datagrams of one unknown SSRC with the bound payload type before
-  // ssrc_change_suspected() turns true (they are refused all the same).
+  // ssrc_change_suspected() turns true (they are refused all the same)...
   std::uint32_t ssrc_change_threshold = 3;
+  // ...and the arrival time (accept()'s clock) since the bound stream's last datagram, or,
+  // before its first, since the first such unknown datagram. Longer than the bound stream's
+  // longest normal pause; until it passes, the new SSRC's datagrams stay alarms. At least 0.
+  jitter_usec ssrc_change_silence_us = 1'000'000;
 };
 
 // The detail of an owner_mismatch (or not_bound) refusal from rtp_ingest::accept().
@@ -112,8 +117,8 @@ class rtp_ingest {
       : b_(validated(b)), gen_(detail::next_nonzero_token()), counters_("rtp_ingest") {}
 
   // Refuses a binding as rebind() does: unset_id for an unset owner, malformed for a clock
-  // rate outside [1000, 10^7], a payload type above 127, or an RTX SSRC equal to the media
-  // SSRC; oversized when the object cannot be allocated.
+  // rate outside [1000, 10^7], a payload type above 127, an RTX SSRC equal to the media SSRC
+  // or a negative ssrc_change_silence_us; oversized when the object cannot be allocated.
   [[nodiscard]] static result<std::unique_ptr<rtp_ingest>> create(const binding_type& b) noexcept {
     if (const status c = check(b); !c) return refused{c.reason(), c.detail()};
     std::unique_ptr<rtp_ingest> p(new (std::nothrow) rtp_ingest(b));
@@ -164,11 +169,11 @@ class rtp_ingest {
       a.retransmission = true;
       ++stats_.retransmissions;
     } else {
-      return unknown_ssrc(p);
+      return unknown_ssrc(p, arrival_us);
     }
-    // The bound stream is alive: an unknown SSRC between its datagrams is another camera on
-    // the port, not its new SSRC, so its run, and with it any suspicion, starts over.
-    candidate_run_ = 0;
+    // The bound stream is alive. The only store the SSRC-change rule needs here: unknown_ssrc()
+    // sees from stats_.accepted that the bound stream sent since its candidate's last datagram.
+    quiet_since_us_ = arrival_us;
     a.owner = b_.owner;
     a.generation = gen_;
     a.timestamp = p.timestamp();
@@ -231,6 +236,8 @@ class rtp_ingest {
     gen_ = generation{detail::next_nonzero_token()};
     candidate_run_ = 0;
     candidate_ssrc_ = 0;
+    suspected_ = false;
+    quiet_since_us_ = never;
     have_ts_ = false;
     have_sr_ = false;
     ++stats_.rebinds;
@@ -242,9 +249,10 @@ class rtp_ingest {
   // it, rtp_accepted::extended_timestamp stays within 2^31 units of it.
   static constexpr std::int64_t max_extended_timestamp = std::int64_t{1} << 62;
 
-  // Suspected once the run of the candidate SSRC reached the threshold (at least one datagram).
+  // Suspected once the candidate SSRC's run reached the threshold with the bound stream silent
+  // for ssrc_change_silence_us, until a datagram of the bound stream is accepted.
   [[nodiscard]] bool ssrc_change_suspected() const noexcept {
-    return candidate_run_ != 0 && candidate_run_ >= b_.ssrc_change_threshold;
+    return suspected_ && candidate_mark_ == stats_.accepted;
   }
   [[nodiscard]] std::uint32_t suspected_ssrc() const noexcept { return candidate_ssrc_; }
   [[nodiscard]] const owner_type& owner() const noexcept { return b_.owner; }
@@ -261,6 +269,7 @@ class rtp_ingest {
     if (b.payload_type > 127 || b.rtx_payload_type > 127) return refused{refusal::malformed};
     if (b.rtx == retransmissions::enabled && b.rtx_ssrc == b.ssrc)
       return refused{refusal::malformed};
+    if (b.ssrc_change_silence_us < 0) return refused{refusal::malformed};
     return {};
   }
 
@@ -270,7 +279,8 @@ class rtp_ingest {
       STREAMISO_BAD_CONFIG("rtp_ingest: the owner's id is unset");
     if (!c)
       STREAMISO_BAD_CONFIG(
-          "rtp_ingest: clock_rate_hz in [1000, 10^7], 7-bit payload types, rtx_ssrc != ssrc");
+          "rtp_ingest: clock_rate_hz in [1000, 10^7], 7-bit payload types, rtx_ssrc != ssrc, "
+          "ssrc_change_silence_us >= 0");
     return b;
   }
 
@@ -279,21 +289,38 @@ class rtp_ingest {
   }
 
   // An SSRC that is neither the media nor the RTX stream's. Once a run of one SSRC with the
-  // bound payload type made the change suspected, its datagrams wait for the caller's rebind.
-  refused unknown_ssrc(const rtp_view& p) noexcept {
+  // bound payload type, in a silence of the bound stream, made the change suspected, its
+  // datagrams wait for the caller's rebind.
+  refused unknown_ssrc(const rtp_view& p, jitter_usec arrival_us) noexcept {
     if (p.payload_type() == b_.payload_type) {  // another payload type: another kind of stream
-      if (p.ssrc() != candidate_ssrc_) {
+      if (p.ssrc() != candidate_ssrc_ || candidate_mark_ != stats_.accepted) {
+        // Another SSRC, or the bound stream sent since this one's last datagram (it is alive:
+        // this is another camera on the port, not its new SSRC): the run starts over.
         candidate_ssrc_ = p.ssrc();
+        candidate_mark_ = stats_.accepted;
         candidate_run_ = 0;
-      } else if (ssrc_change_suspected()) {
+        suspected_ = false;
+      } else if (suspected_) {
         ++stats_.suspected_ssrc;
         return counters_.record(refusal::not_bound, static_cast<std::uint64_t>(rtp_foreign::ssrc));
       }
-      ++candidate_run_;  // not past the threshold (suspected: returned above), so no wrap
-      if (ssrc_change_suspected()) ++stats_.ssrc_changes_suspected;
+      if (candidate_run_ != std::numeric_limits<std::uint32_t>::max()) ++candidate_run_;
+      if (quiet_since_us_ == never) quiet_since_us_ = arrival_us;  // the bound stream not heard
+      if (candidate_run_ >= b_.ssrc_change_threshold && silent_at(arrival_us)) {
+        suspected_ = true;
+        ++stats_.ssrc_changes_suspected;
+      }
     }
     ++stats_.foreign_ssrc;
     return foreign(rtp_foreign::ssrc);
+  }
+
+  // Whether the bound stream has sent nothing for ssrc_change_silence_us at this arrival time
+  // (an earlier arrival: not). Unsigned difference: exact for any two int64 times in order.
+  [[nodiscard]] bool silent_at(jitter_usec arrival_us) const noexcept {
+    return arrival_us >= quiet_since_us_ &&
+           static_cast<std::uint64_t>(arrival_us) - static_cast<std::uint64_t>(quiet_since_us_) >=
+               static_cast<std::uint64_t>(b_.ssrc_change_silence_us);
   }
 
   // RTP timestamps wrap every 2^32 units (13 h at 90 kHz); extended by the signed distance
@@ -317,7 +344,11 @@ class rtp_ingest {
   generation gen_;
   rtp_ingest_stats stats_{};
   std::uint32_t candidate_ssrc_ = 0;
-  std::uint32_t candidate_run_ = 0;  // consecutive datagrams of candidate_ssrc_, bound PT
+  std::uint32_t candidate_run_ = 0;   // consecutive datagrams of candidate_ssrc_, bound PT
+  std::uint64_t candidate_mark_ = 0;  // stats_.accepted at the candidate's last datagram
+  bool suspected_ = false;            // the run and the silence were reached (see the mark)
+  static constexpr jitter_usec never = std::numeric_limits<jitter_usec>::min();
+  jitter_usec quiet_since_us_ = never;  // the bound stream's last arrival (never: not heard)
   bool have_ts_ = false;
   bool have_sr_ = false;
   std::uint32_t ts_origin_ = 0;

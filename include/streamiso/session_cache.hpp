@@ -162,8 +162,8 @@ class basic_session_cache {
 
   // The entry of (key, scope) that `s` owns, as a shared read-only handle. Never allocates.
   // Refusals: stale_binding (s closed, its owner invalidated, or a foreign handle), expired,
-  // owner_mismatch (the key holds only entries of other owners), empty (plain miss, not
-  // counted as a refusal).
+  // wrong_scope (s's household holds the key in the other scope, whoever else holds it),
+  // owner_mismatch (only other owners' entries), empty (plain miss, not counted).
   [[nodiscard]] result<value_handle> get(const session& s, const Key& key,
                                          cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);
@@ -228,10 +228,10 @@ class basic_session_cache {
   }
 
   // Removes s's own entry of (key, scope) from memory (a handle already given out keeps its
-  // value until it goes). Refusals are get's, so a key of another owner or scope is refused
-  // exactly as get would refuse it: stale_binding, expired (the lapsed entry is removed all the
-  // same), owner_mismatch (the key holds only entries of other owners), empty (nothing of s's
-  // under the key; not counted). Never allocates.
+  // value until it goes). Never allocates. Refusals are get's, exactly: stale_binding, expired
+  // (the lapsed entry is removed all the same), wrong_scope (s's household holds the key in the
+  // other scope), owner_mismatch (only other owners' entries), empty (nothing of s's under the
+  // key; not counted).
   [[nodiscard]] status erase(const session& s, const Key& key,
                              cache_scope scope = cache_scope::session) noexcept {
     const std::uint64_t h = hash_of(key);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Process-wide tokens: one number per binding or instance of any container, never handed out
-// twice by one copy of the library.
+// Process-wide tokens: numbers drawn from one counter per copy of the library, never handed
+// out twice by that copy. Used for binding generations, instance identities and the
+// bind-time markers of endpoints.
 #ifndef STREAMISO_DETAIL_BINDING_TOKEN_HPP
 #define STREAMISO_DETAIL_BINDING_TOKEN_HPP
 
@@ -13,13 +14,28 @@
 STREAMISO_BEGIN_NAMESPACE
 namespace detail {
 
-// Why a process-wide token. An endpoint, subscription, session or pool handle remembers the
-// token of the binding or instance it was issued by, and the container compares it with its
-// own: one compare then answers both "is the binding still current" and "was this issued by
-// this container", because no two bindings or instances share a token. A per-container
-// counter starting at the same value everywhere would make a container re-created in the
-// same storage (std::optional::emplace, a reused vector slot) look identical to its
-// predecessor (F10).
+// What a token guarantees. Within one copy of the library, next_binding_token() never returns
+// the same value twice (until 2^64 draws), whichever container or thread draws it, and
+// next_nonzero_token() never returns 0, so 0 stays free to mean "never bound" or "unset".
+// Every binding generation, instance token and bind-time marker comes from this one counter,
+// so a token drawn for one purpose never equals a token drawn for another.
+//
+// How it is used. An endpoint, subscription, session or pool handle remembers the token of
+// the binding or instance it was issued by, and the container compares it with its own: one
+// compare then answers both "is the binding still current" and "was this issued by this
+// container", because no two bindings or instances share a token. A per-container counter
+// starting at the same value everywhere would make a container re-created in the same
+// storage (std::optional::emplace, a reused vector slot) look identical to its predecessor
+// (F10).
+//
+// Bind-time markers. When a consumer endpoint is bound (spsc_queue's bind_endpoint), its
+// window's compare-token is set to a freshly drawn nonzero token rather than to the binding's
+// own. That marker is held by no binding of any queue (every token is drawn once from the same
+// counter, and the marker is never 0, the token of a queue never bound; across library copies
+// within the bound below), so the endpoint's first refresh cannot find it equal to the queue's
+// current token: it always takes the first-refresh path, which drops the frames queued before
+// the binding's start and only then adopts the binding's token (detail/spsc_window.hpp, I4
+// and I6).
 //
 // Why it holds across shared libraries. A library built with -fvisibility=hidden gets its own
 // copy of this counter (an inline function's static is per library then). Each copy starts
