@@ -11,11 +11,13 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -314,4 +316,99 @@ TEST_CASE("F5: a dead session's put is refused stale_binding before its size is 
   const std::vector<std::uint8_t> large(100);
   dead_session_put_refusals<big_value_cache>(small, large);
   dead_session_put_refusals<ccache_t>(small, large);
+}
+
+namespace {
+
+// A SizeOf that cannot size an empty frame (nothing requires SizeOf to be noexcept), and
+// counts its calls.
+struct throwing_size_of {
+  int* calls;
+  std::size_t operator()(const std::vector<std::uint8_t>& v) const {
+    ++*calls;
+    if (v.empty()) throw std::invalid_argument("cannot size an empty frame");
+    return v.size();
+  }
+};
+
+template <class Cache>
+void dead_session_put_with_throwing_size_of(const si::session_cache_config& cfg) {
+  int calls = 0;
+  Cache c{cfg, si::manual_clock{}, std::hash<std::uint64_t>{}, throwing_size_of{&calls}};
+  const auto s = open(c, 1);
+  const auto t = open(c, 2);
+  CHECK_THROWS_AS(static_cast<void>(c.put(s, 1, std::vector<std::uint8_t>{})),
+                  std::invalid_argument);  // a live session's put does size its value
+  REQUIRE(calls == 1);
+  REQUIRE(c.close_session(s));
+  static_cast<void>(c.invalidate_owner(si::owner{2}));
+  CHECK(c.put(s, 1, std::vector<std::uint8_t>{}).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(s, 2, std::vector<std::uint8_t>(8)).refused_for(si::refusal::stale_binding));
+  CHECK(c.put(t, 3, std::vector<std::uint8_t>{}, {si::cache_scope::owner})
+            .refused_for(si::refusal::stale_binding));
+  CHECK(calls == 1);  // the dead sessions' values were never sized
+  CHECK(c.counters().count(si::refusal::stale_binding) == 3);
+  CHECK(c.stats().entries == 0);
+}
+
+}  // namespace
+
+TEST_CASE("F5: a dead session's put is refused stale_binding even when SizeOf would throw") {
+  using value = std::vector<std::uint8_t>;
+  using one = si::session_cache<std::uint64_t, value, si::id128, std::hash<std::uint64_t>,
+                                throwing_size_of, si::manual_clock>;
+  using sharded =
+      si::concurrent_session_cache<std::uint64_t, value, si::id128, std::hash<std::uint64_t>,
+                                   throwing_size_of, si::manual_clock>;
+  dead_session_put_with_throwing_size_of<one>(small_config(64));
+  dead_session_put_with_throwing_size_of<sharded>(small_config(4096));
+  si::session_cache_config budget = small_config(4096);
+  budget.max_bytes = 1 << 20;  // several shards share a byte budget: put's checked path
+  dead_session_put_with_throwing_size_of<sharded>(budget);
+}
+
+namespace {
+
+// Hashes 0.0 and -0.0 apart (as a bit-pattern hash does) although == calls them equal.
+struct sign_hash {
+  std::size_t negative_zero;
+  std::size_t operator()(double d) const noexcept { return std::signbit(d) ? negative_zero : 0; }
+};
+
+// A hash for -0.0 that lands in 0.0's bucket (and shard) with another fingerprint.
+std::size_t same_bucket_other_fingerprint() {
+  const std::uint64_t h0 = si::detail::mix_hash(0);
+  for (std::uint64_t y = 1;; ++y) {
+    const std::uint64_t h = si::detail::mix_hash(y);
+    if ((h & 0xFFFF) == (h0 & 0xFFFF) && ((h >> 32) & 0xFF) != ((h0 >> 32) & 0xFF))
+      return static_cast<std::size_t>(y);
+  }
+}
+
+template <class Cache>
+void keys_equal_but_hashed_apart() {
+  si::session_cache_config cfg = small_config(4);
+  Cache c{cfg, si::manual_clock{}, sign_hash{same_bucket_other_fingerprint()}};
+  REQUIRE(c.shard_count() == 1);
+  const auto a = open(c, 1);
+  REQUIRE(c.put(a, 0.0, 7));
+  REQUIRE(c.put(a, -0.0, 8));  // the same key by ==: replaces a's entry
+  CHECK(c.stats().entries == 1);
+  CHECK(c.stats().replaced == 1);
+  auto r = c.get(a, 0.0);
+  REQUIRE(r.has_value());
+  CHECK(**r == 8);
+  CHECK(c.erase(a, 0.0));
+  CHECK(c.get(a, 0.0).refused_for(si::refusal::empty));
+  CHECK(c.get(a, -0.0).refused_for(si::refusal::empty));
+  CHECK(c.stats().entries == 0);
+}
+
+}  // namespace
+
+TEST_CASE("F2: get, put and erase agree on a key that Hash tells apart from an equal one") {
+  keys_equal_but_hashed_apart<
+      si::session_cache<double, int, si::id128, sign_hash, si::value_bytes, si::manual_clock>>();
+  keys_equal_but_hashed_apart<si::concurrent_session_cache<double, int, si::id128, sign_hash,
+                                                           si::value_bytes, si::manual_clock>>();
 }

@@ -206,6 +206,9 @@ class basic_session_cache {
   [[nodiscard]] status put(const session& s, const Key& key, Value value,
                            put_options options = {}) {
     if (options.ttl <= duration::zero()) return registry_.counters().record(refusal::malformed);
+    // Before anything sizes the value: a dead session is refused whatever SizeOf does (it may
+    // throw), and a late put takes no lock. The check that decides a race is put()'s below.
+    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     const std::size_t value_size = size_of_(value);
     const std::size_t key_size = detail::key_bytes{}(key);
     // Saturated: a hostile size must not wrap the sum under a limit.
@@ -219,8 +222,8 @@ class basic_session_cache {
     const time_point expires = expiry_for(options.ttl);
     static_cast<void>(sh.core.prefetch(h));
     std::lock_guard<Lock> guard(sh.lock);
-    // Liveness is checked under the lock (in put()): a put racing a close or purge stores
-    // nothing the purge passed. put_checked refuses a dead session before any size check.
+    // Liveness checked again under the lock (in put()): a put racing a close or purge stores
+    // nothing the purge passed.
     return sh.core.put(s, key, std::move(value), h, bytes, expires, options.scope);
   }
 
@@ -324,7 +327,6 @@ class basic_session_cache {
   // refusals in put()'s order, then room reserved first, then stored.
   STREAMISO_NOINLINE status put_checked(const session& s, const Key& key, Value&& value,
                                         std::size_t bytes, put_options options) {
-    if (!registry_.is_live(s)) return registry_.counters().record(refusal::stale_binding);
     if (bytes > max_value_bytes_) return registry_.counters().record(refusal::oversized, bytes);
     if (bytes > owner_max_bytes_) return registry_.counters().record(refusal::over_limit, bytes);
     const std::uint64_t h = hash_of(key);

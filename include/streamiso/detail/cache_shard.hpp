@@ -109,12 +109,13 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
 
   [[nodiscard]] node** prefetch(std::uint64_t h) const noexcept { return index_.prefetch(h); }
 
-  // Stores value as s's entry for (key, scope). The node is made before anything is replaced
-  // or evicted, so a failure to make it (`full`, or an exception from copying the key or
-  // moving the value, which propagates) loses nothing already held.
+  // Stores value as s's entry for (key, scope); the caller found s live (so issued here)
+  // before taking the lock, and this check decides a race with close or purge. The node is
+  // made before anything is replaced or evicted, so a failure to make it (`full`, or an
+  // exception from copying the key or moving the value, which propagates) loses nothing held.
   [[nodiscard]] status put(const session& s, const Key& key, Value&& value, std::uint64_t h,
                            std::size_t bytes, time_point expires, cache_scope scope) {
-    if (!reg_->is_live(s)) return reg_->counters().record(refusal::stale_binding);
+    if (!reg_->still_live(s)) return reg_->counters().record(refusal::stale_binding);
     node* n = pool_.make(key, std::move(value), stats_.heap_nodes);
     if (n == nullptr) return reg_->counters().record(refusal::full);
     links& l = stamp(*n, s, h, bytes, expires, scope);
@@ -148,7 +149,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     bool sibling = false;
     for (node** link = &index_.head(h); *link != nullptr;) {
       node* n = *link;
-      if (n->fingerprint != index_type::fingerprint_of(h) || !(n->key == key)) {
+      if (!same_key(*n, index_type::fingerprint_of(h), key)) {
         link = &n->hnext;
       } else if (is_mine(*n, s, scope)) {
         *link = n->hnext;
@@ -178,9 +179,14 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
   }
 
  private:
-  // The key test of a chain walk. A scalar key compares as cheaply as the fingerprint, so
-  // the fingerprint filters only keys whose == may cost more (strings, tuples).
-  static bool same_key(const node& n, std::uint8_t fp, const Key& key) noexcept {
+  // The key test of every chain walk (find, find_slow, erase, replace_own): one rule, so get,
+  // put and erase agree on which nodes hold a key even when Hash tells apart keys == calls
+  // equal (0.0 and -0.0 hashed by bit pattern). A scalar key compares as cheaply as the
+  // fingerprint, so the fingerprint filters only keys whose == may cost more (strings, tuples).
+  // Not noexcept unless == is: put lets a throwing == propagate (get and erase terminate).
+  static bool same_key(const node& n, std::uint8_t fp,
+                       const Key& key) noexcept(noexcept(std::declval<const Key&>() ==
+                                                         std::declval<const Key&>())) {
     if constexpr (std::is_scalar<Key>::value) {
       static_cast<void>(fp);
       return n.key == key;
@@ -213,7 +219,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     for (node** link = &index_.head(h); *link != nullptr;) {
       node* e = *link;
       // NOLINTNEXTLINE(bugprone-branch-clone): the cheap key test first, the same step last
-      if (e->fingerprint != n->fingerprint || !(e->key == n->key)) {
+      if (!same_key(*e, n->fingerprint, n->key)) {
         link = &e->hnext;
       } else if (is_mine(*e, s, n->scope)) {
         *link = e->hnext;
@@ -245,7 +251,7 @@ class cache_shard : public cache_store<Key, Value, Id, Clock, RegistryLock> {
     bool sibling = false;
     for (node** link = &index_.head(h); *link != nullptr;) {
       node* n = *link;
-      if (n->fingerprint != index_type::fingerprint_of(h) || !(n->key == key)) {
+      if (!same_key(*n, index_type::fingerprint_of(h), key)) {
         link = &n->hnext;
         continue;
       }

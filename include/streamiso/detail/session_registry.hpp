@@ -187,6 +187,14 @@ class session_registry {
            tenants_[s.owner_slot_].gen.load(std::memory_order_acquire) == s.owner_gen_;
   }
 
+  // is_live() for a handle already found issued here (that never changes): the check a put
+  // repeats under its shard lock.
+  [[nodiscard]] bool still_live(const session& s) const noexcept {
+    // acquire: as in is_live().
+    return sessions_[s.slot_].id.load(std::memory_order_acquire) == s.id_ &&
+           tenants_[s.owner_slot_].gen.load(std::memory_order_acquire) == s.owner_gen_;
+  }
+
   // True iff s was issued by this registry (closed or not).
   [[nodiscard]] bool issued_here(const session& s) const noexcept { return s.cache_ == uid_; }
 
