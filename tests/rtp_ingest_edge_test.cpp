@@ -9,27 +9,17 @@
 #include <stdexcept>
 #include <vector>
 
+#include "rtp_test_support.hpp"
 #include "streamiso/rtp_stream.hpp"
 
 namespace si = streamiso;
 
 namespace {
-using bytes = std::vector<std::uint8_t>;
+using streamiso_test::bytes;
 const si::owner cam_a{0xA, 1};
 constexpr std::uint32_t ssrc_a = 0xAAAA0001U;
 
-bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts) {
-  const bytes pl{0x41, 0x01};
-  bytes out(12 + pl.size());
-  si::rtp_header_fields h;
-  h.payload_type = pt;
-  h.seq = seq;
-  h.timestamp = ts;
-  h.ssrc = ssrc;
-  auto n = si::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
-  REQUIRE(n.has_value());
-  return out;
-}
+using streamiso_test::datagram;
 
 si::rtp_binding<> binding(std::uint32_t clock_rate_hz) {
   si::rtp_binding<> b;

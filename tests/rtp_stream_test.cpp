@@ -93,20 +93,7 @@ const si::owner cam_b{0xB, 2};
 constexpr std::uint32_t ssrc_a = 0xAAAA0001U;
 constexpr std::uint32_t ssrc_b = 0xBBBB0002U;
 
-bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
-               bool marker, std::initializer_list<std::uint8_t> payload = {0x41, 0x01}) {
-  bytes out(12 + payload.size());
-  const bytes pl(payload);
-  si::rtp_header_fields h;
-  h.marker = si::rtp_marker_of(marker);
-  h.payload_type = pt;
-  h.seq = seq;
-  h.timestamp = ts;
-  h.ssrc = ssrc;
-  auto n = si::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
-  REQUIRE(n.has_value());
-  return out;
-}
+using streamiso_test::datagram;
 
 si::rtp_binding<> bind_a() {
   si::rtp_binding<> b;

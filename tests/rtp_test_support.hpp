@@ -180,6 +180,23 @@ pipeline_output run_pipeline(const std::vector<bytes>& datagrams,
 }
 
 #ifdef DOCTEST_LIBRARY_INCLUDED  // the doctest tests only (the tool and fuzzers have no doctest)
+// One RTP datagram with the given header fields and payload (a non-IDR slice by default).
+inline bytes datagram(std::uint32_t ssrc, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
+                      bool marker = false,
+                      std::initializer_list<std::uint8_t> payload = {0x41, 0x01}) {
+  bytes out(12 + payload.size());
+  const bytes pl(payload);
+  streamiso::rtp_header_fields h;
+  h.marker = streamiso::rtp_marker_of(marker);
+  h.payload_type = pt;
+  h.seq = seq;
+  h.timestamp = ts;
+  h.ssrc = ssrc;
+  auto n = streamiso::write_rtp(h, {pl.data(), pl.size()}, {out.data(), out.size()});
+  REQUIRE(n.has_value());
+  return out;
+}
+
 // An FU piece the depacketizer must refuse (RFC 6184 5.8, RFC 7798 4.4.3), on the continuation
 // fast path: after `whole` (a complete unit at timestamp 1, taken), `fu_start` and the `middle`
 // pieces are pushed at timestamp 2 with consecutive sequence numbers, then `bad` (marker set)
